@@ -1,0 +1,139 @@
+"""local_aws's /_local_aws/ endpoints: the request log and fault injection, over HTTP."""
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionClosedError
+
+NO_RETRIES = Config(retries={"total_max_attempts": 1})
+
+
+def control(local_aws, method, path, body=None):
+    """Call a /_local_aws/ endpoint, unsigned; return its decoded JSON (or None)."""
+    request = urllib.request.Request(local_aws["endpoint_url"] + "/_local_aws/" + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    with urllib.request.urlopen(request) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+@pytest.fixture
+def clean(local_aws):
+    """An empty request log and no faults, before and after the test."""
+    control(local_aws, "DELETE", "requests")
+    control(local_aws, "DELETE", "faults")
+    yield
+    control(local_aws, "DELETE", "faults")
+
+
+@pytest.fixture
+def s3(admin_session, local_aws):
+    """S3 as the administrator, without retries."""
+    return admin_session.client("s3", endpoint_url=local_aws["endpoint_url"], config=NO_RETRIES)
+
+
+def test_request_log_names_service_operation_and_status_in_arrival_order(local_aws, admin_client, s3, clean):
+    bucket = f"bucket-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    s3.head_object(Bucket=bucket, Key="k")
+    s3.get_object(Bucket=bucket, Key="k")
+    s3.list_objects_v2(Bucket=bucket)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="m", UploadId=upload_id, PartNumber=1, Body=b"y")
+    s3.list_multipart_uploads(Bucket=bucket)
+    s3.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload_id)
+    s3.delete_object(Bucket=bucket, Key="k")
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="missing")
+    admin_client("sts").get_caller_identity()
+    admin_client("iam").list_users()
+    unsigned = boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=local_aws["endpoint_url"],
+                            config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError):
+        unsigned.initiate_auth(ClientId="no-such-client", AuthFlow="USER_SRP_AUTH",
+                               AuthParameters={"USERNAME": "u", "SRP_A": "2"})
+    assert control(local_aws, "GET", "requests") == [
+        {"service": "s3", "operation": "CreateBucket", "status": 200},
+        {"service": "s3", "operation": "PutObject", "status": 200},
+        {"service": "s3", "operation": "HeadObject", "status": 200},
+        {"service": "s3", "operation": "GetObject", "status": 200},
+        {"service": "s3", "operation": "ListObjectsV2", "status": 200},
+        {"service": "s3", "operation": "CreateMultipartUpload", "status": 200},
+        {"service": "s3", "operation": "UploadPart", "status": 200},
+        {"service": "s3", "operation": "ListMultipartUploads", "status": 200},
+        {"service": "s3", "operation": "AbortMultipartUpload", "status": 204},
+        {"service": "s3", "operation": "DeleteObject", "status": 204},
+        {"service": "s3", "operation": "HeadObject", "status": 404},
+        {"service": "sts", "operation": "GetCallerIdentity", "status": 200},
+        {"service": "iam", "operation": "ListUsers", "status": 200},
+        {"service": "cognito-idp", "operation": "InitiateAuth", "status": 400},
+    ]
+
+
+def test_request_log_clears_on_delete_and_omits_its_own_calls(local_aws, s3, clean):
+    s3.list_buckets()
+    control(local_aws, "GET", "faults")
+    assert control(local_aws, "GET", "requests") == [{"service": "s3", "operation": "ListBuckets", "status": 200}]
+    control(local_aws, "DELETE", "requests")
+    assert control(local_aws, "GET", "requests") == []
+
+
+def test_fault_fails_the_matching_requests_after_skipping_some_with_an_s3_error(local_aws, s3, clean):
+    bucket = f"bucket-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    control(local_aws, "POST", "faults", {"operation": "UploadPart", "skip": 1, "times": 2, "status": 500,
+                                          "code": "InternalError", "message": "injected"})
+    outcomes = []
+    for number in range(1, 5):
+        try:
+            s3.upload_part(Bucket=bucket, Key="m", UploadId=upload_id, PartNumber=number, Body=b"z")
+            outcomes.append("ok")
+        except ClientError as e:
+            outcomes.append((e.response["Error"]["Code"], e.response["Error"]["Message"],
+                             e.response["ResponseMetadata"]["HTTPStatusCode"]))
+    assert outcomes == ["ok", ("InternalError", "injected", 500), ("InternalError", "injected", 500), "ok"]
+    # Failed parts never reached moto.
+    parts = s3.list_parts(Bucket=bucket, Key="m", UploadId=upload_id)["Parts"]
+    assert [p["PartNumber"] for p in parts] == [1, 4]
+    assert [e["status"] for e in control(local_aws, "GET", "requests") if e["operation"] == "UploadPart"] == \
+        [200, 500, 500, 200]
+    s3.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload_id)
+
+
+def test_fault_on_a_json_service_answers_in_its_json_error_shape(local_aws, admin_session, clean):
+    control(local_aws, "POST", "faults", {"operation": "ListUserPools", "status": 400,
+                                          "code": "TooManyRequestsException", "message": "slow down"})
+    idp = admin_session.client("cognito-idp", endpoint_url=local_aws["endpoint_url"], config=NO_RETRIES)
+    with pytest.raises(ClientError) as excinfo:
+        idp.list_user_pools(MaxResults=1)
+    assert excinfo.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert excinfo.value.response["Error"]["Message"] == "slow down"
+    assert idp.list_user_pools(MaxResults=1)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_delete_faults_clears_them(local_aws, s3, clean):
+    control(local_aws, "POST", "faults", {"operation": "ListBuckets", "times": 5})
+    control(local_aws, "DELETE", "faults")
+    assert control(local_aws, "GET", "faults") == []
+    assert s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_reset_fault_drops_the_connection_without_an_answer(local_aws, s3, clean):
+    control(local_aws, "POST", "faults", {"operation": "ListBuckets", "action": "reset"})
+    with pytest.raises(ConnectionClosedError):
+        s3.list_buckets()
+    assert s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_bad_fault_rule_is_refused(local_aws, clean):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        control(local_aws, "POST", "faults", {"skip": 1})
+    assert excinfo.value.code == 400

@@ -1,0 +1,127 @@
+"""local_aws's S3: conditional writes, flexible checksums and multipart bookkeeping, over HTTP."""
+
+import base64
+import uuid
+import zlib
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def s3(admin_session, local_aws):
+    """S3 as the administrator, without retries so that a refusal shows at once."""
+    return admin_session.client("s3", endpoint_url=local_aws["endpoint_url"],
+                                config=Config(retries={"total_max_attempts": 1}))
+
+
+@pytest.fixture
+def bucket(s3):
+    """A fresh bucket."""
+    name = f"bucket-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def crc32(data):
+    """S3's base64 CRC32 of some bytes."""
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def error(excinfo):
+    """(code, HTTP status) of a botocore ClientError."""
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def open_uploads(s3, bucket):
+    """Keys of the multipart uploads still open in a bucket."""
+    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+def test_put_if_none_match_creates_a_new_key_but_refuses_an_existing_one(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"first", IfNoneMatch="*")
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"second", IfNoneMatch="*")
+    assert error(excinfo) == ("PreconditionFailed", 412)
+    assert excinfo.value.response["Error"]["Message"] == "At least one of the pre-conditions you specified did not hold"
+    assert excinfo.value.response["Error"]["Condition"] == "If-None-Match"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"first"
+
+
+def test_complete_multipart_if_none_match_refuses_an_existing_key_and_leaves_the_upload_open(s3, bucket):
+    def upload(body):
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+        etag = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=body)["ETag"]
+        return upload_id, {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+
+    upload_id, parts = upload(b"first")
+    s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload=parts, IfNoneMatch="*")
+    upload_id, parts = upload(b"second")
+    with pytest.raises(ClientError) as excinfo:
+        s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload=parts,
+                                     IfNoneMatch="*")
+    assert error(excinfo) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"first"
+    assert open_uploads(s3, bucket) == ["k"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
+    assert open_uploads(s3, bucket) == []
+
+
+def test_put_object_round_trips_the_default_crc32(s3, bucket):
+    body = b"some bytes worth checking" * 100
+    put = s3.put_object(Bucket=bucket, Key="k", Body=body)
+    assert put["ChecksumCRC32"] == crc32(body)
+    assert s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")["ChecksumCRC32"] == crc32(body)
+
+
+def test_multipart_upload_file_gets_a_composite_crc32_with_its_part_count(s3, bucket, tmp_path):
+    data = bytes(range(256)) * (12 * MIB // 256)
+    path = tmp_path / "big"
+    path.write_bytes(data)
+    s3.upload_file(str(path), bucket, "big",
+                   Config=TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB))
+    parts = [data[i:i + 5 * MIB] for i in range(0, len(data), 5 * MIB)]
+    composite = crc32(b"".join(base64.b64decode(crc32(part)) for part in parts))
+    head = s3.head_object(Bucket=bucket, Key="big", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == f"{composite}-3"
+    assert head["ChecksumType"] == "COMPOSITE"
+    assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == data
+    assert open_uploads(s3, bucket) == []
+
+
+def test_put_object_with_a_wrong_crc32_is_refused_as_bad_digest_and_not_stored(s3, bucket):
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"abc", ChecksumCRC32=crc32(b"abd"))
+    assert error(excinfo) == ("BadDigest", 400)
+    assert excinfo.value.response["Error"]["Message"] == "The CRC32 you specified did not match the calculated checksum."
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_put_object_with_a_malformed_checksum_is_an_invalid_request(s3, bucket):
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"abc", ChecksumCRC32="not base64!")
+    assert error(excinfo) == ("InvalidRequest", 400)
+
+
+def test_upload_part_with_a_wrong_crc32_is_refused_and_the_part_not_kept(s3, bucket):
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32")["UploadId"]
+    with pytest.raises(ClientError) as excinfo:
+        s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"abc",
+                       ChecksumCRC32=crc32(b"abd"))
+    assert error(excinfo) == ("BadDigest", 400)
+    assert s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id).get("Parts", []) == []
+    s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
+
+
+def test_list_multipart_uploads_shows_open_uploads_until_aborted(s3, bucket):
+    ids = [s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"] for key in ("a", "b")]
+    assert sorted(open_uploads(s3, bucket)) == ["a", "b"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="a", UploadId=ids[0])
+    assert open_uploads(s3, bucket) == ["b"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="b", UploadId=ids[1])
+    assert open_uploads(s3, bucket) == []
