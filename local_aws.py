@@ -6,6 +6,52 @@ Usage:
 It listens on 127.0.0.1 only. Its first line on stdout is one JSON object,
 {"endpoint_url": ..., "aws_access_key_id": ..., "aws_secret_access_key": ...},
 naming the administrator's keys; then it serves until stopped (SIGINT/SIGTERM).
+
+What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
+- Request log. GET /_local_aws/requests answers [{"service", "operation", "status"}, ...]
+  in arrival order ("status": null when a fault dropped the connection); DELETE clears it.
+  The service comes from the SigV4 credential scope, else the X-Amz-Target prefix; the
+  operation from X-Amz-Target, the Action parameter, or S3's method, path and query
+  (path-style only; "Unknown" when none fits).
+- Faults. POST /_local_aws/faults {"operation": "UploadPart" or "*", "service": optional,
+  "skip": 0, "times": 1, "status": 500, "code": "InternalError", "message": "...",
+  "action": "error" or "reset"} fails the next `times` matching requests after letting
+  `skip` through, without reaching moto: an AWS-shaped error (S3 XML, JSON services'
+  {"__type", "message"}, query services' ErrorResponse), or with "reset" a connection closed
+  with no answer. GET lists the rules with their counters left; DELETE clears them.
+  /_local_aws/ needs no signature and is not logged.
+- S3 checksums. A CRC32, SHA1 or SHA256 checksum sent with PutObject or UploadPart (header
+  or aws-chunked trailer) is verified: BadDigest (400) on mismatch, InvalidRequest when
+  malformed. HEAD with ChecksumMode=ENABLED gives a multipart object its composite
+  "<checksum>-<parts>" and x-amz-checksum-type, as GET already did.
+- Cognito USER_SRP_AUTH is real SRP-6a: PASSWORD_VERIFIER carries a per-user salt kept for
+  the server's life, B from a verifier of the user's current password, and a single-use
+  SECRET_BLOCK valid for the client's AuthSessionValidity; RespondToAuthChallenge checks
+  TIMESTAMP's format and the PASSWORD_CLAIM_SIGNATURE, refusing a wrong password with
+  NotAuthorizedException "Incorrect username or password.". An unknown user gets
+  UserNotFoundException, or with PreventUserExistenceErrors=ENABLED a decoy challenge and
+  then that same refusal. Then moto goes on: NEW_PASSWORD_REQUIRED (FORCE_CHANGE_PASSWORD
+  users), SOFTWARE_TOKEN_MFA / SMS_MFA (MFA enabled), MFA_SETUP (pool MFA ON), or tokens.
+- Cognito checks moto skips: SECRET_HASH is required and checked for clients with a secret
+  on InitiateAuth and every RespondToAuthChallenge (REFRESH_TOKEN_AUTH accepts the hash of
+  the internal username or the sub); ExplicitAuthFlows gates USER_SRP_AUTH and
+  USER_PASSWORD_AUTH; a challenge session answers only for its own user; TOTP codes
+  (SOFTWARE_TOKEN_MFA, VerifySoftwareToken) are checked, one 30 s step of skew allowed.
+- werkzeug's per-request stderr line is off (an unread stderr pipe would fill and hang).
+
+Known differences from AWS that remain:
+- Every user's AssociateSoftwareToken secret is moto's fixed "asdfasdfasdf"; codes are
+  that secret's TOTP. SMS_MFA sends nothing and accepts any SMS_MFA_CODE.
+- Disabled (NotAuthorizedException "User is disabled.") and unconfirmed users
+  (UserNotConfirmedException) are refused at InitiateAuth, before any password proof.
+- TIMESTAMP is not compared with the clock; a zero-padded day is signed without its zero,
+  so it fails as a wrong password. Failed passwords never lock a user out.
+- Refusal messages for an unknown or expired SECRET_BLOCK ("Invalid session for the
+  user[, session is expired].") and for a bad SRP_A are best guesses.
+- Sessions after PASSWORD_VERIFIER never expire. AdminInitiateAuth has no USER_SRP_AUTH.
+- CRC32C and CRC64NVME checksums are stored unverified (without the optional crc32c and
+  awscrt packages moto computes them as CRC32); part checksums named in
+  CompleteMultipartUpload are not compared; single-part objects report no checksum type.
 """
 
 import argparse
@@ -493,6 +539,9 @@ def srp_challenge(backend, pool, client, params, initiate_auth):
     b_public = (k * verifier + pow(SRP_G, b_secret, n)) % n
     validity = int(client.extended_config.get("AuthSessionValidity", 3)) * 60
     with srp_lock:
+        now = time.monotonic()
+        for stale in [b for b, p in srp_pending.items() if p["expires"] < now]:
+            del srp_pending[stale]  # challenges nobody answered
         srp_pending[block] = {
             "client_id": client.id, "sub": user.id if user else None, "user_id_for_srp": user_id_for_srp,
             "a": a_value, "b_public": b_public, "b_secret": b_secret, "verifier": verifier,
@@ -556,9 +605,7 @@ def check_totp(code):
 
 def patch_cognito():
     """Wrap moto's InitiateAuth/RespondToAuthChallenge/VerifySoftwareToken with AWS's checks."""
-    import json as json_module
-
-    from moto.cognitoidp.exceptions import CodeMismatchException
+    from moto.cognitoidp.exceptions import CodeMismatchException, NotAuthorizedError
     from moto.cognitoidp.models import CognitoIdpBackend
     from moto.core.exceptions import JsonRESTError
 
@@ -596,6 +643,11 @@ def patch_cognito():
         else:
             user = pool._get_user(responses.get("USERNAME") or "")
             check_secret_hash(client, responses, [responses.get("USERNAME"), user and user.username])
+            # moto would answer for whichever USERNAME is sent; AWS binds the session to its user.
+            if session in self.sessions:
+                session_user = pool._get_user(self.sessions[session][0])
+                if user is None or session_user is None or user.id != session_user.id:
+                    raise NotAuthorizedError("Invalid session for the user.")
         if client.generate_secret and responses.get("USERNAME"):
             responses["SECRET_HASH"] = secret_hash(client, responses["USERNAME"])  # the name moto re-checks
         if challenge_name == "SOFTWARE_TOKEN_MFA" and session in self.sessions \
@@ -607,7 +659,7 @@ def patch_cognito():
             attributes = {a["Name"]: a["Value"] for a in user.attributes if a["Name"] != "sub"}
             result["ChallengeParameters"].update({
                 "USER_ID_FOR_SRP": user.username, "requiredAttributes": "[]",
-                "userAttributes": json_module.dumps(attributes),
+                "userAttributes": json.dumps(attributes),
             })
         return result
 

@@ -326,3 +326,18 @@ def test_disabled_user_is_refused(idp, public):
     with pytest.raises(ClientError) as excinfo:
         AWSSRP("alice", PASSWORD, pool, client_id, client=public).authenticate_user()
     assert error(excinfo)[:2] == ("NotAuthorizedException", "User is disabled.")
+
+
+def test_mfa_session_answers_only_for_the_user_it_was_issued_to(idp, public):
+    pool, client_id, _ = make_pool(idp)
+    make_user(idp, pool, phone_number="+15555550100")
+    make_user(idp, pool, username="bob")
+    idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
+                                      SMSMfaSettings={"Enabled": True, "PreferredMfa": True})
+    with pytest.raises(SMSMFAChallengeException) as challenge:
+        AWSSRP("alice", PASSWORD, pool, client_id, client=public).authenticate_user()
+    with pytest.raises(ClientError) as excinfo:
+        public.respond_to_auth_challenge(
+            ClientId=client_id, ChallengeName="SMS_MFA", Session=challenge.value.get_tokens()["Session"],
+            ChallengeResponses={"USERNAME": "bob", "SMS_MFA_CODE": "123456"})
+    assert error(excinfo)[0] == "NotAuthorizedException"
