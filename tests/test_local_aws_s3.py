@@ -1,11 +1,15 @@
 """local_aws's S3: conditional writes, flexible checksums and multipart bookkeeping, over HTTP."""
 
 import base64
+import urllib.error
+import urllib.request
 import uuid
 import zlib
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -125,3 +129,28 @@ def test_list_multipart_uploads_shows_open_uploads_until_aborted(s3, bucket):
     assert open_uploads(s3, bucket) == ["b"]
     s3.abort_multipart_upload(Bucket=bucket, Key="b", UploadId=ids[1])
     assert open_uploads(s3, bucket) == []
+
+
+def put_with_trailer(admin_session, local_aws, bucket, body, checksum):
+    """PUT an aws-chunked body whose CRC32 comes in a trailer, as SDKs do over HTTPS; return the status."""
+    encoded = f"{len(body):x}\r\n".encode() + body + f"\r\n0\r\nx-amz-checksum-crc32:{checksum}\r\n\r\n".encode()
+    request = AWSRequest("PUT", f"{local_aws['endpoint_url']}/{bucket}/k", data=encoded, headers={
+        "Content-Type": "application/octet-stream", "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(body)), "x-amz-trailer": "x-amz-checksum-crc32",
+        "x-amz-sdk-checksum-algorithm": "CRC32"})
+    request.context["checksum"] = {"request_algorithm": {"in": "trailer", "algorithm": "crc32"}}
+    S3SigV4Auth(admin_session.get_credentials(), "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(prepared.url, data=encoded, method="PUT",
+                                                           headers=dict(prepared.headers))) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_crc32_in_an_aws_chunked_trailer_is_verified(s3, bucket, admin_session, local_aws):
+    assert put_with_trailer(admin_session, local_aws, bucket, b"hello", crc32(b"hello")) == 200
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"hello"
+    status, body = put_with_trailer(admin_session, local_aws, bucket, b"hello", crc32(b"jello"))
+    assert status == 400 and "<Code>BadDigest</Code>" in body
