@@ -972,23 +972,31 @@ def cmd_run(args, out):
 def try_identity(client, bucket, path, other_id, out):
     """Try to write into another identity's folder; refusal is the expected, healthy outcome."""
     key = f"{other_id}/{os.path.basename(path)}"
+    uri = f"s3://{bucket}/{key}"
     try:
-        upload_files(client, bucket, [(path, key)], out)
+        # If-None-Match keeps the probe from overwriting the other user's file when
+        # isolation is broken; AWS checks permissions before the precondition.
+        upload_files(client, bucket, [(path, key)], out, no_clobber=True)
+        written = True
     except AwsStepError as step:
         code = error_code(step.error)[0] or s3transfer_code(step.error)[0]
-        if code != "AccessDenied":
+        if code == "AccessDenied":
+            return {"refused": True, "uri": uri,
+                    "message": f"writing {uri} was refused (AccessDenied): isolation holds"}, EXIT_OK
+        if code != "PreconditionFailed":
             raise
-        return {"refused": True, "uri": f"s3://{bucket}/{key}",
-                "message": f"writing s3://{bucket}/{key} was refused (AccessDenied): isolation holds"}, EXIT_OK
-    print(f"WARNING: the write to s3://{bucket}/{key} SUCCEEDED: the role policy does not isolate users. "
+        written = False
+    print(f"WARNING: the write to {uri} was ALLOWED: the role policy does not isolate users. "
           f"Restrict it to ${{cognito-identity.amazonaws.com:sub}}/* (see `policy`).", file=sys.stderr)
-    try:
-        delete_object(client, bucket, key)
-        cleanup = "the object was deleted again"
-    except AwsStepError:
-        cleanup = "the object could not be deleted; remove it by hand"
-    return {"refused": False, "uri": f"s3://{bucket}/{key}",
-            "message": f"writing s3://{bucket}/{key} SUCCEEDED: isolation is broken ({cleanup})"}, EXIT_ISOLATION
+    outcome = "an object of that name already existed and was left as it was"
+    if written:
+        try:
+            delete_object(client, bucket, key)
+            outcome = "the probe object was deleted again"
+        except AwsStepError:
+            outcome = "the probe object could not be deleted; remove it by hand"
+    return {"refused": False, "uri": uri,
+            "message": f"writing {uri} was ALLOWED: isolation is broken ({outcome})"}, EXIT_ISOLATION
 
 
 def cmd_creds(args, out):
