@@ -33,6 +33,605 @@ def create_admin(account_id):
     return iam.create_access_key(ADMIN_USER)
 
 
+# ---- request log and fault injection
+
+CONTROL_PREFIX = "/_local_aws/"
+JSON_TARGET_SERVICES = {
+    "AWSCognitoIdentityProviderService": "cognito-idp",
+    "AWSCognitoIdentityService": "cognito-identity",
+}
+# STS calls that are made without a signature, so no credential scope names the service.
+UNSIGNED_STS_ACTIONS = {"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
+# S3 sub-resources that turn a bucket/object verb into a named operation.
+S3_SUBRESOURCES = {
+    "policy": "BucketPolicy", "versioning": "BucketVersioning", "cors": "BucketCors",
+    "lifecycle": "BucketLifecycleConfiguration", "encryption": "BucketEncryption",
+    "notification": "BucketNotificationConfiguration", "location": "BucketLocation",
+    "publicAccessBlock": "PublicAccessBlock", "ownershipControls": "BucketOwnershipControls",
+    "tagging": "{kind}Tagging", "acl": "{kind}Acl",
+}
+
+
+def s3_operation(method, path, query, headers):
+    """Name the S3 operation of a path-style request, or "Unknown"."""
+    parts = path.lstrip("/").split("/", 1)
+    bucket, key = parts[0], (parts[1] if len(parts) > 1 else "")
+    verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head"}.get(method)
+    if not bucket:
+        return "ListBuckets" if method == "GET" else "Unknown"
+    if not key:
+        for sub, name in S3_SUBRESOURCES.items():
+            if sub in query and verb and verb != "Head":
+                return verb + name.format(kind="Bucket")
+        return {
+            "GET": "ListMultipartUploads" if "uploads" in query else
+                   "ListObjectsV2" if query.get("list-type") == ["2"] else
+                   "ListObjectVersions" if "versions" in query else "ListObjects",
+            "PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket",
+            "POST": "DeleteObjects" if "delete" in query else "Unknown",
+        }.get(method, "Unknown")
+    copy = "x-amz-copy-source" in headers
+    if "uploadId" in query:
+        return {
+            "PUT": "UploadPartCopy" if copy else "UploadPart", "GET": "ListParts",
+            "POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload",
+        }.get(method, "Unknown")
+    for sub, name in S3_SUBRESOURCES.items():
+        if "{kind}" in name and sub in query and verb and verb != "Head":
+            return verb + name.format(kind="Object")
+    if "attributes" in query and method == "GET":
+        return "GetObjectAttributes"
+    return {
+        "PUT": "CopyObject" if copy else "PutObject", "GET": "GetObject",
+        "HEAD": "HeadObject", "DELETE": "DeleteObject",
+        "POST": "CreateMultipartUpload" if "uploads" in query else
+                "RestoreObject" if "restore" in query else "Unknown",
+    }.get(method, "Unknown")
+
+
+def classify(environ):
+    """Return (service, operation) of an AWS request; the body stays readable for moto."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+    target = headers.get("x-amz-target", "")
+    credential = environ.get("HTTP_AUTHORIZATION", "").partition("Credential=")[2] \
+        or query.get("X-Amz-Credential", [""])[0]
+    scope = credential.split(",")[0].split("/")
+    service = scope[3] if len(scope) > 3 else JSON_TARGET_SERVICES.get(target.partition(".")[0])
+    if target:
+        return service or "Unknown", target.rpartition(".")[2]
+    action = query.get("Action", [None])[0]
+    if action is None and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        body = read_body(environ)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+    if action:
+        return service or ("sts" if action in UNSIGNED_STS_ACTIONS else "Unknown"), action
+    if service in (None, "s3"):
+        return "s3", s3_operation(environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, headers)
+    return service, "Unknown"
+
+
+def read_body(environ):
+    """Read the whole request body and put an equal, re-readable one back for the app."""
+    import io
+
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        # The raw socket would block past Content-Length, so read exactly that much.
+        remaining, chunks = int(environ.get("CONTENT_LENGTH") or 0), []
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        body = b"".join(chunks)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def error_response(service, method, status, code, message):
+    """An AWS-shaped error (status, headers, body) in the protocol of the service."""
+    import uuid
+    from xml.sax.saxutils import escape
+
+    request_id = str(uuid.uuid4())
+    if service in JSON_TARGET_SERVICES.values():
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code),
+                   ("x-amzn-RequestId", request_id)]
+    elif service == "s3":
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code>'
+                f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>").encode()
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+    else:
+        kind = "Receiver" if status >= 500 else "Sender"
+        body = (f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
+                f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId>"
+                "</ErrorResponse>").encode()
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    if method == "HEAD":
+        body = b""  # HEAD answers carry no body, as S3's own errors on HEAD show.
+    return status, headers + [("Content-Length", str(len(body)))], body
+
+
+class Observatory:
+    """WSGI middleware: logs every AWS request and injects faults; serves /_local_aws/."""
+
+    def __init__(self, app):
+        """Wrap the moto WSGI app."""
+        self.app = app
+        self.lock = threading.Lock()
+        self.log = []
+        self.faults = []
+
+    def __call__(self, environ, start_response):
+        """Answer control requests, else classify, maybe fault, log and pass to moto."""
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return self.control(environ, start_response)
+        service, operation = classify(environ)
+        entry = {"service": service, "operation": operation, "status": None}
+        with self.lock:
+            self.log.append(entry)
+            fault = self.take_fault(service, operation)
+        if fault:
+            return self.inject(fault, environ, start_response, entry)
+
+        def logging_start_response(status, headers, exc_info=None):
+            entry["status"] = int(status.split()[0])
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, logging_start_response)
+
+    def take_fault(self, service, operation):
+        """Consume one match of the first fault rule for this request; caller holds the lock."""
+        for fault in self.faults:
+            if fault["operation"] not in (operation, "*") or fault.get("service", service) != service:
+                continue
+            if fault["skip"] > 0:
+                fault["skip"] -= 1
+                return None
+            if fault["times"] > 0:
+                fault["times"] -= 1
+                return fault
+        return None
+
+    def inject(self, fault, environ, start_response, entry):
+        """Fail this request as the fault rule says, without reaching moto."""
+        import socket
+
+        if fault.get("action") == "reset":
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)  # the client sees the connection drop, no answer
+            start_response("500 Internal Server Error", [("Content-Length", "0")])
+            return [b""]
+        read_body(environ)  # drain it, or the next request on this keep-alive connection breaks
+        status, headers, body = error_response(
+            entry["service"], environ["REQUEST_METHOD"], fault["status"], fault["code"], fault["message"])
+        entry["status"] = status
+        start_response(f"{status} {fault['code']}", headers)
+        return [body]
+
+    def control(self, environ, start_response):
+        """GET/DELETE /_local_aws/requests; GET/POST/DELETE /_local_aws/faults."""
+        path, method = environ["PATH_INFO"][len(CONTROL_PREFIX):], environ["REQUEST_METHOD"]
+        status, result = "200 OK", None
+        with self.lock:
+            if path == "requests" and method == "GET":
+                result = [dict(e) for e in self.log]
+            elif path == "requests" and method == "DELETE":
+                self.log.clear()
+            elif path == "faults" and method == "GET":
+                result = [dict(f) for f in self.faults]
+            elif path == "faults" and method == "DELETE":
+                self.faults.clear()
+            elif path == "faults" and method == "POST":
+                try:
+                    rule = json.loads(read_body(environ) or b"{}")
+                    self.faults.append({
+                        "operation": str(rule["operation"]), "skip": int(rule.get("skip", 0)),
+                        "times": int(rule.get("times", 1)), "status": int(rule.get("status", 500)),
+                        "code": str(rule.get("code", "InternalError")),
+                        "message": str(rule.get("message", "We encountered an internal error. Please try again.")),
+                        "action": rule.get("action", "error"),
+                        **({"service": str(rule["service"])} if "service" in rule else {}),
+                    })
+                    result = self.faults[-1]
+                except (ValueError, KeyError, TypeError) as e:
+                    status, result = "400 Bad Request", {"error": f"bad fault rule: {e!r}"}
+            else:
+                status, result = "404 Not Found", {"error": "unknown control path or method"}
+        body = json.dumps(result).encode() if result is not None else b""
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+# ---- S3: checksum verification and HEAD checksum fields
+
+# moto computes CRC32C and CRC64NVME as CRC32 unless optional libraries are installed,
+# so only these can be checked against what the client sent.
+VERIFIABLE_CHECKSUMS = {"CRC32": 4, "SHA1": 20, "SHA256": 32}
+
+
+def sent_checksum(response):
+    """(algorithm, value) of a verifiable checksum the client sent in a header or trailer, or None."""
+    import re
+
+    trailer = response.headers.get("x-amz-trailer", "").strip().lower()
+    for algorithm in VERIFIABLE_CHECKSUMS:
+        name = f"x-amz-checksum-{algorithm.lower()}"
+        if response.headers.get(name):
+            return algorithm, response.headers[name]
+        if trailer == name:
+            found = re.search(rb"(?i)" + name.encode() + rb":\s*(\S+)", response.raw_body or b"")
+            return algorithm, found.group(1).decode() if found else ""
+    return None
+
+
+def verify_checksum(response):
+    """Refuse a body whose sent checksum is malformed or does not match, as S3 does."""
+    import base64
+    import binascii
+
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.utils import compute_checksum
+
+    sent = sent_checksum(response)
+    if not sent:
+        return
+    algorithm, value = sent
+    try:
+        well_formed = len(base64.b64decode(value, validate=True)) == VERIFIABLE_CHECKSUMS[algorithm]
+    except (binascii.Error, ValueError):
+        well_formed = False
+    if not well_formed:
+        raise S3ClientError("InvalidRequest", f"Value for x-amz-checksum-{algorithm.lower()} header is invalid.")
+    body = response.body or b""
+    if compute_checksum(body.encode() if isinstance(body, str) else body, algorithm).decode() != value:
+        raise S3ClientError("BadDigest", f"The {algorithm} you specified did not match the calculated checksum.")
+
+
+def patch_s3():
+    """Verify sent checksums on PutObject/UploadPart; give HEAD the composite "-N" and checksum type."""
+    from moto.s3.responses import S3Response
+
+    put_object, upload_part, head_object = S3Response.put_object, S3Response.upload_part, S3Response.head_object
+
+    def checked_put_object(self):
+        verify_checksum(self)
+        return put_object(self)
+
+    def checked_upload_part(self):
+        verify_checksum(self)  # before moto stores the part, as S3 stores no bad part
+        return upload_part(self)
+
+    def head_object_with_checksum_type(self, bucket_name, query, key_name, headers):
+        status, response_headers, body = head_object(self, bucket_name, query, key_name, headers)
+        if status == 200 and headers.get("x-amz-checksum-mode") == "ENABLED" and "partNumber" not in query:
+            key = self.backend.head_object(bucket_name, key_name, version_id=query.get("versionId", [None])[0])
+            if key is not None and key.checksum_algorithm and key.checksum_type:
+                if key.checksum_type == "COMPOSITE":
+                    response_headers[f"x-amz-checksum-{key.checksum_algorithm.lower()}"] = \
+                        f"{key.checksum_value}-{key.checksum_parts}"
+                response_headers["x-amz-checksum-type"] = key.checksum_type
+        return status, response_headers, body
+
+    S3Response.put_object = checked_put_object
+    S3Response.upload_part = checked_upload_part
+    S3Response.head_object = head_object_with_checksum_type
+
+
+# ---- Cognito: SRP verified for real, SECRET_HASH, auth flows, TOTP
+
+# The server half of Cognito's SRP-6a as amazon-cognito-identity-js and pycognito speak it.
+# Integers travel as hex; pad() is their padHex (even length, a leading 00 when the top bit is set).
+SRP_G = 2
+SRP_TIMESTAMP_ERROR = "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english."
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+TOTP_STEP = 30
+srp_lock = threading.Lock()
+srp_salts = {}    # (pool id, sub) -> the user's salt, hex, fixed for the server's life
+srp_pending = {}  # SECRET_BLOCK -> what RespondToAuthChallenge needs to check the proof
+
+
+def srp_n():
+    """The 3072-bit group prime shared by every Cognito SRP client."""
+    from pycognito.aws_srp import N_HEX
+
+    return int(N_HEX, 16)
+
+
+def pad(value):
+    """Hex of an integer (or hex string) as Cognito hashes it: even length, never negative-looking."""
+    text = value if isinstance(value, str) else f"{value:x}"
+    if len(text) % 2:
+        return "0" + text
+    return "00" + text if text[0] in "89abcdefABCDEF" else text
+
+
+def hash_hex(hex_text):
+    """SHA-256 of the bytes a hex string spells, as an integer."""
+    import hashlib
+
+    return int(hashlib.sha256(bytes.fromhex(hex_text)).hexdigest(), 16)
+
+
+def srp_verifier(pool_id, user_id_for_srp, password, salt):
+    """v = g^x mod N, x = H(pad(salt) | H(pool suffix + user id + ":" + password))."""
+    import hashlib
+
+    inner = hashlib.sha256(f"{pool_id.split('_', 1)[1]}{user_id_for_srp}:{password}".encode()).hexdigest()
+    return pow(SRP_G, hash_hex(pad(salt) + inner), srp_n())
+
+
+def srp_session_key(a_value, b_public, b_secret, verifier):
+    """The 16-byte key both sides derive: HKDF(pad(S), salt=pad(u), "Caldera Derived Key")."""
+    import hashlib
+    import hmac
+
+    n = srp_n()
+    u = hash_hex(pad(a_value) + pad(b_public))
+    if u == 0:
+        return None
+    s = pow(a_value * pow(verifier, u, n), b_secret, n)
+    prk = hmac.new(bytes.fromhex(pad(u)), bytes.fromhex(pad(s)), hashlib.sha256).digest()
+    return hmac.new(prk, b"Caldera Derived Key\x01", hashlib.sha256).digest()[:16]
+
+
+def canonical_timestamp(text):
+    """Cognito's TIMESTAMP, re-rendered as it is signed ("Mon Nov 2 ..."); bad format is refused.
+
+    A zero-padded day parses but is signed without the zero, so its signature fails, as on AWS.
+    """
+    import datetime
+    import re
+
+    from moto.cognitoidp.exceptions import InvalidParameterException
+
+    m = re.fullmatch(r"(\w{3}) (\w{3}) (\d{1,2}) (\d\d):(\d\d):(\d\d) UTC (\d{4})", text or "")
+    if not m or m[1] not in WEEKDAYS or m[2] not in MONTHS:
+        raise InvalidParameterException(SRP_TIMESTAMP_ERROR)
+    try:
+        datetime.datetime(int(m[7]), MONTHS.index(m[2]) + 1, int(m[3]), int(m[4]), int(m[5]), int(m[6]))
+    except ValueError:
+        raise InvalidParameterException(SRP_TIMESTAMP_ERROR) from None
+    return f"{m[1]} {m[2]} {int(m[3])} {m[4]}:{m[5]}:{m[6]} UTC {m[7]}"
+
+
+def secret_hash(client, username):
+    """SECRET_HASH = b64(HMAC-SHA256(client secret, username + client id))."""
+    import base64
+    import hashlib
+    import hmac
+
+    return base64.b64encode(hmac.new(client.secret.encode(), (username + client.id).encode(),
+                                     hashlib.sha256).digest()).decode()
+
+
+def check_secret_hash(client, params, usernames):
+    """Require and check SECRET_HASH for a client with a secret; any of usernames may be hashed."""
+    import hmac
+
+    from moto.cognitoidp.exceptions import NotAuthorizedError
+
+    if not client.generate_secret:
+        return
+    sent = params.get("SECRET_HASH")
+    if not sent:
+        raise NotAuthorizedError(f"Client {client.id} is configured with secret but SECRET_HASH was not received")
+    if not any(hmac.compare_digest(sent, secret_hash(client, name)) for name in usernames if name):
+        raise NotAuthorizedError(f"Unable to verify secret hash for client {client.id}")
+
+
+def check_flow_enabled(client, auth_flow):
+    """Refuse USER_SRP_AUTH / USER_PASSWORD_AUTH when the client's ExplicitAuthFlows exclude it."""
+    from moto.cognitoidp.exceptions import InvalidParameterException
+
+    flows = client.extended_config.get("ExplicitAuthFlows") or []
+    legacy = not any(flow.startswith("ALLOW_") for flow in flows)
+    if auth_flow == "USER_SRP_AUTH":
+        # No flows at all means AWS's default set, which includes SRP; legacy flags imply it.
+        if not (not flows or "ALLOW_USER_SRP_AUTH" in flows or (legacy and "CUSTOM_AUTH_FLOW_ONLY" not in flows)):
+            raise InvalidParameterException("USER_SRP_AUTH is not enabled for the client.")
+    elif auth_flow == "USER_PASSWORD_AUTH":
+        if not {"ALLOW_USER_PASSWORD_AUTH", "USER_PASSWORD_AUTH"} & set(flows):
+            raise InvalidParameterException("USER_PASSWORD_AUTH flow not enabled for this client")
+
+
+def find_pool_client(backend, client_id):
+    """(user pool, app client) of a client id in this backend, or (None, None)."""
+    for pool in backend.user_pools.values():
+        if client_id in pool.clients:
+            return pool, pool.clients[client_id]
+    return None, None
+
+
+def srp_challenge(backend, pool, client, params, initiate_auth):
+    """InitiateAuth USER_SRP_AUTH: a PASSWORD_VERIFIER challenge from the user's real verifier."""
+    import base64
+    import secrets
+    import time
+
+    from moto.cognitoidp.exceptions import InvalidParameterException, UserNotFoundError
+
+    username, srp_a = params.get("USERNAME"), params.get("SRP_A")
+    for name, value in (("USERNAME", username), ("SRP_A", srp_a)):
+        if not value:
+            raise InvalidParameterException(f"Missing required parameter {name}")
+    n = srp_n()
+    try:
+        a_value = int(srp_a, 16)
+    except ValueError:
+        a_value = 0
+    if a_value % n == 0:
+        raise InvalidParameterException("SRP_A is invalid.")
+    check_secret_hash(client, params, [username])
+    user = pool._get_user(username)
+    if user is None and client.extended_config.get("PreventUserExistenceErrors") != "ENABLED":
+        raise UserNotFoundError("User does not exist.")
+    b_secret = secrets.randbelow(n - 2) + 1
+    block = base64.b64encode(secrets.token_bytes(64)).decode()
+    if user is None:
+        # AWS answers an unknown user with a plausible challenge and refuses the proof later.
+        salt, verifier, user_id_for_srp = secrets.token_hex(16), secrets.randbelow(n), username
+    else:
+        session = initiate_auth(backend, client.id, "USER_SRP_AUTH", params)["Session"]  # moto's checks
+        with srp_lock:
+            salt = srp_salts.setdefault((pool.id, user.id), pad(secrets.token_hex(16)))
+        user_id_for_srp = user.username
+        # A user without a password (none set yet) gets a verifier no password matches.
+        verifier = srp_verifier(pool.id, user_id_for_srp, user.password, salt) if user.password \
+            else secrets.randbelow(n)
+        backend.sessions[block] = backend.sessions.pop(session)
+    k = hash_hex(pad(n) + pad(SRP_G))
+    b_public = (k * verifier + pow(SRP_G, b_secret, n)) % n
+    validity = int(client.extended_config.get("AuthSessionValidity", 3)) * 60
+    with srp_lock:
+        srp_pending[block] = {
+            "client_id": client.id, "sub": user.id if user else None, "user_id_for_srp": user_id_for_srp,
+            "a": a_value, "b_public": b_public, "b_secret": b_secret, "verifier": verifier,
+            "expires": time.monotonic() + validity,
+        }
+    return {"ChallengeName": "PASSWORD_VERIFIER", "ChallengeParameters": {
+        "SALT": salt, "SRP_B": f"{b_public:x}", "SECRET_BLOCK": block,
+        "USER_ID_FOR_SRP": user_id_for_srp, "USERNAME": user_id_for_srp,
+    }}
+
+
+def srp_verify(backend, pool, client, responses):
+    """Check a PASSWORD_VERIFIER answer: the secret block, the TIMESTAMP and the password proof."""
+    import base64
+    import binascii
+    import hashlib
+    import hmac
+    import time
+
+    from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError
+
+    for name in ("USERNAME", "PASSWORD_CLAIM_SECRET_BLOCK", "PASSWORD_CLAIM_SIGNATURE", "TIMESTAMP"):
+        if not responses.get(name):
+            raise InvalidParameterException(f"Missing required parameter {name}")
+    block = responses["PASSWORD_CLAIM_SECRET_BLOCK"]
+    with srp_lock:
+        pending = srp_pending.pop(block, None)  # single use, whatever the outcome
+    if pending is None or pending["client_id"] != client.id:
+        raise NotAuthorizedError("Invalid session for the user.")
+    if time.monotonic() > pending["expires"]:
+        backend.sessions.pop(block, None)
+        raise NotAuthorizedError("Invalid session for the user, session is expired.")
+    user = pool._get_user(responses["USERNAME"])
+    check_secret_hash(client, responses, [responses["USERNAME"], user and user.username])
+    timestamp = canonical_timestamp(responses["TIMESTAMP"])
+    key = srp_session_key(pending["a"], pending["b_public"], pending["b_secret"], pending["verifier"])
+    message = (pool.id.split("_", 1)[1] + pending["user_id_for_srp"]).encode() \
+        + base64.b64decode(block) + timestamp.encode()
+    try:
+        claimed = base64.b64decode(responses["PASSWORD_CLAIM_SIGNATURE"], validate=True)
+    except (binascii.Error, ValueError):
+        claimed = b""
+    if (key is None or user is None or user.id != pending["sub"]
+            or not hmac.compare_digest(hmac.new(key, message, hashlib.sha256).digest(), claimed)):
+        backend.sessions.pop(block, None)
+        raise NotAuthorizedError("Incorrect username or password.")
+
+
+def check_totp(code):
+    """Whether code is the TOTP of moto's one software-token secret, allowing one step of clock skew."""
+    import hmac
+    import time
+
+    from moto.cognitoidp.models import COGNITO_TOTP_MFA_SECRET
+    from moto.cognitoidp.utils import cognito_totp
+
+    totp, now = cognito_totp(COGNITO_TOTP_MFA_SECRET), time.time()
+    return any(hmac.compare_digest(totp.generate(now + skew).decode(), code or "")
+               for skew in (-TOTP_STEP, 0, TOTP_STEP))
+
+
+def patch_cognito():
+    """Wrap moto's InitiateAuth/RespondToAuthChallenge/VerifySoftwareToken with AWS's checks."""
+    import json as json_module
+
+    from moto.cognitoidp.exceptions import CodeMismatchException
+    from moto.cognitoidp.models import CognitoIdpBackend
+    from moto.core.exceptions import JsonRESTError
+
+    initiate_auth = CognitoIdpBackend.initiate_auth
+    respond = CognitoIdpBackend.respond_to_auth_challenge
+    verify_software_token = CognitoIdpBackend.verify_software_token
+
+    def checked_initiate_auth(self, client_id, auth_flow, auth_parameters):
+        pool, client = find_pool_client(self, client_id)
+        if pool is None:
+            return initiate_auth(self, client_id, auth_flow, auth_parameters)
+        params = dict(auth_parameters or {})
+        check_flow_enabled(client, auth_flow)
+        if auth_flow == "USER_SRP_AUTH":
+            return srp_challenge(self, pool, client, params, initiate_auth)
+        if auth_flow == "USER_PASSWORD_AUTH":
+            check_secret_hash(client, params, [params.get("USERNAME")])
+        elif auth_flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            stored = pool.refresh_tokens.get(params.get("REFRESH_TOKEN"))
+            user = stored and stored[1] and pool._get_user(stored[1])
+            if user:
+                # AWS hashes the internal username (the sub for alias sign-in: pycognito #18/#196).
+                check_secret_hash(client, params, [params.get("USERNAME"), user.username, user.id])
+                if client.generate_secret:
+                    params["SECRET_HASH"] = secret_hash(client, stored[1])  # the name moto re-checks
+        return initiate_auth(self, client_id, auth_flow, params)
+
+    def checked_respond(self, session, client_id, challenge_name, challenge_responses):
+        pool, client = find_pool_client(self, client_id)
+        if pool is None:
+            return respond(self, session, client_id, challenge_name, challenge_responses)
+        responses = dict(challenge_responses or {})
+        if challenge_name == "PASSWORD_VERIFIER":
+            srp_verify(self, pool, client, responses)
+        else:
+            user = pool._get_user(responses.get("USERNAME") or "")
+            check_secret_hash(client, responses, [responses.get("USERNAME"), user and user.username])
+        if client.generate_secret and responses.get("USERNAME"):
+            responses["SECRET_HASH"] = secret_hash(client, responses["USERNAME"])  # the name moto re-checks
+        if challenge_name == "SOFTWARE_TOKEN_MFA" and session in self.sessions \
+                and not check_totp(responses.get("SOFTWARE_TOKEN_MFA_CODE")):
+            raise CodeMismatchException("Invalid code received for user")
+        result = respond(self, session, client_id, challenge_name, responses)
+        if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+            user = pool._get_user(responses["USERNAME"])
+            attributes = {a["Name"]: a["Value"] for a in user.attributes if a["Name"] != "sub"}
+            result["ChallengeParameters"].update({
+                "USER_ID_FOR_SRP": user.username, "requiredAttributes": "[]",
+                "userAttributes": json_module.dumps(attributes),
+            })
+        return result
+
+    def checked_verify_software_token(self, access_token, session, user_code, friendly_device_name):
+        if not check_totp(user_code):
+            raise JsonRESTError("EnableSoftwareTokenMFAException", "Code mismatch")
+        return verify_software_token(self, access_token, session, user_code, friendly_device_name)
+
+    CognitoIdpBackend.initiate_auth = checked_initiate_auth
+    CognitoIdpBackend.respond_to_auth_challenge = checked_respond
+    CognitoIdpBackend.verify_software_token = checked_verify_software_token
+
+
+def quiet_request_handler():
+    """werkzeug's request handler minus its line per request on stderr.
+
+    Tests pipe stderr without reading it; a line per request would fill the pipe and hang
+    the server. The request log above replaces it; errors are still written.
+    """
+    from werkzeug.serving import WSGIRequestHandler
+
+    return type("QuietRequestHandler", (WSGIRequestHandler,), {"log_request": lambda self, *a, **k: None})
+
+
 # ---------------------------------------------------------------- server
 
 def serve(port):
@@ -42,8 +641,11 @@ def serve(port):
     from werkzeug.serving import make_server
 
     key = create_admin(DEFAULT_ACCOUNT_ID)
+    patch_s3()
+    patch_cognito()
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    app = Observatory(app)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=quiet_request_handler())
     host, bound_port = server.server_address[:2]
     print(json.dumps({
         "endpoint_url": f"http://{host}:{bound_port}",
