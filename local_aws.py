@@ -6,6 +6,42 @@ Usage:
 It listens on 127.0.0.1 only. Its first line on stdout is one JSON object,
 {"endpoint_url": ..., "aws_access_key_id": ..., "aws_secret_access_key": ...},
 naming the administrator's keys; then it serves until stopped (SIGINT/SIGTERM).
+
+IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-process):
+- IAM is enforced on every request: SigV4 signature and the caller's policies, with moto's evaluator
+  extended to AWS semantics: * and ? wildcards, ${...} policy variables (e.g.
+  ${cognito-identity.amazonaws.com:sub}) in Resource and Condition values, Principal/NotPrincipal,
+  NotAction/NotResource, and String*, Arn*, Numeric*, Date*, Bool, Null, IpAddress conditions with
+  ForAnyValue:/ForAllValues: and ...IfExists; a key the request lacks does not match (except negated
+  operators and ...IfExists); an explicit Deny wins. A statement whose condition fails is neutral
+  (moto made it a Deny). Request keys: aws:SecureTransport, aws:CurrentTime, aws:EpochTime,
+  aws:RequestedRegion, aws:Principal{Arn,Account,Type}, aws:username/aws:userid, the cognito-identity
+  keys (sub, aud, amr) of sessions it issued, and s3:prefix/delimiter/max-keys of bucket listings.
+- S3: HeadBucket needs s3:ListBucket; CopyObject/UploadPartCopy also need s3:GetObject on the
+  source; DeleteObjects checks s3:DeleteObject per key; the bucket policy is evaluated with the
+  request's context and caller (its Deny wins, its Allow grants); keys with ":" or "%" sign correctly.
+- Unsigned requests are denied, except the operations AWS serves unsigned (Cognito InitiateAuth,
+  RespondToAuthChallenge, SignUp..., GetId, GetCredentialsForIdentity). /moto-api/reset-auth is refused.
+- cognito-identity GetId: one stable <region>:<uuid> per (identity pool, token issuer, sub); the
+  Logins token must be an unexpired ID token signed by this local cognito-idp, its iss must match
+  the Logins key and its pool+client must be one of the pool's CognitoIdentityProviders.
+  GetCredentialsForIdentity: Logins must belong to the identity; the pool's mapped role
+  (Set/GetIdentityPoolRoles, missing from moto) must trust sts:AssumeRoleWithWebIdentity by
+  Federated cognito-identity.amazonaws.com with aud = pool id and amr as AWS sends it; the answer is
+  a one-hour STS session "CognitoIdentityCredentials" of that role.
+
+Differences from AWS that remain:
+- Plain HTTP on loopback: aws:SecureTransport is "true" for every request, so a bucket policy that
+  denies requests without TLS lets them through (on AWS a plain-HTTP request would be denied).
+- Presigned URLs and anonymous access (even if a bucket policy allows it) are denied, as with S3
+  Block Public Access; aws:SourceIp, VPC keys, tags and most service-specific keys are absent
+  from the request context; ${aws:username, 'default'} defaults are not supported.
+- Session policies, permission boundaries, SCPs and cross-account access are not evaluated;
+  policy Version "2008-10-17" is still given variable substitution.
+- Temporary credentials are not refused after their Expiration; tokens stay valid after sign-out.
+- Identity pools: RoleMappings are stored but not applied (the default authenticated/unauthenticated
+  role is used); unauthenticated identities are not merged into authenticated ones; only this local
+  cognito-idp is accepted as a login provider.
 """
 
 import argparse
