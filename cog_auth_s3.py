@@ -415,9 +415,10 @@ def authenticate_user(username, password, user_pool_id, client_id, region, clien
             else:
                 raise ToolError(f"Cognito asked for a {name} challenge, which this tool can't answer; "
                                 f"sign in once with the hosted UI or an SDK to complete it", EXIT_LOGIN)
+            # PASSWORD_VERIFIER comes without a Session; later challenges carry one.
+            session = {"Session": response["Session"]} if response.get("Session") else {}
             response = client.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name,
-                                                        Session=response.get("Session", ""),
-                                                        ChallengeResponses=answers)
+                                                        ChallengeResponses=answers, **session)
     raise ToolError("Cognito kept asking for challenges; sign-in gave up", EXIT_LOGIN)
 
 
@@ -732,14 +733,17 @@ TRANSFER_SETTINGS = {
 
 
 def user_key(identity_id, key, bucket=None):
-    """The full S3 key for a key relative to <identity_id>/; refuses anything that would leave that folder."""
+    """The full S3 key for a key relative to <identity_id>/; refuses anything that would leave that folder.
+
+    With identity_id None it only checks the key, so bad keys are refused before any request.
+    """
     original = key
     if key.startswith("s3://"):
         named_bucket, _, rest = key[len("s3://"):].partition("/")
         if bucket and named_bucket != bucket:
             raise ToolError(f"{original} is not in bucket {bucket}; keys are relative to your folder", EXIT_USAGE)
         folder, _, key = rest.partition("/")
-        if folder != identity_id:
+        if identity_id and folder != identity_id:
             raise ToolError(f"{original} is outside your folder {identity_id}/; keys can't leave it", EXIT_USAGE)
     if not key or key.startswith("/") or "\\" in key:
         raise ToolError(f"key {original!r} must be a relative path inside your folder, such as notes/a.txt",
@@ -1039,9 +1043,13 @@ def cmd_logout(args, out):
     return EXIT_OK
 
 
-def user_files_context(args, out):
-    """Settings, session and S3 client for the file commands."""
+def user_files_context(args, out, keys=(), prefix=None):
+    """Settings, session and S3 client for the file commands; keys are checked before any request."""
     settings = profile_settings(args, ("bucket",))
+    for key in keys:
+        user_key(None, key, settings["bucket"])
+    if prefix:
+        user_prefix(None, prefix, settings["bucket"])
     session = session_for(args, settings, out)
     client = s3_client(session["credentials"], settings["region"], settings.get("endpoint_url"))
     return settings["bucket"], session["identity_id"], client
@@ -1076,7 +1084,7 @@ def upload_plan(paths, key, recursive):
 def cmd_put(args, out):
     """Upload files into the user's folder."""
     plan = upload_plan(args.paths, args.key, args.recursive)
-    bucket, identity_id, client = user_files_context(args, out)
+    bucket, identity_id, client = user_files_context(args, out, keys=[key for _, key in plan])
     pairs = [(path, user_key(identity_id, key, bucket)) for path, key in plan]
     results = upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber)
     if args.json:
@@ -1089,7 +1097,7 @@ def cmd_put(args, out):
 
 def cmd_get(args, out):
     """Download one object from the user's folder."""
-    bucket, identity_id, client = user_files_context(args, out)
+    bucket, identity_id, client = user_files_context(args, out, keys=[args.key])
     key = user_key(identity_id, args.key, bucket)
     dest = args.dest or os.path.basename(key)
     if os.path.isdir(dest):
@@ -1104,7 +1112,7 @@ def cmd_get(args, out):
 
 def cmd_ls(args, out):
     """List the objects in the user's folder."""
-    bucket, identity_id, client = user_files_context(args, out)
+    bucket, identity_id, client = user_files_context(args, out, prefix=args.prefix)
     prefix = user_prefix(identity_id, args.prefix, bucket)
     objects = list_objects(client, bucket, prefix)
     folder = f"{identity_id}/"
@@ -1121,7 +1129,7 @@ def cmd_ls(args, out):
 
 def cmd_rm(args, out):
     """Delete objects from the user's folder."""
-    bucket, identity_id, client = user_files_context(args, out)
+    bucket, identity_id, client = user_files_context(args, out, keys=args.keys)
     keys = [user_key(identity_id, key, bucket) for key in args.keys]
     for key in keys:
         delete_object(client, bucket, key)

@@ -102,7 +102,9 @@ SUB = "${cognito-identity.amazonaws.com:sub}"
 def least_privilege(bucket):
     """The permissions the tool's users should have: their own folder, nothing else."""
     return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        # AbortMultipartUpload lets the tool clean up a failed upload in its own folder.
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                                       "s3:AbortMultipartUpload"],
          "Resource": f"arn:aws:s3:::{bucket}/{SUB}/*"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
          "Condition": {"StringLike": {"s3:prefix": [f"{SUB}/", f"{SUB}/*"]}}},
@@ -170,3 +172,59 @@ def user_config(tmp_path, stack):
         values.update(overrides)
         return write_config(tmp_path / name, {profile: values})
     return make
+
+
+class RequestLog:
+    """The requests local_aws received, from its /_local_aws/requests endpoint."""
+
+    def __init__(self, endpoint_url):
+        self.url = endpoint_url + "/_local_aws/requests"
+
+    def _call(self, method):
+        import urllib.request
+
+        with urllib.request.urlopen(urllib.request.Request(self.url, method=method), timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def clear(self):
+        self._call("DELETE")
+
+    def entries(self):
+        return self._call("GET")
+
+    def operations(self, service=None):
+        return [e["operation"] for e in self.entries() if service is None or e["service"] == service]
+
+    def cognito_calls(self):
+        return [e["operation"] for e in self.entries() if e["service"].startswith("cognito")]
+
+
+@pytest.fixture
+def request_log(local_aws):
+    """A cleared view of the requests local_aws receives during one test."""
+    log = RequestLog(local_aws["endpoint_url"])
+    log.clear()
+    return log
+
+
+@pytest.fixture
+def faults(local_aws):
+    """faults.add(operation, skip=..., times=..., status=..., code=...) makes local_aws fail requests."""
+    import urllib.request
+
+    url = local_aws["endpoint_url"] + "/_local_aws/faults"
+
+    class Faults:
+        def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected"):
+            body = json.dumps({"operation": operation, "skip": skip, "times": times, "status": status,
+                               "code": code, "message": message}).encode()
+            request = urllib.request.Request(url, data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=10).close()
+
+        def clear(self):
+            urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+
+    injector = Faults()
+    yield injector
+    injector.clear()
