@@ -56,3 +56,175 @@ def admin_client(admin_session, local_aws):
     def make(service, region="us-east-1"):
         return admin_session.client(service, region_name=region, endpoint_url=local_aws["endpoint_url"])
     return make
+
+
+def user_env(tmp_path, **extra):
+    """The environment of a user's shell: no AWS keys, a private HOME and cache, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COG_AUTH_S3_"))}
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_cli(*args, env, cwd=None, timeout=120, stdin=subprocess.DEVNULL):
+    """Run cog_auth_s3.py as a user would; returns the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], env=env, cwd=cwd, text=True,
+                          stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+
+
+def write_config(path, sections):
+    """Write an INI file of profiles: {"default": {"region": ...}, ...}."""
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{k} = {v}" for k, v in values.items() if v is not None)
+        lines.append("")
+    Path(path).write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """cli(*args, config=..., **env) runs the tool in tmp_path with a user's environment."""
+    def run(*args, env_extra=None, stdin=subprocess.DEVNULL, timeout=120):
+        return run_cli(*args, env=user_env(tmp_path, **(env_extra or {})), cwd=tmp_path, stdin=stdin,
+                       timeout=timeout)
+    return run
+
+
+REGION = "us-east-1"
+PASSWORDS = {"alice": "Alice-passw0rd!", "bob": "Bob-passw0rd!"}
+SUB = "${cognito-identity.amazonaws.com:sub}"
+
+
+def least_privilege(bucket):
+    """The permissions the tool's users should have: their own folder, nothing else."""
+    return {"Version": "2012-10-17", "Statement": [
+        # AbortMultipartUpload lets the tool clean up a failed upload in its own folder.
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                                       "s3:AbortMultipartUpload"],
+         "Resource": f"arn:aws:s3:::{bucket}/{SUB}/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringLike": {"s3:prefix": [f"{SUB}/", f"{SUB}/*"]}}},
+    ]}
+
+
+def trust(identity_pool_id):
+    """The role trust policy for one identity pool's authenticated users."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
+                      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]}
+
+
+@pytest.fixture(scope="session")
+def make_stack(admin_session, local_aws):
+    """make_stack(name, permissions=least_privilege) builds pools, users alice and bob, role and bucket
+    with admin calls (independent of the tool's own `setup`) and returns their ids."""
+    def client(service):
+        return admin_session.client(service, region_name=REGION, endpoint_url=local_aws["endpoint_url"])
+
+    def make(name, permissions=least_privilege, client_settings=None):
+        idp, identity, iam, s3 = (client(s) for s in ("cognito-idp", "cognito-identity", "iam", "s3"))
+        pool = idp.create_user_pool(PoolName=name)["UserPool"]["Id"]
+        app = idp.create_user_pool_client(
+            UserPoolId=pool, ClientName=name, PreventUserExistenceErrors="ENABLED",
+            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            **(client_settings or {}))["UserPoolClient"]
+        for user, password in PASSWORDS.items():
+            idp.admin_create_user(UserPoolId=pool, Username=user, MessageAction="SUPPRESS")
+            idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=password, Permanent=True)
+        identity_pool = identity.create_identity_pool(
+            IdentityPoolName=name, AllowUnauthenticatedIdentities=False,
+            CognitoIdentityProviders=[{"ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool}",
+                                       "ClientId": app["ClientId"]}])["IdentityPoolId"]
+        bucket = f"{name}-bucket"
+        s3.create_bucket(Bucket=bucket)
+        role = iam.create_role(RoleName=f"{name}-auth", AssumeRolePolicyDocument=json.dumps(trust(identity_pool)))
+        iam.put_role_policy(RoleName=f"{name}-auth", PolicyName="own-folder",
+                            PolicyDocument=json.dumps(permissions(bucket)))
+        identity.set_identity_pool_roles(IdentityPoolId=identity_pool,
+                                         Roles={"authenticated": role["Role"]["Arn"]})
+        return {"region": REGION, "user_pool_id": pool, "client_id": app["ClientId"],
+                "client_secret": app.get("ClientSecret"), "identity_pool_id": identity_pool,
+                "bucket": bucket, "endpoint_url": local_aws["endpoint_url"], "role": f"{name}-auth"}
+    return make
+
+
+@pytest.fixture(scope="session")
+def stack(make_stack):
+    """One least-privilege stack shared by the tests that only read from it or write their own keys."""
+    return make_stack("shared")
+
+
+@pytest.fixture
+def user_config(tmp_path, stack):
+    """user_config(username, **overrides) -> path of a config.ini with a [default] profile for that user."""
+    upload = tmp_path / "hello.txt"
+    upload.write_text("hello from cog_auth_s3\n")
+
+    def make(username="alice", name="config.ini", profile="default", **overrides):
+        values = {k: v for k, v in stack.items() if k not in ("role", "client_secret")}
+        values.update(username=username, password=PASSWORDS.get(username), upload_file=str(upload))
+        values.update(overrides)
+        return write_config(tmp_path / name, {profile: values})
+    return make
+
+
+class RequestLog:
+    """The requests local_aws received, from its /_local_aws/requests endpoint."""
+
+    def __init__(self, endpoint_url):
+        self.url = endpoint_url + "/_local_aws/requests"
+
+    def _call(self, method):
+        import urllib.request
+
+        with urllib.request.urlopen(urllib.request.Request(self.url, method=method), timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def clear(self):
+        self._call("DELETE")
+
+    def entries(self):
+        return self._call("GET")
+
+    def operations(self, service=None):
+        return [e["operation"] for e in self.entries() if service is None or e["service"] == service]
+
+    def cognito_calls(self):
+        return [e["operation"] for e in self.entries() if e["service"].startswith("cognito")]
+
+
+@pytest.fixture
+def request_log(local_aws):
+    """A cleared view of the requests local_aws receives during one test."""
+    log = RequestLog(local_aws["endpoint_url"])
+    log.clear()
+    return log
+
+
+@pytest.fixture
+def faults(local_aws):
+    """faults.add(operation, skip=..., times=..., status=..., code=...) makes local_aws fail requests."""
+    import urllib.request
+
+    url = local_aws["endpoint_url"] + "/_local_aws/faults"
+
+    class Faults:
+        def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected"):
+            body = json.dumps({"operation": operation, "skip": skip, "times": times, "status": status,
+                               "code": code, "message": message}).encode()
+            request = urllib.request.Request(url, data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=10).close()
+
+        def clear(self):
+            urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+
+    injector = Faults()
+    yield injector
+    injector.clear()

@@ -1,0 +1,1279 @@
+#!/usr/bin/env python3
+"""cog_auth_s3: sign a Cognito user in and use their own folder of a private S3 bucket.
+
+An app's users sign in to an Amazon Cognito user pool (SRP). A Cognito identity
+pool trades the user's ID token for temporary AWS credentials, and an IAM role
+policy using ${cognito-identity.amazonaws.com:sub} lets those credentials get,
+put and delete objects only under <identity id>/ in one bucket. This tool proves
+that chain for a real user, then makes it practical to use.
+
+Usage:
+    cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID]
+    cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
+    cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
+    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | logout
+    cog_auth_s3.py [GLOBAL OPTIONS] policy | setup | add-user | teardown
+
+    With no command, `run` signs in, prints the ID token, the identity id and the
+    temporary credentials, and uploads upload_file to s3://bucket/<identity id>/.
+
+Configuration: an INI file (--config, default ./config.ini) whose sections are
+profiles (--profile, default "default"). Keys: region, user_pool_id, client_id,
+client_secret, identity_pool_id, username, password, bucket, upload_file,
+endpoint_url. Precedence: command-line flags > environment > file.
+
+Environment:
+    COG_AUTH_S3_<KEY>         any config key, e.g. COG_AUTH_S3_PASSWORD
+    COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
+    COG_AUTH_S3_MFA_CODE      answers an MFA challenge (like --mfa-code)
+    XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3
+    AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
+    AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
+
+Exit codes: 0 ok; 1 unexpected; 2 usage or config; 3 Cognito refused the sign-in;
+4 AWS refused an operation or a resource is missing; 5 user isolation is broken.
+
+Caveats:
+    The password never comes from the command line: environment, config file or
+    a prompt. Cached credentials and the refresh token are kept 0600 in a 0700
+    folder; `logout` deletes them. The warm `creds` path imports neither boto3
+    nor pycognito, so it stays fast enough for credential_process.
+"""
+
+import argparse
+import configparser
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import re
+import sys
+
+__version__ = "0.1.0"
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LOGIN, EXIT_AWS, EXIT_ISOLATION = 0, 1, 2, 3, 4, 5
+
+
+# ====================================================================== config
+
+CONFIG_KEYS = (
+    "region", "user_pool_id", "client_id", "client_secret", "identity_pool_id",
+    "username", "password", "bucket", "upload_file", "endpoint_url",
+)
+ENV_PREFIX = "COG_AUTH_S3_"
+DEFAULT_CONFIG = "config.ini"
+# Keys without which a user's session can't be made; run and files add bucket.
+SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "username")
+
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+IDENTITY_ID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+):" + UUID_RE + r"$")
+USER_POOL_ID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+)_[0-9A-Za-z]+$")
+CLIENT_ID_RE = re.compile(r"^[\w+]{1,128}$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False):
+    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    if os.path.isdir(config_path):
+        raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
+    if os.path.exists(config_path):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(config_path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError, OSError) as err:
+            raise ToolError(f"can't read config {config_path}: {one_line(err)}; fix the INI syntax", EXIT_USAGE)
+        if parser.has_section(profile):
+            values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
+        elif explicit_path or profile != "default":
+            found = ", ".join(parser.sections()) or "none"
+            raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
+                            f"add it or pick one with --profile", EXIT_USAGE)
+    elif explicit_path:
+        raise ToolError(f"config file {config_path} not found; copy config.example.ini there "
+                        f"or run `setup --write-config {config_path}`", EXIT_USAGE)
+    for key in CONFIG_KEYS:
+        value = environ.get(ENV_PREFIX + key.upper(), "").strip()
+        if value:
+            values[key] = value
+    values.update((k, v) for k, v in (overrides or {}).items() if v)
+    values["_profile"], values["_config"] = profile, config_path
+    return values
+
+
+def require(settings, keys):
+    """Check that settings has every key and that each value is well formed."""
+    for key in keys:
+        if not settings.get(key):
+            where = settings.get("_config", DEFAULT_CONFIG)
+            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
+            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
+                            f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
+    validate_settings(settings)
+
+
+def validate_settings(settings):
+    """Reject malformed values before any request is sent."""
+    region = settings.get("region")
+    if region and not REGION_RE.match(region):
+        raise ToolError(f"region '{region}' is not an AWS region such as us-east-1", EXIT_USAGE)
+    pool = settings.get("user_pool_id")
+    if pool:
+        match = USER_POOL_ID_RE.match(pool)
+        if not match:
+            raise ToolError(f"user_pool_id '{pool}' is malformed; expected <region>_<id> such as us-east-1_AbC123",
+                            EXIT_USAGE)
+        if region and match.group(1) != region:
+            raise ToolError(f"user_pool_id '{pool}' is in {match.group(1)} but region is {region}; "
+                            f"make them agree", EXIT_USAGE)
+    identity_pool = settings.get("identity_pool_id")
+    if identity_pool and not IDENTITY_ID_RE.match(identity_pool):
+        raise ToolError(f"identity_pool_id '{identity_pool}' is malformed; expected <region>:<uuid>", EXIT_USAGE)
+    client_id = settings.get("client_id")
+    if client_id and not CLIENT_ID_RE.match(client_id):
+        raise ToolError(f"client_id '{client_id}' is malformed; copy the app client id from the user pool",
+                        EXIT_USAGE)
+    bucket = settings.get("bucket")
+    if bucket and not BUCKET_RE.match(bucket):
+        raise ToolError(f"bucket '{bucket}' is not a valid S3 bucket name", EXIT_USAGE)
+    endpoint = settings.get("endpoint_url")
+    if endpoint and not re.match(r"^https?://[^\s/]+", endpoint):
+        raise ToolError(f"endpoint_url '{endpoint}' is not an http(s) URL", EXIT_USAGE)
+
+
+def password_for(settings):
+    """The password from environment or file, else a prompt; never from argv."""
+    if settings.get("password"):
+        return settings["password"]
+    return prompt_secret(f"Password for {settings['username']}: ",
+                         f"a password is needed but stdin is not a terminal; "
+                         f"set {ENV_PREFIX}PASSWORD or 'password' in the profile")
+
+
+def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
+    """Read a secret with getpass, or fail with exit_code when there is no terminal."""
+    if not sys.stdin or not sys.stdin.isatty():
+        raise ToolError(no_tty_message, exit_code)
+    import getpass
+
+    value = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Again: ") != value:
+        raise ToolError("the two entries differ; run again", exit_code)
+    if not value:
+        raise ToolError("nothing was entered; run again", exit_code)
+    return value
+
+
+# ====================================================================== errors
+
+class ToolError(Exception):
+    """A failure the user can act on: one line for stderr and the exit code to end with."""
+
+    def __init__(self, message, exit_code=EXIT_UNEXPECTED):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class AwsStepError(Exception):
+    """An AWS or network error, with what the tool was doing when it happened."""
+
+    def __init__(self, error, verb, obj, stage):
+        super().__init__(f"{verb} {obj}")
+        self.error, self.verb, self.obj, self.stage = error, verb, obj, stage
+
+
+@contextlib.contextmanager
+def aws_step(verb, obj, stage):
+    """Tag any botocore/s3transfer error raised inside with what was being done, for explain_aws_error."""
+    try:
+        yield
+    except ToolError:
+        raise
+    except Exception as err:  # narrowed below: only AWS/network errors are wrapped
+        if is_aws_error(err):
+            raise AwsStepError(err, verb, obj, stage) from err
+        raise
+
+
+def is_aws_error(err):
+    """True for errors that come from botocore, s3transfer or the network."""
+    module = type(err).__module__ or ""
+    return module.startswith(("botocore", "s3transfer", "boto3", "urllib3")) or isinstance(err, ConnectionError)
+
+
+def error_code(err):
+    """The AWS error code and message of a ClientError, else ("", "")."""
+    response = getattr(err, "response", None) or {}
+    info = response.get("Error", {})
+    code = str(info.get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code == "403" or (not code and status == 403):
+        code = "AccessDenied"
+    elif code == "404":
+        code = "NotFound"
+    elif code == "412":
+        code = "PreconditionFailed"
+    return code, str(info.get("Message", "") or "")
+
+
+# What to tell the user for known codes, by stage. {obj} is the object acted on,
+# {message} AWS's own text (never holds a secret for these codes).
+LOGIN_MESSAGES = {
+    "UserNotFoundException": "user {obj} does not exist in the user pool; check username or run add-user",
+    "UserNotConfirmedException": "user {obj} is not confirmed; confirm the sign-up (admin-confirm-sign-up)",
+    "PasswordResetRequiredException": "user {obj} must reset the password; reset it, then sign in again",
+    "ResourceNotFoundException": "the user pool or app client was not found: {message}; "
+                                 "check user_pool_id, client_id and region",
+    "CodeMismatchException": "the MFA code was wrong; run again with a fresh --mfa-code",
+    "ExpiredCodeException": "the MFA code has expired; run again with a fresh --mfa-code",
+    "InvalidPasswordException": "the new password was refused: {message}; pick one that meets the pool's policy",
+    "TooManyRequestsException": "Cognito is throttling sign-ins; wait a little and run again",
+    "LimitExceededException": "Cognito is throttling sign-ins; wait a little and run again",
+}
+IDENTITY_MESSAGES = {
+    "NotAuthorizedException": "the identity pool refused the login: {message}; check that the identity pool's "
+                              "authentication provider is this user pool and app client",
+    "ResourceNotFoundException": "identity pool or identity not found: {message}; check identity_pool_id and region",
+    "InvalidIdentityPoolConfigurationException": "the identity pool has no usable authenticated role: {message}; "
+                                                 "map a role whose trust policy allows this pool (see `policy`)",
+    "TooManyRequestsException": "Cognito is throttling; wait a little and run again",
+}
+S3_MESSAGES = {
+    "AccessDenied": "access denied: can't {verb} {obj}; the role policy allows only your own folder",
+    "NoSuchBucket": "bucket of {obj} does not exist; check 'bucket' and 'region' in the profile",
+    "NoSuchKey": "{obj} does not exist; see `ls`",
+    "NotFound": "{obj} does not exist; see `ls`",
+    "PreconditionFailed": "{obj} already exists; --no-clobber left it unchanged",
+    "ExpiredToken": "the temporary credentials have expired; run `logout`, then again",
+    "InvalidAccessKeyId": "the temporary credentials were not recognised; run `logout`, then again",
+    "InvalidToken": "the temporary credentials were not recognised; run `logout`, then again",
+    "BadDigest": "S3 rejected {obj}: the checksum didn't match what was sent; the file may have changed, run again",
+    "SlowDown": "S3 is throttling; wait a little and run again",
+}
+ADMIN_MESSAGES = {
+    "AccessDenied": "the administrator's credentials may not {verb} {obj}: {message}",
+    "AccessDeniedException": "the administrator's credentials may not {verb} {obj}: {message}",
+    "BucketAlreadyExists": "bucket name {obj} is taken by another account; choose another --name",
+    "UsernameExistsException": "user {obj} already exists in the pool",
+}
+
+
+def explain_aws_error(step):
+    """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
+    err, verb, obj = step.error, step.verb, step.obj
+    name = type(err).__name__
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError",
+                "ReadTimeoutError", "ProxyConnectionError") or isinstance(err, ConnectionError):
+        where = getattr(err, "kwargs", {}).get("endpoint_url", "") or "the endpoint"
+        return ToolError(f"can't reach {where} to {verb} {obj}; check endpoint_url and your network "
+                         f"(is local_aws running?)", EXIT_AWS)
+    if name in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound"):
+        return ToolError(f"no usable AWS credentials to {verb} {obj}: {one_line(err)}; "
+                         f"set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", EXIT_USAGE)
+    code, message = error_code(err)
+    if not code:
+        code, message = s3transfer_code(err)
+    fields = {"verb": verb, "obj": obj, "message": message.rstrip(".")}
+    if step.stage == "login":
+        if code == "NotAuthorizedException":
+            return ToolError(login_refusal(message, obj), EXIT_LOGIN)
+        if code == "InvalidParameterException" and "USER_SRP_AUTH" in message:
+            return ToolError("the app client does not allow SRP sign-in; enable ALLOW_USER_SRP_AUTH on it",
+                             EXIT_LOGIN)
+        if code in LOGIN_MESSAGES:
+            return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
+        return ToolError(f"couldn't {verb} {obj}: {code or name}: {message or one_line(err)}", EXIT_LOGIN)
+    table = {"identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES, "admin": ADMIN_MESSAGES}.get(step.stage, {})
+    if code in table:
+        return ToolError(table[code].format(**fields), EXIT_AWS)
+    return ToolError(f"couldn't {verb} {obj}: {code or name}: {message or one_line(err)}", EXIT_AWS)
+
+
+def login_refusal(message, username):
+    """Name the remedy for each way Cognito says NotAuthorized at sign-in."""
+    lowered = message.lower()
+    if "incorrect username or password" in lowered:
+        return (f"Cognito refused the sign-in: incorrect username or password for {username}; "
+                f"check 'username' and the password ({ENV_PREFIX}PASSWORD, the profile, or the prompt)")
+    if "disabled" in lowered:
+        return f"user {username} is disabled; an administrator must enable it"
+    if "secret_hash was not received" in lowered or "configured with secret" in lowered:
+        return "the app client has a secret; set 'client_secret' in the profile"
+    if "secret hash" in lowered:
+        return "the app client rejected the secret hash; check 'client_secret' (and 'client_id')"
+    if "refresh token" in lowered:
+        return "the refresh token was refused; run `logout` and sign in again"
+    if "not enabled" in lowered or "auth flow" in lowered:
+        return f"the app client does not allow this sign-in flow: {message}; enable ALLOW_USER_SRP_AUTH"
+    return f"Cognito refused the sign-in: {message}"
+
+
+def s3transfer_code(err):
+    """Recover the AWS code from errors s3transfer wraps into a string (S3UploadFailedError)."""
+    cause = err.__cause__ or err.__context__
+    if cause is not None and getattr(cause, "response", None):
+        return error_code(cause)
+    match = re.search(r"An error occurred \((\w+)\)[^:]*: (.*)", str(err))
+    return (match.group(1), match.group(2)) if match else ("", "")
+
+
+def one_line(err):
+    """An exception's text on one line."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+# ====================================================================== aws clients
+
+CLIENT_TUNING = {
+    "connect_timeout": 5,
+    "read_timeout": 60,
+    # standard mode retries throttling and 5xx with backoff, but gives up on a
+    # refused connection within seconds instead of hanging.
+    "retries": {"mode": "standard", "max_attempts": 3},
+    "max_pool_connections": 32,
+}
+_SESSION = []
+
+
+def aws_session():
+    """One botocore session per process, so service models are loaded once."""
+    if not _SESSION:
+        import boto3
+
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
+
+
+def make_client(service, region, endpoint_url=None, credentials=None, unsigned=False):
+    """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens."""
+    from botocore.config import Config
+
+    options = dict(CLIENT_TUNING)
+    if unsigned:
+        from botocore import UNSIGNED
+
+        options["signature_version"] = UNSIGNED
+    kwargs = {"region_name": region, "endpoint_url": endpoint_url or None, "config": Config(**options)}
+    if credentials:
+        kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
+                      aws_secret_access_key=credentials["SecretAccessKey"],
+                      aws_session_token=credentials.get("SessionToken"))
+    return aws_session().client(service, **kwargs)
+
+
+# ====================================================================== login
+
+def cognito_provider(region, user_pool_id):
+    """The Logins key an identity pool expects for a user pool."""
+    return f"cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+def secret_hash(username, client_id, client_secret):
+    """SECRET_HASH for an app client with a secret: Base64(HMAC-SHA256(secret, username + client_id))."""
+    import base64
+    import hmac
+
+    digest = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+CHALLENGE_ANSWER_KEYS = {
+    "NEW_PASSWORD_REQUIRED": "NEW_PASSWORD",
+    "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE",
+    "SMS_MFA": "SMS_MFA_CODE",
+}
+
+
+def authenticate_user(username, password, user_pool_id, client_id, region, client_secret=None,
+                      endpoint_url=None, answer_challenge=None, client=None):
+    """Sign in with SRP and return Cognito's AuthenticationResult (IdToken, RefreshToken, ...)."""
+    from pycognito.aws_srp import AWSSRP
+
+    client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
+    srp = AWSSRP(username=username, password=password, pool_id=user_pool_id, client_id=client_id,
+                 client=client, client_secret=client_secret)
+    auth_params = srp.get_auth_params()
+    with aws_step("sign in", username, "login"):
+        response = client.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=auth_params, ClientId=client_id)
+        for _ in range(6):  # a sign-in needs at most verifier, new password, then MFA
+            if "AuthenticationResult" in response:
+                return response["AuthenticationResult"]
+            name, params = response.get("ChallengeName"), response.get("ChallengeParameters", {})
+            if name == "PASSWORD_VERIFIER":
+                answers = srp.process_challenge(params, auth_params)
+            elif name in CHALLENGE_ANSWER_KEYS:
+                if answer_challenge is None:
+                    raise ToolError(f"sign-in needs a {name} answer; pass it with --mfa-code or "
+                                    f"{ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN)
+                internal = params.get("USERNAME") or params.get("USER_ID_FOR_SRP") or username
+                answers = {"USERNAME": internal, CHALLENGE_ANSWER_KEYS[name]: answer_challenge(name)}
+                if client_secret:
+                    answers["SECRET_HASH"] = secret_hash(internal, client_id, client_secret)
+            else:
+                raise ToolError(f"Cognito asked for a {name} challenge, which this tool can't answer; "
+                                f"sign in once with the hosted UI or an SDK to complete it", EXIT_LOGIN)
+            # PASSWORD_VERIFIER comes without a Session; later challenges carry one.
+            session = {"Session": response["Session"]} if response.get("Session") else {}
+            response = client.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name,
+                                                        ChallengeResponses=answers, **session)
+    raise ToolError("Cognito kept asking for challenges; sign-in gave up", EXIT_LOGIN)
+
+
+def refresh_id_token(refresh_token, client_id, region, client_secret=None, secret_username=None,
+                     endpoint_url=None, client=None):
+    """Renew the tokens with REFRESH_TOKEN_AUTH and return the AuthenticationResult."""
+    client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
+    params = {"REFRESH_TOKEN": refresh_token}
+    if client_secret:
+        # With an alias login Cognito hashes the user's sub, not what was typed
+        # (pycognito issues 18 and 196), so the caller passes the sub here.
+        params["SECRET_HASH"] = secret_hash(secret_username, client_id, client_secret)
+    with aws_step("refresh the session of", secret_username or "the user", "login"):
+        response = client.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=params, ClientId=client_id)
+    return response["AuthenticationResult"]
+
+
+def jwt_claims(token):
+    """The claims of a JWT, unverified: only read to learn the sub and expiry of our own token."""
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+
+
+# ====================================================================== identity
+
+def get_id(identity_pool_id, provider, id_token, region, endpoint_url=None, client=None):
+    """Return the user's identity id in the identity pool."""
+    client = client or make_client("cognito-identity", region, endpoint_url, unsigned=True)
+    with aws_step("get an identity id from", identity_pool_id, "identity"):
+        return client.get_id(IdentityPoolId=identity_pool_id, Logins={provider: id_token})["IdentityId"]
+
+
+def get_credentials_for_identity(identity_id, provider, id_token, region, endpoint_url=None, client=None):
+    """Return the identity's temporary credentials: AccessKeyId, SecretAccessKey, SessionToken, Expiration."""
+    client = client or make_client("cognito-identity", region, endpoint_url, unsigned=True)
+    with aws_step("get credentials for", identity_id, "identity"):
+        creds = client.get_credentials_for_identity(IdentityId=identity_id,
+                                                    Logins={provider: id_token})["Credentials"]
+    expiration = creds["Expiration"]
+    if isinstance(expiration, datetime.datetime):
+        expiration = iso8601(expiration)
+    return {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretKey"],
+            "SessionToken": creds["SessionToken"], "Expiration": expiration}
+
+
+def iso8601(moment):
+    """A UTC timestamp as 2026-01-02T03:04:05Z."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text):
+    """Parse an ISO 8601 timestamp; naive ones are UTC."""
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+# ====================================================================== cache
+
+# botocore refreshes credential_process credentials with less than 15 minutes
+# left; handing out shorter-lived ones would make every AWS CLI call run us.
+REFRESH_WINDOW = datetime.timedelta(minutes=15)
+CACHE_VERSION = 1
+
+
+def cache_dir(environ=None):
+    """The folder holding one cache file per profile."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "cog-auth-s3")
+
+
+def cache_path(profile, environ=None):
+    """The cache file of one profile."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", profile)
+    return os.path.join(cache_dir(environ), f"{safe}.json")
+
+
+def cache_fingerprint(settings):
+    """Ties a cache entry to the pools, user and endpoint it was made for."""
+    parts = [settings.get(k) or "" for k in ("region", "user_pool_id", "client_id", "identity_pool_id",
+                                              "username", "endpoint_url")]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def load_cache(path, fingerprint, warn):
+    """Return the cache entry at path, or None when absent, foreign, unsafe or corrupt."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        warn(f"ignoring credential cache {path}: {err.strerror}; it will be rewritten")
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_uid != os.geteuid():
+            warn(f"ignoring credential cache {path}: owned by another user; it will be rewritten")
+            return None
+        if info.st_mode & 0o077:
+            warn(f"ignoring credential cache {path}: readable by others; it will be rewritten")
+            return None
+        try:
+            entry = json.loads(handle.read().decode("utf-8"))
+            creds = entry["credentials"]
+            if entry.get("version") != CACHE_VERSION or not all(
+                    isinstance(creds.get(k), str) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")):
+                raise ValueError("unexpected layout")
+            parse_time(creds["Expiration"])
+            if not IDENTITY_ID_RE.match(entry["identity_id"]):
+                raise ValueError("bad identity id")
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+            warn(f"ignoring corrupt credential cache {path}; it will be rewritten")
+            return None
+    return entry if entry.get("fingerprint") == fingerprint else None
+
+
+def write_private_file(path, data):
+    """Write data to path atomically with mode 0600: temporary file, fsync, rename."""
+    import tempfile
+
+    folder = os.path.dirname(path) or "."
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def ensure_private_dir(folder):
+    """Create folder 0700, or tighten it; refuse one that belongs to someone else."""
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.stat(folder)
+    if info.st_uid != os.geteuid():
+        raise ToolError(f"cache folder {folder} belongs to another user; set XDG_CACHE_HOME or use --no-cache",
+                        EXIT_USAGE)
+    if info.st_mode & 0o077:
+        os.chmod(folder, 0o700)
+
+
+def save_cache(path, entry):
+    """Store a cache entry: 0600 in a 0700 folder, written atomically."""
+    ensure_private_dir(os.path.dirname(path))
+    write_private_file(path, json.dumps(entry, indent=1, sort_keys=True).encode())
+
+
+@contextlib.contextmanager
+def cache_lock(path):
+    """Serialise sign-ins per profile, so parallel AWS CLI calls make one login, not many."""
+    import fcntl
+
+    ensure_private_dir(os.path.dirname(path))
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def fresh(entry, now=None):
+    """True when the entry's credentials have more than REFRESH_WINDOW left."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return parse_time(entry["credentials"]["Expiration"]) - now > REFRESH_WINDOW
+
+
+# ====================================================================== session
+
+class Output:
+    """Where notes, warnings and progress go: stderr, quiet or not; stdout carries results only."""
+
+    def __init__(self, quiet=False, debug=False, as_json=False):
+        self.quiet, self.debug, self.as_json = quiet, debug, as_json
+
+    def note(self, message):
+        if not self.quiet:
+            print(message, file=sys.stderr)
+
+    def warn(self, message):
+        print(f"warning: {message}", file=sys.stderr)
+
+    def trace(self, message):
+        if self.debug:
+            print(f"debug: {message}", file=sys.stderr)
+
+    def progress_wanted(self):
+        return not self.quiet and not self.as_json and sys.stderr.isatty()
+
+
+def user_session(settings, out, use_cache=True, mfa_code=None, force_login=False):
+    """The user's identity id and credentials: from the cache, a token refresh, or a password sign-in.
+
+    Returns {"identity_id", "credentials", "id_token" (or None), "source": "cache"|"refresh"|"login"}.
+    """
+    require(settings, SESSION_KEYS)
+    path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
+    if not use_cache:
+        return sign_in(settings, out, None, mfa_code)
+    entry = None if force_login else load_cache(path, fingerprint, out.warn)
+    if entry and fresh(entry):
+        out.trace(f"using cached credentials from {path}")
+        return session_from(entry, "cache")
+    with cache_lock(path):
+        # Another process may have renewed the session while we waited for the lock.
+        entry = None if force_login else load_cache(path, fingerprint, out.warn)
+        if entry and fresh(entry):
+            return session_from(entry, "cache")
+        session = None
+        if entry and entry.get("refresh_token"):
+            session = renew(settings, entry, out)
+        if session is None:
+            session = sign_in(settings, out, entry, mfa_code)
+        save_cache(path, {
+            "version": CACHE_VERSION, "fingerprint": fingerprint, "identity_id": session["identity_id"],
+            "credentials": session["credentials"], "id_token": session["id_token"],
+            "refresh_token": session["refresh_token"], "sub": session["sub"],
+        })
+        out.trace(f"cached credentials in {path}")
+        return session
+
+
+def session_from(entry, source):
+    """A session dict from a cache entry; the ID token only while it is still valid."""
+    token = entry.get("id_token")
+    if token and jwt_claims(token).get("exp", 0) <= datetime.datetime.now().timestamp():
+        token = None
+    return {"identity_id": entry["identity_id"], "credentials": entry["credentials"], "id_token": token,
+            "refresh_token": entry.get("refresh_token"), "sub": entry.get("sub"), "source": source}
+
+
+def renew(settings, entry, out):
+    """Renew with the cached refresh token; None if Cognito refuses it, so a password sign-in follows."""
+    region, endpoint = settings["region"], settings.get("endpoint_url")
+    try:
+        result = refresh_id_token(entry["refresh_token"], settings["client_id"], region,
+                                  settings.get("client_secret"), entry.get("sub") or settings["username"],
+                                  endpoint)
+    except AwsStepError as step:
+        if error_code(step.error)[0] != "NotAuthorizedException":
+            raise
+        out.note("the cached session has expired; signing in again")
+        return None
+    out.trace("renewed the session with the refresh token")
+    return identity_session(settings, result["IdToken"], entry["refresh_token"], entry["identity_id"], "refresh")
+
+
+def sign_in(settings, out, entry, mfa_code):
+    """Password sign-in with SRP, then the identity id and credentials."""
+    region, endpoint = settings["region"], settings.get("endpoint_url")
+    result = authenticate_user(settings["username"], password_for(settings), settings["user_pool_id"],
+                               settings["client_id"], region, settings.get("client_secret"), endpoint,
+                               answer_challenge=challenge_answerer(mfa_code),
+                               client=make_client("cognito-idp", region, endpoint, unsigned=True))
+    known_id = entry["identity_id"] if entry else None
+    return identity_session(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
+
+
+def identity_session(settings, id_token, refresh_token, identity_id, source):
+    """Trade an ID token for the identity id (unless known) and the temporary credentials."""
+    region, endpoint = settings["region"], settings.get("endpoint_url")
+    provider = cognito_provider(region, settings["user_pool_id"])
+    client = make_client("cognito-identity", region, endpoint, unsigned=True)
+    if not identity_id:
+        identity_id = get_id(settings["identity_pool_id"], provider, id_token, region, endpoint, client)
+    credentials = get_credentials_for_identity(identity_id, provider, id_token, region, endpoint, client)
+    return {"identity_id": identity_id, "credentials": credentials, "id_token": id_token,
+            "refresh_token": refresh_token, "sub": jwt_claims(id_token).get("sub"), "source": source}
+
+
+def challenge_answerer(mfa_code):
+    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on a terminal."""
+    def answer(name):
+        if name == "NEW_PASSWORD_REQUIRED":
+            value = os.environ.get(ENV_PREFIX + "NEW_PASSWORD")
+            return value or prompt_secret("New password: ", "Cognito requires a new password and stdin is not a "
+                                          f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
+        value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
+        if value:
+            return value
+        if not sys.stdin or not sys.stdin.isatty():
+            raise ToolError(f"Cognito asks for an MFA code ({name}) and stdin is not a terminal; "
+                            f"pass --mfa-code or set {ENV_PREFIX}MFA_CODE", EXIT_LOGIN)
+        return input("MFA code: ").strip()
+    return answer
+
+
+# ====================================================================== s3
+
+MiB = 1024 * 1024
+TRANSFER_SETTINGS = {
+    "multipart_threshold": 16 * MiB,
+    "multipart_chunksize": 16 * MiB,
+    "max_concurrency": 8,
+}
+
+
+def user_key(identity_id, key, bucket=None):
+    """The full S3 key for a key relative to <identity_id>/; refuses anything that would leave that folder.
+
+    With identity_id None it only checks the key, so bad keys are refused before any request.
+    """
+    original = key
+    if key.startswith("s3://"):
+        named_bucket, _, rest = key[len("s3://"):].partition("/")
+        if bucket and named_bucket != bucket:
+            raise ToolError(f"{original} is not in bucket {bucket}; keys are relative to your folder", EXIT_USAGE)
+        folder, _, key = rest.partition("/")
+        if identity_id and folder != identity_id:
+            raise ToolError(f"{original} is outside your folder {identity_id}/; keys can't leave it", EXIT_USAGE)
+    if not key or key.startswith("/") or "\\" in key:
+        raise ToolError(f"key {original!r} must be a relative path inside your folder, such as notes/a.txt",
+                        EXIT_USAGE)
+    segments = key.split("/")
+    if any(part in ("", ".", "..") for part in segments[:-1]) or segments[-1] in (".", ".."):
+        raise ToolError(f"key {original!r} has an empty, '.' or '..' segment; keys can't leave your folder",
+                        EXIT_USAGE)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        raise ToolError(f"key {original!r} holds control characters", EXIT_USAGE)
+    return f"{identity_id}/{key}"
+
+
+def user_prefix(identity_id, prefix, bucket=None):
+    """The full S3 prefix for ls: '' lists the whole folder."""
+    if not prefix:
+        return f"{identity_id}/"
+    trailing = prefix.endswith("/") and not prefix.startswith("s3://")
+    full = user_key(identity_id, prefix.rstrip("/") if trailing else prefix, bucket)
+    return full + "/" if trailing else full
+
+
+def file_crc32(path):
+    """CRC32 of a file as S3 writes it (Base64 of the big-endian value), read in 1 MiB blocks."""
+    import base64
+    import zlib
+
+    value = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(MiB):
+            value = zlib.crc32(block, value)
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
+
+
+class S3Writes:
+    """Hooks on an S3 client: If-None-Match for --no-clobber, and each write's ETag as S3 returned it."""
+
+    OPERATIONS = ("PutObject", "CompleteMultipartUpload")
+
+    def __init__(self, client, no_clobber=False):
+        self.no_clobber, self.etags = no_clobber, {}
+        for operation in self.OPERATIONS:
+            client.meta.events.register(f"before-parameter-build.s3.{operation}", self._before)
+            client.meta.events.register(f"after-call.s3.{operation}", self._after)
+
+    def _before(self, params, context, **_):
+        context["cog_auth_s3_key"] = params.get("Key")
+        if self.no_clobber:
+            params["IfNoneMatch"] = "*"
+
+    def _after(self, parsed, context, **_):
+        if parsed.get("ETag") and context.get("cog_auth_s3_key"):
+            self.etags[context["cog_auth_s3_key"]] = parsed["ETag"]
+
+
+def s3_client(credentials, region, endpoint_url=None):
+    """An S3 client signed with the user's temporary credentials."""
+    return make_client("s3", region, endpoint_url, credentials=credentials)
+
+
+def transfer_manager(client):
+    """boto3's transfer manager: multipart, concurrent and streaming, with our part size."""
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    return create_transfer_manager(client, TransferConfig(**TRANSFER_SETTINGS))
+
+
+class Progress:
+    """A tqdm bar on stderr when it is a terminal and tqdm is installed; otherwise nothing."""
+
+    def __init__(self, out, total, label):
+        self.bar = None
+        if out.progress_wanted():
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                            file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def subscribers(self):
+        if self.bar is None:
+            return []
+        from s3transfer.subscribers import BaseSubscriber
+
+        bar = self.bar
+
+        class OnProgress(BaseSubscriber):
+            def on_progress(self, future, bytes_transferred, **kwargs):
+                if bar.total is None and future.meta.size is not None:
+                    bar.total = future.meta.size  # a download learns its size from S3
+                bar.update(bytes_transferred)
+
+        return [OnProgress()]
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def upload_files(client, bucket, pairs, out=None, no_clobber=False):
+    """Upload [(path, key)] concurrently; return [{"uri", "key", "size", "etag"}] in the same order.
+
+    Each upload carries the file's CRC32, which S3 checks against the stored
+    object; a failed multipart upload is aborted by the transfer manager.
+    """
+    out = out or Output(quiet=True)
+    hooks = S3Writes(client, no_clobber)
+    sizes = [os.path.getsize(path) for path, _ in pairs]
+    progress = Progress(out, sum(sizes), "upload")
+    futures = []
+    try:
+        with transfer_manager(client) as manager:
+            for path, key in pairs:
+                extra = {"ChecksumCRC32": file_crc32(path)}
+                futures.append(manager.upload(path, bucket, key, extra_args=extra,
+                                              subscribers=progress.subscribers()))
+            for (path, key), future in zip(pairs, futures):
+                with aws_step("put", f"s3://{bucket}/{key}", "s3"):
+                    future.result()
+    finally:
+        progress.close()
+    return [{"uri": f"s3://{bucket}/{key}", "key": key, "size": size, "etag": hooks.etags.get(key, "")}
+            for (path, key), size in zip(pairs, sizes)]
+
+
+def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
+             endpoint_url=None, key=None):
+    """Upload one file to s3://bucket/<identity_id>/<key or its basename>; return {"uri", "key", "size", "etag"}."""
+    credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": session_token}
+    full_key = user_key(identity_id, key or os.path.basename(upload_path), bucket)
+    client = s3_client(credentials, region, endpoint_url)
+    return upload_files(client, bucket, [(upload_path, full_key)])[0]
+
+
+def download_file(client, bucket, key, dest, out):
+    """Download to a temporary file beside dest and rename it into place only when complete."""
+    progress = Progress(out, None, "download")
+    try:
+        with transfer_manager(client) as manager, aws_step("get", f"s3://{bucket}/{key}", "s3"):
+            # s3transfer writes to <dest>.<random> and renames it on success, deleting it on failure.
+            manager.download(bucket, key, dest, extra_args={"ChecksumMode": "ENABLED"},
+                             subscribers=progress.subscribers()).result()
+    finally:
+        progress.close()
+    return {"uri": f"s3://{bucket}/{key}", "path": dest, "size": os.path.getsize(dest)}
+
+
+def list_objects(client, bucket, prefix):
+    """Every object under prefix, as S3 lists them."""
+    objects = []
+    with aws_step("list", f"s3://{bucket}/{prefix}", "s3"):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            objects.extend(page.get("Contents", []))
+    return objects
+
+
+def delete_object(client, bucket, key):
+    """Delete one object."""
+    with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
+        client.delete_object(Bucket=bucket, Key=key)
+
+
+# ====================================================================== provisioning
+
+
+# ====================================================================== commands
+
+RUN_LABELS = (
+    ("id_token", "ID token"), ("identity_id", "Identity id"), ("access_key_id", "Access key id"),
+    ("secret_access_key", "Secret access key"), ("session_token", "Session token"), ("expiration", "Expiration"),
+)
+
+
+def profile_settings(args, extra_keys=()):
+    """The profile's settings for a user command, checked for the keys it needs."""
+    overrides = {"endpoint_url": args.endpoint_url}
+    overrides.update({key: getattr(args, key, None) for key in ("upload_file",)})
+    settings = read_profile(args.config or DEFAULT_CONFIG, args.profile, overrides,
+                            explicit_path=args.config is not None)
+    require(settings, SESSION_KEYS + tuple(extra_keys))
+    return settings
+
+
+def session_for(args, settings, out):
+    """The user's session, honouring --no-cache and --mfa-code."""
+    return user_session(settings, out, use_cache=not args.no_cache, mfa_code=args.mfa_code)
+
+
+def check_upload_file(path):
+    """Fail early, before any sign-in, on an upload file that can't be read."""
+    if os.path.isdir(path):
+        raise ToolError(f"upload file {path} is a folder; name a file (or use `put --recursive`)", EXIT_USAGE)
+    if not os.path.isfile(path):
+        raise ToolError(f"upload file {path} not found; check 'upload_file' or --upload-file", EXIT_USAGE)
+    if not os.access(path, os.R_OK):
+        raise ToolError(f"upload file {path} is not readable", EXIT_USAGE)
+
+
+def cmd_run(args, out):
+    """The seed flow: sign in, print the token, identity and credentials, upload, optionally test isolation."""
+    settings = profile_settings(args, ("bucket", "upload_file"))
+    check_upload_file(settings["upload_file"])
+    session = session_for(args, settings, out)
+    creds, identity_id, bucket = session["credentials"], session["identity_id"], settings["bucket"]
+    client = s3_client(creds, settings["region"], settings.get("endpoint_url"))
+    path = settings["upload_file"]
+    upload = upload_files(client, bucket, [(path, user_key(identity_id, os.path.basename(path), bucket))], out)[0]
+    report = {
+        "id_token": session["id_token"], "identity_id": identity_id, "access_key_id": creds["AccessKeyId"],
+        "secret_access_key": creds["SecretAccessKey"], "session_token": creds["SessionToken"],
+        "expiration": creds["Expiration"], "uri": upload["uri"], "size": upload["size"], "etag": upload["etag"],
+        "credentials_source": session["source"],
+    }
+    status = EXIT_OK
+    if args.try_identity:
+        report["isolation"], status = try_identity(client, bucket, path, args.try_identity, out)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, label in RUN_LABELS:
+            value = report[key] or f"(none: {session['source']} credentials were used, no sign-in)"
+            print(f"{label + ':':<19}{value}")
+        print(f"{'Uploaded:':<19}{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")
+        if "isolation" in report:
+            print(f"{'Isolation:':<19}{report['isolation']['message']}")
+    return status
+
+
+def try_identity(client, bucket, path, other_id, out):
+    """Try to write into another identity's folder; refusal is the expected, healthy outcome."""
+    key = f"{other_id}/{os.path.basename(path)}"
+    uri = f"s3://{bucket}/{key}"
+    try:
+        # If-None-Match keeps the probe from overwriting the other user's file when
+        # isolation is broken; AWS checks permissions before the precondition.
+        upload_files(client, bucket, [(path, key)], out, no_clobber=True)
+        written = True
+    except AwsStepError as step:
+        code = error_code(step.error)[0] or s3transfer_code(step.error)[0]
+        if code == "AccessDenied":
+            return {"refused": True, "uri": uri,
+                    "message": f"writing {uri} was refused (AccessDenied): isolation holds"}, EXIT_OK
+        if code != "PreconditionFailed":
+            raise
+        written = False
+    print(f"WARNING: the write to {uri} was ALLOWED: the role policy does not isolate users. "
+          f"Restrict it to ${{cognito-identity.amazonaws.com:sub}}/* (see `policy`).", file=sys.stderr)
+    outcome = "an object of that name already existed and was left as it was"
+    if written:
+        try:
+            delete_object(client, bucket, key)
+            outcome = "the probe object was deleted again"
+        except AwsStepError:
+            outcome = "the probe object could not be deleted; remove it by hand"
+    return {"refused": False, "uri": uri,
+            "message": f"writing {uri} was ALLOWED: isolation is broken ({outcome})"}, EXIT_ISOLATION
+
+
+def cmd_creds(args, out):
+    """Print the user's temporary credentials for the AWS CLI and SDKs."""
+    settings = profile_settings(args)
+    session = session_for(args, settings, out)
+    creds, region = session["credentials"], settings["region"]
+    fmt = args.format or ("json" if args.json else "text")
+    if fmt == "process":
+        print(json.dumps({"Version": 1, **{k: creds[k] for k in
+                                          ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}}))
+    elif fmt == "json":
+        print(json.dumps({"IdentityId": session["identity_id"], "Region": region, **creds}, indent=2))
+    elif fmt == "env":
+        import shlex
+
+        # AWS_REGION is what the SDKs read; the AWS CLI v1 reads AWS_DEFAULT_REGION.
+        for name, value in (("AWS_ACCESS_KEY_ID", creds["AccessKeyId"]),
+                            ("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"]),
+                            ("AWS_SESSION_TOKEN", creds["SessionToken"]),
+                            ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)):
+            print(f"export {name}={shlex.quote(value)}")
+    else:
+        for label, value in (("Identity id", session["identity_id"]), ("Access key id", creds["AccessKeyId"]),
+                             ("Secret access key", creds["SecretAccessKey"]),
+                             ("Session token", creds["SessionToken"]), ("Expiration", creds["Expiration"])):
+            print(f"{label + ':':<19}{value}")
+    return EXIT_OK
+
+
+def cmd_logout(args, out):
+    """Delete the profile's cached credentials and refresh token."""
+    path = cache_path(args.profile)
+    removed = False
+    for name in (path, path + ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+            removed = removed or name == path
+    out.note(f"deleted {path}" if removed else f"no cached session for profile {args.profile}")
+    return EXIT_OK
+
+
+def user_files_context(args, out, keys=(), prefix=None):
+    """Settings, session and S3 client for the file commands; keys are checked before any request."""
+    settings = profile_settings(args, ("bucket",))
+    for key in keys:
+        user_key(None, key, settings["bucket"])
+    if prefix:
+        user_prefix(None, prefix, settings["bucket"])
+    session = session_for(args, settings, out)
+    client = s3_client(session["credentials"], settings["region"], settings.get("endpoint_url"))
+    return settings["bucket"], session["identity_id"], client
+
+
+def upload_plan(paths, key, recursive):
+    """[(local path, key relative to the user's folder)] for `put`, checked before any request."""
+    pairs = []
+    for path in paths:
+        if os.path.isdir(path):
+            if not recursive:
+                raise ToolError(f"{path} is a folder; add --recursive to upload what it holds", EXIT_USAGE)
+            base = key.rstrip("/") if key else os.path.basename(os.path.abspath(path))
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    relative = os.path.relpath(full, path).replace(os.sep, "/")
+                    pairs.append((full, f"{base}/{relative}"))
+        elif os.path.isfile(path):
+            if key and (key.endswith("/") or len(paths) > 1):
+                pairs.append((path, key.rstrip("/") + "/" + os.path.basename(path)))
+            else:
+                pairs.append((path, key or os.path.basename(path)))
+        else:
+            raise ToolError(f"{path} not found; check the path", EXIT_USAGE)
+    if not pairs:
+        raise ToolError("nothing to upload: the folders are empty", EXIT_USAGE)
+    return pairs
+
+
+def cmd_put(args, out):
+    """Upload files into the user's folder."""
+    plan = upload_plan(args.paths, args.key, args.recursive)
+    bucket, identity_id, client = user_files_context(args, out, keys=[key for _, key in plan])
+    pairs = [(path, user_key(identity_id, key, bucket)) for path, key in plan]
+    results = upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber)
+    if args.json:
+        print(json.dumps({"uploaded": results}, indent=2))
+    else:
+        for item in results:
+            print(f"{item['uri']} ({item['size']} bytes, ETag {item['etag']})")
+    return EXIT_OK
+
+
+def cmd_get(args, out):
+    """Download one object from the user's folder."""
+    bucket, identity_id, client = user_files_context(args, out, keys=[args.key])
+    key = user_key(identity_id, args.key, bucket)
+    dest = args.dest or os.path.basename(key)
+    if os.path.isdir(dest):
+        dest = os.path.join(dest, os.path.basename(key))
+    folder = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(folder):
+        raise ToolError(f"folder {folder} does not exist; create it or pick another destination", EXIT_USAGE)
+    result = download_file(client, bucket, key, dest, out)
+    print(json.dumps(result, indent=2) if args.json else f"{result['uri']} -> {dest} ({result['size']} bytes)")
+    return EXIT_OK
+
+
+def cmd_ls(args, out):
+    """List the objects in the user's folder."""
+    bucket, identity_id, client = user_files_context(args, out, prefix=args.prefix)
+    prefix = user_prefix(identity_id, args.prefix, bucket)
+    objects = list_objects(client, bucket, prefix)
+    folder = f"{identity_id}/"
+    if args.json:
+        print(json.dumps({"bucket": bucket, "folder": folder, "objects": [
+            {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
+             "etag": o.get("ETag", "")} for o in objects]}, indent=2))
+    else:
+        for item in objects:
+            stamp = item["LastModified"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{stamp} {item['Size']:>12} {item['Key'][len(folder):]}")
+    return EXIT_OK
+
+
+def cmd_rm(args, out):
+    """Delete objects from the user's folder."""
+    bucket, identity_id, client = user_files_context(args, out, keys=args.keys)
+    keys = [user_key(identity_id, key, bucket) for key in args.keys]
+    for key in keys:
+        delete_object(client, bucket, key)
+        if not args.json:
+            print(f"deleted s3://{bucket}/{key}")
+    if args.json:
+        print(json.dumps({"deleted": [f"s3://{bucket}/{key}" for key in keys]}, indent=2))
+    return EXIT_OK
+
+
+# ====================================================================== parser
+
+EXAMPLES = """examples:
+  cog_auth_s3.py                                  sign in, print credentials, upload upload_file
+  cog_auth_s3.py --json run --try-identity us-east-1:0e3c...   ...and check another folder is refused
+  cog_auth_s3.py creds --format env               export lines for a shell: eval "$(...)"
+  cog_auth_s3.py creds --format process           for credential_process in ~/.aws/config
+  cog_auth_s3.py put report.pdf --key docs/       upload into <identity id>/docs/report.pdf
+  cog_auth_s3.py put photos --recursive --no-clobber
+  cog_auth_s3.py ls docs/ ; cog_auth_s3.py get docs/report.pdf /tmp/
+  cog_auth_s3.py setup --name demo --write-config config.ini   provision everything (admin credentials)
+
+exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken
+"""
+
+
+class ToolArgumentParser(argparse.ArgumentParser):
+    """argparse that reports usage errors through the tool's one error channel."""
+
+    def error(self, message):
+        raise ToolError(f"{message}; see {self.prog} --help", EXIT_USAGE)
+
+
+def add_run_options(parser, default):
+    """Options of `run`, accepted with or without the word run."""
+    parser.add_argument("--upload-file", metavar="PATH", default=default,
+                        help="file to upload (default: the profile's upload_file)")
+    parser.add_argument("--try-identity", metavar="ID", default=default,
+                        help="after uploading, try writing into this identity's folder; it must be refused")
+
+
+def build_parser():
+    """The whole command line: global options, then one subparser per command."""
+    parser = ToolArgumentParser(
+        prog="cog_auth_s3.py", description="Sign a Cognito user in and use their own folder of an S3 bucket.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", metavar="PATH", help=f"INI file of profiles (default: ./{DEFAULT_CONFIG})")
+    parser.add_argument("--profile", metavar="NAME", default="default", help="profile (section) to use")
+    parser.add_argument("--endpoint-url", metavar="URL", help="endpoint for every AWS client (e.g. local_aws)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--quiet", action="store_true", help="no notes or progress bars on stderr")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug notes")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the credential cache")
+    parser.add_argument("--mfa-code", metavar="CODE", help="answer an MFA challenge with this code")
+    add_run_options(parser, None)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ToolArgumentParser)
+    parser.set_defaults(command="run")  # after add_subparsers, whose own default would win
+
+    run = commands.add_parser("run", help="sign in, print credentials, upload (the default)")
+    add_run_options(run, argparse.SUPPRESS)
+
+    creds = commands.add_parser("creds", help="print the temporary credentials (cached while valid)")
+    creds.add_argument("--format", choices=("text", "json", "env", "process"),
+                       help="text (default), json, env (export lines) or process (credential_process)")
+
+    commands.add_parser("logout", help="delete the profile's cached credentials and refresh token")
+
+    put = commands.add_parser("put", help="upload files into your folder")
+    put.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders with --recursive")
+    put.add_argument("--key", help="key for one file, or a prefix ending in / (relative to your folder)")
+    put.add_argument("--recursive", action="store_true", help="upload folders with everything in them")
+    put.add_argument("--no-clobber", action="store_true", help="never overwrite an existing object")
+
+    get = commands.add_parser("get", help="download an object from your folder")
+    get.add_argument("key", help="key relative to your folder")
+    get.add_argument("dest", nargs="?", help="file or folder to write (default: ./<basename>)")
+
+    ls = commands.add_parser("ls", help="list your folder")
+    ls.add_argument("prefix", nargs="?", default="", help="only keys under this prefix")
+
+    rm = commands.add_parser("rm", help="delete objects from your folder")
+    rm.add_argument("keys", nargs="+", metavar="KEY", help="keys relative to your folder")
+
+    add_provisioning_parsers(commands)
+    return parser
+
+
+def add_provisioning_parsers(commands):
+    """Subparsers of the administrator's commands (see the provisioning section)."""
+
+
+def validate_args(args):
+    """Rules that span several options, checked once after parsing."""
+    if args.try_identity and not IDENTITY_ID_RE.match(args.try_identity):
+        raise ToolError(f"--try-identity {args.try_identity!r} is not an identity id of the form <region>:<uuid>",
+                        EXIT_USAGE)
+    if args.command != "run" and (args.try_identity or args.upload_file):
+        raise ToolError("--try-identity and --upload-file belong to `run`", EXIT_USAGE)
+    if args.command == "put" and args.key and len(args.paths) > 1 and not args.key.endswith("/"):
+        raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
+    if args.command == "creds" and args.format and args.json and args.format != "json":
+        raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
+
+
+# ====================================================================== main
+
+COMMANDS = {
+    "run": cmd_run, "creds": cmd_creds, "logout": cmd_logout,
+    "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm,
+}
+
+
+def main(argv=None) -> int:
+    """Parse, run one command, and turn every failure into one stderr line and an exit code."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        validate_args(args)
+        out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
+        return COMMANDS[args.command](args, out)
+    except (ToolError, AwsStepError) as err:
+        error = explain_aws_error(err) if isinstance(err, AwsStepError) else err
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"cog_auth_s3: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("cog_auth_s3: interrupted; nothing half-written was left behind", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and cut short is not an error worth a traceback.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
+    except Exception as err:
+        if debug:
+            raise
+        print(f"cog_auth_s3: unexpected error: {type(err).__name__}: {one_line(err)}; "
+              f"run again with --debug for details", file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Credentials the way people use them: the cache, refresh, creds formats, the AWS CLI, challenges."""
+
+import datetime
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORDS, ROOT, TOOL, write_config
+
+CACHE = Path("cache") / "cog-auth-s3" / "default.json"
+
+
+def cache_file(tmp_path):
+    return tmp_path / CACHE
+
+
+def expire_cache_soon(tmp_path, minutes=10):
+    """Make the cached credentials look as if only `minutes` were left."""
+    path = cache_file(tmp_path)
+    entry = json.loads(path.read_text())
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+    entry["credentials"]["Expiration"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_text(json.dumps(entry))
+    os.chmod(path, 0o600)
+
+
+def test_a_second_run_within_the_lifetime_makes_no_cognito_call(cli, user_config, request_log):
+    config = user_config()
+    assert cli("--config", config, "creds").returncode == 0
+    assert request_log.cognito_calls() == ["InitiateAuth", "RespondToAuthChallenge", "GetId",
+                                           "GetCredentialsForIdentity"]
+    request_log.clear()
+    second = cli("--config", config, "creds", "--format", "process")
+    assert second.returncode == 0, second.stderr
+    assert request_log.entries() == []
+    request_log.clear()
+    warm_run = cli("--config", config, "--json")
+    assert warm_run.returncode == 0, warm_run.stderr
+    assert request_log.operations() == ["PutObject"]  # the warm seed flow is just the upload
+    assert json.loads(warm_run.stdout)["credentials_source"] == "cache"
+
+
+def test_cache_files_are_0600_in_a_0700_folder_without_the_password(cli, user_config, tmp_path):
+    assert cli("--config", user_config(), "creds").returncode == 0
+    path = cache_file(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    text = path.read_text()
+    assert PASSWORDS["alice"] not in text
+    entry = json.loads(text)
+    assert entry["refresh_token"] and entry["identity_id"] and entry["credentials"]["Expiration"]
+
+
+def test_expiring_credentials_are_renewed_with_the_refresh_token(cli, user_config, tmp_path, request_log):
+    assert cli("--config", user_config(), "creds").returncode == 0
+    expire_cache_soon(tmp_path)
+    request_log.clear()
+    # No password anywhere and no terminal: only the refresh token can succeed.
+    result = cli("--config", user_config(password=None), "creds", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert request_log.cognito_calls() == ["InitiateAuth", "GetCredentialsForIdentity"]
+    renewed = json.loads(cache_file(tmp_path).read_text())["credentials"]["Expiration"]
+    assert renewed == json.loads(result.stdout)["Expiration"]
+    assert datetime.datetime.fromisoformat(renewed.replace("Z", "+00:00")) > \
+        datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=30)
+
+
+def test_a_refused_refresh_token_falls_back_to_a_password_sign_in(cli, user_config, tmp_path, request_log):
+    assert cli("--config", user_config(), "creds").returncode == 0
+    expire_cache_soon(tmp_path)
+    entry = json.loads(cache_file(tmp_path).read_text())
+    entry["refresh_token"] = "revoked-or-expired"
+    cache_file(tmp_path).write_text(json.dumps(entry))
+    request_log.clear()
+    result = cli("--config", user_config(), "creds")
+    assert result.returncode == 0, result.stderr
+    assert "RespondToAuthChallenge" in request_log.cognito_calls()
+
+
+def test_a_corrupt_cache_is_ignored_with_a_warning_and_rewritten(cli, user_config, tmp_path):
+    config = user_config()
+    assert cli("--config", config, "creds").returncode == 0
+    cache_file(tmp_path).write_bytes(b"{\"version\": 1, \"credentials\": tru")
+    result = cli("--config", config, "creds", "--format", "process")
+    assert result.returncode == 0, result.stderr
+    assert "corrupt" in result.stderr
+    assert json.loads(cache_file(tmp_path).read_text())["credentials"]["AccessKeyId"]
+
+
+def test_a_cache_readable_by_others_is_not_trusted(cli, user_config, tmp_path, request_log):
+    config = user_config()
+    assert cli("--config", config, "creds").returncode == 0
+    os.chmod(cache_file(tmp_path), 0o644)
+    request_log.clear()
+    result = cli("--config", config, "creds")
+    assert result.returncode == 0 and "readable by others" in result.stderr
+    assert "RespondToAuthChallenge" in request_log.cognito_calls()
+    assert stat.S_IMODE(cache_file(tmp_path).stat().st_mode) == 0o600
+
+
+def test_parallel_refreshes_leave_a_valid_cache_and_sign_in_once(user_config, tmp_path, request_log):
+    from conftest import user_env
+
+    config = user_config()
+    env = user_env(tmp_path)
+    procs = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), "creds", "--format", "process"],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outputs]
+    keys = {json.loads(out)["AccessKeyId"] for out, _ in outputs}
+    assert len(keys) == 1  # one sign-in served all four
+    assert request_log.cognito_calls().count("InitiateAuth") == 1
+    assert json.loads(cache_file(tmp_path).read_text())["credentials"]["AccessKeyId"] in keys
+    assert sorted(p.name for p in cache_file(tmp_path).parent.iterdir()) == ["default.json", "default.json.lock"]
+
+
+def test_logout_deletes_the_cache_and_no_cache_bypasses_it(cli, user_config, tmp_path):
+    config = user_config()
+    assert cli("--config", config, "creds").returncode == 0
+    assert cache_file(tmp_path).exists()
+    assert cli("--config", config, "logout").returncode == 0
+    assert not cache_file(tmp_path).exists()
+    assert cli("--config", config, "--no-cache", "creds").returncode == 0
+    assert not cache_file(tmp_path).exists()
+
+
+def test_creds_formats_for_shells_and_credential_process(cli, user_config):
+    config = user_config()
+    process = json.loads(cli("--config", config, "creds", "--format", "process").stdout)
+    assert process["Version"] == 1
+    assert set(process) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
+    datetime.datetime.fromisoformat(process["Expiration"].replace("Z", "+00:00"))
+    env_lines = cli("--config", config, "creds", "--format", "env").stdout.splitlines()
+    exported = dict(line[len("export "):].split("=", 1) for line in env_lines)
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"} <= set(exported)
+    assert exported["AWS_ACCESS_KEY_ID"] == process["AccessKeyId"]
+
+
+def test_warm_creds_imports_neither_boto3_nor_pycognito(cli, user_config, tmp_path):
+    config = user_config()
+    assert cli("--config", config, "creds").returncode == 0
+    from conftest import user_env
+
+    result = subprocess.run([sys.executable, "-X", "importtime", str(TOOL), "--config", str(config), "creds",
+                             "--format", "process"], env=user_env(tmp_path), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert not {m for m in imported if m.split(".")[0] in ("boto3", "botocore", "pycognito", "s3transfer")}
+    assert "json" in imported  # the import log really was read
+
+
+def aws_cli(tmp_path, config, *args):
+    """Run the AWS CLI with a credential_process profile that calls this tool."""
+    wrapper = tmp_path / "cog-creds"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} {TOOL} --config {config} creds --format process\n")
+    wrapper.chmod(0o700)
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text(f"[profile cognito]\ncredential_process = {wrapper}\nregion = us-east-1\n")
+    from conftest import user_env
+
+    env = user_env(tmp_path, AWS_CONFIG_FILE=aws_config, AWS_SHARED_CREDENTIALS_FILE=tmp_path / "none",
+                   AWS_PROFILE="cognito")
+    aws = Path(sys.executable).with_name("aws")
+    return subprocess.run([str(aws), *map(str, args)], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_aws_cli_acts_as_the_user_through_credential_process(cli, user_config, tmp_path, stack):
+    config = user_config()
+    identity = json.loads(cli("--config", config, "creds", "--format", "json").stdout)["IdentityId"]
+    bob = json.loads(cli("--config", user_config("bob", name="bob.ini"), "--no-cache", "creds",
+                         "--format", "json").stdout)["IdentityId"]
+    endpoint = ["--endpoint-url", stack["endpoint_url"]]
+    own = f"s3://{stack['bucket']}/{identity}/"
+    upload = aws_cli(tmp_path, config, *endpoint, "s3", "cp", tmp_path / "hello.txt", own + "via-cli.txt")
+    assert upload.returncode == 0, upload.stderr
+    listing = aws_cli(tmp_path, config, *endpoint, "s3", "ls", own)
+    assert listing.returncode == 0 and "via-cli.txt" in listing.stdout, listing.stderr
+    refused = aws_cli(tmp_path, config, *endpoint, "s3", "cp", tmp_path / "hello.txt",
+                      f"s3://{stack['bucket']}/{bob}/via-cli.txt")
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr
+    refused_list = aws_cli(tmp_path, config, *endpoint, "s3", "ls", f"s3://{stack['bucket']}/{bob}/")
+    assert refused_list.returncode != 0 and "AccessDenied" in refused_list.stderr

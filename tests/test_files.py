@@ -1,0 +1,164 @@
+"""put, get, ls and rm in the user's own folder, through boto3's transfer manager."""
+
+import hashlib
+import json
+import os
+
+import pytest
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def random_file(path, size):
+    """A file of `size` random bytes, written in 1 MiB blocks."""
+    with open(path, "wb") as handle:
+        left = size
+        while left:
+            block = os.urandom(min(left, 1 << 20))
+            handle.write(block)
+            left -= len(block)
+    return path
+
+
+@pytest.fixture
+def files(cli, user_config):
+    """files(*args) runs a file command as alice, with her session cached after the first call."""
+    config = user_config()
+
+    def run(*args, **kwargs):
+        return cli("--config", config, *args, **kwargs)
+    return run
+
+
+def identity(files):
+    return json.loads(files("creds", "--format", "json").stdout)["IdentityId"]
+
+
+def open_uploads(admin_client, bucket):
+    return admin_client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def test_a_64_mib_put_and_get_keep_the_same_sha256(files, tmp_path, admin_client, stack):
+    source = random_file(tmp_path / "big.bin", 64 * 1024 * 1024)
+    put = files("--json", "put", source, "--key", "big/big.bin")
+    assert put.returncode == 0, put.stderr
+    uploaded = json.loads(put.stdout)["uploaded"][0]
+    assert uploaded["size"] == 64 * 1024 * 1024 and uploaded["etag"].endswith('-4"')  # multipart: 16 MiB parts
+    head = admin_client("s3").head_object(Bucket=stack["bucket"], Key=uploaded["key"], ChecksumMode="ENABLED")
+    assert head.get("ChecksumCRC32"), head  # the checksum S3 verified is stored with the object
+    get = files("get", "big/big.bin", tmp_path / "copy.bin")
+    assert get.returncode == 0, get.stderr
+    assert sha256(tmp_path / "copy.bin") == sha256(source)
+    assert open_uploads(admin_client, stack["bucket"]) == []
+
+
+def test_ls_lists_only_the_users_folder_and_rm_deletes(files, tmp_path):
+    (tmp_path / "one.txt").write_text("1")
+    assert files("put", tmp_path / "one.txt", "--key", "lsdir/one.txt").returncode == 0
+    listing = json.loads(files("--json", "ls", "lsdir/").stdout)
+    assert [o["key"] for o in listing["objects"]] == ["lsdir/one.txt"]
+    assert files("ls", "lsdir/").stdout.split()[-1] == "lsdir/one.txt"
+    assert files("rm", "lsdir/one.txt").returncode == 0
+    assert json.loads(files("--json", "ls", "lsdir/").stdout)["objects"] == []
+    missing = files("get", "lsdir/one.txt", tmp_path / "gone.txt")
+    assert missing.returncode == 4 and "does not exist" in missing.stderr
+    assert not (tmp_path / "gone.txt").exists()
+
+
+@pytest.mark.parametrize("size", [1024, 20 * 1024 * 1024], ids=["single-part", "multipart"])
+def test_no_clobber_refuses_and_leaves_the_object_unchanged(files, tmp_path, admin_client, stack, size):
+    first = random_file(tmp_path / "first.bin", size)
+    second = random_file(tmp_path / "second.bin", size)
+    key = f"clobber/{size}.bin"
+    assert files("put", first, "--key", key).returncode == 0
+    refused = files("put", second, "--key", key, "--no-clobber")
+    assert refused.returncode == 4 and "already exists" in refused.stderr and "--no-clobber" in refused.stderr
+    assert files("get", key, tmp_path / "back.bin").returncode == 0
+    assert sha256(tmp_path / "back.bin") == sha256(first)
+    assert open_uploads(admin_client, stack["bucket"]) == []
+    fresh = files("put", second, "--key", key + ".new", "--no-clobber")
+    assert fresh.returncode == 0, fresh.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["put", "{file}", "--key", "../escape.txt"],
+    ["put", "{file}", "--key", "/abs.txt"],
+    ["put", "{file}", "--key", "a/../../escape.txt"],
+    ["get", "../other/file.txt"],
+    ["rm", "a/../../x"],
+    ["ls", "../"],
+    ["put", "{file}", "--key", "s3://elsewhere/us-east-1:00000000-0000-0000-0000-000000000000/x"],
+])
+def test_keys_that_leave_the_folder_are_refused_before_any_request(cli, user_config, tmp_path, request_log, args):
+    (tmp_path / "f.txt").write_text("x")
+    args = [a.replace("{file}", str(tmp_path / "f.txt")) for a in args]
+    result = cli("--config", user_config(), "--no-cache", *args)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert request_log.entries() == []
+
+
+def test_an_s3_uri_naming_another_users_folder_is_refused(files, tmp_path, stack, request_log):
+    me = identity(files)
+    (tmp_path / "f.txt").write_text("x")
+    request_log.clear()
+    other = f"s3://{stack['bucket']}/us-east-1:00000000-0000-0000-0000-000000000000/x.txt"
+    result = files("put", tmp_path / "f.txt", "--key", other)
+    assert result.returncode == 2 and "outside your folder" in result.stderr
+    assert request_log.operations("s3") == []
+    mine = files("put", tmp_path / "f.txt", "--key", f"s3://{stack['bucket']}/{me}/uri.txt")
+    assert mine.returncode == 0, mine.stderr
+
+
+def test_a_failed_multipart_upload_is_aborted_and_a_retry_succeeds(files, tmp_path, faults, admin_client, stack):
+    source = random_file(tmp_path / "mp.bin", 48 * 1024 * 1024)
+    identity(files)  # sign in first, so the fault only meets the upload
+    faults.add("UploadPart", skip=2, times=1000, status=500, code="InternalError")
+    failed = files("put", source, "--key", "mp/mp.bin")
+    assert failed.returncode == 4, failed.stderr
+    assert len(failed.stderr.splitlines()) == 1 and "Traceback" not in failed.stderr
+    faults.clear()
+    assert json.loads(files("--json", "ls", "mp/").stdout)["objects"] == []
+    assert open_uploads(admin_client, stack["bucket"]) == []
+    retry = files("put", source, "--key", "mp/mp.bin")
+    assert retry.returncode == 0, retry.stderr
+    assert files("get", "mp/mp.bin", tmp_path / "mp.back").returncode == 0
+    assert sha256(tmp_path / "mp.back") == sha256(source)
+
+
+def test_a_failed_download_leaves_no_partial_file(files, tmp_path, faults):
+    random_file(tmp_path / "dl.bin", 1024 * 1024)
+    assert files("put", tmp_path / "dl.bin", "--key", "dl/dl.bin").returncode == 0
+    target = tmp_path / "out"
+    target.mkdir()
+    faults.add("GetObject", times=1000, status=500, code="InternalError")
+    failed = files("get", "dl/dl.bin", target)
+    assert failed.returncode == 4, failed.stderr
+    assert list(target.iterdir()) == []
+
+
+def test_many_small_files_upload_recursively(files, tmp_path, request_log):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(60):
+        (folder / f"f{index:03}.txt").write_text(f"file {index}\n")
+    identity(files)
+    request_log.clear()
+    result = files("--json", "put", folder, "--recursive", "--key", "many")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["uploaded"]) == 60
+    assert request_log.operations("s3").count("PutObject") == 60
+    listed = json.loads(files("--json", "ls", "many/").stdout)["objects"]
+    assert sorted(o["key"] for o in listed) == [f"many/f{i:03}.txt" for i in range(60)]
+
+
+def test_no_progress_bar_when_output_is_piped(files, tmp_path):
+    random_file(tmp_path / "p.bin", 2 * 1024 * 1024)
+    result = files("put", tmp_path / "p.bin", "--key", "p.bin")
+    assert result.returncode == 0 and result.stderr == ""

@@ -1,0 +1,138 @@
+"""The moto internals local_aws patches still exist with the shapes it relies on (guards moto upgrades)."""
+
+import inspect
+
+import pytest
+
+
+def params(function):
+    """Parameter names of a function."""
+    return list(inspect.signature(function).parameters)
+
+
+def source_has(function, *needles):
+    """Assert the function's source still contains each needle."""
+    source = inspect.getsource(function)
+    missing = [n for n in needles if n not in source]
+    assert not missing, f"moto internal {function.__qualname__} no longer contains {missing}; local_aws relies on it"
+
+
+def test_moto_is_the_pinned_version():
+    import moto
+
+    assert moto.__version__ == "5.2.1", f"local_aws patches moto 5.2.1 internals; found {moto.__version__}: rerun these tests"
+
+
+def test_settings_and_authorization_hooks():
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    assert hasattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT"), "moto.settings.INITIAL_NO_AUTH_ACTION_COUNT is gone"
+    assert isinstance(ActionAuthenticatorMixin.PUBLIC_OPERATIONS, list), "ActionAuthenticatorMixin.PUBLIC_OPERATIONS changed"
+    assert params(ActionAuthenticatorMixin._authenticate_and_authorize_action) == ["self", "iam_request_cls", "resource"], \
+        "ActionAuthenticatorMixin._authenticate_and_authorize_action signature changed"
+    source_has(ActionAuthenticatorMixin._authenticate_and_authorize_action,
+               "settings.INITIAL_NO_AUTH_ACTION_COUNT", "PUBLIC_OPERATIONS", "urlparse(self.uri)",
+               "check_signature()", "check_action_permitted(resource)")
+
+
+def test_moto_api_reset_auth_route():
+    from moto.moto_api._internal import urls
+
+    assert "{0}/moto-api/reset-auth" in urls.url_paths, "moto.moto_api._internal.urls.url_paths lost reset-auth"
+
+
+def test_response_request_attributes():
+    from moto.core.responses import BaseResponse
+
+    source_has(BaseResponse.setup_class, "self.uri = full_url", "self.raw_path", "RAW_URI")
+
+
+def test_iam_request_hooks():
+    from moto.iam.access_control import IAMRequestBase, IAMRequest, S3IAMRequest
+
+    source_has(IAMRequestBase.__init__, "self._access_key =", "self._action =", "self._path =", "self._headers =",
+               "self._region =", "self._service =", "self.account_id =")
+    assert params(IAMRequestBase.check_action_permitted) == ["self", "resource"], \
+        "IAMRequestBase.check_action_permitted signature changed"
+    for name in ("_is_assuming_role_operation", "_check_role_trust_relationship"):
+        assert params(getattr(IAMRequestBase, name)) in (["self", "resource_arn"], ["self", "role_arn"]), \
+            f"IAMRequestBase.{name} signature changed"
+    for cls in (IAMRequest, S3IAMRequest):
+        assert params(cls._raise_access_denied) == ["self"], f"{cls.__name__}._raise_access_denied signature changed"
+
+
+def test_access_key_hooks():
+    from moto.iam.access_control import AssumedRoleAccessKey, IAMUserAccessKey
+
+    source_has(IAMUserAccessKey.__init__, "self._owner_user_name =", "self.account_id =", "self.partition =")
+    source_has(AssumedRoleAccessKey.__init__, "self._access_key_id =", "self.account_id =", "self.partition =")
+    for cls in (IAMUserAccessKey, AssumedRoleAccessKey):
+        assert isinstance(cls.arn, property) and callable(cls.collect_policies), f"{cls.__name__}.arn/collect_policies changed"
+
+
+def test_policy_evaluator_hooks():
+    from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
+
+    assert {"PERMITTED", "DENIED", "NEUTRAL"} <= set(PermissionResult.__members__), "PermissionResult members changed"
+    expected = ["self", "action", "resource", "principal", "incoming_condition_values"]
+    assert params(IAMPolicy.is_action_permitted) == expected, "IAMPolicy.is_action_permitted signature changed"
+    assert params(IAMPolicyStatement.is_action_permitted) == expected, \
+        "IAMPolicyStatement.is_action_permitted signature changed"
+    source_has(IAMPolicyStatement.__init__, "self._statement = statement")
+    source_has(IAMPolicy.is_action_permitted, "IAMPolicyStatement(")
+
+
+def test_sts_hooks():
+    from moto.sts.models import AssumedRole, STSBackend
+
+    assert params(STSBackend.assume_role) == ["self", "region_name", "role_session_name", "role_arn", "policy",
+                                               "duration", "external_id"], "STSBackend.assume_role signature changed"
+    assert params(STSBackend.get_assumed_role_from_access_key) == ["self", "access_key_id"], \
+        "STSBackend.get_assumed_role_from_access_key signature changed"
+    source_has(STSBackend.assume_role_with_web_identity, "self.assume_role(**kwargs)")
+    source_has(AssumedRole.__init__, "self.access_key_id =", "self.secret_access_key =", "self.session_token =",
+               "self.expiration =", "self.role_arn =")
+    assert isinstance(AssumedRole.user_id, property) and isinstance(AssumedRole.arn, property), \
+        "AssumedRole.user_id/arn changed"
+
+
+def test_s3_hooks():
+    from moto.s3.models import FakeBucket
+    from moto.s3.responses import S3Response
+
+    assert params(FakeBucket.get_permission) == ["self", "action", "resource"], "FakeBucket.get_permission signature changed"
+    assert params(S3Response._bucket_response_delete_keys) == ["self", "bucket_name", "authenticated"], \
+        "S3Response._bucket_response_delete_keys signature changed"
+    source_has(S3Response._bucket_response_delete_keys, "bucket.get_permission(")
+    source_has(S3Response._key_response, "bucket.get_permission(action, resource)")
+    assert params(S3Response._authenticate_and_authorize_s3_action) == ["self", "bucket_name", "key_name"], \
+        "_authenticate_and_authorize_s3_action signature changed"
+
+
+def test_cognito_hooks():
+    from moto.cognitoidentity.models import CognitoIdentityBackend, CognitoIdentityPool
+    from moto.cognitoidentity.responses import CognitoIdentityResponse
+    from moto.cognitoidentity.utils import get_random_identity_id
+    from moto.cognitoidp.models import CognitoIdpUserPool
+
+    for name in ("get_id", "get_credentials_for_identity"):
+        assert callable(getattr(CognitoIdentityResponse, name, None)), f"CognitoIdentityResponse.{name} is gone"
+    for name in ("set_identity_pool_roles", "get_identity_pool_roles"):
+        assert not hasattr(CognitoIdentityResponse, name) or getattr(CognitoIdentityResponse, name).__module__ == "local_aws", \
+            f"moto now implements CognitoIdentityResponse.{name}: reconsider local_aws's version"
+    source_has(CognitoIdentityBackend.__init__, "self.identity_pools", "self.pools_identities")
+    source_has(CognitoIdentityPool.__init__, "self.cognito_identity_providers", "self.allow_unauthenticated_identities")
+    source_has(CognitoIdpUserPool.__init__, "self.json_web_key")
+    source_has(CognitoIdpUserPool.create_jwt, '"iss": f"https://cognito-idp.{self.region}.amazonaws.com/{self.id}"')
+    assert params(get_random_identity_id) == ["region"], "get_random_identity_id signature changed"
+
+
+@pytest.mark.parametrize("module", ["moto.moto_server.werkzeug_app"])
+def test_server_hooks(module):
+    import importlib
+
+    app = importlib.import_module(module)
+    assert hasattr(app, "DomainDispatcherApplication") and hasattr(app, "create_backend_app"), f"{module} changed"
+    assert app.UNSIGNED_REQUESTS.get("AWSCognitoIdentityService", (None,))[0] == "cognito-identity", \
+        "unsigned cognito-identity requests are no longer routed by X-Amz-Target"

@@ -1,0 +1,327 @@
+"""local_aws over HTTP: Cognito identities, role mapping and IAM isolation of users' S3 folders."""
+
+import json
+import time
+import uuid
+
+import boto3
+import pytest
+import requests
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+REGION = "us-east-1"
+SUB = "${cognito-identity.amazonaws.com:sub}"
+PASSWORD = "Correct-Horse-9"
+
+
+def permissions(bucket):
+    """The least-privilege role policy the tool attaches."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+         "Resource": f"arn:aws:s3:::{bucket}/{SUB}/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringLike": {"s3:prefix": [f"{SUB}/", f"{SUB}/*"]}}},
+    ]}
+
+
+def trust(identity_pool_id, action="sts:AssumeRoleWithWebIdentity", federated="cognito-identity.amazonaws.com"):
+    """The role trust policy the tool attaches, with knobs to break it."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": federated}, "Action": action,
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
+                      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]}
+
+
+def error_of(call, *args, **kwargs):
+    """Run a call that must fail; return (code, message) of its ClientError."""
+    with pytest.raises(ClientError) as raised:
+        call(*args, **kwargs)
+    return raised.value.response["Error"]["Code"], raised.value.response["Error"].get("Message", "")
+
+
+def assert_denied(call, *args, **kwargs):
+    """The call fails with S3's AccessDenied."""
+    code, _ = error_of(call, *args, **kwargs)
+    assert code in ("AccessDenied", "403"), f"expected AccessDenied, got {code}"
+
+
+class World:
+    """A user pool with two users, an identity pool mapped to the tool's role, and a bucket."""
+
+    def __init__(self, session, endpoint):
+        self.endpoint = endpoint
+        self.admin = lambda service: session.client(service, region_name=REGION, endpoint_url=endpoint)
+        self.unsigned_identity = boto3.client("cognito-identity", region_name=REGION, endpoint_url=endpoint,
+                                              config=Config(signature_version=UNSIGNED))
+        idp, identity, iam, s3 = (self.admin(s) for s in ("cognito-idp", "cognito-identity", "iam", "s3"))
+        self.bucket = f"iso-{uuid.uuid4().hex[:12]}"
+        s3.create_bucket(Bucket=self.bucket)
+        self.user_pool_id = idp.create_user_pool(PoolName="users")["UserPool"]["Id"]
+        self.provider = f"cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
+        self.client_id = idp.create_user_pool_client(
+            UserPoolId=self.user_pool_id, ClientName="cli",
+            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
+                               "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        for name in ("alice", "bob"):
+            idp.admin_create_user(UserPoolId=self.user_pool_id, Username=name, MessageAction="SUPPRESS")
+            idp.admin_set_user_password(UserPoolId=self.user_pool_id, Username=name, Password=PASSWORD,
+                                        Permanent=True)
+        self.pool_id = self.new_identity_pool()
+        self.role_arn = self.new_role(trust(self.pool_id))
+        identity.set_identity_pool_roles(IdentityPoolId=self.pool_id, Roles={"authenticated": self.role_arn})
+        s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [f"arn:aws:s3:::{self.bucket}", f"arn:aws:s3:::{self.bucket}/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+             "Resource": f"arn:aws:s3:::{self.bucket}/*/locked"},
+        ]}))
+        self.token = {name: self.id_token(name) for name in ("alice", "bob")}
+        self.id = {name: self.identity_id(name) for name in ("alice", "bob")}
+        self.s3 = {name: self.user_s3(name) for name in ("alice", "bob")}
+
+    def new_identity_pool(self):
+        """An identity pool that accepts this user pool's app client."""
+        return self.admin("cognito-identity").create_identity_pool(
+            IdentityPoolName=f"pool{uuid.uuid4().hex[:8]}", AllowUnauthenticatedIdentities=False,
+            CognitoIdentityProviders=[{"ProviderName": self.provider, "ClientId": self.client_id}],
+        )["IdentityPoolId"]
+
+    def new_role(self, trust_policy):
+        """A role with the tool's permissions and the given trust policy."""
+        iam = self.admin("iam")
+        name = f"role-{uuid.uuid4().hex[:8]}"
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="folder", PolicyDocument=json.dumps(permissions(self.bucket)))
+        return arn
+
+    def id_token(self, name):
+        """An ID token for a user (admin password auth; SRP is tested elsewhere)."""
+        return self.admin("cognito-idp").admin_initiate_auth(
+            UserPoolId=self.user_pool_id, ClientId=self.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": name, "PASSWORD": PASSWORD})["AuthenticationResult"]["IdToken"]
+
+    def identity_id(self, name, pool_id=None):
+        """GetId for a user, unsigned as the SDKs send it."""
+        return self.unsigned_identity.get_id(IdentityPoolId=pool_id or self.pool_id,
+                                             Logins={self.provider: self.token[name]})["IdentityId"]
+
+    def credentials(self, name, pool_id=None):
+        """GetCredentialsForIdentity for a user."""
+        return self.unsigned_identity.get_credentials_for_identity(
+            IdentityId=self.identity_id(name, pool_id), Logins={self.provider: self.token[name]})
+
+    def user_s3(self, name):
+        """An S3 client holding a user's temporary credentials."""
+        creds = self.credentials(name)["Credentials"]
+        return boto3.client("s3", region_name=REGION, endpoint_url=self.endpoint,
+                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretKey"],
+                            aws_session_token=creds["SessionToken"])
+
+
+@pytest.fixture(scope="module")
+def world(admin_session, local_aws):
+    """One World for this module."""
+    return World(admin_session, local_aws["endpoint_url"])
+
+
+def test_user_can_put_get_list_and_delete_in_own_folder(world):
+    s3, key = world.s3["alice"], f"{world.id['alice']}/notes/a.txt"
+    s3.put_object(Bucket=world.bucket, Key=key, Body=b"mine")
+    assert s3.get_object(Bucket=world.bucket, Key=key)["Body"].read() == b"mine"
+    listed = s3.list_objects_v2(Bucket=world.bucket, Prefix=f"{world.id['alice']}/")
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    s3.delete_object(Bucket=world.bucket, Key=key)
+    assert "Contents" not in s3.list_objects_v2(Bucket=world.bucket, Prefix=f"{world.id['alice']}/")
+
+
+def test_user_cannot_touch_another_users_folder(world):
+    bob_key = f"{world.id['bob']}/secret.txt"
+    world.s3["bob"].put_object(Bucket=world.bucket, Key=bob_key, Body=b"bob's")
+    alice = world.s3["alice"]
+    assert_denied(alice.get_object, Bucket=world.bucket, Key=bob_key)
+    assert_denied(alice.put_object, Bucket=world.bucket, Key=bob_key, Body=b"overwrite")
+    assert_denied(alice.delete_object, Bucket=world.bucket, Key=bob_key)
+    assert_denied(alice.list_objects_v2, Bucket=world.bucket, Prefix=f"{world.id['bob']}/")
+    assert_denied(alice.list_objects, Bucket=world.bucket, Prefix=f"{world.id['bob']}/")
+    body = world.admin("s3").get_object(Bucket=world.bucket, Key=bob_key)["Body"].read()
+    assert body == b"bob's", "a denied put or delete still changed the object"
+
+
+def test_user_cannot_put_at_bucket_root(world):
+    assert_denied(world.s3["alice"].put_object, Bucket=world.bucket, Key="root.txt", Body=b"x")
+
+
+def test_user_cannot_put_in_folder_that_merely_starts_with_own_id(world):
+    assert_denied(world.s3["alice"].put_object, Bucket=world.bucket, Key=f"{world.id['alice']}x/a.txt", Body=b"x")
+
+
+def test_user_cannot_list_whole_bucket(world):
+    assert_denied(world.s3["alice"].list_objects_v2, Bucket=world.bucket)
+    assert_denied(world.s3["alice"].list_objects_v2, Bucket=world.bucket, Prefix="")
+    assert_denied(world.s3["alice"].list_objects_v2, Bucket=world.bucket, Prefix=world.id["alice"])
+
+
+def test_copy_from_another_users_folder_is_denied(world):
+    bob_key = f"{world.id['bob']}/copy-me.txt"
+    world.s3["bob"].put_object(Bucket=world.bucket, Key=bob_key, Body=b"bob's")
+    assert_denied(world.s3["alice"].copy_object, Bucket=world.bucket, Key=f"{world.id['alice']}/stolen.txt",
+                  CopySource={"Bucket": world.bucket, "Key": bob_key})
+
+
+def test_delete_objects_checks_each_key(world):
+    alice, own, bobs = world.s3["alice"], f"{world.id['alice']}/d.txt", f"{world.id['bob']}/d.txt"
+    alice.put_object(Bucket=world.bucket, Key=own, Body=b"x")
+    world.s3["bob"].put_object(Bucket=world.bucket, Key=bobs, Body=b"x")
+    result = alice.delete_objects(Bucket=world.bucket, Delete={"Objects": [{"Key": own}, {"Key": bobs}]})
+    assert [d["Key"] for d in result.get("Deleted", [])] == [own]
+    assert [(e["Key"], e["Code"]) for e in result.get("Errors", [])] == [(bobs, "AccessDenied")]
+
+
+def test_bucket_policy_deny_is_enforced_and_tls_deny_is_not_triggered(world):
+    alice, key = world.s3["alice"], f"{world.id['alice']}/locked"
+    alice.put_object(Bucket=world.bucket, Key=key, Body=b"x")  # passes the aws:SecureTransport Deny
+    assert_denied(alice.delete_object, Bucket=world.bucket, Key=key)
+    assert_denied(world.admin("s3").delete_object, Bucket=world.bucket, Key=key)
+
+
+def test_identity_id_is_stable_and_per_user(world):
+    first, again = world.identity_id("alice"), world.identity_id("alice")
+    assert first == again == world.id["alice"]
+    assert world.id["bob"] != first
+    region, _, rest = first.partition(":")
+    assert region == REGION and uuid.UUID(rest)
+    fresh_token = world.id_token("alice")
+    assert world.unsigned_identity.get_id(IdentityPoolId=world.pool_id,
+                                          Logins={world.provider: fresh_token})["IdentityId"] == first
+
+
+def test_credentials_are_a_one_hour_session_of_the_mapped_role(world):
+    result = world.credentials("alice")
+    assert result["IdentityId"] == world.id["alice"]
+    creds = result["Credentials"]
+    remaining = creds["Expiration"].timestamp() - time.time()
+    assert 3500 < remaining <= 3600
+    sts = boto3.client("sts", region_name=REGION, endpoint_url=world.endpoint, aws_access_key_id=creds["AccessKeyId"],
+                       aws_secret_access_key=creds["SecretKey"], aws_session_token=creds["SessionToken"])
+    role_name = world.role_arn.split("/")[-1]
+    assert sts.get_caller_identity()["Arn"].endswith(f":assumed-role/{role_name}/CognitoIdentityCredentials")
+
+
+def test_token_cannot_get_credentials_of_another_identity(world):
+    code, message = error_of(world.unsigned_identity.get_credentials_for_identity,
+                             IdentityId=world.id["bob"], Logins={world.provider: world.token["alice"]})
+    assert code == "NotAuthorizedException"
+    assert message.startswith("Logins don't match.")
+
+
+def test_credentials_need_logins_for_an_authenticated_identity(world):
+    code, _ = error_of(world.unsigned_identity.get_credentials_for_identity, IdentityId=world.id["alice"])
+    assert code == "NotAuthorizedException"
+
+
+def test_get_id_rejects_a_tampered_token(world):
+    header, payload, signature = world.token["alice"].split(".")
+    forged = ".".join([header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
+    code, message = error_of(world.unsigned_identity.get_id, IdentityPoolId=world.pool_id,
+                             Logins={world.provider: forged})
+    assert (code, message) == ("NotAuthorizedException", "Invalid login token. Couldn't verify signed token.")
+
+
+def test_get_id_rejects_a_token_under_another_providers_name(world):
+    other = world.admin("cognito-idp").create_user_pool(PoolName="other")["UserPool"]["Id"]
+    code, message = error_of(world.unsigned_identity.get_id, IdentityPoolId=world.pool_id,
+                             Logins={f"cognito-idp.{REGION}.amazonaws.com/{other}": world.token["alice"]})
+    assert (code, message) == ("NotAuthorizedException", "Invalid login token. Issuer doesn't match providerName")
+
+
+def test_get_id_rejects_a_client_the_identity_pool_does_not_list(world):
+    pool_id = world.admin("cognito-identity").create_identity_pool(
+        IdentityPoolName="otherclient", AllowUnauthenticatedIdentities=False,
+        CognitoIdentityProviders=[{"ProviderName": world.provider, "ClientId": "someotherclient"}])["IdentityPoolId"]
+    code, message = error_of(world.unsigned_identity.get_id, IdentityPoolId=pool_id,
+                             Logins={world.provider: world.token["alice"]})
+    assert code == "NotAuthorizedException"
+    assert message == "Invalid login token. Token is not from a supported provider of this identity pool."
+
+
+def test_get_id_without_logins_is_refused_when_unauthenticated_access_is_off(world):
+    code, _ = error_of(world.unsigned_identity.get_id, IdentityPoolId=world.pool_id)
+    assert code == "NotAuthorizedException"
+
+
+def test_unknown_identity_pool_is_resource_not_found(world):
+    missing = f"{REGION}:{uuid.uuid4()}"
+    code, message = error_of(world.unsigned_identity.get_id, IdentityPoolId=missing,
+                             Logins={world.provider: world.token["alice"]})
+    assert (code, message) == ("ResourceNotFoundException", f"IdentityPool '{missing}' not found.")
+
+
+def test_identity_pool_roles_can_be_read_back(world):
+    roles = world.admin("cognito-identity").get_identity_pool_roles(IdentityPoolId=world.pool_id)
+    assert roles["IdentityPoolId"] == world.pool_id
+    assert roles["Roles"] == {"authenticated": world.role_arn}
+
+
+def test_pool_without_role_mapping_is_invalid_configuration(world):
+    code, message = error_of(world.credentials, "alice", world.new_identity_pool())
+    assert code == "InvalidIdentityPoolConfigurationException"
+    assert message == "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+
+
+@pytest.mark.parametrize("broken", [
+    {"pool": "another"}, {"action": "sts:AssumeRole"}, {"federated": "cognito-identity.amazon.com"}])
+def test_trust_policy_refuses_what_it_does_not_name(world, broken):
+    pool_id = world.new_identity_pool()
+    trusted_pool = world.pool_id if broken.get("pool") else pool_id
+    role = world.new_role(trust(trusted_pool, broken.get("action", "sts:AssumeRoleWithWebIdentity"),
+                                broken.get("federated", "cognito-identity.amazonaws.com")))
+    world.admin("cognito-identity").set_identity_pool_roles(IdentityPoolId=pool_id, Roles={"authenticated": role})
+    code, _ = error_of(world.credentials, "alice", pool_id)
+    assert code == "InvalidIdentityPoolConfigurationException"
+
+
+def test_trust_policy_naming_the_pool_is_accepted(world):
+    pool_id = world.new_identity_pool()
+    role = world.new_role(trust(pool_id))
+    world.admin("cognito-identity").set_identity_pool_roles(IdentityPoolId=pool_id, Roles={"authenticated": role})
+    assert world.credentials("alice", pool_id)["Credentials"]["AccessKeyId"]
+
+
+def test_unsigned_s3_request_is_denied(world):
+    key = f"{world.id['alice']}/public.txt"
+    world.admin("s3").put_object(Bucket=world.bucket, Key=key, Body=b"x")
+    assert requests.get(f"{world.endpoint}/{world.bucket}/{key}", timeout=10).status_code == 403
+    assert requests.put(f"{world.endpoint}/{world.bucket}/anon.txt", data=b"x", timeout=10).status_code == 403
+
+
+def test_unknown_access_key_is_denied(world):
+    stranger = boto3.client("s3", region_name=REGION, endpoint_url=world.endpoint,
+                            aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x" * 40)
+    code, _ = error_of(stranger.list_objects_v2, Bucket=world.bucket)
+    assert code == "InvalidAccessKeyId"
+
+
+def test_wrong_secret_is_denied(world):
+    creds = world.credentials("alice")["Credentials"]
+    forger = boto3.client("s3", region_name=REGION, endpoint_url=world.endpoint,
+                          aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key="x" * 40,
+                          aws_session_token=creds["SessionToken"])
+    code, _ = error_of(forger.list_objects_v2, Bucket=world.bucket, Prefix=f"{world.id['alice']}/")
+    assert code == "SignatureDoesNotMatch"
+
+
+def test_moto_api_cannot_switch_enforcement_off(world):
+    assert requests.post(f"{world.endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).status_code == 403
+    assert_denied(world.s3["alice"].put_object, Bucket=world.bucket, Key="root.txt", Body=b"x")
+
+
+def test_admin_has_full_access(world):
+    s3 = world.admin("s3")
+    s3.put_object(Bucket=world.bucket, Key="admin/x.txt", Body=b"x")
+    assert any(o["Key"] == "admin/x.txt" for o in s3.list_objects_v2(Bucket=world.bucket)["Contents"])
+    s3.head_bucket(Bucket=world.bucket)
+    assert world.admin("iam").get_role(RoleName=world.role_arn.split("/")[-1])["Role"]["Arn"] == world.role_arn

@@ -1,0 +1,160 @@
+"""Pure logic, tested in-process: key confinement, config precedence, cache safety, error mapping."""
+
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import cog_auth_s3 as tool  # noqa: E402
+
+ME = "us-east-1:11111111-2222-3333-4444-555555555555"
+OTHER = "us-east-1:99999999-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize("key,expected", [
+    ("a.txt", f"{ME}/a.txt"),
+    ("docs/2026/a.txt", f"{ME}/docs/2026/a.txt"),
+    ("name with spaces.txt", f"{ME}/name with spaces.txt"),
+    (f"s3://b/{ME}/docs/a.txt", f"{ME}/docs/a.txt"),
+    ("..a.txt", f"{ME}/..a.txt"),
+])
+def test_keys_inside_the_folder_are_accepted(key, expected):
+    assert tool.user_key(ME, key, "b") == expected
+
+
+@pytest.mark.parametrize("key", [
+    "../x", "a/../../x", "a/../x", "/etc/passwd", "", ".", "..", "a//b", "./a", "a/./b",
+    f"s3://b/{OTHER}/a.txt", f"s3://other-bucket/{ME}/a.txt", "a\\..\\b", "a\x00b", "a\nb",
+])
+def test_keys_that_could_leave_the_folder_are_refused(key):
+    with pytest.raises(tool.ToolError) as info:
+        tool.user_key(ME, key, "b")
+    assert info.value.exit_code == tool.EXIT_USAGE
+
+
+def test_ls_prefix_keeps_a_trailing_slash_and_defaults_to_the_folder():
+    assert tool.user_prefix(ME, "") == f"{ME}/"
+    assert tool.user_prefix(ME, "docs/") == f"{ME}/docs/"
+    assert tool.user_prefix(ME, "do") == f"{ME}/do"
+    with pytest.raises(tool.ToolError):
+        tool.user_prefix(ME, "../")
+
+
+def test_upload_plan_maps_folders_files_and_key_prefixes(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a.txt").write_text("a")
+    (tmp_path / "d" / "sub" / "b.txt").write_text("b")
+    (tmp_path / "f.txt").write_text("f")
+    plan = tool.upload_plan([str(tmp_path / "d"), str(tmp_path / "f.txt")], None, True)
+    assert [key for _, key in plan] == ["d/a.txt", "d/sub/b.txt", "f.txt"]
+    assert tool.upload_plan([str(tmp_path / "f.txt")], "x/y.txt", False)[0][1] == "x/y.txt"
+    assert tool.upload_plan([str(tmp_path / "f.txt")], "x/", False)[0][1] == "x/f.txt"
+    with pytest.raises(tool.ToolError, match="--recursive"):
+        tool.upload_plan([str(tmp_path / "d")], None, False)
+    with pytest.raises(tool.ToolError, match="not found"):
+        tool.upload_plan([str(tmp_path / "nope")], None, False)
+
+
+def test_flags_override_environment_which_overrides_the_file(tmp_path):
+    config = tmp_path / "c.ini"
+    config.write_text("[default]\nregion = us-east-1\nbucket = from-file\nusername = file-user\n")
+    env = {"COG_AUTH_S3_BUCKET": "from-env", "COG_AUTH_S3_USERNAME": "env-user"}
+    settings = tool.read_profile(str(config), "default", {"username": "flag-user"}, env)
+    assert (settings["region"], settings["bucket"], settings["username"]) == ("us-east-1", "from-env", "flag-user")
+
+
+def test_unknown_keys_in_the_file_are_not_settings(tmp_path):
+    config = tmp_path / "c.ini"
+    config.write_text("[default]\nregion = us-east-1\nfavourite_colour = blue\n")
+    assert "favourite_colour" not in tool.read_profile(str(config), "default", environ={})
+
+
+def entry(expires_in):
+    moment = datetime.datetime.now(datetime.timezone.utc) + expires_in
+    return {"version": 1, "fingerprint": "f", "identity_id": ME, "refresh_token": "r",
+            "credentials": {"AccessKeyId": "A", "SecretAccessKey": "S", "SessionToken": "T",
+                            "Expiration": tool.iso8601(moment)}}
+
+
+def test_cached_credentials_are_fresh_only_with_more_than_15_minutes_left():
+    assert tool.fresh(entry(datetime.timedelta(minutes=16)))
+    assert not tool.fresh(entry(datetime.timedelta(minutes=14)))
+
+
+def test_cache_is_written_0600_in_a_0700_folder_and_read_back(tmp_path):
+    path = str(tmp_path / "cache" / "default.json")
+    tool.save_cache(path, entry(datetime.timedelta(hours=1)))
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+    assert tool.load_cache(path, "f", pytest.fail)["identity_id"] == ME
+    assert tool.load_cache(path, "another-profile-setup", pytest.fail) is None
+    assert [name for name in os.listdir(os.path.dirname(path))] == ["default.json"]  # no temp left behind
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong-layout", "readable-by-others"])
+def test_an_unsafe_or_corrupt_cache_is_ignored_with_a_warning(tmp_path, damage):
+    path = str(tmp_path / "default.json")
+    tool.save_cache(path, entry(datetime.timedelta(hours=1)))
+    text = Path(path).read_text()
+    if damage == "garbage":
+        Path(path).write_bytes(b"\x00\xffnot json")
+    elif damage == "truncated":
+        Path(path).write_text(text[: len(text) // 2])
+    elif damage == "wrong-layout":
+        Path(path).write_text(json.dumps({"version": 1, "credentials": "oops"}))
+    else:
+        os.chmod(path, 0o644)
+    warnings = []
+    assert tool.load_cache(path, "f", warnings.append) is None
+    assert len(warnings) == 1 and "rewritten" in warnings[0]
+
+
+class FakeClientError(Exception):
+    """Shaped like botocore's ClientError, for the mapping table alone."""
+
+    __module__ = "botocore.exceptions"
+
+    def __init__(self, code, message, status=400):
+        super().__init__(message)
+        self.response = {"Error": {"Code": code, "Message": message},
+                         "ResponseMetadata": {"HTTPStatusCode": status}}
+
+
+@pytest.mark.parametrize("stage,code,message,exit_code,needle", [
+    ("login", "NotAuthorizedException", "Incorrect username or password.", 3, "incorrect username or password"),
+    ("login", "NotAuthorizedException", "User is disabled.", 3, "disabled"),
+    ("login", "UserNotConfirmedException", "User is not confirmed.", 3, "not confirmed"),
+    ("login", "InvalidParameterException", "USER_SRP_AUTH is not enabled for the client.", 3, "ALLOW_USER_SRP_AUTH"),
+    ("login", "ResourceNotFoundException", "User pool client x does not exist.", 3, "client_id"),
+    ("identity", "InvalidIdentityPoolConfigurationException", "Invalid identity pool configuration.", 4, "role"),
+    ("identity", "NotAuthorizedException", "Invalid login token.", 4, "authentication provider"),
+    ("s3", "AccessDenied", "Access Denied", 4, "own folder"),
+    ("s3", "NoSuchBucket", "The specified bucket does not exist", 4, "bucket"),
+    ("s3", "403", "", 4, "access denied"),
+    ("s3", "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 4, "no-clobber"),
+    ("s3", "WeirdNewCode", "Something odd", 4, "couldn't put s3://b/k: WeirdNewCode: Something odd"),
+])
+def test_aws_error_codes_map_to_one_line_with_a_remedy(stage, code, message, exit_code, needle):
+    error = tool.explain_aws_error(tool.AwsStepError(FakeClientError(code, message), "put", "s3://b/k", stage))
+    assert error.exit_code == exit_code
+    assert needle in str(error) and "\n" not in str(error)
+
+
+def test_upload_errors_wrapped_by_s3transfer_keep_their_code():
+    class S3UploadFailedError(Exception):
+        __module__ = "boto3.exceptions"
+    wrapped = S3UploadFailedError("Failed to upload x to b/k: An error occurred (AccessDenied) when calling "
+                                  "the PutObject operation: Access Denied")
+    error = tool.explain_aws_error(tool.AwsStepError(wrapped, "put", "s3://b/k", "s3"))
+    assert error.exit_code == 4 and "own folder" in str(error)
+
+
+def test_jwt_claims_reads_the_payload_without_verifying():
+    import base64
+    payload = base64.urlsafe_b64encode(json.dumps({"sub": "abc", "exp": 1}).encode()).decode().rstrip("=")
+    assert tool.jwt_claims(f"h.{payload}.s") == {"sub": "abc", "exp": 1}
+    assert tool.jwt_claims("not-a-jwt") == {}
