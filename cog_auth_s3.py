@@ -428,8 +428,8 @@ def refresh_id_token(refresh_token, client_id, region, client_secret=None, secre
     client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
     params = {"REFRESH_TOKEN": refresh_token}
     if client_secret:
-        # With an alias login Cognito hashes the user's sub, not what was typed
-        # (pycognito issues 18 and 196), so the caller passes the sub here.
+        # Cognito hashes the internal username (cognito:username, the sub in pools that sign in
+        # by email or alias), not what was typed (pycognito issues 18 and 196).
         params["SECRET_HASH"] = secret_hash(secret_username, client_id, client_secret)
     with aws_step("refresh the session of", secret_username or "the user", "login"):
         response = client.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=params, ClientId=client_id)
@@ -437,7 +437,7 @@ def refresh_id_token(refresh_token, client_id, region, client_secret=None, secre
 
 
 def jwt_claims(token):
-    """The claims of a JWT, unverified: only read to learn the sub and expiry of our own token."""
+    """The claims of a JWT, unverified: only read to learn the username and expiry of our own token."""
     import base64
 
     try:
@@ -651,7 +651,7 @@ def user_session(settings, out, use_cache=True, mfa_code=None, force_login=False
         save_cache(path, {
             "version": CACHE_VERSION, "fingerprint": fingerprint, "identity_id": session["identity_id"],
             "credentials": session["credentials"], "id_token": session["id_token"],
-            "refresh_token": session["refresh_token"], "sub": session["sub"],
+            "refresh_token": session["refresh_token"], "internal_username": session["internal_username"],
         })
         out.trace(f"cached credentials in {path}")
         return session
@@ -663,7 +663,8 @@ def session_from(entry, source):
     if token and jwt_claims(token).get("exp", 0) <= datetime.datetime.now().timestamp():
         token = None
     return {"identity_id": entry["identity_id"], "credentials": entry["credentials"], "id_token": token,
-            "refresh_token": entry.get("refresh_token"), "sub": entry.get("sub"), "source": source}
+            "refresh_token": entry.get("refresh_token"), "internal_username": entry.get("internal_username"),
+            "source": source}
 
 
 def renew(settings, entry, out):
@@ -671,7 +672,7 @@ def renew(settings, entry, out):
     region, endpoint = settings["region"], settings.get("endpoint_url")
     try:
         result = refresh_id_token(entry["refresh_token"], settings["client_id"], region,
-                                  settings.get("client_secret"), entry.get("sub") or settings["username"],
+                                  settings.get("client_secret"), entry.get("internal_username") or settings["username"],
                                   endpoint)
     except AwsStepError as step:
         if error_code(step.error)[0] != "NotAuthorizedException":
@@ -702,7 +703,13 @@ def identity_session(settings, id_token, refresh_token, identity_id, source):
         identity_id = get_id(settings["identity_pool_id"], provider, id_token, region, endpoint, client)
     credentials = get_credentials_for_identity(identity_id, provider, id_token, region, endpoint, client)
     return {"identity_id": identity_id, "credentials": credentials, "id_token": id_token,
-            "refresh_token": refresh_token, "sub": jwt_claims(id_token).get("sub"), "source": source}
+            "refresh_token": refresh_token, "internal_username": internal_username(id_token), "source": source}
+
+
+def internal_username(id_token):
+    """The name Cognito knows the user by: cognito:username, which is the sub when users sign in by alias."""
+    claims = jwt_claims(id_token)
+    return claims.get("cognito:username") or claims.get("sub")
 
 
 def challenge_answerer(mfa_code):

@@ -1,9 +1,14 @@
 """Fixtures: a real local_aws server over HTTP, and the CLI run as a subprocess."""
 
+import base64
+import hashlib
+import hmac
 import json
 import os
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +233,11 @@ def faults(local_aws):
     injector = Faults()
     yield injector
     injector.clear()
+
+
+def totp(secret, at=None):
+    """RFC 6238 code (SHA-1, 6 digits, 30 s) for a base32 secret, as an authenticator app shows it."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    digest = hmac.new(key, struct.pack(">Q", int((at or time.time()) // 30)), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
-from conftest import PASSWORDS, ROOT, TOOL, write_config
+from conftest import PASSWORDS, TOOL, user_env
 
 CACHE = Path("cache") / "cog-auth-s3" / "default.json"
 
@@ -104,7 +103,6 @@ def test_a_cache_readable_by_others_is_not_trusted(cli, user_config, tmp_path, r
 
 
 def test_parallel_refreshes_leave_a_valid_cache_and_sign_in_once(user_config, tmp_path, request_log):
-    from conftest import user_env
 
     config = user_config()
     env = user_env(tmp_path)
@@ -145,7 +143,6 @@ def test_creds_formats_for_shells_and_credential_process(cli, user_config):
 def test_warm_creds_imports_neither_boto3_nor_pycognito(cli, user_config, tmp_path):
     config = user_config()
     assert cli("--config", config, "creds").returncode == 0
-    from conftest import user_env
 
     result = subprocess.run([sys.executable, "-X", "importtime", str(TOOL), "--config", str(config), "creds",
                              "--format", "process"], env=user_env(tmp_path), cwd=tmp_path,
@@ -163,7 +160,6 @@ def aws_cli(tmp_path, config, *args):
     wrapper.chmod(0o700)
     aws_config = tmp_path / "aws-config"
     aws_config.write_text(f"[profile cognito]\ncredential_process = {wrapper}\nregion = us-east-1\n")
-    from conftest import user_env
 
     env = user_env(tmp_path, AWS_CONFIG_FILE=aws_config, AWS_SHARED_CREDENTIALS_FILE=tmp_path / "none",
                    AWS_PROFILE="cognito")

@@ -1,9 +1,6 @@
 """local_aws's Cognito: USER_SRP_AUTH checked for real, over HTTP, with pycognito as the client."""
 
 import base64
-import hashlib
-import hmac
-import struct
 import time
 import uuid
 
@@ -18,6 +15,8 @@ from pycognito.exceptions import (
     SMSMFAChallengeException,
     SoftwareTokenMFAChallengeException,
 )
+
+from conftest import totp
 
 PASSWORD = "Correct-horse-1!"
 TEMPORARY = "Temporary-pass-1!"
@@ -59,14 +58,6 @@ def error(excinfo):
     """(code, message, HTTP status) of a botocore ClientError."""
     response = excinfo.value.response
     return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def totp(secret, at=None):
-    """RFC 6238 code (SHA-1, 6 digits, 30 s) for a base32 secret, as an authenticator app shows it."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
-    digest = hmac.new(key, struct.pack(">Q", int((at or time.time()) // 30)), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 def start(public, pool, client_id, username="alice", password=PASSWORD, secret=None):
