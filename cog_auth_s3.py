@@ -1250,9 +1250,24 @@ COMMANDS = {
 }
 
 
+def on_terminate(signum, frame):
+    """Turn SIGTERM into KeyboardInterrupt, so transfers are cancelled and multipart uploads aborted."""
+    raise KeyboardInterrupt
+
+
+def signal_interrupts():
+    """Route SIGTERM and SIGHUP through the same clean-up as Ctrl-C."""
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) == signal.SIG_DFL:
+            signal.signal(getattr(signal, name), on_terminate)
+
+
 def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    signal_interrupts()
     try:
         args = build_parser().parse_args(argv)
         validate_args(args)

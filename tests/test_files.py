@@ -162,3 +162,29 @@ def test_no_progress_bar_when_output_is_piped(files, tmp_path):
     random_file(tmp_path / "p.bin", 2 * 1024 * 1024)
     result = files("put", tmp_path / "p.bin", "--key", "p.bin")
     assert result.returncode == 0 and result.stderr == ""
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_log, admin_client, stack, signame):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import TOOL, user_env
+
+    source = random_file(tmp_path / "slow.bin", 64 * 1024 * 1024)
+    identity(files)
+    request_log.clear()
+    proc = subprocess.Popen([sys.executable, str(TOOL), "--config", str(user_config()), "put", str(source),
+                             "--key", "slow/slow.bin"], env=user_env(tmp_path), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "UploadPart" not in request_log.operations("s3") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, f"the upload was not interrupted: {proc.returncode} {err}"
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert open_uploads(admin_client, stack["bucket"]) == []
+    assert json.loads(files("--json", "ls", "slow/").stdout)["objects"] == []

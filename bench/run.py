@@ -1,0 +1,276 @@
+"""Benchmarks of cog_auth_s3 against plain anchors measured in the same run, on local_aws.
+
+Usage: python bench/run.py [--runs N] [--big-mib N] [--json PATH]
+
+Each figure is the median of --runs runs (default 5) of the tool and of its
+anchor, side by side, with their ratio and the goal from issue "Performance
+evidence". It prints a Markdown table for the README. Numbers from a shared
+machine are noisy: compare ratios, not absolute times, and rerun before
+believing a change of a few percent.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOL = ROOT / "cog_auth_s3.py"
+PY = sys.executable
+AWS = Path(PY).with_name("aws")
+PASSWORD = "Bench-passw0rd!"
+MiB = 1024 * 1024
+
+
+def start_local_aws():
+    """local_aws on a free port: (process, interface line)."""
+    proc = subprocess.Popen([PY, str(ROOT / "local_aws.py"), "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    return proc, json.loads(proc.stdout.readline())
+
+
+def run(cmd, env, cwd=None):
+    """Run cmd to completion; return (wall seconds, peak RSS in MiB, stdout). Fails loudly."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(c) for c in cmd], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    # wait4 gives this child's own peak RSS, which Popen.wait would throw away.
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if proc.returncode:
+        raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{err}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def median_of(runs, fn):
+    """Median of fn() over runs calls; fn returns a number."""
+    return statistics.median(fn() for _ in range(runs))
+
+
+def request_log(endpoint, method="GET"):
+    """local_aws's request log (GET) or clear it (DELETE)."""
+    with urllib.request.urlopen(urllib.request.Request(endpoint + "/_local_aws/requests", method=method)) as r:
+        return json.loads(r.read() or b"null")
+
+
+def make_file(path, size):
+    """A file of pseudo-random bytes (random enough that nothing can compress it)."""
+    block = os.urandom(MiB)
+    with open(path, "wb") as handle:
+        for offset in range(0, size, MiB):
+            handle.write(block[: min(MiB, size - offset)])
+    return path
+
+
+class Bench:
+    def __init__(self, args, work):
+        self.args, self.work, self.rows = args, work, []
+        self.proc, self.info = start_local_aws()
+        self.endpoint = self.info["endpoint_url"]
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COG_AUTH_S3_"))}
+        self.admin_env = dict(base, AWS_ACCESS_KEY_ID=self.info["aws_access_key_id"],
+                              AWS_SECRET_ACCESS_KEY=self.info["aws_secret_access_key"],
+                              AWS_DEFAULT_REGION="us-east-1", HOME=str(work))
+        self.user_env = dict(base, HOME=str(work), XDG_CACHE_HOME=str(work / "cache"),
+                             COG_AUTH_S3_PASSWORD=PASSWORD)
+        self.config = work / "config.ini"
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def tool(self, *args, env=None):
+        return [PY, TOOL, "--config", self.config, "--quiet", *args]
+
+    def provision(self):
+        """setup + add-user through the tool itself, then the user's profile keys."""
+        (self.work / "hello.txt").write_text("hello from the benchmark\n")
+        run(self.tool("--endpoint-url", self.endpoint, "setup", "--name", "bench", "--write-config", self.config),
+            self.admin_env)
+        run(self.tool("add-user", "bencher"), dict(self.admin_env, COG_AUTH_S3_PASSWORD=PASSWORD))
+        with open(self.config, "a") as handle:
+            handle.write(f"username = bencher\nupload_file = {self.work / 'hello.txt'}\n")
+        creds = json.loads(run(self.tool("creds", "--format", "json"), self.user_env)[2])
+        self.identity = creds["IdentityId"]
+        self.bucket = self.settings()["bucket"]
+        self.anchor_env = dict(self.user_env, AWS_ACCESS_KEY_ID=creds["AccessKeyId"],
+                               AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+                               AWS_SESSION_TOKEN=creds["SessionToken"], AWS_DEFAULT_REGION="us-east-1",
+                               AWS_ENDPOINT_URL=self.endpoint)
+
+    def settings(self):
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(self.config)
+        return dict(parser["default"])
+
+    def row(self, figure, tool, anchor, ratio, goal, met, unit=""):
+        self.rows.append({"figure": figure, "tool": tool, "anchor": anchor, "ratio": ratio, "goal": goal,
+                          "met": met, "unit": unit})
+        print(f"  {figure}: tool {tool}, anchor {anchor}, ratio {ratio} (goal {goal}) "
+              f"{'ok' if met else 'MISSED'}", file=sys.stderr)
+
+    # ------------------------------------------------------------------ figures
+
+    def warm_creds(self):
+        runs = max(self.args.runs, 10)
+        cmd = self.tool("creds", "--format", "process")
+        run(cmd, self.user_env)  # warm the cache
+        tool = median_of(runs, lambda: run(cmd, self.user_env)[0])
+        anchor = median_of(runs, lambda: run([PY, "-c", "import boto3"], self.user_env)[0])
+        ratio = tool / anchor
+        self.row("`creds --format process`, warm cache (wall)", f"{tool * 1000:.0f} ms",
+                 f"`python -c \"import boto3\"` {anchor * 1000:.0f} ms", f"{ratio:.2f}×", "≤ 0.5×", ratio <= 0.5)
+
+    def cold_flow(self):
+        settings = self.settings()
+        seed_cfg = json.dumps(dict(settings, username="bencher", password=PASSWORD,
+                                   upload_file=str(self.work / "hello.txt"), endpoint_url=self.endpoint))
+        counts = {}
+
+        def measure(name, cmd, env):
+            request_log(self.endpoint, "DELETE")
+            wall = run(cmd, env)[0]
+            counts[name] = len(request_log(self.endpoint))
+            return wall
+
+        tool = median_of(self.args.runs, lambda: measure("tool", self.tool("--no-cache"), self.user_env))
+        anchor = median_of(self.args.runs, lambda: measure("seed", [PY, ROOT / "bench" / "seed_plain.py", seed_cfg],
+                                                           self.user_env))
+        run(self.tool(), self.user_env)  # prime the cache, then count a warm run
+        measure("warm", self.tool(), self.user_env)
+        ratio = tool / anchor
+        self.row("cold `run` (no cache): wall", f"{tool * 1000:.0f} ms", f"plain seed script {anchor * 1000:.0f} ms",
+                 f"{ratio:.2f}×", "≤ 1.0×", ratio <= 1.0)
+        self.row("`run`: HTTP requests cold / warm", f"{counts['tool']} / {counts['warm']}",
+                 f"plain seed script {counts['seed']} / -", "-", "5 / ≤ 1",
+                 counts["tool"] == 5 and counts["warm"] <= 1)
+
+    def big_put(self):
+        size = self.args.big_mib * MiB
+        path = make_file(self.work / "big.bin", size)
+        key = f"{self.identity}/bench/big.bin"
+        uri = f"s3://{self.bucket}/{key}"
+        tool = median_of(self.args.runs, lambda: run(self.tool("put", path, "--key", "bench/big.bin"),
+                                                     self.user_env)[0])
+        boto = median_of(self.args.runs, lambda: run([PY, ROOT / "bench" / "anchors.py", "upload_file",
+                                                      self.bucket, key, path], self.anchor_env)[0])
+        cli = median_of(self.args.runs, lambda: run([AWS, "s3", "cp", "--only-show-errors", path, uri],
+                                                    self.anchor_env)[0])
+        mb = size / MiB
+        best = min(boto, cli)
+        ratio = best / tool  # throughput ratio
+        self.row(f"`put` {self.args.big_mib} MiB, warm cache: throughput", f"{mb / tool:.0f} MiB/s",
+                 f"boto3 upload_file {mb / boto:.0f} MiB/s, aws s3 cp {mb / cli:.0f} MiB/s", f"{ratio:.2f}×",
+                 "≥ 0.9× the faster", ratio >= 0.9)
+        os.unlink(path)
+
+    def peak_rss(self):
+        results = {}
+        for mib in (64, 512):
+            path = make_file(self.work / f"rss{mib}.bin", mib * MiB)
+            key = f"{self.identity}/bench/rss{mib}.bin"
+            tool = median_of(self.args.runs, lambda: run(self.tool("put", path, "--key", f"bench/rss{mib}.bin"),
+                                                         self.user_env)[1])
+            anchor = median_of(self.args.runs, lambda: run([PY, ROOT / "bench" / "anchors.py", "read_put",
+                                                            self.bucket, key, path], self.anchor_env)[1])
+            results[mib] = (tool, anchor)
+            os.unlink(path)
+        (t64, a64), (t512, a512) = results[64], results[512]
+        same = abs(t512 - t64) <= max(8, 0.1 * t64)
+        self.row("`put` peak RSS, 64 MiB / 512 MiB", f"{t64:.0f} / {t512:.0f} MiB",
+                 f"put_object(f.read()) {a64:.0f} / {a512:.0f} MiB", f"{t512 / a512:.2f}× at 512 MiB",
+                 "≤ 120 MiB, same for both", max(t64, t512) <= 120 and same)
+
+    def many_small(self):
+        folder = self.work / "small"
+        folder.mkdir(exist_ok=True)
+        for index in range(500):
+            (folder / f"f{index:03}.bin").write_bytes(os.urandom(16 * 1024))
+        tool = median_of(self.args.runs, lambda: run(self.tool("put", folder, "--recursive", "--key", "small"),
+                                                     self.user_env)[0])
+        anchor = median_of(self.args.runs, lambda: run([PY, ROOT / "bench" / "anchors.py", "loop_put",
+                                                        self.bucket, f"{self.identity}/small", folder],
+                                                       self.anchor_env)[0])
+        ratio = anchor / tool
+        self.row("`put --recursive` 500 × 16 KiB", f"{tool:.2f} s", f"put_object loop {anchor:.2f} s",
+                 f"{ratio:.1f}× faster", "≥ 4×", ratio >= 4)
+
+    def srp_cpu(self):
+        """Client-side SRP work of one login: A = g^a, then the password key from a server's B and salt."""
+        sys.path.insert(0, str(ROOT))
+        from pycognito.aws_srp import AWSSRP, hex_to_long, N_HEX
+
+        big_n = hex_to_long(N_HEX)
+        server_b = pow(2, int.from_bytes(os.urandom(128), "big"), big_n)
+        salt = os.urandom(16).hex()
+
+        def login_math():
+            srp = AWSSRP("bencher", PASSWORD, "us-east-1_bench", "client", client=object())
+            srp.get_password_authentication_key("bencher", PASSWORD, server_b, salt)
+
+        timer = timeit.Timer(login_math, timer=time.process_time)
+        per_login = statistics.median(timer.repeat(repeat=max(self.args.runs, 5), number=5)) / 5
+        self.row("SRP client work per login (CPU)", f"{per_login * 1000:.1f} ms", "none", "-", "reported", True)
+
+
+def markdown(rows, runs):
+    lines = ["| figure | cog_auth_s3 | anchor (same run) | ratio | goal | met |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['figure']} | {r['tool']} | {r['anchor']} | {r['ratio']} | {r['goal']} | "
+                     f"{'yes' if r['met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def machine():
+    import boto3
+    import botocore
+    import moto
+    import s3transfer
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3
+    return (f"{datetime.date.today()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
+            f"boto3 {boto3.__version__}, botocore {botocore.__version__}, s3transfer {s3transfer.__version__}, "
+            f"moto {moto.__version__}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is reported (min 5)")
+    parser.add_argument("--big-mib", type=int, default=256, help="size of the throughput file")
+    parser.add_argument("--only", nargs="*", help="figures to run (method names)")
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    args.runs = max(args.runs, 5)
+    work = Path(tempfile.mkdtemp(prefix="cog-bench-"))
+    bench = Bench(args, work)
+    try:
+        bench.provision()
+        for name in args.only or ["warm_creds", "cold_flow", "big_put", "peak_rss", "many_small", "srp_cpu"]:
+            print(f"measuring {name} ...", file=sys.stderr)
+            getattr(bench, name)()
+    finally:
+        bench.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"Measured {machine()}; medians of {args.runs} runs (warm creds: {max(args.runs, 10)}).\n")
+    print(markdown(bench.rows, args.runs))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "rows": bench.rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
