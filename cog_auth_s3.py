@@ -81,11 +81,7 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
     if os.path.isdir(config_path):
         raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
     if os.path.exists(config_path):
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(config_path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError, OSError) as err:
-            raise ToolError(f"can't read config {config_path}: {one_line(err)}; fix the INI syntax", EXIT_USAGE)
+        parser = load_ini(config_path)
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
         elif explicit_path or profile != "default":
@@ -102,6 +98,16 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
     values.update((k, v) for k, v in (overrides or {}).items() if v)
     values["_profile"], values["_config"] = profile, config_path
     return values
+
+
+def load_ini(config_path):
+    """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(config_path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError, OSError) as err:
+        raise ToolError(f"can't read config {config_path}: {one_line(err)}; fix the INI syntax", EXIT_USAGE)
+    return parser
 
 
 def require(settings, keys):
@@ -258,6 +264,16 @@ ADMIN_MESSAGES = {
     "AccessDeniedException": "the administrator's credentials may not {verb} {obj}: {message}",
     "BucketAlreadyExists": "bucket name {obj} is taken by another account; choose another --name",
     "UsernameExistsException": "user {obj} already exists in the pool",
+    "InvalidPasswordException": "the password for {obj} was refused: {message}; "
+                                "pick one that meets the user pool's password policy",
+    "ResourceNotFoundException": "{obj} was not found: {message}; check the profile's user_pool_id and region "
+                                 "(or run setup)",
+    "InvalidClientTokenId": "AWS did not recognise the administrator's credentials; "
+                            "check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+    "UnrecognizedClientException": "AWS did not recognise the administrator's credentials; "
+                                   "check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+    "SignatureDoesNotMatch": "AWS rejected the administrator's secret access key; "
+                             "check AWS_PROFILE or AWS_SECRET_ACCESS_KEY",
 }
 
 
@@ -276,6 +292,7 @@ def explain_aws_error(step):
     code, message = error_code(err)
     if not code:
         code, message = s3transfer_code(err)
+    message = " ".join(message.split())  # an endpoint's HTML error page must still make one line
     fields = {"verb": verb, "obj": obj, "message": message.rstrip(".")}
     if step.stage == "login":
         if code == "NotAuthorizedException":
@@ -540,15 +557,15 @@ def load_cache(path, fingerprint, warn):
     return entry if entry.get("fingerprint") == fingerprint else None
 
 
-def write_private_file(path, data):
-    """Write data to path atomically with mode 0600: temporary file, fsync, rename."""
+def write_private_file(path, data, mode=0o600):
+    """Write data to path atomically, mode 0600 unless told otherwise: temporary file, fsync, rename."""
     import tempfile
 
     folder = os.path.dirname(path) or "."
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
+            os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -916,6 +933,509 @@ def delete_object(client, bucket, key):
 
 # ====================================================================== provisioning
 
+# NAME names every resource of one deployment, so it must suit the strictest
+# of them: S3 bucket names (lowercase, digits, hyphens).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
+COGNITO_IDENTITY = "cognito-identity.amazonaws.com"
+SUB_VARIABLE = "${cognito-identity.amazonaws.com:sub}"
+ROLE_POLICY_NAME = "own-folder-in-bucket"
+TLS_SID = "DenyInsecureTransport"
+LIFECYCLE_ID = "abort-incomplete-multipart-uploads"
+PUBLIC_ACCESS_BLOCK = {key: True for key in
+                       ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")}
+# Codes with which Cognito refuses a role that IAM has not yet propagated (about
+# ten seconds on AWS after a create or update); retried only right after one.
+PROPAGATION_CODES = ("InvalidParameterException", "AccessDenied", "AccessDeniedException",
+                     "ConcurrentModificationException")
+PROPAGATION_DELAYS = (1, 2, 4, 8)
+
+
+def arn_partition(region):
+    """The ARN partition a region belongs to."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def role_policies(bucket, identity_pool_id, region):
+    """The authenticated role's trust and permissions policies; `policy` prints them and `setup` attaches them."""
+    bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": COGNITO_IDENTITY},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {f"{COGNITO_IDENTITY}:aud": identity_pool_id},
+                "ForAnyValue:StringLike": {f"{COGNITO_IDENTITY}:amr": "authenticated"},
+            },
+        }],
+    }
+    permissions = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "OwnFolderObjects", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+             "Resource": f"{bucket_arn}/{SUB_VARIABLE}/*"},
+            {"Sid": "ListOwnFolder", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
+             "Condition": {"StringLike": {"s3:prefix": [f"{SUB_VARIABLE}/", f"{SUB_VARIABLE}/*"]}}},
+        ],
+    }
+    return {"TrustPolicy": trust, "PermissionsPolicy": permissions}
+
+
+def deployment_names(name, account_id):
+    """Every resource name of deployment NAME; the bucket carries the account id because S3 names are global."""
+    return {"bucket": f"{name}-{account_id}", "user_pool": name, "client": name, "identity_pool": name,
+            "role": f"{name}-authenticated"}
+
+
+def check_name(name):
+    """Refuse a NAME that would make an invalid or reserved resource name."""
+    if not NAME_RE.match(name) or name.startswith(("xn--", "sthree-")):
+        raise ToolError(f"--name {name!r} must be 2-32 lowercase letters, digits or hyphens, starting and ending "
+                        f"with a letter or digit (it becomes part of the bucket name)", EXIT_USAGE)
+    return name
+
+
+def admin_region(args):
+    """--region, else AWS_REGION or AWS_DEFAULT_REGION, else us-east-1."""
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    validate_settings({"region": region})
+    return region
+
+
+def admin_call(verb, obj, call, missing=(), **params):
+    """One request with the administrator's credentials; None when AWS answers with a code in missing."""
+    try:
+        with aws_step(verb, obj, "admin"):
+            return call(**params)
+    except AwsStepError as step:
+        if error_code(step.error)[0] in missing:
+            return None
+        raise
+
+
+def account_id(sts):
+    """The administrator's account id."""
+    return admin_call("identify", "the administrator's account", sts.get_caller_identity)["Account"]
+
+
+def find_by_name(client, operation, result_key, name_key, name, what, **params):
+    """The one listed resource called name, or None; several of that name would make the choice a guess."""
+    with aws_step("list", what, "admin"):
+        found = [item for page in client.get_paginator(operation).paginate(**params)
+                 for item in page[result_key] if item[name_key] == name]
+    if len(found) > 1:
+        raise ToolError(f"{len(found)} {what} are named {name}; delete the extra ones so it is clear which to use",
+                        EXIT_AWS)
+    return found[0] if found else None
+
+
+class Changes:
+    """What a provisioning command did, resource by resource: one note each, and the list for --json."""
+
+    def __init__(self, out):
+        self.out, self.items = out, []
+
+    def record(self, resource, name, status, detail=""):
+        item = {"resource": resource, "name": name, "status": status}
+        self.items.append({**item, "detail": detail} if detail else item)
+        self.out.note(f"{resource} {name}: {status}" + (f" ({detail})" if detail else ""))
+
+
+def bucket_exists(s3, bucket):
+    """True when the bucket exists and is ours; another account's bucket answers AccessDenied."""
+    return admin_call("look up", f"bucket {bucket}", s3.head_bucket, missing=("NotFound", "NoSuchBucket"),
+                      Bucket=bucket) is not None
+
+
+def ensure_public_access_block(s3, bucket):
+    """Turn every Block Public Access setting on; True if it changed anything."""
+    current = admin_call("read the public access block of", bucket, s3.get_public_access_block,
+                         missing=("NoSuchPublicAccessBlockConfiguration",), Bucket=bucket)
+    if current and current["PublicAccessBlockConfiguration"] == PUBLIC_ACCESS_BLOCK:
+        return False
+    admin_call("block public access to", bucket, s3.put_public_access_block, Bucket=bucket,
+               PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
+    return True
+
+
+def ensure_encryption(s3, bucket):
+    """Default encryption with SSE-S3 unless some default is set; True if it changed anything."""
+    current = admin_call("read the encryption of", bucket, s3.get_bucket_encryption,
+                         missing=("ServerSideEncryptionConfigurationNotFoundError",), Bucket=bucket)
+    rules = (current or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+    # A KMS default an administrator chose is no weaker than SSE-S3, so it stays.
+    if any(rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for rule in rules):
+        return False
+    admin_call("set the default encryption of", bucket, s3.put_bucket_encryption, Bucket=bucket,
+               ServerSideEncryptionConfiguration={"Rules": [
+                   {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    return True
+
+
+def tls_statement(bucket, region):
+    """The bucket policy statement that refuses every request not made over TLS."""
+    bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
+    return {"Sid": TLS_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def ensure_tls_policy(s3, bucket, region):
+    """Add the deny-without-TLS statement to the bucket policy, keeping other statements; True if it changed."""
+    wanted = tls_statement(bucket, region)
+    current = admin_call("read the policy of", bucket, s3.get_bucket_policy, missing=("NoSuchBucketPolicy",),
+                         Bucket=bucket)
+    policy = json.loads(current["Policy"]) if current else {"Version": "2012-10-17", "Statement": []}
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    if wanted in statements:
+        return False
+    policy["Statement"] = [item for item in statements if item.get("Sid") != TLS_SID] + [wanted]
+    admin_call("set the policy of", bucket, s3.put_bucket_policy, Bucket=bucket, Policy=json.dumps(policy))
+    return True
+
+
+def ensure_lifecycle(s3, bucket):
+    """A rule aborting multipart uploads left open for 3 days, keeping other rules; True if it changed."""
+    wanted = {"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
+              "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}}
+    current = admin_call("read the lifecycle rules of", bucket, s3.get_bucket_lifecycle_configuration,
+                         missing=("NoSuchLifecycleConfiguration",), Bucket=bucket)
+    rules = current["Rules"] if current else []
+    ours = [rule for rule in rules if rule.get("ID") == LIFECYCLE_ID]
+    # AWS may echo an empty filter as {} or {"Prefix": ""}; both cover the whole bucket.
+    if len(ours) == 1 and ours[0].get("Status") == "Enabled" and not any(ours[0].get("Filter", {}).values()) \
+            and not ours[0].get("Prefix") and ours[0].get("AbortIncompleteMultipartUpload") == \
+            wanted["AbortIncompleteMultipartUpload"]:
+        return False
+    admin_call("set the lifecycle rules of", bucket, s3.put_bucket_lifecycle_configuration, Bucket=bucket,
+               LifecycleConfiguration={"Rules": [rule for rule in rules if rule.get("ID") != LIFECYCLE_ID]
+                                       + [wanted]})
+    return True
+
+
+def ensure_bucket(s3, bucket, region, changes):
+    """The private bucket: created when absent, its protections restored when they have drifted."""
+    created = not bucket_exists(s3, bucket)
+    if created:
+        params = {"Bucket": bucket}
+        if region != "us-east-1":  # us-east-1 is the one region that refuses a LocationConstraint
+            params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        admin_call("create", f"bucket {bucket}", s3.create_bucket, **params)
+    else:
+        location = admin_call("locate", f"bucket {bucket}", s3.get_bucket_location,
+                              Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if location != region:
+            raise ToolError(f"bucket {bucket} is in {location}, not {region}; run with --region {location} "
+                            f"or another --name", EXIT_USAGE)
+    fixed = [label for label, changed in (
+        ("public access block", ensure_public_access_block(s3, bucket)),
+        ("encryption", ensure_encryption(s3, bucket)),
+        ("TLS-only policy", ensure_tls_policy(s3, bucket, region)),
+        ("lifecycle rule", ensure_lifecycle(s3, bucket)),
+    ) if changed]
+    status = "created" if created else "updated" if fixed else "exists"
+    changes.record("bucket", bucket, status, "" if created or not fixed else "restored " + ", ".join(fixed))
+
+
+def ensure_user_pool(idp, name, changes):
+    """The user pool called name; only an administrator adds users to it."""
+    found = find_by_name(idp, "list_user_pools", "UserPools", "Name", name, "user pools", MaxResults=60)
+    if found:
+        changes.record("user pool", found["Id"], "exists")
+        return found["Id"]
+    pool = admin_call("create", f"user pool {name}", idp.create_user_pool, PoolName=name,
+                      AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]
+    changes.record("user pool", pool["Id"], "created")
+    return pool["Id"]
+
+
+def ensure_app_client(idp, user_pool_id, name, changes):
+    """The pool's app client called name: no secret, SRP and refresh sign-ins only."""
+    found = find_by_name(idp, "list_user_pool_clients", "UserPoolClients", "ClientName", name,
+                         f"app clients of {user_pool_id}", UserPoolId=user_pool_id, MaxResults=60)
+    if found:
+        changes.record("app client", found["ClientId"], "exists")
+        return found["ClientId"]
+    client = admin_call("create", f"app client {name}", idp.create_user_pool_client, UserPoolId=user_pool_id,
+                        ClientName=name, GenerateSecret=False, PreventUserExistenceErrors="ENABLED",
+                        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    changes.record("app client", client["ClientId"], "created")
+    return client["ClientId"]
+
+
+def ensure_identity_pool(identity, name, provider, client_id, changes):
+    """The identity pool called name, whose only login is the user pool's app client; no guests."""
+    providers = [{"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False}]
+    found = find_by_name(identity, "list_identity_pools", "IdentityPools", "IdentityPoolName", name,
+                         "identity pools", MaxResults=60)
+    if not found:
+        pool_id = admin_call("create", f"identity pool {name}", identity.create_identity_pool,
+                             IdentityPoolName=name, AllowUnauthenticatedIdentities=False,
+                             CognitoIdentityProviders=providers)["IdentityPoolId"]
+        changes.record("identity pool", pool_id, "created")
+        return pool_id
+    pool_id = found["IdentityPoolId"]
+    pool = admin_call("read", f"identity pool {pool_id}", identity.describe_identity_pool, IdentityPoolId=pool_id)
+    if pool.get("CognitoIdentityProviders") == providers and not pool["AllowUnauthenticatedIdentities"] \
+            and not any(pool.get(key) for key in ("SupportedLoginProviders", "DeveloperProviderName",
+                                                  "OpenIdConnectProviderARNs", "SamlProviderARNs")):
+        changes.record("identity pool", pool_id, "exists")
+        return pool_id
+    # An update replaces the whole login configuration, which drops any other provider.
+    admin_call("update", f"identity pool {pool_id}", identity.update_identity_pool, IdentityPoolId=pool_id,
+               IdentityPoolName=name, AllowUnauthenticatedIdentities=False, CognitoIdentityProviders=providers)
+    changes.record("identity pool", pool_id, "updated", "its only login is now the app client")
+    return pool_id
+
+
+def ensure_role(iam, role, policies, changes):
+    """The authenticated role with exactly our trust and inline policy; returns (arn, whether it changed)."""
+    trust, permissions = policies["TrustPolicy"], policies["PermissionsPolicy"]
+    found = admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role)
+    status = "exists"
+    if found is None:
+        arn = admin_call("create", f"role {role}", iam.create_role, RoleName=role,
+                         AssumeRolePolicyDocument=json.dumps(trust),
+                         Description="Cognito users of this deployment: their own folder of the bucket")["Role"]["Arn"]
+        status = "created"
+    else:
+        arn = found["Role"]["Arn"]
+        if found["Role"].get("AssumeRolePolicyDocument") != trust:
+            admin_call("update the trust policy of", f"role {role}", iam.update_assume_role_policy, RoleName=role,
+                       PolicyDocument=json.dumps(trust))
+            status = "updated"
+    current = admin_call("read the policy of", f"role {role}", iam.get_role_policy, missing=("NoSuchEntity",),
+                         RoleName=role, PolicyName=ROLE_POLICY_NAME)
+    if current is None or current["PolicyDocument"] != permissions:
+        admin_call("set the policy of", f"role {role}", iam.put_role_policy, RoleName=role,
+                   PolicyName=ROLE_POLICY_NAME, PolicyDocument=json.dumps(permissions))
+        status = "updated" if status == "exists" else status
+    changes.record("role", role, status)
+    extra = [name for name in role_policy_names(iam, role) if name != ROLE_POLICY_NAME]
+    if extra:
+        changes.out.warn(f"role {role} also has {', '.join(extra)}, which may grant more than each user's "
+                         f"own folder; remove them")
+    return arn, status != "exists"
+
+
+def role_policy_names(iam, role):
+    """The names of the role's inline policies and the ARNs of its attached ones."""
+    with aws_step("list the policies of", f"role {role}", "admin"):
+        inline = [name for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
+                  for name in page["PolicyNames"]]
+        attached = [item["PolicyArn"] for page in iam.get_paginator("list_attached_role_policies").paginate(
+            RoleName=role) for item in page["AttachedPolicies"]]
+    return inline + attached
+
+
+def retry_while_propagating(call, what, out, role_changed):
+    """Run call; right after a role changed, retry Cognito's refusals with backoff while IAM catches up."""
+    import time
+
+    for delay in PROPAGATION_DELAYS + (None,):
+        try:
+            return call()
+        except AwsStepError as step:
+            if not role_changed or delay is None or error_code(step.error)[0] not in PROPAGATION_CODES:
+                raise
+            out.note(f"{what}: IAM is still propagating the role; trying again in {delay}s")
+            time.sleep(delay)
+
+
+def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes):
+    """Map the identity pool's authenticated users, and only them, to the role."""
+    current = admin_call("read the roles of", f"identity pool {pool_id}", identity.get_identity_pool_roles,
+                         IdentityPoolId=pool_id)
+    if current.get("Roles") == {"authenticated": role_arn}:
+        changes.record("role mapping", pool_id, "exists")
+        return
+    retry_while_propagating(
+        lambda: admin_call("map the role to", f"identity pool {pool_id}", identity.set_identity_pool_roles,
+                           IdentityPoolId=pool_id, Roles={"authenticated": role_arn}),
+        "role mapping", changes.out, role_changed)
+    changes.record("role mapping", pool_id, "updated" if current.get("Roles") else "created")
+
+
+def write_profile(path, parser, profile, values):
+    """Set values in [profile] of the parsed INI file and write it atomically, keeping its mode."""
+    import io
+    import stat
+
+    if not parser.has_section(profile):
+        parser.add_section(profile)
+    # setup's app client has no secret; a stale client_secret would make every sign-in fail.
+    parser.remove_option(profile, "client_secret")
+    for key, value in values.items():
+        parser.set(profile, key, value)
+    text = io.StringIO()
+    parser.write(text)
+    # A new file gets 0600 because profiles may later hold a password.
+    mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o600
+    write_private_file(path, text.getvalue().encode(), mode)
+
+
+def cmd_policy(args, out):
+    """Print the role's trust and permissions policies as one JSON object."""
+    match = IDENTITY_ID_RE.match(args.identity_pool_id)
+    region = args.region or (match.group(1) if match else None)
+    validate_settings({"region": region, "identity_pool_id": args.identity_pool_id, "bucket": args.bucket})
+    if region != match.group(1):
+        raise ToolError(f"identity pool {args.identity_pool_id} is in {match.group(1)} but --region is {region}; "
+                        f"make them agree", EXIT_USAGE)
+    print(json.dumps(role_policies(args.bucket, args.identity_pool_id, region), indent=2))
+    return EXIT_OK
+
+
+def cmd_setup(args, out):
+    """Create or repair every resource of deployment NAME, then write the profile that uses them."""
+    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
+    validate_settings({"endpoint_url": endpoint})
+    path, profile = args.write_config or args.config or DEFAULT_CONFIG, args.write_profile or args.profile
+    if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise ToolError(f"can't write config {path}: name a file in an existing folder", EXIT_USAGE)
+    parser = load_ini(path)  # read before any change, so a broken file stops setup early
+    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
+    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
+    changes = Changes(out)
+    ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
+    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes)
+    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes)
+    pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
+                                   client_id, changes)
+    role_arn, role_changed = ensure_role(make_client("iam", region, endpoint), names["role"],
+                                         role_policies(names["bucket"], pool_id, region), changes)
+    ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes)
+    values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
+              "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {})}
+    write_profile(path, parser, profile, values)
+    if args.json:
+        print(json.dumps({"resources": changes.items, "config": {"path": path, "profile": profile,
+                                                                "values": values}}, indent=2))
+    else:
+        print(f"wrote [{profile}] to {path}:")
+        for key, value in values.items():
+            print(f"  {key} = {value}")
+    return EXIT_OK
+
+
+def cmd_add_user(args, out):
+    """Create a confirmed user in the profile's user pool, with a permanent password."""
+    settings = read_profile(args.config or DEFAULT_CONFIG, args.profile, {"endpoint_url": args.endpoint_url},
+                            explicit_path=args.config is not None)
+    require(settings, ("region", "user_pool_id"))
+    idp = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"))
+    pool, username, who = settings["user_pool_id"], args.username, f"user {args.username}"
+    user = admin_call("look up", who, idp.admin_get_user, missing=("UserNotFoundException",),
+                      UserPoolId=pool, Username=username)
+    if user and user["UserStatus"] != "FORCE_CHANGE_PASSWORD":
+        status = "exists"
+    else:
+        password = settings.get("password") or prompt_secret(
+            f"Password for {username}: ", f"a password for {username} is needed but stdin is not a terminal; "
+                                          f"set {ENV_PREFIX}PASSWORD", EXIT_USAGE, confirm=True)
+        if user is None:
+            # The password doubles as the temporary one, so a policy violation stops before the user exists.
+            admin_call("create", who, idp.admin_create_user, UserPoolId=pool, Username=username,
+                       TemporaryPassword=password, MessageAction="SUPPRESS")
+        admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=pool, Username=username,
+                   Password=password, Permanent=True)
+        status = "created" if user is None else "confirmed"
+    detail = "password unchanged" if status == "exists" else "confirmed, password set"
+    if args.json:
+        print(json.dumps({"user": username, "user_pool_id": pool, "status": status}, indent=2))
+    else:
+        out.note(f"user {username} in {pool}: {status} ({detail})")
+    return EXIT_OK
+
+
+def bucket_is_empty(s3, bucket):
+    """True when the bucket holds no object version, delete marker or open multipart upload."""
+    versions = admin_call("list the versions in", f"bucket {bucket}", s3.list_object_versions, Bucket=bucket,
+                          MaxKeys=1)
+    uploads = admin_call("list the uploads in", f"bucket {bucket}", s3.list_multipart_uploads, Bucket=bucket,
+                         MaxUploads=1)
+    return not (versions.get("Versions") or versions.get("DeleteMarkers") or uploads.get("Uploads"))
+
+
+def empty_bucket(s3, bucket):
+    """Delete every object version and delete marker, and abort every open multipart upload; return the count."""
+    count = 0
+    with aws_step("empty", f"bucket {bucket}", "admin"):
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            doomed = [{"Key": item["Key"], "VersionId": item["VersionId"]}
+                      for item in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if doomed:  # a page holds at most 1000 entries, delete_objects' limit
+                errors = s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True}).get("Errors")
+                if errors:
+                    raise ToolError(f"can't delete s3://{bucket}/{errors[0]['Key']}: {errors[0].get('Code')}: "
+                                    f"{errors[0].get('Message')}", EXIT_AWS)
+                count += len(doomed)
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                count += 1
+    return count
+
+
+def cmd_teardown(args, out):
+    """Delete what setup made for NAME, newest first; what is already gone is reported absent."""
+    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
+    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
+    s3, iam = make_client("s3", region, endpoint), make_client("iam", region, endpoint)
+    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
+    bucket, role, changes = names["bucket"], names["role"], Changes(out)
+    has_bucket = bucket_exists(s3, bucket)
+    # Refuse before deleting anything, so a refusal leaves the deployment whole.
+    if has_bucket and not args.force and not bucket_is_empty(s3, bucket):
+        raise ToolError(f"bucket {bucket} is not empty, so nothing was deleted; rerun with --force "
+                        f"to delete its objects too", EXIT_AWS)
+    pool = find_by_name(identity, "list_identity_pools", "IdentityPools", "IdentityPoolName",
+                        names["identity_pool"], "identity pools", MaxResults=60)
+    if pool:  # its role mapping goes with it
+        admin_call("delete", f"identity pool {pool['IdentityPoolId']}", identity.delete_identity_pool,
+                   IdentityPoolId=pool["IdentityPoolId"])
+    changes.record("identity pool", pool["IdentityPoolId"] if pool else names["identity_pool"],
+                   "deleted" if pool else "absent")
+    if admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
+        for policy in role_policy_names(iam, role):  # IAM refuses to delete a role that still has policies
+            if policy.startswith("arn:"):
+                admin_call("detach", f"policy {policy}", iam.detach_role_policy, RoleName=role, PolicyArn=policy)
+            else:
+                admin_call("delete", f"policy {policy} of role {role}", iam.delete_role_policy, RoleName=role,
+                           PolicyName=policy)
+        admin_call("delete", f"role {role}", iam.delete_role, RoleName=role)
+        changes.record("role", role, "deleted")
+    else:
+        changes.record("role", role, "absent")
+    user_pool = find_by_name(idp, "list_user_pools", "UserPools", "Name", names["user_pool"], "user pools",
+                             MaxResults=60)
+    if user_pool:
+        client = find_by_name(idp, "list_user_pool_clients", "UserPoolClients", "ClientName", names["client"],
+                              f"app clients of {user_pool['Id']}", UserPoolId=user_pool["Id"], MaxResults=60)
+        if client:
+            admin_call("delete", f"app client {client['ClientId']}", idp.delete_user_pool_client,
+                       UserPoolId=user_pool["Id"], ClientId=client["ClientId"])
+        changes.record("app client", client["ClientId"] if client else names["client"],
+                       "deleted" if client else "absent")
+        admin_call("delete", f"user pool {user_pool['Id']}", idp.delete_user_pool, UserPoolId=user_pool["Id"])
+        changes.record("user pool", user_pool["Id"], "deleted")
+    else:
+        changes.record("app client", names["client"], "absent")
+        changes.record("user pool", names["user_pool"], "absent")
+    if has_bucket:
+        emptied = empty_bucket(s3, bucket) if args.force else 0
+        admin_call("delete", f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
+        changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
+    else:
+        changes.record("bucket", bucket, "absent")
+    if args.json:
+        print(json.dumps({"resources": changes.items}, indent=2))
+    return EXIT_OK
+
 
 # ====================================================================== commands
 
@@ -1225,8 +1745,55 @@ def build_parser():
     return parser
 
 
+ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
+                     "the global --endpoint-url applies to every client.")
+
+
 def add_provisioning_parsers(commands):
     """Subparsers of the administrator's commands (see the provisioning section)."""
+    policy = commands.add_parser(
+        "policy", help="print the role's trust and permissions policies as JSON",
+        description="Print {\"TrustPolicy\": ..., \"PermissionsPolicy\": ...}: exactly what setup attaches to the "
+                    "authenticated role. Each user may get, put and delete objects under <identity id>/ and list "
+                    "only that folder; nothing else.")
+    policy.add_argument("--bucket", required=True, help="the bucket the users' folders are in")
+    policy.add_argument("--identity-pool-id", required=True, metavar="ID", help="the identity pool, <region>:<uuid>")
+    policy.add_argument("--region", help="region of the ARNs' partition (default: the identity pool's region)")
+
+    setup = commands.add_parser(
+        "setup", help="create (or repair) bucket, pools, role and mapping; write the profile",
+        description="Create whatever is missing of deployment NAME: bucket NAME-<account id> (private, encrypted, "
+                    "TLS only, stale multipart uploads aborted after 3 days), user pool NAME with app client NAME "
+                    "(no secret, SRP), identity pool NAME, role NAME-authenticated, and the role mapping. Existing "
+                    "resources are found by name and reported 'exists', or 'updated' when they had drifted; a second "
+                    "run changes nothing. Then it writes the profile to the config file, keeping everything else "
+                    "in it. " + ADMIN_CREDENTIALS)
+    setup.add_argument("--name", required=True, help="deployment name: 2-32 lowercase letters, digits, hyphens")
+    setup.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
+    setup.add_argument("--write-config", metavar="PATH", help=f"config file to update (default: --config or "
+                                                              f"./{DEFAULT_CONFIG})")
+    setup.add_argument("--profile", dest="write_profile", metavar="P",
+                       help="profile to write (default: the global --profile)")
+
+    add_user = commands.add_parser(
+        "add-user", help="create a confirmed user in the profile's user pool",
+        description=f"Create USERNAME in the profile's user pool, confirmed, with a permanent password from "
+                    f"{ENV_PREFIX}PASSWORD (or the profile's password), else a prompt typed twice. A user that "
+                    f"already exists is left unchanged (exit 0), unless it still waits for its first password "
+                    f"(FORCE_CHANGE_PASSWORD), which is then set. A password the pool's policy refuses exits 4; "
+                    f"no password and no terminal exits 2. " + ADMIN_CREDENTIALS)
+    add_user.add_argument("username", help="the new user's name")
+
+    teardown = commands.add_parser(
+        "teardown", help="delete what setup created for NAME",
+        description="Delete identity pool (with its role mapping), role, app client, user pool and bucket of "
+                    "deployment NAME, in that order. What is already gone is reported 'absent', so it can be "
+                    "rerun. A bucket that still holds objects stops it before anything is deleted (exit 4) "
+                    "unless --force. " + ADMIN_CREDENTIALS)
+    teardown.add_argument("--name", required=True, help="the deployment name given to setup")
+    teardown.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
+    teardown.add_argument("--force", action="store_true",
+                          help="first delete every object version and open multipart upload in the bucket")
 
 
 def validate_args(args):
@@ -1247,6 +1814,7 @@ def validate_args(args):
 COMMANDS = {
     "run": cmd_run, "creds": cmd_creds, "logout": cmd_logout,
     "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm,
+    "policy": cmd_policy, "setup": cmd_setup, "add-user": cmd_add_user, "teardown": cmd_teardown,
 }
 
 
