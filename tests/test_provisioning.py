@@ -3,29 +3,23 @@
 import configparser
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
-from conftest import TOOL
+from conftest import SUB, run_cli, user_env, write_config
 
-SUB = "${cognito-identity.amazonaws.com:sub}"
 POOL_ID = "us-east-1:0e3c1234-5678-4bfd-956f-2acfa1efd61f"
 PASSWORD = "Corr3ct-Horse-Battery!"
 
 
-def run_cli(args, local_aws, tmp_path, extra_env=None, endpoint=True):
-    """Run cog_auth_s3.py in tmp_path as the local administrator; stdin is not a terminal."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COG_AUTH_S3_"))}
-    env.update(AWS_ACCESS_KEY_ID=local_aws["aws_access_key_id"],
-               AWS_SECRET_ACCESS_KEY=local_aws["aws_secret_access_key"],
-               AWS_DEFAULT_REGION="us-east-1", XDG_CACHE_HOME=str(tmp_path / "cache"), **(extra_env or {}))
+def admin(args, local_aws, tmp_path, extra_env=None, endpoint=True):
+    """Run cog_auth_s3.py in tmp_path with the local administrator's keys; stdin is not a terminal."""
+    env = user_env(tmp_path, AWS_ACCESS_KEY_ID=local_aws["aws_access_key_id"],
+                   AWS_SECRET_ACCESS_KEY=local_aws["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
+                   **(extra_env or {}))
     prefix = ["--endpoint-url", local_aws["endpoint_url"]] if endpoint else []
-    return subprocess.run([sys.executable, str(TOOL), *prefix, *args], cwd=tmp_path, env=env, text=True,
-                          capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+    return run_cli(*prefix, *args, env=env, cwd=tmp_path)
 
 
 def unique_name():
@@ -45,7 +39,7 @@ def statuses(result):
 
 def setup(name, local_aws, tmp_path, *extra):
     """Run setup for name, writing config.ini in tmp_path; fail the test if it fails."""
-    result = run_cli(["setup", "--name", name, *extra], local_aws, tmp_path)
+    result = admin(["setup", "--name", name, *extra], local_aws, tmp_path)
     assert result.returncode == 0, result.stderr
     return result
 
@@ -58,7 +52,7 @@ def profile(tmp_path, section="default"):
 
 
 def test_policy_prints_exactly_the_least_privilege_documents(local_aws, tmp_path):
-    result = run_cli(["policy", "--bucket", "my-bucket", "--identity-pool-id", POOL_ID], local_aws, tmp_path)
+    result = admin(["policy", "--bucket", "my-bucket", "--identity-pool-id", POOL_ID], local_aws, tmp_path)
     assert result.returncode == 0, result.stderr
     documents = json.loads(result.stdout)
     assert set(documents) == {"TrustPolicy", "PermissionsPolicy"}
@@ -79,7 +73,7 @@ def test_policy_prints_exactly_the_least_privilege_documents(local_aws, tmp_path
 
 
 def test_policy_uses_the_partition_of_the_identity_pools_region(local_aws, tmp_path):
-    result = run_cli(["policy", "--bucket", "b-cn", "--identity-pool-id", POOL_ID.replace("us-east-1", "cn-north-1")],
+    result = admin(["policy", "--bucket", "b-cn", "--identity-pool-id", POOL_ID.replace("us-east-1", "cn-north-1")],
                      local_aws, tmp_path)
     assert result.returncode == 0, result.stderr
     assert '"arn:aws-cn:s3:::b-cn"' in result.stdout
@@ -91,13 +85,13 @@ def test_policy_uses_the_partition_of_the_identity_pools_region(local_aws, tmp_p
     ["--bucket", "my-bucket", "--identity-pool-id", POOL_ID, "--region", "eu-west-1"],
 ])
 def test_policy_refuses_malformed_arguments_with_one_line_and_exit_2(local_aws, tmp_path, args):
-    result = run_cli(["policy", *args], local_aws, tmp_path)
+    result = admin(["policy", *args], local_aws, tmp_path)
     assert result.returncode == 2
     assert result.stdout == "" and len(result.stderr.splitlines()) == 1
 
 
 def test_setup_refuses_a_name_that_cannot_name_a_bucket(local_aws, tmp_path):
-    result = run_cli(["setup", "--name", "Bad_Name"], local_aws, tmp_path)
+    result = admin(["setup", "--name", "Bad_Name"], local_aws, tmp_path)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "config.ini").exists()
 
@@ -139,7 +133,7 @@ def test_setup_attaches_exactly_what_policy_prints(local_aws, admin_client, tmp_
     name = unique_name()
     setup(name, local_aws, tmp_path)
     values = profile(tmp_path)
-    printed = json.loads(run_cli(["policy", "--bucket", values["bucket"], "--identity-pool-id",
+    printed = json.loads(admin(["policy", "--bucket", values["bucket"], "--identity-pool-id",
                                   values["identity_pool_id"]], local_aws, tmp_path).stdout)
     iam = admin_client("iam")
     role = f"{name}-authenticated"
@@ -196,7 +190,7 @@ def test_setup_writes_the_profile_and_keeps_the_rest_of_the_config(local_aws, tm
 
 def test_setup_json_summarises_resources_and_config_on_stdout(local_aws, tmp_path):
     name = unique_name()
-    result = run_cli(["--json", "setup", "--name", name, "--write-config", "out.ini"], local_aws, tmp_path)
+    result = admin(["--json", "setup", "--name", name, "--write-config", "out.ini"], local_aws, tmp_path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert [item["status"] for item in summary["resources"]] == ["created"] * 6
@@ -222,15 +216,15 @@ def test_teardown_refuses_a_non_empty_bucket_and_force_leaves_nothing(local_aws,
     s3 = admin_client("s3")
     s3.put_object(Bucket=bucket, Key="someone/file.txt", Body=b"x")
     s3.create_multipart_upload(Bucket=bucket, Key="someone/big.bin")
-    refused = run_cli(["teardown", "--name", name], local_aws, tmp_path)
+    refused = admin(["teardown", "--name", name], local_aws, tmp_path)
     assert refused.returncode == 4
     assert len(refused.stderr.splitlines()) == 1 and "--force" in refused.stderr
     assert len(remaining(admin_client, name, bucket)) == 4  # nothing was deleted
-    forced = run_cli(["teardown", "--name", name, "--force"], local_aws, tmp_path)
+    forced = admin(["teardown", "--name", name, "--force"], local_aws, tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert set(statuses(forced).values()) == {"deleted"}
     assert remaining(admin_client, name, bucket) == []
-    again = run_cli(["teardown", "--name", name], local_aws, tmp_path)
+    again = admin(["teardown", "--name", name], local_aws, tmp_path)
     assert again.returncode == 0, again.stderr
     assert set(statuses(again).values()) == {"absent"}
 
@@ -239,7 +233,7 @@ def test_teardown_of_an_empty_deployment_needs_no_force(local_aws, admin_client,
     name = unique_name()
     setup(name, local_aws, tmp_path)
     bucket = profile(tmp_path)["bucket"]
-    result = run_cli(["teardown", "--name", name], local_aws, tmp_path)
+    result = admin(["teardown", "--name", name], local_aws, tmp_path)
     assert result.returncode == 0, result.stderr
     assert remaining(admin_client, name, bucket) == []
 
@@ -249,13 +243,13 @@ def user_pool(admin_client, local_aws, tmp_path):
     """A user pool made directly (not by setup) and a config.ini profile naming it."""
     idp = admin_client("cognito-idp")
     pool_id = idp.create_user_pool(PoolName=unique_name())["UserPool"]["Id"]
-    (tmp_path / "config.ini").write_text(f"[default]\nregion = us-east-1\nuser_pool_id = {pool_id}\n"
-                                         f"endpoint_url = {local_aws['endpoint_url']}\n")
+    write_config(tmp_path / "config.ini", {"default": {"region": "us-east-1", "user_pool_id": pool_id,
+                                                       "endpoint_url": local_aws["endpoint_url"]}})
     return pool_id
 
 
 def test_add_user_creates_a_confirmed_user_with_the_password_from_env(local_aws, admin_client, tmp_path, user_pool):
-    result = run_cli(["add-user", "alice"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD},
+    result = admin(["add-user", "alice"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD},
                      endpoint=False)
     assert result.returncode == 0, result.stderr
     user = admin_client("cognito-idp").admin_get_user(UserPoolId=user_pool, Username="alice")
@@ -265,14 +259,14 @@ def test_add_user_creates_a_confirmed_user_with_the_password_from_env(local_aws,
 
 def test_add_user_leaves_an_existing_user_unchanged(local_aws, admin_client, tmp_path, user_pool):
     env = {"COG_AUTH_S3_PASSWORD": PASSWORD}
-    assert run_cli(["add-user", "bob"], local_aws, tmp_path, env).returncode == 0
-    again = run_cli(["--json", "add-user", "bob"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": "Other-Pass-1234!"})
+    assert admin(["add-user", "bob"], local_aws, tmp_path, env).returncode == 0
+    again = admin(["--json", "add-user", "bob"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": "Other-Pass-1234!"})
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["status"] == "exists"
 
 
 def test_add_user_without_terminal_or_password_exits_2_with_one_line(local_aws, admin_client, tmp_path, user_pool):
-    result = run_cli(["add-user", "carol"], local_aws, tmp_path)
+    result = admin(["add-user", "carol"], local_aws, tmp_path)
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "COG_AUTH_S3_PASSWORD" in result.stderr
     with pytest.raises(admin_client("cognito-idp").exceptions.UserNotFoundException):
@@ -282,18 +276,36 @@ def test_add_user_without_terminal_or_password_exits_2_with_one_line(local_aws, 
 def test_add_user_with_a_password_the_pool_refuses_exits_4_and_a_rerun_fixes_it(local_aws, admin_client, tmp_path,
                                                                                user_pool):
     idp = admin_client("cognito-idp")
-    result = run_cli(["add-user", "dave"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": "short"})
+    result = admin(["add-user", "dave"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": "short"})
     assert result.returncode == 4
     assert len(result.stderr.splitlines()) == 1 and "password policy" in result.stderr
     # AWS refuses the temporary password, so no user exists; moto creates the user unconfirmed.
     # Either way a rerun with an acceptable password ends with a confirmed user.
     with contextlib.suppress(idp.exceptions.UserNotFoundException):
         assert idp.admin_get_user(UserPoolId=user_pool, Username="dave")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
-    rerun = run_cli(["add-user", "dave"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD})
+    rerun = admin(["add-user", "dave"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD})
     assert rerun.returncode == 0, rerun.stderr
     assert idp.admin_get_user(UserPoolId=user_pool, Username="dave")["UserStatus"] == "CONFIRMED"
 
 
 def test_add_user_without_a_configured_user_pool_exits_2(local_aws, tmp_path):
-    result = run_cli(["add-user", "erin"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD})
+    result = admin(["add-user", "erin"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD})
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and "missing" in result.stderr
+
+
+def test_users_added_to_a_setup_deployment_reach_only_their_own_folder(local_aws, tmp_path):
+    setup(unique_name(), local_aws, tmp_path)
+    (tmp_path / "hello.txt").write_text("hello\n")
+    for user in ("alice", "bob"):
+        assert admin(["add-user", user], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD}).returncode == 0
+    as_user = {"COG_AUTH_S3_PASSWORD": PASSWORD, "COG_AUTH_S3_UPLOAD_FILE": "hello.txt"}
+    bob = run_cli("--profile", "default", "--json", "run", cwd=tmp_path,
+                  env=user_env(tmp_path, COG_AUTH_S3_USERNAME="bob", **as_user))
+    assert bob.returncode == 0, bob.stderr
+    bob_id = json.loads(bob.stdout)["identity_id"]
+    alice = run_cli("--json", "--no-cache", "run", "--try-identity", bob_id, cwd=tmp_path,
+                    env=user_env(tmp_path, COG_AUTH_S3_USERNAME="alice", **as_user))
+    assert alice.returncode == 0, alice.stderr
+    report = json.loads(alice.stdout)
+    assert report["uri"].endswith(f"{report['identity_id']}/hello.txt")
+    assert report["isolation"]["refused"] is True
