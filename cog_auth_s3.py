@@ -12,7 +12,9 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
     cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | logout
-    cog_auth_s3.py [GLOBAL OPTIONS] policy | setup | add-user | teardown
+    cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
+    cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P]
+    cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME | teardown --name NAME [--region R] [--force]
 
     With no command, `run` signs in, prints the ID token, the identity id and the
     temporary credentials, and uploads upload_file to s3://bucket/<identity id>/.

@@ -3,11 +3,16 @@
 import configparser
 import contextlib
 import json
+import os
+import sys
 import uuid
 
 import pytest
 
-from conftest import SUB, run_cli, user_env, write_config
+from conftest import ROOT, SUB, run_cli, user_env, write_config
+
+sys.path.insert(0, str(ROOT))
+import cog_auth_s3 as tool  # noqa: E402
 
 POOL_ID = "us-east-1:0e3c1234-5678-4bfd-956f-2acfa1efd61f"
 PASSWORD = "Corr3ct-Horse-Battery!"
@@ -309,3 +314,78 @@ def test_users_added_to_a_setup_deployment_reach_only_their_own_folder(local_aws
     report = json.loads(alice.stdout)
     assert report["uri"].endswith(f"{report['identity_id']}/hello.txt")
     assert report["isolation"]["refused"] is True
+
+
+def test_setup_restores_a_bucket_whose_protections_were_removed(local_aws, admin_client, tmp_path):
+    name = unique_name()
+    setup(name, local_aws, tmp_path)
+    s3, bucket = admin_client("s3"), profile(tmp_path)["bucket"]
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    again = setup(name, local_aws, tmp_path)
+    assert statuses(again)["bucket"] == "updated"
+    assert "public access block" in again.stderr and "lifecycle rule" in again.stderr
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["ID"] == tool.LIFECYCLE_ID
+
+
+class FakeClientError(Exception):
+    """Shaped like botocore's ClientError."""
+
+    __module__ = "botocore.exceptions"
+
+    def __init__(self, code, message=""):
+        super().__init__(message)
+        self.response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+
+def refusing(codes):
+    """A call that fails with each code in turn, then succeeds; it counts its attempts."""
+    attempts = []
+
+    def call():
+        attempts.append(1)
+        if len(attempts) <= len(codes):
+            with tool.aws_step("map the role to", "pool", "admin"):
+                raise FakeClientError(codes[len(attempts) - 1])
+        return "mapped"
+    return call, attempts
+
+
+def test_a_just_changed_role_is_retried_with_bounded_backoff(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr("time.sleep", sleeps.append)
+    call, attempts = refusing(["InvalidParameterException", "AccessDeniedException"])
+    assert tool.retry_while_propagating(call, "role mapping", tool.Output(quiet=True), True) == "mapped"
+    assert len(attempts) == 3 and sleeps == [1, 2]
+    call, attempts = refusing(["InvalidParameterException"] * 10)
+    with pytest.raises(tool.AwsStepError):
+        tool.retry_while_propagating(call, "role mapping", tool.Output(quiet=True), True)
+    assert len(attempts) == len(tool.PROPAGATION_DELAYS) + 1 and sum(sleeps) <= 20
+
+
+@pytest.mark.parametrize("codes,role_changed", [(["InvalidParameterException"], False),
+                                                (["LimitExceededException"], True)])
+def test_refusals_unrelated_to_a_new_role_are_not_retried(monkeypatch, codes, role_changed):
+    monkeypatch.setattr("time.sleep", lambda seconds: pytest.fail("slept"))
+    call, attempts = refusing(codes)
+    with pytest.raises(tool.AwsStepError):
+        tool.retry_while_propagating(call, "role mapping", tool.Output(quiet=True), role_changed)
+    assert len(attempts) == 1
+
+
+def test_an_html_error_page_still_makes_one_line():
+    page = "<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>"
+    error = tool.explain_aws_error(tool.AwsStepError(FakeClientError("500", page), "read", "x", "admin"))
+    assert "\n" not in str(error) and "Internal Server Error" in str(error)
+
+
+def test_the_config_keeps_its_mode_and_a_new_one_is_private(tmp_path):
+    shared = tmp_path / "shared.ini"
+    shared.write_text("[other]\nregion = eu-west-1\n")
+    os.chmod(shared, 0o644)
+    tool.write_profile(str(shared), tool.load_ini(str(shared)), "default", {"region": "us-east-1"})
+    assert os.stat(shared).st_mode & 0o777 == 0o644
+    fresh = tmp_path / "new.ini"
+    tool.write_profile(str(fresh), tool.load_ini(str(fresh)), "default", {"region": "us-east-1"})
+    assert os.stat(fresh).st_mode & 0o777 == 0o600
