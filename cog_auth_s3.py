@@ -268,7 +268,7 @@ ADMIN_MESSAGES = {
     "UsernameExistsException": "user {obj} already exists in the pool",
     "InvalidPasswordException": "the password for {obj} was refused: {message}; "
                                 "pick one that meets the user pool's password policy",
-    "ResourceNotFoundException": "{obj} was not found: {message}; check the profile's user_pool_id and region "
+    "ResourceNotFoundException": "{obj} was not found: {message}; check the region and the ids in the profile "
                                  "(or run setup)",
     "InvalidClientTokenId": "AWS did not recognise the administrator's credentials; "
                             "check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
@@ -939,7 +939,7 @@ def delete_object(client, bucket, key):
 # of them: S3 bucket names (lowercase, digits, hyphens).
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
 COGNITO_IDENTITY = "cognito-identity.amazonaws.com"
-SUB_VARIABLE = "${cognito-identity.amazonaws.com:sub}"
+SUB_VARIABLE = f"${{{COGNITO_IDENTITY}:sub}}"
 ROLE_POLICY_NAME = "own-folder-in-bucket"
 TLS_SID = "DenyInsecureTransport"
 LIFECYCLE_ID = "abort-incomplete-multipart-uploads"
@@ -1299,6 +1299,9 @@ def cmd_setup(args, out):
     path, profile = args.write_config or args.config or DEFAULT_CONFIG, args.write_profile or args.profile
     if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise ToolError(f"can't write config {path}: name a file in an existing folder", EXIT_USAGE)
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        # configparser skips a file it can't open, so its profiles would be overwritten unseen.
+        raise ToolError(f"can't read and write config {path}; fix its permissions or pick another", EXIT_USAGE)
     parser = load_ini(path)  # read before any change, so a broken file stops setup early
     names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
     idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
