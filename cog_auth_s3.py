@@ -982,6 +982,10 @@ def role_policies(bucket, identity_pool_id, region):
              "Resource": f"{bucket_arn}/{SUB_VARIABLE}/*"},
             {"Sid": "ListOwnFolder", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
              "Condition": {"StringLike": {"s3:prefix": [f"{SUB_VARIABLE}/", f"{SUB_VARIABLE}/*"]}}},
+            # Without it a failed or interrupted multipart upload can't be cancelled by the
+            # user who started it, and its parts stay billed until the lifecycle rule runs.
+            {"Sid": "AbortOwnUploads", "Effect": "Allow", "Action": "s3:AbortMultipartUpload",
+             "Resource": f"{bucket_arn}/{SUB_VARIABLE}/*"},
         ],
     }
     return {"TrustPolicy": trust, "PermissionsPolicy": permissions}

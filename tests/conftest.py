@@ -107,12 +107,12 @@ SUB = "${cognito-identity.amazonaws.com:sub}"
 def least_privilege(bucket):
     """The permissions the tool's users should have: their own folder, nothing else."""
     return {"Version": "2012-10-17", "Statement": [
-        # AbortMultipartUpload lets the tool clean up a failed upload in its own folder.
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                                       "s3:AbortMultipartUpload"],
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
          "Resource": f"arn:aws:s3:::{bucket}/{SUB}/*"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
          "Condition": {"StringLike": {"s3:prefix": [f"{SUB}/", f"{SUB}/*"]}}},
+        # Lets the tool cancel a failed upload in its own folder.
+        {"Effect": "Allow", "Action": "s3:AbortMultipartUpload", "Resource": f"arn:aws:s3:::{bucket}/{SUB}/*"},
     ]}
 
 

@@ -68,13 +68,15 @@ def test_policy_prints_exactly_the_least_privilege_documents(local_aws, tmp_path
         "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL_ID},
                       "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}},
     }
-    objects, listing = documents["PermissionsPolicy"]["Statement"]
+    objects, listing, abort = documents["PermissionsPolicy"]["Statement"]
     assert objects["Effect"] == "Allow" and "Condition" not in objects
     assert sorted(objects["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     assert objects["Resource"] == f"arn:aws:s3:::my-bucket/{SUB}/*"
     assert listing["Effect"] == "Allow" and listing["Action"] == "s3:ListBucket"
     assert listing["Resource"] == "arn:aws:s3:::my-bucket"
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{SUB}/", f"{SUB}/*"]}}
+    assert abort == {"Sid": "AbortOwnUploads", "Effect": "Allow", "Action": "s3:AbortMultipartUpload",
+                     "Resource": f"arn:aws:s3:::my-bucket/{SUB}/*"}
 
 
 def test_policy_uses_the_partition_of_the_identity_pools_region(local_aws, tmp_path):
