@@ -70,7 +70,8 @@ SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "user
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-IDENTITY_ID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+):" + UUID_RE + r"$")
+# Identity ids and identity pool ids share one form: <region>:<uuid>.
+REGION_UUID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+):" + UUID_RE + r"$")
 USER_POOL_ID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+)_[0-9A-Za-z]+$")
 CLIENT_ID_RE = re.compile(r"^[\w+]{1,128}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -86,7 +87,7 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
         parser = load_ini(config_path)
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
-        elif explicit_path or profile != "default":
+        else:
             found = ", ".join(parser.sections()) or "none"
             raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
                             f"add it or pick one with --profile", EXIT_USAGE)
@@ -107,8 +108,16 @@ def load_ini(config_path):
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(config_path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError, OSError) as err:
-        raise ToolError(f"can't read config {config_path}: {one_line(err)}; fix the INI syntax", EXIT_USAGE)
+    except configparser.Error as err:
+        # The parser's own text quotes the offending line, which may hold the password.
+        line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
+        where = f" at line {line}" if line else ""
+        raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
+                        EXIT_USAGE)
+    except UnicodeDecodeError:
+        raise ToolError(f"can't read config {config_path}: it is not UTF-8 text", EXIT_USAGE)
+    except OSError as err:
+        raise ToolError(f"can't read config {config_path}: {err.strerror}", EXIT_USAGE)
     return parser
 
 
@@ -138,7 +147,7 @@ def validate_settings(settings):
             raise ToolError(f"user_pool_id '{pool}' is in {match.group(1)} but region is {region}; "
                             f"make them agree", EXIT_USAGE)
     identity_pool = settings.get("identity_pool_id")
-    if identity_pool and not IDENTITY_ID_RE.match(identity_pool):
+    if identity_pool and not REGION_UUID_RE.match(identity_pool):
         raise ToolError(f"identity_pool_id '{identity_pool}' is malformed; expected <region>:<uuid>", EXIT_USAGE)
     client_id = settings.get("client_id")
     if client_id and not CLIENT_ID_RE.match(client_id):
@@ -167,9 +176,12 @@ def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
         raise ToolError(no_tty_message, exit_code)
     import getpass
 
-    value = getpass.getpass(prompt)
-    if confirm and getpass.getpass("Again: ") != value:
-        raise ToolError("the two entries differ; run again", exit_code)
+    try:
+        value = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Again: ") != value:
+            raise ToolError("the two entries differ; run again", exit_code)
+    except EOFError:
+        raise ToolError("input ended before a value was entered; run again", exit_code) from None
     if not value:
         raise ToolError("nothing was entered; run again", exit_code)
     return value
@@ -213,8 +225,18 @@ def is_aws_error(err):
 
 
 def error_code(err):
-    """The AWS error code and message of a ClientError, else ("", "")."""
-    response = getattr(err, "response", None) or {}
+    """The AWS error code and message of an error, else ("", "").
+
+    Besides ClientError this reads the errors boto3's transfer wrappers flatten into
+    a string (S3UploadFailedError), and the ClientError they were raised from.
+    """
+    response = getattr(err, "response", None)
+    if not response:
+        cause = err.__cause__ or err.__context__
+        if cause is not None and getattr(cause, "response", None):
+            return error_code(cause)
+        match = re.search(r"An error occurred \((\w+)\)[^:]*: (.*)", str(err))
+        return (match.group(1), match.group(2)) if match else ("", "")
     info = response.get("Error", {})
     code = str(info.get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -288,12 +310,16 @@ def explain_aws_error(step):
         where = getattr(err, "kwargs", {}).get("endpoint_url", "") or "the endpoint"
         return ToolError(f"can't reach {where} to {verb} {obj}; check endpoint_url and your network "
                          f"(is local_aws running?)", EXIT_AWS)
-    if name in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound"):
+    if name == "ProfileNotFound":
+        return ToolError(f"{one_line(err)}; fix or unset AWS_PROFILE", EXIT_USAGE)
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
         return ToolError(f"no usable AWS credentials to {verb} {obj}: {one_line(err)}; "
                          f"set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", EXIT_USAGE)
+    if name == "ParamValidationError":
+        # Its text quotes the rejected values, which may be tokens; they stay out of the message.
+        return ToolError(f"couldn't {verb} {obj}: a value was rejected before sending; "
+                         f"check the profile (--debug shows which)", EXIT_USAGE)
     code, message = error_code(err)
-    if not code:
-        code, message = s3transfer_code(err)
     message = " ".join(message.split())  # an endpoint's HTML error page must still make one line
     fields = {"verb": verb, "obj": obj, "message": message.rstrip(".")}
     if step.stage == "login":
@@ -328,15 +354,6 @@ def login_refusal(message, username):
     if "not enabled" in lowered or "auth flow" in lowered:
         return f"the app client does not allow this sign-in flow: {message}; enable ALLOW_USER_SRP_AUTH"
     return f"Cognito refused the sign-in: {message}"
-
-
-def s3transfer_code(err):
-    """Recover the AWS code from errors s3transfer wraps into a string (S3UploadFailedError)."""
-    cause = err.__cause__ or err.__context__
-    if cause is not None and getattr(cause, "response", None):
-        return error_code(cause)
-    match = re.search(r"An error occurred \((\w+)\)[^:]*: (.*)", str(err))
-    return (match.group(1), match.group(2)) if match else ("", "")
 
 
 def one_line(err):
@@ -380,7 +397,8 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
         kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
-    return aws_session().client(service, **kwargs)
+    with aws_step("set up a client for", service, "config"):
+        return aws_session().client(service, **kwargs)
 
 
 # ====================================================================== login
@@ -461,9 +479,10 @@ def jwt_claims(token):
 
     try:
         payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
         return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 # ====================================================================== identity
@@ -523,7 +542,9 @@ def cache_path(profile, environ=None):
 def cache_fingerprint(settings):
     """Ties a cache entry to the pools, user and endpoint it was made for."""
     parts = [settings.get(k) or "" for k in ("region", "user_pool_id", "client_id", "identity_pool_id",
-                                              "username", "endpoint_url")]
+                                              "username")]
+    # Credentials from local_aws must never be handed out for AWS, nor the reverse.
+    parts.append(settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL", ""))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
@@ -547,11 +568,13 @@ def load_cache(path, fingerprint, warn):
         try:
             entry = json.loads(handle.read().decode("utf-8"))
             creds = entry["credentials"]
-            if entry.get("version") != CACHE_VERSION or not all(
-                    isinstance(creds.get(k), str) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")):
+            strings = [creds.get(k) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")]
+            optional = [entry.get(k) for k in ("id_token", "refresh_token", "internal_username")]
+            if (entry.get("version") != CACHE_VERSION or not all(isinstance(v, str) for v in strings)
+                    or not all(v is None or isinstance(v, str) for v in optional)):
                 raise ValueError("unexpected layout")
             parse_time(creds["Expiration"])
-            if not IDENTITY_ID_RE.match(entry["identity_id"]):
+            if not REGION_UUID_RE.match(entry["identity_id"]):
                 raise ValueError("bad identity id")
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             warn(f"ignoring corrupt credential cache {path}; it will be rewritten")
@@ -585,12 +608,11 @@ def write_private_file(path, data, mode=0o600):
 
 
 def ensure_private_dir(folder):
-    """Create folder 0700, or tighten it; refuse one that belongs to someone else."""
+    """Create folder 0700, or tighten it; refuse (PermissionError) one that belongs to someone else."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
     info = os.stat(folder)
     if info.st_uid != os.geteuid():
-        raise ToolError(f"cache folder {folder} belongs to another user; set XDG_CACHE_HOME or use --no-cache",
-                        EXIT_USAGE)
+        raise PermissionError(0, "it belongs to another user")
     if info.st_mode & 0o077:
         os.chmod(folder, 0o700)
 
@@ -602,17 +624,31 @@ def save_cache(path, entry):
 
 
 @contextlib.contextmanager
-def cache_lock(path):
-    """Serialise sign-ins per profile, so parallel AWS CLI calls make one login, not many."""
+def cache_lock(path, warn):
+    """Serialise sign-ins per profile, so parallel AWS CLI calls make one login, not many.
+
+    Yields whether the cache is usable; a folder that can't be used means a warning, not a crash.
+    """
     import fcntl
 
-    ensure_private_dir(os.path.dirname(path))
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        ensure_private_dir(os.path.dirname(path))
+        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as err:
+        cache_unusable(path, err, warn)
+        yield False
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield True
     finally:
         os.close(fd)
+
+
+def cache_unusable(path, err, warn):
+    """Warn that the cache can't be used this time; the run goes on without it."""
+    warn(f"can't use the credential cache in {os.path.dirname(path)}: {err.strerror or err}; "
+         f"continuing without it (set XDG_CACHE_HOME, or --no-cache)")
 
 
 def fresh(entry, now=None):
@@ -644,7 +680,7 @@ class Output:
         return not self.quiet and not self.as_json and sys.stderr.isatty()
 
 
-def user_session(settings, out, use_cache=True, mfa_code=None, force_login=False):
+def user_session(settings, out, use_cache=True, mfa_code=None):
     """The user's identity id and credentials: from the cache, a token refresh, or a password sign-in.
 
     Returns {"identity_id", "credentials", "id_token" (or None), "source": "cache"|"refresh"|"login"}.
@@ -653,33 +689,42 @@ def user_session(settings, out, use_cache=True, mfa_code=None, force_login=False
     path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
-    entry = None if force_login else load_cache(path, fingerprint, out.warn)
+    entry = load_cache(path, fingerprint, out.warn)
     if entry and fresh(entry):
         out.trace(f"using cached credentials from {path}")
         return session_from(entry, "cache")
-    with cache_lock(path):
-        # Another process may have renewed the session while we waited for the lock.
-        entry = None if force_login else load_cache(path, fingerprint, out.warn)
-        if entry and fresh(entry):
-            return session_from(entry, "cache")
-        session = None
-        if entry and entry.get("refresh_token"):
-            session = renew(settings, entry, out)
-        if session is None:
-            session = sign_in(settings, out, entry, mfa_code)
+    with cache_lock(path, out.warn) as usable:
+        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable)
+
+
+def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable):
+    """Under the profile's lock: reuse what another process cached, else renew or sign in, and cache it."""
+    # Another process may have renewed the session while we waited for the lock.
+    entry = load_cache(path, fingerprint, out.warn) if usable else None
+    if entry and fresh(entry):
+        return session_from(entry, "cache")
+    session = renew(settings, entry, out) if entry and entry.get("refresh_token") else None
+    if session is None:
+        session = sign_in(settings, out, entry, mfa_code)
+    if not usable:
+        return session
+    try:
         save_cache(path, {
             "version": CACHE_VERSION, "fingerprint": fingerprint, "identity_id": session["identity_id"],
             "credentials": session["credentials"], "id_token": session["id_token"],
             "refresh_token": session["refresh_token"], "internal_username": session["internal_username"],
         })
         out.trace(f"cached credentials in {path}")
-        return session
+    except OSError as err:
+        cache_unusable(path, err, out.warn)
+    return session
 
 
 def session_from(entry, source):
     """A session dict from a cache entry; the ID token only while it is still valid."""
     token = entry.get("id_token")
-    if token and jwt_claims(token).get("exp", 0) <= datetime.datetime.now().timestamp():
+    expires = jwt_claims(token).get("exp") if token else None
+    if not isinstance(expires, (int, float)) or expires <= datetime.datetime.now().timestamp():
         token = None
     return {"identity_id": entry["identity_id"], "credentials": entry["credentials"], "id_token": token,
             "refresh_token": entry.get("refresh_token"), "internal_username": entry.get("internal_username"),
@@ -744,73 +789,81 @@ def challenge_answerer(mfa_code):
         if not sys.stdin or not sys.stdin.isatty():
             raise ToolError(f"Cognito asks for an MFA code ({name}) and stdin is not a terminal; "
                             f"pass --mfa-code or set {ENV_PREFIX}MFA_CODE", EXIT_LOGIN)
-        return input("MFA code: ").strip()
+        # The prompt goes to stderr, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
+        print("MFA code: ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            raise ToolError("input ended before an MFA code was entered; run again", EXIT_LOGIN)
+        return line.strip()
     return answer
 
 
 # ====================================================================== s3
 
 MiB = 1024 * 1024
+# 8 parts of 8 MiB in flight bound memory (peak RSS is the same for 64 MiB and 512 MiB
+# files) while keeping a loopback or LAN link busy; see bench/run.py.
 TRANSFER_SETTINGS = {
-    "multipart_threshold": 16 * MiB,
-    "multipart_chunksize": 16 * MiB,
+    "multipart_threshold": 8 * MiB,
+    "multipart_chunksize": 8 * MiB,
     "max_concurrency": 8,
 }
+# botocore computes CRC32 over every PutObject and UploadPart as it streams the body,
+# and S3 rejects a part or object whose bytes don't match (BadDigest). Asked for
+# explicitly, so an AWS config with request_checksum_calculation=when_required can't drop it.
+UPLOAD_ARGS = {"ChecksumAlgorithm": "CRC32"}
+
+
+def confine(identity_id, key, bucket=None, folder_ok=False):
+    """Check a key (or with folder_ok a prefix) relative to <identity_id>/ and return it relative.
+
+    s3://BUCKET/<identity_id>/... is accepted for the user's own folder. With identity_id None only
+    the key itself is checked, so bad keys are refused before any request.
+    """
+    original, relative = key, key
+    if key[:5].lower() == "s3://":
+        named_bucket, _, rest = key[5:].partition("/")
+        if bucket and named_bucket != bucket:
+            raise ToolError(f"{original} is not in bucket {bucket}; keys are relative to your folder", EXIT_USAGE)
+        folder, slash, relative = rest.partition("/")
+        if not slash or (identity_id and folder != identity_id):
+            raise ToolError(f"{original} is outside your folder {identity_id or '<identity id>'}/; "
+                            f"keys can't leave it", EXIT_USAGE)
+    if folder_ok and relative in ("", "/"):
+        return ""
+    body = relative[:-1] if folder_ok and relative.endswith("/") else relative
+    if not body or body.startswith("/") or "\\" in body:
+        raise ToolError(f"key {original!r} must be a relative path inside your folder, such as notes/a.txt",
+                        EXIT_USAGE)
+    if any(part in ("", ".", "..") for part in body.split("/")):
+        raise ToolError(f"key {original!r} has an empty, '.' or '..' segment; keys can't leave your folder",
+                        EXIT_USAGE)
+    import unicodedata
+
+    # Control and invisible format characters (e.g. U+202E) would let a key spoof another in listings.
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in body):
+        raise ToolError(f"key {original!r} holds control or invisible formatting characters", EXIT_USAGE)
+    return relative
 
 
 def user_key(identity_id, key, bucket=None):
-    """The full S3 key for a key relative to <identity_id>/; refuses anything that would leave that folder.
-
-    With identity_id None it only checks the key, so bad keys are refused before any request.
-    """
-    original = key
-    if key.startswith("s3://"):
-        named_bucket, _, rest = key[len("s3://"):].partition("/")
-        if bucket and named_bucket != bucket:
-            raise ToolError(f"{original} is not in bucket {bucket}; keys are relative to your folder", EXIT_USAGE)
-        folder, _, key = rest.partition("/")
-        if identity_id and folder != identity_id:
-            raise ToolError(f"{original} is outside your folder {identity_id}/; keys can't leave it", EXIT_USAGE)
-    if not key or key.startswith("/") or "\\" in key:
-        raise ToolError(f"key {original!r} must be a relative path inside your folder, such as notes/a.txt",
-                        EXIT_USAGE)
-    segments = key.split("/")
-    if any(part in ("", ".", "..") for part in segments[:-1]) or segments[-1] in (".", ".."):
-        raise ToolError(f"key {original!r} has an empty, '.' or '..' segment; keys can't leave your folder",
-                        EXIT_USAGE)
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
-        raise ToolError(f"key {original!r} holds control characters", EXIT_USAGE)
-    return f"{identity_id}/{key}"
+    """The full S3 key for a key relative to <identity_id>/; refuses anything that would leave that folder."""
+    relative = confine(identity_id, key, bucket)
+    return f"{identity_id}/{relative}"
 
 
 def user_prefix(identity_id, prefix, bucket=None):
-    """The full S3 prefix for ls: '' lists the whole folder."""
-    if not prefix:
-        return f"{identity_id}/"
-    trailing = prefix.endswith("/") and not prefix.startswith("s3://")
-    full = user_key(identity_id, prefix.rstrip("/") if trailing else prefix, bucket)
-    return full + "/" if trailing else full
-
-
-def file_crc32(path):
-    """CRC32 of a file as S3 writes it (Base64 of the big-endian value), read in 1 MiB blocks."""
-    import base64
-    import zlib
-
-    value = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(MiB):
-            value = zlib.crc32(block, value)
-    return base64.b64encode(value.to_bytes(4, "big")).decode()
+    """The full S3 prefix for ls; '' lists the whole folder."""
+    return f"{identity_id}/{confine(identity_id, prefix, bucket, folder_ok=True)}"
 
 
 class S3Writes:
-    """Hooks on an S3 client: If-None-Match for --no-clobber, and each write's ETag as S3 returned it."""
+    """Hooks on one S3 client: If-None-Match for --no-clobber, and what S3 answered to each write."""
 
     OPERATIONS = ("PutObject", "CompleteMultipartUpload")
 
-    def __init__(self, client, no_clobber=False):
-        self.no_clobber, self.etags = no_clobber, {}
+    def __init__(self, client):
+        self.no_clobber, self.results = False, {}
         for operation in self.OPERATIONS:
             client.meta.events.register(f"before-parameter-build.s3.{operation}", self._before)
             client.meta.events.register(f"after-call.s3.{operation}", self._after)
@@ -822,12 +875,15 @@ class S3Writes:
 
     def _after(self, parsed, context, **_):
         if parsed.get("ETag") and context.get("cog_auth_s3_key"):
-            self.etags[context["cog_auth_s3_key"]] = parsed["ETag"]
+            self.results[context["cog_auth_s3_key"]] = {"etag": parsed["ETag"],
+                                                        "checksum_crc32": parsed.get("ChecksumCRC32", "")}
 
 
 def s3_client(credentials, region, endpoint_url=None):
-    """An S3 client signed with the user's temporary credentials."""
-    return make_client("s3", region, endpoint_url, credentials=credentials)
+    """An S3 client signed with the user's temporary credentials, with the write hooks attached."""
+    client = make_client("s3", region, endpoint_url, credentials=credentials)
+    client.cog_auth_s3_writes = S3Writes(client)
+    return client
 
 
 def transfer_manager(client):
@@ -841,21 +897,17 @@ class Progress:
     """A tqdm bar on stderr when it is a terminal and tqdm is installed; otherwise nothing."""
 
     def __init__(self, out, total, label):
-        self.bar = None
-        if out.progress_wanted():
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self.bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
-                            file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    def subscribers(self):
-        if self.bar is None:
-            return []
+        self.bar, self.listeners = None, []
+        if not out.progress_wanted():
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
         from s3transfer.subscribers import BaseSubscriber
 
-        bar = self.bar
+        self.bar = bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                              file=sys.stderr, leave=False, dynamic_ncols=True)
 
         class OnProgress(BaseSubscriber):
             def on_progress(self, future, bytes_transferred, **kwargs):
@@ -863,56 +915,70 @@ class Progress:
                     bar.total = future.meta.size  # a download learns its size from S3
                 bar.update(bytes_transferred)
 
-        return [OnProgress()]
+        self.listeners = [OnProgress()]
 
     def close(self):
+        """Remove the bar from the terminal."""
         if self.bar is not None:
             self.bar.close()
 
 
-def upload_files(client, bucket, pairs, out=None, no_clobber=False):
-    """Upload [(path, key)] concurrently; return [{"uri", "key", "size", "etag"}] in the same order.
+@contextlib.contextmanager
+def local_file_errors(action, path):
+    """A local file that can't be read or written is the user's to fix: exit 2, not a traceback."""
+    try:
+        yield
+    except OSError as err:
+        if is_aws_error(err):
+            raise
+        raise ToolError(f"can't {action} {path}: {err.strerror or one_line(err)}", EXIT_USAGE) from err
 
-    Each upload carries the file's CRC32, which S3 checks against the stored
-    object; a failed multipart upload is aborted by the transfer manager.
+
+def upload_files(client, bucket, pairs, out=None, no_clobber=False):
+    """Upload [(path, key)] concurrently; return [{"uri", "key", "size", "etag", "checksum_crc32"}] in order.
+
+    Every request carries a CRC32 that S3 checks before storing; a failed multipart
+    upload is aborted by the transfer manager.
     """
     out = out or Output(quiet=True)
-    hooks = S3Writes(client, no_clobber)
-    sizes = [os.path.getsize(path) for path, _ in pairs]
+    writes = client.cog_auth_s3_writes
+    writes.no_clobber = no_clobber
+    sizes = []
+    for path, _ in pairs:
+        with local_file_errors("read", path):
+            sizes.append(os.path.getsize(path))
     progress = Progress(out, sum(sizes), "upload")
-    futures = []
     try:
         with transfer_manager(client) as manager:
-            for path, key in pairs:
-                extra = {"ChecksumCRC32": file_crc32(path)}
-                futures.append(manager.upload(path, bucket, key, extra_args=extra,
-                                              subscribers=progress.subscribers()))
+            futures = [manager.upload(path, bucket, key, extra_args=dict(UPLOAD_ARGS), subscribers=progress.listeners)
+                       for path, key in pairs]
             for (path, key), future in zip(pairs, futures):
-                with aws_step("put", f"s3://{bucket}/{key}", "s3"):
+                with aws_step("put", f"s3://{bucket}/{key}", "s3"), local_file_errors("read", path):
                     future.result()
     finally:
         progress.close()
-    return [{"uri": f"s3://{bucket}/{key}", "key": key, "size": size, "etag": hooks.etags.get(key, "")}
+    return [{"uri": f"s3://{bucket}/{key}", "key": key, "size": size, **writes.results.get(key, {"etag": ""})}
             for (path, key), size in zip(pairs, sizes)]
 
 
 def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
-             endpoint_url=None, key=None):
-    """Upload one file to s3://bucket/<identity_id>/<key or its basename>; return {"uri", "key", "size", "etag"}."""
+             endpoint_url=None, *, key=None, client=None, out=None):
+    """Upload one file to s3://bucket/<identity_id>/<key or its basename>; return {"uri", "size", "etag", ...}."""
     credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": session_token}
     full_key = user_key(identity_id, key or os.path.basename(upload_path), bucket)
-    client = s3_client(credentials, region, endpoint_url)
-    return upload_files(client, bucket, [(upload_path, full_key)])[0]
+    client = client or s3_client(credentials, region, endpoint_url)
+    return upload_files(client, bucket, [(upload_path, full_key)], out)[0]
 
 
 def download_file(client, bucket, key, dest, out):
     """Download to a temporary file beside dest and rename it into place only when complete."""
     progress = Progress(out, None, "download")
     try:
-        with transfer_manager(client) as manager, aws_step("get", f"s3://{bucket}/{key}", "s3"):
+        with transfer_manager(client) as manager, aws_step("get", f"s3://{bucket}/{key}", "s3"), \
+                local_file_errors("write", dest):
             # s3transfer writes to <dest>.<random> and renames it on success, deleting it on failure.
             manager.download(bucket, key, dest, extra_args={"ChecksumMode": "ENABLED"},
-                             subscribers=progress.subscribers()).result()
+                             subscribers=progress.listeners).result()
     finally:
         progress.close()
     return {"uri": f"s3://{bucket}/{key}", "path": dest, "size": os.path.getsize(dest)}
@@ -1284,83 +1350,6 @@ def write_profile(path, parser, profile, values):
     write_private_file(path, text.getvalue().encode(), mode)
 
 
-def cmd_policy(args, out):
-    """Print the role's trust and permissions policies as one JSON object."""
-    match = IDENTITY_ID_RE.match(args.identity_pool_id)
-    region = args.region or (match.group(1) if match else None)
-    validate_settings({"region": region, "identity_pool_id": args.identity_pool_id, "bucket": args.bucket})
-    if region != match.group(1):
-        raise ToolError(f"identity pool {args.identity_pool_id} is in {match.group(1)} but --region is {region}; "
-                        f"make them agree", EXIT_USAGE)
-    print(json.dumps(role_policies(args.bucket, args.identity_pool_id, region), indent=2))
-    return EXIT_OK
-
-
-def cmd_setup(args, out):
-    """Create or repair every resource of deployment NAME, then write the profile that uses them."""
-    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
-    validate_settings({"endpoint_url": endpoint})
-    path, profile = args.write_config or args.config or DEFAULT_CONFIG, args.write_profile or args.profile
-    if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise ToolError(f"can't write config {path}: name a file in an existing folder", EXIT_USAGE)
-    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
-        # configparser skips a file it can't open, so its profiles would be overwritten unseen.
-        raise ToolError(f"can't read and write config {path}; fix its permissions or pick another", EXIT_USAGE)
-    parser = load_ini(path)  # read before any change, so a broken file stops setup early
-    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
-    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
-    changes = Changes(out)
-    ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
-    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes)
-    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes)
-    pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
-                                   client_id, changes)
-    role_arn, role_changed = ensure_role(make_client("iam", region, endpoint), names["role"],
-                                         role_policies(names["bucket"], pool_id, region), changes)
-    ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes)
-    values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
-              "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {})}
-    write_profile(path, parser, profile, values)
-    if args.json:
-        print(json.dumps({"resources": changes.items, "config": {"path": path, "profile": profile,
-                                                                "values": values}}, indent=2))
-    else:
-        print(f"wrote [{profile}] to {path}:")
-        for key, value in values.items():
-            print(f"  {key} = {value}")
-    return EXIT_OK
-
-
-def cmd_add_user(args, out):
-    """Create a confirmed user in the profile's user pool, with a permanent password."""
-    settings = read_profile(args.config or DEFAULT_CONFIG, args.profile, {"endpoint_url": args.endpoint_url},
-                            explicit_path=args.config is not None)
-    require(settings, ("region", "user_pool_id"))
-    idp = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"))
-    pool, username, who = settings["user_pool_id"], args.username, f"user {args.username}"
-    user = admin_call("look up", who, idp.admin_get_user, missing=("UserNotFoundException",),
-                      UserPoolId=pool, Username=username)
-    if user and user["UserStatus"] != "FORCE_CHANGE_PASSWORD":
-        status = "exists"
-    else:
-        password = settings.get("password") or prompt_secret(
-            f"Password for {username}: ", f"a password for {username} is needed but stdin is not a terminal; "
-                                          f"set {ENV_PREFIX}PASSWORD", EXIT_USAGE, confirm=True)
-        if user is None:
-            # The password doubles as the temporary one, so a policy violation stops before the user exists.
-            admin_call("create", who, idp.admin_create_user, UserPoolId=pool, Username=username,
-                       TemporaryPassword=password, MessageAction="SUPPRESS")
-        admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=pool, Username=username,
-                   Password=password, Permanent=True)
-        status = "created" if user is None else "confirmed"
-    detail = "password unchanged" if status == "exists" else "confirmed, password set"
-    if args.json:
-        print(json.dumps({"user": username, "user_pool_id": pool, "status": status}, indent=2))
-    else:
-        out.note(f"user {username} in {pool}: {status} ({detail})")
-    return EXIT_OK
-
-
 def bucket_is_empty(s3, bucket):
     """True when the bucket holds no object version, delete marker or open multipart upload."""
     versions = admin_call("list the versions in", f"bucket {bucket}", s3.list_object_versions, Bucket=bucket,
@@ -1390,62 +1379,6 @@ def empty_bucket(s3, bucket):
     return count
 
 
-def cmd_teardown(args, out):
-    """Delete what setup made for NAME, newest first; what is already gone is reported absent."""
-    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
-    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
-    s3, iam = make_client("s3", region, endpoint), make_client("iam", region, endpoint)
-    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
-    bucket, role, changes = names["bucket"], names["role"], Changes(out)
-    has_bucket = bucket_exists(s3, bucket)
-    # Refuse before deleting anything, so a refusal leaves the deployment whole.
-    if has_bucket and not args.force and not bucket_is_empty(s3, bucket):
-        raise ToolError(f"bucket {bucket} is not empty, so nothing was deleted; rerun with --force "
-                        f"to delete its objects too", EXIT_AWS)
-    pool = find_by_name(identity, "list_identity_pools", "IdentityPools", "IdentityPoolName",
-                        names["identity_pool"], "identity pools", MaxResults=60)
-    if pool:  # its role mapping goes with it
-        admin_call("delete", f"identity pool {pool['IdentityPoolId']}", identity.delete_identity_pool,
-                   IdentityPoolId=pool["IdentityPoolId"])
-    changes.record("identity pool", pool["IdentityPoolId"] if pool else names["identity_pool"],
-                   "deleted" if pool else "absent")
-    if admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
-        for policy in role_policy_names(iam, role):  # IAM refuses to delete a role that still has policies
-            if policy.startswith("arn:"):
-                admin_call("detach", f"policy {policy}", iam.detach_role_policy, RoleName=role, PolicyArn=policy)
-            else:
-                admin_call("delete", f"policy {policy} of role {role}", iam.delete_role_policy, RoleName=role,
-                           PolicyName=policy)
-        admin_call("delete", f"role {role}", iam.delete_role, RoleName=role)
-        changes.record("role", role, "deleted")
-    else:
-        changes.record("role", role, "absent")
-    user_pool = find_by_name(idp, "list_user_pools", "UserPools", "Name", names["user_pool"], "user pools",
-                             MaxResults=60)
-    if user_pool:
-        client = find_by_name(idp, "list_user_pool_clients", "UserPoolClients", "ClientName", names["client"],
-                              f"app clients of {user_pool['Id']}", UserPoolId=user_pool["Id"], MaxResults=60)
-        if client:
-            admin_call("delete", f"app client {client['ClientId']}", idp.delete_user_pool_client,
-                       UserPoolId=user_pool["Id"], ClientId=client["ClientId"])
-        changes.record("app client", client["ClientId"] if client else names["client"],
-                       "deleted" if client else "absent")
-        admin_call("delete", f"user pool {user_pool['Id']}", idp.delete_user_pool, UserPoolId=user_pool["Id"])
-        changes.record("user pool", user_pool["Id"], "deleted")
-    else:
-        changes.record("app client", names["client"], "absent")
-        changes.record("user pool", names["user_pool"], "absent")
-    if has_bucket:
-        emptied = empty_bucket(s3, bucket) if args.force else 0
-        admin_call("delete", f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
-        changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
-    else:
-        changes.record("bucket", bucket, "absent")
-    if args.json:
-        print(json.dumps({"resources": changes.items}, indent=2))
-    return EXIT_OK
-
-
 # ====================================================================== commands
 
 RUN_LABELS = (
@@ -1454,13 +1387,16 @@ RUN_LABELS = (
 )
 
 
-def profile_settings(args, extra_keys=()):
-    """The profile's settings for a user command, checked for the keys it needs."""
-    overrides = {"endpoint_url": args.endpoint_url}
-    overrides.update({key: getattr(args, key, None) for key in ("upload_file",)})
-    settings = read_profile(args.config or DEFAULT_CONFIG, args.profile, overrides,
-                            explicit_path=args.config is not None)
-    require(settings, SESSION_KEYS + tuple(extra_keys))
+def config_path(args):
+    """The config file named by --config, else ./config.ini."""
+    return args.config or DEFAULT_CONFIG
+
+
+def profile_settings(args, keys=SESSION_KEYS):
+    """The profile's settings (flags > environment > file), checked for the keys the command needs."""
+    overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None)}
+    settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None)
+    require(settings, keys)
     return settings
 
 
@@ -1481,13 +1417,15 @@ def check_upload_file(path):
 
 def cmd_run(args, out):
     """The seed flow: sign in, print the token, identity and credentials, upload, optionally test isolation."""
-    settings = profile_settings(args, ("bucket", "upload_file"))
+    settings = profile_settings(args, SESSION_KEYS + ("bucket", "upload_file"))
     check_upload_file(settings["upload_file"])
     session = session_for(args, settings, out)
     creds, identity_id, bucket = session["credentials"], session["identity_id"], settings["bucket"]
+    check_try_identity(args.try_identity, identity_id)
     client = s3_client(creds, settings["region"], settings.get("endpoint_url"))
     path = settings["upload_file"]
-    upload = upload_files(client, bucket, [(path, user_key(identity_id, os.path.basename(path), bucket))], out)[0]
+    upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], settings["region"], creds["SessionToken"],
+                      identity_id, bucket, path, client=client, out=out)
     report = {
         "id_token": session["id_token"], "identity_id": identity_id, "access_key_id": creds["AccessKeyId"],
         "secret_access_key": creds["SecretAccessKey"], "session_token": creds["SessionToken"],
@@ -1509,6 +1447,15 @@ def cmd_run(args, out):
     return status
 
 
+def check_try_identity(other_id, identity_id):
+    """--try-identity must name another identity of the same pool, or the probe proves nothing."""
+    if other_id == identity_id:
+        raise ToolError(f"--try-identity {other_id} is your own identity; name another user's", EXIT_USAGE)
+    if other_id and other_id.split(":")[0] != identity_id.split(":")[0]:
+        raise ToolError(f"--try-identity {other_id} is in another region than your identity {identity_id}; "
+                        f"name an identity of the same identity pool", EXIT_USAGE)
+
+
 def try_identity(client, bucket, path, other_id, out):
     """Try to write into another identity's folder; refusal is the expected, healthy outcome."""
     key = f"{other_id}/{os.path.basename(path)}"
@@ -1519,7 +1466,7 @@ def try_identity(client, bucket, path, other_id, out):
         upload_files(client, bucket, [(path, key)], out, no_clobber=True)
         written = True
     except AwsStepError as step:
-        code = error_code(step.error)[0] or s3transfer_code(step.error)[0]
+        code = error_code(step.error)[0]
         if code == "AccessDenied":
             return {"refused": True, "uri": uri,
                     "message": f"writing {uri} was refused (AccessDenied): isolation holds"}, EXIT_OK
@@ -1571,27 +1518,27 @@ def cmd_logout(args, out):
     """Delete the profile's cached credentials and refresh token."""
     path = cache_path(args.profile)
     removed = False
-    for name in (path, path + ".lock"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-            removed = removed or name == path
+    # The .lock file stays: another process may be holding it right now.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+        removed = True
     out.note(f"deleted {path}" if removed else f"no cached session for profile {args.profile}")
     return EXIT_OK
 
 
 def user_files_context(args, out, keys=(), prefix=None):
     """Settings, session and S3 client for the file commands; keys are checked before any request."""
-    settings = profile_settings(args, ("bucket",))
+    settings = profile_settings(args, SESSION_KEYS + ("bucket",))
     for key in keys:
-        user_key(None, key, settings["bucket"])
+        confine(None, key, settings["bucket"])
     if prefix:
-        user_prefix(None, prefix, settings["bucket"])
+        confine(None, prefix, settings["bucket"], folder_ok=True)
     session = session_for(args, settings, out)
     client = s3_client(session["credentials"], settings["region"], settings.get("endpoint_url"))
     return settings["bucket"], session["identity_id"], client
 
 
-def upload_plan(paths, key, recursive):
+def upload_plan(paths, key, recursive, note):
     """[(local path, key relative to the user's folder)] for `put`, checked before any request."""
     pairs = []
     for path in paths:
@@ -1599,27 +1546,44 @@ def upload_plan(paths, key, recursive):
             if not recursive:
                 raise ToolError(f"{path} is a folder; add --recursive to upload what it holds", EXIT_USAGE)
             base = key.rstrip("/") if key else os.path.basename(os.path.abspath(path))
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    full = os.path.join(root, name)
-                    relative = os.path.relpath(full, path).replace(os.sep, "/")
-                    pairs.append((full, f"{base}/{relative}"))
+            pairs.extend((full, f"{base}/{relative}") for full, relative in walk_files(path, note))
         elif os.path.isfile(path):
-            if key and (key.endswith("/") or len(paths) > 1):
-                pairs.append((path, key.rstrip("/") + "/" + os.path.basename(path)))
-            else:
-                pairs.append((path, key or os.path.basename(path)))
+            pairs.append((path, key.rstrip("/") + "/" + os.path.basename(path) if key and key.endswith("/")
+                          else key or os.path.basename(path)))
         else:
             raise ToolError(f"{path} not found; check the path", EXIT_USAGE)
+    for path, _ in pairs:
+        if not os.access(path, os.R_OK):
+            raise ToolError(f"{path} is not readable; fix its permissions or leave it out", EXIT_USAGE)
     if not pairs:
         raise ToolError("nothing to upload: the folders are empty", EXIT_USAGE)
+    seen = {}
+    for path, relative in pairs:
+        if seen.setdefault(relative, path) != path:
+            raise ToolError(f"{seen[relative]} and {path} would both become {relative}; upload them separately",
+                            EXIT_USAGE)
     return pairs
+
+
+def walk_files(folder, note):
+    """(path, path relative to folder) of every file below folder, in order; symbolic links are skipped."""
+    def unreadable(err):
+        raise ToolError(f"can't read folder {err.filename}: {err.strerror}", EXIT_USAGE)
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs.sort()
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
+            full = os.path.join(root, name)
+            if os.path.islink(full):
+                # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
+                note(f"skipped symbolic link {full}; name it on the command line to upload its target")
+                continue
+            yield full, os.path.relpath(full, folder).replace(os.sep, "/")
 
 
 def cmd_put(args, out):
     """Upload files into the user's folder."""
-    plan = upload_plan(args.paths, args.key, args.recursive)
+    plan = upload_plan(args.paths, args.key, args.recursive, out.note)
     bucket, identity_id, client = user_files_context(args, out, keys=[key for _, key in plan])
     pairs = [(path, user_key(identity_id, key, bucket)) for path, key in plan]
     results = upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber)
@@ -1633,6 +1597,8 @@ def cmd_put(args, out):
 
 def cmd_get(args, out):
     """Download one object from the user's folder."""
+    if args.key.endswith("/"):
+        raise ToolError(f"{args.key} names a folder; `get` downloads one object (see `ls {args.key}`)", EXIT_USAGE)
     bucket, identity_id, client = user_files_context(args, out, keys=[args.key])
     key = user_key(identity_id, args.key, bucket)
     dest = args.dest or os.path.basename(key)
@@ -1676,6 +1642,141 @@ def cmd_rm(args, out):
     return EXIT_OK
 
 
+def cmd_policy(args, out):
+    """Print the role's trust and permissions policies as one JSON object."""
+    match = REGION_UUID_RE.match(args.identity_pool_id)
+    region = args.region or (match.group(1) if match else None)
+    validate_settings({"region": region, "identity_pool_id": args.identity_pool_id, "bucket": args.bucket})
+    if region != match.group(1):
+        raise ToolError(f"identity pool {args.identity_pool_id} is in {match.group(1)} but --region is {region}; "
+                        f"make them agree", EXIT_USAGE)
+    print(json.dumps(role_policies(args.bucket, args.identity_pool_id, region), indent=2))
+    return EXIT_OK
+
+
+def cmd_setup(args, out):
+    """Create or repair every resource of deployment NAME, then write the profile that uses them."""
+    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
+    validate_settings({"endpoint_url": endpoint})
+    path, profile = args.write_config or config_path(args), args.write_profile or args.profile
+    if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise ToolError(f"can't write config {path}: name a file in an existing folder", EXIT_USAGE)
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        # configparser skips a file it can't open, so its profiles would be overwritten unseen.
+        raise ToolError(f"can't read and write config {path}; fix its permissions or pick another", EXIT_USAGE)
+    parser = load_ini(path)  # read before any change, so a broken file stops setup early
+    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
+    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
+    changes = Changes(out)
+    ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
+    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes)
+    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes)
+    pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
+                                   client_id, changes)
+    role_arn, role_changed = ensure_role(make_client("iam", region, endpoint), names["role"],
+                                         role_policies(names["bucket"], pool_id, region), changes)
+    ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes)
+    values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
+              "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {})}
+    write_profile(path, parser, profile, values)
+    if args.json:
+        print(json.dumps({"resources": changes.items, "config": {"path": path, "profile": profile,
+                                                                "values": values}}, indent=2))
+    else:
+        print(f"wrote [{profile}] to {path}:")
+        for key, value in values.items():
+            print(f"  {key} = {value}")
+    return EXIT_OK
+
+
+def cmd_add_user(args, out):
+    """Create a confirmed user in the profile's user pool, with a permanent password."""
+    settings = profile_settings(args, ("region", "user_pool_id"))
+    idp = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"))
+    pool, username, who = settings["user_pool_id"], args.username, f"user {args.username}"
+    user = admin_call("look up", who, idp.admin_get_user, missing=("UserNotFoundException",),
+                      UserPoolId=pool, Username=username)
+    if user and user["UserStatus"] != "FORCE_CHANGE_PASSWORD":
+        status = "exists"
+    else:
+        password = settings.get("password") or prompt_secret(
+            f"Password for {username}: ", f"a password for {username} is needed but stdin is not a terminal; "
+                                          f"set {ENV_PREFIX}PASSWORD", EXIT_USAGE, confirm=True)
+        if user is None:
+            # The password doubles as the temporary one, so a policy violation stops before the user exists.
+            admin_call("create", who, idp.admin_create_user, UserPoolId=pool, Username=username,
+                       TemporaryPassword=password, MessageAction="SUPPRESS")
+        admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=pool, Username=username,
+                   Password=password, Permanent=True)
+        status = "created" if user is None else "confirmed"
+    detail = "password unchanged" if status == "exists" else "confirmed, password set"
+    if args.json:
+        print(json.dumps({"user": username, "user_pool_id": pool, "status": status}, indent=2))
+    else:
+        out.note(f"user {username} in {pool}: {status} ({detail})")
+    return EXIT_OK
+
+
+def cmd_teardown(args, out):
+    """Delete what setup made for NAME, newest first; what is already gone is reported absent."""
+    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
+    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
+    s3, iam = make_client("s3", region, endpoint), make_client("iam", region, endpoint)
+    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
+    bucket, role, changes = names["bucket"], names["role"], Changes(out)
+    has_bucket = bucket_exists(s3, bucket)
+    # Refuse before deleting anything, so a refusal leaves the deployment whole.
+    if has_bucket and not args.force and not bucket_is_empty(s3, bucket):
+        raise ToolError(f"bucket {bucket} is not empty, so nothing was deleted; rerun with --force "
+                        f"to delete its objects too", EXIT_AWS)
+    # The reverse of setup: role mapping, role, identity pool, app client, user pool, bucket.
+    pool = find_by_name(identity, "list_identity_pools", "IdentityPools", "IdentityPoolName",
+                        names["identity_pool"], "identity pools", MaxResults=60)
+    pool_id = pool["IdentityPoolId"] if pool else names["identity_pool"]
+    if pool:
+        admin_call("remove the role mapping of", f"identity pool {pool_id}", identity.set_identity_pool_roles,
+                   IdentityPoolId=pool_id, Roles={})
+    changes.record("role mapping", pool_id, "deleted" if pool else "absent")
+    if admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
+        for policy in role_policy_names(iam, role):  # IAM refuses to delete a role that still has policies
+            if policy.startswith("arn:"):
+                admin_call("detach", f"policy {policy}", iam.detach_role_policy, RoleName=role, PolicyArn=policy)
+            else:
+                admin_call("delete", f"policy {policy} of role {role}", iam.delete_role_policy, RoleName=role,
+                           PolicyName=policy)
+        admin_call("delete", f"role {role}", iam.delete_role, RoleName=role)
+        changes.record("role", role, "deleted")
+    else:
+        changes.record("role", role, "absent")
+    if pool:
+        admin_call("delete", f"identity pool {pool_id}", identity.delete_identity_pool, IdentityPoolId=pool_id)
+    changes.record("identity pool", pool_id, "deleted" if pool else "absent")
+    user_pool = find_by_name(idp, "list_user_pools", "UserPools", "Name", names["user_pool"], "user pools",
+                             MaxResults=60)
+    if user_pool:
+        client = find_by_name(idp, "list_user_pool_clients", "UserPoolClients", "ClientName", names["client"],
+                              f"app clients of {user_pool['Id']}", UserPoolId=user_pool["Id"], MaxResults=60)
+        if client:
+            admin_call("delete", f"app client {client['ClientId']}", idp.delete_user_pool_client,
+                       UserPoolId=user_pool["Id"], ClientId=client["ClientId"])
+        changes.record("app client", client["ClientId"] if client else names["client"],
+                       "deleted" if client else "absent")
+        admin_call("delete", f"user pool {user_pool['Id']}", idp.delete_user_pool, UserPoolId=user_pool["Id"])
+        changes.record("user pool", user_pool["Id"], "deleted")
+    else:
+        changes.record("app client", names["client"], "absent")
+        changes.record("user pool", names["user_pool"], "absent")
+    if has_bucket:
+        emptied = empty_bucket(s3, bucket) if args.force else 0
+        admin_call("delete", f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
+        changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
+    else:
+        changes.record("bucket", bucket, "absent")
+    if args.json:
+        print(json.dumps({"resources": changes.items}, indent=2))
+    return EXIT_OK
+
+
 # ====================================================================== parser
 
 EXAMPLES = """examples:
@@ -1695,6 +1796,10 @@ exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused
 class ToolArgumentParser(argparse.ArgumentParser):
     """argparse that reports usage errors through the tool's one error channel."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # --no-c must not silently mean --no-cache
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise ToolError(f"{message}; see {self.prog} --help", EXIT_USAGE)
 
@@ -1705,6 +1810,10 @@ def add_run_options(parser, default):
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
                         help="after uploading, try writing into this identity's folder; it must be refused")
+
+
+ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
+                     "the global --endpoint-url applies to every client.")
 
 
 def build_parser():
@@ -1750,16 +1859,6 @@ def build_parser():
     rm = commands.add_parser("rm", help="delete objects from your folder")
     rm.add_argument("keys", nargs="+", metavar="KEY", help="keys relative to your folder")
 
-    add_provisioning_parsers(commands)
-    return parser
-
-
-ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
-                     "the global --endpoint-url applies to every client.")
-
-
-def add_provisioning_parsers(commands):
-    """Subparsers of the administrator's commands (see the provisioning section)."""
     policy = commands.add_parser(
         "policy", help="print the role's trust and permissions policies as JSON",
         description="Print {\"TrustPolicy\": ..., \"PermissionsPolicy\": ...}: exactly what setup attaches to the "
@@ -1795,19 +1894,20 @@ def add_provisioning_parsers(commands):
 
     teardown = commands.add_parser(
         "teardown", help="delete what setup created for NAME",
-        description="Delete identity pool (with its role mapping), role, app client, user pool and bucket of "
-                    "deployment NAME, in that order. What is already gone is reported 'absent', so it can be "
+        description="Delete the role mapping, role, identity pool, app client, user pool and bucket of "
+                    "deployment NAME, in that order (the reverse of setup). What is already gone is reported 'absent', so it can be "
                     "rerun. A bucket that still holds objects stops it before anything is deleted (exit 4) "
                     "unless --force. " + ADMIN_CREDENTIALS)
     teardown.add_argument("--name", required=True, help="the deployment name given to setup")
     teardown.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
     teardown.add_argument("--force", action="store_true",
                           help="first delete every object version and open multipart upload in the bucket")
+    return parser
 
 
 def validate_args(args):
     """Rules that span several options, checked once after parsing."""
-    if args.try_identity and not IDENTITY_ID_RE.match(args.try_identity):
+    if args.try_identity and not REGION_UUID_RE.match(args.try_identity):
         raise ToolError(f"--try-identity {args.try_identity!r} is not an identity id of the form <region>:<uuid>",
                         EXIT_USAGE)
     if args.command != "run" and (args.try_identity or args.upload_file):
@@ -1843,10 +1943,11 @@ def signal_interrupts():
 
 def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    debug = False  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
     try:
         args = build_parser().parse_args(argv)
+        debug = args.debug
         validate_args(args)
         out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
         return COMMANDS[args.command](args, out)

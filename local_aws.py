@@ -404,9 +404,24 @@ def patch_s3():
                 response_headers["x-amz-checksum-type"] = key.checksum_type
         return status, response_headers, body
 
+    key_response_post = S3Response._key_response_post
+
+    def complete_with_checksum(self, request, body, bucket_name, query, key_name):
+        """CompleteMultipartUpload answers with the object's composite checksum, as S3 does."""
+        status, headers, xml = key_response_post(self, request, body, bucket_name, query, key_name)
+        if status == 200 and "uploadId" in query and "</CompleteMultipartUploadResponse>" in str(xml):
+            key = self.backend.head_object(bucket_name, key_name)
+            if key is not None and key.checksum_algorithm and key.checksum_type == "COMPOSITE":
+                name = f"Checksum{key.checksum_algorithm.upper()}"
+                extra = (f"<{name}>{key.checksum_value}-{key.checksum_parts}</{name}>"
+                         f"<ChecksumType>COMPOSITE</ChecksumType>")
+                xml = xml.replace("</CompleteMultipartUploadResponse>", extra + "</CompleteMultipartUploadResponse>")
+        return status, headers, xml
+
     S3Response.put_object = checked_put_object
     S3Response.upload_part = checked_upload_part
     S3Response.head_object = head_object_with_checksum_type
+    S3Response._key_response_post = complete_with_checksum
 
 
 # ---- Cognito: SRP verified for real, SECRET_HASH, auth flows, TOTP

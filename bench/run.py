@@ -41,17 +41,19 @@ def start_local_aws():
 
 def run(cmd, env, cwd=None):
     """Run cmd to completion; return (wall seconds, peak RSS in MiB, stdout). Fails loudly."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([str(c) for c in cmd], env=env, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    # wait4 gives this child's own peak RSS, which Popen.wait would throw away.
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    if proc.returncode:
-        raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{err}")
-    return wall, usage.ru_maxrss / 1024, out
+    # Output goes to files, not pipes: a child blocked on a full pipe would never exit for wait4.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(c) for c in cmd], env=env, cwd=cwd, stdout=out, stderr=err)
+        # wait4 gives this child's own peak RSS, which Popen.wait would throw away.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(map(str, cmd))}\n{err.read()}")
+        return wall, usage.ru_maxrss / 1024, out.read()
 
 
 def median_of(runs, fn):

@@ -184,3 +184,22 @@ def test_the_aws_cli_acts_as_the_user_through_credential_process(cli, user_confi
     assert refused.returncode != 0 and "AccessDenied" in refused.stderr
     refused_list = aws_cli(tmp_path, config, *endpoint, "s3", "ls", f"s3://{stack['bucket']}/{bob}/")
     assert refused_list.returncode != 0 and "AccessDenied" in refused_list.stderr
+
+
+def test_a_cache_with_wrongly_typed_fields_is_ignored_not_fatal(cli, user_config, tmp_path):
+    config = user_config()
+    assert cli("--config", config, "creds").returncode == 0
+    entry = json.loads(cache_file(tmp_path).read_text())
+    entry.update(id_token="x.WzFd.y", refresh_token=12345)  # a JWT whose payload is [1], a number
+    cache_file(tmp_path).write_text(json.dumps(entry))
+    result = cli("--config", config, "creds", "--format", "process")
+    assert result.returncode == 0, result.stderr
+    assert "corrupt" in result.stderr and "12345" not in result.stderr
+
+
+def test_an_unusable_cache_folder_means_a_warning_not_a_failure(cli, user_config, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = cli("--config", user_config(), "creds", env_extra={"XDG_CACHE_HOME": blocker})
+    assert result.returncode == 0, result.stderr
+    assert "continuing without it" in result.stderr

@@ -136,3 +136,14 @@ def test_server_hooks(module):
     assert hasattr(app, "DomainDispatcherApplication") and hasattr(app, "create_backend_app"), f"{module} changed"
     assert app.UNSIGNED_REQUESTS.get("AWSCognitoIdentityService", (None,))[0] == "cognito-identity", \
         "unsigned cognito-identity requests are no longer routed by X-Amz-Target"
+
+
+def test_s3_complete_multipart_hook():
+    from moto.s3.models import FakeKey
+    from moto.s3.responses import S3Response
+
+    assert params(S3Response._key_response_post) == ["self", "request", "body", "bucket_name", "query", "key_name"], \
+        "S3Response._key_response_post signature changed"
+    source_has(S3Response._key_response_post, "CompleteMultipartUpload", "complete_multipart_upload")
+    for attribute in ("checksum_algorithm", "checksum_type", "checksum_value", "checksum_parts"):
+        assert attribute in inspect.getsource(FakeKey), f"moto FakeKey lost {attribute}"

@@ -256,3 +256,24 @@ def test_unexpected_failure_exits_1_in_one_line_and_traces_with_debug(monkeypatc
     assert "simulated bug" in err and "--debug" in err and "Traceback" not in err
     with pytest.raises(RuntimeError):
         cog_auth_s3.main(["--debug", "logout"])
+
+
+def test_a_broken_config_line_is_reported_without_its_text(cli, tmp_path):
+    config = tmp_path / "broken.ini"
+    config.write_text("password = Sup3r-secret!\n[default]\nregion = us-east-1\n")
+    result = cli("--config", config)
+    assert result.returncode == 2 and "line 1" in result.stderr
+    assert "Sup3r-secret!" not in result.stderr
+
+
+def test_try_identity_naming_your_own_identity_is_a_usage_error(cli, user_config):
+    config = user_config()
+    me = json.loads(cli("--config", config, "--json").stdout)["identity_id"]
+    result = cli("--config", config, "--try-identity", me)
+    assert result.returncode == 2 and "your own identity" in result.stderr
+
+
+def test_a_missing_aws_profile_is_one_clear_line(cli, user_config):
+    result = cli("--config", user_config(), "--no-cache", env_extra={"AWS_PROFILE": "nope"})
+    assert result.returncode == 2 and "AWS_PROFILE" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -29,6 +29,7 @@ def test_keys_inside_the_folder_are_accepted(key, expected):
 @pytest.mark.parametrize("key", [
     "../x", "a/../../x", "a/../x", "/etc/passwd", "", ".", "..", "a//b", "./a", "a/./b",
     f"s3://b/{OTHER}/a.txt", f"s3://other-bucket/{ME}/a.txt", "a\\..\\b", "a\x00b", "a\nb",
+    f"S3://b/{OTHER}/a.txt", "s3://b", f"s3://b/{ME}", "evil\u202etxt.exe", "a\u200bb", "a\x85b",
 ])
 def test_keys_that_could_leave_the_folder_are_refused(key):
     with pytest.raises(tool.ToolError) as info:
@@ -40,6 +41,8 @@ def test_ls_prefix_keeps_a_trailing_slash_and_defaults_to_the_folder():
     assert tool.user_prefix(ME, "") == f"{ME}/"
     assert tool.user_prefix(ME, "docs/") == f"{ME}/docs/"
     assert tool.user_prefix(ME, "do") == f"{ME}/do"
+    assert tool.user_prefix(ME, f"s3://b/{ME}/", "b") == f"{ME}/"
+    assert tool.user_prefix(ME, f"s3://b/{ME}/docs/", "b") == f"{ME}/docs/"
     with pytest.raises(tool.ToolError):
         tool.user_prefix(ME, "../")
 
@@ -49,14 +52,37 @@ def test_upload_plan_maps_folders_files_and_key_prefixes(tmp_path):
     (tmp_path / "d" / "a.txt").write_text("a")
     (tmp_path / "d" / "sub" / "b.txt").write_text("b")
     (tmp_path / "f.txt").write_text("f")
-    plan = tool.upload_plan([str(tmp_path / "d"), str(tmp_path / "f.txt")], None, True)
+    notes = []
+    plan = tool.upload_plan([str(tmp_path / "d"), str(tmp_path / "f.txt")], None, True, notes.append)
     assert [key for _, key in plan] == ["d/a.txt", "d/sub/b.txt", "f.txt"]
-    assert tool.upload_plan([str(tmp_path / "f.txt")], "x/y.txt", False)[0][1] == "x/y.txt"
-    assert tool.upload_plan([str(tmp_path / "f.txt")], "x/", False)[0][1] == "x/f.txt"
+    assert tool.upload_plan([str(tmp_path / "f.txt")], "x/y.txt", False, notes.append)[0][1] == "x/y.txt"
+    assert tool.upload_plan([str(tmp_path / "f.txt")], "x/", False, notes.append)[0][1] == "x/f.txt"
     with pytest.raises(tool.ToolError, match="--recursive"):
-        tool.upload_plan([str(tmp_path / "d")], None, False)
+        tool.upload_plan([str(tmp_path / "d")], None, False, notes.append)
     with pytest.raises(tool.ToolError, match="not found"):
-        tool.upload_plan([str(tmp_path / "nope")], None, False)
+        tool.upload_plan([str(tmp_path / "nope")], None, False, notes.append)
+    assert notes == []
+
+
+def test_recursive_upload_skips_symbolic_links_and_says_so(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "real.txt").write_text("r")
+    secret = tmp_path / "credentials"
+    secret.write_text("secret")
+    (tmp_path / "d" / "link.txt").symlink_to(secret)
+    (tmp_path / "d" / "linked-dir").symlink_to(tmp_path)
+    notes = []
+    plan = tool.upload_plan([str(tmp_path / "d")], None, True, notes.append)
+    assert [key for _, key in plan] == ["d/real.txt"]
+    assert len(notes) == 2 and all("symbolic link" in note for note in notes)
+
+
+def test_two_files_that_would_share_a_key_are_refused(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.txt").write_text(folder)
+    with pytest.raises(tool.ToolError, match="would both become dup/x.txt"):
+        tool.upload_plan([str(tmp_path / "a" / "x.txt"), str(tmp_path / "b" / "x.txt")], "dup/", False, print)
 
 
 def test_flags_override_environment_which_overrides_the_file(tmp_path):
