@@ -46,7 +46,6 @@ import argparse
 import configparser
 import contextlib
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -383,6 +382,24 @@ def aws_session():
     return _SESSION[0]
 
 
+def prefetch_models(services):
+    """Load the next clients' service models in the background while SRP waits on the network.
+
+    A sign-in spends a few hundred milliseconds waiting for Cognito; parsing the models
+    of the clients that follow (about 40 ms of CPU) fits in that wait.
+    """
+    import threading
+
+    loader = aws_session()._session.get_component("data_loader")
+
+    def load():
+        for service in services:
+            for kind in ("service-2", "endpoint-rule-set-1"):
+                loader.load_service_model(service, kind)
+
+    threading.Thread(target=load, name="prefetch-models", daemon=True).start()
+
+
 def make_client(service, region, endpoint_url=None, credentials=None, unsigned=False):
     """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens."""
     from botocore.config import Config
@@ -411,6 +428,7 @@ def cognito_provider(region, user_pool_id):
 def secret_hash(username, client_id, client_secret):
     """SECRET_HASH for an app client with a secret: Base64(HMAC-SHA256(secret, username + client_id))."""
     import base64
+    import hashlib
     import hmac
 
     digest = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
@@ -427,8 +445,7 @@ CHALLENGE_ANSWER_KEYS = {
 def authenticate_user(username, password, user_pool_id, client_id, region, client_secret=None,
                       endpoint_url=None, answer_challenge=None, client=None):
     """Sign in with SRP and return Cognito's AuthenticationResult (IdToken, RefreshToken, ...)."""
-    from pycognito.aws_srp import AWSSRP
-
+    AWSSRP = load_awssrp()
     client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
     srp = AWSSRP(username=username, password=password, pool_id=user_pool_id, client_id=client_id,
                  client=client, client_secret=client_secret)
@@ -457,6 +474,28 @@ def authenticate_user(username, password, user_pool_id, client_id, region, clien
             response = client.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name,
                                                         ChallengeResponses=answers, **session)
     raise ToolError("Cognito kept asking for challenges; sign-in gave up", EXIT_LOGIN)
+
+
+def load_awssrp():
+    """pycognito's AWSSRP class, loaded without running the package's __init__.
+
+    That __init__ imports PyJWT and cryptography for token verification this tool
+    doesn't use: about 50 ms of every cold sign-in (see bench/run.py).
+    """
+    import importlib.util
+
+    if "pycognito" in sys.modules:
+        from pycognito.aws_srp import AWSSRP
+        return AWSSRP
+    spec = importlib.util.find_spec("pycognito")
+    if spec is None:
+        raise ToolError("pycognito is not installed; run pip install -r requirements.txt", EXIT_UNEXPECTED)
+    sys.modules["pycognito"] = importlib.util.module_from_spec(spec)  # the package, not yet executed
+    try:
+        from pycognito.aws_srp import AWSSRP
+    finally:
+        del sys.modules["pycognito"]  # a later `import pycognito` still runs the real package
+    return AWSSRP
 
 
 def refresh_id_token(refresh_token, client_id, region, client_secret=None, secret_username=None,
@@ -545,7 +584,8 @@ def cache_fingerprint(settings):
                                               "username")]
     # Credentials from local_aws must never be handed out for AWS, nor the reverse.
     parts.append(settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL", ""))
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    # Kept in clear (nothing here is secret) so the warm path needs no hashlib.
+    return "|".join(parts)
 
 
 def load_cache(path, fingerprint, warn):
@@ -750,10 +790,11 @@ def renew(settings, entry, out):
 def sign_in(settings, out, entry, mfa_code):
     """Password sign-in with SRP, then the identity id and credentials."""
     region, endpoint = settings["region"], settings.get("endpoint_url")
+    client = make_client("cognito-idp", region, endpoint, unsigned=True)
+    prefetch_models(("cognito-identity", "s3"))
     result = authenticate_user(settings["username"], password_for(settings), settings["user_pool_id"],
                                settings["client_id"], region, settings.get("client_secret"), endpoint,
-                               answer_challenge=challenge_answerer(mfa_code),
-                               client=make_client("cognito-idp", region, endpoint, unsigned=True))
+                               answer_challenge=challenge_answerer(mfa_code), client=client)
     known_id = entry["identity_id"] if entry else None
     return identity_session(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
 

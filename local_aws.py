@@ -1306,6 +1306,17 @@ def install_cognito_identity():
     CognitoIdentityResponse.get_identity_pool_roles = cognito_get_identity_pool_roles
 
 
+# ---- dispatch speed
+
+def list_moto_modules_once():
+    """moto lists its own package folder on every request, inside a lock all requests share;
+    the folder can't change while the server runs, so list it once."""
+    from moto import backends
+
+    modules = frozenset(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
 # ---------------------------------------------------------------- server
 
 def serve(port):
@@ -1315,6 +1326,7 @@ def serve(port):
     from werkzeug.serving import make_server
 
     key = create_admin(DEFAULT_ACCOUNT_ID)
+    list_moto_modules_once()
     patch_s3()
     patch_cognito()
     enforce_iam()

@@ -43,9 +43,6 @@ as_user() {
         "$PYTHON" cog_auth_s3.py --config "$DEMO/config.ini" --profile "$user" "$@" 2>&1
 }
 
-step "Administrator: print the role policy setup will attach (each user: own folder only)"
-admin policy --bucket demo-bucket --identity-pool-id us-east-1:00000000-0000-0000-0000-000000000000
-
 step "Administrator: setup creates bucket, user pool, app client, identity pool, role and mapping; writes [alice]"
 admin setup --name demo --write-config "$DEMO/config.ini" --profile alice
 
@@ -54,6 +51,14 @@ admin setup --name demo --write-config "$DEMO/config.ini" --profile bob
 
 step "The config file both users share the pools through"
 cat "$DEMO/config.ini"
+
+read -r BUCKET IDENTITY_POOL < <("$PYTHON" -c '
+import configparser, sys
+config = configparser.ConfigParser()
+config.read(sys.argv[1])
+print(config["alice"]["bucket"], config["alice"]["identity_pool_id"])' "$DEMO/config.ini")
+step "Administrator: the role policy setup attached (each user: own folder only)"
+admin policy --bucket "$BUCKET" --identity-pool-id "$IDENTITY_POOL"
 
 step "Administrator: add-user alice and bob (password from COG_AUTH_S3_PASSWORD)"
 COG_AUTH_S3_PASSWORD="$PASSWORD" admin --config "$DEMO/config.ini" --profile alice add-user alice
@@ -68,7 +73,8 @@ as_user alice run
 step "bob: the same; his identity id is what alice will try next"
 as_user bob run
 # creds reuses bob's cached session: no sign-in, no request.
-BOB_ID=$(as_user bob --quiet creds --format json | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["IdentityId"])')
+BOB_ID=$(COG_AUTH_S3_USERNAME=bob "$PYTHON" cog_auth_s3.py --config "$DEMO/config.ini" --profile bob --quiet \
+    creds --format json | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["IdentityId"])')
 
 step "alice: try to write into bob's folder ($BOB_ID/): it must be refused"
 as_user alice run --try-identity "$BOB_ID"

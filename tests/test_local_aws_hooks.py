@@ -147,3 +147,11 @@ def test_s3_complete_multipart_hook():
     source_has(S3Response._key_response_post, "CompleteMultipartUpload", "complete_multipart_upload")
     for attribute in ("checksum_algorithm", "checksum_type", "checksum_value", "checksum_parts"):
         assert attribute in inspect.getsource(FakeKey), f"moto FakeKey lost {attribute}"
+
+
+def test_dispatch_lists_moto_modules_through_the_backends_module():
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    assert callable(backends.list_of_moto_modules), "moto.backends.list_of_moto_modules is gone"
+    source_has(DomainDispatcherApplication.get_backend_for_host, "backends.list_of_moto_modules()")
