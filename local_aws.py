@@ -1,7 +1,10 @@
 """local_aws.py: a local AWS for cog_auth_s3's demo and tests, built on moto.
 
 Usage:
-    python local_aws.py [--port N]
+    python local_aws.py [--port N] [--latency-ms MS]
+
+--latency-ms delays every AWS request by MS, to emulate a network round trip in
+benchmarks; tests and the demo leave it at 0.
 
 It listens on 127.0.0.1 only. Its first line on stdout is one JSON object,
 {"endpoint_url": ..., "aws_access_key_id": ..., "aws_secret_access_key": ...},
@@ -96,6 +99,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from urllib.parse import parse_qs, unquote, urlparse
 
 ADMIN_USER = "local-aws-admin"
@@ -246,9 +250,9 @@ def error_response(service, method, status, code, message):
 class Observatory:
     """WSGI middleware: logs every AWS request and injects faults; serves /_local_aws/."""
 
-    def __init__(self, app):
-        """Wrap the moto WSGI app."""
-        self.app = app
+    def __init__(self, app, latency=0.0):
+        """Wrap the moto WSGI app; latency (seconds) delays each AWS request like a network round trip."""
+        self.app, self.latency = app, latency
         self.lock = threading.Lock()
         self.log = []
         self.faults = []
@@ -264,6 +268,8 @@ class Observatory:
             fault = self.take_fault(service, operation)
         if fault:
             return self.inject(fault, environ, start_response, entry)
+        if self.latency:
+            time.sleep(self.latency)  # requests on other connections go on meanwhile, as over a real network
 
         def logging_start_response(status, headers, exc_info=None):
             entry["status"] = int(status.split()[0])
@@ -1319,7 +1325,7 @@ def list_moto_modules_once():
 
 # ---------------------------------------------------------------- server
 
-def serve(port):
+def serve(port, latency_ms=0):
     """Start moto on 127.0.0.1:port, print the interface line and block until stopped."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -1331,7 +1337,7 @@ def serve(port):
     patch_cognito()
     enforce_iam()
     app = DomainDispatcherApplication(create_backend_app)
-    app = Observatory(app)
+    app = Observatory(app, latency_ms / 1000)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=quiet_request_handler())
     host, bound_port = server.server_address[:2]
     print(json.dumps({
@@ -1351,8 +1357,10 @@ def serve(port):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A local AWS on moto, on 127.0.0.1 only.")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--latency-ms", type=int, default=0, metavar="MS",
+                        help="delay every AWS request by MS, to emulate a network round trip (benchmarks)")
     args = parser.parse_args(argv)
-    serve(args.port)
+    serve(args.port, args.latency_ms)
     return 0
 
 
