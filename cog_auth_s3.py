@@ -791,6 +791,7 @@ def sign_in(settings, out, entry, mfa_code):
     """Password sign-in with SRP, then the identity id and credentials."""
     region, endpoint = settings["region"], settings.get("endpoint_url")
     client = make_client("cognito-idp", region, endpoint, unsigned=True)
+    load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
     prefetch_models(("cognito-identity", "s3"))
     result = authenticate_user(settings["username"], password_for(settings), settings["user_pool_id"],
                                settings["client_id"], region, settings.get("client_secret"), endpoint,

@@ -26,7 +26,10 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
 - S3 checksums. A CRC32, SHA1 or SHA256 checksum sent with PutObject or UploadPart (header
   or aws-chunked trailer) is verified: BadDigest (400) on mismatch, InvalidRequest when
   malformed. HEAD with ChecksumMode=ENABLED gives a multipart object its composite
-  "<checksum>-<parts>" and x-amz-checksum-type, as GET already did.
+  "<checksum>-<parts>" and x-amz-checksum-type, as GET already did, and so does the
+  CompleteMultipartUpload answer, as S3's does.
+- Speed: moto re-lists its package folder on every request inside a lock all requests
+  share; local_aws lists it once.
 - Cognito USER_SRP_AUTH is real SRP-6a: PASSWORD_VERIFIER carries a per-user salt kept for
   the server's life, B from a verifier of the user's current password, and a single-use
   SECRET_BLOCK valid for the client's AuthSessionValidity; RespondToAuthChallenge checks
