@@ -360,7 +360,7 @@ def one_line(err):
     return " ".join(str(err).split()) or type(err).__name__
 
 
-# ====================================================================== aws clients
+# ====================================================================== login: aws clients
 
 CLIENT_TUNING = {
     "connect_timeout": 5,
@@ -368,7 +368,7 @@ CLIENT_TUNING = {
     # standard mode retries throttling and 5xx with backoff, but gives up on a
     # refused connection within seconds instead of hanging.
     "retries": {"mode": "standard", "max_attempts": 3},
-    "max_pool_connections": 32,
+    "max_pool_connections": 32,  # MAX_CONCURRENCY uploads at once, each on its own connection
 }
 _SESSION = []
 
@@ -557,7 +557,7 @@ def parse_time(text):
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
-# ====================================================================== cache
+# ====================================================================== identity: credential cache
 
 # botocore refreshes credential_process credentials with less than 15 minutes
 # left; handing out shorter-lived ones would make every AWS CLI call run us.
@@ -697,7 +697,7 @@ def fresh(entry, now=None):
     return parse_time(entry["credentials"]["Expiration"]) - now > REFRESH_WINDOW
 
 
-# ====================================================================== session
+# ====================================================================== identity: session
 
 class Output:
     """Where notes, warnings and progress go: stderr, quiet or not; stdout carries results only."""
@@ -850,6 +850,10 @@ TRANSFER_SETTINGS = {
     "multipart_chunksize": 8 * MiB,
     "max_concurrency": 8,
 }
+# Small files hold little memory per request, so more of them may be in flight: over a
+# real network it is the round trips, not the bytes, that a batch of small files waits on.
+IN_FLIGHT_BUDGET = 64 * MiB
+MAX_CONCURRENCY = 32
 # botocore computes CRC32 over every PutObject and UploadPart as it streams the body,
 # and S3 rejects a part or object whose bytes don't match (BadDigest). Asked for
 # explicitly, so an AWS config with request_checksum_calculation=when_required can't drop it.
@@ -928,11 +932,16 @@ def s3_client(credentials, region, endpoint_url=None):
     return client
 
 
-def transfer_manager(client):
-    """boto3's transfer manager: multipart, concurrent and streaming, with our part size."""
+def transfer_manager(client, largest=None):
+    """boto3's transfer manager: multipart, concurrent and streaming; more requests at once for small files."""
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
-    return create_transfer_manager(client, TransferConfig(**TRANSFER_SETTINGS))
+    settings = dict(TRANSFER_SETTINGS)
+    if largest is not None:
+        per_request = max(1, min(largest, settings["multipart_chunksize"]))
+        settings["max_concurrency"] = max(settings["max_concurrency"],
+                                          min(MAX_CONCURRENCY, IN_FLIGHT_BUDGET // per_request))
+    return create_transfer_manager(client, TransferConfig(**settings))
 
 
 class Progress:
@@ -991,7 +1000,7 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False):
             sizes.append(os.path.getsize(path))
     progress = Progress(out, sum(sizes), "upload")
     try:
-        with transfer_manager(client) as manager:
+        with transfer_manager(client, largest=max(sizes)) as manager:
             futures = [manager.upload(path, bucket, key, extra_args=dict(UPLOAD_ARGS), subscribers=progress.listeners)
                        for path, key in pairs]
             for (path, key), future in zip(pairs, futures):
