@@ -39,7 +39,9 @@ Caveats:
     The password never comes from the command line: environment, config file or
     a prompt. Cached credentials and the refresh token are kept 0600 in a 0700
     folder; `logout` deletes them. The warm `creds` path imports neither boto3
-    nor pycognito, so it stays fast enough for credential_process.
+    nor pycognito, so it stays fast enough for credential_process. Progress bars
+    need tqdm, which is optional. `setup` rewrites the config file with
+    configparser, which drops its comments.
 """
 
 import argparse
@@ -706,26 +708,30 @@ class Output:
         self.quiet, self.debug, self.as_json = quiet, debug, as_json
 
     def note(self, message):
+        """Say what happened, unless --quiet."""
         if not self.quiet:
             print(message, file=sys.stderr)
 
     def warn(self, message):
+        """Say what went wrong but was worked around; even with --quiet."""
         print(f"warning: {message}", file=sys.stderr)
 
     def trace(self, message):
+        """Say what a --debug run wants to know (never a secret)."""
         if self.debug:
             print(f"debug: {message}", file=sys.stderr)
 
     def progress_wanted(self):
+        """A progress bar only for a person watching a terminal."""
         return not self.quiet and not self.as_json and sys.stderr.isatty()
 
 
 def user_session(settings, out, use_cache=True, mfa_code=None):
     """The user's identity id and credentials: from the cache, a token refresh, or a password sign-in.
 
-    Returns {"identity_id", "credentials", "id_token" (or None), "source": "cache"|"refresh"|"login"}.
+    Returns {"identity_id", "credentials", "id_token" (or None), "source": "cache"|"refresh"|"login"};
+    settings must have passed require(settings, SESSION_KEYS).
     """
-    require(settings, SESSION_KEYS)
     path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
