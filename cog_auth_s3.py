@@ -1919,8 +1919,8 @@ def build_parser():
     policy = commands.add_parser(
         "policy", help="print the role's trust and permissions policies as JSON",
         description="Print {\"TrustPolicy\": ..., \"PermissionsPolicy\": ...}: exactly what setup attaches to the "
-                    "authenticated role. Each user may get, put and delete objects under <identity id>/ and list "
-                    "only that folder; nothing else.")
+                    "authenticated role. Each user may get, put and delete objects under <identity id>/, abort "
+                    "their own multipart uploads there, and list only that folder; nothing else.")
     policy.add_argument("--bucket", required=True, help="the bucket the users' folders are in")
     policy.add_argument("--identity-pool-id", required=True, metavar="ID", help="the identity pool, <region>:<uuid>")
     policy.add_argument("--region", help="region of the ARNs' partition (default: the identity pool's region)")
@@ -1931,8 +1931,8 @@ def build_parser():
                     "TLS only, stale multipart uploads aborted after 3 days), user pool NAME with app client NAME "
                     "(no secret, SRP), identity pool NAME, role NAME-authenticated, and the role mapping. Existing "
                     "resources are found by name and reported 'exists', or 'updated' when they had drifted; a second "
-                    "run changes nothing. Then it writes the profile to the config file, keeping everything else "
-                    "in it. " + ADMIN_CREDENTIALS)
+                    "run changes nothing. Then it writes the profile to the config file, keeping its other "
+                    "profiles and keys (configparser drops comments). " + ADMIN_CREDENTIALS)
     setup.add_argument("--name", required=True, help="deployment name: 2-32 lowercase letters, digits, hyphens")
     setup.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
     setup.add_argument("--write-config", metavar="PATH", help=f"config file to update (default: --config or "
@@ -1952,9 +1952,9 @@ def build_parser():
     teardown = commands.add_parser(
         "teardown", help="delete what setup created for NAME",
         description="Delete the role mapping, role, identity pool, app client, user pool and bucket of "
-                    "deployment NAME, in that order (the reverse of setup). What is already gone is reported 'absent', so it can be "
-                    "rerun. A bucket that still holds objects stops it before anything is deleted (exit 4) "
-                    "unless --force. " + ADMIN_CREDENTIALS)
+                    "deployment NAME, in that order (the reverse of setup). What is already gone is reported "
+                    "'absent', so it can be rerun. A bucket that still holds objects stops it before anything "
+                    "is deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS)
     teardown.add_argument("--name", required=True, help="the deployment name given to setup")
     teardown.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
     teardown.add_argument("--force", action="store_true",

@@ -18,7 +18,8 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   (path-style only; "Unknown" when none fits).
 - Faults. POST /_local_aws/faults {"operation": "UploadPart" or "*", "service": optional,
   "skip": 0, "times": 1, "status": 500, "code": "InternalError", "message": "...",
-  "action": "error" or "reset"} fails the next `times` matching requests after letting
+  "action": "error", "reset" or "delay", "delay_ms": 0} fails (or with "delay" holds back
+  by delay_ms, then serves) the next `times` matching requests after letting
   `skip` through, without reaching moto: an AWS-shaped error (S3 XML, JSON services'
   {"__type", "message"}, query services' ErrorResponse), or with "reset" a connection closed
   with no answer. GET lists the rules with their counters left; DELETE clears them.
@@ -269,10 +270,11 @@ class Observatory:
         with self.lock:
             self.log.append(entry)
             fault = self.take_fault(service, operation)
-        if fault:
+        if fault and fault["action"] != "delay":
             return self.inject(fault, environ, start_response, entry)
-        if self.latency:
-            time.sleep(self.latency)  # requests on other connections go on meanwhile, as over a real network
+        delay = self.latency + (fault["delay_ms"] / 1000 if fault else 0)
+        if delay:
+            time.sleep(delay)  # requests on other connections go on meanwhile, as over a real network
 
         def logging_start_response(status, headers, exc_info=None):
             entry["status"] = int(status.split()[0])
@@ -331,9 +333,11 @@ class Observatory:
                         "times": int(rule.get("times", 1)), "status": int(rule.get("status", 500)),
                         "code": str(rule.get("code", "InternalError")),
                         "message": str(rule.get("message", "We encountered an internal error. Please try again.")),
-                        "action": rule.get("action", "error"),
+                        "action": rule.get("action", "error"), "delay_ms": int(rule.get("delay_ms", 0)),
                         **({"service": str(rule["service"])} if "service" in rule else {}),
                     })
+                    if self.faults[-1]["action"] not in ("error", "reset", "delay"):
+                        raise ValueError(f"action must be error, reset or delay, not {self.faults[-1]['action']!r}")
                     result = self.faults[-1]
                 except (ValueError, KeyError, TypeError) as e:
                     status, result = "400 Bad Request", {"error": f"bad fault rule: {e!r}"}

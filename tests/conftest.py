@@ -116,11 +116,11 @@ def least_privilege(bucket):
     ]}
 
 
-def trust(identity_pool_id):
-    """The role trust policy for one identity pool's authenticated users."""
+def trust(identity_pool_id, action="sts:AssumeRoleWithWebIdentity", federated="cognito-identity.amazonaws.com"):
+    """The role trust policy for one identity pool's authenticated users, with knobs to break it."""
     return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Effect": "Allow", "Principal": {"Federated": federated},
+        "Action": action,
         "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
                       "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]}
 
@@ -220,9 +220,11 @@ def faults(local_aws):
     url = local_aws["endpoint_url"] + "/_local_aws/faults"
 
     class Faults:
-        def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected"):
+        def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected",
+                action="error", delay_ms=0):
             body = json.dumps({"operation": operation, "skip": skip, "times": times, "status": status,
-                               "code": code, "message": message}).encode()
+                               "code": code, "message": message, "action": action,
+                               "delay_ms": delay_ms}).encode()
             request = urllib.request.Request(url, data=body, method="POST",
                                              headers={"Content-Type": "application/json"})
             urllib.request.urlopen(request, timeout=10).close()

@@ -11,27 +11,9 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-REGION = "us-east-1"
-SUB = "${cognito-identity.amazonaws.com:sub}"
+from conftest import REGION, least_privilege as permissions, trust
+
 PASSWORD = "Correct-Horse-9"
-
-
-def permissions(bucket):
-    """The least-privilege role policy the tool attaches."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-         "Resource": f"arn:aws:s3:::{bucket}/{SUB}/*"},
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
-         "Condition": {"StringLike": {"s3:prefix": [f"{SUB}/", f"{SUB}/*"]}}},
-    ]}
-
-
-def trust(identity_pool_id, action="sts:AssumeRoleWithWebIdentity", federated="cognito-identity.amazonaws.com"):
-    """The role trust policy the tool attaches, with knobs to break it."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": federated}, "Action": action,
-        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id},
-                      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]}
 
 
 def error_of(call, *args, **kwargs):

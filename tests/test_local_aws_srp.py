@@ -209,7 +209,8 @@ def enable_totp(idp, public, pool, client_id):
     return secret
 
 
-def test_totp_user_gets_software_token_mfa_and_a_current_code_completes(idp, public):
+def totp_challenge(idp, public):
+    """Alice with a preferred authenticator signs in: (client id, her TOTP secret, the challenge's Session)."""
     pool, client_id, _ = make_pool(idp)
     idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OPTIONAL",
                                  SoftwareTokenMfaConfiguration={"Enabled": True})
@@ -217,7 +218,11 @@ def test_totp_user_gets_software_token_mfa_and_a_current_code_completes(idp, pub
     secret = enable_totp(idp, public, pool, client_id)
     with pytest.raises(SoftwareTokenMFAChallengeException) as challenge:
         AWSSRP("alice", PASSWORD, pool, client_id, client=public).authenticate_user()
-    session = challenge.value.get_tokens()["Session"]
+    return client_id, secret, challenge.value.get_tokens()["Session"]
+
+
+def test_totp_user_gets_software_token_mfa_and_a_current_code_completes(idp, public):
+    client_id, secret, session = totp_challenge(idp, public)
     tokens = public.respond_to_auth_challenge(
         ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=session,
         ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": totp(secret)})
@@ -225,17 +230,11 @@ def test_totp_user_gets_software_token_mfa_and_a_current_code_completes(idp, pub
 
 
 def test_wrong_totp_code_is_a_code_mismatch(idp, public):
-    pool, client_id, _ = make_pool(idp)
-    idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OPTIONAL",
-                                 SoftwareTokenMfaConfiguration={"Enabled": True})
-    make_user(idp, pool)
-    secret = enable_totp(idp, public, pool, client_id)
-    with pytest.raises(SoftwareTokenMFAChallengeException) as challenge:
-        AWSSRP("alice", PASSWORD, pool, client_id, client=public).authenticate_user()
+    client_id, secret, session = totp_challenge(idp, public)
     wrong = totp(secret, at=time.time() - 3600)
     with pytest.raises(ClientError) as excinfo:
         public.respond_to_auth_challenge(
-            ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=challenge.value.get_tokens()["Session"],
+            ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=session,
             ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": wrong})
     assert error(excinfo)[0] == "CodeMismatchException"
 
