@@ -181,9 +181,11 @@ def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_
     faults.add("UploadPart", skip=1, times=1000, action="delay", delay_ms=3000)
     request_log.clear()
     key = f"slow/{signame}.bin"
+    # A shell's background job (CI may be one) inherits SIGINT ignored; a user's terminal doesn't.
     proc = subprocess.Popen([sys.executable, str(TOOL), "--config", str(user_config()), "put", str(source),
                              "--key", key], env=user_env(tmp_path), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while "UploadPart" not in request_log.operations("s3") and time.monotonic() < deadline:
         time.sleep(0.02)
