@@ -932,10 +932,8 @@ class S3Writes:
 
 
 def s3_client(credentials, region, endpoint_url=None):
-    """An S3 client signed with the user's temporary credentials, with the write hooks attached."""
-    client = make_client("s3", region, endpoint_url, credentials=credentials)
-    client.cog_auth_s3_writes = S3Writes(client)
-    return client
+    """An S3 client signed with the user's temporary credentials."""
+    return make_client("s3", region, endpoint_url, credentials=credentials)
 
 
 def transfer_manager(client, largest=None):
@@ -998,7 +996,9 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False):
     upload is aborted by the transfer manager.
     """
     out = out or Output(quiet=True)
-    writes = client.cog_auth_s3_writes
+    writes = getattr(client, "cog_auth_s3_writes", None)
+    if writes is None:  # hooks go on once per client, whoever made it (put_file accepts any S3 client)
+        writes = client.cog_auth_s3_writes = S3Writes(client)
     writes.no_clobber = no_clobber
     sizes = []
     for path, _ in pairs:
