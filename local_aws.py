@@ -106,7 +106,11 @@ import threading
 import time
 from urllib.parse import parse_qs, unquote, urlparse
 
+import localaws
+import localaws.clock  # noqa: F401  (registers /_local_aws/clock)
+
 ADMIN_USER = "local-aws-admin"
+HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 
 
 # ---------------------------------------------------------------- administrator
@@ -313,11 +317,17 @@ class Observatory:
         return [body]
 
     def control(self, environ, start_response):
-        """GET/DELETE /_local_aws/requests; GET/POST/DELETE /_local_aws/faults."""
+        """GET/DELETE /_local_aws/requests; GET/POST/DELETE /_local_aws/faults; paths localaws modules register."""
         path, method = environ["PATH_INFO"][len(CONTROL_PREFIX):], environ["REQUEST_METHOD"]
         status, result = "200 OK", None
+        if path in localaws.CONTROL:
+            code, result = localaws.CONTROL[path](method, read_body(environ))
+            status = f"{code} {HTTP_REASONS.get(code, 'Status')}"
+            path = None  # answered by a registered module
         with self.lock:
-            if path == "requests" and method == "GET":
+            if path is None:
+                pass
+            elif path == "requests" and method == "GET":
                 result = [dict(e) for e in self.log]
             elif path == "requests" and method == "DELETE":
                 self.log.clear()
