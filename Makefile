@@ -8,9 +8,14 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The venv holds the pinned test tools and the project itself, installed editable,
+# so the `cog-auth-s3` command on its PATH runs this checkout's cog_auth_s3.py.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@echo "==> Building $(VENV): the pinned requirements-dev.txt and this project (editable); about a minute the first time"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "==> $(VENV) is ready"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,4 +28,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo .pytest_cache *.egg-info build
