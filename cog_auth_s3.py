@@ -58,137 +58,7 @@ __version__ = "0.1.0"
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LOGIN, EXIT_AWS, EXIT_ISOLATION = 0, 1, 2, 3, 4, 5
 
 
-# ====================================================================== config
-
-CONFIG_KEYS = (
-    "region", "user_pool_id", "client_id", "client_secret", "identity_pool_id",
-    "username", "password", "bucket", "upload_file", "endpoint_url",
-)
-ENV_PREFIX = "COG_AUTH_S3_"
-DEFAULT_CONFIG = "config.ini"
-# Keys without which a user's session can't be made; run and files add bucket.
-SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "username")
-
-REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# Identity ids and identity pool ids share one form: <region>:<uuid>.
-REGION_UUID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+):" + UUID_RE + r"$")
-USER_POOL_ID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+)_[0-9A-Za-z]+$")
-CLIENT_ID_RE = re.compile(r"^[\w+]{1,128}$")
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False):
-    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file."""
-    environ = os.environ if environ is None else environ
-    values = {}
-    if os.path.isdir(config_path):
-        raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
-    if os.path.exists(config_path):
-        parser = load_ini(config_path)
-        if parser.has_section(profile):
-            values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
-        else:
-            found = ", ".join(parser.sections()) or "none"
-            raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
-                            f"add it or pick one with --profile", EXIT_USAGE)
-    elif explicit_path:
-        raise ToolError(f"config file {config_path} not found; copy config.example.ini there "
-                        f"or run `setup --write-config {config_path}`", EXIT_USAGE)
-    for key in CONFIG_KEYS:
-        value = environ.get(ENV_PREFIX + key.upper(), "").strip()
-        if value:
-            values[key] = value
-    values.update((k, v) for k, v in (overrides or {}).items() if v)
-    values["_profile"], values["_config"] = profile, config_path
-    return values
-
-
-def load_ini(config_path):
-    """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(config_path, encoding="utf-8")
-    except configparser.Error as err:
-        # The parser's own text quotes the offending line, which may hold the password.
-        line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
-        where = f" at line {line}" if line else ""
-        raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
-                        EXIT_USAGE)
-    except UnicodeDecodeError:
-        raise ToolError(f"can't read config {config_path}: it is not UTF-8 text", EXIT_USAGE)
-    except OSError as err:
-        raise ToolError(f"can't read config {config_path}: {err.strerror}", EXIT_USAGE)
-    return parser
-
-
-def require(settings, keys):
-    """Check that settings has every key and that each value is well formed."""
-    for key in keys:
-        if not settings.get(key):
-            where = settings.get("_config", DEFAULT_CONFIG)
-            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
-            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
-                            f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
-    validate_settings(settings)
-
-
-def validate_settings(settings):
-    """Reject malformed values before any request is sent."""
-    region = settings.get("region")
-    if region and not REGION_RE.match(region):
-        raise ToolError(f"region '{region}' is not an AWS region such as us-east-1", EXIT_USAGE)
-    pool = settings.get("user_pool_id")
-    if pool:
-        match = USER_POOL_ID_RE.match(pool)
-        if not match:
-            raise ToolError(f"user_pool_id '{pool}' is malformed; expected <region>_<id> such as us-east-1_AbC123",
-                            EXIT_USAGE)
-        if region and match.group(1) != region:
-            raise ToolError(f"user_pool_id '{pool}' is in {match.group(1)} but region is {region}; "
-                            f"make them agree", EXIT_USAGE)
-    identity_pool = settings.get("identity_pool_id")
-    if identity_pool and not REGION_UUID_RE.match(identity_pool):
-        raise ToolError(f"identity_pool_id '{identity_pool}' is malformed; expected <region>:<uuid>", EXIT_USAGE)
-    client_id = settings.get("client_id")
-    if client_id and not CLIENT_ID_RE.match(client_id):
-        raise ToolError(f"client_id '{client_id}' is malformed; copy the app client id from the user pool",
-                        EXIT_USAGE)
-    bucket = settings.get("bucket")
-    if bucket and not BUCKET_RE.match(bucket):
-        raise ToolError(f"bucket '{bucket}' is not a valid S3 bucket name", EXIT_USAGE)
-    endpoint = settings.get("endpoint_url")
-    if endpoint and not re.match(r"^https?://[^\s/]+", endpoint):
-        raise ToolError(f"endpoint_url '{endpoint}' is not an http(s) URL", EXIT_USAGE)
-
-
-def password_for(settings):
-    """The password from environment or file, else a prompt; never from argv."""
-    if settings.get("password"):
-        return settings["password"]
-    return prompt_secret(f"Password for {settings['username']}: ",
-                         f"a password is needed but stdin is not a terminal; "
-                         f"set {ENV_PREFIX}PASSWORD or 'password' in the profile")
-
-
-def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
-    """Read a secret with getpass, or fail with exit_code when there is no terminal."""
-    if not sys.stdin or not sys.stdin.isatty():
-        raise ToolError(no_tty_message, exit_code)
-    import getpass
-
-    try:
-        value = getpass.getpass(prompt)
-        if confirm and getpass.getpass("Again: ") != value:
-            raise ToolError("the two entries differ; run again", exit_code)
-    except EOFError:
-        raise ToolError("input ended before a value was entered; run again", exit_code) from None
-    if not value:
-        raise ToolError("nothing was entered; run again", exit_code)
-    return value
-
-
-# ====================================================================== errors
+# ====================================================================== errors and output
 
 class ToolError(Exception):
     """A failure the user can act on: one line for stderr and the exit code to end with."""
@@ -248,8 +118,6 @@ def error_code(err):
     elif code == "412":
         code = "PreconditionFailed"
     return code, str(info.get("Message", "") or "")
-
-
 # What to tell the user for known codes, by stage. {obj} is the object acted on,
 # {message} AWS's own text (never holds a secret for these codes).
 LOGIN_MESSAGES = {
@@ -362,6 +230,210 @@ def one_line(err):
     return " ".join(str(err).split()) or type(err).__name__
 
 
+class Output:
+    """Where notes, warnings and progress go: stderr, quiet or not; stdout carries results only."""
+
+    def __init__(self, quiet=False, debug=False, as_json=False):
+        self.quiet, self.debug, self.as_json = quiet, debug, as_json
+
+    def note(self, message):
+        """Say what happened, unless --quiet."""
+        if not self.quiet:
+            print(message, file=sys.stderr)
+
+    def warn(self, message):
+        """Say what went wrong but was worked around; even with --quiet."""
+        print(f"warning: {message}", file=sys.stderr)
+
+    def trace(self, message):
+        """Say what a --debug run wants to know (never a secret)."""
+        if self.debug:
+            print(f"debug: {message}", file=sys.stderr)
+
+    def progress_wanted(self):
+        """A progress bar only for a person watching a terminal."""
+        return not self.quiet and not self.as_json and sys.stderr.isatty()
+
+
+def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
+    """Read a secret with getpass, or fail with exit_code when there is no terminal."""
+    if not sys.stdin or not sys.stdin.isatty():
+        raise ToolError(no_tty_message, exit_code)
+    import getpass
+
+    try:
+        value = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Again: ") != value:
+            raise ToolError("the two entries differ; run again", exit_code)
+    except EOFError:
+        raise ToolError("input ended before a value was entered; run again", exit_code) from None
+    if not value:
+        raise ToolError("nothing was entered; run again", exit_code)
+    return value
+
+
+# ====================================================================== config
+
+CONFIG_KEYS = (
+    "region", "user_pool_id", "client_id", "client_secret", "identity_pool_id",
+    "username", "password", "bucket", "upload_file", "endpoint_url",
+)
+ENV_PREFIX = "COG_AUTH_S3_"
+DEFAULT_CONFIG = "config.ini"
+# Keys without which a user's session can't be made; run and files add bucket.
+SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "username")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Identity ids and identity pool ids share one form: <region>:<uuid>.
+REGION_UUID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+):" + UUID_RE + r"$")
+USER_POOL_ID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+)_[0-9A-Za-z]+$")
+CLIENT_ID_RE = re.compile(r"^[\w+]{1,128}$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False):
+    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    if os.path.isdir(config_path):
+        raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
+    if os.path.exists(config_path):
+        parser = load_ini(config_path)
+        if parser.has_section(profile):
+            values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
+        else:
+            found = ", ".join(parser.sections()) or "none"
+            raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
+                            f"add it or pick one with --profile", EXIT_USAGE)
+    elif explicit_path:
+        raise ToolError(f"config file {config_path} not found; copy config.example.ini there "
+                        f"or run `setup --write-config {config_path}`", EXIT_USAGE)
+    for key in CONFIG_KEYS:
+        value = environ.get(ENV_PREFIX + key.upper(), "").strip()
+        if value:
+            values[key] = value
+    values.update((k, v) for k, v in (overrides or {}).items() if v)
+    values["_profile"], values["_config"] = profile, config_path
+    return values
+
+
+def load_ini(config_path):
+    """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(config_path, encoding="utf-8")
+    except configparser.Error as err:
+        # The parser's own text quotes the offending line, which may hold the password.
+        line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
+        where = f" at line {line}" if line else ""
+        raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
+                        EXIT_USAGE)
+    except UnicodeDecodeError:
+        raise ToolError(f"can't read config {config_path}: it is not UTF-8 text", EXIT_USAGE)
+    except OSError as err:
+        raise ToolError(f"can't read config {config_path}: {err.strerror}", EXIT_USAGE)
+    return parser
+
+
+def require(settings, keys):
+    """Check that settings has every key and that each value is well formed."""
+    for key in keys:
+        if not settings.get(key):
+            where = settings.get("_config", DEFAULT_CONFIG)
+            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
+            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
+                            f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
+    validate_settings(settings)
+
+
+def validate_settings(settings):
+    """Reject malformed values before any request is sent."""
+    region = settings.get("region")
+    if region and not REGION_RE.match(region):
+        raise ToolError(f"region '{region}' is not an AWS region such as us-east-1", EXIT_USAGE)
+    pool = settings.get("user_pool_id")
+    if pool:
+        match = USER_POOL_ID_RE.match(pool)
+        if not match:
+            raise ToolError(f"user_pool_id '{pool}' is malformed; expected <region>_<id> such as us-east-1_AbC123",
+                            EXIT_USAGE)
+        if region and match.group(1) != region:
+            raise ToolError(f"user_pool_id '{pool}' is in {match.group(1)} but region is {region}; "
+                            f"make them agree", EXIT_USAGE)
+    identity_pool = settings.get("identity_pool_id")
+    if identity_pool and not REGION_UUID_RE.match(identity_pool):
+        raise ToolError(f"identity_pool_id '{identity_pool}' is malformed; expected <region>:<uuid>", EXIT_USAGE)
+    client_id = settings.get("client_id")
+    if client_id and not CLIENT_ID_RE.match(client_id):
+        raise ToolError(f"client_id '{client_id}' is malformed; copy the app client id from the user pool",
+                        EXIT_USAGE)
+    bucket = settings.get("bucket")
+    if bucket and not BUCKET_RE.match(bucket):
+        raise ToolError(f"bucket '{bucket}' is not a valid S3 bucket name", EXIT_USAGE)
+    endpoint = settings.get("endpoint_url")
+    if endpoint and not re.match(r"^https?://[^\s/]+", endpoint):
+        raise ToolError(f"endpoint_url '{endpoint}' is not an http(s) URL", EXIT_USAGE)
+
+
+def password_for(settings):
+    """The password from environment or file, else a prompt; never from argv."""
+    if settings.get("password"):
+        return settings["password"]
+    return prompt_secret(f"Password for {settings['username']}: ",
+                         f"a password is needed but stdin is not a terminal; "
+                         f"set {ENV_PREFIX}PASSWORD or 'password' in the profile")
+
+
+def admin_region(args):
+    """--region, else AWS_REGION or AWS_DEFAULT_REGION, else us-east-1."""
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    validate_settings({"region": region})
+    return region
+
+
+def write_private_file(path, data, mode=0o600):
+    """Write data to path atomically, mode 0600 unless told otherwise: temporary file, fsync, rename."""
+    import tempfile
+
+    folder = os.path.dirname(path) or "."
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def write_profile(path, parser, profile, values):
+    """Set values in [profile] of the parsed INI file and write it atomically, keeping its mode."""
+    import io
+    import stat
+
+    if not parser.has_section(profile):
+        parser.add_section(profile)
+    # setup's app client has no secret; a stale client_secret would make every sign-in fail.
+    parser.remove_option(profile, "client_secret")
+    for key, value in values.items():
+        parser.set(profile, key, value)
+    text = io.StringIO()
+    parser.write(text)
+    # A new file gets 0600 because profiles may later hold a password.
+    mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o600
+    write_private_file(path, text.getvalue().encode(), mode)
+
+
 # ====================================================================== login: aws clients
 
 CLIENT_TUNING = {
@@ -435,8 +507,6 @@ def secret_hash(username, client_id, client_secret):
 
     digest = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
-
-
 CHALLENGE_ANSWER_KEYS = {
     "NEW_PASSWORD_REQUIRED": "NEW_PASSWORD",
     "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE",
@@ -524,6 +594,28 @@ def jwt_claims(token):
     except (IndexError, ValueError):
         return {}
     return claims if isinstance(claims, dict) else {}
+
+
+def challenge_answerer(mfa_code):
+    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on a terminal."""
+    def answer(name):
+        if name == "NEW_PASSWORD_REQUIRED":
+            value = os.environ.get(ENV_PREFIX + "NEW_PASSWORD")
+            return value or prompt_secret("New password: ", "Cognito requires a new password and stdin is not a "
+                                          f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
+        value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
+        if value:
+            return value
+        if not sys.stdin or not sys.stdin.isatty():
+            raise ToolError(f"Cognito asks for an MFA code ({name}) and stdin is not a terminal; "
+                            f"pass --mfa-code or set {ENV_PREFIX}MFA_CODE", EXIT_LOGIN)
+        # The prompt goes to stderr, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
+        print("MFA code: ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            raise ToolError("input ended before an MFA code was entered; run again", EXIT_LOGIN)
+        return line.strip()
+    return answer
 
 
 # ====================================================================== identity
@@ -624,31 +716,6 @@ def load_cache(path, fingerprint, warn):
     return entry if entry.get("fingerprint") == fingerprint else None
 
 
-def write_private_file(path, data, mode=0o600):
-    """Write data to path atomically, mode 0600 unless told otherwise: temporary file, fsync, rename."""
-    import tempfile
-
-    folder = os.path.dirname(path) or "."
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 def ensure_private_dir(folder):
     """Create folder 0700, or tighten it; refuse (PermissionError) one that belongs to someone else."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -700,31 +767,6 @@ def fresh(entry, now=None):
 
 
 # ====================================================================== identity: session
-
-class Output:
-    """Where notes, warnings and progress go: stderr, quiet or not; stdout carries results only."""
-
-    def __init__(self, quiet=False, debug=False, as_json=False):
-        self.quiet, self.debug, self.as_json = quiet, debug, as_json
-
-    def note(self, message):
-        """Say what happened, unless --quiet."""
-        if not self.quiet:
-            print(message, file=sys.stderr)
-
-    def warn(self, message):
-        """Say what went wrong but was worked around; even with --quiet."""
-        print(f"warning: {message}", file=sys.stderr)
-
-    def trace(self, message):
-        """Say what a --debug run wants to know (never a secret)."""
-        if self.debug:
-            print(f"debug: {message}", file=sys.stderr)
-
-    def progress_wanted(self):
-        """A progress bar only for a person watching a terminal."""
-        return not self.quiet and not self.as_json and sys.stderr.isatty()
-
 
 def user_session(settings, out, use_cache=True, mfa_code=None):
     """The user's identity id and credentials: from the cache, a token refresh, or a password sign-in.
@@ -822,28 +864,6 @@ def internal_username(id_token):
     """The name Cognito knows the user by: cognito:username, which is the sub when users sign in by alias."""
     claims = jwt_claims(id_token)
     return claims.get("cognito:username") or claims.get("sub")
-
-
-def challenge_answerer(mfa_code):
-    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on a terminal."""
-    def answer(name):
-        if name == "NEW_PASSWORD_REQUIRED":
-            value = os.environ.get(ENV_PREFIX + "NEW_PASSWORD")
-            return value or prompt_secret("New password: ", "Cognito requires a new password and stdin is not a "
-                                          f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
-        value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
-        if value:
-            return value
-        if not sys.stdin or not sys.stdin.isatty():
-            raise ToolError(f"Cognito asks for an MFA code ({name}) and stdin is not a terminal; "
-                            f"pass --mfa-code or set {ENV_PREFIX}MFA_CODE", EXIT_LOGIN)
-        # The prompt goes to stderr, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
-        print("MFA code: ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            raise ToolError("input ended before an MFA code was entered; run again", EXIT_LOGIN)
-        return line.strip()
-    return answer
 
 
 # ====================================================================== s3
@@ -1128,13 +1148,6 @@ def check_name(name):
     return name
 
 
-def admin_region(args):
-    """--region, else AWS_REGION or AWS_DEFAULT_REGION, else us-east-1."""
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    validate_settings({"region": region})
-    return region
-
-
 def admin_call(verb, obj, call, missing=(), **params):
     """One request with the administrator's credentials; None when AWS answers with a code in missing."""
     try:
@@ -1387,24 +1400,6 @@ def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes):
                            IdentityPoolId=pool_id, Roles={"authenticated": role_arn}),
         "role mapping", changes.out, role_changed)
     changes.record("role mapping", pool_id, "updated" if current.get("Roles") else "created")
-
-
-def write_profile(path, parser, profile, values):
-    """Set values in [profile] of the parsed INI file and write it atomically, keeping its mode."""
-    import io
-    import stat
-
-    if not parser.has_section(profile):
-        parser.add_section(profile)
-    # setup's app client has no secret; a stale client_secret would make every sign-in fail.
-    parser.remove_option(profile, "client_secret")
-    for key, value in values.items():
-        parser.set(profile, key, value)
-    text = io.StringIO()
-    parser.write(text)
-    # A new file gets 0600 because profiles may later hold a password.
-    mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o600
-    write_private_file(path, text.getvalue().encode(), mode)
 
 
 def bucket_is_empty(s3, bucket):
@@ -1867,8 +1862,6 @@ def add_run_options(parser, default):
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
                         help="after uploading, try writing into this identity's folder; it must be refused")
-
-
 ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
                      "the global --endpoint-url applies to every client.")
 
@@ -2030,7 +2023,5 @@ def main(argv=None) -> int:
         print(f"cog_auth_s3: unexpected error: {type(err).__name__}: {one_line(err)}; "
               f"run again with --debug for details", file=sys.stderr)
         return EXIT_UNEXPECTED
-
-
 if __name__ == "__main__":
     sys.exit(main())
