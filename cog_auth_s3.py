@@ -45,6 +45,7 @@ Caveats:
 """
 
 import argparse
+import collections
 import configparser
 import contextlib
 import datetime
@@ -254,6 +255,19 @@ class Output:
         """A progress bar only for a person watching a terminal."""
         return not self.quiet and not self.as_json and sys.stderr.isatty()
 
+    def result(self, data, lines):
+        """Print a command's result on stdout: data as one JSON object with --json, else the text lines."""
+        if self.as_json:
+            print(json.dumps(data, indent=2))
+        else:
+            for line in lines:
+                print(line)
+
+
+def labelled(pairs):
+    """Text lines "Label:      value", aligned, for results read by people."""
+    return [f"{label + ':':<19}{value}" for label, value in pairs]
+
 
 def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
     """Read a secret with getpass, or fail with exit_code when there is no terminal."""
@@ -282,11 +296,12 @@ ENV_PREFIX = "COG_AUTH_S3_"
 DEFAULT_CONFIG = "config.ini"
 # Keys without which a user's session can't be made; run and files add bucket.
 SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "username")
-REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REGION_RE = re.compile(f"^{REGION}$")
 # Identity ids and identity pool ids share one form: <region>:<uuid>.
-REGION_UUID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+):" + UUID_RE + r"$")
-USER_POOL_ID_RE = re.compile(r"^([a-z]{2}(-[a-z]+)+-\d+)_[0-9A-Za-z]+$")
+REGION_UUID_RE = re.compile(f"^({REGION}):{UUID}$")
+USER_POOL_ID_RE = re.compile(f"^({REGION})_[0-9A-Za-z]+$")
 CLIENT_ID_RE = re.compile(r"^[\w+]{1,128}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -384,9 +399,9 @@ def password_for(settings):
                          f"set {ENV_PREFIX}PASSWORD or 'password' in the profile")
 
 
-def admin_region(args):
-    """--region, else AWS_REGION or AWS_DEFAULT_REGION, else us-east-1."""
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+def admin_region(region=None):
+    """The administrator's region: region (--region), else AWS_REGION or AWS_DEFAULT_REGION, else us-east-1."""
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     validate_settings({"region": region})
     return region
 
@@ -444,27 +459,31 @@ CLIENT_TUNING = {
     "retries": {"mode": "standard", "max_attempts": 3},
     "max_pool_connections": 32,  # MAX_CONCURRENCY uploads at once, each on its own connection
 }
-_SESSION = []
+_BOTO = {}
 
 
-def aws_session():
-    """One botocore session per process, so service models are loaded once."""
-    if not _SESSION:
+def boto_session():
+    """One boto3 session per process over a botocore session we hold, so service models are loaded once."""
+    if not _BOTO:
         import boto3
+        import botocore.session
 
-        _SESSION.append(boto3.session.Session())
-    return _SESSION[0]
+        _BOTO["botocore"] = botocore.session.get_session()
+        _BOTO["boto3"] = boto3.session.Session(botocore_session=_BOTO["botocore"])
+    return _BOTO["boto3"]
 
 
 def prefetch_models(services):
     """Load the next clients' service models in the background while SRP waits on the network.
 
     A sign-in spends a few hundred milliseconds waiting for Cognito; parsing the models
-    of the clients that follow (about 40 ms of CPU) fits in that wait.
+    of the clients that follow (about 40 ms of CPU) fits in that wait. Only public botocore
+    calls are used; tests/test_library_hooks.py fails if they move.
     """
     import threading
 
-    loader = aws_session()._session.get_component("data_loader")
+    boto_session()
+    loader = _BOTO["botocore"].get_component("data_loader")  # the loader the clients will read from
 
     def load():
         for service in services:
@@ -489,7 +508,7 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
     with aws_step("set up a client for", service, "config"):
-        return aws_session().client(service, **kwargs)
+        return boto_session().client(service, **kwargs)
 
 
 # ====================================================================== login
@@ -552,7 +571,9 @@ def load_awssrp():
     """pycognito's AWSSRP class, loaded without running the package's __init__.
 
     That __init__ imports PyJWT and cryptography for token verification this tool
-    doesn't use: about 50 ms of every cold sign-in (see bench/run.py).
+    doesn't use: about 50 ms of every cold sign-in (see bench/run.py). It relies on
+    pycognito.aws_srp importing nothing from its own package; tests/test_library_hooks.py
+    fails loudly if an upgrade changes that.
     """
     import importlib.util
 
@@ -604,17 +625,9 @@ def challenge_answerer(mfa_code):
             return value or prompt_secret("New password: ", "Cognito requires a new password and stdin is not a "
                                           f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
         value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
-        if value:
-            return value
-        if not sys.stdin or not sys.stdin.isatty():
-            raise ToolError(f"Cognito asks for an MFA code ({name}) and stdin is not a terminal; "
-                            f"pass --mfa-code or set {ENV_PREFIX}MFA_CODE", EXIT_LOGIN)
-        # The prompt goes to stderr, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
-        print("MFA code: ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            raise ToolError("input ended before an MFA code was entered; run again", EXIT_LOGIN)
-        return line.strip()
+        # getpass prompts on the terminal, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
+        return value or prompt_secret("MFA code: ", f"Cognito asks for an MFA code ({name}) and stdin is not a "
+                                      f"terminal; pass --mfa-code or set {ENV_PREFIX}MFA_CODE", EXIT_LOGIN)
     return answer
 
 
@@ -768,10 +781,35 @@ def fresh(entry, now=None):
 
 # ====================================================================== identity: session
 
-def user_session(settings, out, use_cache=True, mfa_code=None):
-    """The user's identity id and credentials: from the cache, a token refresh, or a password sign-in.
+class Session(collections.namedtuple("Session", "identity_id credentials id_token refresh_token "
+                                                "internal_username source")):
+    """The signed-in user: identity id, temporary credentials, and the tokens that renew them.
 
-    Returns {"identity_id", "credentials", "id_token" (or None), "source": "cache"|"refresh"|"login"};
+    credentials holds AccessKeyId, SecretAccessKey, SessionToken and Expiration; id_token is None once
+    it has expired; source says where the session came from: "cache", "refresh" or "login".
+    """
+
+    CACHED = ("identity_id", "credentials", "id_token", "refresh_token", "internal_username")
+
+    @classmethod
+    def from_cache(cls, entry):
+        """The session a cache entry holds; its ID token only while it is still valid."""
+        token = entry.get("id_token")
+        expires = jwt_claims(token).get("exp") if token else None
+        if not isinstance(expires, (int, float)) or expires <= datetime.datetime.now().timestamp():
+            token = None
+        return cls(entry["identity_id"], entry["credentials"], token, entry.get("refresh_token"),
+                   entry.get("internal_username"), "cache")
+
+    def cache_entry(self, fingerprint):
+        """The cache entry that stores this session for the profile with this fingerprint."""
+        return {"version": CACHE_VERSION, "fingerprint": fingerprint,
+                **{field: getattr(self, field) for field in self.CACHED}}
+
+
+def user_session(settings, out, use_cache=True, mfa_code=None):
+    """The user's Session: from the cache, a token refresh, or a password sign-in.
+
     settings must have passed require(settings, SESSION_KEYS).
     """
     path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
@@ -780,7 +818,7 @@ def user_session(settings, out, use_cache=True, mfa_code=None):
     entry = load_cache(path, fingerprint, out.warn)
     if entry and fresh(entry):
         out.trace(f"using cached credentials from {path}")
-        return session_from(entry, "cache")
+        return Session.from_cache(entry)
     with cache_lock(path, out.warn) as usable:
         return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable)
 
@@ -790,33 +828,18 @@ def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable):
     # Another process may have renewed the session while we waited for the lock.
     entry = load_cache(path, fingerprint, out.warn) if usable else None
     if entry and fresh(entry):
-        return session_from(entry, "cache")
+        return Session.from_cache(entry)
     session = renew(settings, entry, out) if entry and entry.get("refresh_token") else None
     if session is None:
         session = sign_in(settings, out, entry, mfa_code)
     if not usable:
         return session
     try:
-        save_cache(path, {
-            "version": CACHE_VERSION, "fingerprint": fingerprint, "identity_id": session["identity_id"],
-            "credentials": session["credentials"], "id_token": session["id_token"],
-            "refresh_token": session["refresh_token"], "internal_username": session["internal_username"],
-        })
+        save_cache(path, session.cache_entry(fingerprint))
         out.trace(f"cached credentials in {path}")
     except OSError as err:
         cache_unusable(path, err, out.warn)
     return session
-
-
-def session_from(entry, source):
-    """A session dict from a cache entry; the ID token only while it is still valid."""
-    token = entry.get("id_token")
-    expires = jwt_claims(token).get("exp") if token else None
-    if not isinstance(expires, (int, float)) or expires <= datetime.datetime.now().timestamp():
-        token = None
-    return {"identity_id": entry["identity_id"], "credentials": entry["credentials"], "id_token": token,
-            "refresh_token": entry.get("refresh_token"), "internal_username": entry.get("internal_username"),
-            "source": source}
 
 
 def renew(settings, entry, out):
@@ -832,7 +855,7 @@ def renew(settings, entry, out):
         out.note("the cached session has expired; signing in again")
         return None
     out.trace("renewed the session with the refresh token")
-    return identity_session(settings, result["IdToken"], entry["refresh_token"], entry["identity_id"], "refresh")
+    return session_from_token(settings, result["IdToken"], entry["refresh_token"], entry["identity_id"], "refresh")
 
 
 def sign_in(settings, out, entry, mfa_code):
@@ -845,19 +868,18 @@ def sign_in(settings, out, entry, mfa_code):
                                settings["client_id"], region, settings.get("client_secret"), endpoint,
                                answer_challenge=challenge_answerer(mfa_code), client=client)
     known_id = entry["identity_id"] if entry else None
-    return identity_session(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
+    return session_from_token(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
 
 
-def identity_session(settings, id_token, refresh_token, identity_id, source):
-    """Trade an ID token for the identity id (unless known) and the temporary credentials."""
+def session_from_token(settings, id_token, refresh_token, identity_id, source):
+    """Trade an ID token for the identity id (unless known) and the temporary credentials: a Session."""
     region, endpoint = settings["region"], settings.get("endpoint_url")
     provider = cognito_provider(region, settings["user_pool_id"])
     client = make_client("cognito-identity", region, endpoint, unsigned=True)
     if not identity_id:
         identity_id = get_id(settings["identity_pool_id"], provider, id_token, region, endpoint, client)
     credentials = get_credentials_for_identity(identity_id, provider, id_token, region, endpoint, client)
-    return {"identity_id": identity_id, "credentials": credentials, "id_token": id_token,
-            "refresh_token": refresh_token, "internal_username": internal_username(id_token), "source": source}
+    return Session(identity_id, credentials, id_token, refresh_token, internal_username(id_token), source)
 
 
 def internal_username(id_token):
@@ -1017,7 +1039,7 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False):
     """
     out = out or Output(quiet=True)
     writes = getattr(client, "cog_auth_s3_writes", None)
-    if writes is None:  # hooks go on once per client, whoever made it (put_file accepts any S3 client)
+    if writes is None:  # hooks go on once per client
         writes = client.cog_auth_s3_writes = S3Writes(client)
     writes.no_clobber = no_clobber
     sizes = []
@@ -1039,12 +1061,11 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False):
 
 
 def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
-             endpoint_url=None, *, key=None, client=None, out=None):
+             endpoint_url=None, *, key=None, out=None):
     """Upload one file to s3://bucket/<identity_id>/<key or its basename>; return {"uri", "size", "etag", ...}."""
     credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": session_token}
     full_key = user_key(identity_id, key or os.path.basename(upload_path), bucket)
-    client = client or s3_client(credentials, region, endpoint_url)
-    return upload_files(client, bucket, [(upload_path, full_key)], out)[0]
+    return upload_files(s3_client(credentials, region, endpoint_url), bucket, [(upload_path, full_key)], out)[0]
 
 
 def download_file(client, bucket, key, dest, out):
@@ -1164,13 +1185,22 @@ def account_id(sts):
     return admin_call("identify", "the administrator's account", sts.get_caller_identity)["Account"]
 
 
-def find_by_name(client, operation, result_key, name_key, name, what, **params):
-    """The one listed resource called name, or None; several of that name would make the choice a guess."""
-    with aws_step("list", what, "admin"):
-        found = [item for page in client.get_paginator(operation).paginate(**params)
+# How each kind of resource that is found by name is listed: operation, result key, name field, id field.
+LISTINGS = {
+    "user pool": ("list_user_pools", "UserPools", "Name", "Id"),
+    "app client": ("list_user_pool_clients", "UserPoolClients", "ClientName", "ClientId"),
+    "identity pool": ("list_identity_pools", "IdentityPools", "IdentityPoolName", "IdentityPoolId"),
+}
+
+
+def find_by_name(client, kind, name, **params):
+    """The id of the one resource of this kind called name, or None; several would make the choice a guess."""
+    operation, result_key, name_key, id_key = LISTINGS[kind]
+    with aws_step("list", f"{kind}s", "admin"):
+        found = [item[id_key] for page in client.get_paginator(operation).paginate(MaxResults=60, **params)
                  for item in page[result_key] if item[name_key] == name]
     if len(found) > 1:
-        raise ToolError(f"{len(found)} {what} are named {name}; delete the extra ones so it is clear which to use",
+        raise ToolError(f"{len(found)} {kind}s are named {name}; delete the extra ones so it is clear which to use",
                         EXIT_AWS)
     return found[0] if found else None
 
@@ -1182,9 +1212,15 @@ class Changes:
         self.out, self.items = out, []
 
     def record(self, resource, name, status, detail=""):
+        """Note one resource's outcome as it happens."""
         item = {"resource": resource, "name": name, "status": status}
         self.items.append({**item, "detail": detail} if detail else item)
         self.out.note(f"{resource} {name}: {status}" + (f" ({detail})" if detail else ""))
+
+    def summary(self, what):
+        """One line for stdout: how many resources ended in each status."""
+        counts = collections.Counter(item["status"] for item in self.items)
+        return f"{what}: " + ", ".join(f"{count} {status}" for status, count in counts.items())
 
 
 def bucket_exists(s3, bucket):
@@ -1285,10 +1321,10 @@ def ensure_bucket(s3, bucket, region, changes):
 
 def ensure_user_pool(idp, name, changes):
     """The user pool called name; only an administrator adds users to it."""
-    found = find_by_name(idp, "list_user_pools", "UserPools", "Name", name, "user pools", MaxResults=60)
+    found = find_by_name(idp, "user pool", name)
     if found:
-        changes.record("user pool", found["Id"], "exists")
-        return found["Id"]
+        changes.record("user pool", found, "exists")
+        return found
     pool = admin_call("create", f"user pool {name}", idp.create_user_pool, PoolName=name,
                       AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]
     changes.record("user pool", pool["Id"], "created")
@@ -1297,11 +1333,10 @@ def ensure_user_pool(idp, name, changes):
 
 def ensure_app_client(idp, user_pool_id, name, changes):
     """The pool's app client called name: no secret, SRP and refresh sign-ins only."""
-    found = find_by_name(idp, "list_user_pool_clients", "UserPoolClients", "ClientName", name,
-                         f"app clients of {user_pool_id}", UserPoolId=user_pool_id, MaxResults=60)
+    found = find_by_name(idp, "app client", name, UserPoolId=user_pool_id)
     if found:
-        changes.record("app client", found["ClientId"], "exists")
-        return found["ClientId"]
+        changes.record("app client", found, "exists")
+        return found
     client = admin_call("create", f"app client {name}", idp.create_user_pool_client, UserPoolId=user_pool_id,
                         ClientName=name, GenerateSecret=False, PreventUserExistenceErrors="ENABLED",
                         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
@@ -1312,15 +1347,13 @@ def ensure_app_client(idp, user_pool_id, name, changes):
 def ensure_identity_pool(identity, name, provider, client_id, changes):
     """The identity pool called name, whose only login is the user pool's app client; no guests."""
     providers = [{"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False}]
-    found = find_by_name(identity, "list_identity_pools", "IdentityPools", "IdentityPoolName", name,
-                         "identity pools", MaxResults=60)
-    if not found:
+    pool_id = find_by_name(identity, "identity pool", name)
+    if not pool_id:
         pool_id = admin_call("create", f"identity pool {name}", identity.create_identity_pool,
                              IdentityPoolName=name, AllowUnauthenticatedIdentities=False,
                              CognitoIdentityProviders=providers)["IdentityPoolId"]
         changes.record("identity pool", pool_id, "created")
         return pool_id
-    pool_id = found["IdentityPoolId"]
     pool = admin_call("read", f"identity pool {pool_id}", identity.describe_identity_pool, IdentityPoolId=pool_id)
     if pool.get("CognitoIdentityProviders") == providers and not pool["AllowUnauthenticatedIdentities"] \
             and not any(pool.get(key) for key in ("SupportedLoginProviders", "DeveloperProviderName",
@@ -1431,6 +1464,89 @@ def empty_bucket(s3, bucket):
     return count
 
 
+def ensure_user(idp, user_pool_id, username, password):
+    """A confirmed user with a permanent password (password() asks for it only when one must be set).
+
+    Returns "created", "confirmed" (it waited for its first password) or "exists" (left unchanged).
+    """
+    who = f"user {username}"
+    user = admin_call("look up", who, idp.admin_get_user, missing=("UserNotFoundException",),
+                      UserPoolId=user_pool_id, Username=username)
+    if user and user["UserStatus"] != "FORCE_CHANGE_PASSWORD":
+        return "exists"
+    secret = password()
+    if user is None:
+        # The password doubles as the temporary one, so a policy violation stops before the user exists.
+        admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
+                   TemporaryPassword=secret, MessageAction="SUPPRESS")
+    admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
+               Username=username, Password=secret, Permanent=True)
+    return "created" if user is None else "confirmed"
+
+
+def check_bucket_removable(s3, bucket, force):
+    """Refuse, before anything is deleted, to tear down a bucket that still holds objects (unless force)."""
+    if not force and bucket_exists(s3, bucket) and not bucket_is_empty(s3, bucket):
+        raise ToolError(f"bucket {bucket} is not empty, so nothing was deleted; rerun with --force "
+                        f"to delete its objects too", EXIT_AWS)
+
+
+def remove_role_mapping(identity, pool_id, name, changes):
+    """Unmap the identity pool's roles: the reverse of ensure_role_mapping."""
+    if pool_id:
+        admin_call("remove the role mapping of", f"identity pool {pool_id}", identity.set_identity_pool_roles,
+                   IdentityPoolId=pool_id, Roles={})
+    changes.record("role mapping", pool_id or name, "deleted" if pool_id else "absent")
+
+
+def remove_role(iam, role, changes):
+    """Delete the role and its policies: the reverse of ensure_role."""
+    if not admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
+        changes.record("role", role, "absent")
+        return
+    for policy in role_policy_names(iam, role):  # IAM refuses to delete a role that still has policies
+        if policy.startswith("arn:"):
+            admin_call("detach", f"policy {policy}", iam.detach_role_policy, RoleName=role, PolicyArn=policy)
+        else:
+            admin_call("delete", f"policy {policy} of role {role}", iam.delete_role_policy, RoleName=role,
+                       PolicyName=policy)
+    admin_call("delete", f"role {role}", iam.delete_role, RoleName=role)
+    changes.record("role", role, "deleted")
+
+
+def remove_identity_pool(identity, pool_id, name, changes):
+    """Delete the identity pool: the reverse of ensure_identity_pool."""
+    if pool_id:
+        admin_call("delete", f"identity pool {pool_id}", identity.delete_identity_pool, IdentityPoolId=pool_id)
+    changes.record("identity pool", pool_id or name, "deleted" if pool_id else "absent")
+
+
+def remove_app_client(idp, user_pool_id, name, changes):
+    """Delete the user pool's app client: the reverse of ensure_app_client."""
+    client_id = find_by_name(idp, "app client", name, UserPoolId=user_pool_id) if user_pool_id else None
+    if client_id:
+        admin_call("delete", f"app client {client_id}", idp.delete_user_pool_client, UserPoolId=user_pool_id,
+                   ClientId=client_id)
+    changes.record("app client", client_id or name, "deleted" if client_id else "absent")
+
+
+def remove_user_pool(idp, user_pool_id, name, changes):
+    """Delete the user pool and its users: the reverse of ensure_user_pool."""
+    if user_pool_id:
+        admin_call("delete", f"user pool {user_pool_id}", idp.delete_user_pool, UserPoolId=user_pool_id)
+    changes.record("user pool", user_pool_id or name, "deleted" if user_pool_id else "absent")
+
+
+def remove_bucket(s3, bucket, force, changes):
+    """Delete the bucket, with force first its objects and uploads: the reverse of ensure_bucket."""
+    if not bucket_exists(s3, bucket):
+        changes.record("bucket", bucket, "absent")
+        return
+    emptied = empty_bucket(s3, bucket) if force else 0
+    admin_call("delete", f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
+    changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
+
+
 # ====================================================================== commands
 
 RUN_LABELS = (
@@ -1453,7 +1569,7 @@ def profile_settings(args, keys=SESSION_KEYS):
 
 
 def session_for(args, settings, out):
-    """The user's session, honouring --no-cache and --mfa-code."""
+    """The user's Session, honouring --no-cache and --mfa-code."""
     return user_session(settings, out, use_cache=not args.no_cache, mfa_code=args.mfa_code)
 
 
@@ -1472,30 +1588,26 @@ def cmd_run(args, out):
     settings = profile_settings(args, SESSION_KEYS + ("bucket", "upload_file"))
     check_upload_file(settings["upload_file"])
     session = session_for(args, settings, out)
-    creds, identity_id, bucket = session["credentials"], session["identity_id"], settings["bucket"]
+    creds, identity_id, bucket = session.credentials, session.identity_id, settings["bucket"]
     check_try_identity(args.try_identity, identity_id)
-    client = s3_client(creds, settings["region"], settings.get("endpoint_url"))
-    path = settings["upload_file"]
-    upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], settings["region"], creds["SessionToken"],
-                      identity_id, bucket, path, client=client, out=out)
+    region, endpoint, path = settings["region"], settings.get("endpoint_url"), settings["upload_file"]
+    upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
+                      identity_id, bucket, path, endpoint, out=out)
     report = {
-        "id_token": session["id_token"], "identity_id": identity_id, "access_key_id": creds["AccessKeyId"],
+        "id_token": session.id_token, "identity_id": identity_id, "access_key_id": creds["AccessKeyId"],
         "secret_access_key": creds["SecretAccessKey"], "session_token": creds["SessionToken"],
         "expiration": creds["Expiration"], "uri": upload["uri"], "size": upload["size"], "etag": upload["etag"],
-        "credentials_source": session["source"],
+        "credentials_source": session.source,
     }
     status = EXIT_OK
     if args.try_identity:
+        client = s3_client(creds, region, endpoint)
         report["isolation"], status = try_identity(client, bucket, path, args.try_identity, out)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, label in RUN_LABELS:
-            value = report[key] or f"(none: {session['source']} credentials were used, no sign-in)"
-            print(f"{label + ':':<19}{value}")
-        print(f"{'Uploaded:':<19}{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")
-        if "isolation" in report:
-            print(f"{'Isolation:':<19}{report['isolation']['message']}")
+    lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
+                      for key, label in RUN_LABELS]
+                     + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
+                     + ([("Isolation", report["isolation"]["message"])] if "isolation" in report else []))
+    out.result(report, lines)
     return status
 
 
@@ -1542,13 +1654,13 @@ def cmd_creds(args, out):
     """Print the user's temporary credentials for the AWS CLI and SDKs."""
     settings = profile_settings(args)
     session = session_for(args, settings, out)
-    creds, region = session["credentials"], settings["region"]
+    creds, region = session.credentials, settings["region"]
     fmt = args.format or ("json" if args.json else "text")
     if fmt == "process":
         print(json.dumps({"Version": 1, **{k: creds[k] for k in
                                           ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}}))
     elif fmt == "json":
-        print(json.dumps({"IdentityId": session["identity_id"], "Region": region, **creds}, indent=2))
+        print(json.dumps({"IdentityId": session.identity_id, "Region": region, **creds}, indent=2))
     elif fmt == "env":
         import shlex
 
@@ -1559,10 +1671,9 @@ def cmd_creds(args, out):
                             ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)):
             print(f"export {name}={shlex.quote(value)}")
     else:
-        for label, value in (("Identity id", session["identity_id"]), ("Access key id", creds["AccessKeyId"]),
-                             ("Secret access key", creds["SecretAccessKey"]),
-                             ("Session token", creds["SessionToken"]), ("Expiration", creds["Expiration"])):
-            print(f"{label + ':':<19}{value}")
+        out.result(None, labelled((("Identity id", session.identity_id), ("Access key id", creds["AccessKeyId"]),
+                                   ("Secret access key", creds["SecretAccessKey"]),
+                                   ("Session token", creds["SessionToken"]), ("Expiration", creds["Expiration"]))))
     return EXIT_OK
 
 
@@ -1586,8 +1697,8 @@ def user_files_context(args, out, keys=(), prefix=None):
     if prefix:
         confine(None, prefix, settings["bucket"], folder_ok=True)
     session = session_for(args, settings, out)
-    client = s3_client(session["credentials"], settings["region"], settings.get("endpoint_url"))
-    return settings["bucket"], session["identity_id"], client
+    client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
+    return settings["bucket"], session.identity_id, client
 
 
 def upload_plan(paths, key, recursive, note):
@@ -1660,7 +1771,7 @@ def cmd_get(args, out):
     if not os.path.isdir(folder):
         raise ToolError(f"folder {folder} does not exist; create it or pick another destination", EXIT_USAGE)
     result = download_file(client, bucket, key, dest, out)
-    print(json.dumps(result, indent=2) if args.json else f"{result['uri']} -> {dest} ({result['size']} bytes)")
+    out.result(result, [f"{result['uri']} -> {dest} ({result['size']} bytes)"])
     return EXIT_OK
 
 
@@ -1670,14 +1781,11 @@ def cmd_ls(args, out):
     prefix = user_prefix(identity_id, args.prefix, bucket)
     objects = list_objects(client, bucket, prefix)
     folder = f"{identity_id}/"
-    if args.json:
-        print(json.dumps({"bucket": bucket, "folder": folder, "objects": [
-            {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
-             "etag": o.get("ETag", "")} for o in objects]}, indent=2))
-    else:
-        for item in objects:
-            stamp = item["LastModified"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{stamp} {item['Size']:>12} {item['Key'][len(folder):]}")
+    out.result({"bucket": bucket, "folder": folder, "objects": [
+        {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
+         "etag": o.get("ETag", "")} for o in objects]},
+        [f"{iso8601(o['LastModified'])[:-1].replace('T', ' ')} {o['Size']:>12} {o['Key'][len(folder):]}"
+         for o in objects])
     return EXIT_OK
 
 
@@ -1708,7 +1816,7 @@ def cmd_policy(args, out):
 
 def cmd_setup(args, out):
     """Create or repair every resource of deployment NAME, then write the profile that uses them."""
-    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
+    name, region, endpoint = check_name(args.name), admin_region(args.region), args.endpoint_url
     validate_settings({"endpoint_url": endpoint})
     path, profile = args.write_config or config_path(args), args.write_profile or args.profile
     if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
@@ -1731,101 +1839,44 @@ def cmd_setup(args, out):
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
               "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {})}
     write_profile(path, parser, profile, values)
-    if args.json:
-        print(json.dumps({"resources": changes.items, "config": {"path": path, "profile": profile,
-                                                                "values": values}}, indent=2))
-    else:
-        print(f"wrote [{profile}] to {path}:")
-        for key, value in values.items():
-            print(f"  {key} = {value}")
+    out.result({"resources": changes.items, "config": {"path": path, "profile": profile, "values": values}},
+               [f"wrote [{profile}] to {path}:"] + [f"  {key} = {value}" for key, value in values.items()])
     return EXIT_OK
 
 
 def cmd_add_user(args, out):
     """Create a confirmed user in the profile's user pool, with a permanent password."""
     settings = profile_settings(args, ("region", "user_pool_id"))
-    idp = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"))
-    pool, username, who = settings["user_pool_id"], args.username, f"user {args.username}"
-    user = admin_call("look up", who, idp.admin_get_user, missing=("UserNotFoundException",),
-                      UserPoolId=pool, Username=username)
-    if user and user["UserStatus"] != "FORCE_CHANGE_PASSWORD":
-        status = "exists"
-    else:
-        password = settings.get("password") or prompt_secret(
-            f"Password for {username}: ", f"a password for {username} is needed but stdin is not a terminal; "
-                                          f"set {ENV_PREFIX}PASSWORD", EXIT_USAGE, confirm=True)
-        if user is None:
-            # The password doubles as the temporary one, so a policy violation stops before the user exists.
-            admin_call("create", who, idp.admin_create_user, UserPoolId=pool, Username=username,
-                       TemporaryPassword=password, MessageAction="SUPPRESS")
-        admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=pool, Username=username,
-                   Password=password, Permanent=True)
-        status = "created" if user is None else "confirmed"
+    pool, username = settings["user_pool_id"], args.username
+    status = ensure_user(make_client("cognito-idp", settings["region"], settings.get("endpoint_url")), pool,
+                         username, lambda: settings.get("password") or prompt_secret(
+                             f"Password for {username}: ", f"a password for {username} is needed but stdin is not "
+                                                           f"a terminal; set {ENV_PREFIX}PASSWORD",
+                             EXIT_USAGE, confirm=True))
     detail = "password unchanged" if status == "exists" else "confirmed, password set"
-    if args.json:
-        print(json.dumps({"user": username, "user_pool_id": pool, "status": status}, indent=2))
-    else:
-        out.note(f"user {username} in {pool}: {status} ({detail})")
+    out.result({"user": username, "user_pool_id": pool, "status": status},
+               [f"user {username} in {pool}: {status} ({detail})"])
     return EXIT_OK
 
 
 def cmd_teardown(args, out):
     """Delete what setup made for NAME, newest first; what is already gone is reported absent."""
-    name, region, endpoint = check_name(args.name), admin_region(args), args.endpoint_url
-    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
-    s3, iam = make_client("s3", region, endpoint), make_client("iam", region, endpoint)
-    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
-    bucket, role, changes = names["bucket"], names["role"], Changes(out)
-    has_bucket = bucket_exists(s3, bucket)
-    # Refuse before deleting anything, so a refusal leaves the deployment whole.
-    if has_bucket and not args.force and not bucket_is_empty(s3, bucket):
-        raise ToolError(f"bucket {bucket} is not empty, so nothing was deleted; rerun with --force "
-                        f"to delete its objects too", EXIT_AWS)
+    region, endpoint = admin_region(args.region), args.endpoint_url
+    names = deployment_names(check_name(args.name), account_id(make_client("sts", region, endpoint)))
+    s3, iam, idp, identity = (make_client(service, region, endpoint)
+                              for service in ("s3", "iam", "cognito-idp", "cognito-identity"))
+    check_bucket_removable(s3, names["bucket"], args.force)
+    changes = Changes(out)
     # The reverse of setup: role mapping, role, identity pool, app client, user pool, bucket.
-    pool = find_by_name(identity, "list_identity_pools", "IdentityPools", "IdentityPoolName",
-                        names["identity_pool"], "identity pools", MaxResults=60)
-    pool_id = pool["IdentityPoolId"] if pool else names["identity_pool"]
-    if pool:
-        admin_call("remove the role mapping of", f"identity pool {pool_id}", identity.set_identity_pool_roles,
-                   IdentityPoolId=pool_id, Roles={})
-    changes.record("role mapping", pool_id, "deleted" if pool else "absent")
-    if admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
-        for policy in role_policy_names(iam, role):  # IAM refuses to delete a role that still has policies
-            if policy.startswith("arn:"):
-                admin_call("detach", f"policy {policy}", iam.detach_role_policy, RoleName=role, PolicyArn=policy)
-            else:
-                admin_call("delete", f"policy {policy} of role {role}", iam.delete_role_policy, RoleName=role,
-                           PolicyName=policy)
-        admin_call("delete", f"role {role}", iam.delete_role, RoleName=role)
-        changes.record("role", role, "deleted")
-    else:
-        changes.record("role", role, "absent")
-    if pool:
-        admin_call("delete", f"identity pool {pool_id}", identity.delete_identity_pool, IdentityPoolId=pool_id)
-    changes.record("identity pool", pool_id, "deleted" if pool else "absent")
-    user_pool = find_by_name(idp, "list_user_pools", "UserPools", "Name", names["user_pool"], "user pools",
-                             MaxResults=60)
-    if user_pool:
-        client = find_by_name(idp, "list_user_pool_clients", "UserPoolClients", "ClientName", names["client"],
-                              f"app clients of {user_pool['Id']}", UserPoolId=user_pool["Id"], MaxResults=60)
-        if client:
-            admin_call("delete", f"app client {client['ClientId']}", idp.delete_user_pool_client,
-                       UserPoolId=user_pool["Id"], ClientId=client["ClientId"])
-        changes.record("app client", client["ClientId"] if client else names["client"],
-                       "deleted" if client else "absent")
-        admin_call("delete", f"user pool {user_pool['Id']}", idp.delete_user_pool, UserPoolId=user_pool["Id"])
-        changes.record("user pool", user_pool["Id"], "deleted")
-    else:
-        changes.record("app client", names["client"], "absent")
-        changes.record("user pool", names["user_pool"], "absent")
-    if has_bucket:
-        emptied = empty_bucket(s3, bucket) if args.force else 0
-        admin_call("delete", f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
-        changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
-    else:
-        changes.record("bucket", bucket, "absent")
-    if args.json:
-        print(json.dumps({"resources": changes.items}, indent=2))
+    pool_id = find_by_name(identity, "identity pool", names["identity_pool"])
+    remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
+    remove_role(iam, names["role"], changes)
+    remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
+    user_pool_id = find_by_name(idp, "user pool", names["user_pool"])
+    remove_app_client(idp, user_pool_id, names["client"], changes)
+    remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
+    remove_bucket(s3, names["bucket"], args.force, changes)
+    out.result({"resources": changes.items}, [changes.summary(f"teardown of {names['user_pool']}")])
     return EXIT_OK
 
 
