@@ -449,6 +449,53 @@ def write_profile(path, parser, profile, values):
     write_private_file(path, text.getvalue().encode(), mode)
 
 
+def aws_config_path(environ=None):
+    """The AWS CLI's and SDKs' config file: AWS_CONFIG_FILE, else ~/.aws/config."""
+    environ = os.environ if environ is None else environ
+    return os.path.expanduser(environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config"))
+
+
+def write_aws_profile(path, name, values, force=False):
+    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic.
+
+    Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
+    """
+    header = "[default]" if name == "default" else f"[profile {name}]"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines(keepends=True)
+    except FileNotFoundError:
+        lines = []
+    except (OSError, UnicodeDecodeError) as err:
+        raise ToolError(f"can't read the AWS config {path}: {getattr(err, 'strerror', None) or err}", EXIT_USAGE)
+    start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
+    block = [header + "\n"] + [f"{key} = {value}\n" for key, value in values.items()]
+    if start is None:
+        status = "created"
+        if lines and lines[-1].strip():
+            lines[-1] = lines[-1].rstrip("\n") + "\n"
+            block.insert(0, "\n")
+        lines.extend(block)
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        current = dict(line.split("=", 1) for line in lines[start + 1:end] if "=" in line
+                       and not line.lstrip().startswith(("#", ";")))
+        if {key.strip(): value.strip() for key, value in current.items()} == values:
+            return "exists"
+        if not force:
+            raise ToolError(f"{path} already has a different {header}; rerun with --force to replace it, "
+                            f"or choose another name", EXIT_USAGE)
+        status = "updated"
+        trailing = [line for line in lines[start + 1:end] if not line.strip()][:1]  # keep the blank separator
+        lines[start:end] = block + trailing
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700)
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
+    write_private_file(path, "".join(lines).encode(), mode)
+    return status
+
+
 # ====================================================================== login: aws clients
 
 CLIENT_TUNING = {
@@ -1802,6 +1849,39 @@ def cmd_rm(args, out):
     return EXIT_OK
 
 
+def tool_command():
+    """The words that run this tool from anywhere: the installed command, else this Python and this file."""
+    import shlex
+
+    launched = os.path.abspath(sys.argv[0])
+    if os.path.basename(launched) == "cog-auth-s3" and os.access(launched, os.X_OK):
+        return shlex.quote(launched)
+    return f"{shlex.quote(sys.executable)} {shlex.quote(os.path.abspath(__file__))}"
+
+
+def cmd_aws_profile(args, out):
+    """Write an AWS CLI/SDK profile whose credential_process is this tool, for the current profile."""
+    settings = profile_settings(args)
+    import shlex
+
+    config = os.path.abspath(config_path(args))
+    if not os.path.isfile(config):
+        raise ToolError(f"config file {config} not found; the profile must name a config file the AWS CLI can "
+                        f"read later (pass --config)", EXIT_USAGE)
+    values = {"credential_process": f"{tool_command()} --config {shlex.quote(config)} --profile "
+                                    f"{shlex.quote(args.profile)} --quiet creds --format process",
+              "region": settings["region"]}
+    if settings.get("endpoint_url"):  # the credentials work only there (local_aws, say)
+        values["endpoint_url"] = settings["endpoint_url"]
+    path = aws_config_path()
+    status = write_aws_profile(path, args.name, values, args.force)
+    usage = f"aws --profile {args.name} s3 ls s3://{settings.get('bucket') or 'BUCKET'}/<identity id>/"
+    out.result({"path": path, "profile": args.name, "status": status, "values": values, "usage": usage},
+               [f"{status} [profile {args.name}] in {path}:"] + [f"  {k} = {v}" for k, v in values.items()]
+               + [f"use it: {usage}"])
+    return EXIT_OK
+
+
 def cmd_policy(args, out):
     """Print the role's trust and permissions policies as one JSON object."""
     match = REGION_UUID_RE.match(args.identity_pool_id)
@@ -1920,7 +2000,7 @@ ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AW
 def build_parser():
     """The whole command line: global options, then one subparser per command."""
     parser = ToolArgumentParser(
-        prog="cog_auth_s3.py", description="Sign a Cognito user in and use their own folder of an S3 bucket.",
+        description="Sign a Cognito user in and use their own folder of an S3 bucket.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="PATH", help=f"INI file of profiles (default: ./{DEFAULT_CONFIG})")
@@ -1943,6 +2023,15 @@ def build_parser():
                        help="text (default), json, env (export lines) or process (credential_process)")
 
     commands.add_parser("logout", help="delete the profile's cached credentials and refresh token")
+
+    aws_profile = commands.add_parser(
+        "aws-profile", help="write an AWS CLI/SDK profile that gets its credentials from this tool",
+        description="Write [profile NAME] into the AWS config file (AWS_CONFIG_FILE, else ~/.aws/config) with "
+                    "credential_process running this tool for the current --config and --profile, and region "
+                    "(and endpoint_url, when the profile has one). Other profiles and comments are kept and the "
+                    "file is replaced atomically. A different existing [profile NAME] is refused without --force.")
+    aws_profile.add_argument("name", help="the AWS profile to write, used as aws --profile NAME")
+    aws_profile.add_argument("--force", action="store_true", help="replace a different existing [profile NAME]")
 
     put = commands.add_parser("put", help="upload files into your folder")
     put.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders with --recursive")
@@ -2022,7 +2111,7 @@ def validate_args(args):
 # ====================================================================== main
 
 COMMANDS = {
-    "run": cmd_run, "creds": cmd_creds, "logout": cmd_logout,
+    "run": cmd_run, "creds": cmd_creds, "logout": cmd_logout, "aws-profile": cmd_aws_profile,
     "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm,
     "policy": cmd_policy, "setup": cmd_setup, "add-user": cmd_add_user, "teardown": cmd_teardown,
 }
