@@ -29,6 +29,12 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   malformed. HEAD with ChecksumMode=ENABLED gives a multipart object its composite
   "<checksum>-<parts>" and x-amz-checksum-type, as GET already did, and so does the
   CompleteMultipartUpload answer, as S3's does.
+- S3 fidelity (localaws/s3.py): conditional writes (PutObject with If-None-Match/If-Match,
+  CompleteMultipartUpload with If-None-Match) check and store atomically, so of concurrent writers of
+  one new key exactly one wins and the others get 412; keys over 1,024 bytes of UTF-8 get 400
+  KeyTooLongError on PutObject, CopyObject and CreateMultipartUpload; parts and completions of an
+  aborted upload get 404 NoSuchUpload; unsigned requests get an XML AccessDenied; every S3 answer
+  carries x-amz-request-id and x-amz-id-2.
 - Speed: moto re-lists its package folder on every request inside a lock all requests
   share; local_aws lists it once.
 - Cognito USER_SRP_AUTH is real SRP-6a: PASSWORD_VERIFIER carries a per-user salt kept for
@@ -108,6 +114,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import localaws
 import localaws.clock  # noqa: F401  (registers /_local_aws/clock)
+import localaws.s3
 
 ADMIN_USER = "local-aws-admin"
 HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -243,7 +250,8 @@ def error_response(service, method, status, code, message):
     elif service == "s3":
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code>'
                 f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>").encode()
-        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id),
+                   ("x-amz-id-2", uuid.uuid4().hex)]
     else:
         kind = "Receiver" if status >= 500 else "Sender"
         body = (f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
@@ -284,6 +292,7 @@ class Observatory:
             entry["status"] = int(status.split()[0])
             return start_response(status, headers, exc_info)
 
+        environ["local_aws.service"] = service  # read by localaws.s3.with_request_ids
         return self.app(environ, logging_start_response)
 
     def take_fault(self, service, operation):
@@ -1353,8 +1362,9 @@ def serve(port, latency_ms=0):
     patch_s3()
     patch_cognito()
     enforce_iam()
+    localaws.s3.install()  # after patch_s3 and enforce_iam: wraps what they patched
     app = DomainDispatcherApplication(create_backend_app)
-    app = Observatory(app, latency_ms / 1000)
+    app = Observatory(localaws.s3.with_request_ids(app), latency_ms / 1000)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=quiet_request_handler())
     host, bound_port = server.server_address[:2]
     print(json.dumps({

@@ -196,3 +196,24 @@ def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert open_uploads(admin_client, stack["bucket"]) == []
     assert key not in [o["key"] for o in json.loads(files("--json", "ls", "slow/").stdout)["objects"]]
+
+
+def test_parallel_no_clobber_puts_of_one_key_store_exactly_one(files, user_config, tmp_path, admin_client, stack):
+    import subprocess
+    import sys
+
+    from conftest import TOOL, user_env
+
+    sources = [random_file(tmp_path / f"racer{i}.bin", 17 * 1024 * 1024) for i in range(4)]  # multipart: 3 parts
+    identity(files)  # sign in once; the racers share the cached session
+    key = "race/one.bin"
+    racers = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(user_config()), "put", str(source),
+                                "--key", key, "--no-clobber"], env=user_env(tmp_path), cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for source in sources]
+    results = [(proc.returncode, err) for proc in racers for _, err in [proc.communicate(timeout=300)]]
+    winners = [i for i, (code, _) in enumerate(results) if code == 0]
+    assert len(winners) == 1, results
+    assert all(code == 4 and "already exists" in err for code, err in results if code != 0), results
+    assert files("get", key, tmp_path / "back.bin").returncode == 0
+    assert sha256(tmp_path / "back.bin") == sha256(sources[winners[0]])
+    assert open_uploads(admin_client, stack["bucket"]) == []

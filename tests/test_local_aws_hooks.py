@@ -155,3 +155,29 @@ def test_dispatch_lists_moto_modules_through_the_backends_module():
 
     assert callable(backends.list_of_moto_modules), "moto.backends.list_of_moto_modules is gone"
     source_has(DomainDispatcherApplication.get_backend_for_host, "backends.list_of_moto_modules()")
+
+
+def test_s3_fidelity_hooks():
+    """localaws.s3: conditional writes, key length, missing uploads, unsigned requests."""
+    from moto.s3.exceptions import NoSuchUpload, S3ClientError
+    from moto.s3.models import FakeBucket, S3Backend
+    from moto.s3.responses import S3Response
+
+    assert params(S3Response.put_object) == ["self"] and params(S3Response.copy_object) == ["self"], \
+        "S3Response.put_object/copy_object signature changed"
+    source_has(S3Response.put_object, 'if_none_match == "*"', "self.backend.put_object(")
+    source_has(S3Response._key_response_post, 'self.headers.get("If-None-Match") == "*"',
+               "self.backend.complete_multipart_upload(")
+    assert params(S3Response._key_response) == ["self", "request", "full_url"], "S3Response._key_response changed"
+    source_has(S3Response._key_response, "authorized_request and not signed_url", "return 403, {}, \"\"")
+    source_has(S3Response._key_response_put, "self.copy_object()", "self.put_object()", "self.upload_part()")
+    for name in ("parse_key_name", "parse_bucket_name_from_url"):
+        assert callable(getattr(S3Response, name, None)), f"S3Response.{name} is gone"
+    assert params(S3Backend.create_multipart_upload)[:3] == ["self", "bucket_name", "key_name"]
+    assert params(S3Backend.upload_part)[:3] == ["self", "bucket_name", "multipart_id"]
+    assert params(S3Backend.upload_part_copy)[:3] == ["self", "dest_bucket_name", "multipart_id"]
+    assert params(S3Backend.complete_multipart_upload) == ["self", "bucket_name", "multipart_id", "body"]
+    source_has(FakeBucket.__init__, "self.multiparts")
+    assert params(NoSuchUpload.__init__) == ["self", "upload_id"], "NoSuchUpload's constructor changed"
+    assert S3ClientError("KeyTooLongError", "Your key is too long").code == "KeyTooLongError"
+

@@ -154,3 +154,118 @@ def test_crc32_in_an_aws_chunked_trailer_is_verified(s3, bucket, admin_session, 
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"hello"
     status, body = put_with_trailer(admin_session, local_aws, bucket, b"hello", crc32(b"jello"))
     assert status == 400 and "<Code>BadDigest</Code>" in body
+
+
+def race(count, attempt):
+    """Run attempt(i) in count threads released together; return {i: None or the ClientError's (code, status)}."""
+    import threading
+
+    barrier, outcomes = threading.Barrier(count), {}
+
+    def run(i):
+        prepared = attempt(i)
+        barrier.wait()
+        try:
+            prepared()
+            outcomes[i] = None
+        except ClientError as e:
+            outcomes[i] = (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_concurrent_if_none_match_completions_of_one_key_let_exactly_one_win(s3, bucket):
+    bodies = {i: bytes([i]) * (6 * MIB) for i in range(4)}
+
+    def prepare(i):
+        """Create and fill an upload of the key; return its completion, sent when all are ready."""
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+        parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id,
+                                                          PartNumber=n, Body=bodies[i])["ETag"]} for n in (1, 2)]
+        return lambda: s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id,
+                                                    MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+
+    outcomes = race(4, prepare)
+    winners = [i for i, refusal in outcomes.items() if refusal is None]
+    assert len(winners) == 1, outcomes
+    assert sorted(r for r in outcomes.values() if r) == [("PreconditionFailed", 412)] * 3
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == bodies[winners[0]] * 2
+
+
+def test_concurrent_if_none_match_puts_of_one_key_let_exactly_one_win(s3, bucket):
+    outcomes = race(8, lambda i: lambda: s3.put_object(Bucket=bucket, Key="k", Body=bytes([i]) * 8 * MIB,
+                                                          IfNoneMatch="*"))
+    winners = [i for i, refusal in outcomes.items() if refusal is None]
+    assert len(winners) == 1, outcomes
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == bytes([winners[0]]) * 8 * MIB
+
+
+def test_keys_over_1024_utf8_bytes_are_refused_on_every_write_that_names_one(s3, bucket):
+    at_limit, over = "é" * 512, "é" * 512 + "x"  # 1,024 and 1,025 bytes of UTF-8 (but 512 and 513 characters)
+    s3.put_object(Bucket=bucket, Key=at_limit, Body=b"fits")
+    writes = {
+        "PutObject": lambda: s3.put_object(Bucket=bucket, Key=over, Body=b"x"),
+        "CreateMultipartUpload": lambda: s3.create_multipart_upload(Bucket=bucket, Key=over),
+        "CopyObject": lambda: s3.copy_object(Bucket=bucket, Key=over, CopySource={"Bucket": bucket, "Key": at_limit}),
+    }
+    for name, write in writes.items():
+        with pytest.raises(ClientError) as excinfo:
+            write()
+        assert error(excinfo) == ("KeyTooLongError", 400), name
+        assert excinfo.value.response["Error"]["Message"] == "Your key is too long", name
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [at_limit]
+    assert open_uploads(s3, bucket) == []
+
+
+def test_parts_and_completion_of_an_aborted_upload_answer_no_such_upload(s3, bucket):
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"part")["ETag"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
+    s3.put_object(Bucket=bucket, Key="source", Body=b"copy me")
+    calls = {
+        "UploadPart": lambda: s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=2, Body=b"x"),
+        "UploadPartCopy": lambda: s3.upload_part_copy(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=2,
+                                                      CopySource={"Bucket": bucket, "Key": "source"}),
+        "CompleteMultipartUpload": lambda: s3.complete_multipart_upload(
+            Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error(excinfo) == ("NoSuchUpload", 404), name
+    assert "k" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+@pytest.mark.parametrize("path", ["{bucket}/existing", "{bucket}/missing", "{bucket}?list-type=2", ""])
+def test_unsigned_requests_get_an_xml_access_denied(s3, bucket, local_aws, path):
+    s3.put_object(Bucket=bucket, Key="existing", Body=b"private")
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(f"{local_aws['endpoint_url']}/{path.format(bucket=bucket)}", timeout=30)
+    body = excinfo.value.read().decode()
+    assert excinfo.value.code == 403
+    assert "<Code>AccessDenied</Code><Message>Access Denied</Message>" in body, body
+    request_id = excinfo.value.headers["x-amz-request-id"]
+    assert request_id and f"<RequestId>{request_id}</RequestId>" in body
+    assert excinfo.value.headers["x-amz-id-2"]
+
+
+def test_every_s3_answer_carries_a_request_id_and_an_id_2(s3, bucket):
+    answers = [
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x"),
+        s3.get_object(Bucket=bucket, Key="k"),
+        s3.head_object(Bucket=bucket, Key="k"),
+        s3.list_objects_v2(Bucket=bucket),
+        s3.delete_object(Bucket=bucket, Key="k"),
+    ]
+    for refused in (lambda: s3.get_object(Bucket=bucket, Key="k"), lambda: s3.head_object(Bucket=bucket, Key="k")):
+        with pytest.raises(ClientError) as excinfo:
+            refused()
+        answers.append(excinfo.value.response)
+    ids = [answer["ResponseMetadata"]["HTTPHeaders"].get("x-amz-request-id") for answer in answers]
+    assert all(ids) and len(set(ids)) == len(ids), ids
+    assert all(answer["ResponseMetadata"]["HTTPHeaders"].get("x-amz-id-2") for answer in answers)

@@ -1,0 +1,154 @@
+"""local_aws's S3 fidelity: atomic conditional writes, key length, missing uploads, unsigned requests, request ids.
+
+What S3 does and moto 5.2.1 did not (install() patches moto in-process):
+- A conditional write (PutObject with If-None-Match or If-Match, CompleteMultipartUpload with If-None-Match)
+  checks and stores under one lock per key, so of several concurrent writers of one new key with
+  If-None-Match: * exactly one succeeds and the others get 412 PreconditionFailed. moto checked, then
+  stored, with nothing in between to stop a second writer.
+- A key over 1,024 bytes of UTF-8 is refused on PutObject, CopyObject and CreateMultipartUpload with
+  400 KeyTooLongError "Your key is too long" (moto stored it).
+- UploadPart, UploadPartCopy and CompleteMultipartUpload of an upload that was aborted, completed or never
+  existed answer 404 NoSuchUpload (moto failed with a KeyError: an HTML 500).
+- An unsigned object request (GetObject of an existing key, say) answers the XML AccessDenied every other
+  unsigned request gets (moto answered 403 with an empty body).
+- Every S3 response carries x-amz-request-id and x-amz-id-2; an error's header id is its <RequestId>.
+
+Differences that remain: CompleteMultipartUpload's If-Match is not checked (moto ignores it); unconditional
+writes do not take the per-key lock (S3 lets the last writer win, as here); KeyTooLongError's body lacks
+the <Size> and <MaxSizeAllowed> elements S3 adds.
+"""
+
+import base64
+import os
+import re
+import threading
+import uuid
+
+MAX_KEY_BYTES = 1024
+# Conditional writes of the same key serialize on one of these (chosen by hashing bucket and key): a
+# bounded set, so the server's memory does not grow with the number of keys ever written.
+_KEY_LOCKS = [threading.Lock() for _ in range(64)]
+_REQUEST_ID = re.compile(rb"<RequestId>([^<]+)</RequestId>")
+
+
+def key_lock(bucket_name, key_name):
+    """The lock that conditional writes of this key hold across their check and their store."""
+    return _KEY_LOCKS[hash((bucket_name, key_name)) % len(_KEY_LOCKS)]
+
+
+def check_key_length(key_name):
+    """Refuse a key longer than S3 allows, with S3's error."""
+    from moto.s3.exceptions import S3ClientError
+
+    if len((key_name or "").encode("utf-8")) > MAX_KEY_BYTES:
+        raise S3ClientError("KeyTooLongError", "Your key is too long")
+
+
+def _require_upload(backend, bucket_name, upload_id):
+    """NoSuchUpload unless the multipart upload is open in the bucket."""
+    from moto.s3.exceptions import NoSuchUpload
+
+    if upload_id not in backend.get_bucket(bucket_name).multiparts:
+        raise NoSuchUpload(upload_id=upload_id)
+
+
+def _is_signed(response):
+    """Whether an S3 request carries a signature, in a header or as a presigned URL's query."""
+    query = response.querystring if isinstance(getattr(response, "querystring", None), dict) else {}
+    return "Authorization" in response.headers or "X-Amz-Signature" in query or "Signature" in query
+
+
+def install():
+    """Patch moto's S3 responses and backend with the behaviours above."""
+    from moto.s3.models import S3Backend
+    from moto.s3.responses import S3Response
+
+    put_object, copy_object = S3Response.put_object, S3Response.copy_object
+    key_response_post, key_response = S3Response._key_response_post, S3Response._key_response
+    create_multipart_upload = S3Backend.create_multipart_upload
+    upload_part, upload_part_copy = S3Backend.upload_part, S3Backend.upload_part_copy
+    complete_multipart_upload = S3Backend.complete_multipart_upload
+
+    def atomic_put_object(self):
+        """PutObject; with If-None-Match or If-Match, check and store under the key's lock."""
+        key_name = self.parse_key_name()
+        check_key_length(key_name)
+        if not (self.headers.get("If-None-Match") or self.headers.get("If-Match")):
+            return put_object(self)
+        with key_lock(self.bucket_name, key_name):
+            return put_object(self)
+
+    def length_checked_copy_object(self):
+        """CopyObject refuses a destination key S3 would find too long."""
+        check_key_length(self.parse_key_name())
+        return copy_object(self)
+
+    def atomic_key_response_post(self, request, body, bucket_name, query, key_name):
+        """CompleteMultipartUpload with a condition checks and stores under the key's lock."""
+        if "uploadId" in query and (self.headers.get("If-None-Match") or self.headers.get("If-Match")):
+            with key_lock(bucket_name, key_name):
+                return key_response_post(self, request, body, bucket_name, query, key_name)
+        return key_response_post(self, request, body, bucket_name, query, key_name)
+
+    def denying_key_response(self, request, full_url):
+        """An unsigned object request gets S3's XML AccessDenied before moto's empty 403 for existing keys."""
+        if request.method != "OPTIONS" and not _is_signed(self):
+            self._authenticate_and_authorize_s3_action(
+                bucket_name=self.parse_bucket_name_from_url(request, full_url), key_name=self.parse_key_name())
+        return key_response(self, request, full_url)
+
+    def checked_create_multipart_upload(self, bucket_name, key_name, *args, **kwargs):
+        check_key_length(key_name)
+        return create_multipart_upload(self, bucket_name, key_name, *args, **kwargs)
+
+    def checked_upload_part(self, bucket_name, multipart_id, *args, **kwargs):
+        _require_upload(self, bucket_name, multipart_id)
+        return upload_part(self, bucket_name, multipart_id, *args, **kwargs)
+
+    def checked_upload_part_copy(self, dest_bucket_name, multipart_id, *args, **kwargs):
+        _require_upload(self, dest_bucket_name, multipart_id)
+        return upload_part_copy(self, dest_bucket_name, multipart_id, *args, **kwargs)
+
+    def checked_complete_multipart_upload(self, bucket_name, multipart_id, body):
+        _require_upload(self, bucket_name, multipart_id)
+        return complete_multipart_upload(self, bucket_name, multipart_id, body)
+
+    S3Response.put_object = atomic_put_object
+    S3Response.copy_object = length_checked_copy_object
+    S3Response._key_response_post = atomic_key_response_post
+    S3Response._key_response = denying_key_response
+    S3Backend.create_multipart_upload = checked_create_multipart_upload
+    S3Backend.upload_part = checked_upload_part
+    S3Backend.upload_part_copy = checked_upload_part_copy
+    S3Backend.complete_multipart_upload = checked_complete_multipart_upload
+
+
+def with_request_ids(app):
+    """WSGI wrapper: S3 answers (environ "local_aws.service" == "s3") get x-amz-request-id and x-amz-id-2."""
+    def call(environ, start_response):
+        if environ.get("local_aws.service") != "s3":
+            return app(environ, start_response)
+        captured = []
+
+        def capture(status, headers, exc_info=None):
+            captured[:] = [status, headers, exc_info]
+            return lambda data: None  # moto's Flask app returns its body; it never writes
+
+        body = app(environ, capture)
+        status, headers, exc_info = captured  # werkzeug's responses start before they return
+        names = {name.lower() for name, _ in headers}
+        request_id = None
+        if int(status.split()[0]) >= 300 and environ.get("REQUEST_METHOD") != "HEAD":
+            whole = b"".join(body)  # an error document: small
+            getattr(body, "close", lambda: None)()
+            body = [whole]
+            found = _REQUEST_ID.search(whole)
+            request_id = found and found.group(1).decode()
+        extra = []
+        if "x-amz-request-id" not in names:
+            extra.append(("x-amz-request-id", request_id or uuid.uuid4().hex[:16].upper()))
+        if "x-amz-id-2" not in names:
+            extra.append(("x-amz-id-2", base64.b64encode(os.urandom(48)).decode()))
+        start_response(status, list(headers) + extra, exc_info)
+        return body
+    return call
