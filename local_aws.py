@@ -35,6 +35,12 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   KeyTooLongError on PutObject, CopyObject and CreateMultipartUpload; parts and completions of an
   aborted upload get 404 NoSuchUpload; unsigned requests get an XML AccessDenied; every S3 answer
   carries x-amz-request-id and x-amz-id-2.
+- Temporary credentials (localaws/credentials.py): STS sessions (AssumeRole*, GetCredentialsForIdentity)
+  expire on localaws.clock; a request signed with an expired one is refused (S3: 400 ExpiredToken "The
+  provided token has expired."; JSON services ExpiredTokenException, query services ExpiredToken).
+  S3 presigned URLs (query-string SigV4) are verified and authorized by the same IAM evaluation as
+  header-signed requests, and refused after X-Amz-Date + X-Amz-Expires on the clock (403 AccessDenied
+  "Request has expired") or after the signing credentials expire (400 ExpiredToken).
 - Speed: moto re-lists its package folder on every request inside a lock all requests
   share; local_aws lists it once.
 - Cognito USER_SRP_AUTH is real SRP-6a: PASSWORD_VERIFIER carries a per-user salt kept for
@@ -74,7 +80,7 @@ IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-proces
   GetCredentialsForIdentity: Logins must belong to the identity; the pool's mapped role
   (Set/GetIdentityPoolRoles, missing from moto) must trust sts:AssumeRoleWithWebIdentity by
   Federated cognito-identity.amazonaws.com with aud = pool id and amr as AWS sends it; the answer is
-  a one-hour STS session "CognitoIdentityCredentials" of that role.
+  a one-hour STS session "CognitoIdentityCredentials" of that role (Expiration on localaws.clock).
 
 Differences from AWS that remain:
 - Every user's AssociateSoftwareToken secret is moto's fixed "asdfasdfasdf"; codes are
@@ -91,12 +97,17 @@ Differences from AWS that remain:
   CompleteMultipartUpload are not compared; single-part objects report no checksum type.
 - Plain HTTP on loopback: aws:SecureTransport is "true" for every request, so a bucket policy that
   denies requests without TLS lets them through (on AWS a plain-HTTP request would be denied).
-- Presigned URLs and anonymous access (even if a bucket policy allows it) are denied, as with S3
-  Block Public Access; aws:SourceIp, VPC keys, tags and most service-specific keys are absent
-  from the request context; ${aws:username, 'default'} defaults are not supported.
+- Anonymous access (even if a bucket policy allows it) is denied, as with S3 Block Public Access;
+  SigV2 presigned URLs get InvalidRequest (as S3 answers for buckets made since June 2020);
+  aws:SourceIp, VPC keys, tags and most service-specific keys are absent from the request context;
+  ${aws:username, 'default'} defaults are not supported.
 - Session policies, permission boundaries, SCPs and cross-account access are not evaluated;
   policy Version "2008-10-17" is still given variable substitution.
-- Temporary credentials are not refused after their Expiration; tokens stay valid after sign-out.
+- Tokens stay valid after sign-out. A SigV4 X-Amz-Date far from local_aws's clock is accepted (no
+  RequestTimeTooSkewed / "Signature expired"): clients sign with real time, and a test that moves the
+  clock would lock them all out. GetSessionToken/GetFederationToken return moto's unusable examples.
+- The body of an S3 PUT sent with Content-Type application/x-www-form-urlencoded is lost (moto parses
+  it as a form: BadDigest, or an empty object); CompleteMultipartUpload's If-Match is not checked.
 - Identity pools: RoleMappings are stored but not applied (the default authenticated/unauthenticated
   role is used); unauthenticated identities are not merged into authenticated ones; only this local
   cognito-idp is accepted as a login provider.
@@ -114,6 +125,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import localaws
 import localaws.clock  # noqa: F401  (registers /_local_aws/clock)
+import localaws.credentials
 import localaws.s3
 
 ADMIN_USER = "local-aws-admin"
@@ -1268,6 +1280,8 @@ def cognito_get_id(self):
 def cognito_get_credentials_for_identity(self):
     """GetCredentialsForIdentity: an STS session of the pool's mapped role, granted only if the Logins
     belong to this identity and the role's trust policy allows this pool's identity to assume it."""
+    import datetime
+
     from moto.iam.access_control import IAMPolicy, PermissionResult
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
@@ -1309,7 +1323,9 @@ def cognito_get_credentials_for_identity(self):
     session.local_aws_context = context
     return json.dumps({"IdentityId": identity_id, "Credentials": {
         "AccessKeyId": session.access_key_id, "SecretKey": session.secret_access_key,
-        "SessionToken": session.session_token, "Expiration": session.expiration.timestamp()}})
+        "SessionToken": session.session_token,
+        # moto's expiration is naive UTC (on localaws.clock, see localaws.credentials)
+        "Expiration": session.expiration.replace(tzinfo=datetime.timezone.utc).timestamp()}})
 
 
 def cognito_set_identity_pool_roles(self):
@@ -1363,6 +1379,7 @@ def serve(port, latency_ms=0):
     patch_cognito()
     enforce_iam()
     localaws.s3.install()  # after patch_s3 and enforce_iam: wraps what they patched
+    localaws.credentials.install()
     app = DomainDispatcherApplication(create_backend_app)
     app = Observatory(localaws.s3.with_request_ids(app), latency_ms / 1000)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=quiet_request_handler())

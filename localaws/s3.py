@@ -52,10 +52,9 @@ def _require_upload(backend, bucket_name, upload_id):
         raise NoSuchUpload(upload_id=upload_id)
 
 
-def _is_signed(response):
+def _is_signed(request):
     """Whether an S3 request carries a signature, in a header or as a presigned URL's query."""
-    query = response.querystring if isinstance(getattr(response, "querystring", None), dict) else {}
-    return "Authorization" in response.headers or "X-Amz-Signature" in query or "Signature" in query
+    return "Authorization" in request.headers or "X-Amz-Signature" in request.args or "Signature" in request.args
 
 
 def install():
@@ -92,7 +91,7 @@ def install():
 
     def denying_key_response(self, request, full_url):
         """An unsigned object request gets S3's XML AccessDenied before moto's empty 403 for existing keys."""
-        if request.method != "OPTIONS" and not _is_signed(self):
+        if request.method != "OPTIONS" and not _is_signed(request):
             self._authenticate_and_authorize_s3_action(
                 bucket_name=self.parse_bucket_name_from_url(request, full_url), key_name=self.parse_key_name())
         return key_response(self, request, full_url)

@@ -31,16 +31,21 @@ def start_local_aws():
     return proc, json.loads(line)
 
 
-@pytest.fixture(scope="session")
-def local_aws():
-    """One local AWS for the whole session: {"endpoint_url", "aws_access_key_id", ...}."""
-    proc, info = start_local_aws()
-    yield info
+def stop_local_aws(proc):
+    """Stop a local_aws started by start_local_aws."""
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def local_aws():
+    """One local AWS for the whole session: {"endpoint_url", "aws_access_key_id", ...}."""
+    proc, info = start_local_aws()
+    yield info
+    stop_local_aws(proc)
 
 
 @pytest.fixture(scope="session")
@@ -125,10 +130,8 @@ def trust(identity_pool_id, action="sts:AssumeRoleWithWebIdentity", federated="c
                       "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]}
 
 
-@pytest.fixture(scope="session")
-def make_stack(admin_session, local_aws):
-    """make_stack(name, permissions=least_privilege) builds pools, users alice and bob, role and bucket
-    with admin calls (independent of the tool's own `setup`) and returns their ids."""
+def stack_maker(admin_session, local_aws):
+    """make_stack's builder, for any local_aws and its administrator's boto3 session."""
     def client(service):
         return admin_session.client(service, region_name=REGION, endpoint_url=local_aws["endpoint_url"])
 
@@ -157,6 +160,36 @@ def make_stack(admin_session, local_aws):
                 "client_secret": app.get("ClientSecret"), "identity_pool_id": identity_pool,
                 "bucket": bucket, "endpoint_url": local_aws["endpoint_url"], "role": f"{name}-auth"}
     return make
+
+
+@pytest.fixture(scope="session")
+def make_stack(admin_session, local_aws):
+    """make_stack(name, permissions=least_privilege) builds pools, users alice and bob, role and bucket
+    with admin calls (independent of the tool's own `setup`) and returns their ids."""
+    return stack_maker(admin_session, local_aws)
+
+
+@pytest.fixture(scope="module")
+def clock_aws():
+    """A local_aws of the module's own for tests that move its clock (moving the shared one's would expire
+    the sessions other tests hold): its interface line plus "admin_session" and "make_stack"."""
+    import boto3
+
+    proc, info = start_local_aws()
+    admin = boto3.Session(aws_access_key_id=info["aws_access_key_id"],
+                          aws_secret_access_key=info["aws_secret_access_key"], region_name=REGION)
+    yield {**info, "admin_session": admin, "make_stack": stack_maker(admin, info)}
+    stop_local_aws(proc)
+
+
+def advance_clock(endpoint_url, seconds):
+    """Move a local_aws's clock forward by seconds (POST /_local_aws/clock)."""
+    import urllib.request
+
+    request = urllib.request.Request(endpoint_url + "/_local_aws/clock", method="POST",
+                                     data=json.dumps({"advance_seconds": seconds}).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
 
 
 @pytest.fixture(scope="session")

@@ -181,3 +181,20 @@ def test_s3_fidelity_hooks():
     assert params(NoSuchUpload.__init__) == ["self", "upload_id"], "NoSuchUpload's constructor changed"
     assert S3ClientError("KeyTooLongError", "Your key is too long").code == "KeyTooLongError"
 
+
+def test_credential_hooks():
+    """localaws.credentials: STS expiry on the clock, expired-session and presigned-URL checks."""
+    import moto.sts.models
+    from botocore.auth import S3SigV4QueryAuth
+    from moto.core.exceptions import JsonRESTError, _RESTError
+    from moto.iam.access_control import IAMRequestBase, create_access_key
+
+    assert callable(moto.sts.models.utcnow), "moto.sts.models no longer imports utcnow"
+    source_has(moto.sts.models.AssumedRole.__init__, "now = utcnow()", "self.expiration = now +")
+    source_has(IAMRequestBase.__init__, '"Credential=", ",", self._headers["Authorization"]', "create_access_key(")
+    source_has(create_access_key, '"X-Amz-Security-Token" not in headers')
+    for name in ("_raise_signature_does_not_match", "check_action_permitted"):
+        assert callable(getattr(IAMRequestBase, name, None)), f"IAMRequestBase.{name} is gone"
+    assert issubclass(JsonRESTError, _RESTError) and params(_RESTError.__init__)[:3] == ["self", "error_type", "message"]
+    for name in ("canonical_request", "string_to_sign", "signature"):
+        assert callable(getattr(S3SigV4QueryAuth, name, None)), f"botocore S3SigV4QueryAuth.{name} is gone"
