@@ -15,7 +15,8 @@ What S3 does and moto 5.2.1 did not (install() patches moto in-process):
 
 Differences that remain: CompleteMultipartUpload's If-Match is not checked (moto ignores it); unconditional
 writes do not take the per-key lock (S3 lets the last writer win, as here); KeyTooLongError's body lacks
-the <Size> and <MaxSizeAllowed> elements S3 adds.
+the <Size> and <MaxSizeAllowed> elements S3 adds; a PUT sent with Content-Type
+application/x-www-form-urlencoded loses its body (moto's request parsing reads it as a form).
 """
 
 import base64
