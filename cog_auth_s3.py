@@ -32,8 +32,9 @@ Environment:
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
     AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
 
-Exit codes: 0 ok; 1 unexpected; 2 usage or config; 3 Cognito refused the sign-in;
-4 AWS refused an operation or a resource is missing; 5 user isolation is broken.
+Exit codes: 0 ok; 1 unexpected; 2 usage or config; 3 Cognito refused this user's sign-in;
+4 AWS refused an operation, a resource is missing, or a server or network fault;
+5 user isolation is broken.
 
 Caveats:
     The password never comes from the command line: environment, config file or
@@ -72,21 +73,21 @@ class ToolError(Exception):
 class AwsStepError(Exception):
     """An AWS or network error, with what the tool was doing when it happened."""
 
-    def __init__(self, error, verb, obj, stage):
+    def __init__(self, error, verb, obj, stage, endpoint=None):
         super().__init__(f"{verb} {obj}")
-        self.error, self.verb, self.obj, self.stage = error, verb, obj, stage
+        self.error, self.verb, self.obj, self.stage, self.endpoint = error, verb, obj, stage, endpoint
 
 
 @contextlib.contextmanager
-def aws_step(verb, obj, stage):
-    """Tag any botocore/s3transfer error raised inside with what was being done, for explain_aws_error."""
+def aws_step(verb, obj, stage, endpoint=None):
+    """Tag any botocore/s3transfer error raised inside with what was being done (and where), for explain_aws_error."""
     try:
         yield
     except ToolError:
         raise
     except Exception as err:  # narrowed below: only AWS/network errors are wrapped
         if is_aws_error(err):
-            raise AwsStepError(err, verb, obj, stage) from err
+            raise AwsStepError(err, verb, obj, stage, endpoint) from err
         raise
 
 
@@ -120,16 +121,20 @@ def error_code(err):
         code = "PreconditionFailed"
     return code, str(info.get("Message", "") or "")
 # What to tell the user for known codes, by stage. {obj} is the object acted on,
-# {message} AWS's own text (never holds a secret for these codes).
+# {message} AWS's own text (never holds a secret for these codes). LOGIN_MESSAGES are
+# Cognito refusing this user (exit 3); LOGIN_FAULT_MESSAGES the rest of sign-in (exit 4).
 LOGIN_MESSAGES = {
     "UserNotFoundException": "user {obj} does not exist in the user pool; check username or run add-user",
     "UserNotConfirmedException": "user {obj} is not confirmed; confirm the sign-up (admin-confirm-sign-up)",
     "PasswordResetRequiredException": "user {obj} must reset the password; reset it, then sign in again",
-    "ResourceNotFoundException": "the user pool or app client was not found: {message}; "
-                                 "check user_pool_id, client_id and region",
     "CodeMismatchException": "the MFA code was wrong; run again with a fresh --mfa-code",
     "ExpiredCodeException": "the MFA code has expired; run again with a fresh --mfa-code",
     "InvalidPasswordException": "the new password was refused: {message}; pick one that meets the pool's policy",
+    "UserLambdaValidationException": "a Lambda trigger of the user pool refused the sign-in of {obj}: {message}",
+}
+LOGIN_FAULT_MESSAGES = {
+    "ResourceNotFoundException": "the user pool or app client was not found: {message}; "
+                                 "check user_pool_id, client_id and region",
     "TooManyRequestsException": "Cognito is throttling sign-ins; wait a little and run again",
     "LimitExceededException": "Cognito is throttling sign-ins; wait a little and run again",
 }
@@ -175,9 +180,12 @@ def explain_aws_error(step):
     """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
     err, verb, obj = step.error, step.verb, step.obj
     name = type(err).__name__
+    where = getattr(err, "kwargs", {}).get("endpoint_url", "") or step.endpoint or "the endpoint"
+    if name == "ReadTimeoutError":
+        return ToolError(f"{where} did not answer in time to {verb} {obj}; check endpoint_url and your network",
+                         EXIT_AWS)
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError",
-                "ReadTimeoutError", "ProxyConnectionError") or isinstance(err, ConnectionError):
-        where = getattr(err, "kwargs", {}).get("endpoint_url", "") or "the endpoint"
+                "ProxyConnectionError", "HTTPClientError") or isinstance(err, ConnectionError):
         return ToolError(f"can't reach {where} to {verb} {obj}; check endpoint_url and your network "
                          f"(is local_aws running?)", EXIT_AWS)
     if name == "ProfileNotFound":
@@ -192,6 +200,9 @@ def explain_aws_error(step):
     code, message = error_code(err)
     message = " ".join(message.split())  # an endpoint's HTML error page must still make one line
     fields = {"verb": verb, "obj": obj, "message": message.rstrip(".")}
+    fault = server_fault(step, where, message)
+    if fault:
+        return fault
     if step.stage == "login":
         if code == "NotAuthorizedException":
             return ToolError(login_refusal(message, obj), EXIT_LOGIN)
@@ -200,19 +211,43 @@ def explain_aws_error(step):
                              EXIT_LOGIN)
         if code in LOGIN_MESSAGES:
             return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
-        return ToolError(f"couldn't {verb} {obj}: {code or name}: {message or one_line(err)}", EXIT_LOGIN)
-    table = {"identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES, "admin": ADMIN_MESSAGES}.get(step.stage, {})
+    table = {"login": LOGIN_FAULT_MESSAGES, "identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES,
+             "admin": ADMIN_MESSAGES}.get(step.stage, {})
     if code in table:
         return ToolError(table[code].format(**fields), EXIT_AWS)
     return ToolError(f"couldn't {verb} {obj}: {code or name}: {message or one_line(err)}", EXIT_AWS)
+
+
+def server_fault(step, where, message):
+    """A ToolError when a Cognito call was answered by a server fault (5xx) or by something that is not AWS.
+
+    Cognito's JSON answers always name their error; botocore puts the bare HTTP status in the
+    code of one that doesn't (an HTML page from a proxy, or from a wrong path).
+    """
+    response = getattr(step.error, "response", None) or {}
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    code = str(response.get("Error", {}).get("Code", ""))
+    if step.stage not in ("login", "identity") or not (status >= 500 or code.isdigit()):
+        return None
+    text = " ".join(re.sub(r"<[^>]*>", " ", message).split())[:100]
+    answer = f"HTTP {status}" + (f" {code}" if not code.isdigit() else "") + (f" ({text})" if text else "")
+    if not code.isdigit():
+        return ToolError(f"{where} answered {answer} to {step.verb} {step.obj}: a server fault, not a refusal; "
+                         f"try again later", EXIT_AWS)
+    path = re.sub(r"^\w+://[^/]*", "", where).strip("/") if where.startswith("http") else ""
+    hint = f" (AWS endpoints have no path; this one has /{path})" if path else ""
+    return ToolError(f"{where} answered {answer} to {step.verb} {step.obj}, which is not an AWS answer; "
+                     f"check endpoint_url{hint} and any proxy", EXIT_AWS)
 
 
 def login_refusal(message, username):
     """Name the remedy for each way Cognito says NotAuthorized at sign-in."""
     lowered = message.lower()
     if "incorrect username or password" in lowered:
+        # The SRP proof binds the pool's name, so a wrong user_pool_id fails exactly like a wrong password.
         return (f"Cognito refused the sign-in: incorrect username or password for {username}; "
-                f"check 'username' and the password ({ENV_PREFIX}PASSWORD, the profile, or the prompt)")
+                f"check 'username' and the password ({ENV_PREFIX}PASSWORD, the profile, or the prompt); "
+                f"if the password is right, check that user_pool_id is the pool of client_id")
     if "disabled" in lowered:
         return f"user {username} is disabled; an administrator must enable it"
     if "secret_hash was not received" in lowered or "configured with secret" in lowered:
@@ -304,6 +339,9 @@ REGION_UUID_RE = re.compile(f"^({REGION}):{UUID}$")
 USER_POOL_ID_RE = re.compile(f"^({REGION})_[0-9A-Za-z]+$")
 CLIENT_ID_RE = re.compile(r"^[\w+]{1,128}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# scheme://host[:port][/path], an IPv6 host in brackets; parsed by hand because the warm
+# `creds` path imports nothing it can do without (urllib.parse).
+ENDPOINT_RE = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[^\s/?#@\[\]:]+)(?::(\d+))?(/[^\s?#]*)?$")
 
 
 def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False):
@@ -386,8 +424,14 @@ def validate_settings(settings):
     if bucket and not BUCKET_RE.match(bucket):
         raise ToolError(f"bucket '{bucket}' is not a valid S3 bucket name", EXIT_USAGE)
     endpoint = settings.get("endpoint_url")
-    if endpoint and not re.match(r"^https?://[^\s/]+", endpoint):
-        raise ToolError(f"endpoint_url '{endpoint}' is not an http(s) URL", EXIT_USAGE)
+    match = ENDPOINT_RE.match(endpoint) if endpoint else None
+    if endpoint and "@" in endpoint.split("//", 1)[-1].split("/", 1)[0]:
+        raise ToolError("endpoint_url holds a user name or password; give the endpoint alone", EXIT_USAGE)
+    if endpoint and not match:
+        raise ToolError(f"endpoint_url '{endpoint}' is not an http(s) URL such as https://host or "
+                        f"http://127.0.0.1:4566 (no query or fragment)", EXIT_USAGE)
+    if match and match.group(2) is not None and not 0 < int(match.group(2)) < 65536:
+        raise ToolError(f"endpoint_url '{endpoint}' has port {match.group(2)}; a port is 1 to 65535", EXIT_USAGE)
 
 
 def password_for(settings):
@@ -506,6 +550,13 @@ CLIENT_TUNING = {
     "retries": {"mode": "standard", "max_attempts": 3},
     "max_pool_connections": 32,  # MAX_CONCURRENCY uploads at once, each on its own connection
 }
+# Cognito and STS requests are small and answered in well under a second (Cognito allows each
+# Lambda trigger 5 s). A server that accepts and never answers must fail within seconds, not
+# botocore's 60 s x attempts: under credential_process the AWS CLI waits on us. S3 keeps CLIENT_TUNING.
+SMALL_CALL_TUNING = {**CLIENT_TUNING, "connect_timeout": 3, "read_timeout": 6,
+                     # one retry; botocore's max_attempts would count retries, not attempts
+                     "retries": {"mode": "standard", "total_max_attempts": 2}}
+SMALL_CALL_SERVICES = ("cognito-idp", "cognito-identity", "sts")
 _BOTO = {}
 
 
@@ -544,7 +595,7 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
     """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens."""
     from botocore.config import Config
 
-    options = dict(CLIENT_TUNING)
+    options = dict(SMALL_CALL_TUNING if service in SMALL_CALL_SERVICES else CLIENT_TUNING)
     if unsigned:
         from botocore import UNSIGNED
 
@@ -588,7 +639,7 @@ def authenticate_user(username, password, user_pool_id, client_id, region, clien
     srp = AWSSRP(username=username, password=password, pool_id=user_pool_id, client_id=client_id,
                  client=client, client_secret=client_secret)
     auth_params = srp.get_auth_params()
-    with aws_step("sign in", username, "login"):
+    with aws_step("sign in", username, "login", client.meta.endpoint_url):
         response = client.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=auth_params, ClientId=client_id)
         for _ in range(6):  # a sign-in needs at most verifier, new password, then MFA
             if "AuthenticationResult" in response:
@@ -647,7 +698,7 @@ def refresh_id_token(refresh_token, client_id, region, client_secret=None, secre
         # Cognito hashes the internal username (cognito:username, the sub in pools that sign in
         # by email or alias), not what was typed (pycognito issues 18 and 196).
         params["SECRET_HASH"] = secret_hash(secret_username, client_id, client_secret)
-    with aws_step("refresh the session of", secret_username or "the user", "login"):
+    with aws_step("refresh the session of", secret_username or "the user", "login", client.meta.endpoint_url):
         response = client.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=params, ClientId=client_id)
     return response["AuthenticationResult"]
 
@@ -683,14 +734,14 @@ def challenge_answerer(mfa_code):
 def get_id(identity_pool_id, provider, id_token, region, endpoint_url=None, client=None):
     """Return the user's identity id in the identity pool."""
     client = client or make_client("cognito-identity", region, endpoint_url, unsigned=True)
-    with aws_step("get an identity id from", identity_pool_id, "identity"):
+    with aws_step("get an identity id from", identity_pool_id, "identity", client.meta.endpoint_url):
         return client.get_id(IdentityPoolId=identity_pool_id, Logins={provider: id_token})["IdentityId"]
 
 
 def get_credentials_for_identity(identity_id, provider, id_token, region, endpoint_url=None, client=None):
     """Return the identity's temporary credentials: AccessKeyId, SecretAccessKey, SessionToken, Expiration."""
     client = client or make_client("cognito-identity", region, endpoint_url, unsigned=True)
-    with aws_step("get credentials for", identity_id, "identity"):
+    with aws_step("get credentials for", identity_id, "identity", client.meta.endpoint_url):
         creds = client.get_credentials_for_identity(IdentityId=identity_id,
                                                     Logins={provider: id_token})["Credentials"]
     expiration = creds["Expiration"]

@@ -282,3 +282,68 @@ def jwt_sub(token):
     """The user pool's sub claim of an ID token (read without verification; the test made it)."""
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
+@pytest.fixture
+def silent_server():
+    """The URL of a TCP server that accepts connections and never answers: a hung endpoint."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    held, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])  # kept open, never read nor answered
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.fixture
+def html_error_server():
+    """html_error_server(status) -> URL of an HTTP server answering every request with an HTML error page,
+    as a proxy in front of an unreachable service does (local_aws's faults are always AWS-shaped)."""
+    import http.server
+    import threading
+
+    servers = []
+
+    def start(status):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = f"<html><head><title>{status} Service Unavailable</title></head><body><h1>{status} " \
+                       f"Service Unavailable</h1><p>no healthy upstream</p></body></html>".encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+

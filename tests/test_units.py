@@ -155,7 +155,11 @@ class FakeClientError(Exception):
     ("login", "NotAuthorizedException", "User is disabled.", 3, "disabled"),
     ("login", "UserNotConfirmedException", "User is not confirmed.", 3, "not confirmed"),
     ("login", "InvalidParameterException", "USER_SRP_AUTH is not enabled for the client.", 3, "ALLOW_USER_SRP_AUTH"),
-    ("login", "ResourceNotFoundException", "User pool client x does not exist.", 3, "client_id"),
+    # Exit 3 only when Cognito refuses this user: a missing pool or client, or throttling, is 4.
+    ("login", "ResourceNotFoundException", "User pool client x does not exist.", 4, "client_id"),
+    ("login", "TooManyRequestsException", "Too many requests", 4, "throttling"),
+    ("login", "UserLambdaValidationException", "PreAuthentication failed with error nope.", 3, "Lambda trigger"),
+    ("login", "SomeNewException", "odd", 4, "couldn't put s3://b/k: SomeNewException: odd"),
     ("identity", "InvalidIdentityPoolConfigurationException", "Invalid identity pool configuration.", 4, "role"),
     ("identity", "NotAuthorizedException", "Invalid login token.", 4, "authentication provider"),
     ("s3", "AccessDenied", "Access Denied", 4, "own folder"),
@@ -184,3 +188,22 @@ def test_jwt_claims_reads_the_payload_without_verifying():
     payload = base64.urlsafe_b64encode(json.dumps({"sub": "abc", "exp": 1}).encode()).decode().rstrip("=")
     assert tool.jwt_claims(f"h.{payload}.s") == {"sub": "abc", "exp": 1}
     assert tool.jwt_claims("not-a-jwt") == {}
+
+
+@pytest.mark.parametrize("stage", ["login", "identity"])
+def test_a_cognito_server_fault_is_exit_4_naming_the_endpoint(stage):
+    fault = FakeClientError("InternalErrorException", "boom", status=500)
+    error = tool.explain_aws_error(tool.AwsStepError(fault, "sign in", "alice", stage, "https://idp.example"))
+    assert error.exit_code == 4 and "https://idp.example answered HTTP 500 InternalErrorException" in str(error)
+
+
+def test_endpoint_url_must_be_scheme_host_and_port():
+    for good in ("http://127.0.0.1:4566", "https://cognito-idp.us-east-1.amazonaws.com", "http://[::1]:5000/",
+                 "http://localhost:8080/proxy/aws"):
+        tool.validate_settings({"endpoint_url": good})
+    for bad in ("http://[::1", "ftp://host", "http://host:99999", "http://host:0", "http://host:", "http://h?x",
+                "http://h#f", "http://u:p@h", "http://", "127.0.0.1:4566"):
+        with pytest.raises(tool.ToolError) as caught:
+            tool.validate_settings({"endpoint_url": bad})
+        assert caught.value.exit_code == 2 and "endpoint_url" in str(caught.value)
+
