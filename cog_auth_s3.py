@@ -271,6 +271,7 @@ class Output:
 
     def __init__(self, quiet=False, debug=False, as_json=False):
         self.quiet, self.debug, self.as_json = quiet, debug, as_json
+        self.warned = set()
 
     def note(self, message):
         """Say what happened, unless --quiet."""
@@ -278,8 +279,11 @@ class Output:
             print(message, file=sys.stderr)
 
     def warn(self, message):
-        """Say what went wrong but was worked around; even with --quiet."""
-        print(f"warning: {message}", file=sys.stderr)
+        """Say what went wrong but was worked around, once per run; even with --quiet."""
+        # The cache is read before and again under its lock: one problem, one warning.
+        if message not in self.warned:
+            self.warned.add(message)
+            print(f"warning: {message}", file=sys.stderr)
 
     def trace(self, message):
         """Say what a --debug run wants to know (never a secret)."""
@@ -342,9 +346,11 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # scheme://host[:port][/path], an IPv6 host in brackets; parsed by hand because the warm
 # `creds` path imports nothing it can do without (urllib.parse).
 ENDPOINT_RE = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[^\s/?#@\[\]:]+)(?::(\d+))?(/[^\s?#]*)?$")
+# Real configs are a few hundred bytes; anything near this is not one (--config /dev/zero).
+CONFIG_MAX_BYTES = 1024 * 1024
 
 
-def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False):
+def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None):
     """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file."""
     environ = os.environ if environ is None else environ
     values = {}
@@ -352,6 +358,9 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
         raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
     if os.path.exists(config_path):
         parser = load_ini(config_path)
+        if warn and holds_password(parser) and os.stat(config_path).st_mode & 0o044:
+            # As ssh does for a private key: say so, every run, until it is fixed.
+            warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
         else:
@@ -373,19 +382,55 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
 def load_ini(config_path):
     """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
     parser = configparser.ConfigParser(interpolation=None)
+    text = read_config_text(config_path)
     try:
-        parser.read(config_path, encoding="utf-8")
+        if text is not None:
+            parser.read_string(text, source=config_path)
     except configparser.Error as err:
         # The parser's own text quotes the offending line, which may hold the password.
         line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
         where = f" at line {line}" if line else ""
         raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
                         EXIT_USAGE)
-    except UnicodeDecodeError:
-        raise ToolError(f"can't read config {config_path}: it is not UTF-8 text", EXIT_USAGE)
-    except OSError as err:
-        raise ToolError(f"can't read config {config_path}: {err.strerror}", EXIT_USAGE)
     return parser
+
+
+def read_config_text(config_path):
+    """The text of a config file (a leading UTF-8 BOM dropped), or None when absent.
+
+    configparser.read would skip a file it can't open (an unreadable config looked empty) and
+    read /dev/zero until memory ran out: a config must be a small regular file, checked before reading.
+    """
+    import stat
+
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below, unread.
+        fd = os.open(config_path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise ToolError(f"can't read config: permission denied: {config_path}; fix its permissions "
+                        f"(chmod 600) or pick another with --config", EXIT_USAGE) from None
+    except OSError as err:
+        raise ToolError(f"can't read config {config_path}: {err.strerror}", EXIT_USAGE) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"config {config_path} is not a regular file; pass an INI file with --config",
+                            EXIT_USAGE)
+        data = b"" if info.st_size > CONFIG_MAX_BYTES else handle.read(CONFIG_MAX_BYTES + 1)
+    if info.st_size > CONFIG_MAX_BYTES or len(data) > CONFIG_MAX_BYTES:  # also a file that grew meanwhile
+        raise ToolError(f"config {config_path} is larger than {CONFIG_MAX_BYTES // 1024 // 1024} MiB, too large to "
+                        f"be a config; pass the INI file with --config", EXIT_USAGE)
+    try:
+        return data.decode("utf-8-sig")  # Windows editors start UTF-8 files with a BOM
+    except UnicodeDecodeError:
+        raise ToolError(f"can't read config {config_path}: it is not UTF-8 text", EXIT_USAGE) from None
+
+
+def holds_password(parser):
+    """True when any profile of the parsed config has a password."""
+    return any(parser.get(section, "password", fallback="").strip() for section in parser.sections())
 
 
 def require(settings, keys):
@@ -476,7 +521,7 @@ def write_private_file(path, data, mode=0o600):
 
 
 def write_profile(path, parser, profile, values):
-    """Set values in [profile] of the parsed INI file and write it atomically, keeping its mode."""
+    """Set values in [profile] of the parsed INI file and write it atomically, keeping its mode unless exposed."""
     import io
     import stat
 
@@ -488,8 +533,11 @@ def write_profile(path, parser, profile, values):
         parser.set(profile, key, value)
     text = io.StringIO()
     parser.write(text)
-    # A new file gets 0600 because profiles may later hold a password.
+    # A new file gets 0600 because profiles may later hold a password. An existing one keeps its
+    # mode (a team may share a file of pool ids), unless it holds a password: then only its owner reads it.
     mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o600
+    if holds_password(parser):
+        mode &= 0o700
     write_private_file(path, text.getvalue().encode(), mode)
 
 
@@ -773,7 +821,9 @@ CACHE_VERSION = 1
 def cache_dir(environ=None):
     """The folder holding one cache file per profile."""
     environ = os.environ if environ is None else environ
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and ignored
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "cog-auth-s3")
 
 
@@ -794,16 +844,30 @@ def cache_fingerprint(settings):
 
 
 def load_cache(path, fingerprint, warn):
-    """Return the cache entry at path, or None when absent, foreign, unsafe or corrupt."""
+    """Return the cache entry at path, or None when absent, foreign, unsafe or corrupt.
+
+    A cache that can't be rewritten (its folder a link, a folder in the file's place) is left
+    for cache_lock, which follows every miss, to report once.
+    """
+    import stat  # already loaded by os: no cost on the warm path
+
+    if os.path.islink(os.path.dirname(path)):
+        return None
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: a FIFO in the file's place must not hang the run.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
     except OSError as err:
         warn(f"ignoring credential cache {path}: {err.strerror}; it will be rewritten")
         return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a folder with a traceback
+        os.close(fd)
+        if not stat.S_ISDIR(info.st_mode):
+            warn(f"ignoring credential cache {path}: not a regular file; it will be rewritten")
+        return None
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
         if info.st_uid != os.geteuid():
             warn(f"ignoring credential cache {path}: owned by another user; it will be rewritten")
             return None
@@ -828,8 +892,11 @@ def load_cache(path, fingerprint, warn):
 
 
 def ensure_private_dir(folder):
-    """Create folder 0700, or tighten it; refuse (PermissionError) one that belongs to someone else."""
+    """Create folder 0700, or tighten it; refuse (PermissionError) a link, or one that belongs to someone else."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
+    if os.path.islink(folder):
+        # Following it would chmod, and store tokens in, whatever it points to.
+        raise PermissionError(0, "it is a symbolic link; replace it with a folder")
     info = os.stat(folder)
     if info.st_uid != os.geteuid():
         raise PermissionError(0, "it belongs to another user")
@@ -853,6 +920,8 @@ def cache_lock(path, warn):
 
     try:
         ensure_private_dir(os.path.dirname(path))
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise IsADirectoryError(0, f"{os.path.basename(path)} in it is a folder, not a file")
         fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as err:
         cache_unusable(path, err, warn)
@@ -1267,6 +1336,13 @@ def check_name(name):
     return name
 
 
+def check_username(username):
+    """Refuse an empty USERNAME before any request (botocore's own refusal can't name the cause)."""
+    if not username.strip():
+        raise ToolError("the username is empty; name the user to create, e.g. add-user alice", EXIT_USAGE)
+    return username
+
+
 def admin_call(verb, obj, call, missing=(), **params):
     """One request with the administrator's credentials; None when AWS answers with a code in missing."""
     try:
@@ -1291,16 +1367,27 @@ LISTINGS = {
 }
 
 
-def find_by_name(client, kind, name, **params):
-    """The id of the one resource of this kind called name, or None; several would make the choice a guess."""
+def find_by_name(client, kind, name, used=None, **params):
+    """The id of the one resource of this kind called name, or None; several would make the choice a guess.
+
+    used maps ids to the profile that names them ({id: "[default] of config.ini"}), to say which one is in use.
+    """
     operation, result_key, name_key, id_key = LISTINGS[kind]
     with aws_step("list", f"{kind}s", "admin"):
         found = [item[id_key] for page in client.get_paginator(operation).paginate(MaxResults=60, **params)
                  for item in page[result_key] if item[name_key] == name]
     if len(found) > 1:
-        raise ToolError(f"{len(found)} {kind}s are named {name}; delete the extra ones so it is clear which to use",
-                        EXIT_AWS)
+        users = "".join(f"; {used[i]} uses {i}" for i in found if i in (used or {}))
+        raise ToolError(f"{len(found)} {kind}s are named {name}: {', '.join(found)}{users}; delete the extra ones "
+                        f"so it is clear which to use", EXIT_AWS)
     return found[0] if found else None
+
+
+def profile_uses(parser, profile, path):
+    """{id: "[profile] of path"} for the pool and client ids the parsed config's profile names."""
+    values = dict(parser.items(profile)) if parser.has_section(profile) else {}
+    return {values[key]: f"[{profile}] of {path}" for key in ("user_pool_id", "client_id", "identity_pool_id")
+            if values.get(key)}
 
 
 class Changes:
@@ -1417,9 +1504,9 @@ def ensure_bucket(s3, bucket, region, changes):
     changes.record("bucket", bucket, status, "" if created or not fixed else "restored " + ", ".join(fixed))
 
 
-def ensure_user_pool(idp, name, changes):
+def ensure_user_pool(idp, name, changes, used=None):
     """The user pool called name; only an administrator adds users to it."""
-    found = find_by_name(idp, "user pool", name)
+    found = find_by_name(idp, "user pool", name, used)
     if found:
         changes.record("user pool", found, "exists")
         return found
@@ -1429,9 +1516,9 @@ def ensure_user_pool(idp, name, changes):
     return pool["Id"]
 
 
-def ensure_app_client(idp, user_pool_id, name, changes):
+def ensure_app_client(idp, user_pool_id, name, changes, used=None):
     """The pool's app client called name: no secret, SRP and refresh sign-ins only."""
-    found = find_by_name(idp, "app client", name, UserPoolId=user_pool_id)
+    found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
     if found:
         changes.record("app client", found, "exists")
         return found
@@ -1442,10 +1529,10 @@ def ensure_app_client(idp, user_pool_id, name, changes):
     return client["ClientId"]
 
 
-def ensure_identity_pool(identity, name, provider, client_id, changes):
+def ensure_identity_pool(identity, name, provider, client_id, changes, used=None):
     """The identity pool called name, whose only login is the user pool's app client; no guests."""
     providers = [{"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False}]
-    pool_id = find_by_name(identity, "identity pool", name)
+    pool_id = find_by_name(identity, "identity pool", name, used)
     if not pool_id:
         pool_id = admin_call("create", f"identity pool {name}", identity.create_identity_pool,
                              IdentityPoolName=name, AllowUnauthenticatedIdentities=False,
@@ -1661,7 +1748,8 @@ def config_path(args):
 def profile_settings(args, keys=SESSION_KEYS):
     """The profile's settings (flags > environment > file), checked for the keys the command needs."""
     overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None)}
-    settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None)
+    settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None,
+                            warn=Output().warn)
     require(settings, keys)
     return settings
 
@@ -1779,8 +1867,9 @@ def cmd_logout(args, out):
     """Delete the profile's cached credentials and refresh token."""
     path = cache_path(args.profile)
     removed = False
-    # The .lock file stays: another process may be holding it right now.
-    with contextlib.suppress(FileNotFoundError):
+    # The .lock file stays: another process may be holding it right now. A folder is no session
+    # (creds warns about it); it is left alone.
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
         os.unlink(path)
         removed = True
     out.note(f"deleted {path}" if removed else f"no cached session for profile {args.profile}")
@@ -1958,12 +2047,12 @@ def cmd_setup(args, out):
     parser = load_ini(path)  # read before any change, so a broken file stops setup early
     names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
     idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
-    changes = Changes(out)
+    changes, used = Changes(out), profile_uses(parser, profile, path)
     ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
-    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes)
-    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes)
+    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes, used)
+    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used)
     pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
-                                   client_id, changes)
+                                   client_id, changes, used)
     role_arn, role_changed = ensure_role(make_client("iam", region, endpoint), names["role"],
                                          role_policies(names["bucket"], pool_id, region), changes)
     ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes)
@@ -1977,6 +2066,7 @@ def cmd_setup(args, out):
 
 def cmd_add_user(args, out):
     """Create a confirmed user in the profile's user pool, with a permanent password."""
+    check_username(args.username)
     settings = profile_settings(args, ("region", "user_pool_id"))
     pool, username = settings["user_pool_id"], args.username
     status = ensure_user(make_client("cognito-idp", settings["region"], settings.get("endpoint_url")), pool,
@@ -1997,13 +2087,15 @@ def cmd_teardown(args, out):
     s3, iam, idp, identity = (make_client(service, region, endpoint)
                               for service in ("s3", "iam", "cognito-idp", "cognito-identity"))
     check_bucket_removable(s3, names["bucket"], args.force)
-    changes = Changes(out)
+    changes, used = Changes(out), {}
+    with contextlib.suppress(ToolError):  # the config only helps name duplicates; teardown needs none
+        used = profile_uses(load_ini(config_path(args)), args.profile, config_path(args))
     # The reverse of setup: role mapping, role, identity pool, app client, user pool, bucket.
-    pool_id = find_by_name(identity, "identity pool", names["identity_pool"])
+    pool_id = find_by_name(identity, "identity pool", names["identity_pool"], used)
     remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
     remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
-    user_pool_id = find_by_name(idp, "user pool", names["user_pool"])
+    user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
     remove_app_client(idp, user_pool_id, names["client"], changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_bucket(s3, names["bucket"], args.force, changes)

@@ -92,6 +92,7 @@ def write_config(path, sections):
         lines.extend(f"{k} = {v}" for k, v in values.items() if v is not None)
         lines.append("")
     Path(path).write_text("\n".join(lines))
+    os.chmod(path, 0o600)  # profiles hold passwords; the tool warns about a config others can read
     return path
 
 
@@ -347,3 +348,14 @@ def html_error_server():
         server.shutdown()
         server.server_close()
 
+
+def without_root_file_access():
+    """preexec_fn: drop root's power to read any file, so a chmod 000 file is unreadable even to root."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH; gone from the child after exec
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")

@@ -207,3 +207,17 @@ def test_endpoint_url_must_be_scheme_host_and_port():
             tool.validate_settings({"endpoint_url": bad})
         assert caught.value.exit_code == 2 and "endpoint_url" in str(caught.value)
 
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert tool.cache_dir({"XDG_CACHE_HOME": "relative/cache"}) == str(tmp_path / ".cache" / "cog-auth-s3")
+    assert tool.cache_dir({"XDG_CACHE_HOME": ""}) == str(tmp_path / ".cache" / "cog-auth-s3")
+    assert tool.cache_dir({"XDG_CACHE_HOME": "/abs/c"}) == "/abs/c/cog-auth-s3"
+
+
+def test_the_same_warning_prints_once(capsys):
+    out = tool.Output()
+    for _ in range(2):
+        out.warn("ignoring corrupt credential cache x")
+    out.warn("another")
+    assert capsys.readouterr().err.splitlines() == ["warning: ignoring corrupt credential cache x", "warning: another"]
