@@ -2090,12 +2090,13 @@ def cmd_teardown(args, out):
     changes, used = Changes(out), {}
     with contextlib.suppress(ToolError):  # the config only helps name duplicates; teardown needs none
         used = profile_uses(load_ini(config_path(args)), args.profile, config_path(args))
-    # The reverse of setup: role mapping, role, identity pool, app client, user pool, bucket.
+    # Both lookups come first, so duplicates stop teardown before anything is deleted.
     pool_id = find_by_name(identity, "identity pool", names["identity_pool"], used)
+    user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
+    # The reverse of setup: role mapping, role, identity pool, app client, user pool, bucket.
     remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
     remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
-    user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
     remove_app_client(idp, user_pool_id, names["client"], changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_bucket(s3, names["bucket"], args.force, changes)
