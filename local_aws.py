@@ -127,6 +127,8 @@ import localaws
 import localaws.clock  # noqa: F401  (registers /_local_aws/clock)
 import localaws.credentials
 import localaws.s3
+import localaws.iam_simulate
+import localaws.identity_pools
 
 ADMIN_USER = "local-aws-admin"
 HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -831,6 +833,8 @@ def enforce_iam():
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
     install_policy_evaluation()
     install_cognito_identity()
+    localaws.iam_simulate.install()  # SimulatePrincipalPolicy/SimulateCustomPolicy on the evaluator above
+    localaws.identity_pools.install()  # AllowClassicFlow kept and described
 
 
 def _anonymous_denied(response, iam_request_cls):

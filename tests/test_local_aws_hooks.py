@@ -198,3 +198,32 @@ def test_credential_hooks():
     assert issubclass(JsonRESTError, _RESTError) and params(_RESTError.__init__)[:3] == ["self", "error_type", "message"]
     for name in ("canonical_request", "string_to_sign", "signature"):
         assert callable(getattr(S3SigV4QueryAuth, name, None)), f"botocore S3SigV4QueryAuth.{name} is gone"
+
+
+def test_iam_simulate_hooks():
+    from moto.iam.access_control import IAMPolicyStatement
+    from moto.iam.models import AWSManagedPolicy, IAMBackend, ManagedPolicy, Role, User
+    from moto.iam.responses import IamResponse
+
+    for name in ("simulate_principal_policy", "simulate_custom_policy"):
+        assert not hasattr(IamResponse, name) or getattr(IamResponse, name).__module__ == "localaws.iam_simulate", \
+            f"moto now implements IamResponse.{name}: reconsider localaws.iam_simulate's version"
+    assert params(IAMPolicyStatement.is_action_permitted) == [
+        "self", "action", "resource", "principal", "incoming_condition_values"], \
+        "IAMPolicyStatement.is_action_permitted signature changed"
+    source_has(Role.__init__, "self.policies", "self.managed_policies")
+    source_has(User.__init__, "self.policies", "self.managed_policies")
+    source_has(ManagedPolicy.__init__, "self.versions")
+    assert issubclass(AWSManagedPolicy, ManagedPolicy), "AWSManagedPolicy no longer a ManagedPolicy"
+    for name in ("get_role", "get_user", "get_groups_for_user"):
+        assert callable(getattr(IAMBackend, name, None)), f"IAMBackend.{name} is gone"
+
+
+def test_identity_pool_classic_flow_hooks():
+    from moto.cognitoidentity.models import CognitoIdentityPool
+    from moto.cognitoidentity.responses import CognitoIdentityResponse
+
+    for name in ("create_identity_pool", "update_identity_pool", "describe_identity_pool"):
+        assert callable(getattr(CognitoIdentityResponse, name, None)), f"CognitoIdentityResponse.{name} is gone"
+    assert "AllowClassicFlow" not in inspect.getsource(CognitoIdentityPool.to_json), \
+        "moto now returns AllowClassicFlow: reconsider localaws.identity_pools"
