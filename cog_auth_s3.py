@@ -13,8 +13,9 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
     cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | logout
     cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
-    cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P]
+    cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P] [--guests]
     cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME | teardown --name NAME [--region R] [--force]
+    cog_auth_s3.py [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket B] [--fix [--yes]]
 
     With no command, `run` signs in, prints the ID token, the identity id and the
     temporary credentials, and uploads upload_file to s3://bucket/<identity id>/.
@@ -1290,10 +1291,10 @@ def arn_partition(region):
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
-def role_policies(bucket, identity_pool_id, region):
-    """The authenticated role's trust and permissions policies; `policy` prints them and `setup` attaches them."""
-    bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
-    trust = {
+def trust_policy(identity_pool_id, amr="authenticated"):
+    """The trust policy letting the identity pool give a role to its signed-in users (amr "authenticated")
+    or to its guests (amr "unauthenticated"), and to no one else."""
+    return {
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
@@ -1301,10 +1302,16 @@ def role_policies(bucket, identity_pool_id, region):
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {f"{COGNITO_IDENTITY}:aud": identity_pool_id},
-                "ForAnyValue:StringLike": {f"{COGNITO_IDENTITY}:amr": "authenticated"},
+                "ForAnyValue:StringLike": {f"{COGNITO_IDENTITY}:amr": amr},
             },
         }],
     }
+
+
+def role_policies(bucket, identity_pool_id, region):
+    """The authenticated role's trust and permissions policies; `policy` prints them and `setup` attaches them."""
+    bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
+    trust = trust_policy(identity_pool_id)
     permissions = {
         "Version": "2012-10-17",
         "Statement": [
@@ -1325,7 +1332,7 @@ def role_policies(bucket, identity_pool_id, region):
 def deployment_names(name, account_id):
     """Every resource name of deployment NAME; the bucket carries the account id because S3 names are global."""
     return {"bucket": f"{name}-{account_id}", "user_pool": name, "client": name, "identity_pool": name,
-            "role": f"{name}-authenticated"}
+            "role": f"{name}-authenticated", "guest_role": f"{name}-guest"}
 
 
 def check_name(name):
@@ -1529,38 +1536,42 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None):
     return client["ClientId"]
 
 
-def ensure_identity_pool(identity, name, provider, client_id, changes, used=None):
-    """The identity pool called name, whose only login is the user pool's app client; no guests."""
+def ensure_identity_pool(identity, name, provider, client_id, changes, used=None, guests=False):
+    """The identity pool called name, whose only login is the user pool's app client; guests only if asked."""
     providers = [{"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False}]
     pool_id = find_by_name(identity, "identity pool", name, used)
     if not pool_id:
         pool_id = admin_call("create", f"identity pool {name}", identity.create_identity_pool,
-                             IdentityPoolName=name, AllowUnauthenticatedIdentities=False,
+                             IdentityPoolName=name, AllowUnauthenticatedIdentities=guests,
                              CognitoIdentityProviders=providers)["IdentityPoolId"]
         changes.record("identity pool", pool_id, "created")
         return pool_id
     pool = admin_call("read", f"identity pool {pool_id}", identity.describe_identity_pool, IdentityPoolId=pool_id)
-    if pool.get("CognitoIdentityProviders") == providers and not pool["AllowUnauthenticatedIdentities"] \
+    if pool.get("CognitoIdentityProviders") == providers and pool["AllowUnauthenticatedIdentities"] == guests \
             and not any(pool.get(key) for key in ("SupportedLoginProviders", "DeveloperProviderName",
-                                                  "OpenIdConnectProviderARNs", "SamlProviderARNs")):
+                                                  "OpenIdConnectProviderARNs", "SamlProviderARNs",
+                                                  "AllowClassicFlow")):
         changes.record("identity pool", pool_id, "exists")
         return pool_id
     # An update replaces the whole login configuration, which drops any other provider.
     admin_call("update", f"identity pool {pool_id}", identity.update_identity_pool, IdentityPoolId=pool_id,
-               IdentityPoolName=name, AllowUnauthenticatedIdentities=False, CognitoIdentityProviders=providers)
-    changes.record("identity pool", pool_id, "updated", "its only login is now the app client")
+               IdentityPoolName=name, AllowUnauthenticatedIdentities=guests, CognitoIdentityProviders=providers,
+               AllowClassicFlow=False)
+    changes.record("identity pool", pool_id, "updated", "its only login is now the app client" +
+                   ("; guests allowed" if guests else ""))
     return pool_id
 
 
-def ensure_role(iam, role, policies, changes):
-    """The authenticated role with exactly our trust and inline policy; returns (arn, whether it changed)."""
+def ensure_role(iam, role, policies, changes,
+                description="Cognito users of this deployment: their own folder of the bucket"):
+    """A role with exactly our trust and inline policy (none when PermissionsPolicy is None, as for guests);
+    returns (arn, whether it changed)."""
     trust, permissions = policies["TrustPolicy"], policies["PermissionsPolicy"]
     found = admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role)
     status = "exists"
     if found is None:
         arn = admin_call("create", f"role {role}", iam.create_role, RoleName=role,
-                         AssumeRolePolicyDocument=json.dumps(trust),
-                         Description="Cognito users of this deployment: their own folder of the bucket")["Role"]["Arn"]
+                         AssumeRolePolicyDocument=json.dumps(trust), Description=description)["Role"]["Arn"]
         status = "created"
     else:
         arn = found["Role"]["Arn"]
@@ -1568,17 +1579,17 @@ def ensure_role(iam, role, policies, changes):
             admin_call("update the trust policy of", f"role {role}", iam.update_assume_role_policy, RoleName=role,
                        PolicyDocument=json.dumps(trust))
             status = "updated"
-    current = admin_call("read the policy of", f"role {role}", iam.get_role_policy, missing=("NoSuchEntity",),
-                         RoleName=role, PolicyName=ROLE_POLICY_NAME)
-    if current is None or current["PolicyDocument"] != permissions:
+    current = permissions and admin_call("read the policy of", f"role {role}", iam.get_role_policy,
+                                         missing=("NoSuchEntity",), RoleName=role, PolicyName=ROLE_POLICY_NAME)
+    if permissions and (current is None or current["PolicyDocument"] != permissions):
         admin_call("set the policy of", f"role {role}", iam.put_role_policy, RoleName=role,
                    PolicyName=ROLE_POLICY_NAME, PolicyDocument=json.dumps(permissions))
         status = "updated" if status == "exists" else status
     changes.record("role", role, status)
-    extra = [name for name in role_policy_names(iam, role) if name != ROLE_POLICY_NAME]
+    extra = [name for name in role_policy_names(iam, role) if name != ROLE_POLICY_NAME or not permissions]
     if extra:
-        changes.out.warn(f"role {role} also has {', '.join(extra)}, which may grant more than each user's "
-                         f"own folder; remove them")
+        changes.out.warn(f"role {role} also has {', '.join(extra)}, which may grant more than "
+                         f"{'each user' if permissions else 'guests'} should have; remove them")
     return arn, status != "exists"
 
 
@@ -1606,16 +1617,17 @@ def retry_while_propagating(call, what, out, role_changed):
             time.sleep(delay)
 
 
-def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes):
-    """Map the identity pool's authenticated users, and only them, to the role."""
+def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn=None):
+    """Map the identity pool's authenticated users to the role, and its guests to guest_arn if given."""
+    wanted = {"authenticated": role_arn, **({"unauthenticated": guest_arn} if guest_arn else {})}
     current = admin_call("read the roles of", f"identity pool {pool_id}", identity.get_identity_pool_roles,
                          IdentityPoolId=pool_id)
-    if current.get("Roles") == {"authenticated": role_arn}:
+    if current.get("Roles") == wanted:
         changes.record("role mapping", pool_id, "exists")
         return
     retry_while_propagating(
         lambda: admin_call("map the role to", f"identity pool {pool_id}", identity.set_identity_pool_roles,
-                           IdentityPoolId=pool_id, Roles={"authenticated": role_arn}),
+                           IdentityPoolId=pool_id, Roles=wanted),
         "role mapping", changes.out, role_changed)
     changes.record("role mapping", pool_id, "updated" if current.get("Roles") else "created")
 
@@ -1730,6 +1742,650 @@ def remove_bucket(s3, bucket, force, changes):
     emptied = empty_bucket(s3, bucket) if force else 0
     admin_call("delete", f"bucket {bucket}", s3.delete_bucket, Bucket=bucket)
     changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
+
+
+# ====================================================================== provisioning: audit
+
+# doctor's proof asks about two made-up identities of the deployment's region: A's folder is "own",
+# B's is "other", and "root" is the bucket outside every folder.
+PROBE_UUIDS = ("00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b")
+PROBE_KEY = "doctor-probe.txt"
+PROBE_ACTIONS = (("get", "s3:GetObject"), ("put", "s3:PutObject"), ("delete", "s3:DeleteObject"),
+                 ("list", "s3:ListBucket"))
+OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+SEVERITIES = ("critical", "error", "warning")
+SUB_KEY = f"{COGNITO_IDENTITY}:sub"
+# Variables that have one value for every user of a role: a "folder" named after one is everyone's.
+SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "aws:principaltype",
+                    "aws:requestedregion", f"{COGNITO_IDENTITY}:aud"}
+ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+PUBLIC_PRINCIPALS = ("*", {"AWS": "*"}, {"AWS": ["*"]})
+POLICY_FIX = "make it the permissions policy `cog_auth_s3.py policy` prints (or run doctor --fix)"
+
+
+def finding(finding_id, severity, resource, detail, fix):
+    """One finding of doctor, as --json prints it."""
+    return {"id": finding_id, "severity": severity, "resource": resource, "detail": detail, "fix": fix}
+
+
+def policy_list(value):
+    """A policy element that may be one value or a list, as a list."""
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def statements_of(document):
+    """A policy document's statements (IAM lets a single statement stand without a list)."""
+    return policy_list((document or {}).get("Statement"))
+
+
+def policy_value_matches(pattern, value, variables, ignore_case=False):
+    """Does an IAM policy value (* and ? wildcards, ${...} variables) match value? An unset variable matches
+    nothing, as in IAM."""
+    def glob(text):
+        return re.escape(text).replace(r"\*", ".*").replace(r"\?", ".")
+
+    parts, pos = [], 0
+    for match in re.finditer(r"\$\{([^}]*)\}", pattern):
+        parts.append(glob(pattern[pos:match.start()]))
+        name = match.group(1)
+        if name in ("*", "?", "$"):
+            parts.append(re.escape(name))
+        elif name.lower() in variables:
+            parts.append(re.escape(variables[name.lower()]))
+        else:
+            return False
+        pos = match.end()
+    parts.append(glob(pattern[pos:]))
+    return re.fullmatch("".join(parts), value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+
+
+def statement_covers(statement, action, resource, variables):
+    """Do the statement's Action and Resource (or NotAction, NotResource) cover action on resource?
+    Conditions are left to the caller (and to the simulation)."""
+    def covers(element, value, ignore_case):
+        if element in statement:
+            return any(policy_value_matches(p, value, variables, ignore_case) for p in policy_list(statement[element]))
+        if "Not" + element in statement:
+            return not any(policy_value_matches(p, value, variables, ignore_case)
+                           for p in policy_list(statement["Not" + element]))
+        return False
+    return covers("Action", action, True) and covers("Resource", resource, False)
+
+
+def condition_values(statement, key):
+    """The values a positive String condition requires of key, or None when no such condition limits it."""
+    found = None
+    for operator, block in (statement.get("Condition") or {}).items():
+        if "Not" in operator or not operator.split(":")[-1].startswith("String"):
+            continue
+        for name, values in block.items():
+            if name.lower() == key.lower():
+                found = (found or []) + [str(v) for v in policy_list(values)]
+    return found
+
+
+def probe_ids(region):
+    """The made-up identity ids A and B of doctor's proof."""
+    return tuple(f"{region}:{uuid}" for uuid in PROBE_UUIDS)
+
+
+def check_trust(role, pool_id, kind):
+    """Findings of a role's trust policy: Cognito must be able to give it to this pool's users of this kind,
+    and nobody else."""
+    amr = "authenticated" if kind == "authenticated" else "unauthenticated"
+    resource = f"role {role['name']} (trust policy)"
+    fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
+           f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {COGNITO_IDENTITY}:amr = "
+           f"{amr} (`cog_auth_s3.py policy` prints it; doctor --fix sets it)")
+    allows = [s for s in statements_of(role["trust"]) if s.get("Effect") == "Allow"]
+    federated = lambda s: policy_list(s.get("Principal", {}).get("Federated")) if isinstance(s.get("Principal"),
+                                                                                            dict) else []
+    cognito = [s for s in allows if COGNITO_IDENTITY in federated(s)]
+    if not cognito:
+        named = sorted({p for s in allows for p in federated(s)})
+        return [finding("trust-wrong-principal", "error", resource,
+                        f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
+                        f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone", fix)]
+    web = [s for s in cognito if any(policy_value_matches(a, "sts:AssumeRoleWithWebIdentity", {}, True)
+                                     for a in policy_list(s.get("Action")))]
+    if not web:
+        actions = sorted({a for s in cognito for a in policy_list(s.get("Action"))})
+        return [finding("trust-wrong-action", "error", resource,
+                        f"allows {', '.join(actions)}, but Cognito assumes roles with "
+                        f"sts:AssumeRoleWithWebIdentity: no user gets this role", fix)]
+    found = []
+    for statement in web:
+        auds = condition_values(statement, f"{COGNITO_IDENTITY}:aud")
+        if auds is None:
+            found.append(finding("trust-aud-missing", "critical", resource,
+                                 f"no {COGNITO_IDENTITY}:aud condition: any identity pool, in any account, can "
+                                 f"give this role, and its access to the bucket, to its users", fix))
+        else:
+            others = [aud for aud in auds if aud != pool_id]
+            if others:
+                found.append(finding("trust-other-pool", "critical", resource,
+                                     f"trusts identity pool {', '.join(others)}: its users get this role and "
+                                     f"its access to the bucket", fix))
+            if pool_id not in auds:
+                found.append(finding("trust-aud-excludes-pool", "error", resource,
+                                     f"does not trust this identity pool {pool_id}: its users can't get the role",
+                                     fix))
+        amrs = condition_values(statement, f"{COGNITO_IDENTITY}:amr")
+        if kind == "authenticated" and amrs is None:
+            found.append(finding("trust-amr-missing", "critical", resource,
+                                 f"no {COGNITO_IDENTITY}:amr = authenticated condition: guests (unauthenticated "
+                                 f"identities) of a trusted pool can assume this role through the classic flow",
+                                 fix))
+        elif amrs is not None and amr not in amrs:
+            found.append(finding("trust-amr-mismatch", "error", resource,
+                                 f"requires amr {', '.join(amrs)}, but the pool gives this role to {amr} "
+                                 f"identities: they can't get it", fix))
+    return found
+
+
+def check_permissions(role, bucket, partition, region):
+    """Findings of the authenticated role's policies: each user must reach their own folder and nothing else."""
+    own_id, other_id = probe_ids(region)
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"
+    own = {SUB_KEY: own_id}
+    found = []
+    for policy in role["policies"]:
+        resource = f"role {role['name']}, policy {policy['name']}"
+        for statement in statements_of(policy["document"]):
+            quoted = json.dumps({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")})
+            label = f"statement {statement.get('Sid') or json.dumps(statement)[:160]}"
+            for variable in sorted(set(re.findall(r"\$\{([^}]*)\}", quoted)) - {"*", "?", "$"}):
+                if variable.lower() == SUB_KEY:
+                    continue
+                if variable.lower() in SHARED_VARIABLES:
+                    found.append(finding("perm-shared-variable", "critical", resource,
+                                         f"{label} names folders after ${{{variable}}}, which is the same for "
+                                         f"every user of the role: they all share one folder",
+                                         f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
+                else:
+                    found.append(finding("perm-wrong-variable", "error", resource,
+                                         f"{label} uses ${{{variable}}}, which IAM never sets for Cognito "
+                                         f"identities, so the statement matches nothing" +
+                                         (" (misspelled: the service is cognito-identity.amazonaws.com)"
+                                          if "cognito-identity" in variable and variable.lower() != SUB_KEY
+                                          else ""),
+                                         f"use ${{{SUB_KEY}}} (the identity id, not the user pool's sub); "
+                                         + POLICY_FIX))
+            values = policy_list(statement.get("Resource")) + (condition_values(statement, "s3:prefix") or [])
+            if any(re.search(re.escape(SUB_VARIABLE) + r"(?!/)", str(v)) for v in values):
+                found.append(finding("perm-missing-slash", "critical", resource,
+                                     f"{label} has no / after ${{{SUB_KEY}}}: keys outside the user's folder "
+                                     f"that start with the identity id (e.g. '<identity id>-x/...') match too",
+                                     f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, "
+                                     f"${{{SUB_KEY}}}/*; " + POLICY_FIX))
+            allow = statement.get("Effect") == "Allow"
+            if allow and statement_covers(statement, "s3:ListBucket", bucket_arn, own):
+                prefixes = condition_values(statement, "s3:prefix")
+                if prefixes is None:
+                    found.append(finding("perm-list-unconditioned", "critical", resource,
+                                         f"{label} allows s3:ListBucket with no s3:prefix condition: every user "
+                                         f"can list every user's keys",
+                                         f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; "
+                                         + POLICY_FIX))
+                elif not all(str(p).startswith(SUB_VARIABLE) for p in prefixes):
+                    found.append(finding("perm-list-too-broad", "critical", resource,
+                                         f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, "
+                                         f"beyond the user's own folder: users can list others' keys",
+                                         f"limit s3:prefix to ${{{SUB_KEY}}}/ and ${{{SUB_KEY}}}/*; "
+                                         + POLICY_FIX))
+            beyond = [action for action in OBJECT_ACTIONS for key in (f"{other_id}/{PROBE_KEY}", PROBE_KEY)
+                      if statement_covers(statement, action, f"{bucket_arn}/{key}", own)]
+            if allow and beyond:
+                found.append(finding("perm-reaches-other-folders", "critical", resource,
+                                     f"{label} allows {', '.join(sorted(set(beyond)))} on "
+                                     f"{', '.join(map(str, policy_list(statement.get('Resource'))) or ['NotResource'])}, "
+                                     f"which covers other users' folders", POLICY_FIX))
+            own_cancelled = [action for action in OBJECT_ACTIONS
+                             if statement_covers(statement, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own)]
+            if statement_covers(statement, "s3:ListBucket", bucket_arn, own):
+                own_cancelled.append("s3:ListBucket")
+            if statement.get("Effect") == "Deny" and not statement.get("Condition") and own_cancelled:
+                found.append(finding("perm-deny-own-folder", "error", resource,
+                                     f"{label} denies {', '.join(own_cancelled)} in the user's own folder; an "
+                                     f"explicit Deny wins over every Allow",
+                                     "narrow or remove the Deny; " + POLICY_FIX))
+    statements = [s for p in role["policies"] for s in statements_of(p["document"]) if s.get("Effect") == "Allow"]
+    unreachable = [a for a in OBJECT_ACTIONS if not any(statement_covers(s, a, f"{bucket_arn}/{own_id}/{PROBE_KEY}",
+                                                                         own) for s in statements)]
+    if not any(statement_covers(s, "s3:ListBucket", bucket_arn, own) and (
+            condition_values(s, "s3:prefix") is None or any(policy_value_matches(p, f"{own_id}/", own) for p in
+                                                            condition_values(s, "s3:prefix"))) for s in statements):
+        unreachable.append("s3:ListBucket")
+    if unreachable:
+        found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
+                             f"no statement allows {', '.join(unreachable)} in the user's own folder "
+                             f"{bucket_arn}/${{{SUB_KEY}}}/", POLICY_FIX))
+    return found
+
+
+def check_guest_role(role, bucket, partition, region):
+    """Findings of the guests' role: it must not reach the bucket at all."""
+    own_id, _ = probe_ids(region)
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"
+    reach = sorted({action for policy in role["policies"] for s in statements_of(policy["document"])
+                    if s.get("Effect") == "Allow"
+                    for action in OBJECT_ACTIONS + ("s3:ListBucket",)
+                    for target in (bucket_arn, f"{bucket_arn}/{PROBE_KEY}", f"{bucket_arn}/{own_id}/{PROBE_KEY}")
+                    if statement_covers(s, action, target, {SUB_KEY: own_id})})
+    if not reach:
+        return []
+    return [finding("guest-bucket-access", "critical", f"role {role['name']}",
+                    f"guests (anyone, without signing in) get this role, which allows {', '.join(reach)} on bucket "
+                    f"{bucket}", "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)")]
+
+
+def check_identity_pool(deployment):
+    """Findings of the identity pool: its roles, guests, classic flow and login providers."""
+    pool, pool_id, found = deployment["pool"], deployment["pool_id"], []
+    resource = f"identity pool {pool_id}"
+    roles = deployment["mapping"]
+    if roles is not None and not roles.get("authenticated"):
+        found.append(finding("pool-no-authenticated-role", "error", resource,
+                             "no authenticated role is mapped: signed-in users get no credentials",
+                             "map the authenticated role (set-identity-pool-roles; doctor --fix maps "
+                             "<pool name>-authenticated when it exists)"))
+    for kind, role in deployment["roles"].items():
+        if role is None:
+            found.append(finding("role-not-found", "error", resource,
+                                 f"the {kind} role {roles[kind]} does not exist: those users get no credentials",
+                                 "create it (setup) or map an existing role"))
+    if pool.get("AllowClassicFlow"):
+        found.append(finding("pool-classic-flow", "warning", resource,
+                             "the classic (basic) flow is allowed: an identity can take any role that trusts "
+                             "the pool, not only the one mapped for it",
+                             "turn AllowClassicFlow off (doctor --fix does)"))
+    providers = pool.get("CognitoIdentityProviders") or []
+    expected = deployment.get("expected_client")
+    if expected and not any(p.get("ProviderName", "").endswith("/" + expected[0]) and p.get("ClientId") == expected[1]
+                            for p in providers):
+        named = ", ".join(f"{p.get('ProviderName')} client {p.get('ClientId')}" for p in providers) or "none"
+        found.append(finding("pool-provider-mismatch", "error", resource,
+                             f"the profile's app client {expected[1]} of {expected[0]} is not a login provider "
+                             f"(providers: {named}): its users are refused an identity",
+                             "add the user pool and app client as the pool's Cognito provider (doctor --fix)"))
+    for client in deployment["clients"]:
+        if client["client"] is None:
+            found.append(finding("pool-provider-mismatch", "error", resource,
+                                 f"provider {client['provider']} names app client {client['client_id']}, which "
+                                 f"user pool {client['user_pool_id']} does not have: no sign-in can use it",
+                                 "set the provider's ClientId to the user pool's app client"))
+    return found
+
+
+def check_app_client(client):
+    """Findings of an app client: SRP sign-in, refresh and no user-existence errors."""
+    flows = client.get("ExplicitAuthFlows") or []
+    legacy = not any(flow.startswith("ALLOW_") for flow in flows)
+    resource = f"app client {client['ClientId']} of {client['UserPoolId']}"
+    found = []
+    # No flows means AWS's default set (SRP, custom, refresh); the legacy flags imply SRP and refresh.
+    if not (not flows or "ALLOW_USER_SRP_AUTH" in flows or (legacy and "CUSTOM_AUTH_FLOW_ONLY" not in flows)):
+        found.append(finding("client-no-srp", "error", resource,
+                             f"SRP sign-in is not allowed (flows: {', '.join(flows)}): users can't sign in with "
+                             f"this tool", "add ALLOW_USER_SRP_AUTH to the client's ExplicitAuthFlows"))
+    if flows and not legacy and "ALLOW_REFRESH_TOKEN_AUTH" not in flows:
+        found.append(finding("client-no-refresh", "warning", resource,
+                             "the refresh flow is not allowed: every renewal is a full sign-in",
+                             "add ALLOW_REFRESH_TOKEN_AUTH to the client's ExplicitAuthFlows"))
+    if client.get("PreventUserExistenceErrors") != "ENABLED":
+        found.append(finding("client-user-existence-errors", "warning", resource,
+                             "sign-in errors tell whether a username exists",
+                             "set PreventUserExistenceErrors to ENABLED on the client"))
+    return found
+
+
+def check_bucket(bucket, settings):
+    """Findings of the bucket: Block Public Access, its policy, TLS, encryption and the abort rule."""
+    resource, found = f"bucket {bucket}", []
+    if "public_access_block" in settings:
+        off = [k for k in PUBLIC_ACCESS_BLOCK if not (settings["public_access_block"] or {}).get(k)]
+        if off:
+            found.append(finding("bucket-public-access", "warning", resource,
+                                 f"Block Public Access is off for {', '.join(off)}",
+                                 "turn all four Block Public Access settings on (doctor --fix does)"))
+    if "policy" in settings:
+        statements = statements_of(settings["policy"])
+        public = [s for s in statements if s.get("Effect") == "Allow" and s.get("Principal") in PUBLIC_PRINCIPALS]
+        if public:
+            found.append(finding("bucket-policy-public", "critical", resource,
+                                 "the bucket policy allows " + "; ".join(
+                                     f"{', '.join(map(str, policy_list(s.get('Action'))))} to Principal *"
+                                     for s in public) + ": anyone, in any account, may reach users' files",
+                                 "remove the statements that grant Principal * (doctor --fix does)"))
+        if not any(s.get("Effect") == "Deny" and str((s.get("Condition") or {}).get("Bool", {}).get(
+                "aws:SecureTransport")).lower() == "false" for s in statements):
+            found.append(finding("bucket-no-tls-deny", "warning", resource,
+                                 "the bucket policy does not deny requests without TLS",
+                                 "add a Deny of s3:* when aws:SecureTransport is false (doctor --fix does)"))
+    if "encryption" in settings and not any(rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+                                            for rule in settings["encryption"] or []):
+        found.append(finding("bucket-no-encryption", "warning", resource, "no default encryption",
+                             "set default encryption (SSE-S3 or KMS; doctor --fix sets SSE-S3)"))
+    if "lifecycle" in settings and not any(
+            rule.get("Status") == "Enabled" and rule.get("AbortIncompleteMultipartUpload")
+            and not any((rule.get("Filter") or {}).values()) and not rule.get("Prefix")
+            for rule in settings["lifecycle"] or []):
+        found.append(finding("bucket-no-abort-lifecycle", "warning", resource,
+                             "no lifecycle rule aborts incomplete multipart uploads: their parts stay billed",
+                             "add a rule aborting incomplete multipart uploads after a few days (doctor --fix)"))
+    return found
+
+
+def audit_findings(deployment):
+    """Every finding about the deployment's documents (the proof's findings come from prove_isolation)."""
+    found = check_identity_pool(deployment)
+    partition, region = arn_partition(deployment["region"]), deployment["region"]
+    guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
+    for kind, role in deployment["roles"].items():
+        if role is None or "policies" not in role:
+            continue
+        if kind == "authenticated":
+            found += check_trust(role, deployment["pool_id"], kind)
+            found += check_permissions(role, deployment["bucket"], partition, region)
+        elif guests:
+            found += check_trust(role, deployment["pool_id"], kind)
+            found += check_guest_role(role, deployment["bucket"], partition, region)
+    for client in deployment["clients"]:
+        if client["client"]:
+            found += check_app_client(client["client"])
+    found += check_bucket(deployment["bucket"], deployment["bucket_settings"])
+    unique = []
+    for item in found:
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+def proof_findings(matrix, guest_roles):
+    """Findings of the proof: a role that reaches beyond its own folder, or can't use it."""
+    found = []
+    for role in dict.fromkeys(row["role"] for row in matrix):
+        rows = [row for row in matrix if row["role"] == role]
+        if role in guest_roles:
+            reached = [f"{r['action']} in {r['folder']}" for r in rows if r["allowed"]]
+            if reached:
+                found.append(finding("proof-guest-access", "critical", f"role {role}",
+                                     f"the simulation lets a guest {', '.join(reached)}",
+                                     "take the bucket away from the guests' role (doctor --fix unmaps it)"))
+            continue
+        beyond = [f"{r['action']} in {r['folder']}" for r in rows if r["allowed"] and r["folder"] != "own"]
+        if beyond:
+            found.append(finding("proof-cross-user", "critical", f"role {role}",
+                                 f"the simulation lets identity A {', '.join(beyond)} (other = B's folder)",
+                                 POLICY_FIX))
+        denied = [r["action"] for r in rows if not r["allowed"] and r["folder"] == "own"]
+        if denied:
+            found.append(finding("proof-own-denied", "error", f"role {role}",
+                                 f"the simulation refuses identity A {', '.join(denied)} in its own folder",
+                                 POLICY_FIX))
+    return found
+
+
+def audit_exit_code(findings):
+    """5 for a critical finding, 4 for an error, else 0."""
+    severities = {item["severity"] for item in findings}
+    return EXIT_ISOLATION if "critical" in severities else EXIT_AWS if "error" in severities else EXIT_OK
+
+
+UNREAD = object()  # what AuditReader.read answers for a read AWS refused
+
+
+class AuditReader:
+    """Reads the deployment with the administrator's credentials; a read AWS refuses becomes an
+    'unreadable' finding naming the IAM permission, so the rest of the audit goes on."""
+
+    def __init__(self):
+        self.unreadable = []
+
+    def read(self, resource, permission, call, missing=(), **params):
+        """The answer, None when AWS answers a code in missing, or UNREAD when the administrator may not read it."""
+        try:
+            with aws_step("read", resource, "admin"):
+                return call(**params)
+        except AwsStepError as step:
+            code = error_code(step.error)[0]
+            if code in missing:
+                return None
+            if code in ACCESS_CODES:
+                self.unreadable.append(finding("unreadable", "error", resource,
+                                               f"the administrator may not read it ({code})",
+                                               f"grant the administrator {permission}"))
+                return UNREAD
+            raise
+
+
+def role_name_of(arn):
+    """The role name at the end of a role ARN (after any path)."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def read_role(reader, iam, arn):
+    """{"name", "arn", "trust", "policies": [{"name", "document"}]}, None if the role is gone; keys the
+    administrator may not read are left out."""
+    name = role_name_of(arn)
+    found = reader.read(f"role {name}", "iam:GetRole", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
+    if found is None or found is UNREAD:
+        return None if found is None else {"name": name, "arn": arn}
+    role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument")}
+    inline = reader.read(f"the policies of role {name}", "iam:ListRolePolicies", iam.list_role_policies,
+                         RoleName=name)
+    attached = reader.read(f"the attached policies of role {name}", "iam:ListAttachedRolePolicies",
+                           iam.list_attached_role_policies, RoleName=name)
+    if inline is UNREAD or attached is UNREAD:
+        return role
+    policies = []
+    for policy_name in inline["PolicyNames"]:
+        got = reader.read(f"policy {policy_name} of role {name}", "iam:GetRolePolicy", iam.get_role_policy,
+                          RoleName=name, PolicyName=policy_name)
+        if got is UNREAD:
+            return role
+        policies.append({"name": policy_name, "document": got["PolicyDocument"], "inline": True})
+    for item in attached["AttachedPolicies"]:
+        meta = reader.read(f"policy {item['PolicyArn']}", "iam:GetPolicy", iam.get_policy, PolicyArn=item["PolicyArn"])
+        version = meta is not UNREAD and reader.read(
+            f"policy {item['PolicyArn']}", "iam:GetPolicyVersion", iam.get_policy_version,
+            PolicyArn=item["PolicyArn"], VersionId=meta["Policy"]["DefaultVersionId"])
+        if meta is UNREAD or version is UNREAD:
+            return role
+        policies.append({"name": item["PolicyArn"], "document": version["PolicyVersion"]["Document"],
+                         "inline": False})
+    role["policies"] = policies
+    return role
+
+
+def discover_bucket(roles, partition):
+    """The one bucket the authenticated role's policies name, else None."""
+    role = roles.get("authenticated") or {}
+    names = {match.group(1) for policy in role.get("policies", []) for s in statements_of(policy["document"])
+             for value in policy_list(s.get("Resource"))
+             for match in [re.match(rf"arn:{partition}:s3:::([a-z0-9][a-z0-9.-]+[a-z0-9])(/|$)", str(value))]
+             if match}
+    return names.pop() if len(names) == 1 else None
+
+
+def read_deployment(clients, region, pool_id, bucket=None, expected_client=None):
+    """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
+    identity, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
+    reader = AuditReader()
+    pool = admin_call("read", f"identity pool {pool_id}", identity.describe_identity_pool, IdentityPoolId=pool_id)
+    mapping = reader.read(f"the roles of identity pool {pool_id}", "cognito-identity:GetIdentityPoolRoles",
+                          identity.get_identity_pool_roles, IdentityPoolId=pool_id)
+    mapping = None if mapping is UNREAD else (mapping or {}).get("Roles", {})
+    roles = {kind: read_role(reader, iam, arn) for kind, arn in (mapping or {}).items()}
+    partition = arn_partition(region)
+    bucket = bucket or discover_bucket(roles, partition)
+    if not bucket:
+        raise ToolError(f"can't tell the bucket of identity pool {pool_id} from its role's policies; "
+                        f"name it with --bucket", EXIT_USAGE)
+    app_clients = []
+    for provider in pool.get("CognitoIdentityProviders") or []:
+        user_pool_id = provider.get("ProviderName", "").rsplit("/", 1)[-1]
+        described = reader.read(f"app client {provider.get('ClientId')}", "cognito-idp:DescribeUserPoolClient",
+                                idp.describe_user_pool_client, missing=("ResourceNotFoundException",),
+                                UserPoolId=user_pool_id, ClientId=provider.get("ClientId"))
+        if described is not UNREAD:
+            app_clients.append({"provider": provider.get("ProviderName"), "user_pool_id": user_pool_id,
+                                "client_id": provider.get("ClientId"),
+                                "client": described and described["UserPoolClient"]})
+    settings = {}
+    for key, permission, call, missing, pick in (
+            ("public_access_block", "s3:GetBucketPublicAccessBlock", s3.get_public_access_block,
+             ("NoSuchPublicAccessBlockConfiguration",), lambda r: r["PublicAccessBlockConfiguration"]),
+            ("policy", "s3:GetBucketPolicy", s3.get_bucket_policy, ("NoSuchBucketPolicy",),
+             lambda r: json.loads(r["Policy"])),
+            ("encryption", "s3:GetEncryptionConfiguration", s3.get_bucket_encryption,
+             ("ServerSideEncryptionConfigurationNotFoundError",),
+             lambda r: r["ServerSideEncryptionConfiguration"]["Rules"]),
+            ("lifecycle", "s3:GetLifecycleConfiguration", s3.get_bucket_lifecycle_configuration,
+             ("NoSuchLifecycleConfiguration",), lambda r: r["Rules"])):
+        got = reader.read(f"the {key.replace('_', ' ')} of bucket {bucket}", permission, call, missing=missing,
+                          Bucket=bucket)
+        if got is not UNREAD:
+            settings[key] = got and pick(got)
+    deployment = {"region": region, "pool_id": pool_id, "pool": pool, "mapping": mapping, "roles": roles,
+                  "clients": app_clients, "bucket": bucket, "bucket_settings": settings,
+                  "expected_client": expected_client}
+    return deployment, reader.unreadable
+
+
+def simulate_decisions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None):
+    """{action: allowed?} for one resource from IAM's SimulatePrincipalPolicy, read per resource (AWS now
+    sums several resources into one result, the most restrictive)."""
+    params = {"PolicySourceArn": role["arn"], "ActionNames": list(actions), "ResourceArns": [resource],
+              "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
+                                 for k, v in context.items()]}
+    if resource_policy:
+        params.update(ResourcePolicy=json.dumps(resource_policy), CallerArn=caller_arn)
+    with aws_step("simulate the policies of", f"role {role['name']}", "admin"):
+        results = [r for page in iam.get_paginator("simulate_principal_policy").paginate(**params)
+                   for r in page["EvaluationResults"]]
+    decisions = {}
+    for result in results:
+        specific = [r["EvalResourceDecision"] for r in result.get("ResourceSpecificResults") or []
+                    if r.get("EvalResourceName") == resource]
+        decisions[result["EvalActionName"]] = (specific or [result["EvalDecision"]])[0] == "allowed"
+    return decisions
+
+
+def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, caller_arn=None):
+    """The proof's matrix rows for one role: identity A's Get/Put/Delete/List in its own folder, in B's
+    and at the bucket root, as IAM's SimulatePrincipalPolicy decides them."""
+    own_id, other_id = probe_ids(region)
+    bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
+    rows = []
+    for folder, prefix in (("own", f"{own_id}/"), ("other", f"{other_id}/"), ("root", "")):
+        context = {SUB_KEY: own_id}
+        try:
+            decisions = simulate_decisions(iam, role, OBJECT_ACTIONS, f"{bucket_arn}/{prefix}{PROBE_KEY}", context,
+                                           resource_policy, caller_arn)
+            # A listing of the root sends no prefix at all, so the simulation gets no s3:prefix either.
+            decisions.update(simulate_decisions(iam, role, ["s3:ListBucket"], bucket_arn,
+                                                {**context, **({"s3:prefix": prefix} if prefix else {})},
+                                                resource_policy, caller_arn))
+        except AwsStepError as step:
+            if error_code(step.error)[0] not in ACCESS_CODES:
+                raise
+            reader.unreadable.append(finding("unreadable", "error", f"role {role['name']}",
+                                             "the administrator may not simulate its policies, so there is no proof",
+                                             "grant the administrator iam:SimulatePrincipalPolicy"))
+            return []
+        rows += [{"role": role["name"], "identity": own_id, "folder": folder, "action": label,
+                  "allowed": decisions.get(action, False)} for label, action in PROBE_ACTIONS]
+    return rows
+
+
+def fix_plan(clients, deployment, findings):
+    """[(what will change, how)] for the findings setup knows how to repair, and the findings left to the
+    administrator; nothing here deletes a resource."""
+    ids = {item["id"] for item in findings}
+    region, pool_id, bucket = deployment["region"], deployment["pool_id"], deployment["bucket"]
+    iam, identity, s3 = clients["iam"], clients["cognito-identity"], clients["s3"]
+    role = deployment["roles"].get("authenticated")
+    plan, fixed = [], set()
+    policies = role_policies(bucket, pool_id, region) if role else None
+    if role and {i for i in ids if i.startswith("trust-")}:
+        fixed |= {i for i in ids if i.startswith("trust-")}
+        plan.append((f"role {role['name']}: set the trust policy to this pool's signed-in users only",
+                     lambda: admin_call("update the trust policy of", f"role {role['name']}",
+                                        iam.update_assume_role_policy, RoleName=role["name"],
+                                        PolicyDocument=json.dumps(policies["TrustPolicy"]))))
+    permission_ids = {i for i in ids if i.startswith("perm-") or i in ("proof-cross-user", "proof-own-denied")}
+    if role and "policies" in role and permission_ids:
+        names = {item["resource"].split(", policy ", 1)[1] for item in findings
+                 if item["id"].startswith("perm-") and ", policy " in item["resource"]}
+        inline = [p["name"] for p in role["policies"] if p["inline"] and p["name"] in names] or [ROLE_POLICY_NAME]
+        for name in inline:
+            plan.append((f"role {role['name']}: set inline policy {name} to the least-privilege policy "
+                         f"(own folder only)",
+                         lambda name=name: admin_call("set the policy of", f"role {role['name']}", iam.put_role_policy,
+                                                      RoleName=role["name"], PolicyName=name,
+                                                      PolicyDocument=json.dumps(policies["PermissionsPolicy"]))))
+        if not names - set(inline):
+            fixed |= permission_ids
+    mapping = deployment["mapping"] or {}
+    wanted = dict(mapping)
+    if ids & {"guest-bucket-access", "proof-guest-access"}:
+        wanted.pop("unauthenticated", None)
+        fixed |= {"guest-bucket-access", "proof-guest-access"}
+    if "pool-no-authenticated-role" in ids:
+        name = f"{deployment['pool'].get('IdentityPoolName')}-authenticated"
+        found = admin_call("read", f"role {name}", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
+        if found:
+            wanted["authenticated"] = found["Role"]["Arn"]
+            fixed.add("pool-no-authenticated-role")
+    if wanted != mapping:
+        plan.append((f"identity pool {pool_id}: map roles {json.dumps(wanted)}",
+                     lambda: admin_call("map the roles of", f"identity pool {pool_id}",
+                                        identity.set_identity_pool_roles, IdentityPoolId=pool_id, Roles=wanted)))
+    expected = deployment.get("expected_client")
+    if "pool-classic-flow" in ids or ("pool-provider-mismatch" in ids and expected):
+        pool = deployment["pool"]
+        providers = pool.get("CognitoIdentityProviders") or []
+        if "pool-provider-mismatch" in ids and expected:
+            providers = [{"ProviderName": cognito_provider(region, expected[0]), "ClientId": expected[1],
+                          "ServerSideTokenCheck": False}]
+            fixed.add("pool-provider-mismatch")
+        fixed.add("pool-classic-flow")
+        update = {key: pool[key] for key in ("SupportedLoginProviders", "DeveloperProviderName",
+                                             "OpenIdConnectProviderARNs", "SamlProviderARNs") if pool.get(key)}
+        plan.append((f"identity pool {pool_id}: classic flow off, login provider(s) "
+                     f"{', '.join(p['ClientId'] for p in providers)}",
+                     lambda: admin_call("update", f"identity pool {pool_id}", identity.update_identity_pool,
+                                        IdentityPoolId=pool_id, IdentityPoolName=pool["IdentityPoolName"],
+                                        AllowUnauthenticatedIdentities=pool["AllowUnauthenticatedIdentities"],
+                                        AllowClassicFlow=False, CognitoIdentityProviders=providers, **update)))
+    for finding_id, what, ensure in (
+            ("bucket-public-access", "block all public access", lambda: ensure_public_access_block(s3, bucket)),
+            ("bucket-policy-public", "remove the policy statements granting Principal *",
+             lambda: ensure_not_public(s3, bucket, region)),
+            ("bucket-no-tls-deny", "deny requests without TLS", lambda: ensure_tls_policy(s3, bucket, region)),
+            ("bucket-no-encryption", "default encryption SSE-S3", lambda: ensure_encryption(s3, bucket)),
+            ("bucket-no-abort-lifecycle", "abort incomplete multipart uploads after 3 days",
+             lambda: ensure_lifecycle(s3, bucket))):
+        if finding_id in ids:
+            plan.append((f"bucket {bucket}: {what}", ensure))
+            fixed.add(finding_id)
+    return plan, [item for item in findings if item["id"] not in fixed]
+
+
+def ensure_not_public(s3, bucket, region):
+    """Drop the bucket policy's Allow statements for Principal *, keeping the rest; True if it changed."""
+    current = admin_call("read the policy of", bucket, s3.get_bucket_policy, missing=("NoSuchBucketPolicy",),
+                         Bucket=bucket)
+    policy = json.loads(current["Policy"]) if current else {}
+    statements = statements_of(policy)
+    kept = [s for s in statements if not (s.get("Effect") == "Allow" and s.get("Principal") in PUBLIC_PRINCIPALS)]
+    if kept == statements:
+        return False
+    # A policy can't be empty, and doctor deletes nothing: the TLS deny stands in for what was dropped.
+    admin_call("set the policy of", bucket, s3.put_bucket_policy, Bucket=bucket,
+               Policy=json.dumps(dict(policy, Statement=kept or [tls_statement(bucket, region)])))
+    return True
 
 
 # ====================================================================== commands
@@ -2052,10 +2708,18 @@ def cmd_setup(args, out):
     user_pool_id = ensure_user_pool(idp, names["user_pool"], changes, used)
     client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used)
     pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
-                                   client_id, changes, used)
-    role_arn, role_changed = ensure_role(make_client("iam", region, endpoint), names["role"],
-                                         role_policies(names["bucket"], pool_id, region), changes)
-    ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes)
+                                   client_id, changes, used, guests=args.guests)
+    iam = make_client("iam", region, endpoint)
+    role_arn, role_changed = ensure_role(iam, names["role"], role_policies(names["bucket"], pool_id, region),
+                                         changes)
+    guest_arn = None
+    if args.guests:
+        guest_arn, guest_changed = ensure_role(
+            iam, names["guest_role"], {"TrustPolicy": trust_policy(pool_id, "unauthenticated"),
+                                       "PermissionsPolicy": None}, changes,
+            description="Guests of this deployment: no access to the bucket")
+        role_changed = role_changed or guest_changed
+    ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn)
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
               "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {})}
     write_profile(path, parser, profile, values)
@@ -2093,15 +2757,123 @@ def cmd_teardown(args, out):
     # Both lookups come first, so duplicates stop teardown before anything is deleted.
     pool_id = find_by_name(identity, "identity pool", names["identity_pool"], used)
     user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
-    # The reverse of setup: role mapping, role, identity pool, app client, user pool, bucket.
+    # The reverse of setup: role mapping, roles, identity pool, app client, user pool, bucket.
     remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
+    remove_role(iam, names["guest_role"], changes)
     remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
     remove_app_client(idp, user_pool_id, names["client"], changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_bucket(s3, names["bucket"], args.force, changes)
     out.result({"resources": changes.items}, [changes.summary(f"teardown of {names['user_pool']}")])
     return EXIT_OK
+
+
+def show_audit(findings, matrix):
+    """Print doctor's findings and its proof matrix as text."""
+    if findings:
+        print(f"findings ({len(findings)}):")
+        for item in findings:
+            print(f"  {item['severity']:<8} {item['id']}  [{item['resource']}]")
+            print(f"           {item['detail']}")
+            print(f"           fix: {item['fix']}")
+    else:
+        print("findings: none")
+    if not matrix:
+        print("proof: none (no role could be simulated)")
+        return
+    labels = [label for label, _ in PROBE_ACTIONS]
+    print(f"proof (IAM SimulatePrincipalPolicy; identity A = {matrix[0]['identity']}, other = another identity's "
+          f"folder, root = outside every folder):")
+    width = max(len(row["role"]) for row in matrix) + 2
+    print(("  " + "role".ljust(width) + "folder  " + "".join(label.ljust(8) for label in labels)).rstrip())
+    for role in dict.fromkeys(row["role"] for row in matrix):
+        for folder in ("own", "other", "root"):
+            cells = {row["action"]: row["allowed"] for row in matrix if row["role"] == role and row["folder"] == folder}
+            print(("  " + (role if folder == "own" else "").ljust(width) + folder.ljust(8) +
+                   "".join(("ALLOW" if cells.get(label) else "deny").ljust(8) for label in labels)).rstrip())
+    beyond = any(row["allowed"] for row in matrix if row["folder"] != "own")
+    print("proof: " + ("identity A reaches beyond its own folder" if beyond else
+                       "identity A reaches nothing beyond its own folder") +
+          " (simulated: the roles' policies and the bucket policy; not simulated: SCPs, permissions boundaries, "
+          "the real identities' ids)")
+
+
+def confirm_fix(assume_yes):
+    """True to go ahead with --fix: --yes, or a yes typed on a terminal."""
+    if assume_yes:
+        return True
+    if not sys.stdin or not sys.stdin.isatty():
+        raise ToolError("doctor --fix changes the deployment; stdin is not a terminal, so confirm with --yes "
+                        "(nothing was changed)", EXIT_USAGE)
+    try:
+        return input("Apply these changes? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def cmd_doctor(args, out):
+    """Audit a deployment for the mistakes that break or leak users' folders, prove isolation, and --fix."""
+    overrides = {"endpoint_url": args.endpoint_url, "identity_pool_id": args.identity_pool_id,
+                 "bucket": args.bucket, "user_pool_id": args.user_pool_id, "client_id": args.client_id,
+                 "region": args.region}
+    settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None)
+    pool_id = settings.get("identity_pool_id")
+    if not pool_id:
+        raise ToolError("doctor needs the identity pool: pass --identity-pool-id or use a profile that has "
+                        "identity_pool_id", EXIT_USAGE)
+    match = REGION_UUID_RE.match(pool_id)
+    settings.setdefault("region", match.group(1) if match else None)
+    validate_settings(settings)
+    region, endpoint = settings["region"], settings.get("endpoint_url")
+    clients = {name: make_client(name, region, endpoint)
+               for name in ("cognito-identity", "cognito-idp", "iam", "s3", "sts")}
+    expected = (settings["user_pool_id"], settings["client_id"]) \
+        if settings.get("user_pool_id") and settings.get("client_id") else None
+    caller = admin_call("identify", "the administrator", clients["sts"].get_caller_identity)["Arn"]
+    if ":user/" not in caller:
+        out.note("note: the bucket policy is left out of the proof: SimulatePrincipalPolicy evaluates one only "
+                 "with an IAM user as the caller")
+
+    def audit():
+        deployment, unreadable = read_deployment(clients, region, pool_id, settings.get("bucket"), expected)
+        findings, matrix = audit_findings(deployment), []
+        reader = AuditReader()
+        guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
+        bucket_policy = deployment["bucket_settings"].get("policy") if ":user/" in caller else None
+        guest_roles = set()
+        for kind, role in deployment["roles"].items():
+            if role is None or "policies" not in role or (kind == "unauthenticated" and not guests):
+                continue
+            if kind == "unauthenticated":
+                guest_roles.add(role["name"])
+            matrix += prove_isolation(reader, clients["iam"], role, deployment["bucket"], region, bucket_policy,
+                                      caller)
+        findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
+        findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
+        return deployment, findings, matrix
+
+    deployment, findings, matrix = audit()
+    if args.fix:
+        plan, left = fix_plan(clients, deployment, findings)
+        if plan:
+            out.note("doctor --fix will change:")
+            for what, _ in plan:
+                out.note(f"  - {what}")
+        for item in left:
+            out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
+        if plan and confirm_fix(args.yes):
+            for what, apply in plan:
+                apply()
+                out.note(f"fixed: {what}")
+            deployment, findings, matrix = audit()
+        elif plan:
+            out.note("nothing was changed")
+    if args.json:
+        print(json.dumps({"findings": findings, "matrix": matrix}, indent=2))
+    else:
+        show_audit(findings, matrix)
+    return audit_exit_code(findings)
 
 
 # ====================================================================== parser
@@ -2216,6 +2988,9 @@ def build_parser():
                                                               f"./{DEFAULT_CONFIG})")
     setup.add_argument("--profile", dest="write_profile", metavar="P",
                        help="profile to write (default: the global --profile)")
+    setup.add_argument("--guests", action="store_true",
+                       help="allow guests (unauthenticated identities), mapped to role NAME-guest, which has no "
+                            "access to the bucket")
 
     add_user = commands.add_parser(
         "add-user", help="create a confirmed user in the profile's user pool",
@@ -2228,7 +3003,8 @@ def build_parser():
 
     teardown = commands.add_parser(
         "teardown", help="delete what setup created for NAME",
-        description="Delete the role mapping, role, identity pool, app client, user pool and bucket of "
+        description="Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, "
+                    "user pool and bucket of "
                     "deployment NAME, in that order (the reverse of setup). What is already gone is reported "
                     "'absent', so it can be rerun. A bucket that still holds objects stops it before anything "
                     "is deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS)
@@ -2236,6 +3012,27 @@ def build_parser():
     teardown.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
     teardown.add_argument("--force", action="store_true",
                           help="first delete every object version and open multipart upload in the bucket")
+    doctor = commands.add_parser(
+        "doctor", help="audit a deployment for leaks and breakage, and prove user isolation",
+        description="Read the whole chain (app client, identity pool, its roles' trust and policies, the bucket) "
+                    "and report every finding with an id, a severity (critical: users can reach one another's "
+                    "files or anyone can; error: users can't use their own folder, or something can't be read; "
+                    "warning: weaker hygiene) and its fix. Then prove isolation without any password: IAM's "
+                    "SimulatePrincipalPolicy decides, for each mapped role, whether a made-up identity A may get, "
+                    "put, delete and list in its own folder, in another identity's folder and at the bucket root. "
+                    "Exit 0 when nothing is worse than a warning, 5 on a critical finding, else 4. --fix applies "
+                    "the fixes setup knows (role trust and permissions policies, role mapping, identity pool login "
+                    "settings, bucket settings) after showing them; it never deletes a resource. "
+                    "The bucket and user pool come from the flags or the profile, or are found through the role's "
+                    "policies and the identity pool's providers. " + ADMIN_CREDENTIALS)
+    doctor.add_argument("--identity-pool-id", metavar="ID", help="the deployment's identity pool (default: the "
+                                                                 "profile's identity_pool_id)")
+    doctor.add_argument("--bucket", help="the users' bucket (default: the profile's, else the one the role names)")
+    doctor.add_argument("--user-pool-id", metavar="ID", help="the user pool whose app client must be the provider")
+    doctor.add_argument("--client-id", metavar="ID", help="that app client (default: the profile's client_id)")
+    doctor.add_argument("--region", help="default: the profile's region, else the identity pool's")
+    doctor.add_argument("--fix", action="store_true", help="repair what setup knows how to, after showing it")
+    doctor.add_argument("--yes", action="store_true", help="with --fix: don't ask (needed without a terminal)")
     return parser
 
 
@@ -2248,6 +3045,8 @@ def validate_args(args):
         raise ToolError("--try-identity and --upload-file belong to `run`", EXIT_USAGE)
     if args.command == "put" and args.key and len(args.paths) > 1 and not args.key.endswith("/"):
         raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
+    if args.command == "doctor" and args.yes and not args.fix:
+        raise ToolError("--yes confirms --fix; add --fix or drop --yes", EXIT_USAGE)
     if args.command == "creds" and args.format and args.json and args.format != "json":
         raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
 
@@ -2258,6 +3057,7 @@ COMMANDS = {
     "run": cmd_run, "creds": cmd_creds, "logout": cmd_logout, "aws-profile": cmd_aws_profile,
     "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm,
     "policy": cmd_policy, "setup": cmd_setup, "add-user": cmd_add_user, "teardown": cmd_teardown,
+    "doctor": cmd_doctor,
 }
 
 
