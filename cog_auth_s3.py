@@ -1927,7 +1927,8 @@ def check_permissions(role, bucket, partition, region):
                                          f"can list every user's keys",
                                          f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; "
                                          + POLICY_FIX))
-                elif not all(str(p).startswith(SUB_VARIABLE) for p in prefixes):
+                # A prefix led by another variable is the wrong-variable finding; without one it is too broad.
+                elif not all(str(p).startswith("${") for p in prefixes):
                     found.append(finding("perm-list-too-broad", "critical", resource,
                                          f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, "
                                          f"beyond the user's own folder: users can list others' keys",

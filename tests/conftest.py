@@ -359,3 +359,184 @@ def without_root_file_access():
     for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH; gone from the child after exec
         if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+# ---- deployments made by `setup`, and the mistakes doctor must find in them
+
+def admin_env(local_aws, tmp_path, **extra):
+    """A shell environment holding the local administrator's keys (and a user's private HOME and cache)."""
+    return user_env(tmp_path, AWS_ACCESS_KEY_ID=local_aws["aws_access_key_id"],
+                    AWS_SECRET_ACCESS_KEY=local_aws["aws_secret_access_key"], AWS_DEFAULT_REGION=REGION, **extra)
+
+
+@pytest.fixture(scope="session")
+def setup_deployment(local_aws, admin_session, tmp_path_factory):
+    """setup_deployment(name, *setup_flags) runs the tool's own `setup` (and add-user alice and bob) in a fresh
+    folder; returns {"dir", "config", "env", "admin"(run the CLI as administrator), ids of every resource}."""
+    import configparser
+
+    def make(name, *flags):
+        folder = tmp_path_factory.mktemp(name)
+        env = admin_env(local_aws, folder)
+
+        def admin(*args, stdin=subprocess.DEVNULL, **extra):
+            return run_cli("--endpoint-url", local_aws["endpoint_url"], "--config", folder / "config.ini", *args,
+                           env={**env, **{k: str(v) for k, v in extra.items()}}, cwd=folder, stdin=stdin)
+
+        result = admin("setup", "--name", name, *flags)
+        assert result.returncode == 0, result.stderr
+        for user, password in PASSWORDS.items():
+            added = admin("add-user", user, COG_AUTH_S3_PASSWORD=password)
+            assert added.returncode == 0, added.stderr
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(folder / "config.ini")
+        return {**dict(parser["default"]), "name": name, "dir": folder, "config": folder / "config.ini", "env": env,
+                "admin": admin, "role": f"{name}-authenticated", "guest_role": f"{name}-guest"}
+    return make
+
+
+def _set_trust(admin, dep, **knobs):
+    """Replace the authenticated role's trust policy with conftest's trust() and knobs applied."""
+    document = trust(dep["identity_pool_id"], **{k: v for k, v in knobs.items() if k in ("action", "federated")})
+    condition = document["Statement"][0]["Condition"]
+    if "aud" in knobs:
+        if knobs["aud"] is None:
+            del condition["StringEquals"]
+        else:
+            condition["StringEquals"] = {"cognito-identity.amazonaws.com:aud": knobs["aud"]}
+    if knobs.get("no_amr"):
+        del condition["ForAnyValue:StringLike"]
+    admin("iam").update_assume_role_policy(RoleName=dep["role"], PolicyDocument=json.dumps(document))
+
+
+def _set_permissions(admin, dep, statements):
+    """Replace setup's own-folder policy of the authenticated role with these statements."""
+    admin("iam").put_role_policy(RoleName=dep["role"], PolicyName="own-folder-in-bucket", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}))
+
+
+def _objects(bucket, folder, actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject")):
+    """An Allow of object actions on a folder pattern of the bucket."""
+    return {"Effect": "Allow", "Action": list(actions), "Resource": f"arn:aws:s3:::{bucket}/{folder}"}
+
+
+def _listing(bucket, prefixes=None):
+    """An Allow of s3:ListBucket on the bucket, limited to prefixes when given."""
+    statement = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+    if prefixes is not None:
+        statement["Condition"] = {"StringLike": {"s3:prefix": prefixes}}
+    return statement
+
+
+def _own(bucket):
+    """setup's own-folder statements, to break one thing at a time."""
+    return [_objects(bucket, f"{SUB}/*"), _listing(bucket, [f"{SUB}/", f"{SUB}/*"])]
+
+
+def _guests_with_bucket_access(admin, dep):
+    """Let guests in, mapped to a new role that may read every object of the bucket."""
+    iam, identity = admin("iam"), admin("cognito-identity")
+    pool = identity.describe_identity_pool(IdentityPoolId=dep["identity_pool_id"])
+    identity.update_identity_pool(IdentityPoolId=dep["identity_pool_id"], IdentityPoolName=pool["IdentityPoolName"],
+                                  AllowUnauthenticatedIdentities=True,
+                                  CognitoIdentityProviders=pool["CognitoIdentityProviders"])
+    document = trust(dep["identity_pool_id"])
+    document["Statement"][0]["Condition"]["ForAnyValue:StringLike"] = {
+        "cognito-identity.amazonaws.com:amr": "unauthenticated"}
+    name = f"{dep['name']}-guests-too-open"
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="read-all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [_objects(dep["bucket"], "*", ["s3:GetObject"])]}))
+    roles = identity.get_identity_pool_roles(IdentityPoolId=dep["identity_pool_id"])["Roles"]
+    identity.set_identity_pool_roles(IdentityPoolId=dep["identity_pool_id"], Roles={**roles, "unauthenticated": arn})
+
+
+def _other_provider_client(admin, dep):
+    """Point the identity pool's provider at another app client of the user pool."""
+    idp, identity = admin("cognito-idp"), admin("cognito-identity")
+    other = idp.create_user_pool_client(UserPoolId=dep["user_pool_id"], ClientName="other")["UserPoolClient"]
+    pool = identity.describe_identity_pool(IdentityPoolId=dep["identity_pool_id"])
+    identity.update_identity_pool(IdentityPoolId=dep["identity_pool_id"], IdentityPoolName=pool["IdentityPoolName"],
+                                  AllowUnauthenticatedIdentities=False, CognitoIdentityProviders=[
+                                      {"ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{dep['user_pool_id']}",
+                                       "ClientId": other["ClientId"]}])
+
+
+def _public_bucket_policy(admin, dep):
+    """Turn Block Public Access off and let Principal * read every object (the TLS deny stays)."""
+    s3 = admin("s3")
+    s3.delete_public_access_block(Bucket=dep["bucket"])
+    policy = json.loads(s3.get_bucket_policy(Bucket=dep["bucket"])["Policy"])
+    policy["Statement"].append({"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                "Resource": f"arn:aws:s3:::{dep['bucket']}/*"})
+    s3.put_bucket_policy(Bucket=dep["bucket"], Policy=json.dumps(policy))
+
+
+def set_app_client(admin, dep, **settings):
+    """Give setup's app client these settings over its own (UpdateUserPoolClient replaces them all)."""
+    base = {"ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "PreventUserExistenceErrors": "ENABLED"}
+    admin("cognito-idp").update_user_pool_client(UserPoolId=dep["user_pool_id"], ClientId=dep["client_id"],
+                                                 ClientName=dep["name"], **{**base, **settings})
+
+
+# Each mistake doctor must catch, made with plain admin calls on a `setup` deployment:
+# name -> (break(admin_client, deployment), the finding id, doctor's exit code).
+DOCTOR_MISTAKES = {
+    "trust-wrong-action": (lambda a, d: _set_trust(a, d, action="sts:AssumeRole"), "trust-wrong-action", 4),
+    "trust-misspelled-principal": (lambda a, d: _set_trust(a, d, federated="cognito-identity.amazon.com"),
+                                   "trust-wrong-principal", 4),
+    "trust-no-aud": (lambda a, d: _set_trust(a, d, aud=None), "trust-aud-missing", 5),
+    "trust-other-pool": (lambda a, d: _set_trust(a, d, aud="us-east-1:00000000-1111-2222-3333-444444444444"),
+                         "trust-other-pool", 5),
+    "trust-no-amr": (lambda a, d: _set_trust(a, d, no_amr=True), "trust-amr-missing", 5),
+    "perm-misspelled-variable": (lambda a, d: _set_permissions(a, d, [
+        _objects(d["bucket"], "${cognito-identity.amazon.com:sub}/*"),
+        _listing(d["bucket"], ["${cognito-identity.amazon.com:sub}/", "${cognito-identity.amazon.com:sub}/*"])]),
+        "perm-wrong-variable", 4),
+    "perm-user-pool-sub": (lambda a, d: _set_permissions(a, d, [
+        _objects(d["bucket"], "${cognito-idp.amazonaws.com:sub}/*"), _own(d["bucket"])[1]]),
+        "perm-wrong-variable", 4),
+    "perm-aws-userid": (lambda a, d: _set_permissions(a, d, [
+        _objects(d["bucket"], "${aws:userid}/*"), _own(d["bucket"])[1]]), "perm-shared-variable", 5),
+    "perm-missing-slash": (lambda a, d: _set_permissions(a, d, [
+        _objects(d["bucket"], f"{SUB}*"), _own(d["bucket"])[1]]), "perm-missing-slash", 5),
+    "perm-list-unconditioned": (lambda a, d: _set_permissions(a, d, [
+        _own(d["bucket"])[0], _listing(d["bucket"])]), "perm-list-unconditioned", 5),
+    "perm-list-too-broad": (lambda a, d: _set_permissions(a, d, [
+        _own(d["bucket"])[0], _listing(d["bucket"], ["", "*"])]), "perm-list-too-broad", 5),
+    "perm-wildcard": (lambda a, d: _set_permissions(a, d, [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{d['bucket']}/*"},
+        _own(d["bucket"])[1]]), "perm-reaches-other-folders", 5),
+    "perm-deny-own": (lambda a, d: _set_permissions(a, d, _own(d["bucket"]) + [
+        {"Effect": "Deny", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{d['bucket']}/*"}]),
+        "perm-deny-own-folder", 4),
+    "perm-other-bucket": (lambda a, d: _set_permissions(a, d, _own("some-other-bucket")),
+                          "perm-own-folder-unreachable", 4),
+    "pool-no-authenticated-role": (lambda a, d: a("cognito-identity").set_identity_pool_roles(
+        IdentityPoolId=d["identity_pool_id"], Roles={}), "pool-no-authenticated-role", 4),
+    "pool-guests-reach-bucket": (_guests_with_bucket_access, "guest-bucket-access", 5),
+    "pool-classic-flow": (lambda a, d: a("cognito-identity").update_identity_pool(
+        IdentityPoolId=d["identity_pool_id"], IdentityPoolName=d["name"], AllowUnauthenticatedIdentities=False,
+        AllowClassicFlow=True, CognitoIdentityProviders=[
+            {"ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{d['user_pool_id']}", "ClientId": d["client_id"],
+             "ServerSideTokenCheck": False}]), "pool-classic-flow", 0),
+    "pool-provider-mismatch": (_other_provider_client, "pool-provider-mismatch", 4),
+    "bucket-public-access": (lambda a, d: a("s3").delete_public_access_block(Bucket=d["bucket"]),
+                             "bucket-public-access", 0),
+    "bucket-policy-public": (_public_bucket_policy, "bucket-policy-public", 5),
+    "bucket-no-tls-deny": (lambda a, d: a("s3").delete_bucket_policy(Bucket=d["bucket"]), "bucket-no-tls-deny", 0),
+    "bucket-no-encryption": (lambda a, d: a("s3").delete_bucket_encryption(Bucket=d["bucket"]),
+                             "bucket-no-encryption", 0),
+    "bucket-no-abort-rule": (lambda a, d: a("s3").delete_bucket_lifecycle(Bucket=d["bucket"]),
+                             "bucket-no-abort-lifecycle", 0),
+    "client-no-srp": (lambda a, d: set_app_client(a, d, ExplicitAuthFlows=[
+        "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]), "client-no-srp", 4),
+    "client-no-refresh": (lambda a, d: set_app_client(a, d, ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"]),
+                          "client-no-refresh", 0),
+    "client-existence-errors": (lambda a, d: set_app_client(a, d, PreventUserExistenceErrors="LEGACY"),
+                                "client-user-existence-errors", 0),
+}
