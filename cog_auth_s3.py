@@ -1696,10 +1696,12 @@ def remove_role_mapping(identity, pool_id, name, changes):
     changes.record("role mapping", pool_id or name, "deleted" if pool_id else "absent")
 
 
-def remove_role(iam, role, changes):
-    """Delete the role and its policies: the reverse of ensure_role."""
+def remove_role(iam, role, changes, optional=False):
+    """Delete the role and its policies: the reverse of ensure_role. An optional role (the guest role exists
+    only after setup --guests) is not reported when absent."""
     if not admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
-        changes.record("role", role, "absent")
+        if not optional:
+            changes.record("role", role, "absent")
         return
     for policy in role_policy_names(iam, role):  # IAM refuses to delete a role that still has policies
         if policy.startswith("arn:"):
@@ -2761,7 +2763,7 @@ def cmd_teardown(args, out):
     # The reverse of setup: role mapping, roles, identity pool, app client, user pool, bucket.
     remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
-    remove_role(iam, names["guest_role"], changes)
+    remove_role(iam, names["guest_role"], changes, optional=True)
     remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
     remove_app_client(idp, user_pool_id, names["client"], changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
