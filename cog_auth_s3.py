@@ -1885,83 +1885,113 @@ def check_trust(role, pool_id, kind):
     return found
 
 
+def variable_findings(statement, label):
+    """A statement's ${...} variables other than the identity id: shared by all users, or never set."""
+    quoted = json.dumps({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")})
+    found = []
+    for variable in sorted(set(re.findall(r"\$\{([^}]*)\}", quoted)) - {"*", "?", "$"}):
+        if variable.lower() == SUB_KEY:
+            continue
+        if variable.lower() in SHARED_VARIABLES:
+            found.append(("perm-shared-variable", "critical",
+                          f"{label} names folders after ${{{variable}}}, which is the same for every user of the "
+                          f"role: they all share one folder", f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
+        else:
+            misspelled = " (misspelled: the service is cognito-identity.amazonaws.com)" \
+                if "cognito-identity" in variable.lower() else ""
+            found.append(("perm-wrong-variable", "error",
+                          f"{label} uses ${{{variable}}}, which IAM never sets for Cognito identities, so the "
+                          f"statement matches nothing{misspelled}",
+                          f"use ${{{SUB_KEY}}} (the identity id, not the user pool's sub); " + POLICY_FIX))
+    return found
+
+
+def slash_findings(statement, label, bucket_arn):
+    """A resource or s3:prefix where the identity id is not followed by '/'."""
+    values = policy_list(statement.get("Resource")) + (condition_values(statement, "s3:prefix") or [])
+    if not any(re.search(re.escape(SUB_VARIABLE) + r"(?!/)", str(value)) for value in values):
+        return []
+    return [("perm-missing-slash", "critical",
+             f"{label} has no / after ${{{SUB_KEY}}}: keys outside the user's folder that start with the "
+             f"identity id (e.g. '<identity id>-x/...') match too",
+             f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
+
+
+def listing_findings(statement, label, bucket_arn, own):
+    """An Allow of s3:ListBucket without an s3:prefix condition, or with prefixes beyond the user's folder."""
+    if statement.get("Effect") != "Allow" or not statement_covers(statement, "s3:ListBucket", bucket_arn, own):
+        return []
+    prefixes = condition_values(statement, "s3:prefix")
+    if prefixes is None:
+        return [("perm-list-unconditioned", "critical",
+                 f"{label} allows s3:ListBucket with no s3:prefix condition: every user can list every user's keys",
+                 f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; " + POLICY_FIX)]
+    # A prefix led by another variable is the wrong-variable finding; without one it is too broad.
+    if all(str(prefix).startswith("${") for prefix in prefixes):
+        return []
+    return [("perm-list-too-broad", "critical",
+             f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, beyond the user's own folder: "
+             f"users can list others' keys",
+             f"limit s3:prefix to ${{{SUB_KEY}}}/ and ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
+
+
+def reach_findings(statement, label, bucket_arn, own, other_id):
+    """An Allow of object actions whose resources cover another user's folder or the bucket root."""
+    beyond = sorted({action for action in OBJECT_ACTIONS for key in (f"{other_id}/{PROBE_KEY}", PROBE_KEY)
+                     if statement_covers(statement, action, f"{bucket_arn}/{key}", own)})
+    if statement.get("Effect") != "Allow" or not beyond:
+        return []
+    resources = ", ".join(map(str, policy_list(statement.get("Resource")))) or "its NotResource"
+    return [("perm-reaches-other-folders", "critical",
+             f"{label} allows {', '.join(beyond)} on {resources}, which covers other users' folders", POLICY_FIX)]
+
+
+def deny_findings(statement, label, bucket_arn, own, own_id):
+    """An unconditioned Deny that takes the user's own folder away (an explicit Deny wins over any Allow)."""
+    cancelled = [action for action in OBJECT_ACTIONS
+                 if statement_covers(statement, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own)]
+    if statement_covers(statement, "s3:ListBucket", bucket_arn, own):
+        cancelled.append("s3:ListBucket")
+    if statement.get("Effect") != "Deny" or statement.get("Condition") or not cancelled:
+        return []
+    return [("perm-deny-own-folder", "error",
+             f"{label} denies {', '.join(cancelled)} in the user's own folder; an explicit Deny wins over every Allow",
+             "narrow or remove the Deny; " + POLICY_FIX)]
+
+
+def unreachable_actions(statements, bucket_arn, own, own_id):
+    """The actions no Allow statement grants in the user's own folder (conditions aside, but s3:prefix)."""
+    allows = [s for s in statements if s.get("Effect") == "Allow"]
+    missing = [action for action in OBJECT_ACTIONS if not any(
+        statement_covers(s, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own) for s in allows)]
+    if not any(statement_covers(s, "s3:ListBucket", bucket_arn, own) and (
+            condition_values(s, "s3:prefix") is None
+            or any(policy_value_matches(p, f"{own_id}/", own) for p in condition_values(s, "s3:prefix")))
+            for s in allows):
+        missing.append("s3:ListBucket")
+    return missing
+
+
 def check_permissions(role, bucket, partition, region):
     """Findings of the authenticated role's policies: each user must reach their own folder and nothing else."""
     own_id, other_id = probe_ids(region)
-    bucket_arn = f"arn:{partition}:s3:::{bucket}"
-    own = {SUB_KEY: own_id}
+    bucket_arn, own = f"arn:{partition}:s3:::{bucket}", {SUB_KEY: own_id}
     found = []
     for policy in role["policies"]:
-        resource = f"role {role['name']}, policy {policy['name']}"
         for statement in statements_of(policy["document"]):
-            quoted = json.dumps({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")})
             label = f"statement {statement.get('Sid') or json.dumps(statement)[:160]}"
-            for variable in sorted(set(re.findall(r"\$\{([^}]*)\}", quoted)) - {"*", "?", "$"}):
-                if variable.lower() == SUB_KEY:
-                    continue
-                if variable.lower() in SHARED_VARIABLES:
-                    found.append(finding("perm-shared-variable", "critical", resource,
-                                         f"{label} names folders after ${{{variable}}}, which is the same for "
-                                         f"every user of the role: they all share one folder",
-                                         f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
-                else:
-                    found.append(finding("perm-wrong-variable", "error", resource,
-                                         f"{label} uses ${{{variable}}}, which IAM never sets for Cognito "
-                                         f"identities, so the statement matches nothing" +
-                                         (" (misspelled: the service is cognito-identity.amazonaws.com)"
-                                          if "cognito-identity" in variable and variable.lower() != SUB_KEY
-                                          else ""),
-                                         f"use ${{{SUB_KEY}}} (the identity id, not the user pool's sub); "
-                                         + POLICY_FIX))
-            values = policy_list(statement.get("Resource")) + (condition_values(statement, "s3:prefix") or [])
-            if any(re.search(re.escape(SUB_VARIABLE) + r"(?!/)", str(v)) for v in values):
-                found.append(finding("perm-missing-slash", "critical", resource,
-                                     f"{label} has no / after ${{{SUB_KEY}}}: keys outside the user's folder "
-                                     f"that start with the identity id (e.g. '<identity id>-x/...') match too",
-                                     f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, "
-                                     f"${{{SUB_KEY}}}/*; " + POLICY_FIX))
-            allow = statement.get("Effect") == "Allow"
-            if allow and statement_covers(statement, "s3:ListBucket", bucket_arn, own):
-                prefixes = condition_values(statement, "s3:prefix")
-                if prefixes is None:
-                    found.append(finding("perm-list-unconditioned", "critical", resource,
-                                         f"{label} allows s3:ListBucket with no s3:prefix condition: every user "
-                                         f"can list every user's keys",
-                                         f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; "
-                                         + POLICY_FIX))
-                # A prefix led by another variable is the wrong-variable finding; without one it is too broad.
-                elif not all(str(p).startswith("${") for p in prefixes):
-                    found.append(finding("perm-list-too-broad", "critical", resource,
-                                         f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, "
-                                         f"beyond the user's own folder: users can list others' keys",
-                                         f"limit s3:prefix to ${{{SUB_KEY}}}/ and ${{{SUB_KEY}}}/*; "
-                                         + POLICY_FIX))
-            beyond = [action for action in OBJECT_ACTIONS for key in (f"{other_id}/{PROBE_KEY}", PROBE_KEY)
-                      if statement_covers(statement, action, f"{bucket_arn}/{key}", own)]
-            if allow and beyond:
-                found.append(finding("perm-reaches-other-folders", "critical", resource,
-                                     f"{label} allows {', '.join(sorted(set(beyond)))} on "
-                                     f"{', '.join(map(str, policy_list(statement.get('Resource'))) or ['NotResource'])}, "
-                                     f"which covers other users' folders", POLICY_FIX))
-            own_cancelled = [action for action in OBJECT_ACTIONS
-                             if statement_covers(statement, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own)]
-            if statement_covers(statement, "s3:ListBucket", bucket_arn, own):
-                own_cancelled.append("s3:ListBucket")
-            if statement.get("Effect") == "Deny" and not statement.get("Condition") and own_cancelled:
-                found.append(finding("perm-deny-own-folder", "error", resource,
-                                     f"{label} denies {', '.join(own_cancelled)} in the user's own folder; an "
-                                     f"explicit Deny wins over every Allow",
-                                     "narrow or remove the Deny; " + POLICY_FIX))
-    statements = [s for p in role["policies"] for s in statements_of(p["document"]) if s.get("Effect") == "Allow"]
-    unreachable = [a for a in OBJECT_ACTIONS if not any(statement_covers(s, a, f"{bucket_arn}/{own_id}/{PROBE_KEY}",
-                                                                         own) for s in statements)]
-    if not any(statement_covers(s, "s3:ListBucket", bucket_arn, own) and (
-            condition_values(s, "s3:prefix") is None or any(policy_value_matches(p, f"{own_id}/", own) for p in
-                                                            condition_values(s, "s3:prefix"))) for s in statements):
-        unreachable.append("s3:ListBucket")
-    if unreachable:
+            for finding_id, severity, detail, fix in (
+                    variable_findings(statement, label) + slash_findings(statement, label, bucket_arn)
+                    + listing_findings(statement, label, bucket_arn, own)
+                    + reach_findings(statement, label, bucket_arn, own, other_id)
+                    + deny_findings(statement, label, bucket_arn, own, own_id)):
+                found.append(finding(finding_id, severity, f"role {role['name']}, policy {policy['name']}", detail,
+                                     fix))
+    missing = unreachable_actions([s for p in role["policies"] for s in statements_of(p["document"])], bucket_arn,
+                                  own, own_id)
+    if missing:
         found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
-                             f"no statement allows {', '.join(unreachable)} in the user's own folder "
+                             f"no statement allows {', '.join(missing)} in the user's own folder "
                              f"{bucket_arn}/${{{SUB_KEY}}}/", POLICY_FIX))
     return found
 
