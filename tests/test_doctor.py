@@ -260,3 +260,61 @@ def test_simulation_reports_the_deciding_statement_and_deny_wins(admin_client):
     assert (get["EvalDecision"], delete["EvalDecision"]) == ("allowed", "explicitDeny")
     assert delete["MatchedStatements"][0]["StartPosition"] == {"Line": 9, "Column": 5}
     assert delete["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1"
+
+
+def trust_with(**changes):
+    """setup's trust policy with its one statement changed (None drops a key) or its condition block replaced."""
+    document = tool.trust_policy(POOL)
+    statement = document["Statement"][0]
+    for key, value in changes.items():
+        if value is None:
+            statement.pop(key, None)
+        else:
+            statement[key] = value
+    return document
+
+
+@pytest.mark.parametrize("document, kind, expected", [
+    (trust_with(Action="sts:AssumeRole"), "authenticated", {"trust-wrong-action"}),
+    (trust_with(Principal={"Federated": "cognito-identity.amazon.com"}), "authenticated", {"trust-wrong-principal"}),
+    (trust_with(Condition={"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}),
+     "authenticated", {"trust-aud-missing"}),
+    (trust_with(Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": [POOL, "us-east-1:other"]},
+                           "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}),
+     "authenticated", {"trust-other-pool"}),
+    (trust_with(Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL}}), "authenticated",
+     {"trust-amr-missing"}),
+    (tool.trust_policy(POOL, "unauthenticated"), "unauthenticated", set()),
+    (tool.trust_policy(POOL, "unauthenticated"), "authenticated", {"trust-amr-mismatch"}),
+])
+def test_trust_checks_name_each_variant(document, kind, expected):
+    found = tool.check_trust({"name": "r", "trust": document}, POOL, kind)
+    assert {item["id"] for item in found} == expected
+
+
+@pytest.mark.parametrize("client, expected", [
+    ({"ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+      "PreventUserExistenceErrors": "ENABLED"}, set()),
+    ({"PreventUserExistenceErrors": "ENABLED"}, set()),  # no flows: AWS's default set, SRP and refresh included
+    ({"ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH"], "PreventUserExistenceErrors": "ENABLED"},
+     {"client-no-srp", "client-no-refresh"}),
+    ({"ExplicitAuthFlows": ["ADMIN_NO_SRP_AUTH"], "PreventUserExistenceErrors": "LEGACY"},
+     {"client-user-existence-errors"}),  # legacy flags imply SRP and refresh
+])
+def test_app_client_checks(client, expected):
+    found = tool.check_app_client({"ClientId": "c", "UserPoolId": "us-east-1_p", **client})
+    assert {item["id"] for item in found} == expected
+
+
+def test_bucket_checks_skip_what_could_not_be_read_and_name_the_rest():
+    assert tool.check_bucket("b", {}) == []  # nothing read, nothing concluded
+    found = tool.check_bucket("b", {"public_access_block": {"BlockPublicAcls": True}, "policy": None,
+                                    "encryption": None, "lifecycle": []})
+    assert {item["id"] for item in found} == {"bucket-public-access", "bucket-no-tls-deny", "bucket-no-encryption",
+                                              "bucket-no-abort-lifecycle"}
+
+
+def test_exit_code_follows_the_worst_finding():
+    make = lambda severity: tool.finding("x", severity, "r", "d", "f")  # noqa: E731
+    assert [tool.audit_exit_code(items) for items in ([], [make("warning")], [make("warning"), make("error")],
+                                                      [make("error"), make("critical")])] == [0, 0, 4, 5]
