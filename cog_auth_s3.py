@@ -1762,7 +1762,8 @@ SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "a
                     "aws:requestedregion", f"{COGNITO_IDENTITY}:aud"}
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 PUBLIC_PRINCIPALS = ("*", {"AWS": "*"}, {"AWS": ["*"]})
-POLICY_FIX = "make it the permissions policy `cog_auth_s3.py policy` prints (or run doctor --fix)"
+POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
+PROOF_FOLDERS = {"own": "its own folder", "other": "B's folder", "root": "the bucket root"}
 
 
 def finding(finding_id, severity, resource, detail, fix):
@@ -2140,16 +2141,17 @@ def proof_findings(matrix, guest_roles):
     for role in dict.fromkeys(row["role"] for row in matrix):
         rows = [row for row in matrix if row["role"] == role]
         if role in guest_roles:
-            reached = [f"{r['action']} in {r['folder']}" for r in rows if r["allowed"]]
+            reached = [f"{r['action']} in {PROOF_FOLDERS[r['folder']]}" for r in rows if r["allowed"]]
             if reached:
                 found.append(finding("proof-guest-access", "critical", f"role {role}",
                                      f"the simulation lets a guest {', '.join(reached)}",
                                      "take the bucket away from the guests' role (doctor --fix unmaps it)"))
             continue
-        beyond = [f"{r['action']} in {r['folder']}" for r in rows if r["allowed"] and r["folder"] != "own"]
+        beyond = [f"{r['action']} in {PROOF_FOLDERS[r['folder']]}" for r in rows
+                  if r["allowed"] and r["folder"] != "own"]
         if beyond:
             found.append(finding("proof-cross-user", "critical", f"role {role}",
-                                 f"the simulation lets identity A {', '.join(beyond)} (other = B's folder)",
+                                 f"the simulation lets identity A {', '.join(beyond)}",
                                  POLICY_FIX))
         denied = [r["action"] for r in rows if not r["allowed"] and r["folder"] == "own"]
         if denied:
@@ -2245,7 +2247,11 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None)
     """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
     identity, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
     reader = AuditReader()
-    pool = admin_call("read", f"identity pool {pool_id}", identity.describe_identity_pool, IdentityPoolId=pool_id)
+    pool = reader.read(f"identity pool {pool_id}", "cognito-identity:DescribeIdentityPool",
+                       identity.describe_identity_pool, IdentityPoolId=pool_id)
+    if pool is UNREAD:  # without the pool there is nothing to follow
+        raise ToolError(f"the administrator may not read identity pool {pool_id}; grant "
+                        f"cognito-identity:DescribeIdentityPool", EXIT_AWS)
     mapping = reader.read(f"the roles of identity pool {pool_id}", "cognito-identity:GetIdentityPoolRoles",
                           identity.get_identity_pool_roles, IdentityPoolId=pool_id)
     mapping = None if mapping is UNREAD else (mapping or {}).get("Roles", {})
@@ -2802,7 +2808,7 @@ def cmd_teardown(args, out):
     return EXIT_OK
 
 
-def show_audit(findings, matrix):
+def show_audit(findings, matrix, with_bucket_policy):
     """Print doctor's findings and its proof matrix as text."""
     if findings:
         print(f"findings ({len(findings)}):")
@@ -2826,10 +2832,10 @@ def show_audit(findings, matrix):
             print(("  " + (role if folder == "own" else "").ljust(width) + folder.ljust(8) +
                    "".join(("ALLOW" if cells.get(label) else "deny").ljust(8) for label in labels)).rstrip())
     beyond = any(row["allowed"] for row in matrix if row["folder"] != "own")
+    simulated = "the roles' policies and the bucket policy" if with_bucket_policy else "the roles' policies"
     print("proof: " + ("identity A reaches beyond its own folder" if beyond else
                        "identity A reaches nothing beyond its own folder") +
-          " (simulated: the roles' policies and the bucket policy; not simulated: SCPs, permissions boundaries, "
-          "the real identities' ids)")
+          f" (simulated: {simulated}; not part of it: SCPs and permissions boundaries)")
 
 
 def confirm_fix(assume_yes):
@@ -2839,10 +2845,8 @@ def confirm_fix(assume_yes):
     if not sys.stdin or not sys.stdin.isatty():
         raise ToolError("doctor --fix changes the deployment; stdin is not a terminal, so confirm with --yes "
                         "(nothing was changed)", EXIT_USAGE)
-    try:
-        return input("Apply these changes? [y/N] ").strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
+    print("Apply these changes? [y/N] ", end="", file=sys.stderr, flush=True)  # prompts stay off stdout
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def cmd_doctor(args, out):
@@ -2905,7 +2909,7 @@ def cmd_doctor(args, out):
     if args.json:
         print(json.dumps({"findings": findings, "matrix": matrix}, indent=2))
     else:
-        show_audit(findings, matrix)
+        show_audit(findings, matrix, ":user/" in caller)
     return audit_exit_code(findings)
 
 

@@ -81,6 +81,8 @@ IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-proces
   (Set/GetIdentityPoolRoles, missing from moto) must trust sts:AssumeRoleWithWebIdentity by
   Federated cognito-identity.amazonaws.com with aud = pool id and amr as AWS sends it; the answer is
   a one-hour STS session "CognitoIdentityCredentials" of that role (Expiration on localaws.clock).
+- IAM SimulatePrincipalPolicy/SimulateCustomPolicy on the evaluator above (localaws/iam_simulate.py), and
+  identity pools keep AllowClassicFlow (localaws/identity_pools.py); their docstrings list what differs.
 
 Differences from AWS that remain:
 - Every user's AssociateSoftwareToken secret is moto's fixed "asdfasdfasdf"; codes are

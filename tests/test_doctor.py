@@ -173,6 +173,23 @@ def test_fix_without_a_terminal_needs_yes_and_changes_nothing(deployment, admin_
     assert (code, report["findings"]) == (0, [])
 
 
+def test_fix_on_a_terminal_asks_and_a_no_changes_nothing(deployment, admin_client):
+    import os
+    import pty
+
+    admin_client("s3").delete_bucket_encryption(Bucket=deployment["bucket"])
+    for answer, remaining in (b"n\n", {"bucket-no-encryption"}), (b"y\n", set()):
+        leader, follower = pty.openpty()
+        os.write(leader, answer)
+        try:
+            code, report, stderr = doctor(deployment, "--fix", stdin=follower)
+        finally:
+            os.close(follower)
+            os.close(leader)
+        assert "Apply these changes? [y/N]" in stderr and code == 0 and ids(report) == remaining
+        assert ("nothing was changed" in stderr) == bool(remaining)
+
+
 @pytest.mark.parametrize("operation, args", [("SimulatePrincipalPolicy", ()),
                                              ("PutBucketEncryption", ("--fix", "--yes"))])
 def test_a_failing_request_ends_doctor_in_one_line_and_exit_4(operation, args, deployment, admin_client, faults):
