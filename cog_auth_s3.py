@@ -2808,34 +2808,30 @@ def cmd_teardown(args, out):
     return EXIT_OK
 
 
-def show_audit(findings, matrix, with_bucket_policy):
-    """Print doctor's findings and its proof matrix as text."""
-    if findings:
-        print(f"findings ({len(findings)}):")
-        for item in findings:
-            print(f"  {item['severity']:<8} {item['id']}  [{item['resource']}]")
-            print(f"           {item['detail']}")
-            print(f"           fix: {item['fix']}")
-    else:
-        print("findings: none")
+def audit_lines(findings, matrix, with_bucket_policy):
+    """doctor's findings and its proof matrix as text lines."""
+    lines = [f"findings ({len(findings)}):" if findings else "findings: none"]
+    for item in findings:
+        lines += [f"  {item['severity']:<8} {item['id']}  [{item['resource']}]", f"           {item['detail']}",
+                  f"           fix: {item['fix']}"]
     if not matrix:
-        print("proof: none (no role could be simulated)")
-        return
+        return lines + ["proof: none (no role could be simulated)"]
     labels = [label for label, _ in PROBE_ACTIONS]
-    print(f"proof (IAM SimulatePrincipalPolicy; identity A = {matrix[0]['identity']}, other = another identity's "
-          f"folder, root = outside every folder):")
+    lines.append(f"proof (IAM SimulatePrincipalPolicy; identity A = {matrix[0]['identity']}, other = another "
+                 f"identity's folder, root = outside every folder):")
     width = max(len(row["role"]) for row in matrix) + 2
-    print(("  " + "role".ljust(width) + "folder  " + "".join(label.ljust(8) for label in labels)).rstrip())
+    lines.append(("  " + "role".ljust(width) + "folder  " + "".join(label.ljust(8) for label in labels)).rstrip())
     for role in dict.fromkeys(row["role"] for row in matrix):
         for folder in ("own", "other", "root"):
             cells = {row["action"]: row["allowed"] for row in matrix if row["role"] == role and row["folder"] == folder}
-            print(("  " + (role if folder == "own" else "").ljust(width) + folder.ljust(8) +
-                   "".join(("ALLOW" if cells.get(label) else "deny").ljust(8) for label in labels)).rstrip())
+            lines.append(("  " + (role if folder == "own" else "").ljust(width) + folder.ljust(8) +
+                          "".join(("ALLOW" if cells.get(label) else "deny").ljust(8) for label in labels)).rstrip())
     beyond = any(row["allowed"] for row in matrix if row["folder"] != "own")
     simulated = "the roles' policies and the bucket policy" if with_bucket_policy else "the roles' policies"
-    print("proof: " + ("identity A reaches beyond its own folder" if beyond else
-                       "identity A reaches nothing beyond its own folder") +
-          f" (simulated: {simulated}; not part of it: SCPs and permissions boundaries)")
+    lines.append("proof: " + ("identity A reaches beyond its own folder" if beyond else
+                              "identity A reaches nothing beyond its own folder") +
+                 f" (simulated: {simulated}; not part of it: SCPs and permissions boundaries)")
+    return lines
 
 
 def confirm_fix(assume_yes):
@@ -2906,10 +2902,7 @@ def cmd_doctor(args, out):
             deployment, findings, matrix = audit()
         elif plan:
             out.note("nothing was changed")
-    if args.json:
-        print(json.dumps({"findings": findings, "matrix": matrix}, indent=2))
-    else:
-        show_audit(findings, matrix, ":user/" in caller)
+    out.result({"findings": findings, "matrix": matrix}, audit_lines(findings, matrix, ":user/" in caller))
     return audit_exit_code(findings)
 
 
