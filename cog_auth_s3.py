@@ -1841,8 +1841,12 @@ def check_trust(role, pool_id, kind):
            f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {COGNITO_IDENTITY}:amr = "
            f"{amr} (`cog_auth_s3.py policy` prints it; doctor --fix sets it)")
     allows = [s for s in statements_of(role["trust"]) if s.get("Effect") == "Allow"]
-    federated = lambda s: policy_list(s.get("Principal", {}).get("Federated")) if isinstance(s.get("Principal"),
-                                                                                            dict) else []
+
+    def federated(statement):
+        """The web identity providers a statement trusts."""
+        principal = statement.get("Principal")
+        return policy_list(principal.get("Federated")) if isinstance(principal, dict) else []
+
     cognito = [s for s in allows if COGNITO_IDENTITY in federated(s)]
     if not cognito:
         named = sorted({p for s in allows for p in federated(s)})
