@@ -396,11 +396,12 @@ def load_ini(config_path):
     return parser
 
 
-def read_config_text(config_path):
+def read_config_text(config_path, what="config", remedy="pick another with --config"):
     """The text of a config file (a leading UTF-8 BOM dropped), or None when absent.
 
     configparser.read would skip a file it can't open (an unreadable config looked empty) and
     read /dev/zero until memory ran out: a config must be a small regular file, checked before reading.
+    what names the file in messages ("config", "AWS config"); remedy says what else to do.
     """
     import stat
 
@@ -410,23 +411,22 @@ def read_config_text(config_path):
     except FileNotFoundError:
         return None
     except PermissionError:
-        raise ToolError(f"can't read config: permission denied: {config_path}; fix its permissions "
-                        f"(chmod 600) or pick another with --config", EXIT_USAGE) from None
+        raise ToolError(f"can't read {what}: permission denied: {config_path}; fix its permissions "
+                        f"(chmod 600) or {remedy}", EXIT_USAGE) from None
     except OSError as err:
-        raise ToolError(f"can't read config {config_path}: {err.strerror}", EXIT_USAGE) from None
+        raise ToolError(f"can't read {what} {config_path}: {err.strerror}; {remedy}", EXIT_USAGE) from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"config {config_path} is not a regular file; pass an INI file with --config",
-                            EXIT_USAGE)
+            raise ToolError(f"{what} {config_path} is not a regular file; {remedy}", EXIT_USAGE)
         data = b"" if info.st_size > CONFIG_MAX_BYTES else handle.read(CONFIG_MAX_BYTES + 1)
     if info.st_size > CONFIG_MAX_BYTES or len(data) > CONFIG_MAX_BYTES:  # also a file that grew meanwhile
-        raise ToolError(f"config {config_path} is larger than {CONFIG_MAX_BYTES // 1024 // 1024} MiB, too large to "
-                        f"be a config; pass the INI file with --config", EXIT_USAGE)
+        raise ToolError(f"{what} {config_path} is larger than {CONFIG_MAX_BYTES // 1024 // 1024} MiB, too large "
+                        f"to be a config; {remedy}", EXIT_USAGE)
     try:
         return data.decode("utf-8-sig")  # Windows editors start UTF-8 files with a BOM
     except UnicodeDecodeError:
-        raise ToolError(f"can't read config {config_path}: it is not UTF-8 text", EXIT_USAGE) from None
+        raise ToolError(f"can't read {what} {config_path}: it is not UTF-8 text; {remedy}", EXIT_USAGE) from None
 
 
 def holds_password(parser):
@@ -554,13 +554,10 @@ def write_aws_profile(path, name, values, force=False):
     Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
     """
     header = "[default]" if name == "default" else f"[profile {name}]"
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines(keepends=True)
-    except FileNotFoundError:
-        lines = []
-    except (OSError, UnicodeDecodeError) as err:
-        raise ToolError(f"can't read the AWS config {path}: {getattr(err, 'strerror', None) or err}", EXIT_USAGE)
+    # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
+    path = os.path.realpath(path)
+    text = read_config_text(path, "AWS config", "point AWS_CONFIG_FILE at another file")
+    lines = (text or "").splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
     block = [header + "\n"] + [f"{key} = {value}\n" for key, value in values.items()]
     if start is None:
@@ -2729,7 +2726,8 @@ def cmd_policy(args, out):
     if region != match.group(1):
         raise ToolError(f"identity pool {args.identity_pool_id} is in {match.group(1)} but --region is {region}; "
                         f"make them agree", EXIT_USAGE)
-    print(json.dumps(role_policies(args.bucket, args.identity_pool_id, region), indent=2))
+    policies = role_policies(args.bucket, args.identity_pool_id, region)
+    out.result(policies, [json.dumps(policies, indent=2)])  # JSON either way: it is pasted into IAM
     return EXIT_OK
 
 

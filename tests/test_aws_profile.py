@@ -84,3 +84,19 @@ def test_the_installed_command_writes_its_own_absolute_path(user_config, tmp_pat
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert f"credential_process = {command} --config " in aws_config.read_text()
+
+
+def test_an_aws_config_that_is_not_a_regular_file_is_refused_unread(cli, user_config, tmp_path):
+    result = cli("--config", user_config(), "aws-profile", "me", env_extra={"AWS_CONFIG_FILE": "/dev/zero"},
+                 timeout=30)
+    assert result.returncode == 2 and "not a regular file" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_linked_aws_config_is_updated_where_it_lives_and_stays_a_link(cli, user_config, tmp_path):
+    target = tmp_path / "dotfiles" / "aws-config"
+    target.parent.mkdir()
+    target.write_text("[profile work]\nregion = us-west-2\n")
+    link = tmp_path / "aws-config"
+    link.symlink_to(target)
+    assert cli("--config", user_config(), "aws-profile", "me", env_extra={"AWS_CONFIG_FILE": link}).returncode == 0
+    assert link.is_symlink() and "[profile me]" in target.read_text() and "[profile work]" in target.read_text()
