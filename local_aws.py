@@ -105,7 +105,8 @@ Differences from AWS that remain:
   ${aws:username, 'default'} defaults are not supported.
 - Session policies, permission boundaries, SCPs and cross-account access are not evaluated;
   policy Version "2008-10-17" is still given variable substitution.
-- Tokens stay valid after sign-out. A SigV4 X-Amz-Date far from local_aws's clock is accepted (no
+- Cognito tokens (expiry, rotation, revocation, devices): see localaws/cognito_tokens.py and
+  localaws/cognito_devices.py. A SigV4 X-Amz-Date far from local_aws's clock is accepted (no
   RequestTimeTooSkewed / "Signature expired"): clients sign with real time, and a test that moves the
   clock would lock them all out. GetSessionToken/GetFederationToken return moto's unusable examples.
 - The body of an S3 PUT sent with Content-Type application/x-www-form-urlencoded is lost (moto parses
@@ -127,6 +128,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import localaws
 import localaws.clock  # noqa: F401  (registers /_local_aws/clock)
+import localaws.cognito_tokens
 import localaws.credentials
 import localaws.s3
 import localaws.iam_simulate
@@ -1222,7 +1224,6 @@ def _identities(backend):
 def _verified_login(account_id, pool, provider, token):
     """Check a Logins entry as AWS does and return the token's sub; NotAuthorizedException otherwise."""
     import base64
-    import time
 
     from joserfc import jwt
     from joserfc.errors import JoseError
@@ -1244,7 +1245,7 @@ def _verified_login(account_id, pool, provider, token):
         claims = jwt.decode(token, user_pool.json_web_key, algorithms=["RS256"]).claims
     except JoseError:
         raise _not_authorized("Invalid login token. Couldn't verify signed token.")
-    now = int(time.time())
+    now = int(localaws.clock.now())  # tokens expire on local_aws's clock (localaws/cognito_tokens.py)
     if now >= int(claims.get("exp", 0)):
         raise _not_authorized(f"Invalid login token. Token expired: {now} >= {claims.get('exp')}")
     if "aud" not in claims:
@@ -1383,6 +1384,8 @@ def serve(port, latency_ms=0):
     list_moto_modules_once()
     patch_s3()
     patch_cognito()
+    # Outermost Cognito layer: keys, token expiry, rotation, revocation, remembered devices.
+    localaws.cognito_tokens.install(sys.modules[__name__])
     enforce_iam()
     localaws.s3.install()  # after patch_s3 and enforce_iam: wraps what they patched
     localaws.credentials.install()

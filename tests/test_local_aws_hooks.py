@@ -227,3 +227,33 @@ def test_identity_pool_classic_flow_hooks():
         assert callable(getattr(CognitoIdentityResponse, name, None)), f"CognitoIdentityResponse.{name} is gone"
     assert "AllowClassicFlow" not in inspect.getsource(CognitoIdentityPool.to_json), \
         "moto now returns AllowClassicFlow: reconsider localaws.identity_pools"
+
+
+def test_cognito_token_and_device_hooks():
+    """localaws/cognito_tokens.py and cognito_devices.py replace or wrap these."""
+    from moto.cognitoidp import urls
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import BaseResponse
+
+    source_has(CognitoIdpUserPool.__init__, "self.json_web_key", "self.refresh_tokens", "self.access_tokens",
+               "self.clients")
+    assert params(CognitoIdpUserPool.create_jwt) == ["self", "client_id", "username", "token_use", "expires_in",
+                                                      "extra_data"], "CognitoIdpUserPool.create_jwt signature changed"
+    source_has(CognitoIdpUserPool.create_jwt, "jwt.encode(headers, payload, self.json_web_key)")
+    assert params(CognitoIdpUserPool.create_refresh_token) == ["self", "client_id", "username"]
+    source_has(CognitoIdpUserPool.create_refresh_token, "self.refresh_tokens[refresh_token] = (client_id, username, origin_jti)")
+    source_has(CognitoIdpUserPool.create_tokens_from_refresh_token, "self.refresh_tokens[refresh_token]")
+    source_has(CognitoIdpUserPool.sign_out, "self.refresh_tokens[token] = None", "self.access_tokens.pop(access_token)")
+    source_has(CognitoIdpBackend._log_user_in, "create_refresh_token", '"RefreshToken": refresh_token')
+    assert params(CognitoIdpBackend._log_user_in) == ["self", "user_pool", "client", "username"]
+    assert params(CognitoIdpBackend.create_user_pool_client) == ["self", "user_pool_id", "generate_secret",
+                                                                 "extended_config"]
+    assert params(CognitoIdpBackend.update_user_pool_client) == ["self", "user_pool_id", "client_id", "extended_config"]
+    source_has(CognitoIdpBackend.update_user_pool, "update_extended_config")
+    for missing in ("get_tokens_from_refresh_token", "revoke_token", "confirm_device", "list_devices",
+                    "forget_device", "update_device_status", "get_device", "admin_list_devices"):
+        assert getattr(getattr(CognitoIdpResponse, missing, None), "__module__", "localaws").startswith("localaws"), \
+            f"moto now implements {missing}: review localaws/cognito_tokens.py / cognito_devices.py"
+    source_has(BaseResponse.call_action, "method_names_from_class(self.__class__)", "method = getattr(self, action)")
+    assert "{0}/(?P<user_pool_id>[^/]+)/.well-known/jwks.json$" in urls.url_paths, "moto's JWKS route moved"
