@@ -11,9 +11,10 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID]
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
-    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | logout
+    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | logout [--forget-device]
     cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
     cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P] [--guests]
+                   [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation]
     cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME | teardown --name NAME [--region R] [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket B] [--fix [--yes]]
 
@@ -40,7 +41,10 @@ Exit codes: 0 ok; 1 unexpected; 2 usage or config; 3 Cognito refused this user's
 Caveats:
     The password never comes from the command line: environment, config file or
     a prompt. Cached credentials and the refresh token are kept 0600 in a 0700
-    folder; `logout` deletes them. The warm `creds` path imports neither boto3
+    folder; `logout` deletes them. A remembered device's secrets (pools with device
+    tracking) stay there until `logout --forget-device`. A session AWS refuses before
+    its Expiration (signed out everywhere, revoked) is renewed once and the
+    operation retried. The warm `creds` path imports neither boto3
     nor pycognito, so it stays fast enough for credential_process. Progress bars
     need tqdm, which is optional. `setup` rewrites the config file with
     configparser, which drops its comments.
@@ -153,9 +157,13 @@ S3_MESSAGES = {
     "NoSuchKey": "{obj} does not exist; see `ls`",
     "NotFound": "{obj} does not exist; see `ls`",
     "PreconditionFailed": "{obj} already exists; --no-clobber left it unchanged",
-    "ExpiredToken": "the temporary credentials have expired; run `logout`, then again",
-    "InvalidAccessKeyId": "the temporary credentials were not recognised; run `logout`, then again",
-    "InvalidToken": "the temporary credentials were not recognised; run `logout`, then again",
+    # The tool renews a session AWS calls dead and retries once; these answer the retry.
+    "ExpiredToken": "AWS still calls the temporary credentials expired after renewing them; check this "
+                    "computer's clock, then run again",
+    "InvalidAccessKeyId": "AWS still does not recognise the temporary credentials after renewing them; check "
+                          "endpoint_url and region",
+    "InvalidToken": "AWS still does not recognise the temporary credentials after renewing them; check "
+                    "endpoint_url and region",
     "BadDigest": "S3 rejected {obj}: the checksum didn't match what was sent; the file may have changed, run again",
     "SlowDown": "S3 is throttling; wait a little and run again",
 }
@@ -678,21 +686,32 @@ CHALLENGE_ANSWER_KEYS = {
 
 
 def authenticate_user(username, password, user_pool_id, client_id, region, client_secret=None,
-                      endpoint_url=None, answer_challenge=None, client=None):
-    """Sign in with SRP and return Cognito's AuthenticationResult (IdToken, RefreshToken, ...)."""
+                      endpoint_url=None, answer_challenge=None, client=None, device=None):
+    """Sign in with SRP and return Cognito's AuthenticationResult (IdToken, RefreshToken, ...).
+
+    With a remembered device ({"device_key", "device_group_key", "device_password"}) Cognito asks
+    DEVICE_SRP_AUTH instead of MFA; the device proves itself with its own SRP secret.
+    """
     AWSSRP = load_awssrp()
     client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
     srp = AWSSRP(username=username, password=password, pool_id=user_pool_id, client_id=client_id,
-                 client=client, client_secret=client_secret)
+                 client=client, client_secret=client_secret, **(device or {}))
     auth_params = srp.get_auth_params()
     with aws_step("sign in", username, "login", client.meta.endpoint_url):
         response = client.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=auth_params, ClientId=client_id)
-        for _ in range(6):  # a sign-in needs at most verifier, new password, then MFA
+        for _ in range(6):  # at most verifier, new password, then MFA or the two device steps
             if "AuthenticationResult" in response:
                 return response["AuthenticationResult"]
             name, params = response.get("ChallengeName"), response.get("ChallengeParameters", {})
             if name == "PASSWORD_VERIFIER":
                 answers = srp.process_challenge(params, auth_params)
+            elif name == "DEVICE_SRP_AUTH" and device:
+                internal = params.get("USERNAME") or username
+                answers = {"USERNAME": internal, "DEVICE_KEY": device["device_key"], "SRP_A": f"{srp.large_a_value:x}"}
+                if client_secret:
+                    answers["SECRET_HASH"] = secret_hash(internal, client_id, client_secret)
+            elif name == "DEVICE_PASSWORD_VERIFIER" and device:
+                answers = srp.process_device_challenge(params)
             elif name in CHALLENGE_ANSWER_KEYS:
                 if answer_challenge is None:
                     raise ToolError(f"sign-in needs a {name} answer; pass it with --mfa-code or "
@@ -736,17 +755,62 @@ def load_awssrp():
 
 
 def refresh_id_token(refresh_token, client_id, region, client_secret=None, secret_username=None,
-                     endpoint_url=None, client=None):
-    """Renew the tokens with REFRESH_TOKEN_AUTH and return the AuthenticationResult."""
+                     endpoint_url=None, client=None, device_key=None, rotation=False):
+    """Renew the tokens and return the AuthenticationResult: REFRESH_TOKEN_AUTH, or for a client that
+    rotates refresh tokens GetTokensFromRefreshToken, whose result carries the new refresh token.
+
+    A refresh token issued to a remembered device works only with that DEVICE_KEY.
+    """
     client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
-    params = {"REFRESH_TOKEN": refresh_token}
-    if client_secret:
-        # Cognito hashes the internal username (cognito:username, the sub in pools that sign in
-        # by email or alias), not what was typed (pycognito issues 18 and 196).
-        params["SECRET_HASH"] = secret_hash(secret_username, client_id, client_secret)
     with aws_step("refresh the session of", secret_username or "the user", "login", client.meta.endpoint_url):
+        if rotation:
+            extra = {"ClientSecret": client_secret} if client_secret else {}
+            if device_key:
+                extra["DeviceKey"] = device_key
+            return client.get_tokens_from_refresh_token(RefreshToken=refresh_token, ClientId=client_id,
+                                                        **extra)["AuthenticationResult"]
+        params = {"REFRESH_TOKEN": refresh_token}
+        if client_secret:
+            # Cognito hashes the internal username (cognito:username, the sub in pools that sign in
+            # by email or alias), not what was typed (pycognito issues 18 and 196).
+            params["SECRET_HASH"] = secret_hash(secret_username, client_id, client_secret)
+        if device_key:
+            params["DEVICE_KEY"] = device_key
         response = client.initiate_auth(AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=params, ClientId=client_id)
     return response["AuthenticationResult"]
+
+
+def rotation_refusal(step):
+    """True when Cognito refused REFRESH_TOKEN_AUTH because the app client rotates refresh tokens."""
+    code, message = error_code(step.error)
+    return code in ("InvalidParameterException", "NotAuthorizedException") and (
+        "rotation" in message.lower() or "GetTokensFromRefreshToken" in message)
+
+
+def confirm_device(client, tokens, remember, out):
+    """Confirm the device Cognito just handed out, with an SRP verifier of a random device password.
+
+    Returns {"device_key", "device_group_key", "device_password"}. A pool that remembers devices
+    always does so at once; an opt-in pool remembers it only when the user asked (--remember-device).
+    """
+    import platform
+
+    # The module load_awssrp loaded without running pycognito's slow package __init__.
+    generate_hash_device = sys.modules[load_awssrp().__module__].generate_hash_device
+    meta = tokens["NewDeviceMetadata"]
+    password, verifier = generate_hash_device(meta["DeviceGroupKey"], meta["DeviceKey"])
+    with aws_step("confirm this device for", "the user", "login", client.meta.endpoint_url):
+        answer = client.confirm_device(AccessToken=tokens["AccessToken"], DeviceKey=meta["DeviceKey"],
+                                       DeviceSecretVerifierConfig=verifier,
+                                       DeviceName=f"cog_auth_s3 on {platform.node() or 'this computer'}")
+        if answer.get("UserConfirmationNecessary") and remember:
+            client.update_device_status(AccessToken=tokens["AccessToken"], DeviceKey=meta["DeviceKey"],
+                                        DeviceRememberedStatus="remembered")
+    remembered = remember or not answer.get("UserConfirmationNecessary")
+    out.note("this device is remembered: later sign-ins skip MFA" if remembered else
+             "this device is tracked but not remembered (the pool asks first); sign in with --remember-device "
+             "to skip MFA next time")
+    return {"device_key": meta["DeviceKey"], "device_group_key": meta["DeviceGroupKey"], "device_password": password}
 
 
 def jwt_claims(token):
@@ -841,11 +905,11 @@ def cache_fingerprint(settings):
     return "|".join(parts)
 
 
-def load_cache(path, fingerprint, warn):
-    """Return the cache entry at path, or None when absent, foreign, unsafe or corrupt.
+def read_private_json(path, warn, what="credential cache"):
+    """The JSON object in a 0600 regular file of ours at path, or None when absent, foreign, unsafe or not JSON.
 
-    A cache that can't be rewritten (its folder a link, a folder in the file's place) is left
-    for cache_lock, which follows every miss, to report once.
+    A file that can't be rewritten (its folder a link, a folder in the file's place) is left for
+    cache_lock, which follows every miss, to report once.
     """
     import stat  # already loaded by os: no cost on the warm path
 
@@ -857,36 +921,64 @@ def load_cache(path, fingerprint, warn):
     except FileNotFoundError:
         return None
     except OSError as err:
-        warn(f"ignoring credential cache {path}: {err.strerror}; it will be rewritten")
+        warn(f"ignoring {what} {path}: {err.strerror}; it will be rewritten")
         return None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a folder with a traceback
         os.close(fd)
         if not stat.S_ISDIR(info.st_mode):
-            warn(f"ignoring credential cache {path}: not a regular file; it will be rewritten")
+            warn(f"ignoring {what} {path}: not a regular file; it will be rewritten")
         return None
     with os.fdopen(fd, "rb") as handle:
         if info.st_uid != os.geteuid():
-            warn(f"ignoring credential cache {path}: owned by another user; it will be rewritten")
+            warn(f"ignoring {what} {path}: owned by another user; it will be rewritten")
             return None
         if info.st_mode & 0o077:
-            warn(f"ignoring credential cache {path}: readable by others; it will be rewritten")
+            warn(f"ignoring {what} {path}: readable by others; it will be rewritten")
             return None
         try:
             entry = json.loads(handle.read().decode("utf-8"))
-            creds = entry["credentials"]
-            strings = [creds.get(k) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")]
-            optional = [entry.get(k) for k in ("id_token", "refresh_token", "internal_username")]
-            if (entry.get("version") != CACHE_VERSION or not all(isinstance(v, str) for v in strings)
-                    or not all(v is None or isinstance(v, str) for v in optional)):
-                raise ValueError("unexpected layout")
-            parse_time(creds["Expiration"])
-            if not REGION_UUID_RE.match(entry["identity_id"]):
-                raise ValueError("bad identity id")
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-            warn(f"ignoring corrupt credential cache {path}; it will be rewritten")
-            return None
+        except (ValueError, UnicodeDecodeError):
+            entry = None
+    if not isinstance(entry, dict):
+        warn(f"ignoring corrupt {what} {path}; it will be rewritten")
+        return None
+    return entry
+
+
+def load_cache(path, fingerprint, warn):
+    """Return the cache entry at path, or None when absent, foreign, unsafe or corrupt."""
+    entry = read_private_json(path, warn)
+    if entry is None:
+        return None
+    try:
+        creds = entry["credentials"]
+        strings = [creds.get(k) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")]
+        optional = [entry.get(k) for k in ("id_token", "refresh_token", "internal_username")]
+        if (entry.get("version") != CACHE_VERSION or not all(isinstance(v, str) for v in strings)
+                or not all(v is None or isinstance(v, str) for v in optional)):
+            raise ValueError("unexpected layout")
+        parse_time(creds["Expiration"])
+        if not REGION_UUID_RE.match(entry["identity_id"]):
+            raise ValueError("bad identity id")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        warn(f"ignoring corrupt credential cache {path}; it will be rewritten")
+        return None
     return entry if entry.get("fingerprint") == fingerprint else None
+
+
+def device_path(profile, environ=None):
+    """The file holding the profile's remembered device: it outlives `logout`, as the device does."""
+    return cache_path(profile, environ)[:-len(".json")] + ".device.json"
+
+
+def load_device(path, fingerprint, warn):
+    """The remembered device {"device_key", "device_group_key", "device_password"} for these settings, or None."""
+    entry = read_private_json(path, warn, "device file")
+    names = ("device_key", "device_group_key", "device_password")
+    if not entry or entry.get("fingerprint") != fingerprint or not all(isinstance(entry.get(k), str) for k in names):
+        return None
+    return {k: entry[k] for k in names}
 
 
 def ensure_private_dir(folder):
@@ -947,14 +1039,15 @@ def fresh(entry, now=None):
 # ====================================================================== identity: session
 
 class Session(collections.namedtuple("Session", "identity_id credentials id_token refresh_token "
-                                                "internal_username source")):
+                                                "internal_username source rotation", defaults=(False,))):
     """The signed-in user: identity id, temporary credentials, and the tokens that renew them.
 
     credentials holds AccessKeyId, SecretAccessKey, SessionToken and Expiration; id_token is None once
-    it has expired; source says where the session came from: "cache", "refresh" or "login".
+    it has expired; source says where the session came from: "cache", "refresh" or "login"; rotation
+    whether the app client rotates refresh tokens (learnt when it refused REFRESH_TOKEN_AUTH).
     """
 
-    CACHED = ("identity_id", "credentials", "id_token", "refresh_token", "internal_username")
+    CACHED = ("identity_id", "credentials", "id_token", "refresh_token", "internal_username", "rotation")
 
     @classmethod
     def from_cache(cls, entry):
@@ -964,7 +1057,7 @@ class Session(collections.namedtuple("Session", "identity_id credentials id_toke
         if not isinstance(expires, (int, float)) or expires <= datetime.datetime.now().timestamp():
             token = None
         return cls(entry["identity_id"], entry["credentials"], token, entry.get("refresh_token"),
-                   entry.get("internal_username"), "cache")
+                   entry.get("internal_username"), "cache", entry.get("rotation") is True)
 
     def cache_entry(self, fingerprint):
         """The cache entry that stores this session for the profile with this fingerprint."""
@@ -972,31 +1065,53 @@ class Session(collections.namedtuple("Session", "identity_id credentials id_toke
                 **{field: getattr(self, field) for field in self.CACHED}}
 
 
-def user_session(settings, out, use_cache=True, mfa_code=None):
+def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False):
     """The user's Session: from the cache, a token refresh, or a password sign-in.
 
-    settings must have passed require(settings, SESSION_KEYS).
+    settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
+    credentials are not reused, whatever their Expiration says.
     """
     path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
     entry = load_cache(path, fingerprint, out.warn)
-    if entry and fresh(entry):
+    if entry and fresh(entry) and not same_credentials(entry, dead):
         out.trace(f"using cached credentials from {path}")
         return Session.from_cache(entry)
     with cache_lock(path, out.warn) as usable:
-        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable)
+        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead, remember_device)
 
 
-def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable):
-    """Under the profile's lock: reuse what another process cached, else renew or sign in, and cache it."""
+def same_credentials(entry, session):
+    """Whether a cache entry still holds the credentials of session (None: no session)."""
+    return bool(session) and entry["credentials"]["AccessKeyId"] == session.credentials["AccessKeyId"]
+
+
+def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=None, remember_device=False):
+    """Under the profile's lock: reuse what another process cached, else renew or sign in, and cache it.
+
+    A device Cognito hands out at sign-in is confirmed and kept beside the cache (device_path).
+    """
     # Another process may have renewed the session while we waited for the lock.
     entry = load_cache(path, fingerprint, out.warn) if usable else None
-    if entry and fresh(entry):
+    if entry and fresh(entry) and not same_credentials(entry, dead):
         return Session.from_cache(entry)
-    session = renew(settings, entry, out) if entry and entry.get("refresh_token") else None
+    device_file = device_path(settings["_profile"])
+    device = load_device(device_file, fingerprint, out.warn) if usable else None
+    session, refused = renew(settings, entry, out, device) if entry and entry.get("refresh_token") else (None, None)
     if session is None:
-        session = sign_in(settings, out, entry, mfa_code)
+        def keep_device(tokens):
+            """Confirm the new device and keep its secrets."""
+            save_device(device_file, fingerprint, settings, tokens, remember_device, out)
+        try:
+            session = sign_in(settings, out, entry, mfa_code, device, keep_device if usable else None)
+        except ToolError as err:
+            if not refused or err.exit_code != EXIT_USAGE:
+                raise
+            # The cause is Cognito ending this user's session; the missing password only stops the cure.
+            raise ToolError(f"Cognito refused the session's refresh token ({refused}), and {err}",
+                            EXIT_LOGIN) from None
+        session = session._replace(rotation=bool(entry and entry.get("rotation") is True))
     if not usable:
         return session
     try:
@@ -1007,33 +1122,77 @@ def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable):
     return session
 
 
-def renew(settings, entry, out):
-    """Renew with the cached refresh token; None if Cognito refuses it, so a password sign-in follows."""
-    region, endpoint = settings["region"], settings.get("endpoint_url")
-    try:
-        result = refresh_id_token(entry["refresh_token"], settings["client_id"], region,
-                                  settings.get("client_secret"), entry.get("internal_username") or settings["username"],
-                                  endpoint)
-    except AwsStepError as step:
-        if error_code(step.error)[0] != "NotAuthorizedException":
-            raise
-        out.note("the cached session has expired; signing in again")
-        return None
+def renew(settings, entry, out, device=None):
+    """Renew with the cached refresh token: (Session, None), or (None, Cognito's reason) when it is refused,
+    so a password sign-in follows.
+
+    A client that rotates refresh tokens refuses REFRESH_TOKEN_AUTH; then GetTokensFromRefreshToken
+    is used, now and (remembered in the cache) from then on, and its new refresh token is kept.
+    """
+    rotation = entry.get("rotation") is True
+    result = None
+    for _ in range(2):
+        try:
+            result = refresh_tokens(settings, entry, device, rotation)
+            break
+        except AwsStepError as step:
+            if not rotation and rotation_refusal(step):
+                out.trace("the app client rotates refresh tokens; renewing with GetTokensFromRefreshToken")
+                rotation = True
+                continue
+            code, message = error_code(step.error)
+            if code != "NotAuthorizedException":
+                raise
+            out.note(f"Cognito refused the cached session ({message.rstrip('.') or code}); signing in again")
+            return None, message.rstrip(".") or code
     out.trace("renewed the session with the refresh token")
-    return session_from_token(settings, result["IdToken"], entry["refresh_token"], entry["identity_id"], "refresh")
+    session = session_from_token(settings, result["IdToken"], result.get("RefreshToken") or entry["refresh_token"],
+                                 entry["identity_id"], "refresh")
+    return session._replace(rotation=rotation), None
 
 
-def sign_in(settings, out, entry, mfa_code):
-    """Password sign-in with SRP, then the identity id and credentials."""
+def refresh_tokens(settings, entry, device, rotation):
+    """Cognito's AuthenticationResult for the cached refresh token (with the device's key, if any)."""
+    return refresh_id_token(entry["refresh_token"], settings["client_id"], settings["region"],
+                            settings.get("client_secret"), entry.get("internal_username") or settings["username"],
+                            settings.get("endpoint_url"), device_key=device and device["device_key"],
+                            rotation=rotation)
+
+
+def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None):
+    """Password sign-in with SRP, then the identity id and credentials.
+
+    A new device Cognito hands out goes to keep_device(AuthenticationResult), to be confirmed and kept.
+    """
+    result = sign_in_tokens(settings, mfa_code, device)
+    if keep_device and "NewDeviceMetadata" in result:
+        keep_device(result)
+    known_id = entry["identity_id"] if entry else None
+    return session_from_token(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
+
+
+def sign_in_tokens(settings, mfa_code, device=None):
+    """Cognito's AuthenticationResult of a password sign-in (through the remembered device, if any)."""
     region, endpoint = settings["region"], settings.get("endpoint_url")
     client = make_client("cognito-idp", region, endpoint, unsigned=True)
     load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
     prefetch_models(("cognito-identity", "s3"))
-    result = authenticate_user(settings["username"], password_for(settings), settings["user_pool_id"],
-                               settings["client_id"], region, settings.get("client_secret"), endpoint,
-                               answer_challenge=challenge_answerer(mfa_code), client=client)
-    known_id = entry["identity_id"] if entry else None
-    return session_from_token(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
+    return authenticate_user(settings["username"], password_for(settings), settings["user_pool_id"],
+                             settings["client_id"], region, settings.get("client_secret"), endpoint,
+                             answer_challenge=challenge_answerer(mfa_code), client=client, device=device)
+
+
+def save_device(path, fingerprint, settings, tokens, remember, out):
+    """Confirm the device a sign-in was handed and keep its secrets, 0600; a failure costs only the device."""
+    client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
+    try:
+        device = confirm_device(client, tokens, remember, out)
+        save_cache(path, {"version": CACHE_VERSION, "fingerprint": fingerprint, **device})
+    except AwsStepError as step:
+        out.warn(f"couldn't confirm this device with Cognito: {explain_aws_error(step)}; the next sign-in "
+                 f"tries again")
+    except OSError as err:
+        cache_unusable(path, err, out.warn)
 
 
 def session_from_token(settings, id_token, refresh_token, identity_id, source):
@@ -1508,27 +1667,73 @@ def ensure_bucket(s3, bucket, region, changes):
     changes.record("bucket", bucket, status, "" if created or not fixed else "restored " + ", ".join(fixed))
 
 
-def ensure_user_pool(idp, name, changes, used=None):
-    """The user pool called name; only an administrator adds users to it."""
+# --device-tracking -> the pool's DeviceConfiguration (None: tracking off; any value turns it on).
+DEVICE_TRACKING = {
+    "off": None,
+    "opt-in": {"ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": True},
+    "always": {"ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": False},
+}
+
+
+def update_keeping(idp, operation, described, **changes):
+    """Call UpdateUserPool/UpdateUserPoolClient with what Describe* said plus changes: AWS resets every
+    setting an update leaves out, so the others are sent back as they were (a None change is left out)."""
+    from botocore import xform_name
+
+    members = idp.meta.service_model.operation_model(operation).input_shape.members
+    params = {k: v for k, v in {**described, **changes}.items() if k in members and v is not None}
+    return admin_call("update", params.get("ClientId") or params["UserPoolId"], getattr(idp, xform_name(operation)),
+                      **params)
+
+
+def ensure_user_pool(idp, name, changes, used=None, device_tracking=None):
+    """The user pool called name; only an administrator adds users to it. device_tracking (off, opt-in,
+    always; None leaves it as it is) sets whether Cognito remembers devices."""
     found = find_by_name(idp, "user pool", name, used)
+    wanted = DEVICE_TRACKING.get(device_tracking)
     if found:
-        changes.record("user pool", found, "exists")
+        pool = admin_call("describe", f"user pool {found}", idp.describe_user_pool, UserPoolId=found)["UserPool"]
+        if device_tracking is None or (pool.get("DeviceConfiguration") or None) == wanted:
+            changes.record("user pool", found, "exists")
+        else:
+            update_keeping(idp, "UpdateUserPool", pool, UserPoolId=found, DeviceConfiguration=wanted)
+            changes.record("user pool", found, "updated", f"device tracking {device_tracking}")
         return found
+    extra = {"DeviceConfiguration": wanted} if wanted else {}
     pool = admin_call("create", f"user pool {name}", idp.create_user_pool, PoolName=name,
-                      AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]
+                      AdminCreateUserConfig={"AllowAdminCreateUserOnly": True}, **extra)["UserPool"]
     changes.record("user pool", pool["Id"], "created")
     return pool["Id"]
 
 
-def ensure_app_client(idp, user_pool_id, name, changes, used=None):
-    """The pool's app client called name: no secret, SRP and refresh sign-ins only."""
+def client_flows(rotation):
+    """The app client's sign-in flows: SRP, and refresh by REFRESH_TOKEN_AUTH unless tokens rotate
+    (AWS refuses that flow on a rotating client; GetTokensFromRefreshToken needs none)."""
+    return ["ALLOW_USER_SRP_AUTH"] + ([] if rotation else ["ALLOW_REFRESH_TOKEN_AUTH"])
+
+
+def ensure_app_client(idp, user_pool_id, name, changes, used=None, rotation=None):
+    """The pool's app client called name: no secret, SRP and refresh sign-ins only. rotation (True, False;
+    None leaves it as it is) sets refresh-token rotation."""
     found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
+    setting = {"Feature": "ENABLED" if rotation else "DISABLED", "RetryGracePeriodSeconds": 0}
     if found:
-        changes.record("app client", found, "exists")
+        client = admin_call("describe", f"app client {found}", idp.describe_user_pool_client,
+                            UserPoolId=user_pool_id, ClientId=found)["UserPoolClient"]
+        rotating = (client.get("RefreshTokenRotation") or {}).get("Feature") == "ENABLED"
+        if rotation is None or rotating == rotation:
+            changes.record("app client", found, "exists")
+        else:
+            flows = [f for f in client.get("ExplicitAuthFlows") or [] if f not in client_flows(not rotation)]
+            update_keeping(idp, "UpdateUserPoolClient", client, RefreshTokenRotation=setting,
+                           ExplicitAuthFlows=flows + client_flows(rotation))
+            changes.record("app client", found, "updated",
+                           "refresh tokens rotate" if rotation else "refresh tokens no longer rotate")
         return found
+    extra = {"RefreshTokenRotation": setting} if rotation else {}
     client = admin_call("create", f"app client {name}", idp.create_user_pool_client, UserPoolId=user_pool_id,
                         ClientName=name, GenerateSecret=False, PreventUserExistenceErrors="ENABLED",
-                        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+                        ExplicitAuthFlows=client_flows(rotation), **extra)["UserPoolClient"]
     changes.record("app client", client["ClientId"], "created")
     return client["ClientId"]
 
@@ -2450,9 +2655,32 @@ def profile_settings(args, keys=SESSION_KEYS):
     return settings
 
 
-def session_for(args, settings, out):
-    """The user's Session, honouring --no-cache and --mfa-code."""
-    return user_session(settings, out, use_cache=not args.no_cache, mfa_code=args.mfa_code)
+def session_for(args, settings, out, dead=None):
+    """The user's Session, honouring --no-cache, --mfa-code and --remember-device; never the dead one."""
+    return user_session(settings, out, use_cache=not args.no_cache, mfa_code=args.mfa_code, dead=dead,
+                        remember_device=args.remember_device)
+
+
+# What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
+# revoked session, a clock that is wrong) or that it no longer knows.
+DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
+
+
+def with_live_session(args, settings, out, operation):
+    """Run operation(session); if AWS calls the session's credentials dead, renew them and run it once more.
+
+    Every command that uses the credentials goes through here, so a session ended early heals the
+    same way everywhere; a second refusal is reported as it comes.
+    """
+    session = session_for(args, settings, out)
+    try:
+        return operation(session)
+    except AwsStepError as step:
+        code = error_code(step.error)[0]
+        if code not in DEAD_SESSION_CODES:
+            raise
+        out.note(f"AWS refused the session's credentials ({code}); renewing them and trying again")
+    return operation(session_for(args, settings, out, dead=session))
 
 
 def check_upload_file(path):
@@ -2469,12 +2697,21 @@ def cmd_run(args, out):
     """The seed flow: sign in, print the token, identity and credentials, upload, optionally test isolation."""
     settings = profile_settings(args, SESSION_KEYS + ("bucket", "upload_file"))
     check_upload_file(settings["upload_file"])
-    session = session_for(args, settings, out)
-    creds, identity_id, bucket = session.credentials, session.identity_id, settings["bucket"]
-    check_try_identity(args.try_identity, identity_id)
-    region, endpoint, path = settings["region"], settings.get("endpoint_url"), settings["upload_file"]
-    upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
-                      identity_id, bucket, path, endpoint, out=out)
+    bucket, region, endpoint, path = settings["bucket"], settings["region"], settings.get("endpoint_url"), \
+        settings["upload_file"]
+
+    def upload_and_probe(session):
+        """The upload, then the isolation probe, with one session's credentials."""
+        creds = session.credentials
+        check_try_identity(args.try_identity, session.identity_id)
+        upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
+                          session.identity_id, bucket, path, endpoint, out=out)
+        probe = try_identity(s3_client(creds, region, endpoint), bucket, path, args.try_identity, out) \
+            if args.try_identity else None
+        return session, upload, probe
+
+    session, upload, probe = with_live_session(args, settings, out, upload_and_probe)
+    creds, identity_id = session.credentials, session.identity_id
     report = {
         "id_token": session.id_token, "identity_id": identity_id, "access_key_id": creds["AccessKeyId"],
         "secret_access_key": creds["SecretAccessKey"], "session_token": creds["SessionToken"],
@@ -2482,9 +2719,8 @@ def cmd_run(args, out):
         "credentials_source": session.source,
     }
     status = EXIT_OK
-    if args.try_identity:
-        client = s3_client(creds, region, endpoint)
-        report["isolation"], status = try_identity(client, bucket, path, args.try_identity, out)
+    if probe:
+        report["isolation"], status = probe
     lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
                       for key, label in RUN_LABELS]
                      + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
@@ -2559,9 +2795,39 @@ def cmd_creds(args, out):
     return EXIT_OK
 
 
+def forget_device(args, out):
+    """ForgetDevice for the profile's remembered device, with a token from the refresh token or a sign-in;
+    then its secrets are deleted."""
+    settings = profile_settings(args)
+    fingerprint, path = cache_fingerprint(settings), device_path(args.profile)
+    with cache_lock(cache_path(args.profile), out.warn):
+        device = load_device(path, fingerprint, out.warn)
+        if device is None:
+            out.note(f"no remembered device for profile {args.profile}")
+            return
+        entry = load_cache(cache_path(args.profile), fingerprint, out.warn)
+        result = None
+        if entry and entry.get("refresh_token"):
+            with contextlib.suppress(AwsStepError):  # refused or rotated away: a sign-in gets a token instead
+                result = refresh_tokens(settings, entry, device, entry.get("rotation") is True)
+        result = result or sign_in_tokens(settings, args.mfa_code, device)
+        client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
+        try:
+            with aws_step("forget this device of", settings["username"], "login", client.meta.endpoint_url):
+                client.forget_device(AccessToken=result["AccessToken"], DeviceKey=device["device_key"])
+        except AwsStepError as step:
+            if error_code(step.error)[0] != "ResourceNotFoundException":  # already forgotten
+                raise
+        os.unlink(path)
+    out.note(f"Cognito forgot this device; deleted {path}")
+
+
 def cmd_logout(args, out):
-    """Delete the profile's cached credentials and refresh token."""
+    """Delete the profile's cached credentials and refresh token; the remembered device stays unless
+    --forget-device, which tells Cognito to forget it too."""
     path = cache_path(args.profile)
+    if args.forget_device:
+        forget_device(args, out)
     removed = False
     # The .lock file stays: another process may be holding it right now. A folder is no session
     # (creds warns about it); it is left alone.
@@ -2572,16 +2838,20 @@ def cmd_logout(args, out):
     return EXIT_OK
 
 
-def user_files_context(args, out, keys=(), prefix=None):
-    """Settings, session and S3 client for the file commands; keys are checked before any request."""
+def with_user_files(args, out, operation, keys=(), prefix=None):
+    """Run operation(bucket, identity id, S3 client) for a file command; keys are checked before any request,
+    and a session AWS calls dead is renewed once (with_live_session)."""
     settings = profile_settings(args, SESSION_KEYS + ("bucket",))
     for key in keys:
         confine(None, key, settings["bucket"])
     if prefix:
         confine(None, prefix, settings["bucket"], folder_ok=True)
-    session = session_for(args, settings, out)
-    client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
-    return settings["bucket"], session.identity_id, client
+
+    def attempt(session):
+        """The operation with one session's credentials."""
+        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
+        return operation(settings["bucket"], session.identity_id, client)
+    return with_live_session(args, settings, out, attempt)
 
 
 def upload_plan(paths, key, recursive, note):
@@ -2630,9 +2900,12 @@ def walk_files(folder, note):
 def cmd_put(args, out):
     """Upload files into the user's folder."""
     plan = upload_plan(args.paths, args.key, args.recursive, out.note)
-    bucket, identity_id, client = user_files_context(args, out, keys=[key for _, key in plan])
-    pairs = [(path, user_key(identity_id, key, bucket)) for path, key in plan]
-    results = upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber)
+
+    def upload(bucket, identity_id, client):
+        """Every planned file into the user's folder."""
+        pairs = [(path, user_key(identity_id, key, bucket)) for path, key in plan]
+        return upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber)
+    results = with_user_files(args, out, upload, keys=[key for _, key in plan])
     if args.json:
         print(json.dumps({"uploaded": results}, indent=2))
     else:
@@ -2645,24 +2918,27 @@ def cmd_get(args, out):
     """Download one object from the user's folder."""
     if args.key.endswith("/"):
         raise ToolError(f"{args.key} names a folder; `get` downloads one object (see `ls {args.key}`)", EXIT_USAGE)
-    bucket, identity_id, client = user_files_context(args, out, keys=[args.key])
-    key = user_key(identity_id, args.key, bucket)
-    dest = args.dest or os.path.basename(key)
+    dest = args.dest or os.path.basename(args.key)
     if os.path.isdir(dest):
-        dest = os.path.join(dest, os.path.basename(key))
+        dest = os.path.join(dest, os.path.basename(args.key))
     folder = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(folder):
         raise ToolError(f"folder {folder} does not exist; create it or pick another destination", EXIT_USAGE)
-    result = download_file(client, bucket, key, dest, out)
+
+    def download(bucket, identity_id, client):
+        """The object from the user's folder into dest."""
+        return download_file(client, bucket, user_key(identity_id, args.key, bucket), dest, out)
+    result = with_user_files(args, out, download, keys=[args.key])
     out.result(result, [f"{result['uri']} -> {dest} ({result['size']} bytes)"])
     return EXIT_OK
 
 
 def cmd_ls(args, out):
     """List the objects in the user's folder."""
-    bucket, identity_id, client = user_files_context(args, out, prefix=args.prefix)
-    prefix = user_prefix(identity_id, args.prefix, bucket)
-    objects = list_objects(client, bucket, prefix)
+    def listing(bucket, identity_id, client):
+        """(bucket, identity id, the objects under the prefix in the user's folder)."""
+        return bucket, identity_id, list_objects(client, bucket, user_prefix(identity_id, args.prefix, bucket))
+    bucket, identity_id, objects = with_user_files(args, out, listing, prefix=args.prefix)
     folder = f"{identity_id}/"
     out.result({"bucket": bucket, "folder": folder, "objects": [
         {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
@@ -2674,12 +2950,15 @@ def cmd_ls(args, out):
 
 def cmd_rm(args, out):
     """Delete objects from the user's folder."""
-    bucket, identity_id, client = user_files_context(args, out, keys=args.keys)
-    keys = [user_key(identity_id, key, bucket) for key in args.keys]
-    for key in keys:
-        delete_object(client, bucket, key)
-        if not args.json:
-            print(f"deleted s3://{bucket}/{key}")
+    def delete(bucket, identity_id, client):
+        """Delete each key, saying so as it goes (deleting twice is harmless, so a retry may repeat them)."""
+        keys = [user_key(identity_id, key, bucket) for key in args.keys]
+        for key in keys:
+            delete_object(client, bucket, key)
+            if not args.json:
+                print(f"deleted s3://{bucket}/{key}")
+        return bucket, keys
+    bucket, keys = with_user_files(args, out, delete, keys=args.keys)
     if args.json:
         print(json.dumps({"deleted": [f"s3://{bucket}/{key}" for key in keys]}, indent=2))
     return EXIT_OK
@@ -2746,8 +3025,8 @@ def cmd_setup(args, out):
     idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
     changes, used = Changes(out), profile_uses(parser, profile, path)
     ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
-    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes, used)
-    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used)
+    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes, used, args.device_tracking)
+    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used, args.refresh_token_rotation)
     pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
                                    client_id, changes, used, guests=args.guests)
     iam = make_client("iam", region, endpoint)
@@ -2959,6 +3238,8 @@ def build_parser():
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug notes")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the credential cache")
     parser.add_argument("--mfa-code", metavar="CODE", help="answer an MFA challenge with this code")
+    parser.add_argument("--remember-device", action="store_true",
+                        help="in a pool that remembers devices when the user opts in, remember this one")
     add_run_options(parser, None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ToolArgumentParser)
     parser.set_defaults(command="run")  # after add_subparsers, whose own default would win
@@ -2970,7 +3251,12 @@ def build_parser():
     creds.add_argument("--format", choices=("text", "json", "env", "process"),
                        help="text (default), json, env (export lines) or process (credential_process)")
 
-    commands.add_parser("logout", help="delete the profile's cached credentials and refresh token")
+    logout = commands.add_parser("logout", help="delete the profile's cached credentials and refresh token",
+                                 description="Delete the profile's cached credentials and refresh token. A "
+                                             "remembered device stays, as it belongs to this computer: later "
+                                             "sign-ins still skip MFA, unless --forget-device.")
+    logout.add_argument("--forget-device", action="store_true",
+                        help="also make Cognito forget this computer's remembered device, and delete its secrets")
 
     aws_profile = commands.add_parser(
         "aws-profile", help="write an AWS CLI/SDK profile that gets its credentials from this tool",
@@ -3020,6 +3306,12 @@ def build_parser():
                                                               f"./{DEFAULT_CONFIG})")
     setup.add_argument("--profile", dest="write_profile", metavar="P",
                        help="profile to write (default: the global --profile)")
+    setup.add_argument("--device-tracking", choices=tuple(DEVICE_TRACKING),
+                       help="remember users' devices: off, opt-in (users choose, --remember-device) or always; a "
+                            "remembered device skips MFA (default: off for a new pool, else unchanged)")
+    setup.add_argument("--refresh-token-rotation", action=argparse.BooleanOptionalAction,
+                       help="issue a new refresh token at every renewal (GetTokensFromRefreshToken) "
+                            "(default: off for a new app client, else unchanged)")
     setup.add_argument("--guests", action="store_true",
                        help="allow guests (unauthenticated identities), mapped to role NAME-guest, which has no "
                             "access to the bucket")

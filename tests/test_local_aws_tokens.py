@@ -11,17 +11,10 @@ from joserfc.jwk import KeySet, RSAKey
 from pycognito.aws_srp import AWSSRP, generate_hash_device
 from pycognito.exceptions import SoftwareTokenMFAChallengeException
 
-from conftest import totp
+from conftest import advance_clock as advance, totp
 from test_local_aws_srp import PASSWORD, enable_totp, error, idp, make_pool, make_user, public  # noqa: F401
 
 ROTATING = {"Feature": "ENABLED", "RetryGracePeriodSeconds": 0}
-
-
-def advance(local_aws, seconds):
-    """Move local_aws's clock forward."""
-    request = urllib.request.Request(local_aws["endpoint_url"] + "/_local_aws/clock", method="POST",
-                                     data=json.dumps({"advance_seconds": seconds}).encode())
-    urllib.request.urlopen(request, timeout=10).close()
 
 
 def sign_in(public, pool, client_id, **device):

@@ -1,0 +1,203 @@
+"""Remembered devices, refresh-token rotation and sessions that die early, through the CLI against local_aws."""
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORDS, REGION, advance_clock, totp, write_config
+
+CACHE = Path("cache") / "cog-auth-s3"
+# More than the credentials' and tokens' hour: every credential issued before is dead on local_aws's clock.
+PAST_THEIR_LIFETIME = 3700
+
+
+def profile(stack, username="alice", **extra):
+    """The profile values of a user of stack, password included unless told otherwise."""
+    values = {k: v for k, v in stack.items() if k in ("region", "user_pool_id", "client_id", "identity_pool_id",
+                                                      "bucket", "endpoint_url")}
+    values.update(username=username, password=PASSWORDS[username])
+    values.update(extra)
+    return values
+
+
+def cached(tmp_path, name="default.json"):
+    """The profile's cache file (or device file) as a dict."""
+    return json.loads((tmp_path / CACHE / name).read_text())
+
+
+def kill_the_session(admin_client, local_aws, faults, stack, username="alice"):
+    """What an administrator's sign-out plus an hour does: refresh tokens revoked, credentials expired.
+
+    ExpiredToken from S3 for credentials past their Expiration is local_aws's S3 side; the fault makes
+    the next PutObject answer it whether or not that side is present.
+    """
+    admin_client("cognito-idp").admin_user_global_sign_out(UserPoolId=stack["user_pool_id"], Username=username)
+    advance_clock(local_aws, PAST_THEIR_LIFETIME)
+    faults.add("PutObject", times=1, status=400, code="ExpiredToken", message="The provided token has expired.")
+
+
+@pytest.fixture(scope="module")
+def device_stack(make_stack, admin_session, local_aws):
+    """A stack whose pool requires MFA and always remembers devices; alice has an authenticator."""
+    from pycognito.aws_srp import AWSSRP
+
+    stack = make_stack("devices")
+    idp = admin_session.client("cognito-idp", region_name=REGION, endpoint_url=local_aws["endpoint_url"])
+    pool = stack["user_pool_id"]
+    idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OPTIONAL",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    tokens = AWSSRP("alice", PASSWORDS["alice"], pool, stack["client_id"], client=idp).authenticate_user()
+    access = tokens["AuthenticationResult"]["AccessToken"]
+    secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+    idp.verify_software_token(AccessToken=access, UserCode=totp(secret))
+    idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
+                                      SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="ON",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    idp.update_user_pool(UserPoolId=pool, DeviceConfiguration={"ChallengeRequiredOnNewDevice": True,
+                                                               "DeviceOnlyRememberedOnUserPrompt": False})
+    return dict(stack, totp_secret=secret)
+
+
+def test_a_remembered_device_skips_mfa_until_it_is_forgotten(cli, device_stack, tmp_path, admin_client,
+                                                             request_log):
+    config = write_config(tmp_path / "config.ini", {"default": profile(device_stack)})
+    device_file = tmp_path / CACHE / "default.device.json"
+
+    no_code = cli("--config", config, "creds")
+    assert no_code.returncode == 3 and "--mfa-code" in no_code.stderr
+    first = cli("--config", config, "--mfa-code", totp(device_stack["totp_secret"]), "creds")
+    assert first.returncode == 0, first.stderr
+    assert "this device is remembered" in first.stderr
+    assert stat.S_IMODE(device_file.stat().st_mode) == 0o600
+    device = cached(tmp_path, "default.device.json")
+    listed = admin_client("cognito-idp").admin_list_devices(UserPoolId=device_stack["user_pool_id"],
+                                                            Username="alice")["Devices"]
+    assert [d["DeviceKey"] for d in listed] == [device["device_key"]]
+
+    assert cli("--config", config, "logout").returncode == 0
+    assert device_file.exists(), "logout must keep the device: it belongs to this computer"
+    remembered = cli("--config", config, "creds")  # no code, stdin not a terminal
+    assert remembered.returncode == 0, remembered.stderr
+
+    # A refresh of a device's tokens works only with its DEVICE_KEY (local_aws refuses it otherwise).
+    entry = cached(tmp_path)
+    entry["credentials"]["Expiration"] = "2000-01-01T00:00:00Z"
+    (tmp_path / CACHE / "default.json").write_text(json.dumps(entry))
+    request_log.clear()
+    renewed = cli("--config", config, "--json", "creds")
+    assert renewed.returncode == 0, renewed.stderr
+    assert request_log.cognito_calls() == ["InitiateAuth", "GetCredentialsForIdentity"]
+
+    forgot = cli("--config", config, "logout", "--forget-device")
+    assert forgot.returncode == 0, forgot.stderr
+    assert not device_file.exists() and not (tmp_path / CACHE / "default.json").exists()
+    assert admin_client("cognito-idp").admin_list_devices(UserPoolId=device_stack["user_pool_id"],
+                                                          Username="alice")["Devices"] == []
+    again = cli("--config", config, "creds")
+    assert again.returncode == 3 and "--mfa-code" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def rotating_stack(make_stack):
+    """A stack whose app client rotates refresh tokens (and so has no REFRESH_TOKEN_AUTH)."""
+    return make_stack("rotating", client_settings={
+        "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH"],
+        "RefreshTokenRotation": {"Feature": "ENABLED", "RetryGracePeriodSeconds": 0}})
+
+
+def test_a_dead_session_renews_through_get_tokens_from_refresh_token(cli, rotating_stack, tmp_path, local_aws,
+                                                                     faults, request_log, admin_client):
+    config = write_config(tmp_path / "config.ini", {"default": profile(rotating_stack)})
+    (tmp_path / "a.txt").write_text("a\n")
+    assert cli("--config", config, "put", "a.txt").returncode == 0
+    old = cached(tmp_path)["refresh_token"]
+
+    advance_clock(local_aws, PAST_THEIR_LIFETIME)
+    faults.add("PutObject", times=1, status=400, code="ExpiredToken", message="The provided token has expired.")
+    request_log.clear()
+    healed = cli("--config", config, "put", "a.txt")
+    assert healed.returncode == 0, healed.stderr
+    assert "ExpiredToken" in healed.stderr and "renewing" in healed.stderr
+    assert request_log.cognito_calls() == ["InitiateAuth", "GetTokensFromRefreshToken", "GetCredentialsForIdentity"]
+    assert request_log.operations("s3").count("PutObject") == 2
+    entry = cached(tmp_path)
+    assert entry["refresh_token"] != old and entry["rotation"] is True
+    with pytest.raises(Exception) as retired:
+        admin_client("cognito-idp").get_tokens_from_refresh_token(RefreshToken=old,
+                                                                  ClientId=rotating_stack["client_id"])
+    assert retired.value.response["Error"]["Message"] == "Invalid Refresh Token"
+
+    # The cache remembers the client rotates: the next renewal goes straight to GetTokensFromRefreshToken.
+    faults.add("PutObject", times=1, status=400, code="ExpiredToken", message="The provided token has expired.")
+    request_log.clear()
+    assert cli("--config", config, "put", "a.txt").returncode == 0
+    assert request_log.cognito_calls() == ["GetTokensFromRefreshToken", "GetCredentialsForIdentity"]
+
+
+@pytest.fixture(scope="module")
+def revoked_stack(make_stack):
+    """A stack of its own, since its users are signed out everywhere."""
+    return make_stack("revoked")
+
+
+def test_a_session_signed_out_by_an_administrator_heals_itself(cli, revoked_stack, tmp_path, local_aws, faults,
+                                                               admin_client):
+    bob = write_config(tmp_path / "bob.ini", {"default": profile(revoked_stack, "bob")})
+    bob_id = json.loads(cli("--config", bob, "--no-cache", "--json", "creds").stdout)["IdentityId"]
+    config = write_config(tmp_path / "config.ini", {"default": profile(revoked_stack)})
+    (tmp_path / "a.txt").write_text("a\n")
+    assert cli("--config", config, "put", "a.txt").returncode == 0
+
+    kill_the_session(admin_client, local_aws, faults, revoked_stack)
+    healed = cli("--config", config, "put", "a.txt")
+    assert healed.returncode == 0, healed.stderr
+    assert "Refresh Token has been revoked" in healed.stderr
+
+    kill_the_session(admin_client, local_aws, faults, revoked_stack)
+    probe = cli("--config", config, "--json", "run", "--upload-file", "a.txt", "--try-identity", bob_id)
+    assert probe.returncode == 0, probe.stderr
+    assert json.loads(probe.stdout)["isolation"]["refused"] is True
+
+    kill_the_session(admin_client, local_aws, faults, revoked_stack)
+    no_password = write_config(tmp_path / "config.ini", {"default": profile(revoked_stack, password=None)})
+    failed = cli("--config", no_password, "put", "a.txt")
+    assert failed.returncode == 3
+    line = failed.stderr.strip().splitlines()[-1]
+    assert line.startswith("cog_auth_s3: error: ") and "Refresh Token has been revoked" in line
+    assert "COG_AUTH_S3_PASSWORD" in line
+
+
+def test_setup_turns_device_tracking_and_rotation_on_and_off(local_aws, tmp_path, admin_client):
+    from test_provisioning import admin, statuses, unique_name
+
+    name = unique_name()
+    first = admin(["setup", "--name", name, "--device-tracking", "always", "--refresh-token-rotation"],
+                  local_aws, tmp_path)
+    assert first.returncode == 0, first.stderr
+    idp = admin_client("cognito-idp")
+    config = json.loads(admin(["--json", "setup", "--name", name], local_aws, tmp_path).stdout)["config"]["values"]
+    pool = idp.describe_user_pool(UserPoolId=config["user_pool_id"])["UserPool"]
+    client = idp.describe_user_pool_client(UserPoolId=config["user_pool_id"],
+                                           ClientId=config["client_id"])["UserPoolClient"]
+    assert pool["DeviceConfiguration"]["DeviceOnlyRememberedOnUserPrompt"] is False
+    assert client["RefreshTokenRotation"]["Feature"] == "ENABLED"
+    assert "ALLOW_REFRESH_TOKEN_AUTH" not in client["ExplicitAuthFlows"]
+
+    changed = admin(["setup", "--name", name, "--device-tracking", "opt-in", "--no-refresh-token-rotation"],
+                    local_aws, tmp_path)
+    assert changed.returncode == 0, changed.stderr
+    assert statuses(changed)["user pool"] == "updated" and statuses(changed)["app client"] == "updated"
+    pool = idp.describe_user_pool(UserPoolId=config["user_pool_id"])["UserPool"]
+    client = idp.describe_user_pool_client(UserPoolId=config["user_pool_id"],
+                                           ClientId=config["client_id"])["UserPoolClient"]
+    assert pool["DeviceConfiguration"]["DeviceOnlyRememberedOnUserPrompt"] is True
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True, "the update must keep other settings"
+    assert client["RefreshTokenRotation"]["Feature"] == "DISABLED"
+    assert "ALLOW_REFRESH_TOKEN_AUTH" in client["ExplicitAuthFlows"]
+
+    off = admin(["setup", "--name", name, "--device-tracking", "off"], local_aws, tmp_path)
+    assert statuses(off)["user pool"] == "updated" and statuses(off)["app client"] == "exists"
+    assert "DeviceConfiguration" not in idp.describe_user_pool(UserPoolId=config["user_pool_id"])["UserPool"]
