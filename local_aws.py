@@ -75,7 +75,9 @@ IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-proces
 - Unsigned requests are denied, except the operations AWS serves unsigned (Cognito InitiateAuth,
   RespondToAuthChallenge, SignUp..., GetId, GetCredentialsForIdentity). /moto-api/reset-auth is refused.
 - cognito-identity GetId: one stable <region>:<uuid> per (identity pool, token issuer, sub); the
-  Logins token must be an unexpired ID token signed by this local cognito-idp, its iss must match
+  Logins token must be an ID token unexpired on local_aws's clock and signed with its user pool's own
+  key (localaws/cognito_tokens.py: per-pool keys, token expiry, rotation, revocation; remembered
+  devices in localaws/cognito_devices.py), its iss must match
   the Logins key and its pool+client must be one of the pool's CognitoIdentityProviders.
   GetCredentialsForIdentity: Logins must belong to the identity; the pool's mapped role
   (Set/GetIdentityPoolRoles, missing from moto) must trust sts:AssumeRoleWithWebIdentity by

@@ -201,3 +201,54 @@ def test_setup_turns_device_tracking_and_rotation_on_and_off(local_aws, tmp_path
     off = admin(["setup", "--name", name, "--device-tracking", "off"], local_aws, tmp_path)
     assert statuses(off)["user pool"] == "updated" and statuses(off)["app client"] == "exists"
     assert "DeviceConfiguration" not in idp.describe_user_pool(UserPoolId=config["user_pool_id"])["UserPool"]
+
+
+@pytest.fixture(scope="module")
+def plain_device_stack(make_stack, admin_session, local_aws):
+    """A stack whose pool tracks devices without MFA; tests set always or opt-in as they need."""
+    return make_stack("devices-plain")
+
+
+def track_devices(admin_client, stack, opt_in):
+    """Set the pool's device tracking: opt-in (the user chooses) or always."""
+    admin_client("cognito-idp").update_user_pool(UserPoolId=stack["user_pool_id"], DeviceConfiguration={
+        "ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": opt_in})
+
+
+def remembered_status(admin_client, stack, device_key):
+    """dev:device_remembered_status of one of alice's devices, as Cognito lists it."""
+    for device in admin_client("cognito-idp").admin_list_devices(UserPoolId=stack["user_pool_id"],
+                                                                 Username="alice")["Devices"]:
+        if device["DeviceKey"] == device_key:
+            return {a["Name"]: a["Value"] for a in device["DeviceAttributes"]}["dev:device_remembered_status"]
+    return None
+
+
+def test_a_failed_confirm_device_costs_only_the_device(cli, plain_device_stack, tmp_path, faults, admin_client):
+    track_devices(admin_client, plain_device_stack, opt_in=False)
+    config = write_config(tmp_path / "config.ini", {"default": profile(plain_device_stack)})
+    faults.add("ConfirmDevice", times=1, status=400, code="InvalidParameterException")  # not retried
+    result = cli("--config", config, "creds")
+    assert result.returncode == 0, result.stderr
+    assert "couldn't confirm this device" in result.stderr
+    assert not (tmp_path / CACHE / "default.device.json").exists()
+    assert cli("--config", config, "logout").returncode == 0
+    again = cli("--config", config, "creds")
+    assert again.returncode == 0 and "this device is remembered" in again.stderr
+    device = cached(tmp_path, "default.device.json")
+    assert remembered_status(admin_client, plain_device_stack, device["device_key"]) == "remembered"
+
+
+def test_an_opt_in_pool_remembers_the_device_only_when_asked(cli, plain_device_stack, tmp_path, admin_client):
+    track_devices(admin_client, plain_device_stack, opt_in=True)
+    config = write_config(tmp_path / "config.ini", {"default": profile(plain_device_stack)})
+    tracked = cli("--config", config, "creds")
+    assert tracked.returncode == 0 and "--remember-device" in tracked.stderr
+    first = cached(tmp_path, "default.device.json")["device_key"]
+    assert remembered_status(admin_client, plain_device_stack, first) == "not_remembered"
+    assert cli("--config", config, "logout", "--forget-device").returncode == 0
+    asked = cli("--config", config, "--remember-device", "creds")
+    assert asked.returncode == 0 and "this device is remembered" in asked.stderr
+    second = cached(tmp_path, "default.device.json")["device_key"]
+    assert second != first and remembered_status(admin_client, plain_device_stack, second) == "remembered"
+    assert remembered_status(admin_client, plain_device_stack, first) is None

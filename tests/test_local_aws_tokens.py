@@ -139,6 +139,10 @@ def test_a_tracked_device_binds_the_refresh_token_once_confirmed(idp, public):
     with pytest.raises(Exception) as without_key:
         refresh(public, client_id, tokens["RefreshToken"])
     assert error(without_key)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
+    # Signing in again through the device (no MFA here): device SRP, tokens bound to the same device.
+    again = sign_in(public, pool, client_id, **device)
+    assert "NewDeviceMetadata" not in again
+    assert refresh(public, client_id, again["RefreshToken"], meta["DeviceKey"])["AuthenticationResult"]
     listed = public.list_devices(AccessToken=tokens["AccessToken"])["Devices"]
     assert [d["DeviceKey"] for d in listed] == [meta["DeviceKey"]]
     attributes = {a["Name"]: a["Value"] for a in listed[0]["DeviceAttributes"]}

@@ -221,3 +221,75 @@ def test_the_same_warning_prints_once(capsys):
         out.warn("ignoring corrupt credential cache x")
     out.warn("another")
     assert capsys.readouterr().err.splitlines() == ["warning: ignoring corrupt credential cache x", "warning: another"]
+
+
+def dead_session_step(code):
+    """An AwsStepError as S3 raises it for credentials it refuses with code."""
+    from botocore.exceptions import ClientError
+
+    error = ClientError({"Error": {"Code": code, "Message": "refused"}}, "PutObject")
+    return tool.AwsStepError(error, "upload", "s3://b/k", "s3")
+
+
+@pytest.mark.parametrize("code", ["ExpiredToken", "InvalidToken", "InvalidAccessKeyId"])
+def test_a_dead_session_is_renewed_once_and_the_operation_retried(monkeypatch, code):
+    asked = []
+    monkeypatch.setattr(tool, "session_for", lambda args, settings, out, dead=None: asked.append(dead) or
+                        f"session{len(asked)}")
+    attempts = []
+
+    def operation(session):
+        attempts.append(session)
+        if len(attempts) == 1:
+            raise dead_session_step(code)
+        return "done"
+    assert tool.with_live_session(None, {}, tool.Output(quiet=True), operation) == "done"
+    assert attempts == ["session1", "session2"] and asked == [None, "session1"]
+
+
+def test_a_second_refusal_or_any_other_error_is_not_retried(monkeypatch):
+    monkeypatch.setattr(tool, "session_for", lambda args, settings, out, dead=None: "session")
+    calls = []
+
+    def always_dead(session):
+        calls.append(session)
+        raise dead_session_step("ExpiredToken")
+    with pytest.raises(tool.AwsStepError):
+        tool.with_live_session(None, {}, tool.Output(quiet=True), always_dead)
+    assert len(calls) == 2
+
+    def denied(session):
+        calls.append(session)
+        raise dead_session_step("AccessDenied")
+    calls.clear()
+    with pytest.raises(tool.AwsStepError):
+        tool.with_live_session(None, {}, tool.Output(quiet=True), denied)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("code,message,rotating", [
+    ("InvalidParameterException", "Refresh token rotation is enabled for this app client; use "
+                                  "GetTokensFromRefreshToken", True),
+    ("NotAuthorizedException", "Refresh token rotation is enabled", True),
+    ("NotAuthorizedException", "Refresh Token has been revoked", False),
+    ("NotAuthorizedException", "Invalid Refresh Token", False),
+])
+def test_the_rotation_refusal_is_told_apart_from_a_dead_refresh_token(code, message, rotating):
+    from botocore.exceptions import ClientError
+
+    step = tool.AwsStepError(ClientError({"Error": {"Code": code, "Message": message}}, "InitiateAuth"),
+                             "refresh the session of", "alice", "login")
+    assert tool.rotation_refusal(step) is rotating
+
+
+def test_a_device_file_is_used_only_when_private_complete_and_for_these_settings(tmp_path):
+    path = str(tmp_path / "default.device.json")
+    device = {"device_key": "us-east-1_k", "device_group_key": "-g", "device_password": "p"}
+    tool.save_cache(path, {"version": 1, "fingerprint": "fp", **device})
+    warnings = []
+    assert tool.load_device(path, "fp", warnings.append) == device
+    assert tool.load_device(path, "other", warnings.append) is None
+    os.chmod(path, 0o644)
+    assert tool.load_device(path, "fp", warnings.append) is None and "readable by others" in warnings[-1]
+    tool.save_cache(path, {"version": 1, "fingerprint": "fp", "device_key": "k"})
+    assert tool.load_device(path, "fp", warnings.append) is None
