@@ -1,4 +1,7 @@
-"""Remembered devices, refresh-token rotation and sessions that die early, through the CLI against local_aws."""
+"""Remembered devices, refresh-token rotation and sessions that die early, through the CLI against local_aws.
+
+Tests that move the clock run on a local_aws of the module's own (clock_aws), never the shared one.
+"""
 
 import json
 import stat
@@ -6,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORDS, REGION, advance_clock, totp, write_config
+from conftest import PASSWORDS, REGION, RequestLog, advance_clock, totp, write_config
 
 CACHE = Path("cache") / "cog-auth-s3"
 # More than the credentials' and tokens' hour: every credential issued before is dead on local_aws's clock.
@@ -27,15 +30,20 @@ def cached(tmp_path, name="default.json"):
     return json.loads((tmp_path / CACHE / name).read_text())
 
 
-def kill_the_session(admin_client, local_aws, faults, stack, username="alice"):
-    """What an administrator's sign-out plus an hour does: refresh tokens revoked, credentials expired.
+def kill_the_session(clock_aws, stack, username="alice"):
+    """What an administrator's sign-out plus an hour does: refresh tokens revoked, credentials expired
+    (S3 answers ExpiredToken), while the tool's own clock still finds its cache fresh."""
+    idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
+    idp.admin_user_global_sign_out(UserPoolId=stack["user_pool_id"], Username=username)
+    advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)
 
-    ExpiredToken from S3 for credentials past their Expiration is local_aws's S3 side; the fault makes
-    the next PutObject answer it whether or not that side is present.
-    """
-    admin_client("cognito-idp").admin_user_global_sign_out(UserPoolId=stack["user_pool_id"], Username=username)
-    advance_clock(local_aws, PAST_THEIR_LIFETIME)
-    faults.add("PutObject", times=1, status=400, code="ExpiredToken", message="The provided token has expired.")
+
+@pytest.fixture
+def clock_log(clock_aws):
+    """A cleared view of the requests the module's own local_aws receives."""
+    log = RequestLog(clock_aws["endpoint_url"])
+    log.clear()
+    return log
 
 
 @pytest.fixture(scope="module")
@@ -101,67 +109,68 @@ def test_a_remembered_device_skips_mfa_until_it_is_forgotten(cli, device_stack, 
 
 
 @pytest.fixture(scope="module")
-def rotating_stack(make_stack):
+def rotating_stack(clock_aws):
     """A stack whose app client rotates refresh tokens (and so has no REFRESH_TOKEN_AUTH)."""
-    return make_stack("rotating", client_settings={
-        "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH"],
-        "RefreshTokenRotation": {"Feature": "ENABLED", "RetryGracePeriodSeconds": 0}})
+    stack = clock_aws["make_stack"]("rotating")
+    idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
+    idp.update_user_pool_client(UserPoolId=stack["user_pool_id"], ClientId=stack["client_id"],
+                                ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"],
+                                RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})
+    return stack
 
 
-def test_a_dead_session_renews_through_get_tokens_from_refresh_token(cli, rotating_stack, tmp_path, local_aws,
-                                                                     faults, request_log, admin_client):
+def test_a_dead_session_renews_through_get_tokens_from_refresh_token(cli, rotating_stack, tmp_path, clock_aws,
+                                                                     clock_log):
     config = write_config(tmp_path / "config.ini", {"default": profile(rotating_stack)})
     (tmp_path / "a.txt").write_text("a\n")
     assert cli("--config", config, "put", "a.txt").returncode == 0
     old = cached(tmp_path)["refresh_token"]
 
-    advance_clock(local_aws, PAST_THEIR_LIFETIME)
-    faults.add("PutObject", times=1, status=400, code="ExpiredToken", message="The provided token has expired.")
-    request_log.clear()
+    advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)  # the credentials die; the tool's cache looks fresh
+    clock_log.clear()
     healed = cli("--config", config, "put", "a.txt")
     assert healed.returncode == 0, healed.stderr
     assert "ExpiredToken" in healed.stderr and "renewing" in healed.stderr
-    assert request_log.cognito_calls() == ["InitiateAuth", "GetTokensFromRefreshToken", "GetCredentialsForIdentity"]
-    assert request_log.operations("s3").count("PutObject") == 2
+    assert clock_log.cognito_calls() == ["InitiateAuth", "GetTokensFromRefreshToken", "GetCredentialsForIdentity"]
+    assert clock_log.operations("s3").count("PutObject") == 2
     entry = cached(tmp_path)
     assert entry["refresh_token"] != old and entry["rotation"] is True
+    idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
     with pytest.raises(Exception) as retired:
-        admin_client("cognito-idp").get_tokens_from_refresh_token(RefreshToken=old,
-                                                                  ClientId=rotating_stack["client_id"])
+        idp.get_tokens_from_refresh_token(RefreshToken=old, ClientId=rotating_stack["client_id"])
     assert retired.value.response["Error"]["Message"] == "Invalid Refresh Token"
 
     # The cache remembers the client rotates: the next renewal goes straight to GetTokensFromRefreshToken.
-    faults.add("PutObject", times=1, status=400, code="ExpiredToken", message="The provided token has expired.")
-    request_log.clear()
+    advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)
+    clock_log.clear()
     assert cli("--config", config, "put", "a.txt").returncode == 0
-    assert request_log.cognito_calls() == ["GetTokensFromRefreshToken", "GetCredentialsForIdentity"]
+    assert clock_log.cognito_calls() == ["GetTokensFromRefreshToken", "GetCredentialsForIdentity"]
 
 
 @pytest.fixture(scope="module")
-def revoked_stack(make_stack):
+def revoked_stack(clock_aws):
     """A stack of its own, since its users are signed out everywhere."""
-    return make_stack("revoked")
+    return clock_aws["make_stack"]("revoked")
 
 
-def test_a_session_signed_out_by_an_administrator_heals_itself(cli, revoked_stack, tmp_path, local_aws, faults,
-                                                               admin_client):
+def test_a_session_signed_out_by_an_administrator_heals_itself(cli, revoked_stack, tmp_path, clock_aws):
     bob = write_config(tmp_path / "bob.ini", {"default": profile(revoked_stack, "bob")})
     bob_id = json.loads(cli("--config", bob, "--no-cache", "--json", "creds").stdout)["IdentityId"]
     config = write_config(tmp_path / "config.ini", {"default": profile(revoked_stack)})
     (tmp_path / "a.txt").write_text("a\n")
     assert cli("--config", config, "put", "a.txt").returncode == 0
 
-    kill_the_session(admin_client, local_aws, faults, revoked_stack)
+    kill_the_session(clock_aws, revoked_stack)
     healed = cli("--config", config, "put", "a.txt")
     assert healed.returncode == 0, healed.stderr
     assert "Refresh Token has been revoked" in healed.stderr
 
-    kill_the_session(admin_client, local_aws, faults, revoked_stack)
+    kill_the_session(clock_aws, revoked_stack)
     probe = cli("--config", config, "--json", "run", "--upload-file", "a.txt", "--try-identity", bob_id)
     assert probe.returncode == 0, probe.stderr
     assert json.loads(probe.stdout)["isolation"]["refused"] is True
 
-    kill_the_session(admin_client, local_aws, faults, revoked_stack)
+    kill_the_session(clock_aws, revoked_stack)
     no_password = write_config(tmp_path / "config.ini", {"default": profile(revoked_stack, password=None)})
     failed = cli("--config", no_password, "put", "a.txt")
     assert failed.returncode == 3

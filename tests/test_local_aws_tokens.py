@@ -11,10 +11,35 @@ from joserfc.jwk import KeySet, RSAKey
 from pycognito.aws_srp import AWSSRP, generate_hash_device
 from pycognito.exceptions import SoftwareTokenMFAChallengeException
 
-from conftest import advance_clock as advance, totp
-from test_local_aws_srp import PASSWORD, enable_totp, error, idp, make_pool, make_user, public  # noqa: F401
+from conftest import advance_clock, totp
+from test_local_aws_srp import PASSWORD, error, idp, make_pool, make_user, public  # noqa: F401
 
 ROTATING = {"Feature": "ENABLED", "RetryGracePeriodSeconds": 0}
+
+
+@pytest.fixture(scope="module")
+def clock_clients(clock_aws):
+    """(admin cognito-idp, unsigned cognito-idp, admin cognito-identity) of the module's own local_aws, whose
+    clock these tests move."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    endpoint, admin = clock_aws["endpoint_url"], clock_aws["admin_session"]
+    return (admin.client("cognito-idp", endpoint_url=endpoint),
+            boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=endpoint,
+                         config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1})),
+            admin.client("cognito-identity", endpoint_url=endpoint))
+
+
+def enable_totp(idp, public, pool, client_id):
+    """Give alice a verified authenticator (the secret Cognito hands out) and prefer it; return the secret."""
+    tokens = sign_in(public, pool, client_id)
+    secret = public.associate_software_token(AccessToken=tokens["AccessToken"])["SecretCode"]
+    public.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp(secret))
+    idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
+                                      SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    return secret
 
 
 def sign_in(public, pool, client_id, **device):
@@ -94,7 +119,8 @@ def test_get_id_refuses_a_token_signed_with_motos_packaged_key(idp, public, admi
     assert error(refused)[:2] == ("NotAuthorizedException", "Invalid login token. Couldn't verify signed token.")
 
 
-def test_tokens_expire_on_the_local_clock(idp, public, local_aws, admin_client):
+def test_tokens_expire_on_the_local_clock(clock_aws, clock_clients):
+    idp, public, identity = clock_clients
     units = {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "minutes"}
     pool = idp.create_user_pool(PoolName="expiring")["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(
@@ -105,12 +131,11 @@ def test_tokens_expire_on_the_local_clock(idp, public, local_aws, admin_client):
     tokens = sign_in(public, pool, client_id)
     assert tokens["ExpiresIn"] == 300
     assert public.get_user(AccessToken=tokens["AccessToken"])["Username"] == "alice"
-    advance(local_aws, 301)
+    advance_clock(clock_aws["endpoint_url"], 301)
     with pytest.raises(Exception) as expired:
         public.get_user(AccessToken=tokens["AccessToken"])
     assert error(expired)[:2] == ("NotAuthorizedException", "Access Token has expired")
     provider = f"cognito-idp.us-east-1.amazonaws.com/{pool}"
-    identity = admin_client("cognito-identity")
     identity_pool = identity.create_identity_pool(
         IdentityPoolName="expiring", AllowUnauthenticatedIdentities=False,
         CognitoIdentityProviders=[{"ProviderName": provider, "ClientId": client_id}])["IdentityPoolId"]
@@ -119,7 +144,7 @@ def test_tokens_expire_on_the_local_clock(idp, public, local_aws, admin_client):
     assert "Token expired" in error(stale)[1]
     renewed = refresh(public, client_id, tokens["RefreshToken"])["AuthenticationResult"]
     assert public.get_user(AccessToken=renewed["AccessToken"])["Username"] == "alice"
-    advance(local_aws, 3600)
+    advance_clock(clock_aws["endpoint_url"], 3600)
     with pytest.raises(Exception) as gone:
         refresh(public, client_id, tokens["RefreshToken"])
     assert error(gone)[:2] == ("NotAuthorizedException", "Refresh Token has expired")
@@ -230,12 +255,13 @@ def test_rotation_replaces_the_refresh_token_and_retires_the_old_one(idp, public
     assert again["RefreshToken"] not in (first, renewed["RefreshToken"])
 
 
-def test_the_grace_period_keeps_the_old_refresh_token_until_the_clock_passes_it(idp, public, local_aws):
+def test_the_grace_period_keeps_the_old_refresh_token_until_the_clock_passes_it(clock_aws, clock_clients):
+    idp, public, _ = clock_clients
     pool, client_id, _ = rotating_client(idp, grace=30)
     first = sign_in(public, pool, client_id)["RefreshToken"]
     public.get_tokens_from_refresh_token(RefreshToken=first, ClientId=client_id)
     assert public.get_tokens_from_refresh_token(RefreshToken=first, ClientId=client_id)["AuthenticationResult"]
-    advance(local_aws, 31)
+    advance_clock(clock_aws["endpoint_url"], 31)
     with pytest.raises(Exception) as retired:
         public.get_tokens_from_refresh_token(RefreshToken=first, ClientId=client_id)
     assert error(retired)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
