@@ -48,7 +48,7 @@ VALIDITY = {
     "access": ("AccessTokenValidity", "AccessToken", 1, "hours"),
     "refresh": ("RefreshTokenValidity", "RefreshToken", 30, "days"),
 }
-INVALID_REFRESH = "Invalid Refresh Token"
+INVALID_REFRESH = "Invalid Refresh Token."  # as SDK bug reports quote AWS (aws-sdk-js-v3 7162, aws-sdk-java 2253)
 ROTATION_REFUSAL = "Refresh token rotation is enabled for this app client; use GetTokensFromRefreshToken"
 PUBLIC = ("GetTokensFromRefreshToken", "RevokeToken", "GetUser")
 lock = threading.RLock()

@@ -138,7 +138,7 @@ def test_a_dead_session_renews_through_get_tokens_from_refresh_token(cli, rotati
     idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
     with pytest.raises(Exception) as retired:
         idp.get_tokens_from_refresh_token(RefreshToken=old, ClientId=rotating_stack["client_id"])
-    assert retired.value.response["Error"]["Message"] == "Invalid Refresh Token"
+    assert retired.value.response["Error"]["Message"] == "Invalid Refresh Token."
 
     # The cache remembers the client rotates: the next renewal goes straight to GetTokensFromRefreshToken.
     advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)

@@ -157,13 +157,13 @@ def test_a_tracked_device_binds_the_refresh_token_once_confirmed(idp, public):
     assert meta["DeviceKey"].startswith("us-east-1_") and meta["DeviceGroupKey"]
     with pytest.raises(Exception) as unconfirmed:
         refresh(public, client_id, tokens["RefreshToken"], meta["DeviceKey"])
-    assert error(unconfirmed)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert error(unconfirmed)[:2] == ("NotAuthorizedException", "Invalid Refresh Token.")
     device, answer = confirm(public, tokens)
     assert answer["UserConfirmationNecessary"] is False
     assert refresh(public, client_id, tokens["RefreshToken"], meta["DeviceKey"])["AuthenticationResult"]["IdToken"]
     with pytest.raises(Exception) as without_key:
         refresh(public, client_id, tokens["RefreshToken"])
-    assert error(without_key)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert error(without_key)[:2] == ("NotAuthorizedException", "Invalid Refresh Token.")
     # Signing in again through the device (no MFA here): device SRP, tokens bound to the same device.
     again = sign_in(public, pool, client_id, **device)
     assert "NewDeviceMetadata" not in again
@@ -175,7 +175,7 @@ def test_a_tracked_device_binds_the_refresh_token_once_confirmed(idp, public):
     idp.admin_forget_device(UserPoolId=pool, Username="alice", DeviceKey=meta["DeviceKey"])
     with pytest.raises(Exception) as forgotten:
         refresh(public, client_id, tokens["RefreshToken"], meta["DeviceKey"])
-    assert error(forgotten)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert error(forgotten)[:2] == ("NotAuthorizedException", "Invalid Refresh Token.")
     assert idp.admin_list_devices(UserPoolId=pool, Username="alice")["Devices"] == []
 
 
@@ -249,7 +249,7 @@ def test_rotation_replaces_the_refresh_token_and_retires_the_old_one(idp, public
     assert renewed["RefreshToken"] != first and public.get_user(AccessToken=renewed["AccessToken"])
     with pytest.raises(Exception) as retired:
         public.get_tokens_from_refresh_token(RefreshToken=first, ClientId=client_id, ClientSecret=secret)
-    assert error(retired)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert error(retired)[:2] == ("NotAuthorizedException", "Invalid Refresh Token.")
     again = public.get_tokens_from_refresh_token(RefreshToken=renewed["RefreshToken"], ClientId=client_id,
                                                  ClientSecret=secret)["AuthenticationResult"]
     assert again["RefreshToken"] not in (first, renewed["RefreshToken"])
@@ -264,7 +264,7 @@ def test_the_grace_period_keeps_the_old_refresh_token_until_the_clock_passes_it(
     advance_clock(clock_aws["endpoint_url"], 31)
     with pytest.raises(Exception) as retired:
         public.get_tokens_from_refresh_token(RefreshToken=first, ClientId=client_id)
-    assert error(retired)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert error(retired)[:2] == ("NotAuthorizedException", "Invalid Refresh Token.")
 
 
 def test_a_rotating_tracked_client_needs_the_device_key(idp, public):
@@ -277,7 +277,7 @@ def test_a_rotating_tracked_client_needs_the_device_key(idp, public):
     device, _ = confirm(public, tokens)
     with pytest.raises(Exception) as without:
         public.get_tokens_from_refresh_token(RefreshToken=tokens["RefreshToken"], ClientId=client_id)
-    assert error(without)[:2] == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert error(without)[:2] == ("NotAuthorizedException", "Invalid Refresh Token.")
     renewed = public.get_tokens_from_refresh_token(RefreshToken=tokens["RefreshToken"], ClientId=client_id,
                                                    DeviceKey=device["device_key"])["AuthenticationResult"]
     assert public.get_tokens_from_refresh_token(RefreshToken=renewed["RefreshToken"], ClientId=client_id,
