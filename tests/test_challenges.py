@@ -78,7 +78,7 @@ def test_a_wrong_mfa_code_exits_3(cli, totp_stack, tmp_path, local_aws):
     wrong = f"{(int(totp(totp_stack['totp_secret'], at=local_now(local_aws))) + 1) % 1_000_000:06d}"
     result = cli("--config", write_config(tmp_path / "c.ini", {"default": values}), "--no-cache",
                  "--mfa-code", wrong, "creds")
-    assert result.returncode == 3 and "MFA code was wrong" in result.stderr
+    assert result.returncode == 3 and "code was wrong" in result.stderr
 
 
 @pytest.fixture(scope="module")
