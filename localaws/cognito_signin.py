@@ -35,8 +35,10 @@ SRP and SECRET_HASH checks (srp_challenge, srp_verify, check_secret_hash). What 
   numbers or punctuation: no spaces) with AWS's validation wording.
 
 Differences from AWS that remain (see also local_aws.py's list):
-- WEB_AUTHN is never offered; passwordless factors don't need SES/SNS sending configuration, and a
-  pool with MFA ON may still allow them (AWS refuses that combination at configuration time).
+- WEB_AUTHN is never offered. Codes by email (sign-in or MFA) need no SES sending configuration
+  (AWS: EmailConfiguration with EmailSendingAccount DEVELOPER), codes by SMS need no working SNS
+  role (SmsConfiguration is stored, its role never assumed or checked), and neither needs the
+  Essentials feature plan. A pool with MFA ON may still allow passwordless first factors.
 - Wordings that are best guesses: "USER_AUTH flow not enabled for this client", a SELECT_CHALLENGE
   or SELECT_MFA_TYPE ANSWER that is not on offer, a challenge name that doesn't match its session.
 - The attempt limit (3 codes per session) is a guess; a TOTP code may be used twice within its step.
