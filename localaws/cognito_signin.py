@@ -59,6 +59,7 @@ from localaws import clock, control
 TOTP_STEP = 30
 CODE_DIGITS = {"email": 8, "sms": 6}
 MAX_CODE_ATTEMPTS = 3
+STALE_AFTER = 3600  # seconds an expired session is remembered
 FIRST_FACTORS = ("EMAIL_OTP", "SMS_OTP", "PASSWORD", "PASSWORD_SRP")  # AWS's AvailableChallenges order
 KNOWN_FIRST_FACTORS = FIRST_FACTORS + ("WEB_AUTHN",)
 # The challenges whose sessions this module issues and checks.
@@ -194,7 +195,8 @@ def new_flow(backend, pool, client, user, challenge, **state):
     validity = int(client.extended_config.get("AuthSessionValidity", 3)) * 60
     now = clock.now()
     with _lock:
-        for stale in [s for s, f in _flows.items() if f["expires"] < now]:
+        # Kept a while past expiry, so a late answer hears "session is expired" rather than "invalid".
+        for stale in [s for s, f in _flows.items() if f["expires"] + STALE_AFTER < now]:
             del _flows[stale]
             backend.sessions.pop(stale, None)
         _flows[session] = {"client": client.id, "pool": pool.id, "sub": user.id if user else None,
