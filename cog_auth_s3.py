@@ -841,6 +841,7 @@ class SignIn:
         associated = self.client.associate_software_token(Session=response["Session"])
         secret = associated["SecretCode"]
         label = quote(f"{TOTP_ISSUER}:{self.username}")
+        # Printed even with --quiet: without the secret the user can't enrol.
         print(f"MFA is required: add this account to an authenticator app, then enter its code.\n"
               f"  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
               f"  secret: {secret}", file=sys.stderr, flush=True)
