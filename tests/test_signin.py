@@ -9,16 +9,9 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from conftest import advance_clock, control_call, local_now, run_cli, totp, user_env, write_config
+from conftest import admin_env, advance_clock, control_call, local_now, run_cli, totp, write_config
 
 PASSWORD = "Sign-in-passw0rd!"
-
-
-def admin_env(local_aws, tmp_path, **extra):
-    """The administrator's environment for setup and add-user."""
-    return user_env(tmp_path, AWS_ACCESS_KEY_ID=local_aws["aws_access_key_id"],
-                    AWS_SECRET_ACCESS_KEY=local_aws["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-                    **extra)
 
 
 class Deployment:
