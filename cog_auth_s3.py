@@ -11,11 +11,13 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID]
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
-    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | logout [--forget-device]
+    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | login | logout [--forget-device]
     cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
     cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P] [--guests]
+                   [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
                    [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation]
-    cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME | teardown --name NAME [--region R] [--force]
+    cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME [--email ADDRESS] [--phone NUMBER]
+    cog_auth_s3.py [GLOBAL OPTIONS] teardown --name NAME [--region R] [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket B] [--fix [--yes]]
 
     With no command, `run` signs in, prints the ID token, the identity id and the
@@ -24,12 +26,19 @@ Usage:
 Configuration: an INI file (--config, default ./config.ini) whose sections are
 profiles (--profile, default "default"). Keys: region, user_pool_id, client_id,
 client_secret, identity_pool_id, username, password, bucket, upload_file,
-endpoint_url. Precedence: command-line flags > environment > file.
+endpoint_url, sign_in. Precedence: command-line flags > environment > file.
+
+sign_in: srp (the default: USER_SRP_AUTH), choice (USER_AUTH preferring PASSWORD_SRP),
+email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password).
+Codes (one-time codes, MFA, enrolling an authenticator app) come from --mfa-code,
+COG_AUTH_S3_MFA_CODE, or a prompt on the terminal (/dev/tty, even when stdin and
+stderr are redirected, as under credential_process); with no terminal the tool
+fails at once (exit 3): run `login` in a terminal first.
 
 Environment:
     COG_AUTH_S3_<KEY>         any config key, e.g. COG_AUTH_S3_PASSWORD
     COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
-    COG_AUTH_S3_MFA_CODE      answers an MFA challenge (like --mfa-code)
+    COG_AUTH_S3_MFA_CODE      answers a code challenge: MFA or one-time code (like --mfa-code)
     XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
     AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
@@ -132,8 +141,12 @@ LOGIN_MESSAGES = {
     "UserNotFoundException": "user {obj} does not exist in the user pool; check username or run add-user",
     "UserNotConfirmedException": "user {obj} is not confirmed; confirm the sign-up (admin-confirm-sign-up)",
     "PasswordResetRequiredException": "user {obj} must reset the password; reset it, then sign in again",
-    "CodeMismatchException": "the MFA code was wrong; run again with a fresh --mfa-code",
-    "ExpiredCodeException": "the MFA code has expired; run again with a fresh --mfa-code",
+    "CodeMismatchException": "the code was wrong; run again with a fresh one (--mfa-code, "
+                             "COG_AUTH_S3_MFA_CODE or the prompt)",
+    "ExpiredCodeException": "the code has expired; run again with a fresh one (--mfa-code, "
+                            "COG_AUTH_S3_MFA_CODE or the prompt)",
+    "EnableSoftwareTokenMFAException": "the authenticator app's code was wrong, so MFA was not set up; "
+                                       "run again and enter its current code",
     "InvalidPasswordException": "the new password was refused: {message}; pick one that meets the pool's policy",
     "UserLambdaValidationException": "a Lambda trigger of the user pool refused the sign-in of {obj}: {message}",
 }
@@ -215,6 +228,9 @@ def explain_aws_error(step):
     if step.stage == "login":
         if code == "NotAuthorizedException":
             return ToolError(login_refusal(message, obj), EXIT_LOGIN)
+        if code == "InvalidParameterException" and "USER_AUTH flow not enabled" in message:
+            return ToolError("the app client does not allow choice-based sign-in (USER_AUTH); enable "
+                             "ALLOW_USER_AUTH on it (setup --sign-in choice), or set sign_in = srp", EXIT_LOGIN)
         if code == "InvalidParameterException" and "USER_SRP_AUTH" in message:
             return ToolError("the app client does not allow SRP sign-in; enable ALLOW_USER_SRP_AUTH on it",
                              EXIT_LOGIN)
@@ -263,6 +279,11 @@ def login_refusal(message, username):
         return "the app client has a secret; set 'client_secret' in the profile"
     if "secret hash" in lowered:
         return "the app client rejected the secret hash; check 'client_secret' (and 'client_id')"
+    if "session is expired" in lowered:
+        return ("the sign-in took longer than Cognito allows (its session and code expired); "
+                "run again and enter the code sooner")
+    if "invalid session" in lowered:
+        return "Cognito ended this sign-in (a code was used already, or wrong too often); run again"
     if "refresh token" in lowered:
         return "the refresh token was refused; run `logout` and sign in again"
     if "not enabled" in lowered or "auth flow" in lowered:
@@ -317,10 +338,24 @@ def labelled(pairs):
     return [f"{label + ':':<19}{value}" for label, value in pairs]
 
 
+def open_terminal():
+    """A file descriptor of the controlling terminal, else None.
+
+    Prompts go there even when stdin and stderr are pipes: the AWS CLI runs credential_process
+    with its stderr swallowed, where a prompt on stderr would look like a hang.
+    """
+    try:
+        return os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return None
+
+
 def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
-    """Read a secret with getpass, or fail with exit_code when there is no terminal."""
-    if not sys.stdin or not sys.stdin.isatty():
+    """Read a secret with getpass (which prompts and reads on /dev/tty), or fail at once without a terminal."""
+    terminal = open_terminal()
+    if terminal is None:
         raise ToolError(no_tty_message, exit_code)
+    os.close(terminal)
     import getpass
 
     try:
@@ -338,8 +373,9 @@ def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
 
 CONFIG_KEYS = (
     "region", "user_pool_id", "client_id", "client_secret", "identity_pool_id",
-    "username", "password", "bucket", "upload_file", "endpoint_url",
+    "username", "password", "bucket", "upload_file", "endpoint_url", "sign_in",
 )
+SIGN_IN_MODES = ("srp", "choice", "email-otp", "sms-otp")
 ENV_PREFIX = "COG_AUTH_S3_"
 DEFAULT_CONFIG = "config.ini"
 # Keys without which a user's session can't be made; run and files add bucket.
@@ -486,6 +522,9 @@ def validate_settings(settings):
                         f"http://127.0.0.1:4566 (no query or fragment)", EXIT_USAGE)
     if match and match.group(2) is not None and not 0 < int(match.group(2)) < 65536:
         raise ToolError(f"endpoint_url '{endpoint}' has port {match.group(2)}; a port is 1 to 65535", EXIT_USAGE)
+    sign_in = settings.get("sign_in")
+    if sign_in and sign_in not in SIGN_IN_MODES:
+        raise ToolError(f"sign_in '{sign_in}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
 
 
 def password_for(settings):
@@ -493,7 +532,7 @@ def password_for(settings):
     if settings.get("password"):
         return settings["password"]
     return prompt_secret(f"Password for {settings['username']}: ",
-                         f"a password is needed but stdin is not a terminal; "
+                         f"a password is needed but there is no terminal to ask on; "
                          f"set {ENV_PREFIX}PASSWORD or 'password' in the profile")
 
 
@@ -678,56 +717,6 @@ def secret_hash(username, client_id, client_secret):
 
     digest = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
-CHALLENGE_ANSWER_KEYS = {
-    "NEW_PASSWORD_REQUIRED": "NEW_PASSWORD",
-    "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE",
-    "SMS_MFA": "SMS_MFA_CODE",
-}
-
-
-def authenticate_user(username, password, user_pool_id, client_id, region, client_secret=None,
-                      endpoint_url=None, answer_challenge=None, client=None, device=None):
-    """Sign in with SRP and return Cognito's AuthenticationResult (IdToken, RefreshToken, ...).
-
-    With a remembered device ({"device_key", "device_group_key", "device_password"}) Cognito asks
-    DEVICE_SRP_AUTH instead of MFA; the device proves itself with its own SRP secret.
-    """
-    AWSSRP = load_awssrp()
-    client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
-    srp = AWSSRP(username=username, password=password, pool_id=user_pool_id, client_id=client_id,
-                 client=client, client_secret=client_secret, **(device or {}))
-    auth_params = srp.get_auth_params()
-    with aws_step("sign in", username, "login", client.meta.endpoint_url):
-        response = client.initiate_auth(AuthFlow="USER_SRP_AUTH", AuthParameters=auth_params, ClientId=client_id)
-        for _ in range(6):  # at most verifier, new password, then MFA or the two device steps
-            if "AuthenticationResult" in response:
-                return response["AuthenticationResult"]
-            name, params = response.get("ChallengeName"), response.get("ChallengeParameters", {})
-            if name == "PASSWORD_VERIFIER":
-                answers = srp.process_challenge(params, auth_params)
-            elif name == "DEVICE_SRP_AUTH" and device:
-                internal = params.get("USERNAME") or username
-                answers = {"USERNAME": internal, "DEVICE_KEY": device["device_key"], "SRP_A": f"{srp.large_a_value:x}"}
-                if client_secret:
-                    answers["SECRET_HASH"] = secret_hash(internal, client_id, client_secret)
-            elif name == "DEVICE_PASSWORD_VERIFIER" and device:
-                answers = srp.process_device_challenge(params)
-            elif name in CHALLENGE_ANSWER_KEYS:
-                if answer_challenge is None:
-                    raise ToolError(f"sign-in needs a {name} answer; pass it with --mfa-code or "
-                                    f"{ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN)
-                internal = params.get("USERNAME") or params.get("USER_ID_FOR_SRP") or username
-                answers = {"USERNAME": internal, CHALLENGE_ANSWER_KEYS[name]: answer_challenge(name)}
-                if client_secret:
-                    answers["SECRET_HASH"] = secret_hash(internal, client_id, client_secret)
-            else:
-                raise ToolError(f"Cognito asked for a {name} challenge, which this tool can't answer; "
-                                f"sign in once with the hosted UI or an SDK to complete it", EXIT_LOGIN)
-            # PASSWORD_VERIFIER comes without a Session; later challenges carry one.
-            session = {"Session": response["Session"]} if response.get("Session") else {}
-            response = client.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name,
-                                                        ChallengeResponses=answers, **session)
-    raise ToolError("Cognito kept asking for challenges; sign-in gave up", EXIT_LOGIN)
 
 
 def load_awssrp():
@@ -752,6 +741,182 @@ def load_awssrp():
     finally:
         del sys.modules["pycognito"]  # a later `import pycognito` still runs the real package
     return AWSSRP
+
+
+CHALLENGE_ANSWER_KEYS = {
+    "NEW_PASSWORD_REQUIRED": "NEW_PASSWORD",
+    "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE",
+    "SMS_MFA": "SMS_MFA_CODE",
+    "EMAIL_OTP": "EMAIL_OTP_CODE",
+    "SMS_OTP": "SMS_OTP_CODE",
+}
+# sign_in -> (AuthFlow, PREFERRED_CHALLENGE): what the first InitiateAuth asks for.
+SIGN_IN_FLOWS = {
+    "srp": ("USER_SRP_AUTH", None), "choice": ("USER_AUTH", "PASSWORD_SRP"),
+    "email-otp": ("USER_AUTH", "EMAIL_OTP"), "sms-otp": ("USER_AUTH", "SMS_OTP"),
+}
+SELECTABLE_CHALLENGES = ("PASSWORD_SRP", "EMAIL_OTP", "SMS_OTP")  # SELECT_CHALLENGE's answer: the first offered
+# SELECT_MFA_TYPE's answer: an authenticator app first, as it needs no message to arrive.
+SELECTABLE_MFA = ("SOFTWARE_TOKEN_MFA", "EMAIL_OTP", "SMS_MFA")
+# A sign-in needs at most: choice, SRP verifier, new password, MFA type, MFA (or MFA set-up).
+MAX_CHALLENGES = 8
+TOTP_ISSUER = "cog_auth_s3"
+
+
+class SignIn:
+    """One sign-in conversation with Cognito: its SRP state, and how each challenge is answered."""
+
+    def __init__(self, client, username, password, user_pool_id, client_id, client_secret, answer_challenge,
+                 sign_in, note, device=None):
+        """password is the password, or a function that gets it (a prompt) only if SRP needs it;
+        device ({"device_key", "device_group_key", "device_password"}) is the remembered device, if any."""
+        self.client, self.username, self.user_pool_id, self.note = client, username, user_pool_id, note
+        self.client_id, self.client_secret, self.sign_in, self.device = client_id, client_secret, sign_in, device
+        self.password = password if callable(password) else (lambda: password)
+        self.password_known = not callable(password) or sign_in in ("srp", "choice")
+        self.answer_challenge = answer_challenge
+        self.srp = self.auth_params = None
+
+    def hashed(self, params, username):
+        """params plus SECRET_HASH over username when the app client has a secret."""
+        if self.client_secret and "SECRET_HASH" not in params:
+            params["SECRET_HASH"] = secret_hash(username, self.client_id, self.client_secret)
+        return params
+
+    def start_srp(self):
+        """SRP's first step: the auth parameters carrying SRP_A (and SECRET_HASH)."""
+        AWSSRP = load_awssrp()
+        self.srp = AWSSRP(username=self.username, password=self.password(), pool_id=self.user_pool_id,
+                          client_id=self.client_id, client=self.client, client_secret=self.client_secret,
+                          **(self.device or {}))
+        self.auth_params = self.srp.get_auth_params()
+        return dict(self.auth_params)
+
+    def start(self):
+        """The first InitiateAuth of the configured sign_in."""
+        flow, preferred = SIGN_IN_FLOWS[self.sign_in]
+        params = self.start_srp() if preferred in (None, "PASSWORD_SRP") else {"USERNAME": self.username}
+        if preferred:
+            params["PREFERRED_CHALLENGE"] = preferred
+        return self.client.initiate_auth(AuthFlow=flow, AuthParameters=self.hashed(params, self.username),
+                                         ClientId=self.client_id)
+
+    def code(self, name, response):
+        """A typed answer: a new password or a code, from the flag, the environment or the terminal."""
+        if self.answer_challenge is None:
+            raise ToolError(f"sign-in needs a {name} answer; pass it with --mfa-code or "
+                            f"{ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN)
+        destination = response.get("ChallengeParameters", {}).get("CODE_DELIVERY_DESTINATION")
+        return {CHALLENGE_ANSWER_KEYS[name]: self.answer_challenge(name, destination)}, response.get("Session")
+
+    def password_verifier(self, name, response):
+        """SRP's proof of the password."""
+        if self.srp is None:
+            raise ToolError("Cognito sent PASSWORD_VERIFIER to a sign-in that did not start SRP", EXIT_LOGIN)
+        return self.srp.process_challenge(response["ChallengeParameters"], self.auth_params), response.get("Session")
+
+    def device_srp(self, name, response):
+        """DEVICE_SRP_AUTH: a remembered device (Cognito skips MFA for it) starts its own SRP."""
+        if not self.device or self.srp is None:
+            raise ToolError(f"Cognito sent {name} to a sign-in without a remembered device", EXIT_LOGIN)
+        return ({"DEVICE_KEY": self.device["device_key"], "SRP_A": f"{self.srp.large_a_value:x}"},
+                response.get("Session"))
+
+    def device_password_verifier(self, name, response):
+        """DEVICE_PASSWORD_VERIFIER: the device's proof of its own secret."""
+        if not self.device or self.srp is None:
+            raise ToolError(f"Cognito sent {name} to a sign-in without a remembered device", EXIT_LOGIN)
+        return self.srp.process_device_challenge(response["ChallengeParameters"]), response.get("Session")
+
+    def select_challenge(self, name, response):
+        """Choose the first of PASSWORD_SRP, EMAIL_OTP and SMS_OTP that is offered and can be answered."""
+        offered = response.get("AvailableChallenges") or []
+        usable = [c for c in SELECTABLE_CHALLENGES if c in offered and (c != "PASSWORD_SRP" or self.password_known)]
+        if not usable:
+            raise ToolError(f"Cognito offers {self.username} only {', '.join(offered) or 'nothing'} at sign-in, "
+                            f"none of which this tool can use with sign_in = {self.sign_in}; allow the factor in "
+                            f"the user pool's sign-in policy (and give the user a verified email or phone), or "
+                            f"set a password and sign_in = choice", EXIT_LOGIN)
+        answers = {"ANSWER": usable[0]}
+        if usable[0] == "PASSWORD_SRP":
+            answers["SRP_A"] = self.start_srp()["SRP_A"]
+        return answers, response.get("Session")
+
+    def select_mfa_type(self, name, response):
+        """Choose the MFA factor: an authenticator app if offered, else email, else SMS."""
+        offered = json.loads(response.get("ChallengeParameters", {}).get("MFAS_CAN_CHOOSE") or "[]")
+        usable = [factor for factor in SELECTABLE_MFA if factor in offered]
+        if not usable:
+            raise ToolError(f"Cognito offers MFA by {', '.join(offered) or 'nothing'}, which this tool can't "
+                            f"answer", EXIT_LOGIN)
+        self.note(f"Cognito lets {self.username} choose an MFA factor; using {usable[0]}")
+        return {"ANSWER": usable[0]}, response.get("Session")
+
+    def mfa_setup(self, name, response):
+        """Enrol an authenticator app: show its secret, check a code from it, and go on with the new session."""
+        can_setup = json.loads(response.get("ChallengeParameters", {}).get("MFAS_CAN_SETUP") or "[]")
+        if "SOFTWARE_TOKEN_MFA" not in can_setup:
+            raise ToolError(f"the user pool requires MFA and {self.username} has none; it offers to set up only "
+                            f"{', '.join(can_setup) or 'nothing'}: give the user a phone number or email address "
+                            f"(add-user --phone/--email), then sign in again", EXIT_LOGIN)
+        from urllib.parse import quote
+
+        associated = self.client.associate_software_token(Session=response["Session"])
+        secret = associated["SecretCode"]
+        label = quote(f"{TOTP_ISSUER}:{self.username}")
+        # Printed even with --quiet: without the secret the user can't enrol.
+        print(f"MFA is required: add this account to an authenticator app, then enter its code.\n"
+              f"  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
+              f"  secret: {secret}", file=sys.stderr, flush=True)
+        code, _ = self.code("SOFTWARE_TOKEN_MFA", {})
+        verified = self.client.verify_software_token(Session=associated["Session"], FriendlyDeviceName=TOTP_ISSUER,
+                                                     UserCode=code["SOFTWARE_TOKEN_MFA_CODE"])
+        if verified.get("Status") != "SUCCESS":
+            raise ToolError("Cognito did not accept the authenticator app; sign in again to retry", EXIT_LOGIN)
+        return {}, verified["Session"]
+
+
+# ChallengeName -> how SignIn answers it; sign-in ends when Cognito sends tokens instead.
+CHALLENGE_HANDLERS = {
+    "PASSWORD_VERIFIER": SignIn.password_verifier,
+    "DEVICE_SRP_AUTH": SignIn.device_srp,
+    "DEVICE_PASSWORD_VERIFIER": SignIn.device_password_verifier,
+    "SELECT_CHALLENGE": SignIn.select_challenge,
+    "SELECT_MFA_TYPE": SignIn.select_mfa_type,
+    "MFA_SETUP": SignIn.mfa_setup,
+    **{name: SignIn.code for name in CHALLENGE_ANSWER_KEYS},
+}
+
+
+def authenticate_user(username, password, user_pool_id, client_id, region, client_secret=None,
+                      endpoint_url=None, answer_challenge=None, client=None, sign_in="srp", note=None, device=None):
+    """Sign in as sign_in says (SRP, or USER_AUTH) and return Cognito's AuthenticationResult.
+
+    password is the password, or a function that returns it, called only if SRP needs it;
+    note(message) tells the user what was chosen for them (default: a line on stderr). With a
+    remembered device Cognito asks DEVICE_SRP_AUTH instead of MFA, and the device proves itself.
+    """
+    client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
+    conversation = SignIn(client, username, password, user_pool_id, client_id, client_secret, answer_challenge,
+                          sign_in, note or (lambda message: print(message, file=sys.stderr)), device)
+    with aws_step("sign in", username, "login", client.meta.endpoint_url):
+        response = conversation.start()
+        for _ in range(MAX_CHALLENGES):
+            if "AuthenticationResult" in response:
+                return response["AuthenticationResult"]
+            name, params = response.get("ChallengeName"), response.get("ChallengeParameters", {})
+            handler = CHALLENGE_HANDLERS.get(name)
+            if handler is None:
+                raise ToolError(f"Cognito asked for a {name} challenge, which this tool can't answer; "
+                                f"sign in once with the hosted UI or an SDK to complete it", EXIT_LOGIN)
+            answers, session = handler(conversation, name, response)
+            answers.setdefault("USERNAME", params.get("USERNAME") or params.get("USER_ID_FOR_SRP") or username)
+            conversation.hashed(answers, answers["USERNAME"])
+            # USER_SRP_AUTH's PASSWORD_VERIFIER comes without a Session; later challenges carry one.
+            response = client.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name,
+                                                        ChallengeResponses=answers,
+                                                        **({"Session": session} if session else {}))
+    raise ToolError("Cognito kept asking for challenges; sign-in gave up", EXIT_LOGIN)
 
 
 def refresh_id_token(refresh_token, client_id, region, client_secret=None, secret_username=None,
@@ -825,17 +990,26 @@ def jwt_claims(token):
     return claims if isinstance(claims, dict) else {}
 
 
+CODE_PROMPTS = {
+    "SOFTWARE_TOKEN_MFA": "Code from your authenticator app", "SMS_MFA": "MFA code sent by SMS",
+    "EMAIL_OTP": "Code sent by email", "SMS_OTP": "Code sent by SMS",
+}
+
+
 def challenge_answerer(mfa_code):
-    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on a terminal."""
-    def answer(name):
+    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on the terminal (/dev/tty)."""
+    def answer(name, destination=None):
         if name == "NEW_PASSWORD_REQUIRED":
             value = os.environ.get(ENV_PREFIX + "NEW_PASSWORD")
-            return value or prompt_secret("New password: ", "Cognito requires a new password and stdin is not a "
+            return value or prompt_secret("New password: ", "Cognito requires a new password and there is no "
                                           f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
         value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
+        where = f" to {destination}" if destination else ""
         # getpass prompts on the terminal, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
-        return value or prompt_secret("MFA code: ", f"Cognito asks for an MFA code ({name}) and stdin is not a "
-                                      f"terminal; pass --mfa-code or set {ENV_PREFIX}MFA_CODE", EXIT_LOGIN)
+        return value or prompt_secret(
+            f"{CODE_PROMPTS.get(name, 'Code')}{where}: ",
+            f"Cognito asks for a code ({name}) and there is no terminal to ask on; pass --mfa-code or set "
+            f"{ENV_PREFIX}MFA_CODE, or run `cog_auth_s3.py login` in a terminal first", EXIT_LOGIN)
     return answer
 
 
@@ -1160,26 +1334,30 @@ def refresh_tokens(settings, entry, device, rotation):
 
 
 def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None):
-    """Password sign-in with SRP, then the identity id and credentials.
+    """Sign in as the profile's sign_in says, then the identity id and credentials.
 
     A new device Cognito hands out goes to keep_device(AuthenticationResult), to be confirmed and kept.
     """
-    result = sign_in_tokens(settings, mfa_code, device)
+    result = sign_in_tokens(settings, out, mfa_code, device)
     if keep_device and "NewDeviceMetadata" in result:
         keep_device(result)
     known_id = entry["identity_id"] if entry else None
     return session_from_token(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
 
 
-def sign_in_tokens(settings, mfa_code, device=None):
-    """Cognito's AuthenticationResult of a password sign-in (through the remembered device, if any)."""
+def sign_in_tokens(settings, out, mfa_code, device=None):
+    """Cognito's AuthenticationResult of a sign-in as the profile's sign_in says (SRP by default), through
+    the remembered device, if any."""
     region, endpoint = settings["region"], settings.get("endpoint_url")
     client = make_client("cognito-idp", region, endpoint, unsigned=True)
     load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
     prefetch_models(("cognito-identity", "s3"))
-    return authenticate_user(settings["username"], password_for(settings), settings["user_pool_id"],
+    # The password is asked for only if the sign-in needs it: one-time-code sign-ins don't.
+    password = settings.get("password") or (lambda: password_for(settings))
+    return authenticate_user(settings["username"], password, settings["user_pool_id"],
                              settings["client_id"], region, settings.get("client_secret"), endpoint,
-                             answer_challenge=challenge_answerer(mfa_code), client=client, device=device)
+                             answer_challenge=challenge_answerer(mfa_code), client=client,
+                             sign_in=settings.get("sign_in") or "srp", note=out.note, device=device)
 
 
 def save_device(path, fingerprint, settings, tokens, remember, out):
@@ -1438,6 +1616,15 @@ PUBLIC_ACCESS_BLOCK = {key: True for key in
 PROPAGATION_CODES = ("InvalidParameterException", "AccessDenied", "AccessDeniedException",
                      "ConcurrentModificationException")
 PROPAGATION_DELAYS = (1, 2, 4, 8)
+MFA_CONFIGURATIONS = {"off": "OFF", "optional": "OPTIONAL", "required": "ON"}
+MFA_FACTORS = ("totp", "sms", "email")
+# setup --sign-in: the user pool's AllowedFirstAuthFactors and the app client's flows.
+SIGN_IN_FACTORS = {"srp": ["PASSWORD"], "choice": ["PASSWORD", "EMAIL_OTP", "SMS_OTP"]}
+SIGN_IN_CLIENT_FLOWS = {"srp": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                        "choice": ["ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}
+SMS_ROLE_POLICY_NAME = "publish-sms"
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+[1-9]\d{4,14}$")
 
 
 def arn_partition(region):
@@ -1488,7 +1675,7 @@ def role_policies(bucket, identity_pool_id, region):
 def deployment_names(name, account_id):
     """Every resource name of deployment NAME; the bucket carries the account id because S3 names are global."""
     return {"bucket": f"{name}-{account_id}", "user_pool": name, "client": name, "identity_pool": name,
-            "role": f"{name}-authenticated", "guest_role": f"{name}-guest"}
+            "role": f"{name}-authenticated", "guest_role": f"{name}-guest", "sms_role": f"{name}-cognito-sms"}
 
 
 def check_name(name):
@@ -1676,8 +1863,11 @@ DEVICE_TRACKING = {
 
 
 def update_keeping(idp, operation, described, **changes):
-    """Call UpdateUserPool/UpdateUserPoolClient with what Describe* said plus changes: AWS resets every
-    setting an update leaves out, so the others are sent back as they were (a None change is left out)."""
+    """Call UpdateUserPool/UpdateUserPoolClient with what Describe* said plus changes.
+
+    AWS resets every setting an update leaves out, so the others are sent back as they were; a change
+    of None leaves that setting out (reset to its default).
+    """
     from botocore import xform_name
 
     members = idp.meta.service_model.operation_model(operation).input_shape.members
@@ -1686,54 +1876,164 @@ def update_keeping(idp, operation, described, **changes):
                       **params)
 
 
-def ensure_user_pool(idp, name, changes, used=None, device_tracking=None):
-    """The user pool called name; only an administrator adds users to it. device_tracking (off, opt-in,
-    always; None leaves it as it is) sets whether Cognito remembers devices."""
+def retry_while_propagating(call, what, out, role_changed):
+    """Run call; right after a role changed, retry Cognito's refusals with backoff while IAM catches up."""
+    import time
+
+    for delay in PROPAGATION_DELAYS + (None,):
+        try:
+            return call()
+        except AwsStepError as step:
+            if not role_changed or delay is None or error_code(step.error)[0] not in PROPAGATION_CODES:
+                raise
+            out.note(f"{what}: IAM is still propagating the role; trying again in {delay}s")
+            time.sleep(delay)
+
+
+def mfa_factors(mfa, listed):
+    """setup's --mfa-factors as a list, checked against --mfa; totp when MFA is on and none are named."""
+    factors = [f.strip() for f in (listed or "").split(",") if f.strip()]
+    unknown = [f for f in factors if f not in MFA_FACTORS]
+    if unknown:
+        raise ToolError(f"--mfa-factors: unknown {', '.join(unknown)}; choose from {', '.join(MFA_FACTORS)}",
+                        EXIT_USAGE)
+    if factors and mfa in (None, "off"):
+        raise ToolError("--mfa-factors needs --mfa optional or --mfa required", EXIT_USAGE)
+    return list(dict.fromkeys(factors)) or (["totp"] if mfa in ("optional", "required") else [])
+
+
+def sms_role_policies(external_id):
+    """Trust and permissions of the role through which the user pool sends SMS (codes, MFA) with SNS."""
+    return {
+        "TrustPolicy": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "cognito-idp.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]},
+        "PermissionsPolicy": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]},
+    }
+
+
+def mfa_request(mfa, factors, sms_configuration):
+    """SetUserPoolMfaConfig's parameters for --mfa and --mfa-factors."""
+    request = {"MfaConfiguration": MFA_CONFIGURATIONS[mfa],
+               "SoftwareTokenMfaConfiguration": {"Enabled": "totp" in factors}}
+    if "sms" in factors:
+        request["SmsMfaConfiguration"] = {"SmsConfiguration": sms_configuration}
+    if "email" in factors:
+        request["EmailMfaConfiguration"] = {"Subject": "Your sign-in code"}
+    return request
+
+
+def current_mfa(idp, user_pool_id):
+    """(mfa setting as setup names it, [factors]) of an existing user pool."""
+    config = admin_call("read the MFA settings of", f"user pool {user_pool_id}", idp.get_user_pool_mfa_config,
+                        UserPoolId=user_pool_id)
+    factors = [factor for factor, on in (
+        ("totp", (config.get("SoftwareTokenMfaConfiguration") or {}).get("Enabled")),
+        ("sms", config.get("SmsMfaConfiguration")), ("email", "EmailMfaConfiguration" in config)) if on]
+    mfa = {v: k for k, v in MFA_CONFIGURATIONS.items()}.get(config.get("MfaConfiguration"), "off")
+    return mfa, factors
+
+
+def user_pool_drift(pool, mfa_now, sign_in, mfa, factors):
+    """What differs between an existing pool and the requested sign-in and MFA settings (None: unchanged)."""
+    drift = []
+    allowed = ((pool.get("Policies") or {}).get("SignInPolicy") or {}).get("AllowedFirstAuthFactors") or ["PASSWORD"]
+    if sign_in and sorted(allowed) != sorted(SIGN_IN_FACTORS[sign_in]):
+        drift.append(f"sign-in {sign_in}")
+    if mfa and (mfa, sorted(factors)) != (mfa_now[0], sorted(mfa_now[1]) if mfa_now[0] != "off" else []):
+        drift.append(f"MFA {mfa}" + (f" with {', '.join(factors)}" if factors else ""))
+    return drift
+
+
+def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, factors=(), sms_configuration=None,
+                     role_changed=False, device_tracking=None):
+    """The user pool called name, where only an administrator adds users, with the requested settings.
+
+    sign_in, mfa and device_tracking (off, opt-in, always) of None leave an existing pool's settings as
+    they are; a new pool gets srp, no MFA and no device tracking.
+    """
+    factors = list(factors)
+    devices = DEVICE_TRACKING.get(device_tracking)
     found = find_by_name(idp, "user pool", name, used)
-    wanted = DEVICE_TRACKING.get(device_tracking)
     if found:
-        pool = admin_call("describe", f"user pool {found}", idp.describe_user_pool, UserPoolId=found)["UserPool"]
-        if device_tracking is None or (pool.get("DeviceConfiguration") or None) == wanted:
+        pool = admin_call("read", f"user pool {found}", idp.describe_user_pool, UserPoolId=found)["UserPool"]
+        mfa_now = current_mfa(idp, found)
+        drift = user_pool_drift(pool, mfa_now, sign_in, mfa, factors)
+        if device_tracking is not None and (pool.get("DeviceConfiguration") or None) != devices:
+            drift.append(f"device tracking {device_tracking}")
+        if not drift:
             changes.record("user pool", found, "exists")
-        else:
-            update_keeping(idp, "UpdateUserPool", pool, UserPoolId=found, DeviceConfiguration=wanted)
-            changes.record("user pool", found, "updated", f"device tracking {device_tracking}")
-        return found
-    extra = {"DeviceConfiguration": wanted} if wanted else {}
-    pool = admin_call("create", f"user pool {name}", idp.create_user_pool, PoolName=name,
-                      AdminCreateUserConfig={"AllowAdminCreateUserOnly": True}, **extra)["UserPool"]
-    changes.record("user pool", pool["Id"], "created")
-    return pool["Id"]
+            return found
+        update = {"UserPoolId": found, "MfaConfiguration": MFA_CONFIGURATIONS[mfa_now[0]]}  # MFA: set below
+        if "TemporaryPasswordValidityDays" in ((pool.get("Policies") or {}).get("PasswordPolicy") or {}):
+            # AWS refuses both settings in one request; the password policy's is the one that counts.
+            update["AdminCreateUserConfig"] = {k: v for k, v in (pool.get("AdminCreateUserConfig") or {}).items()
+                                               if k != "UnusedAccountValidityDays"}
+        if sign_in:
+            update["Policies"] = dict(pool.get("Policies") or {},
+                                      SignInPolicy={"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in]})
+        if sms_configuration:
+            update["SmsConfiguration"] = sms_configuration
+        if device_tracking is not None:
+            update["DeviceConfiguration"] = devices
+        retry_while_propagating(lambda: update_keeping(idp, "UpdateUserPool", pool, **update),
+                                "user pool", changes.out, role_changed)
+        user_pool_id, status, detail = found, "updated", ", ".join(drift)
+    else:
+        create = {"PoolName": name, "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}}
+        if sign_in:
+            create["Policies"] = {"SignInPolicy": {"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in]}}
+        if sms_configuration:
+            create["SmsConfiguration"] = sms_configuration
+        if devices:
+            create["DeviceConfiguration"] = devices
+        user_pool_id = retry_while_propagating(
+            lambda: admin_call("create", f"user pool {name}", idp.create_user_pool, **create),
+            "user pool", changes.out, role_changed)["UserPool"]["Id"]
+        status, detail = "created", ""
+    if mfa:
+        admin_call("set the MFA of", f"user pool {user_pool_id}", idp.set_user_pool_mfa_config,
+                   UserPoolId=user_pool_id, **mfa_request(mfa, factors, sms_configuration))
+    changes.record("user pool", user_pool_id, status, detail)
+    return user_pool_id
 
 
-def client_flows(rotation):
-    """The app client's sign-in flows: SRP, and refresh by REFRESH_TOKEN_AUTH unless tokens rotate
-    (AWS refuses that flow on a rotating client; GetTokensFromRefreshToken needs none)."""
-    return ["ALLOW_USER_SRP_AUTH"] + ([] if rotation else ["ALLOW_REFRESH_TOKEN_AUTH"])
+def client_flows(sign_in, rotation):
+    """The app client's sign-in flows for sign_in; no REFRESH_TOKEN_AUTH when tokens rotate (AWS refuses
+    that flow on a rotating client; GetTokensFromRefreshToken needs none)."""
+    return [flow for flow in SIGN_IN_CLIENT_FLOWS[sign_in or "srp"]
+            if not (rotation and flow == "ALLOW_REFRESH_TOKEN_AUTH")]
 
 
-def ensure_app_client(idp, user_pool_id, name, changes, used=None, rotation=None):
-    """The pool's app client called name: no secret, SRP and refresh sign-ins only. rotation (True, False;
-    None leaves it as it is) sets refresh-token rotation."""
-    found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
+def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None, rotation=None):
+    """The pool's app client called name: no secret, SRP (plus USER_AUTH for choice) and refresh sign-ins.
+
+    sign_in and rotation (True, False) of None leave an existing client's settings as they are.
+    """
     setting = {"Feature": "ENABLED" if rotation else "DISABLED", "RetryGracePeriodSeconds": 0}
+    found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
     if found:
-        client = admin_call("describe", f"app client {found}", idp.describe_user_pool_client,
+        client = admin_call("read", f"app client {found}", idp.describe_user_pool_client,
                             UserPoolId=user_pool_id, ClientId=found)["UserPoolClient"]
+        current = client.get("ExplicitAuthFlows") or []
         rotating = (client.get("RefreshTokenRotation") or {}).get("Feature") == "ENABLED"
-        if rotation is None or rotating == rotation:
+        rotate = rotating if rotation is None else rotation
+        flows = client_flows(sign_in, rotate) if sign_in else \
+            [f for f in current if f != "ALLOW_REFRESH_TOKEN_AUTH"] + ([] if rotate else ["ALLOW_REFRESH_TOKEN_AUTH"])
+        drift = ([f"sign-in {sign_in}"] if sign_in and sorted(flows) != sorted(current) else []) + \
+            (["refresh tokens rotate" if rotate else "refresh tokens no longer rotate"] if rotate != rotating else [])
+        if not drift:
             changes.record("app client", found, "exists")
-        else:
-            flows = [f for f in client.get("ExplicitAuthFlows") or [] if f not in client_flows(not rotation)]
-            update_keeping(idp, "UpdateUserPoolClient", client, RefreshTokenRotation=setting,
-                           ExplicitAuthFlows=flows + client_flows(rotation))
-            changes.record("app client", found, "updated",
-                           "refresh tokens rotate" if rotation else "refresh tokens no longer rotate")
+            return found
+        update_keeping(idp, "UpdateUserPoolClient", client, ExplicitAuthFlows=flows,
+                       **({"RefreshTokenRotation": setting} if rotate != rotating else {}))
+        changes.record("app client", found, "updated", ", ".join(drift))
         return found
     extra = {"RefreshTokenRotation": setting} if rotation else {}
     client = admin_call("create", f"app client {name}", idp.create_user_pool_client, UserPoolId=user_pool_id,
                         ClientName=name, GenerateSecret=False, PreventUserExistenceErrors="ENABLED",
-                        ExplicitAuthFlows=client_flows(rotation), **extra)["UserPoolClient"]
+                        ExplicitAuthFlows=client_flows(sign_in, rotation), **extra)["UserPoolClient"]
     changes.record("app client", client["ClientId"], "created")
     return client["ClientId"]
 
@@ -1765,9 +2065,10 @@ def ensure_identity_pool(identity, name, provider, client_id, changes, used=None
 
 
 def ensure_role(iam, role, policies, changes,
-                description="Cognito users of this deployment: their own folder of the bucket"):
-    """A role with exactly our trust and inline policy (none when PermissionsPolicy is None, as for guests);
-    returns (arn, whether it changed)."""
+                description="Cognito users of this deployment: their own folder of the bucket",
+                policy_name=ROLE_POLICY_NAME):
+    """A role with exactly our trust and inline policy policy_name (none when PermissionsPolicy is None, as for
+    guests); returns (arn, whether it changed)."""
     trust, permissions = policies["TrustPolicy"], policies["PermissionsPolicy"]
     found = admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role)
     status = "exists"
@@ -1782,16 +2083,16 @@ def ensure_role(iam, role, policies, changes,
                        PolicyDocument=json.dumps(trust))
             status = "updated"
     current = permissions and admin_call("read the policy of", f"role {role}", iam.get_role_policy,
-                                         missing=("NoSuchEntity",), RoleName=role, PolicyName=ROLE_POLICY_NAME)
+                                         missing=("NoSuchEntity",), RoleName=role, PolicyName=policy_name)
     if permissions and (current is None or current["PolicyDocument"] != permissions):
         admin_call("set the policy of", f"role {role}", iam.put_role_policy, RoleName=role,
-                   PolicyName=ROLE_POLICY_NAME, PolicyDocument=json.dumps(permissions))
+                   PolicyName=policy_name, PolicyDocument=json.dumps(permissions))
         status = "updated" if status == "exists" else status
     changes.record("role", role, status)
-    extra = [name for name in role_policy_names(iam, role) if name != ROLE_POLICY_NAME or not permissions]
+    extra = [name for name in role_policy_names(iam, role) if name != policy_name or not permissions]
     if extra:
-        changes.out.warn(f"role {role} also has {', '.join(extra)}, which may grant more than "
-                         f"{'each user' if permissions else 'guests'} should have; remove them")
+        changes.out.warn(f"role {role} also has {', '.join(extra)}, which may grant more than it should; "
+                         f"remove them")
     return arn, status != "exists"
 
 
@@ -1803,20 +2104,6 @@ def role_policy_names(iam, role):
         attached = [item["PolicyArn"] for page in iam.get_paginator("list_attached_role_policies").paginate(
             RoleName=role) for item in page["AttachedPolicies"]]
     return inline + attached
-
-
-def retry_while_propagating(call, what, out, role_changed):
-    """Run call; right after a role changed, retry Cognito's refusals with backoff while IAM catches up."""
-    import time
-
-    for delay in PROPAGATION_DELAYS + (None,):
-        try:
-            return call()
-        except AwsStepError as step:
-            if not role_changed or delay is None or error_code(step.error)[0] not in PROPAGATION_CODES:
-                raise
-            out.note(f"{what}: IAM is still propagating the role; trying again in {delay}s")
-            time.sleep(delay)
 
 
 def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn=None):
@@ -1863,21 +2150,42 @@ def empty_bucket(s3, bucket):
     return count
 
 
-def ensure_user(idp, user_pool_id, username, password):
-    """A confirmed user with a permanent password (password() asks for it only when one must be set).
+def contact_attributes(email, phone):
+    """add-user's --email and --phone as verified attributes, checked before any request."""
+    if email and not EMAIL_RE.match(email):
+        raise ToolError(f"--email {email!r} is not an email address", EXIT_USAGE)
+    if phone and not PHONE_RE.match(phone):
+        raise ToolError(f"--phone {phone!r} is not a phone number in E.164 form such as +15555550100", EXIT_USAGE)
+    attributes = {}
+    if email:
+        attributes.update(email=email, email_verified="true")
+    if phone:
+        attributes.update(phone_number=phone, phone_number_verified="true")
+    return [{"Name": k, "Value": v} for k, v in attributes.items()]
 
-    Returns "created", "confirmed" (it waited for its first password) or "exists" (left unchanged).
+
+def ensure_user(idp, user_pool_id, username, password, attributes=()):
+    """A confirmed user with a permanent password (password() asks for it only when one must be set),
+    and the attributes given (add-user's verified email and phone).
+
+    Returns "created", "confirmed" (it waited for its first password), "updated" (attributes set) or
+    "exists" (left unchanged).
     """
     who = f"user {username}"
     user = admin_call("look up", who, idp.admin_get_user, missing=("UserNotFoundException",),
                       UserPoolId=user_pool_id, Username=username)
     if user and user["UserStatus"] != "FORCE_CHANGE_PASSWORD":
-        return "exists"
+        have = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
+        if not any(have.get(a["Name"]) != a["Value"] for a in attributes):
+            return "exists"
+        admin_call("set the email or phone of", who, idp.admin_update_user_attributes, UserPoolId=user_pool_id,
+                   Username=username, UserAttributes=list(attributes))
+        return "updated"
     secret = password()
     if user is None:
         # The password doubles as the temporary one, so a policy violation stops before the user exists.
         admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
-                   TemporaryPassword=secret, MessageAction="SUPPRESS")
+                   TemporaryPassword=secret, MessageAction="SUPPRESS", UserAttributes=list(attributes))
     admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
                Username=username, Password=secret, Permanent=True)
     return "created" if user is None else "confirmed"
@@ -1900,7 +2208,7 @@ def remove_role_mapping(identity, pool_id, name, changes):
 
 def remove_role(iam, role, changes, optional=False):
     """Delete the role and its policies: the reverse of ensure_role. An optional role (the guest role exists
-    only after setup --guests) is not reported when absent."""
+    only after setup --guests, the SMS role after --sign-in choice or SMS MFA) is not reported when absent."""
     if not admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
         if not optional:
             changes.record("role", role, "absent")
@@ -2795,6 +3103,18 @@ def cmd_creds(args, out):
     return EXIT_OK
 
 
+def cmd_login(args, out):
+    """Sign in (or renew) and fill the cache, so later runs (credential_process too) need no prompt."""
+    settings = profile_settings(args)
+    session = session_for(args, settings, out)
+    report = {"profile": args.profile, "username": settings["username"], "identity_id": session.identity_id,
+              "expiration": session.credentials["Expiration"], "source": session.source}
+    how = {"cache": "cached session", "refresh": "renewed session", "login": "new sign-in"}[session.source]
+    out.result(report, [f"signed in as {report['username']} (identity {report['identity_id']}) until "
+                        f"{report['expiration']} ({how})"])
+    return EXIT_OK
+
+
 def forget_device(args, out):
     """ForgetDevice for the profile's remembered device, with a token from the refresh token or a sign-in;
     then its secrets are deleted."""
@@ -2810,7 +3130,7 @@ def forget_device(args, out):
         if entry and entry.get("refresh_token"):
             with contextlib.suppress(AwsStepError):  # refused or rotated away: a sign-in gets a token instead
                 result = refresh_tokens(settings, entry, device, entry.get("rotation") is True)
-        result = result or sign_in_tokens(settings, args.mfa_code, device)
+        result = result or sign_in_tokens(settings, out, args.mfa_code, device)
         client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
         try:
             with aws_step("forget this device of", settings["username"], "login", client.meta.endpoint_url):
@@ -3024,12 +3344,21 @@ def cmd_setup(args, out):
     names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
     idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
     changes, used = Changes(out), profile_uses(parser, profile, path)
+    iam = make_client("iam", region, endpoint)
     ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
-    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes, used, args.device_tracking)
-    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used, args.refresh_token_rotation)
+    factors = mfa_factors(args.mfa, args.mfa_factors)
+    sms_configuration, sms_role_changed = None, False
+    if "sms" in factors or args.sign_in == "choice":  # SMS codes go out through SNS, by a role of the pool's
+        sms_role_arn, sms_role_changed = ensure_role(iam, names["sms_role"], sms_role_policies(name), changes,
+                                                     description="Lets the user pool send SMS codes",
+                                                     policy_name=SMS_ROLE_POLICY_NAME)
+        sms_configuration = {"SnsCallerArn": sms_role_arn, "ExternalId": name}
+    user_pool_id = ensure_user_pool(idp, names["user_pool"], changes, used, args.sign_in, args.mfa, factors,
+                                    sms_configuration, sms_role_changed, args.device_tracking)
+    client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used, args.sign_in,
+                                  args.refresh_token_rotation)
     pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
                                    client_id, changes, used, guests=args.guests)
-    iam = make_client("iam", region, endpoint)
     role_arn, role_changed = ensure_role(iam, names["role"], role_policies(names["bucket"], pool_id, region),
                                          changes)
     guest_arn = None
@@ -3042,6 +3371,8 @@ def cmd_setup(args, out):
     ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn)
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
               "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {})}
+    if args.sign_in:
+        values["sign_in"] = args.sign_in
     write_profile(path, parser, profile, values)
     out.result({"resources": changes.items, "config": {"path": path, "profile": profile, "values": values}},
                [f"wrote [{profile}] to {path}:"] + [f"  {key} = {value}" for key, value in values.items()])
@@ -3049,16 +3380,20 @@ def cmd_setup(args, out):
 
 
 def cmd_add_user(args, out):
-    """Create a confirmed user in the profile's user pool, with a permanent password."""
+    """Create a confirmed user in the profile's user pool, with a permanent password (and email or phone)."""
     check_username(args.username)
+    attributes = contact_attributes(args.email, args.phone)
     settings = profile_settings(args, ("region", "user_pool_id"))
     pool, username = settings["user_pool_id"], args.username
     status = ensure_user(make_client("cognito-idp", settings["region"], settings.get("endpoint_url")), pool,
                          username, lambda: settings.get("password") or prompt_secret(
-                             f"Password for {username}: ", f"a password for {username} is needed but stdin is not "
-                                                           f"a terminal; set {ENV_PREFIX}PASSWORD",
-                             EXIT_USAGE, confirm=True))
-    detail = "password unchanged" if status == "exists" else "confirmed, password set"
+                             f"Password for {username}: ", f"a password for {username} is needed but there is no "
+                                                           f"terminal to ask on; set {ENV_PREFIX}PASSWORD",
+                             EXIT_USAGE, confirm=True), attributes)
+    contact = " and ".join(a["Name"].replace("_number", "") for a in attributes if not a["Name"].endswith("_verified"))
+    contact = f"{contact} set as verified" if contact else ""
+    detail = {"exists": "password unchanged", "updated": f"password unchanged, {contact}"}.get(
+        status, ", ".join(filter(None, ("confirmed, password set", contact))))
     out.result({"user": username, "user_pool_id": pool, "status": status},
                [f"user {username} in {pool}: {status} ({detail})"])
     return EXIT_OK
@@ -3084,6 +3419,7 @@ def cmd_teardown(args, out):
     remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
     remove_app_client(idp, user_pool_id, names["client"], changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
+    remove_role(iam, names["sms_role"], changes, optional=True)
     remove_bucket(s3, names["bucket"], args.force, changes)
     out.result({"resources": changes.items}, [changes.summary(f"teardown of {names['user_pool']}")])
     return EXIT_OK
@@ -3251,6 +3587,14 @@ def build_parser():
     creds.add_argument("--format", choices=("text", "json", "env", "process"),
                        help="text (default), json, env (export lines) or process (credential_process)")
 
+    login = commands.add_parser(
+        "login", help="sign in (or renew) now and cache the session; print who and until when",
+        description="Sign in, or renew the cached session, and fill the cache, so that later commands (and "
+                    "credential_process, which hides prompts) need no code or password. Prints who is signed in "
+                    "and until when the credentials last.")
+    login.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="print one JSON object (as the global --json)")
+
     logout = commands.add_parser("logout", help="delete the profile's cached credentials and refresh token",
                                  description="Delete the profile's cached credentials and refresh token. A "
                                              "remembered device stays, as it belongs to this computer: later "
@@ -3296,7 +3640,8 @@ def build_parser():
         "setup", help="create (or repair) bucket, pools, role and mapping; write the profile",
         description="Create whatever is missing of deployment NAME: bucket NAME-<account id> (private, encrypted, "
                     "TLS only, stale multipart uploads aborted after 3 days), user pool NAME with app client NAME "
-                    "(no secret, SRP), identity pool NAME, role NAME-authenticated, and the role mapping. Existing "
+                    "(no secret, SRP; --sign-in and --mfa shape them), identity pool NAME, role "
+                    "NAME-authenticated, and the role mapping. Existing "
                     "resources are found by name and reported 'exists', or 'updated' when they had drifted; a second "
                     "run changes nothing. Then it writes the profile to the config file, keeping its other "
                     "profiles and keys (configparser drops comments). " + ADMIN_CREDENTIALS)
@@ -3315,6 +3660,14 @@ def build_parser():
     setup.add_argument("--guests", action="store_true",
                        help="allow guests (unauthenticated identities), mapped to role NAME-guest, which has no "
                             "access to the bucket")
+    setup.add_argument("--mfa", choices=tuple(MFA_CONFIGURATIONS),
+                       help="the user pool's MFA (new pools: off; omitted: left as it is)")
+    setup.add_argument("--mfa-factors", metavar="LIST",
+                       help="comma-separated MFA factors of totp, sms, email (default with --mfa: totp)")
+    setup.add_argument("--sign-in", choices=tuple(SIGN_IN_FACTORS),
+                       help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
+                            "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
+                            "written to the profile as sign_in")
 
     add_user = commands.add_parser(
         "add-user", help="create a confirmed user in the profile's user pool",
@@ -3324,6 +3677,8 @@ def build_parser():
                     f"(FORCE_CHANGE_PASSWORD), which is then set. A password the pool's policy refuses exits 4; "
                     f"no password and no terminal exits 2. " + ADMIN_CREDENTIALS)
     add_user.add_argument("username", help="the new user's name")
+    add_user.add_argument("--email", metavar="ADDRESS", help="email address, set as verified (email codes)")
+    add_user.add_argument("--phone", metavar="NUMBER", help="phone number in E.164 form, set as verified (SMS)")
 
     teardown = commands.add_parser(
         "teardown", help="delete what setup created for NAME",
@@ -3373,12 +3728,14 @@ def validate_args(args):
         raise ToolError("--yes confirms --fix; add --fix or drop --yes", EXIT_USAGE)
     if args.command == "creds" and args.format and args.json and args.format != "json":
         raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
+    if args.command == "setup":
+        mfa_factors(args.mfa, args.mfa_factors)
 
 
 # ====================================================================== main
 
 COMMANDS = {
-    "run": cmd_run, "creds": cmd_creds, "logout": cmd_logout, "aws-profile": cmd_aws_profile,
+    "run": cmd_run, "creds": cmd_creds, "login": cmd_login, "logout": cmd_logout, "aws-profile": cmd_aws_profile,
     "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm,
     "policy": cmd_policy, "setup": cmd_setup, "add-user": cmd_add_user, "teardown": cmd_teardown,
     "doctor": cmd_doctor,

@@ -49,13 +49,15 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   TIMESTAMP's format and the PASSWORD_CLAIM_SIGNATURE, refusing a wrong password with
   NotAuthorizedException "Incorrect username or password.". An unknown user gets
   UserNotFoundException, or with PreventUserExistenceErrors=ENABLED a decoy challenge and
-  then that same refusal. Then moto goes on: NEW_PASSWORD_REQUIRED (FORCE_CHANGE_PASSWORD
-  users), SOFTWARE_TOKEN_MFA / SMS_MFA (MFA enabled), MFA_SETUP (pool MFA ON), or tokens.
+  then that same refusal. Then NEW_PASSWORD_REQUIRED (FORCE_CHANGE_PASSWORD users), or
+  localaws/cognito_signin.py decides: MFA_SETUP, an MFA factor, SELECT_MFA_TYPE, or tokens.
+- Choice-based sign-in (USER_AUTH), one-time codes by email and SMS (delivered to
+  GET /_local_aws/messages), real per-user TOTP secrets and codes, SMS and email MFA, MFA_SETUP
+  and username validation: see localaws/cognito_signin.py's docstring.
 - Cognito checks moto skips: SECRET_HASH is required and checked for clients with a secret
   on InitiateAuth and every RespondToAuthChallenge (REFRESH_TOKEN_AUTH accepts the hash of
   the internal username or the sub); ExplicitAuthFlows gates USER_SRP_AUTH and
-  USER_PASSWORD_AUTH; a challenge session answers only for its own user; TOTP codes
-  (SOFTWARE_TOKEN_MFA, VerifySoftwareToken) are checked, one 30 s step of skew allowed;
+  USER_PASSWORD_AUTH; a challenge session answers only for its own user;
   AssociateSoftwareToken, VerifySoftwareToken and SetUserMFAPreference are served unsigned.
 - werkzeug's per-request stderr line is off (an unread stderr pipe would fill and hang).
 
@@ -87,15 +89,14 @@ IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-proces
   identity pools keep AllowClassicFlow (localaws/identity_pools.py); their docstrings list what differs.
 
 Differences from AWS that remain:
-- Every user's AssociateSoftwareToken secret is moto's fixed "asdfasdfasdf"; codes are
-  that secret's TOTP. SMS_MFA sends nothing and accepts any SMS_MFA_CODE.
 - Disabled (NotAuthorizedException "User is disabled.") and unconfirmed users
   (UserNotConfirmedException) are refused at InitiateAuth, before any password proof.
 - TIMESTAMP is not compared with the clock; a zero-padded day is signed without its zero,
   so it fails as a wrong password. Failed passwords never lock a user out.
 - Refusal messages for an unknown or expired SECRET_BLOCK ("Invalid session for the
   user[, session is expired].") and for a bad SRP_A are best guesses.
-- Sessions after PASSWORD_VERIFIER never expire. AdminInitiateAuth has no USER_SRP_AUTH.
+- NEW_PASSWORD_REQUIRED sessions never expire (MFA and code sessions do: cognito_signin).
+  AdminInitiateAuth has no USER_SRP_AUTH.
 - CRC32C and CRC64NVME checksums are stored unverified (without the optional crc32c and
   awscrt packages moto computes them as CRC32); part checksums named in
   CompleteMultipartUpload are not compared; single-part objects report no checksum type.
@@ -130,6 +131,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import localaws
 import localaws.clock  # noqa: F401  (registers /_local_aws/clock)
+import localaws.cognito_signin  # registers /_local_aws/messages
 import localaws.cognito_tokens
 import localaws.credentials
 import localaws.s3
@@ -484,7 +486,6 @@ SRP_G = 2
 SRP_TIMESTAMP_ERROR = "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english."
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-TOTP_STEP = 30
 srp_lock = threading.Lock()
 srp_salts = {}    # (pool id, sub) -> the user's salt, hex, fixed for the server's life
 srp_pending = {}  # SECRET_BLOCK -> what RespondToAuthChallenge needs to check the proof
@@ -694,29 +695,14 @@ def srp_verify(backend, pool, client, responses):
         raise NotAuthorizedError("Incorrect username or password.")
 
 
-def check_totp(code):
-    """Whether code is the TOTP of moto's one software-token secret, allowing one step of clock skew."""
-    import hmac
-    import time
-
-    from moto.cognitoidp.models import COGNITO_TOTP_MFA_SECRET
-    from moto.cognitoidp.utils import cognito_totp
-
-    totp, now = cognito_totp(COGNITO_TOTP_MFA_SECRET), time.time()
-    return any(hmac.compare_digest(totp.generate(now + skew).decode(), code or "")
-               for skew in (-TOTP_STEP, 0, TOTP_STEP))
-
-
 def patch_cognito():
-    """Wrap moto's InitiateAuth/RespondToAuthChallenge/VerifySoftwareToken with AWS's checks."""
-    from moto.cognitoidp.exceptions import CodeMismatchException, NotAuthorizedError
+    """Wrap moto's InitiateAuth/RespondToAuthChallenge with AWS's checks (MFA: localaws.cognito_signin)."""
+    from moto.cognitoidp.exceptions import NotAuthorizedError
     from moto.cognitoidp.models import CognitoIdpBackend
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.core.exceptions import JsonRESTError
 
     initiate_auth = CognitoIdpBackend.initiate_auth
     respond = CognitoIdpBackend.respond_to_auth_challenge
-    verify_software_token = CognitoIdpBackend.verify_software_token
 
     def checked_initiate_auth(self, client_id, auth_flow, auth_parameters):
         pool, client = find_pool_client(self, client_id)
@@ -755,9 +741,6 @@ def patch_cognito():
                     raise NotAuthorizedError("Invalid session for the user.")
         if client.generate_secret and responses.get("USERNAME"):
             responses["SECRET_HASH"] = secret_hash(client, responses["USERNAME"])  # the name moto re-checks
-        if challenge_name == "SOFTWARE_TOKEN_MFA" and session in self.sessions \
-                and not check_totp(responses.get("SOFTWARE_TOKEN_MFA_CODE")):
-            raise CodeMismatchException("Invalid code received for user")
         result = respond(self, session, client_id, challenge_name, responses)
         if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
             user = pool._get_user(responses["USERNAME"])
@@ -768,14 +751,8 @@ def patch_cognito():
             })
         return result
 
-    def checked_verify_software_token(self, access_token, session, user_code, friendly_device_name):
-        if not check_totp(user_code):
-            raise JsonRESTError("EnableSoftwareTokenMFAException", "Code mismatch")
-        return verify_software_token(self, access_token, session, user_code, friendly_device_name)
-
     CognitoIdpBackend.initiate_auth = checked_initiate_auth
     CognitoIdpBackend.respond_to_auth_challenge = checked_respond
-    CognitoIdpBackend.verify_software_token = checked_verify_software_token
     # A user sets up TOTP with their access token, unsigned, as SDKs send these; IAM enforcement
     # must let them through like the other token-authorized operations.
     ActionAuthenticatorMixin.PUBLIC_OPERATIONS += [
@@ -1386,6 +1363,7 @@ def serve(port, latency_ms=0):
     list_moto_modules_once()
     patch_s3()
     patch_cognito()
+    localaws.cognito_signin.install(sys.modules[__name__])  # USER_AUTH, one-time codes, MFA
     # Outermost Cognito layer: keys, token expiry, rotation, revocation, remembered devices.
     localaws.cognito_tokens.install(sys.modules[__name__])
     enforce_iam()

@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 
+import localaws.cognito_signin
 from localaws import clock
 
 PUBLIC = ("ConfirmDevice", "UpdateDeviceStatus", "GetDevice", "ListDevices", "ForgetDevice")
@@ -124,7 +125,10 @@ def device_session(backend, pool, user, device_key, result):
         pool.refresh_tokens[tokens["RefreshToken"]] = None  # never handed out
     for kind in ("access_tokens", "id_tokens"):
         getattr(pool, kind).pop(tokens.get("AccessToken" if kind == "access_tokens" else "IdToken"), None)
-    backend.sessions.pop(result.get("Session"), None)
+    if result.get("Session"):
+        # The inner layers' MFA challenge ends unanswered. (For SMS or email MFA its code is already in
+        # the outbox, which AWS, deciding on the device first, would not have sent.)
+        localaws.cognito_signin.retire(backend, result["Session"])
     session = str(uuid.uuid4())
     backend.sessions[session] = (user.username, pool)
     session_devices[session] = device_key

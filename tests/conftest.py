@@ -79,9 +79,14 @@ def user_env(tmp_path, **extra):
 
 
 def run_cli(*args, env, cwd=None, timeout=120, stdin=subprocess.DEVNULL):
-    """Run cog_auth_s3.py as a user would; returns the CompletedProcess (text)."""
+    """Run cog_auth_s3.py as a user would; returns the CompletedProcess (text).
+
+    In a session of its own, so it has no controlling terminal even when pytest runs in one: the tool
+    prompts on /dev/tty whenever it can open it, and these runs must fail fast instead of waiting there.
+    """
     return subprocess.run([sys.executable, str(TOOL), *map(str, args)], env=env, cwd=cwd, text=True,
-                          stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+                          stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                          start_new_session=True)
 
 
 def write_config(path, sections):
@@ -540,3 +545,119 @@ DOCTOR_MISTAKES = {
     "client-existence-errors": (lambda a, d: set_app_client(a, d, PreventUserExistenceErrors="LEGACY"),
                                 "client-user-existence-errors", 0),
 }
+
+
+def control_call(local_aws, method, path, body=None):
+    """Call local_aws's /_local_aws/<path> (unsigned); return its decoded JSON, or None."""
+    import urllib.request
+
+    request = urllib.request.Request(local_aws["endpoint_url"] + "/_local_aws/" + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def local_now(local_aws):
+    """local_aws's clock (it may have been moved forward), as epoch seconds: TOTP codes must use it."""
+    return time.time() + control_call(local_aws, "GET", "clock")["offset_seconds"]
+
+
+@pytest.fixture
+def outbox(local_aws):
+    """outbox(username, pool=None, channel=None) -> the newest code local_aws "sent" to that user;
+    outbox.all() -> every message, oldest first."""
+    class Outbox:
+        def all(self):
+            return control_call(local_aws, "GET", "messages")
+
+        def __call__(self, username, pool=None, channel=None):
+            sent = [m for m in self.all() if m["username"] == username and pool in (None, m["user_pool_id"])
+                    and channel in (None, m["channel"])]
+            assert sent, f"local_aws sent no code to {username}"
+            return sent[-1]["code"]
+
+    return Outbox()
+
+
+class TerminalRun:
+    """The tool run with a pseudo-terminal as its controlling terminal that is neither its stdin nor its stderr
+    (both pipes), as under credential_process: a prompt can only reach the user through /dev/tty."""
+
+    def __init__(self, args, env, cwd):
+        import pty
+
+        self.master, slave = pty.openpty()
+        slave_name = os.ttyname(slave)
+
+        def controlling_terminal():
+            os.setsid()  # a new session, without a terminal, which the pty then becomes
+            os.close(os.open(slave_name, os.O_RDWR))
+
+        self.proc = subprocess.Popen([sys.executable, str(TOOL), *map(str, args)], env=env, cwd=cwd,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=controlling_terminal)
+        os.close(slave)
+        self.terminal, self.stderr = b"", b""
+
+    def _read(self, fd, timeout):
+        """Read what fd has within timeout seconds (b"" at EOF or when nothing came)."""
+        import select
+
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            return os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            return b""
+
+    def wait_for(self, marker, where="terminal", timeout=60):
+        """Read the terminal (or stderr) until marker appears; fail with both transcripts if it doesn't."""
+        deadline = time.monotonic() + timeout
+        while marker.encode() not in getattr(self, where) and time.monotonic() < deadline:
+            if self.proc.poll() is not None and not self._pending():
+                break
+            self.terminal += self._read(self.master, 0.1)
+            self.stderr += self._read(self.proc.stderr.fileno(), 0.1)
+        assert marker.encode() in getattr(self, where), \
+            f"{marker!r} never appeared on the {where}; terminal: {self.terminal!r}; stderr: {self.stderr!r}"
+        return getattr(self, where).decode(errors="replace")
+
+    def _pending(self):
+        """Whether the terminal or stderr still holds unread output."""
+        import select
+
+        return bool(select.select([self.master, self.proc.stderr.fileno()], [], [], 0)[0])
+
+    def type(self, text):
+        """Type a line on the terminal."""
+        os.write(self.master, text.encode() + b"\n")
+
+    def finish(self, timeout=120):
+        """Wait for the tool to end: (exit code, stdout, stderr, terminal transcript), all text."""
+        stdout, stderr = self.proc.communicate(timeout=timeout)
+        while True:
+            chunk = self._read(self.master, 0.1)
+            if not chunk:
+                break
+            self.terminal += chunk
+        os.close(self.master)
+        return (self.proc.returncode, stdout.decode(), (self.stderr + stderr).decode(),
+                self.terminal.decode(errors="replace"))
+
+
+@pytest.fixture
+def on_terminal(tmp_path):
+    """on_terminal(*args, env_extra=...) starts the tool under a pseudo-terminal (see TerminalRun)."""
+    runs = []
+
+    def start(*args, env_extra=None):
+        runs.append(TerminalRun(args, user_env(tmp_path, **(env_extra or {})), tmp_path))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()

@@ -8,7 +8,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from conftest import PASSWORDS, totp, write_config
+from conftest import PASSWORDS, local_now, totp, write_config
 
 TEMPORARY = "Temporary-passw0rd!"
 NEW = "Brand-new-passw0rd!"
@@ -50,17 +50,18 @@ def totp_stack(make_stack, admin_session, local_aws):
                     client=public).authenticate_user()
     access = tokens["AuthenticationResult"]["AccessToken"]
     secret = public.associate_software_token(AccessToken=access)["SecretCode"]
-    public.verify_software_token(AccessToken=access, UserCode=totp(secret))
+    public.verify_software_token(AccessToken=access, UserCode=totp(secret, at=local_now(local_aws)))
     idp.admin_set_user_mfa_preference(UserPoolId=stack["user_pool_id"], Username="alice",
                                       SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
     return dict(stack, totp_secret=secret)
 
 
-def test_totp_mfa_is_answered_with_mfa_code(cli, totp_stack, tmp_path):
+def test_totp_mfa_is_answered_with_mfa_code(cli, totp_stack, tmp_path, local_aws):
     values = profile(totp_stack, "alice", password=PASSWORDS["alice"])
     values.pop("totp_secret")
     config = write_config(tmp_path / "c.ini", {"default": values})
-    result = cli("--config", config, "--no-cache", "--mfa-code", totp(totp_stack["totp_secret"]), "creds")
+    code = totp(totp_stack["totp_secret"], at=local_now(local_aws))
+    result = cli("--config", config, "--no-cache", "--mfa-code", code, "creds")
     assert result.returncode == 0, result.stderr
 
 
@@ -71,13 +72,13 @@ def test_totp_mfa_without_a_code_or_terminal_exits_3_naming_the_flag(cli, totp_s
     assert result.returncode == 3 and "--mfa-code" in result.stderr and "COG_AUTH_S3_MFA_CODE" in result.stderr
 
 
-def test_a_wrong_mfa_code_exits_3(cli, totp_stack, tmp_path):
+def test_a_wrong_mfa_code_exits_3(cli, totp_stack, tmp_path, local_aws):
     values = profile(totp_stack, "alice", password=PASSWORDS["alice"])
     values.pop("totp_secret")
-    wrong = f"{(int(totp(totp_stack['totp_secret'])) + 1) % 1_000_000:06d}"
+    wrong = f"{(int(totp(totp_stack['totp_secret'], at=local_now(local_aws))) + 1) % 1_000_000:06d}"
     result = cli("--config", write_config(tmp_path / "c.ini", {"default": values}), "--no-cache",
                  "--mfa-code", wrong, "creds")
-    assert result.returncode == 3 and "MFA code was wrong" in result.stderr
+    assert result.returncode == 3 and "code was wrong" in result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -257,3 +257,43 @@ def test_cognito_token_and_device_hooks():
             f"moto now implements {missing}: review localaws/cognito_tokens.py / cognito_devices.py"
     source_has(BaseResponse.call_action, "method_names_from_class(self.__class__)", "method = getattr(self, action)")
     assert "{0}/(?P<user_pool_id>[^/]+)/.well-known/jwks.json$" in urls.url_paths, "moto's JWKS route moved"
+
+
+def test_cognito_signin_hooks():
+    """localaws/cognito_signin.py wraps these backend calls, responses and attributes."""
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUser, CognitoIdpUserPool, RegionAgnosticBackend
+    from moto.cognitoidp.responses import CognitoIdpResponse
+
+    expected = {
+        "initiate_auth": ["self", "client_id", "auth_flow", "auth_parameters"],
+        "admin_initiate_auth": ["self", "user_pool_id", "client_id", "auth_flow", "auth_parameters"],
+        "respond_to_auth_challenge": ["self", "session", "client_id", "challenge_name", "challenge_responses"],
+        "associate_software_token": ["self", "access_token", "session"],
+        "verify_software_token": ["self", "access_token", "session", "user_code", "friendly_device_name"],
+        "admin_create_user": ["self", "user_pool_id", "username", "message_action", "temporary_password",
+                              "attributes"],
+        "sign_up": ["self", "client_id", "username", "password", "attributes"],
+        "_log_user_in": ["self", "user_pool", "client", "username"],
+        "admin_set_user_mfa_preference": ["self", "user_pool_id", "username", "software_token_mfa_settings",
+                                          "sms_mfa_settings"],
+        "set_user_pool_mfa_config": ["self", "user_pool_id", "sms_config", "token_config", "mfa_config"],
+        "get_user_pool_mfa_config": ["self", "user_pool_id"],
+        "create_user_pool": ["self", "name", "extended_config"],
+        "update_user_pool": ["self", "user_pool_id", "extended_config"],
+    }
+    for name, names in expected.items():
+        assert params(getattr(CognitoIdpBackend, name)) == names, f"CognitoIdpBackend.{name} signature changed"
+    source_has(CognitoIdpBackend.__init__, "self.sessions")
+    source_has(RegionAgnosticBackend._find_backend_by_access_token_or_session, "session in backend.sessions")
+    assert callable(RegionAgnosticBackend._find_backend_by_access_token), "_find_backend_by_access_token is gone"
+    for name in ("set_user_mfa_preference", "admin_set_user_mfa_preference", "set_user_pool_mfa_config",
+                 "get_user_pool_mfa_config", "_get_region_agnostic_backend"):
+        assert callable(getattr(CognitoIdpResponse, name, None)), f"CognitoIdpResponse.{name} is gone"
+    assert params(CognitoIdpUser.to_json) == ["self", "extended", "attributes_key", "attributes_to_get"], \
+        "CognitoIdpUser.to_json signature changed"
+    source_has(CognitoIdpUser.to_json, '"UserMFASettingList"', '"PreferredMfaSetting"')
+    source_has(CognitoIdpUser.__init__, "self.sms_mfa_enabled", "self.software_token_mfa_enabled",
+               "self.token_verified", "self.preferred_mfa_setting", "self.password", "self.status")
+    source_has(CognitoIdpUserPool.__init__, "self.mfa_config", "self.sms_mfa_config", "self.token_mfa_config",
+               "self.refresh_tokens", "self.access_tokens", "self.id_tokens", "self.clients")
+    source_has(CognitoIdpUserPool.update_extended_config, "self.extended_config")

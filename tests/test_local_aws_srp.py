@@ -16,7 +16,7 @@ from pycognito.exceptions import (
     SoftwareTokenMFAChallengeException,
 )
 
-from conftest import totp
+from conftest import local_now, totp
 
 PASSWORD = "Correct-horse-1!"
 TEMPORARY = "Temporary-pass-1!"
@@ -198,40 +198,41 @@ def test_new_password_required_names_the_users_attributes(idp, public):
     assert '"email": "alice@example.com"' in answer["ChallengeParameters"]["userAttributes"]
 
 
-def enable_totp(idp, public, pool, client_id):
+def enable_totp(idp, public, pool, client_id, now):
     """Give alice a verified authenticator and prefer it, as a user would; return its secret."""
     tokens = AWSSRP("alice", PASSWORD, pool, client_id, client=public).authenticate_user()
     access = tokens["AuthenticationResult"]["AccessToken"]
     secret = public.associate_software_token(AccessToken=access)["SecretCode"]
-    public.verify_software_token(AccessToken=access, UserCode=totp(secret))
+    public.verify_software_token(AccessToken=access, UserCode=totp(secret, at=now))
     idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
                                       SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
     return secret
 
 
-def totp_challenge(idp, public):
+def totp_challenge(idp, public, local_aws):
     """Alice with a preferred authenticator signs in: (client id, her TOTP secret, the challenge's Session)."""
     pool, client_id, _ = make_pool(idp)
     idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OPTIONAL",
                                  SoftwareTokenMfaConfiguration={"Enabled": True})
     make_user(idp, pool)
-    secret = enable_totp(idp, public, pool, client_id)
+    secret = enable_totp(idp, public, pool, client_id, local_now(local_aws))
     with pytest.raises(SoftwareTokenMFAChallengeException) as challenge:
         AWSSRP("alice", PASSWORD, pool, client_id, client=public).authenticate_user()
     return client_id, secret, challenge.value.get_tokens()["Session"]
 
 
-def test_totp_user_gets_software_token_mfa_and_a_current_code_completes(idp, public):
-    client_id, secret, session = totp_challenge(idp, public)
+def test_totp_user_gets_software_token_mfa_and_a_current_code_completes(idp, public, local_aws):
+    client_id, secret, session = totp_challenge(idp, public, local_aws)
     tokens = public.respond_to_auth_challenge(
         ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=session,
-        ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": totp(secret)})
+        ChallengeResponses={"USERNAME": "alice",
+                            "SOFTWARE_TOKEN_MFA_CODE": totp(secret, at=local_now(local_aws))})
     assert "AccessToken" in tokens["AuthenticationResult"]
 
 
-def test_wrong_totp_code_is_a_code_mismatch(idp, public):
-    client_id, secret, session = totp_challenge(idp, public)
-    wrong = totp(secret, at=time.time() - 3600)
+def test_wrong_totp_code_is_a_code_mismatch(idp, public, local_aws):
+    client_id, secret, session = totp_challenge(idp, public, local_aws)
+    wrong = totp(secret, at=local_now(local_aws) - 3600)
     with pytest.raises(ClientError) as excinfo:
         public.respond_to_auth_challenge(
             ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=session,
@@ -239,8 +240,12 @@ def test_wrong_totp_code_is_a_code_mismatch(idp, public):
     assert error(excinfo)[0] == "CodeMismatchException"
 
 
-def test_sms_mfa_user_gets_sms_mfa_challenge(idp, public):
+SMS_MFA_CONFIG = {"SmsConfiguration": {"SnsCallerArn": "arn:aws:iam::123456789012:role/sms", "ExternalId": "x"}}
+
+
+def test_sms_mfa_user_gets_sms_mfa_challenge(idp, public, outbox):
     pool, client_id, _ = make_pool(idp)
+    idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OPTIONAL", SmsMfaConfiguration=SMS_MFA_CONFIG)
     make_user(idp, pool, phone_number="+15555550100")
     idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
                                       SMSMfaSettings={"Enabled": True, "PreferredMfa": True})
@@ -248,7 +253,7 @@ def test_sms_mfa_user_gets_sms_mfa_challenge(idp, public):
         AWSSRP("alice", PASSWORD, pool, client_id, client=public).authenticate_user()
     tokens = public.respond_to_auth_challenge(
         ClientId=client_id, ChallengeName="SMS_MFA", Session=challenge.value.get_tokens()["Session"],
-        ChallengeResponses={"USERNAME": "alice", "SMS_MFA_CODE": "123456"})
+        ChallengeResponses={"USERNAME": "alice", "SMS_MFA_CODE": outbox("alice", pool, "sms")})
     assert "AccessToken" in tokens["AuthenticationResult"]
 
 
@@ -320,6 +325,7 @@ def test_disabled_user_is_refused(idp, public):
 
 def test_mfa_session_answers_only_for_the_user_it_was_issued_to(idp, public):
     pool, client_id, _ = make_pool(idp)
+    idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="OPTIONAL", SmsMfaConfiguration=SMS_MFA_CONFIG)
     make_user(idp, pool, phone_number="+15555550100")
     make_user(idp, pool, username="bob")
     idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",

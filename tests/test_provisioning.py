@@ -206,8 +206,11 @@ def test_setup_json_summarises_resources_and_config_on_stdout(local_aws, tmp_pat
 
 def remaining(admin_client, name, bucket):
     """What of deployment name still exists."""
-    pools = admin_client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
-    identity_pools = admin_client("cognito-identity").list_identity_pools(MaxResults=60)["IdentityPools"]
+    # Paged: the shared local_aws holds more pools than one page once the sign-in tests have run.
+    pools = [p for page in admin_client("cognito-idp").get_paginator("list_user_pools").paginate(MaxResults=60)
+             for p in page["UserPools"]]
+    identity_pools = [p for page in admin_client("cognito-identity").get_paginator("list_identity_pools").paginate(
+        MaxResults=60) for p in page["IdentityPools"]]
     roles = admin_client("iam").list_roles()["Roles"]
     buckets = admin_client("s3").list_buckets()["Buckets"]
     return ([p["Name"] for p in pools if p["Name"] == name]

@@ -293,3 +293,54 @@ def test_a_device_file_is_used_only_when_private_complete_and_for_these_settings
     assert tool.load_device(path, "fp", warnings.append) is None and "readable by others" in warnings[-1]
     tool.save_cache(path, {"version": 1, "fingerprint": "fp", "device_key": "k"})
     assert tool.load_device(path, "fp", warnings.append) is None
+
+
+# ---- sign-in choices and setup options
+
+def test_mfa_factors_default_to_totp_and_refuse_what_cannot_apply():
+    assert tool.mfa_factors("required", None) == ["totp"]
+    assert tool.mfa_factors("optional", "sms, email,sms") == ["sms", "email"]
+    assert tool.mfa_factors(None, None) == [] and tool.mfa_factors("off", "") == []
+    for mfa, listed in (("optional", "totp,fax"), (None, "sms"), ("off", "totp")):
+        with pytest.raises(tool.ToolError) as info:
+            tool.mfa_factors(mfa, listed)
+        assert info.value.exit_code == tool.EXIT_USAGE
+
+
+def test_contact_attributes_are_verified_and_checked():
+    assert tool.contact_attributes("a@example.com", "+15555550100") == [
+        {"Name": "email", "Value": "a@example.com"}, {"Name": "email_verified", "Value": "true"},
+        {"Name": "phone_number", "Value": "+15555550100"}, {"Name": "phone_number_verified", "Value": "true"}]
+    for email, phone in (("not-an-address", None), (None, "0155 555"), (None, "+0123456")):
+        with pytest.raises(tool.ToolError):
+            tool.contact_attributes(email, phone)
+
+
+def test_user_pool_drift_names_only_what_changes():
+    pool = {"Policies": {"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD"]}}}
+    assert tool.user_pool_drift(pool, ("off", []), "srp", None, []) == []
+    assert tool.user_pool_drift(pool, ("off", []), None, "off", []) == []
+    assert tool.user_pool_drift({}, ("optional", ["totp"]), "choice", "required", ["totp"]) == [
+        "sign-in choice", "MFA required with totp"]
+
+
+def conversation(sign_in, password):
+    """A SignIn that never reaches the network (for its choices only)."""
+    return tool.SignIn(None, "erin", password, "us-east-1_x", "client", None, None, sign_in, lambda m: None)
+
+
+def test_select_challenge_skips_the_password_a_passwordless_sign_in_does_not_have():
+    offered = {"AvailableChallenges": ["PASSWORD", "PASSWORD_SRP", "SMS_OTP"], "Session": "s"}
+    assert conversation("email-otp", lambda: "asked").select_challenge("SELECT_CHALLENGE", offered) == (
+        {"ANSWER": "SMS_OTP"}, "s")
+    with pytest.raises(tool.ToolError) as info:
+        conversation("email-otp", lambda: "asked").select_challenge(
+            "SELECT_CHALLENGE", {"AvailableChallenges": ["PASSWORD"]})
+    assert info.value.exit_code == tool.EXIT_LOGIN and "PASSWORD" in str(info.value)
+
+
+def test_select_mfa_type_prefers_the_authenticator_app():
+    offered = {"ChallengeParameters": {"MFAS_CAN_CHOOSE": '["SMS_MFA", "EMAIL_OTP", "SOFTWARE_TOKEN_MFA"]'},
+               "Session": "s"}
+    assert conversation("srp", "pw").select_mfa_type("SELECT_MFA_TYPE", offered) == (
+        {"ANSWER": "SOFTWARE_TOKEN_MFA"}, "s")
