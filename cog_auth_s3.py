@@ -1200,9 +1200,9 @@ def confine(folder, key, bucket=None, folder_ok=False):
     """Check a key (or with folder_ok a prefix) relative to the user's folder and return it relative.
 
     folder is the user's folder (e.g. us-east-1:.../ or private/us-east-1:.../), or before sign-in its
-    template. s3://BUCKET/<folder>... is accepted for the user's own folder.
+    template (None: the default one). s3://BUCKET/<folder>... is accepted for the user's own folder.
     """
-    original, relative = key, key
+    original, relative, folder = key, key, folder or DEFAULT_FOLDER
     if key[:5].lower() == "s3://":
         named_bucket, _, rest = key[5:].partition("/")
         if bucket and named_bucket != bucket:

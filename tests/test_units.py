@@ -317,3 +317,9 @@ def test_amplify_gen2_folder_comes_from_the_entity_identity_path(tmp_path):
     assert settings == {"region": "eu-west-1", "user_pool_id": "eu-west-1_abc", "client_id": "client",
                         "identity_pool_id": "eu-west-1:" + ME.split(":")[1], "bucket": "b1",
                         "folder": "media/{identity_id}/"}
+
+
+def test_confine_without_a_folder_checks_against_the_default_template():
+    assert tool.confine(None, f"s3://b/{OTHER}/a.txt", "b") == "a.txt"
+    with pytest.raises(tool.ToolError, match="outside your folder <identity id>/"):
+        tool.confine(None, "s3://b/a.txt", "b")
