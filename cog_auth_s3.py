@@ -3023,9 +3023,9 @@ def local_path_for(folder, dest, relative):
 
 def get_tree(args, out):
     """get --recursive: download every object under PREFIX into DEST, keeping the folders below PREFIX."""
-    dest = args.dest or "."
-    if not os.path.isdir(dest):
-        raise ToolError(f"{dest} is not a folder; create it or name one (get --recursive PREFIX FOLDER)", EXIT_USAGE)
+    dest = args.dest or "."  # created as files arrive, as aws s3 cp --recursive does
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ToolError(f"{dest} is not a folder; name one (get --recursive PREFIX FOLDER)", EXIT_USAGE)
     bucket, folder, client = user_files_context(args, out, prefix=args.key)
     prefix = tree_prefix(folder, args.key, bucket)
     done = []

@@ -183,9 +183,8 @@ def test_sync_lists_through_the_prefix_and_never_leaves_the_folder(files, tmp_pa
 
 def test_get_and_rm_recursive_round_trip(files, tmp_path, prefix, request_log):
     assert files("sync", "up", make_tree(tmp_path / "src"), prefix).returncode == 0
-    (tmp_path / "dest").mkdir()
     request_log.clear()
-    got = files("get", "--recursive", prefix, tmp_path / "dest")
+    got = files("get", "--recursive", prefix, tmp_path / "dest")  # the folder is made as files arrive
     assert got.returncode == 0, got.stderr
     assert read_tree(tmp_path / "dest") == TREE
     # The listing gives each size, so one GetObject per object and no HeadObject.
