@@ -12,6 +12,9 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
     cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | login | logout [--forget-device]
+    cog_auth_s3.py [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
+    cog_auth_s3.py [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
+    cog_auth_s3.py [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
     cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
     cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P] [--guests]
                    [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
@@ -22,11 +25,14 @@ Usage:
 
     With no command, `run` signs in, prints the ID token, the identity id and the
     temporary credentials, and uploads upload_file to s3://bucket/<identity id>/.
+    Keys are relative to the user's folder, `folder` (default {identity_id}/).
 
 Configuration: an INI file (--config, default ./config.ini) whose sections are
 profiles (--profile, default "default"). Keys: region, user_pool_id, client_id,
 client_secret, identity_pool_id, username, password, bucket, upload_file,
-endpoint_url, sign_in. Precedence: command-line flags > environment > file.
+endpoint_url, sign_in, folder (a template such as private/{identity_id}/). An Amplify
+app's amplify_outputs.json or amplifyconfiguration.json (--amplify-config) can supply the
+pools, region, bucket and folder. Precedence: flags > environment > file > Amplify file.
 
 sign_in: srp (the default: USER_SRP_AUTH), choice (USER_AUTH preferring PASSWORD_SRP),
 email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password).
@@ -39,6 +45,7 @@ Environment:
     COG_AUTH_S3_<KEY>         any config key, e.g. COG_AUTH_S3_PASSWORD
     COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
     COG_AUTH_S3_MFA_CODE      answers a code challenge: MFA or one-time code (like --mfa-code)
+    COG_AUTH_S3_AMPLIFY_CONFIG  the Amplify config file (like --amplify-config)
     XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
     AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
@@ -373,7 +380,7 @@ def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
 
 CONFIG_KEYS = (
     "region", "user_pool_id", "client_id", "client_secret", "identity_pool_id",
-    "username", "password", "bucket", "upload_file", "endpoint_url", "sign_in",
+    "username", "password", "bucket", "upload_file", "endpoint_url", "sign_in", "folder",
 )
 SIGN_IN_MODES = ("srp", "choice", "email-otp", "sms-otp")
 ENV_PREFIX = "COG_AUTH_S3_"
@@ -393,12 +400,20 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 ENDPOINT_RE = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[^\s/?#@\[\]:]+)(?::(\d+))?(/[^\s?#]*)?$")
 # Real configs are a few hundred bytes; anything near this is not one (--config /dev/zero).
 CONFIG_MAX_BYTES = 1024 * 1024
+# The user's folder: a template in which {identity_id} stands for the Cognito identity id.
+IDENTITY_PLACEHOLDER = "{identity_id}"
+DEFAULT_FOLDER = IDENTITY_PLACEHOLDER + "/"
+# Amplify Gen 1's access levels; public/ is shared by every user of the app, by design.
+LEVEL_FOLDERS = {"private": "private/{identity_id}/", "protected": "protected/{identity_id}/", "public": "public/"}
+AMPLIFY_ENV = ENV_PREFIX + "AMPLIFY_CONFIG"
+# amplify_outputs.json carries the data model too, so it can be large; but not unboundedly so.
+AMPLIFY_MAX_BYTES = 16 * 1024 * 1024
 
 
-def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None):
-    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file."""
+def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
+    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
     environ = os.environ if environ is None else environ
-    values = {}
+    values = dict(base or {})
     if os.path.isdir(config_path):
         raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
     if os.path.exists(config_path):
@@ -440,12 +455,13 @@ def load_ini(config_path):
     return parser
 
 
-def read_config_text(config_path, what="config", remedy="pick another with --config"):
+def read_config_text(config_path, what="config", remedy="pick another with --config", limit=CONFIG_MAX_BYTES):
     """The text of a config file (a leading UTF-8 BOM dropped), or None when absent.
 
     configparser.read would skip a file it can't open (an unreadable config looked empty) and
     read /dev/zero until memory ran out: a config must be a small regular file, checked before reading.
-    what names the file in messages ("config", "AWS config"); remedy says what else to do.
+    what names the file in messages ("config", "AWS config"); remedy says what else to do; limit is the
+    largest size accepted.
     """
     import stat
 
@@ -463,9 +479,9 @@ def read_config_text(config_path, what="config", remedy="pick another with --con
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ToolError(f"{what} {config_path} is not a regular file; {remedy}", EXIT_USAGE)
-        data = b"" if info.st_size > CONFIG_MAX_BYTES else handle.read(CONFIG_MAX_BYTES + 1)
-    if info.st_size > CONFIG_MAX_BYTES or len(data) > CONFIG_MAX_BYTES:  # also a file that grew meanwhile
-        raise ToolError(f"{what} {config_path} is larger than {CONFIG_MAX_BYTES // 1024 // 1024} MiB, too large "
+        data = b"" if info.st_size > limit else handle.read(limit + 1)
+    if info.st_size > limit or len(data) > limit:  # also a file that grew meanwhile
+        raise ToolError(f"{what} {config_path} is larger than {limit // 1024 // 1024} MiB, too large "
                         f"to be a config; {remedy}", EXIT_USAGE)
     try:
         return data.decode("utf-8-sig")  # Windows editors start UTF-8 files with a BOM
@@ -525,6 +541,93 @@ def validate_settings(settings):
     sign_in = settings.get("sign_in")
     if sign_in and sign_in not in SIGN_IN_MODES:
         raise ToolError(f"sign_in '{sign_in}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
+    if settings.get("folder"):
+        check_folder_template(settings["folder"])
+
+
+def check_folder_template(template, what="folder"):
+    """Refuse a folder template that would not give each identity a folder of its own; return it."""
+    if template.count(IDENTITY_PLACEHOLDER) != 1:
+        raise ToolError(f"{what} {template!r} must contain {IDENTITY_PLACEHOLDER} exactly once: it is what makes "
+                        f"the folder each user's own (e.g. private/{IDENTITY_PLACEHOLDER}/)", EXIT_USAGE)
+    before, _, after = template.partition(IDENTITY_PLACEHOLDER)
+    if not after.startswith("/") or not after.endswith("/"):
+        raise ToolError(f"{what} {template!r} must have a / right after {IDENTITY_PLACEHOLDER} and at its end: "
+                        f"without it one user's folder would include another's (us-east-1:ab... is a prefix "
+                        f"of us-east-1:abc...)", EXIT_USAGE)
+    if before and not before.endswith("/"):
+        raise ToolError(f"{what} {template!r} must have {IDENTITY_PLACEHOLDER} as a whole path segment "
+                        f"(after a / or at the start)", EXIT_USAGE)
+    fixed = before + after
+    # These would be wildcards or variables in the IAM policy made from the template.
+    if re.search(r"[*?${}\\]", fixed) or any(ord(ch) < 32 for ch in fixed):
+        raise ToolError(f"{what} {template!r} may not hold * ? $ {{ }} \\ or control characters besides "
+                        f"{IDENTITY_PLACEHOLDER}", EXIT_USAGE)
+    if any(part in ("", ".", "..") for part in (before + "x" + after[:-1]).split("/")):
+        raise ToolError(f"{what} {template!r} has an empty, '.' or '..' segment, or starts with /", EXIT_USAGE)
+    return template
+
+
+def read_amplify_config(path):
+    """Settings from an Amplify app's amplify_outputs.json (Gen 2) or amplifyconfiguration.json (Gen 1)."""
+    hint = "name the app's amplify_outputs.json or amplifyconfiguration.json"
+    text = read_config_text(path, "Amplify config", hint, AMPLIFY_MAX_BYTES)
+    if text is None:
+        raise ToolError(f"Amplify config {path} not found; {hint}", EXIT_USAGE)
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise ToolError(f"Amplify config {path} is not JSON; {hint}", EXIT_USAGE) from None
+    if isinstance(document, dict) and isinstance(document.get("auth"), dict) and "version" in document:
+        return amplify_gen2_settings(document, path)
+    if isinstance(document, dict) and "aws_user_pools_id" in document:
+        return amplify_gen1_settings(document, path)
+    raise ToolError(f"Amplify config {path} has an unknown shape: neither amplify_outputs.json (auth, version) "
+                    f"nor amplifyconfiguration.json (aws_user_pools_id)", EXIT_USAGE)
+
+
+def amplify_value(document, dotted, path):
+    """The string at a dotted path of an Amplify config, or exit 2 naming the missing key."""
+    value = document
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        raise ToolError(f"Amplify config {path} lacks {dotted}; regenerate it, or set that value in the profile",
+                        EXIT_USAGE)
+    return value.strip()
+
+
+def amplify_gen2_settings(document, path):
+    """amplify_outputs.json: auth.* and storage.bucket_name; the folder from the path with an entityidentity rule."""
+    settings = {"region": amplify_value(document, "auth.aws_region", path),
+                "user_pool_id": amplify_value(document, "auth.user_pool_id", path),
+                "client_id": amplify_value(document, "auth.user_pool_client_id", path),
+                "identity_pool_id": amplify_value(document, "auth.identity_pool_id", path),
+                "bucket": amplify_value(document, "storage.bucket_name", path)}
+    buckets = document["storage"].get("buckets") or []
+    if not isinstance(buckets, list):
+        raise ToolError(f"Amplify config {path}: storage.buckets is not a list", EXIT_USAGE)
+    folders = [name for entry in buckets if isinstance(entry, dict) and entry.get("bucket_name") == settings["bucket"]
+               for name, rules in (entry.get("paths") or {}).items()
+               if isinstance(rules, dict) and "entityidentity" in rules]
+    if len(folders) > 1:
+        settings["_amplify_folders"] = sorted(folders)  # the profile's folder must pick one (see folder_template)
+    elif folders:
+        template = folders[0].replace("{entity_id}", IDENTITY_PLACEHOLDER)
+        settings["folder"] = check_folder_template(template[:-1] if template.endswith("*") else template,
+                                                   what=f"storage path {folders[0]!r} of {path} as a folder")
+    return settings
+
+
+def amplify_gen1_settings(document, path):
+    """amplifyconfiguration.json (aws-exports): the flat aws_* keys; the folder is private/{identity_id}/."""
+    region_key = "aws_cognito_region" if "aws_cognito_region" in document else "aws_project_region"
+    return {"region": amplify_value(document, region_key, path),
+            "user_pool_id": amplify_value(document, "aws_user_pools_id", path),
+            "client_id": amplify_value(document, "aws_user_pools_web_client_id", path),
+            "identity_pool_id": amplify_value(document, "aws_cognito_identity_pool_id", path),
+            "bucket": amplify_value(document, "aws_user_files_s3_bucket", path),
+            "folder": LEVEL_FOLDERS["private"]}
 
 
 def password_for(settings):
@@ -684,11 +787,12 @@ def prefetch_models(services):
     threading.Thread(target=load, name="prefetch-models", daemon=True).start()
 
 
-def make_client(service, region, endpoint_url=None, credentials=None, unsigned=False):
+def make_client(service, region, endpoint_url=None, credentials=None, unsigned=False, signature_version=None):
     """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens."""
     from botocore.config import Config
 
-    options = dict(SMALL_CALL_TUNING if service in SMALL_CALL_SERVICES else CLIENT_TUNING)
+    options = dict(SMALL_CALL_TUNING if service in SMALL_CALL_SERVICES else CLIENT_TUNING,
+                   **({"signature_version": signature_version} if signature_version else {}))
     if unsigned:
         from botocore import UNSIGNED
 
@@ -1239,21 +1343,22 @@ class Session(collections.namedtuple("Session", "identity_id credentials id_toke
                 **{field: getattr(self, field) for field in self.CACHED}}
 
 
-def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False):
+def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False, renew_now=False):
     """The user's Session: from the cache, a token refresh, or a password sign-in.
 
     settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
-    credentials are not reused, whatever their Expiration says.
+    credentials are not reused, whatever their Expiration says. renew_now skips credentials that are
+    still valid, for whoever needs the longest-lived ones (`share`).
     """
     path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
     entry = load_cache(path, fingerprint, out.warn)
-    if entry and fresh(entry) and not same_credentials(entry, dead):
+    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
         out.trace(f"using cached credentials from {path}")
         return Session.from_cache(entry)
     with cache_lock(path, out.warn) as usable:
-        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead, remember_device)
+        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead, remember_device, renew_now)
 
 
 def same_credentials(entry, session):
@@ -1261,14 +1366,15 @@ def same_credentials(entry, session):
     return bool(session) and entry["credentials"]["AccessKeyId"] == session.credentials["AccessKeyId"]
 
 
-def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=None, remember_device=False):
+def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=None, remember_device=False,
+                     renew_now=False):
     """Under the profile's lock: reuse what another process cached, else renew or sign in, and cache it.
 
     A device Cognito hands out at sign-in is confirmed and kept beside the cache (device_path).
     """
     # Another process may have renewed the session while we waited for the lock.
     entry = load_cache(path, fingerprint, out.warn) if usable else None
-    if entry and fresh(entry) and not same_credentials(entry, dead):
+    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
         return Session.from_cache(entry)
     device_file = device_path(settings["_profile"])
     device = load_device(device_file, fingerprint, out.warn) if usable else None
@@ -1408,23 +1514,41 @@ MAX_CONCURRENCY = 32
 # and S3 rejects a part or object whose bytes don't match (BadDigest). Asked for
 # explicitly, so an AWS config with request_checksum_calculation=when_required can't drop it.
 UPLOAD_ARGS = {"ChecksumAlgorithm": "CRC32"}
+# Transfers of a tree wait for the oldest once this many are queued: memory stays flat however many files.
+TREE_IN_FLIGHT = 64
+# SigV4 presigned URLs live at most 7 days.
+PRESIGN_MAX_SECONDS = 7 * 24 * 3600
 
 
-def confine(identity_id, key, bucket=None, folder_ok=False):
-    """Check a key (or with folder_ok a prefix) relative to <identity_id>/ and return it relative.
+def user_folder(template, identity_id):
+    """The folder of one identity under a folder template, e.g. private/us-east-1:.../."""
+    return template.replace(IDENTITY_PLACEHOLDER, identity_id)
 
-    s3://BUCKET/<identity_id>/... is accepted for the user's own folder. With identity_id None only
-    the key itself is checked, so bad keys are refused before any request.
+
+def folder_match(folder, text):
+    """The length of folder at the start of text (a template matches any identity id there), else None."""
+    before, placeholder, after = folder.partition(IDENTITY_PLACEHOLDER)
+    pattern = re.escape(before) + ("[^/]+" + re.escape(after) if placeholder else "")
+    match = re.match(pattern, text)
+    return match.end() if match else None
+
+
+def confine(folder, key, bucket=None, folder_ok=False):
+    """Check a key (or with folder_ok a prefix) relative to the user's folder and return it relative.
+
+    folder is the user's folder (e.g. us-east-1:.../ or private/us-east-1:.../), or before sign-in its
+    template (None: the default one). s3://BUCKET/<folder>... is accepted for the user's own folder.
     """
-    original, relative = key, key
+    original, relative, folder = key, key, folder or DEFAULT_FOLDER
     if key[:5].lower() == "s3://":
         named_bucket, _, rest = key[5:].partition("/")
         if bucket and named_bucket != bucket:
             raise ToolError(f"{original} is not in bucket {bucket}; keys are relative to your folder", EXIT_USAGE)
-        folder, slash, relative = rest.partition("/")
-        if not slash or (identity_id and folder != identity_id):
-            raise ToolError(f"{original} is outside your folder {identity_id or '<identity id>'}/; "
-                            f"keys can't leave it", EXIT_USAGE)
+        end = folder_match(folder, rest)
+        if end is None:
+            shown = folder.replace(IDENTITY_PLACEHOLDER, "<identity id>")
+            raise ToolError(f"{original} is outside your folder {shown}; keys can't leave it", EXIT_USAGE)
+        relative = rest[end:]
     if folder_ok and relative in ("", "/"):
         return ""
     body = relative[:-1] if folder_ok and relative.endswith("/") else relative
@@ -1442,15 +1566,14 @@ def confine(identity_id, key, bucket=None, folder_ok=False):
     return relative
 
 
-def user_key(identity_id, key, bucket=None):
-    """The full S3 key for a key relative to <identity_id>/; refuses anything that would leave that folder."""
-    relative = confine(identity_id, key, bucket)
-    return f"{identity_id}/{relative}"
+def user_key(folder, key, bucket=None):
+    """The full S3 key for a key relative to folder; refuses anything that would leave that folder."""
+    return folder + confine(folder, key, bucket)
 
 
-def user_prefix(identity_id, prefix, bucket=None):
+def user_prefix(folder, prefix, bucket=None):
     """The full S3 prefix for ls; '' lists the whole folder."""
-    return f"{identity_id}/{confine(identity_id, prefix, bucket, folder_ok=True)}"
+    return folder + confine(folder, prefix, bucket, folder_ok=True)
 
 
 class S3Writes:
@@ -1477,7 +1600,8 @@ class S3Writes:
 
 def s3_client(credentials, region, endpoint_url=None):
     """An S3 client signed with the user's temporary credentials."""
-    return make_client("s3", region, endpoint_url, credentials=credentials)
+    # SigV4 said outright: botocore would presign `share` links with the legacy SigV2 in us-east-1.
+    return make_client("s3", region, endpoint_url, credentials=credentials, signature_version="s3v4")
 
 
 def transfer_manager(client, largest=None):
@@ -1563,10 +1687,10 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False):
 
 
 def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
-             endpoint_url=None, *, key=None, out=None):
-    """Upload one file to s3://bucket/<identity_id>/<key or its basename>; return {"uri", "size", "etag", ...}."""
+             endpoint_url=None, *, key=None, out=None, folder=DEFAULT_FOLDER):
+    """Upload one file to s3://bucket/<folder of identity_id>/<key or its basename>; return {"uri", "size", ...}."""
     credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": session_token}
-    full_key = user_key(identity_id, key or os.path.basename(upload_path), bucket)
+    full_key = user_key(user_folder(folder, identity_id), key or os.path.basename(upload_path), bucket)
     return upload_files(s3_client(credentials, region, endpoint_url), bucket, [(upload_path, full_key)], out)[0]
 
 
@@ -1584,13 +1708,101 @@ def download_file(client, bucket, key, dest, out):
     return {"uri": f"s3://{bucket}/{key}", "path": dest, "size": os.path.getsize(dest)}
 
 
-def list_objects(client, bucket, prefix):
-    """Every object under prefix, as S3 lists them."""
-    objects = []
+def iter_objects(client, bucket, prefix):
+    """Every object under prefix, in key order, one page of 1,000 at a time: memory stays flat."""
     with aws_step("list", f"s3://{bucket}/{prefix}", "s3"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            objects.extend(page.get("Contents", []))
-    return objects
+            yield from page.get("Contents", [])
+
+
+def list_objects(client, bucket, prefix):
+    """Every object under prefix, as S3 lists them."""
+    return list(iter_objects(client, bucket, prefix))
+
+
+class Transfer(collections.namedtuple("Transfer", "upload path key size etag mtime", defaults=(None,) * 3)):
+    """One file of a tree transfer: upload path to key, or download key to path (size, ETag, time as listed)."""
+
+
+def transfer_tree(client, bucket, transfers, on_done):
+    """Run Transfers through one transfer manager, a bounded number in flight, so memory stays flat.
+
+    Each object is stored whole or not at all, and each file is written beside its place and renamed
+    there when complete, so an interrupted run leaves everything old or new; on_done(transfer) follows
+    each success.
+    """
+    from s3transfer.subscribers import BaseSubscriber
+
+    class Listed(BaseSubscriber):
+        """The listing gave size and ETag, so s3transfer needs no HeadObject per download (as the AWS CLI does).
+
+        The ETag also makes each part of a large download ask for exactly the listed object (If-Match).
+        """
+
+        def __init__(self, size, etag):
+            self.size, self.etag = size, etag
+
+        def on_queued(self, future, **kwargs):
+            future.meta.provide_transfer_size(self.size)
+            future.meta.provide_object_etag(self.etag)
+
+    pending = collections.deque()
+
+    def finish(transfer, future):
+        verb = "put" if transfer.upload else "get"
+        with aws_step(verb, f"s3://{bucket}/{transfer.key}", "s3"), \
+                local_file_errors("read" if transfer.upload else "write", transfer.path):
+            future.result()
+        on_done(transfer)
+
+    with transfer_manager(client) as manager:
+        for transfer in transfers:
+            if transfer.upload:
+                future = manager.upload(transfer.path, bucket, transfer.key, extra_args=dict(UPLOAD_ARGS))
+            else:
+                with local_file_errors("write", transfer.path):
+                    os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
+                future = manager.download(bucket, transfer.key, transfer.path, extra_args={"ChecksumMode": "ENABLED"},
+                                          subscribers=[Listed(transfer.size, transfer.etag)] if transfer.etag else [])
+            pending.append((transfer, future))
+            if len(pending) >= TREE_IN_FLIGHT:
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
+
+
+def delete_objects(client, bucket, keys):
+    """Delete up to 1,000 keys in one request; return the keys S3 refused, with its reasons."""
+    if not keys:
+        return []
+    with aws_step("delete", f"{len(keys)} objects in s3://{bucket}/", "s3"):
+        answer = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+    return [(e.get("Key", ""), e.get("Code", "")) for e in answer.get("Errors", [])]
+
+
+def local_etag(path):
+    """The ETag S3 gives a file uploaded with TRANSFER_SETTINGS: its MD5, or the MD5 of its 8 MiB parts' MD5s."""
+    import hashlib
+
+    digests = []
+    with local_file_errors("read", path), open(path, "rb") as handle:
+        while block := handle.read(TRANSFER_SETTINGS["multipart_chunksize"]):
+            digests.append(hashlib.md5(block).digest())
+    if os.path.getsize(path) < TRANSFER_SETTINGS["multipart_threshold"]:
+        return (digests[0] if digests else hashlib.md5(b"").digest()).hex()
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+
+def presigned_get(client, bucket, key, seconds):
+    """A URL that lets anyone GET one object for `seconds`, signed with the client's credentials (no request)."""
+    with aws_step("sign a link to", f"s3://{bucket}/{key}", "s3"):
+        return client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds)
+
+
+def head_object(client, bucket, key):
+    """The object's metadata; fails (NotFound) when it does not exist."""
+    with aws_step("look up", f"s3://{bucket}/{key}", "s3"):
+        return client.head_object(Bucket=bucket, Key=key)
 
 
 def delete_object(client, bucket, key):
@@ -1651,22 +1863,27 @@ def trust_policy(identity_pool_id, amr="authenticated"):
     }
 
 
-def role_policies(bucket, identity_pool_id, region):
-    """The authenticated role's trust and permissions policies; `policy` prints them and `setup` attaches them."""
+def role_policies(bucket, identity_pool_id, region, folder=DEFAULT_FOLDER):
+    """The authenticated role's trust and permissions policies; `policy` prints them and `setup` attaches them.
+
+    folder is the users' folder template; each user's is the template with their identity id (the sub).
+    """
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
+    own = user_folder(folder, SUB_VARIABLE)
     trust = trust_policy(identity_pool_id)
     permissions = {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "OwnFolderObjects", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-             "Resource": f"{bucket_arn}/{SUB_VARIABLE}/*"},
+             "Resource": f"{bucket_arn}/{own}*"},
+            # Listing is allowed only with a prefix inside the folder: never its parent, which holds the others'.
             {"Sid": "ListOwnFolder", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
-             "Condition": {"StringLike": {"s3:prefix": [f"{SUB_VARIABLE}/", f"{SUB_VARIABLE}/*"]}}},
+             "Condition": {"StringLike": {"s3:prefix": [own, f"{own}*"]}}},
             # Without it a failed or interrupted multipart upload can't be cancelled by the
             # user who started it, and its parts stay billed until the lifecycle rule runs.
             {"Sid": "AbortOwnUploads", "Effect": "Allow", "Action": "s3:AbortMultipartUpload",
-             "Resource": f"{bucket_arn}/{SUB_VARIABLE}/*"},
+             "Resource": f"{bucket_arn}/{own}*"},
         ],
     }
     return {"TrustPolicy": trust, "PermissionsPolicy": permissions}
@@ -2957,16 +3174,27 @@ def config_path(args):
 def profile_settings(args, keys=SESSION_KEYS):
     """The profile's settings (flags > environment > file), checked for the keys the command needs."""
     overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None)}
+    amplify = args.amplify_config or os.environ.get(AMPLIFY_ENV, "").strip()
     settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None,
-                            warn=Output().warn)
+                            warn=Output().warn, base=read_amplify_config(amplify) if amplify else None)
     require(settings, keys)
     return settings
 
 
-def session_for(args, settings, out, dead=None):
+def folder_template(args, settings):
+    """The folder template: --level, else the profile's folder (flags > env > file > Amplify), else the default."""
+    if args.level:
+        return LEVEL_FOLDERS[args.level]
+    if not settings.get("folder") and settings.get("_amplify_folders"):
+        raise ToolError(f"the Amplify config gives several per-user paths ({', '.join(settings['_amplify_folders'])});"
+                        f" set 'folder' in the profile (or {ENV_PREFIX}FOLDER) to the one to use", EXIT_USAGE)
+    return settings.get("folder") or DEFAULT_FOLDER
+
+
+def session_for(args, settings, out, dead=None, renew_now=False):
     """The user's Session, honouring --no-cache, --mfa-code and --remember-device; never the dead one."""
     return user_session(settings, out, use_cache=not args.no_cache, mfa_code=args.mfa_code, dead=dead,
-                        remember_device=args.remember_device)
+                        remember_device=args.remember_device, renew_now=renew_now)
 
 
 # What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
@@ -2974,13 +3202,13 @@ def session_for(args, settings, out, dead=None):
 DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
 
 
-def with_live_session(args, settings, out, operation):
+def with_live_session(args, settings, out, operation, renew_now=False):
     """Run operation(session); if AWS calls the session's credentials dead, renew them and run it once more.
 
     Every command that uses the credentials goes through here, so a session ended early heals the
     same way everywhere; a second refusal is reported as it comes.
     """
-    session = session_for(args, settings, out)
+    session = session_for(args, settings, out, renew_now=renew_now)
     try:
         return operation(session)
     except AwsStepError as step:
@@ -3004,6 +3232,9 @@ def check_upload_file(path):
 def cmd_run(args, out):
     """The seed flow: sign in, print the token, identity and credentials, upload, optionally test isolation."""
     settings = profile_settings(args, SESSION_KEYS + ("bucket", "upload_file"))
+    template = folder_template(args, settings)
+    if args.try_identity and IDENTITY_PLACEHOLDER not in template:
+        raise ToolError(f"--try-identity needs a per-user folder; {template} is shared by every user", EXIT_USAGE)
     check_upload_file(settings["upload_file"])
     bucket, region, endpoint, path = settings["bucket"], settings["region"], settings.get("endpoint_url"), \
         settings["upload_file"]
@@ -3013,8 +3244,8 @@ def cmd_run(args, out):
         creds = session.credentials
         check_try_identity(args.try_identity, session.identity_id)
         upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
-                          session.identity_id, bucket, path, endpoint, out=out)
-        probe = try_identity(s3_client(creds, region, endpoint), bucket, path, args.try_identity, out) \
+                          session.identity_id, bucket, path, endpoint, out=out, folder=template)
+        probe = try_identity(s3_client(creds, region, endpoint), bucket, path, args.try_identity, out, template) \
             if args.try_identity else None
         return session, upload, probe
 
@@ -3046,9 +3277,9 @@ def check_try_identity(other_id, identity_id):
                         f"name an identity of the same identity pool", EXIT_USAGE)
 
 
-def try_identity(client, bucket, path, other_id, out):
-    """Try to write into another identity's folder; refusal is the expected, healthy outcome."""
-    key = f"{other_id}/{os.path.basename(path)}"
+def try_identity(client, bucket, path, other_id, out, folder=DEFAULT_FOLDER):
+    """Try to write into another identity's folder (under the same template); refusal is the healthy outcome."""
+    key = user_folder(folder, other_id) + os.path.basename(path)
     uri = f"s3://{bucket}/{key}"
     try:
         # If-None-Match keeps the probe from overwriting the other user's file when
@@ -3158,20 +3389,26 @@ def cmd_logout(args, out):
     return EXIT_OK
 
 
-def with_user_files(args, out, operation, keys=(), prefix=None):
-    """Run operation(bucket, identity id, S3 client) for a file command; keys are checked before any request,
-    and a session AWS calls dead is renewed once (with_live_session)."""
+def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False):
+    """Run operation(bucket, folder, S3 client) for a file command; keys are checked before any request,
+    and a session AWS calls dead is renewed once (with_live_session).
+
+    folder is the user's own, or with --identity (read-only commands) that identity's under the same template.
+    """
     settings = profile_settings(args, SESSION_KEYS + ("bucket",))
+    template = folder_template(args, settings)
     for key in keys:
-        confine(None, key, settings["bucket"])
+        confine(template, key, settings["bucket"])
     if prefix:
-        confine(None, prefix, settings["bucket"], folder_ok=True)
+        confine(template, prefix, settings["bucket"], folder_ok=True)
 
     def attempt(session):
         """The operation with one session's credentials."""
         client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
-        return operation(settings["bucket"], session.identity_id, client)
-    return with_live_session(args, settings, out, attempt)
+        client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
+        folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
+        return operation(settings["bucket"], folder, client)
+    return with_live_session(args, settings, out, attempt, renew_now)
 
 
 def upload_plan(paths, key, recursive, note):
@@ -3201,29 +3438,33 @@ def upload_plan(paths, key, recursive, note):
     return pairs
 
 
-def walk_files(folder, note):
-    """(path, path relative to folder) of every file below folder, in order; symbolic links are skipped."""
-    def unreadable(err):
-        raise ToolError(f"can't read folder {err.filename}: {err.strerror}", EXIT_USAGE)
+def walk_files(folder, note, relative=""):
+    """(path, path relative to folder) of every file below folder, in S3's key order; symbolic links are skipped.
 
-    for root, dirs, files in os.walk(folder, onerror=unreadable):
-        dirs.sort()
-        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
-            full = os.path.join(root, name)
-            if os.path.islink(full):
-                # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
-                note(f"skipped symbolic link {full}; name it on the command line to upload its target")
-                continue
-            yield full, os.path.relpath(full, folder).replace(os.sep, "/")
+    Key order (a/b before a-c, as S3 lists them) lets `sync` walk a folder and a listing side by side.
+    """
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
+    except OSError as err:
+        raise ToolError(f"can't read folder {folder}: {err.strerror}", EXIT_USAGE) from None
+    for entry in entries:
+        if entry.is_symlink():
+            # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
+            note(f"skipped symbolic link {entry.path}; name it on the command line to upload its target")
+        elif entry.is_dir(follow_symlinks=False):
+            yield from walk_files(entry.path, note, f"{relative}{entry.name}/")
+        else:
+            yield entry.path, relative + entry.name
 
 
 def cmd_put(args, out):
     """Upload files into the user's folder."""
     plan = upload_plan(args.paths, args.key, args.recursive, out.note)
 
-    def upload(bucket, identity_id, client):
+    def upload(bucket, folder, client):
         """Every planned file into the user's folder."""
-        pairs = [(path, user_key(identity_id, key, bucket)) for path, key in plan]
+        pairs = [(path, user_key(folder, key, bucket)) for path, key in plan]
         return upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber)
     results = with_user_files(args, out, upload, keys=[key for _, key in plan])
     if args.json:
@@ -3235,19 +3476,21 @@ def cmd_put(args, out):
 
 
 def cmd_get(args, out):
-    """Download one object from the user's folder."""
+    """Download one object from the user's folder (with --recursive, every object under a prefix)."""
+    if args.recursive:
+        return get_tree(args, out)
     if args.key.endswith("/"):
         raise ToolError(f"{args.key} names a folder; `get` downloads one object (see `ls {args.key}`)", EXIT_USAGE)
     dest = args.dest or os.path.basename(args.key)
     if os.path.isdir(dest):
         dest = os.path.join(dest, os.path.basename(args.key))
-    folder = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(folder):
-        raise ToolError(f"folder {folder} does not exist; create it or pick another destination", EXIT_USAGE)
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise ToolError(f"folder {parent} does not exist; create it or pick another destination", EXIT_USAGE)
 
-    def download(bucket, identity_id, client):
+    def download(bucket, folder, client):
         """The object from the user's folder into dest."""
-        return download_file(client, bucket, user_key(identity_id, args.key, bucket), dest, out)
+        return download_file(client, bucket, user_key(folder, args.key, bucket), dest, out)
     result = with_user_files(args, out, download, keys=[args.key])
     out.result(result, [f"{result['uri']} -> {dest} ({result['size']} bytes)"])
     return EXIT_OK
@@ -3255,24 +3498,26 @@ def cmd_get(args, out):
 
 def cmd_ls(args, out):
     """List the objects in the user's folder."""
-    def listing(bucket, identity_id, client):
-        """(bucket, identity id, the objects under the prefix in the user's folder)."""
-        return bucket, identity_id, list_objects(client, bucket, user_prefix(identity_id, args.prefix, bucket))
-    bucket, identity_id, objects = with_user_files(args, out, listing, prefix=args.prefix)
-    folder = f"{identity_id}/"
-    out.result({"bucket": bucket, "folder": folder, "objects": [
-        {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
-         "etag": o.get("ETag", "")} for o in objects]},
-        [f"{iso8601(o['LastModified'])[:-1].replace('T', ' ')} {o['Size']:>12} {o['Key'][len(folder):]}"
-         for o in objects])
+    def listing(bucket, folder, client):
+        """Print the objects under the prefix: text page by page (flat memory for any folder), --json at once."""
+        objects = iter_objects(client, bucket, user_prefix(folder, args.prefix, bucket))
+        out.result({"bucket": bucket, "folder": folder, "objects": [
+            {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
+             "etag": o.get("ETag", "")} for o in objects]} if args.json else None,
+            (f"{iso8601(o['LastModified'])[:-1].replace('T', ' ')} {o['Size']:>12} {o['Key'][len(folder):]}"
+             for o in objects))
+    with_user_files(args, out, listing, prefix=args.prefix)
     return EXIT_OK
 
 
 def cmd_rm(args, out):
-    """Delete objects from the user's folder."""
-    def delete(bucket, identity_id, client):
+    """Delete objects from the user's folder (with --recursive, every object under a prefix)."""
+    if args.recursive:
+        return rm_tree(args, out)
+
+    def delete(bucket, folder, client):
         """Delete each key, saying so as it goes (deleting twice is harmless, so a retry may repeat them)."""
-        keys = [user_key(identity_id, key, bucket) for key in args.keys]
+        keys = [user_key(folder, key, bucket) for key in args.keys]
         for key in keys:
             delete_object(client, bucket, key)
             if not args.json:
@@ -3310,11 +3555,299 @@ def cmd_aws_profile(args, out):
         values["endpoint_url"] = settings["endpoint_url"]
     path = aws_config_path()
     status = write_aws_profile(path, args.name, values, args.force)
-    usage = f"aws --profile {args.name} s3 ls s3://{settings.get('bucket') or 'BUCKET'}/<identity id>/"
+    folder = user_folder(folder_template(args, settings), "<identity id>")
+    usage = f"aws --profile {args.name} s3 ls s3://{settings.get('bucket') or 'BUCKET'}/{folder}"
     out.result({"path": path, "profile": args.name, "status": status, "values": values, "usage": usage},
                [f"{status} [profile {args.name}] in {path}:"] + [f"  {k} = {v}" for k, v in values.items()]
                + [f"use it: {usage}"])
     return EXIT_OK
+
+
+def parse_duration(text):
+    """Seconds in a duration such as 90s, 10m, 12h or 7d."""
+    match = re.fullmatch(r"(\d{1,7})([smhd])", text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ToolError(f"--expires {text!r} is not a duration such as 90s, 10m, 12h or 7d", EXIT_USAGE)
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def spoken_duration(seconds):
+    """A duration as 1h 2m 3s."""
+    parts = [(seconds // 3600, "h"), (seconds % 3600 // 60, "m"), (seconds % 60, "s")]
+    return " ".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
+
+
+def cmd_share(args, out):
+    """Print a presigned GET URL for one object of the user's folder, valid no longer than its credentials."""
+    wanted = parse_duration(args.expires)
+    if wanted > PRESIGN_MAX_SECONDS:
+        raise ToolError(f"--expires {args.expires} is longer than S3 allows for a signed link (7d)", EXIT_USAGE)
+    if args.key.endswith("/"):
+        raise ToolError(f"{args.key} names a folder; `share` makes a link to one object", EXIT_USAGE)
+
+    def run(bucket, folder, client):
+        """Check the object exists and sign a link valid no longer than this session's credentials."""
+        key = user_key(folder, args.key, bucket)
+        head_object(client, bucket, key)  # a link to nothing helps nobody
+        # A link signed with temporary credentials dies with them, whatever its own expiry says.
+        left = int((parse_time(client.cog_auth_s3_expiration)
+                    - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+        if left < 1:
+            raise ToolError("the session's credentials have already expired; run `logout`, then again", EXIT_AWS)
+        seconds = min(wanted, left)
+        if seconds < wanted:
+            out.warn(f"the link works for {spoken_duration(seconds)}, not {spoken_duration(wanted)}: it is signed "
+                     f"with temporary credentials that expire then")
+        url = presigned_get(client, bucket, key, seconds)
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+        out.result({"url": url, "uri": f"s3://{bucket}/{key}", "expires_in": seconds, "expires_at": iso8601(expires)},
+                   [url])
+        return EXIT_OK
+    return with_user_files(args, out, run, keys=[args.key], renew_now=True)
+
+
+def tree_prefix(folder, prefix, bucket):
+    """The full S3 prefix of a folder named by a recursive command: docs means docs/, never docs2/."""
+    full = user_prefix(folder, prefix, bucket)
+    return full if full.endswith("/") else full + "/"
+
+
+def local_path_for(folder, dest, relative):
+    """Where an object whose key is relative below a prefix goes under dest; None for keys no file can take.
+
+    Another client may have stored keys with '..', '//' or a trailing / (a folder marker); such a key
+    could write outside dest, so it is skipped.
+    """
+    try:
+        confine(folder, relative)
+    except ToolError:
+        return None
+    return os.path.join(dest, *relative.split("/"))
+
+
+def get_tree(args, out):
+    """get --recursive: download every object under PREFIX into DEST, keeping the folders below PREFIX."""
+    dest = args.dest or "."  # created as files arrive, as aws s3 cp --recursive does
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ToolError(f"{dest} is not a folder; name one (get --recursive PREFIX FOLDER)", EXIT_USAGE)
+
+    def run(bucket, folder, client):
+        """Download every object under the prefix into dest, keeping the folders below it."""
+        prefix = tree_prefix(folder, args.key, bucket)
+        done = []
+
+        def actions():
+            for item in iter_objects(client, bucket, prefix):
+                path = local_path_for(folder, dest, item["Key"][len(prefix):])
+                if path:
+                    yield Transfer(False, path, item["Key"], item["Size"], item.get("ETag"))
+                elif not item["Key"].endswith("/"):
+                    out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name below {dest}")
+
+        def report(transfer):
+            done.append(1)
+            if not args.json:
+                print(f"s3://{bucket}/{transfer.key} -> {transfer.path}")
+
+        transfer_tree(client, bucket, actions(), report)
+        # Text lines went out as each file arrived; --json answers once, at the end.
+        out.result({"uri": f"s3://{bucket}/{prefix}", "dest": dest, "downloaded": len(done)}, [])
+        out.note(f"downloaded {len(done)} objects from s3://{bucket}/{prefix}")
+        return EXIT_OK
+    return with_user_files(args, out, run, prefix=args.key)
+
+
+def confirm(question, refusal):
+    """Ask a yes/no question on the terminal; False unless the answer is yes."""
+    if not sys.stdin or not sys.stdin.isatty():
+        raise ToolError(refusal, EXIT_USAGE)
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def rm_tree(args, out):
+    """rm --recursive: delete every object under PREFIX, 1,000 per request, after a confirmation."""
+    if len(args.keys) != 1:
+        raise ToolError("rm --recursive takes one PREFIX", EXIT_USAGE)
+    if not args.force and (not sys.stdin or not sys.stdin.isatty()):
+        raise ToolError(f"rm --recursive {args.keys[0]} deletes everything under it and stdin is not a terminal "
+                        f"to confirm; add --force", EXIT_USAGE)
+
+    def run(bucket, folder, client):
+        """Confirm, then delete every object under the prefix, 1,000 per request."""
+        prefix = tree_prefix(folder, args.keys[0], bucket)
+        if not args.force and not confirm(f"delete every object under s3://{bucket}/{prefix}?",
+                                          "no terminal to confirm; add --force"):
+            out.note("nothing was deleted")
+            return EXIT_OK
+        deleted, refused, batch = 0, [], []
+
+        def flush():
+            nonlocal deleted
+            failures = delete_objects(client, bucket, batch)
+            failed = {key for key, _ in failures}
+            refused.extend(failures)
+            for key in batch:
+                if key not in failed and not args.json:
+                    print(f"deleted s3://{bucket}/{key}")
+            deleted += len(batch) - len(failed)
+            batch.clear()
+
+        for item in iter_objects(client, bucket, prefix):
+            batch.append(item["Key"])
+            if len(batch) == 1000:
+                flush()
+        flush()
+        for key, code in refused:
+            out.warn(f"S3 refused to delete s3://{bucket}/{key} ({code})")
+        out.result({"uri": f"s3://{bucket}/{prefix}", "deleted": deleted, "refused": len(refused)}, [])
+        out.note(f"deleted {deleted} objects under s3://{bucket}/{prefix}")
+        if refused:
+            raise ToolError(f"{len(refused)} objects under s3://{bucket}/{prefix} could not be deleted (see above); "
+                            f"check the role policy", EXIT_AWS)
+        return EXIT_OK
+    return with_user_files(args, out, run, prefix=args.keys[0])
+
+
+def local_tree(folder, note):
+    """(relative path, path, size, mtime) of every file below folder, in S3's key order."""
+    import stat
+
+    for path, relative in walk_files(folder, note):
+        with local_file_errors("read", path):
+            info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"{path} is not a regular file; move it out of {folder} and run again", EXIT_USAGE)
+        yield relative, path, info.st_size, info.st_mtime
+
+
+def sync_pairs(local_items, remote_items):
+    """Walk two key-ordered streams side by side: (local item or None, remote item or None) per name."""
+    mine, theirs = next(local_items, None), next(remote_items, None)
+    while mine or theirs:
+        if theirs is None or (mine and mine[0] < theirs[0]):
+            yield mine, None
+            mine = next(local_items, None)
+        elif mine is None or theirs[0] < mine[0]:
+            yield None, theirs
+            theirs = next(remote_items, None)
+        else:
+            yield mine, theirs
+            mine, theirs = next(local_items, None), next(remote_items, None)
+
+
+def differs(item, obj, up, checksum):
+    """Whether a file and an object differ: size, then content (--checksum) or which is newer, as aws s3 sync."""
+    _, path, size, mtime = item
+    if size != obj["Size"]:
+        return True
+    if checksum:
+        return local_etag(path) != obj.get("ETag", "").strip('"')
+    # Whole seconds: S3's LastModified has no fraction, so a file written and uploaded within one
+    # second would otherwise look newer than its copy forever.
+    modified = int(obj["LastModified"].timestamp())
+    return int(mtime) > modified if up else modified > int(mtime)
+
+
+def cmd_sync(args, out):
+    """sync up DIR [PREFIX] / sync down [PREFIX] DIR: copy what differs, optionally delete what the source lacks."""
+    up = args.direction == "up"
+    if len(args.paths) > 2:
+        raise ToolError(f"sync {args.direction} takes {'DIR [PREFIX]' if up else '[PREFIX] DIR'}", EXIT_USAGE)
+    if up:
+        local, named = args.paths[0], (args.paths[1] if len(args.paths) == 2 else "")
+        if not os.path.isdir(local):
+            raise ToolError(f"{local} is not a folder; sync up takes DIR [PREFIX]", EXIT_USAGE)
+    else:
+        named, local = (args.paths[0], args.paths[1]) if len(args.paths) == 2 else ("", args.paths[0])
+        if os.path.exists(local) and not os.path.isdir(local):
+            raise ToolError(f"{local} is not a folder; sync down takes [PREFIX] DIR", EXIT_USAGE)
+
+    def run(bucket, folder, client):
+        """Compare the two sides with this session's client and copy (or delete) what differs."""
+        prefix = tree_prefix(folder, named, bucket) if named else folder
+        counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
+        tag, doomed = "(dryrun) " if args.dryrun else "", []
+
+        def say(line, what):
+            counts[what] += 1
+            if not args.json:
+                print(tag + line)
+
+        def delete_remote(flush=False):
+            if not doomed or (len(doomed) < 1000 and not flush):
+                return
+            failed = dict(delete_objects(client, bucket, doomed))
+            for key in doomed:
+                if key in failed:
+                    counts["refused"] += 1
+                    out.warn(f"S3 refused to delete s3://{bucket}/{key} ({failed[key]})")
+                else:
+                    say(f"delete: s3://{bucket}/{key}", "deleted")
+            doomed.clear()
+
+        def remote_items():
+            for item in iter_objects(client, bucket, prefix):
+                relative = item["Key"][len(prefix):]
+                if local_path_for(folder, local, relative):
+                    yield relative, item
+                elif not item["Key"].endswith("/"):
+                    out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name")
+
+        def actions():
+            files = local_tree(local, out.note) if os.path.isdir(local) else iter(())
+            for mine, theirs in sync_pairs(files, remote_items()):
+                if mine and theirs and not differs(mine, theirs[1], up, args.checksum):
+                    counts["unchanged"] += 1
+                elif up and mine:
+                    try:
+                        key = user_key(prefix, mine[0], bucket)
+                    except ToolError as err:
+                        out.warn(f"skipped {mine[1]}: {err}")
+                        continue
+                    if args.dryrun:
+                        say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
+                    else:
+                        yield Transfer(True, mine[1], key)
+                elif not up and theirs:
+                    key, path = theirs[1]["Key"], local_path_for(folder, local, theirs[0])
+                    if args.dryrun:
+                        say(f"download: s3://{bucket}/{key} to {path}", "copied")
+                    else:
+                        yield Transfer(False, path, key, theirs[1]["Size"], theirs[1].get("ETag"),
+                                       theirs[1]["LastModified"].timestamp())
+                elif args.delete and up and args.dryrun:
+                    say(f"delete: s3://{bucket}/{theirs[1]['Key']}", "deleted")
+                elif args.delete and up:
+                    doomed.append(theirs[1]["Key"])
+                    delete_remote()
+                elif args.delete:
+                    if not args.dryrun:
+                        with local_file_errors("delete", mine[1]):
+                            os.unlink(mine[1])
+                    say(f"delete: {mine[1]}", "deleted")
+            delete_remote(flush=True)
+
+        def done(transfer):
+            if transfer.upload:
+                say(f"upload: {transfer.path} to s3://{bucket}/{transfer.key}", "copied")
+                return
+            # The object's time, as aws s3 sync does: the next run sees the two as the same.
+            with local_file_errors("write", transfer.path):
+                os.utime(transfer.path, (transfer.mtime, transfer.mtime))
+            say(f"download: s3://{bucket}/{transfer.key} to {transfer.path}", "copied")
+
+        transfer_tree(client, bucket, actions(), done)
+        out.result({"direction": args.direction, "uri": f"s3://{bucket}/{prefix}", "local": local,
+                    "dryrun": args.dryrun, **counts}, [])
+        verb = "uploaded" if up else "downloaded"
+        out.note(f"{tag}sync {args.direction}: {counts['copied']} {verb}, {counts['deleted']} deleted, "
+                 f"{counts['unchanged']} unchanged")
+        if counts["refused"]:
+            raise ToolError(f"{counts['refused']} objects could not be deleted (see above); check the role policy",
+                            EXIT_AWS)
+        return EXIT_OK
+    return with_user_files(args, out, run, prefix=named or None)
 
 
 def cmd_policy(args, out):
@@ -3325,7 +3858,8 @@ def cmd_policy(args, out):
     if region != match.group(1):
         raise ToolError(f"identity pool {args.identity_pool_id} is in {match.group(1)} but --region is {region}; "
                         f"make them agree", EXIT_USAGE)
-    policies = role_policies(args.bucket, args.identity_pool_id, region)
+    folder = check_folder_template(args.folder, "--folder")
+    policies = role_policies(args.bucket, args.identity_pool_id, region, folder)
     out.result(policies, [json.dumps(policies, indent=2)])  # JSON either way: it is pasted into IAM
     return EXIT_OK
 
@@ -3334,6 +3868,7 @@ def cmd_setup(args, out):
     """Create or repair every resource of deployment NAME, then write the profile that uses them."""
     name, region, endpoint = check_name(args.name), admin_region(args.region), args.endpoint_url
     validate_settings({"endpoint_url": endpoint})
+    folder = check_folder_template(args.folder, "--folder")
     path, profile = args.write_config or config_path(args), args.write_profile or args.profile
     if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise ToolError(f"can't write config {path}: name a file in an existing folder", EXIT_USAGE)
@@ -3359,7 +3894,7 @@ def cmd_setup(args, out):
                                   args.refresh_token_rotation)
     pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
                                    client_id, changes, used, guests=args.guests)
-    role_arn, role_changed = ensure_role(iam, names["role"], role_policies(names["bucket"], pool_id, region),
+    role_arn, role_changed = ensure_role(iam, names["role"], role_policies(names["bucket"], pool_id, region, folder),
                                          changes)
     guest_arn = None
     if args.guests:
@@ -3370,7 +3905,8 @@ def cmd_setup(args, out):
         role_changed = role_changed or guest_changed
     ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn)
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
-              "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {})}
+              "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {}),
+              **({"folder": folder} if folder != DEFAULT_FOLDER else {})}
     if args.sign_in:
         values["sign_in"] = args.sign_in
     write_profile(path, parser, profile, values)
@@ -3475,6 +4011,11 @@ def cmd_doctor(args, out):
     match = REGION_UUID_RE.match(pool_id)
     settings.setdefault("region", match.group(1) if match else None)
     validate_settings(settings)
+    if settings.get("folder", DEFAULT_FOLDER) != DEFAULT_FOLDER:
+        # The audit knows only the default layout: it would report a template's policy as wrong, and --fix
+        # would replace it with the default one, cutting users off from their folders.
+        raise ToolError(f"doctor audits the {DEFAULT_FOLDER} layout only and this profile's folder is "
+                        f"{settings['folder']}; check isolation with `run --try-identity` instead", EXIT_USAGE)
     region, endpoint = settings["region"], settings.get("endpoint_url")
     clients = {name: make_client(name, region, endpoint)
                for name in ("cognito-identity", "cognito-idp", "iam", "s3", "sts")}
@@ -3533,6 +4074,9 @@ EXAMPLES = """examples:
   cog_auth_s3.py put report.pdf --key docs/       upload into <identity id>/docs/report.pdf
   cog_auth_s3.py put photos --recursive --no-clobber
   cog_auth_s3.py ls docs/ ; cog_auth_s3.py get docs/report.pdf /tmp/
+  cog_auth_s3.py sync up ~/photos photos --delete     mirror a folder (sync down photos ~/photos back)
+  cog_auth_s3.py share docs/report.pdf --expires 10m  print a download link
+  cog_auth_s3.py --amplify-config amplify_outputs.json ls    an Amplify app's pools, bucket and folder
   cog_auth_s3.py setup --name demo --write-config config.ini   provision everything (admin credentials)
 
 exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken
@@ -3556,6 +4100,22 @@ def add_run_options(parser, default):
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
                         help="after uploading, try writing into this identity's folder; it must be refused")
+
+
+def add_identity_option(parser):
+    """--identity: read another identity's folder, where the role allows it (Amplify's protected level)."""
+    parser.add_argument("--identity", metavar="ID",
+                        help="read this identity's folder under the same template instead of yours "
+                             "(e.g. with --level protected, as Amplify allows)")
+
+
+def add_folder_option(parser):
+    """--folder for the commands that make the role policy."""
+    parser.add_argument("--folder", default=DEFAULT_FOLDER, metavar="TEMPLATE",
+                        help=f"the users' folder template, with {IDENTITY_PLACEHOLDER} once and a / after it "
+                             f"(default: {DEFAULT_FOLDER})")
+
+
 ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
                      "the global --endpoint-url applies to every client.")
 
@@ -3576,6 +4136,11 @@ def build_parser():
     parser.add_argument("--mfa-code", metavar="CODE", help="answer an MFA challenge with this code")
     parser.add_argument("--remember-device", action="store_true",
                         help="in a pool that remembers devices when the user opts in, remember this one")
+    parser.add_argument("--amplify-config", metavar="PATH",
+                        help=f"read pools, region, bucket and folder from an Amplify app's amplify_outputs.json or "
+                             f"amplifyconfiguration.json (or {AMPLIFY_ENV}); the profile's keys win")
+    parser.add_argument("--level", choices=tuple(LEVEL_FOLDERS),
+                        help="Amplify Gen 1 access level: private/<id>/, protected/<id>/ or the shared public/")
     add_run_options(parser, None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ToolArgumentParser)
     parser.set_defaults(command="run")  # after add_subparsers, whose own default would win
@@ -3620,12 +4185,39 @@ def build_parser():
     get = commands.add_parser("get", help="download an object from your folder")
     get.add_argument("key", help="key relative to your folder")
     get.add_argument("dest", nargs="?", help="file or folder to write (default: ./<basename>)")
+    get.add_argument("--recursive", action="store_true",
+                     help="KEY is a prefix: download everything under it into the folder DEST (default: .)")
+    add_identity_option(get)
 
     ls = commands.add_parser("ls", help="list your folder")
     ls.add_argument("prefix", nargs="?", default="", help="only keys under this prefix")
+    add_identity_option(ls)
 
     rm = commands.add_parser("rm", help="delete objects from your folder")
     rm.add_argument("keys", nargs="+", metavar="KEY", help="keys relative to your folder")
+    rm.add_argument("--recursive", action="store_true", help="delete every object under one PREFIX (asks first)")
+    rm.add_argument("--force", action="store_true", help="with --recursive: don't ask (needed without a terminal)")
+
+    sync = commands.add_parser(
+        "sync", help="copy only what differs between a local folder and your folder",
+        description="sync up DIR [PREFIX] uploads, sync down [PREFIX] DIR downloads, each file whose size differs "
+                    "or whose source is newer (as aws s3 sync), or with --checksum whose content differs. Every "
+                    "object and file is replaced whole, so an interrupted sync leaves each old or new; run it "
+                    "again to finish.")
+    sync.add_argument("direction", choices=("up", "down"))
+    sync.add_argument("paths", nargs="+", metavar="DIR|PREFIX", help="up: DIR [PREFIX]; down: [PREFIX] DIR")
+    sync.add_argument("--delete", action="store_true", help="delete what the source lacks")
+    sync.add_argument("--dryrun", action="store_true", help="print what would be done; change nothing")
+    sync.add_argument("--checksum", action="store_true",
+                      help="compare content (MD5 against the ETag) instead of modification times")
+
+    share = commands.add_parser(
+        "share", help="print a link that lets anyone download one object for a while",
+        description="Print a presigned GET URL for KEY. It is signed with freshly renewed temporary credentials and "
+                    "dies when they expire (about an hour on Cognito), so a longer --expires is cut to what they "
+                    "allow, with a warning.")
+    share.add_argument("key", help="key relative to your folder")
+    share.add_argument("--expires", default="1h", metavar="DURATION", help="such as 90s, 10m, 12h (default: 1h)")
 
     policy = commands.add_parser(
         "policy", help="print the role's trust and permissions policies as JSON",
@@ -3635,6 +4227,7 @@ def build_parser():
     policy.add_argument("--bucket", required=True, help="the bucket the users' folders are in")
     policy.add_argument("--identity-pool-id", required=True, metavar="ID", help="the identity pool, <region>:<uuid>")
     policy.add_argument("--region", help="region of the ARNs' partition (default: the identity pool's region)")
+    add_folder_option(policy)
 
     setup = commands.add_parser(
         "setup", help="create (or repair) bucket, pools, role and mapping; write the profile",
@@ -3668,6 +4261,7 @@ def build_parser():
                        help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
                             "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
                             "written to the profile as sign_in")
+    add_folder_option(setup)
 
     add_user = commands.add_parser(
         "add-user", help="create a confirmed user in the profile's user pool",
@@ -3726,6 +4320,11 @@ def validate_args(args):
         raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
     if args.command == "doctor" and args.yes and not args.fix:
         raise ToolError("--yes confirms --fix; add --fix or drop --yes", EXIT_USAGE)
+    identity = getattr(args, "identity", None)
+    if identity and not REGION_UUID_RE.match(identity):
+        raise ToolError(f"--identity {identity!r} is not an identity id of the form <region>:<uuid>", EXIT_USAGE)
+    if identity and args.level == "public":
+        raise ToolError("--identity names a per-user folder; public/ is shared by every user", EXIT_USAGE)
     if args.command == "creds" and args.format and args.json and args.format != "json":
         raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
     if args.command == "setup":
@@ -3736,7 +4335,7 @@ def validate_args(args):
 
 COMMANDS = {
     "run": cmd_run, "creds": cmd_creds, "login": cmd_login, "logout": cmd_logout, "aws-profile": cmd_aws_profile,
-    "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm,
+    "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm, "share": cmd_share, "sync": cmd_sync,
     "policy": cmd_policy, "setup": cmd_setup, "add-user": cmd_add_user, "teardown": cmd_teardown,
     "doctor": cmd_doctor,
 }

@@ -39,8 +39,10 @@ class Run:
         self.wall, self.cpu, self.rss, self.out = wall, cpu, rss, out
 
 
-def run(cmd, env, cwd=None):
-    """Run cmd to completion and measure it; fails loudly."""
+def run(cmd, env, cwd=None, mkdir=False):
+    """Run cmd to completion and measure it; fails loudly; with mkdir, its last argument is a folder to create."""
+    if mkdir:
+        Path(cmd[-1]).mkdir(parents=True)
     # Output goes to files, not pipes: a child blocked on a full pipe would never exit for wait4.
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
@@ -267,6 +269,45 @@ class Bench:
             f"({anchor['server'] / 500 * 1000:.1f} ms); on {os.cpu_count()} cores shared by both, no concurrency "
             f"can beat the loop by more than about {ceiling:.1f}×")
 
+    def scale(self):
+        """sync up, ls and get --recursive over 1,000 and 10,000 objects, beside the AWS CLI: flat memory, linear time."""
+        st, sizes, figures = self.stack, self.args.scale_objects, {}
+        for count in sizes:
+            folder = self.work / f"scale{count}"
+            folder.mkdir()
+            for index in range(count):  # 100 files a folder, as a photo library or a build tree has them
+                sub = folder / f"d{index // 100:03}"
+                sub.mkdir(exist_ok=True)
+                (sub / f"f{index:05}.bin").write_bytes(os.urandom(1024))
+            remote, mirror = f"s3://{st.bucket}/{st.identity}/scale{count}/", f"scale{count}-cli"
+            # One run each: these are minutes of shared CPU, and the point is how they grow, not the exact time.
+            figures[count] = {
+                "sync": (run(st.tool("sync", "up", folder, f"scale{count}"), st.user_env),
+                         run([AWS, "s3", "sync", "--only-show-errors", folder,
+                              f"s3://{st.bucket}/{st.identity}/{mirror}/"], st.anchor_env)),
+                "ls": (run(st.tool("ls", f"scale{count}/"), st.user_env),
+                       run([AWS, "s3", "ls", "--recursive", remote], st.anchor_env)),
+                "get": (run(st.tool("get", "--recursive", f"scale{count}", self.work / f"down{count}"),
+                            st.user_env, mkdir=True),
+                        run([AWS, "s3", "sync", "--only-show-errors", remote, self.work / f"cli{count}"],
+                            st.anchor_env)),
+            }
+            lines = figures[count]["ls"][0].out.count("\n")
+            if lines != count:
+                raise SystemExit(f"ls listed {lines} of {count} objects")
+            shutil.rmtree(folder)
+        small, large = sizes
+        for name, label, anchor in (("sync", "`sync up`", "aws s3 sync"), ("ls", "`ls`", "aws s3 ls --recursive"),
+                                    ("get", "`get --recursive`", "aws s3 sync (down)")):
+            (t1, a1), (t2, a2) = figures[small][name], figures[large][name]
+            growth = (t2.wall / large) / (t1.wall / small)  # time per object, large over small
+            rss = t2.rss / t1.rss
+            self.row(f"{label} {small:,} / {large:,} objects: wall; peak RSS",
+                     f"{t1.wall:.1f} / {t2.wall:.1f} s; {t1.rss:.0f} / {t2.rss:.0f} MiB",
+                     f"{anchor} {a1.wall:.1f} / {a2.wall:.1f} s; {a1.rss:.0f} / {a2.rss:.0f} MiB",
+                     f"{growth:.2f}× time per object; RSS {rss:.2f}×",
+                     "RSS within 1.2×; time per object within 1.5×", rss <= 1.2 and growth <= 1.5)
+
     def srp_cpu(self):
         """Client-side SRP work of one login: A = g^a, then the password key from a server's B and salt."""
         from pycognito.aws_srp import AWSSRP, hex_to_long, N_HEX
@@ -312,12 +353,14 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=20,
                         help="emulated network round trip for the second small-files run (default 20)")
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--scale-objects", type=lambda text: [int(n) for n in text.split(",")], default=[1000, 10000],
+                        metavar="SMALL,LARGE", help="object counts of the scale figures (default 1000,10000)")
     args = parser.parse_args()
     args.runs = max(args.runs, 5)
     work = Path(tempfile.mkdtemp(prefix="cog-bench-"))
     bench = Bench(args, work)
     try:
-        for name in args.only or ["warm_creds", "cold_flow", "big_put", "peak_rss", "many_small", "srp_cpu"]:
+        for name in args.only or ["warm_creds", "cold_flow", "big_put", "peak_rss", "many_small", "scale", "srp_cpu"]:
             print(f"measuring {name} ...", file=sys.stderr)
             getattr(bench, name)()
     finally:

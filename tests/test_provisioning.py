@@ -394,3 +394,24 @@ def test_the_config_keeps_its_mode_and_a_new_one_is_private(tmp_path):
     fresh = tmp_path / "new.ini"
     tool.write_profile(str(fresh), tool.load_ini(str(fresh)), "default", {"region": "us-east-1"})
     assert os.stat(fresh).st_mode & 0o777 == 0o600
+
+
+def test_setup_with_a_folder_template_writes_it_and_its_policy_and_files_land_there(local_aws, admin_client,
+                                                                                    tmp_path):
+    name = unique_name()
+    setup(name, local_aws, tmp_path, "--folder", "private/{identity_id}/")
+    values = profile(tmp_path)
+    assert values["folder"] == "private/{identity_id}/"
+    iam = admin_client("iam")
+    [policy_name] = iam.list_role_policies(RoleName=f"{name}-authenticated")["PolicyNames"]
+    document = iam.get_role_policy(RoleName=f"{name}-authenticated", PolicyName=policy_name)["PolicyDocument"]
+    assert document == tool.role_policies(values["bucket"], values["identity_pool_id"], "us-east-1",
+                                          "private/{identity_id}/")["PermissionsPolicy"]
+    assert admin(["add-user", "alice"], local_aws, tmp_path, {"COG_AUTH_S3_PASSWORD": PASSWORD}).returncode == 0
+    with open(tmp_path / "config.ini", "a") as handle:
+        handle.write("username = alice\n")
+    (tmp_path / "a.txt").write_text("a")
+    put = run_cli("--json", "put", tmp_path / "a.txt", env=user_env(tmp_path, COG_AUTH_S3_PASSWORD=PASSWORD),
+                  cwd=tmp_path)
+    assert put.returncode == 0, put.stderr
+    assert json.loads(put.stdout)["uploaded"][0]["key"].startswith("private/us-east-1:")

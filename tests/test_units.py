@@ -23,7 +23,7 @@ OTHER = "us-east-1:99999999-2222-3333-4444-555555555555"
     ("..a.txt", f"{ME}/..a.txt"),
 ])
 def test_keys_inside_the_folder_are_accepted(key, expected):
-    assert tool.user_key(ME, key, "b") == expected
+    assert tool.user_key(ME + "/", key, "b") == expected
 
 
 @pytest.mark.parametrize("key", [
@@ -33,18 +33,18 @@ def test_keys_inside_the_folder_are_accepted(key, expected):
 ])
 def test_keys_that_could_leave_the_folder_are_refused(key):
     with pytest.raises(tool.ToolError) as info:
-        tool.user_key(ME, key, "b")
+        tool.user_key(ME + "/", key, "b")
     assert info.value.exit_code == tool.EXIT_USAGE
 
 
 def test_ls_prefix_keeps_a_trailing_slash_and_defaults_to_the_folder():
-    assert tool.user_prefix(ME, "") == f"{ME}/"
-    assert tool.user_prefix(ME, "docs/") == f"{ME}/docs/"
-    assert tool.user_prefix(ME, "do") == f"{ME}/do"
-    assert tool.user_prefix(ME, f"s3://b/{ME}/", "b") == f"{ME}/"
-    assert tool.user_prefix(ME, f"s3://b/{ME}/docs/", "b") == f"{ME}/docs/"
+    assert tool.user_prefix(ME + "/", "") == f"{ME}/"
+    assert tool.user_prefix(ME + "/", "docs/") == f"{ME}/docs/"
+    assert tool.user_prefix(ME + "/", "do") == f"{ME}/do"
+    assert tool.user_prefix(ME + "/", f"s3://b/{ME}/", "b") == f"{ME}/"
+    assert tool.user_prefix(ME + "/", f"s3://b/{ME}/docs/", "b") == f"{ME}/docs/"
     with pytest.raises(tool.ToolError):
-        tool.user_prefix(ME, "../")
+        tool.user_prefix(ME + "/", "../")
 
 
 def test_upload_plan_maps_folders_files_and_key_prefixes(tmp_path):
@@ -234,7 +234,7 @@ def dead_session_step(code):
 @pytest.mark.parametrize("code", ["ExpiredToken", "InvalidToken", "InvalidAccessKeyId"])
 def test_a_dead_session_is_renewed_once_and_the_operation_retried(monkeypatch, code):
     asked = []
-    monkeypatch.setattr(tool, "session_for", lambda args, settings, out, dead=None: asked.append(dead) or
+    monkeypatch.setattr(tool, "session_for", lambda args, settings, out, dead=None, renew_now=False: asked.append(dead) or
                         f"session{len(asked)}")
     attempts = []
 
@@ -248,7 +248,7 @@ def test_a_dead_session_is_renewed_once_and_the_operation_retried(monkeypatch, c
 
 
 def test_a_second_refusal_or_any_other_error_is_not_retried(monkeypatch):
-    monkeypatch.setattr(tool, "session_for", lambda args, settings, out, dead=None: "session")
+    monkeypatch.setattr(tool, "session_for", lambda args, settings, out, dead=None, renew_now=False: "session")
     calls = []
 
     def always_dead(session):
@@ -344,3 +344,103 @@ def test_select_mfa_type_prefers_the_authenticator_app():
                "Session": "s"}
     assert conversation("srp", "pw").select_mfa_type("SELECT_MFA_TYPE", offered) == (
         {"ANSWER": "SOFTWARE_TOKEN_MFA"}, "s")
+TEMPLATES = ["{identity_id}/", "private/{identity_id}/", "media/{identity_id}/photos/"]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_keys_stay_in_the_folder_of_each_template(template):
+    mine, theirs = tool.user_folder(template, ME), tool.user_folder(template, OTHER)
+    assert tool.user_key(mine, "a/b.txt", "b") == mine + "a/b.txt"
+    assert tool.user_key(mine, f"s3://b/{mine}a.txt", "b") == mine + "a.txt"
+    assert tool.user_prefix(mine, f"s3://b/{mine}", "b") == mine
+    for outside in (f"s3://b/{theirs}a.txt", f"s3://b/{mine[:-1]}x/a.txt", "../a.txt", f"s3://b/{ME}a.txt"):
+        with pytest.raises(tool.ToolError, match="outside your folder|segment"):
+            tool.user_key(mine, outside, "b")
+    # Before sign-in the template itself checks s3:// URIs: any identity's folder passes, nothing else.
+    assert tool.confine(template, f"s3://b/{theirs}x.txt", "b") == "x.txt"
+    with pytest.raises(tool.ToolError, match="outside your folder"):
+        tool.confine(template, "s3://b/elsewhere", "b")
+
+
+@pytest.mark.parametrize("template,reason", [
+    ("{identity_id}", "/ right after"),
+    ("private/{identity_id}", "/ right after"),
+    ("photos/{identity_id}-x/", "/ right after"),
+    ("media/{identity_id}/photos", "/ right after"),
+    ("private/", "exactly once"),
+    ("{identity_id}/{identity_id}/", "exactly once"),
+    ("{entity_id}/", "exactly once"),
+    ("x{identity_id}/", "whole path segment"),
+    ("/{identity_id}/", "segment"),
+    ("a//{identity_id}/", "segment"),
+    ("../{identity_id}/", "segment"),
+    ("p*/{identity_id}/", r"\*"),
+    ("${aws:username}/{identity_id}/", r"\$"),
+])
+def test_malformed_folder_templates_are_refused_with_the_reason(template, reason):
+    with pytest.raises(tool.ToolError, match=reason) as info:
+        tool.validate_settings({"folder": template})
+    assert info.value.exit_code == tool.EXIT_USAGE
+
+
+def test_the_role_policy_follows_the_folder_template():
+    policy = tool.role_policies("b", "us-east-1:" + ME.split(":")[1], "us-east-1",
+                                "media/{identity_id}/photos/")["PermissionsPolicy"]
+    own = "media/${cognito-identity.amazonaws.com:sub}/photos/"
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["OwnFolderObjects"]["Resource"] == f"arn:aws:s3:::b/{own}*"
+    assert statements["AbortOwnUploads"]["Resource"] == f"arn:aws:s3:::b/{own}*"
+    assert statements["ListOwnFolder"]["Condition"] == {"StringLike": {"s3:prefix": [own, own + "*"]}}
+
+
+def test_walk_files_yields_s3_key_order_so_sync_can_merge_with_a_listing(tmp_path):
+    for name in ("a/b.txt", "a-b.txt", "a.txt", "a/c/d.txt", "b.txt", "a0"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    keys = [relative for _, relative in tool.walk_files(str(tmp_path), print)]
+    assert keys == sorted(keys, key=lambda k: k.encode()) == ["a-b.txt", "a.txt", "a/b.txt", "a/c/d.txt", "a0",
+                                                              "b.txt"]
+
+
+def test_sync_pairs_matches_names_across_two_ordered_streams():
+    local = iter([("a", 1), ("c", 3)])
+    remote = iter([("b", 2), ("c", 4)])
+    assert list(tool.sync_pairs(local, remote)) == [(("a", 1), None), (None, ("b", 2)), (("c", 3), ("c", 4))]
+
+
+@pytest.mark.parametrize("size,suffix", [(0, ""), (5, ""), (8 * 1024 * 1024, "-1"), (8 * 1024 * 1024 + 1, "-2")])
+def test_local_etag_follows_the_upload_part_size(tmp_path, size, suffix):
+    import hashlib
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * size)
+    etag = tool.local_etag(str(path))
+    assert etag.endswith(suffix) and (suffix or etag == hashlib.md5(b"x" * size).hexdigest())
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("10m", 600), ("12h", 43200), ("7d", 604800)])
+def test_durations(text, seconds):
+    assert tool.parse_duration(text) == seconds
+
+
+def test_amplify_gen2_folder_comes_from_the_entity_identity_path(tmp_path):
+    path = tmp_path / "amplify_outputs.json"
+    path.write_text(json.dumps({"version": "1.4", "auth": {
+        "aws_region": "eu-west-1", "user_pool_id": "eu-west-1_abc", "user_pool_client_id": "client",
+        "identity_pool_id": "eu-west-1:" + ME.split(":")[1]}, "storage": {
+        "aws_region": "eu-west-1", "bucket_name": "b1", "buckets": [
+            {"name": "other", "bucket_name": "b2", "aws_region": "eu-west-1",
+             "paths": {"x/{entity_id}/*": {"entityidentity": ["get"]}}},
+            {"name": "main", "bucket_name": "b1", "aws_region": "eu-west-1",
+             "paths": {"public/*": {"guest": ["get"]}, "media/{entity_id}/*": {"entityidentity": ["get", "write"]}}},
+        ]}}))
+    settings = tool.read_amplify_config(str(path))
+    assert settings == {"region": "eu-west-1", "user_pool_id": "eu-west-1_abc", "client_id": "client",
+                        "identity_pool_id": "eu-west-1:" + ME.split(":")[1], "bucket": "b1",
+                        "folder": "media/{identity_id}/"}
+
+
+def test_confine_without_a_folder_checks_against_the_default_template():
+    assert tool.confine(None, f"s3://b/{OTHER}/a.txt", "b") == "a.txt"
+    with pytest.raises(tool.ToolError, match="outside your folder <identity id>/"):
+        tool.confine(None, "s3://b/a.txt", "b")
