@@ -1113,7 +1113,7 @@ def challenge_answerer(mfa_code):
         return value or prompt_secret(
             f"{CODE_PROMPTS.get(name, 'Code')}{where}: ",
             f"Cognito asks for a code ({name}) and there is no terminal to ask on; pass --mfa-code or set "
-            f"{ENV_PREFIX}MFA_CODE, or run `cog_auth_s3.py login` in a terminal first", EXIT_LOGIN)
+            f"{ENV_PREFIX}MFA_CODE, or run `{os.path.basename(sys.argv[0])} login` in a terminal first", EXIT_LOGIN)
     return answer
 
 
@@ -3652,7 +3652,7 @@ def get_tree(args, out):
         transfer_tree(client, bucket, actions(), report)
         # Text lines went out as each file arrived; --json answers once, at the end.
         out.result({"uri": f"s3://{bucket}/{prefix}", "dest": dest, "downloaded": len(done)}, [])
-        out.note(f"downloaded {len(done)} objects from s3://{bucket}/{prefix}")
+        out.note(f"downloaded {len(done)} object{'' if len(done) == 1 else 's'} from s3://{bucket}/{prefix}")
         return EXIT_OK
     return with_user_files(args, out, run, prefix=args.key)
 
@@ -3864,10 +3864,18 @@ def cmd_policy(args, out):
     return EXIT_OK
 
 
+def admin_endpoint(args, parser, profile):
+    """Where the administrator's calls go: --endpoint-url, else COG_AUTH_S3_ENDPOINT_URL, else the profile's
+    endpoint_url (the deployment the profile names lives there, as doctor also assumes), else AWS."""
+    endpoint = args.endpoint_url or os.environ.get(ENV_PREFIX + "ENDPOINT_URL", "").strip() or \
+        (parser.get(profile, "endpoint_url", fallback="").strip() if parser.has_section(profile) else "")
+    validate_settings({"endpoint_url": endpoint})
+    return endpoint or None
+
+
 def cmd_setup(args, out):
     """Create or repair every resource of deployment NAME, then write the profile that uses them."""
-    name, region, endpoint = check_name(args.name), admin_region(args.region), args.endpoint_url
-    validate_settings({"endpoint_url": endpoint})
+    name, region = check_name(args.name), admin_region(args.region)
     folder = check_folder_template(args.folder, "--folder")
     path, profile = args.write_config or config_path(args), args.write_profile or args.profile
     if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
@@ -3876,6 +3884,7 @@ def cmd_setup(args, out):
         # configparser skips a file it can't open, so its profiles would be overwritten unseen.
         raise ToolError(f"can't read and write config {path}; fix its permissions or pick another", EXIT_USAGE)
     parser = load_ini(path)  # read before any change, so a broken file stops setup early
+    endpoint = admin_endpoint(args, parser, profile)
     names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
     idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
     changes, used = Changes(out), profile_uses(parser, profile, path)
@@ -3937,14 +3946,15 @@ def cmd_add_user(args, out):
 
 def cmd_teardown(args, out):
     """Delete what setup made for NAME, newest first; what is already gone is reported absent."""
-    region, endpoint = admin_region(args.region), args.endpoint_url
+    region, parser = admin_region(args.region), configparser.ConfigParser()
+    with contextlib.suppress(ToolError):  # the config only helps (endpoint, duplicates); teardown needs none
+        parser = load_ini(config_path(args))
+    endpoint = admin_endpoint(args, parser, args.profile)
     names = deployment_names(check_name(args.name), account_id(make_client("sts", region, endpoint)))
     s3, iam, idp, identity = (make_client(service, region, endpoint)
                               for service in ("s3", "iam", "cognito-idp", "cognito-identity"))
     check_bucket_removable(s3, names["bucket"], args.force)
-    changes, used = Changes(out), {}
-    with contextlib.suppress(ToolError):  # the config only helps name duplicates; teardown needs none
-        used = profile_uses(load_ini(config_path(args)), args.profile, config_path(args))
+    changes, used = Changes(out), profile_uses(parser, args.profile, config_path(args))
     # Both lookups come first, so duplicates stop teardown before anything is deleted.
     pool_id = find_by_name(identity, "identity pool", names["identity_pool"], used)
     user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)

@@ -4,12 +4,13 @@ import configparser
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import uuid
 
 import pytest
 
-from conftest import ROOT, SUB, run_cli, user_env, write_config
+from conftest import ROOT, SUB, TOOL, run_cli, user_env, write_config
 
 sys.path.insert(0, str(ROOT))
 import cog_auth_s3 as tool  # noqa: E402
@@ -415,3 +416,17 @@ def test_setup_with_a_folder_template_writes_it_and_its_policy_and_files_land_th
                   cwd=tmp_path)
     assert put.returncode == 0, put.stderr
     assert json.loads(put.stdout)["uploaded"][0]["key"].startswith("private/us-east-1:")
+
+
+def test_setup_and_teardown_use_the_profiles_endpoint_when_no_flag_names_one(local_aws, tmp_path):
+    config = tmp_path / "local.ini"
+    config.write_text(f"[default]\nendpoint_url = {local_aws['endpoint_url']}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COG_AUTH_S3_"))}
+    env.update(AWS_ACCESS_KEY_ID=local_aws["aws_access_key_id"], HOME=str(tmp_path), AWS_DEFAULT_REGION="us-east-1",
+               AWS_SECRET_ACCESS_KEY=local_aws["aws_secret_access_key"])
+    made = subprocess.run([sys.executable, str(TOOL), "--config", str(config), "setup", "--name", "profile-endpoint"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    gone = subprocess.run([sys.executable, str(TOOL), "--config", str(config), "teardown", "--name",
+                           "profile-endpoint", "--force"], env=env, capture_output=True, text=True, timeout=300)
+    assert gone.returncode == 0 and "amazonaws.com" not in gone.stderr, gone.stderr
