@@ -8,10 +8,10 @@ put and delete objects only under <identity id>/ in one bucket. This tool proves
 that chain for a real user, then makes it practical to use.
 
 Usage:
-    cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID]
+    cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID [--try-key KEY]]
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
-    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] | ls [PREFIX] | rm KEY... | login | logout [--forget-device]
+    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY... | login | logout [--forget-device]
     cog_auth_s3.py [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
     cog_auth_s3.py [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
@@ -52,7 +52,8 @@ Environment:
 
 Exit codes: 0 ok; 1 unexpected; 2 usage or config; 3 Cognito refused this user's sign-in;
 4 AWS refused an operation, a resource is missing, or a server or network fault;
-5 user isolation is broken.
+5 user isolation is broken; 130 interrupted (Ctrl-C or SIGTERM; the message says what may
+have been stored).
 
 Caveats:
     The password never comes from the command line: environment, config file or
@@ -79,6 +80,7 @@ import sys
 __version__ = "0.1.0"
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LOGIN, EXIT_AWS, EXIT_ISOLATION = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
 
 
 # ====================================================================== errors and output
@@ -89,6 +91,10 @@ class ToolError(Exception):
     def __init__(self, message, exit_code=EXIT_UNEXPECTED):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM, with what the interrupted work had and had not done."""
 
 
 class AwsStepError(Exception):
@@ -172,8 +178,9 @@ IDENTITY_MESSAGES = {
     "TooManyRequestsException": "Cognito is throttling; wait a little and run again",
 }
 S3_MESSAGES = {
-    "AccessDenied": "access denied: can't {verb} {obj}; the role policy allows only your own folder",
-    "NoSuchBucket": "bucket of {obj} does not exist; check 'bucket' and 'region' in the profile",
+    "AccessDenied": "access denied: can't {verb} {obj}; check 'bucket' in the profile, and that the role policy "
+                    "grants this in your own folder (see `policy`)",
+    "NoSuchBucket": "the bucket of {obj} does not exist; check 'bucket' and 'region' in the profile",
     "NoSuchKey": "{obj} does not exist; see `ls`",
     "NotFound": "{obj} does not exist; see `ls`",
     "PreconditionFailed": "{obj} already exists; --no-clobber left it unchanged",
@@ -186,6 +193,22 @@ S3_MESSAGES = {
                     "endpoint_url and region",
     "BadDigest": "S3 rejected {obj}: the checksum didn't match what was sent; the file may have changed, run again",
     "SlowDown": "S3 is throttling; wait a little and run again",
+}
+# Downloads read an object in ranged GETs that each carry If-Match, so a 412 means it was replaced meanwhile.
+DOWNLOAD_MESSAGES = {
+    **S3_MESSAGES,
+    "PreconditionFailed": "{obj} changed while it was being downloaded, twice; run again when it has stopped changing",
+}
+# After AccessDenied in the user's own folder, bucket_diagnosis lists that folder to tell why.
+BUCKET_MESSAGES = {
+    "NoSuchBucket": "bucket {obj} does not exist; check 'bucket' and 'region' in the profile",
+    "AccessDenied": "bucket {obj} is not open to you: your role may not even list your own folder in it, so it is "
+                    "not the bucket the role policy names (another account's, or a typo), or that policy lacks "
+                    "ListBucket on your folder; check 'bucket' in the profile (and see `policy`)",
+}
+OWN_FOLDER_MESSAGES = {
+    "AccessDenied": "access denied: can't {verb} {obj}, although it is in your own folder of a bucket you may list; "
+                    "the role policy lacks that permission (compare it with `policy`)",
 }
 ADMIN_MESSAGES = {
     "AccessDenied": "the administrator's credentials may not {verb} {obj}: {message}",
@@ -244,6 +267,7 @@ def explain_aws_error(step):
         if code in LOGIN_MESSAGES:
             return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
     table = {"login": LOGIN_FAULT_MESSAGES, "identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES,
+             "download": DOWNLOAD_MESSAGES, "bucket": BUCKET_MESSAGES, "own-folder": OWN_FOLDER_MESSAGES,
              "admin": ADMIN_MESSAGES}.get(step.stage, {})
     if code in table:
         return ToolError(table[code].format(**fields), EXIT_AWS)
@@ -1518,6 +1542,8 @@ UPLOAD_ARGS = {"ChecksumAlgorithm": "CRC32"}
 TREE_IN_FLIGHT = 64
 # SigV4 presigned URLs live at most 7 days.
 PRESIGN_MAX_SECONDS = 7 * 24 * 3600
+# How long Ctrl-C waits for the aborts of open multipart uploads before the tool ends anyway.
+ABORT_GRACE = 3
 
 
 def user_folder(template, identity_id):
@@ -1577,25 +1603,51 @@ def user_prefix(folder, prefix, bucket=None):
 
 
 class S3Writes:
-    """Hooks on one S3 client: If-None-Match for --no-clobber, and what S3 answered to each write."""
+    """Hooks on one S3 client: If-None-Match for --no-clobber, what S3 answered to each write, and
+    what an interrupt must account for: writes sent but not yet answered, multipart uploads still open."""
 
     OPERATIONS = ("PutObject", "CompleteMultipartUpload")
+    TRACKED = OPERATIONS + ("CreateMultipartUpload", "AbortMultipartUpload")
 
     def __init__(self, client):
         self.no_clobber, self.results = False, {}
-        for operation in self.OPERATIONS:
+        self.in_flight, self.open_uploads = {}, {}
+        for operation in self.TRACKED:
             client.meta.events.register(f"before-parameter-build.s3.{operation}", self._before)
+            client.meta.events.register(f"before-call.s3.{operation}", self._sent)
             client.meta.events.register(f"after-call.s3.{operation}", self._after)
+            client.meta.events.register(f"after-call-error.s3.{operation}", self._lost)
 
-    def _before(self, params, context, **_):
+    def _before(self, params, context, model, **_):
         context["cog_auth_s3_key"] = params.get("Key")
-        if self.no_clobber:
+        if self.no_clobber and model.name in self.OPERATIONS:
             params["IfNoneMatch"] = "*"
 
-    def _after(self, parsed, context, **_):
-        if parsed.get("ETag") and context.get("cog_auth_s3_key"):
-            self.results[context["cog_auth_s3_key"]] = {"etag": parsed["ETag"],
-                                                        "checksum_crc32": parsed.get("ChecksumCRC32", "")}
+    def _sent(self, model, context, **_):
+        """A write request is about to go out."""
+        self.in_flight[id(context)] = (model.name, context.get("cog_auth_s3_key"))
+
+    def _lost(self, context, **_):
+        """A write request failed without an answer (connection error, timeout)."""
+        self.in_flight.pop(id(context), None)
+
+    def _after(self, http_response, parsed, model, context, **_):
+        """S3 answered a write: note the stored ETag, or the multipart upload opened or closed."""
+        self.in_flight.pop(id(context), None)
+        key = context.get("cog_auth_s3_key")
+        if not key or http_response.status_code >= 300:
+            return
+        if model.name == "CreateMultipartUpload":
+            self.open_uploads[key] = parsed["UploadId"]
+        elif model.name == "AbortMultipartUpload":
+            self.open_uploads.pop(key, None)
+        elif parsed.get("ETag"):
+            self.open_uploads.pop(key, None)
+            self.results[key] = {"etag": parsed["ETag"], "checksum_crc32": parsed.get("ChecksumCRC32", "")}
+
+    def unanswered(self, operations):
+        """Keys whose request of one of operations was sent and not yet answered."""
+        return sorted({key for name, key in list(self.in_flight.values()) if name in operations and key})
 
 
 def s3_client(credentials, region, endpoint_url=None):
@@ -1613,7 +1665,40 @@ def transfer_manager(client, largest=None):
         per_request = max(1, min(largest, settings["multipart_chunksize"]))
         settings["max_concurrency"] = max(settings["max_concurrency"],
                                           min(MAX_CONCURRENCY, IN_FLIGHT_BUDGET // per_request))
-    return create_transfer_manager(client, TransferConfig(**settings))
+    return create_transfer_manager(client, TransferConfig(**settings), osutil=strict_reads())
+
+
+def strict_reads():
+    """s3transfer's OSUtils whose part readers stop at once when the file ends before the size announced.
+
+    s3transfer sizes every request from one stat taken when the upload starts; a file that
+    shrinks afterwards would send fewer bytes than its Content-Length, and the request would
+    wait out the read timeout and its retries (minutes), then blame the network.
+    """
+    from s3transfer.utils import OSUtils, ReadFileChunk
+
+    class StrictReadFileChunk(ReadFileChunk):
+        """A part reader that fails on a short read instead of sending less than it announced."""
+
+        def read(self, amount=None):
+            """Read like ReadFileChunk; ToolError (exit 2) if the file ended early."""
+            wanted = max(self._size - self._amount_read, 0) if amount is None else \
+                min(max(self._size - self._amount_read, 0), amount)
+            data = super().read(amount)
+            if len(data) < wanted:
+                raise ToolError("the file ended before the size it had when the upload began", EXIT_USAGE)
+            return data
+
+    class StrictOSUtils(OSUtils):
+        """OSUtils handing out StrictReadFileChunk readers."""
+
+        def open_file_chunk_reader_from_fileobj(self, fileobj, chunk_size, full_file_size, callbacks,
+                                                close_callbacks=None):
+            """The reader s3transfer uses for PutObject and UploadPart bodies."""
+            return StrictReadFileChunk(fileobj, chunk_size, full_file_size, callbacks=callbacks,
+                                       enable_callbacks=False, close_callbacks=close_callbacks)
+
+    return StrictOSUtils()
 
 
 class Progress:
@@ -1657,33 +1742,138 @@ def local_file_errors(action, path):
         raise ToolError(f"can't {action} {path}: {err.strerror or one_line(err)}", EXIT_USAGE) from err
 
 
-def upload_files(client, bucket, pairs, out=None, no_clobber=False):
-    """Upload [(path, key)] concurrently; return [{"uri", "key", "size", "etag", "checksum_crc32"}] in order.
+@contextlib.contextmanager
+def interruptible(manager, on_interrupt):
+    """Use a transfer manager; on Ctrl-C raise Interrupted(on_interrupt()) at once.
 
-    Every request carries a CRC32 that S3 checks before storing; a failed multipart
-    upload is aborted by the transfer manager.
+    The manager's own `with` would wait for every request in flight, up to the read timeout
+    and its retries; on_interrupt cancels what it can and says what may have happened.
+    """
+    try:
+        yield manager
+    except KeyboardInterrupt:
+        raise Interrupted(on_interrupt()) from None
+    except BaseException as err:
+        manager.shutdown(cancel=True, cancel_msg=one_line(err))
+        raise
+    else:
+        manager.shutdown()
+
+
+def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=None):
+    """Upload [(path, key)] concurrently; return one outcome per pair, in order:
+    {"path", "uri", "key", "size", "outcome": "stored"|"skipped"|"failed", "etag", "checksum_crc32"[, "error"]}.
+
+    Without on_outcome the first failure raises; with it every file gets an outcome, passed to
+    on_outcome(outcome, its exception or None) as soon as it and the files before it are done, and
+    on_outcome may raise to stop the rest ("skipped": --no-clobber met an
+    existing object; "failed" carries the error's exit code and text). Every request carries a
+    CRC32 that S3 checks before storing; a failed multipart upload is aborted by the transfer
+    manager. A file that changes while it is read fails with exit 2, saying what was stored.
     """
     out = out or Output(quiet=True)
     writes = getattr(client, "cog_auth_s3_writes", None)
     if writes is None:  # hooks go on once per client
         writes = client.cog_auth_s3_writes = S3Writes(client)
     writes.no_clobber = no_clobber
-    sizes = []
-    for path, _ in pairs:
+    before = []
+    for path, key in pairs:
         with local_file_errors("read", path):
-            sizes.append(os.path.getsize(path))
-    progress = Progress(out, sum(sizes), "upload")
+            before.append(os.stat(path))
+        writes.results.pop(key, None)
+    progress = Progress(out, sum(info.st_size for info in before), "upload")
+    futures, outcomes = [], []
+    manager = transfer_manager(client, largest=max(info.st_size for info in before))
     try:
-        with transfer_manager(client, largest=max(sizes)) as manager:
-            futures = [manager.upload(path, bucket, key, extra_args=dict(UPLOAD_ARGS), subscribers=progress.listeners)
-                       for path, key in pairs]
-            for (path, key), future in zip(pairs, futures):
-                with aws_step("put", f"s3://{bucket}/{key}", "s3"), local_file_errors("read", path):
-                    future.result()
+        with interruptible(manager, lambda: stop_uploads(client, bucket, pairs, futures, writes)):
+            for path, key in pairs:
+                futures.append(manager.upload(path, bucket, key, extra_args=dict(UPLOAD_ARGS),
+                                              subscribers=progress.listeners))
+            for (path, key), future, info in zip(pairs, futures, before):
+                outcome = upload_outcome(path, key, bucket, future, info, writes)
+                outcomes.append(outcome)
+                exception = outcome.pop("exception", None)
+                if on_outcome is None and exception is not None:
+                    raise exception
+                if on_outcome is not None:
+                    on_outcome(outcome, exception)
     finally:
         progress.close()
-    return [{"uri": f"s3://{bucket}/{key}", "key": key, "size": size, **writes.results.get(key, {"etag": ""})}
-            for (path, key), size in zip(pairs, sizes)]
+    return outcomes
+
+
+def upload_outcome(path, key, bucket, future, info, writes):
+    """Wait for one upload; its outcome dict, with "exception" (the ToolError or AwsStepError) unless stored."""
+    uri = f"s3://{bucket}/{key}"
+    outcome = {"path": path, "uri": uri, "key": key, "size": info.st_size}
+    try:
+        with aws_step("put", uri, "s3"), local_file_errors("read", path):
+            future.result()
+        error = None
+    except (ToolError, AwsStepError) as err:
+        error = err
+    change = file_change(path, info)
+    if change:
+        stored = error is None
+        error = ToolError(f"{path} changed while it was being uploaded ({change}); " + (
+            f"{uri} was stored with the {info.st_size} bytes it had when the upload began, or a mix of "
+            f"old and new bytes; upload it again" if stored else "nothing was stored; upload it again"), EXIT_USAGE)
+    elif isinstance(error, AwsStepError) and writes.no_clobber and error_code(error.error)[0] == "PreconditionFailed":
+        return {**outcome, "outcome": "skipped", "exception": error}
+    if error is None:
+        return {**outcome, "outcome": "stored", **writes.results.get(key, {"etag": ""})}
+    explained = explain_aws_error(error) if isinstance(error, AwsStepError) else error
+    return {**outcome, "outcome": "failed", "error": str(explained), "exit_code": explained.exit_code,
+            "exception": error}
+
+
+def file_change(path, info):
+    """How the file at path differs from its stat info taken before the upload; "" if it does not."""
+    try:
+        now = os.stat(path)
+    except OSError as err:
+        return f"it can no longer be read: {err.strerror}"
+    if now.st_size != info.st_size:
+        return f"{info.st_size} bytes then, {now.st_size} now"
+    if (now.st_mtime_ns, now.st_ino) != (info.st_mtime_ns, info.st_ino):
+        return "it was modified"
+    return ""
+
+
+def stop_uploads(client, bucket, pairs, futures, writes):
+    """After Ctrl-C: cancel every upload, abort the open multipart ones (bounded), and say what may be stored."""
+    import threading
+
+    for future in futures:
+        future.cancel()
+    in_doubt = writes.unanswered(("PutObject", "CompleteMultipartUpload"))
+    opening = writes.unanswered(("CreateMultipartUpload",))
+    uploads, aborted = dict(writes.open_uploads), []
+
+    def abort():
+        for key, upload_id in uploads.items():
+            with contextlib.suppress(AwsStepError), aws_step("abort the upload of", key, "s3"):
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+                aborted.append(key)
+
+    if uploads:
+        worker = threading.Thread(target=abort, name="abort-uploads", daemon=True)
+        worker.start()
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C only stops the waiting
+            worker.join(ABORT_GRACE)
+    stored = [key for _, key in pairs if key in writes.results]
+    parts = [f"{len(stored)} of {len(pairs)} file{'s' if len(pairs) > 1 else ''} stored"]
+    if in_doubt:
+        parts.append(", ".join(f"s3://{bucket}/{key}" for key in in_doubt[:3]) + (" ..." if len(in_doubt) > 3 else "")
+                     + " may or may not have been stored (the request was in flight; check with `ls`)")
+    if aborted:
+        parts.append(f"{len(aborted)} multipart upload{'s' if len(aborted) > 1 else ''} aborted")
+    left_open = [key for key in uploads if key not in aborted] + opening
+    if left_open:
+        parts.append(f"{len(left_open)} multipart upload{'s' if len(left_open) > 1 else ''} may still be open "
+                     f"(parts are not objects; setup's lifecycle rule aborts them after 3 days)")
+    parts.append("nothing else was stored")
+    return "; ".join(parts)
 
 
 def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
@@ -1694,18 +1884,80 @@ def put_file(access_key, secret_key, region, session_token, identity_id, bucket,
     return upload_files(s3_client(credentials, region, endpoint_url), bucket, [(upload_path, full_key)], out)[0]
 
 
-def download_file(client, bucket, key, dest, out):
-    """Download to a temporary file beside dest and rename it into place only when complete."""
-    progress = Progress(out, None, "download")
+def download_file(client, bucket, key, dest, out, no_clobber=False):
+    """Download into a temporary file beside dest and move it into place only when complete.
+
+    An object replaced while its parts are read (S3 answers 412 to the If-Match of a ranged GET)
+    is downloaded once more. With no_clobber an existing dest is never replaced, even one that
+    appeared during the download.
+    """
+    import tempfile
+
+    uri = f"s3://{bucket}/{key}"
+    with local_file_errors("write", dest):
+        fd, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dest)), prefix=".cog_auth_s3-",
+                                    suffix=".part")
     try:
-        with transfer_manager(client) as manager, aws_step("get", f"s3://{bucket}/{key}", "s3"), \
-                local_file_errors("write", dest):
-            # s3transfer writes to <dest>.<random> and renames it on success, deleting it on failure.
-            manager.download(bucket, key, dest, extra_args={"ChecksumMode": "ENABLED"},
-                             subscribers=progress.listeners).result()
+        with os.fdopen(fd, "wb") as handle, local_file_errors("write", dest):
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(handle.fileno(), 0o666 & ~mask)  # what a plain open() would have made
+            for attempt in (1, 2):
+                try:
+                    fetch_object(client, bucket, key, handle, dest, out)
+                    break
+                except AwsStepError as step:
+                    if attempt == 2 or error_code(step.error)[0] != "PreconditionFailed":
+                        raise
+                    out.note(f"{uri} changed while it was being downloaded; downloading it again")
+                    handle.seek(0)
+                    handle.truncate()
+            handle.flush()
+            size = os.fstat(handle.fileno()).st_size
+        place_download(temp, dest, no_clobber)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return {"uri": uri, "path": dest, "size": size}
+
+
+def fetch_object(client, bucket, key, handle, dest, out):
+    """Write one object into the open file handle with the transfer manager (ranged GETs in parallel)."""
+    uri = f"s3://{bucket}/{key}"
+    progress = Progress(out, None, "download")
+    future = None
+
+    def stop():
+        if future is not None:
+            future.cancel()
+        return f"the download of {uri} was stopped; {dest} was left as it was"
+
+    try:
+        with interruptible(transfer_manager(client), stop) as manager:
+            future = manager.download(bucket, key, handle, extra_args={"ChecksumMode": "ENABLED"},
+                                      subscribers=progress.listeners)
+            with aws_step("get", uri, "download"):
+                future.result()
     finally:
         progress.close()
-    return {"uri": f"s3://{bucket}/{key}", "path": dest, "size": os.path.getsize(dest)}
+
+
+def place_download(temp, dest, no_clobber):
+    """Move the finished download to dest; with no_clobber only if nothing is there (a hard link can't replace)."""
+    if not no_clobber:
+        os.replace(temp, dest)
+        return
+    try:
+        os.link(temp, dest)
+    except FileExistsError:
+        raise ToolError(f"{dest} exists; --no-clobber left it unchanged", EXIT_USAGE) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(dest):
+            raise ToolError(f"{dest} exists; --no-clobber left it unchanged", EXIT_USAGE) from None
+        os.replace(temp, dest)
+        return
+    os.unlink(temp)
 
 
 def iter_objects(client, bucket, prefix):
@@ -1809,6 +2061,130 @@ def delete_object(client, bucket, key):
     """Delete one object."""
     with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
         client.delete_object(Bucket=bucket, Key=key)
+
+
+def object_exists(client, bucket, key):
+    """True or False; None when S3 can't say: without ListBucket a missing key answers 403, as a forbidden one."""
+    try:
+        with aws_step("look up", f"s3://{bucket}/{key}", "s3"):
+            client.head_object(Bucket=bucket, Key=key)
+        return True
+    except AwsStepError as step:
+        code = error_code(step.error)[0]
+        if code in ("NotFound", "NoSuchKey"):
+            return False
+        if code == "AccessDenied":
+            return None
+        raise
+
+
+@contextlib.contextmanager
+def bucket_diagnosis(client_of, bucket, folder):
+    """Say why a request in the user's own folder was refused: list that folder once, which tells a
+    missing bucket (NoSuchBucket) from one the role may not use (AccessDenied) from a policy that
+    lacks just the permission refused (the listing works). Only on failure: no extra request (and no
+    client, which client_of() makes) otherwise."""
+    try:
+        yield
+    except AwsStepError as step:
+        code = error_code(step.error)[0]
+        if step.stage not in ("s3", "download") or code not in ("AccessDenied", "NoSuchBucket"):
+            raise
+        if code == "NoSuchBucket":
+            raise AwsStepError(step.error, "use", bucket, "bucket") from step
+        try:
+            with aws_step("list your folder in", bucket, "bucket"):
+                client_of().list_objects_v2(Bucket=bucket, Prefix=folder, MaxKeys=1)
+        except AwsStepError as check:
+            if error_code(check.error)[0] not in ("AccessDenied", "NoSuchBucket"):
+                raise step from None
+            raise AwsStepError(check.error, "use", bucket, "bucket") from step
+        raise AwsStepError(step.error, step.verb, step.obj, "own-folder") from step
+
+
+def probe_call(verb, uri, call, **params):
+    """One isolation probe request: (its response, None), or (None, the refusal code) when AWS refused it."""
+    try:
+        with aws_step(verb, uri, "s3"):
+            return call(**params), None
+    except AwsStepError as step:
+        code = error_code(step.error)[0]
+        if code != "AccessDenied":
+            raise
+        return None, code
+
+
+def probe_result(result, uri, detail):
+    """One verb's line of the isolation report."""
+    return {"result": result, "uri": uri, "detail": detail}
+
+
+def probe_write(client, bucket, folder):
+    """Try to write a new random key into folder; what got through is deleted again."""
+    import secrets
+
+    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+    uri = f"s3://{bucket}/{key}"
+    try:
+        # If-None-Match: a probe never replaces anything; AWS checks permission before the precondition.
+        _, refused = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
+                                Body=b"cog_auth_s3 isolation probe; delete me\n")
+    except AwsStepError as step:
+        if error_code(step.error)[0] != "PreconditionFailed":
+            raise
+        return probe_result("allowed", uri, "the write reached the precondition check: an object of that "
+                                            "name already existed and was left as it was")
+    if refused:
+        return probe_result("refused", uri, refused)
+    try:
+        delete_object(client, bucket, key)
+        outcome = "the probe object was deleted again"
+    except AwsStepError:
+        outcome = "the probe object could not be deleted; remove it by hand"
+    return probe_result("allowed", uri, outcome)
+
+
+def probe_delete(client, bucket, folder):
+    """Try to delete a random key that does not exist in folder, so nothing can be lost."""
+    import secrets
+
+    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+    uri = f"s3://{bucket}/{key}"
+    _, refused = probe_call("delete", uri, client.delete_object, Bucket=bucket, Key=key)
+    return probe_result("refused", uri, refused) if refused else \
+        probe_result("allowed", uri, "S3 accepted deleting a key in that folder (the key did not exist)")
+
+
+def probe_list(client, bucket, folder):
+    """Try to list folder (one key at most); returns (the verb's result, a key it revealed or None)."""
+    uri = f"s3://{bucket}/{folder}"
+    response, refused = probe_call("list", uri, client.list_objects_v2, Bucket=bucket, Prefix=folder, MaxKeys=1)
+    if refused:
+        return probe_result("refused", uri, refused), None
+    keys = [item["Key"] for item in response.get("Contents", [])]
+    detail = f"the listing showed {keys[0]}" if keys else "the listing was allowed (the folder is empty)"
+    return probe_result("allowed", uri, detail), keys[0] if keys else None
+
+
+def probe_read(client, bucket, folder, listed_key, try_key):
+    """Try to read an existing key of folder: one the listing revealed, else try_key; else say why not."""
+    key = listed_key or try_key
+    if key is None:
+        return probe_result("not tested", f"s3://{bucket}/{folder}",
+                            "no key in that folder is known and S3 refuses a missing key as it refuses "
+                            "a forbidden one; name an object of that user with --try-key KEY")
+    uri = f"s3://{bucket}/{key}"
+    try:
+        response, refused = probe_call("read", uri, client.get_object, Bucket=bucket, Key=key)
+    except AwsStepError as step:
+        if error_code(step.error)[0] not in ("NoSuchKey", "NotFound"):
+            raise
+        return probe_result("not tested", uri, "that key does not exist; name an existing object with --try-key")
+    if refused:
+        proof = "" if listed_key else "; this proves isolation only if that key exists"
+        return probe_result("refused", uri, refused + proof)
+    response["Body"].close()  # permission is proven; the other user's bytes are not wanted
+    return probe_result("allowed", uri, "the object could be read")
 
 
 # ====================================================================== provisioning
@@ -3219,12 +3595,37 @@ def with_live_session(args, settings, out, operation, renew_now=False):
     return operation(session_for(args, settings, out, dead=session))
 
 
+def not_a_regular_file(path):
+    """Why path can't be uploaded as a file ("a FIFO (named pipe)", ...), or "" for a regular file or a folder.
+
+    Checked without opening it: opening a FIFO blocks until someone writes to it, and a
+    device such as /dev/zero never ends.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "not found"
+    except OSError as err:
+        return f"unusable: {err.strerror}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return ""
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return f"{kind}, not a regular file; only regular files can be uploaded"
+
+
 def check_upload_file(path):
     """Fail early, before any sign-in, on an upload file that can't be read."""
     if os.path.isdir(path):
         raise ToolError(f"upload file {path} is a folder; name a file (or use `put --recursive`)", EXIT_USAGE)
-    if not os.path.isfile(path):
+    problem = not_a_regular_file(path)
+    if problem == "not found":
         raise ToolError(f"upload file {path} not found; check 'upload_file' or --upload-file", EXIT_USAGE)
+    if problem:
+        raise ToolError(f"upload file {path} is {problem}", EXIT_USAGE)
     if not os.access(path, os.R_OK):
         raise ToolError(f"upload file {path} is not readable", EXIT_USAGE)
 
@@ -3243,9 +3644,12 @@ def cmd_run(args, out):
         """The upload, then the isolation probe, with one session's credentials."""
         creds = session.credentials
         check_try_identity(args.try_identity, session.identity_id)
-        upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
-                          session.identity_id, bucket, path, endpoint, out=out, folder=template)
-        probe = try_identity(s3_client(creds, region, endpoint), bucket, path, args.try_identity, out, template) \
+        with bucket_diagnosis(lambda: s3_client(creds, region, endpoint), bucket,
+                              user_folder(template, session.identity_id)):
+            upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
+                              session.identity_id, bucket, path, endpoint, out=out, folder=template)
+        try_key = user_key(user_folder(template, args.try_identity), args.try_key, bucket) if args.try_key else None
+        probe = try_identity(s3_client(creds, region, endpoint), bucket, args.try_identity, try_key, out, template) \
             if args.try_identity else None
         return session, upload, probe
 
@@ -3263,7 +3667,7 @@ def cmd_run(args, out):
     lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
                       for key, label in RUN_LABELS]
                      + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
-                     + ([("Isolation", report["isolation"]["message"])] if "isolation" in report else []))
+                     + (isolation_lines(report["isolation"]) if "isolation" in report else []))
     out.result(report, lines)
     return status
 
@@ -3277,34 +3681,39 @@ def check_try_identity(other_id, identity_id):
                         f"name an identity of the same identity pool", EXIT_USAGE)
 
 
-def try_identity(client, bucket, path, other_id, out, folder=DEFAULT_FOLDER):
-    """Try to write into another identity's folder (under the same template); refusal is the healthy outcome."""
-    key = user_folder(folder, other_id) + os.path.basename(path)
-    uri = f"s3://{bucket}/{key}"
-    try:
-        # If-None-Match keeps the probe from overwriting the other user's file when
-        # isolation is broken; AWS checks permissions before the precondition.
-        upload_files(client, bucket, [(path, key)], out, no_clobber=True)
-        written = True
-    except AwsStepError as step:
-        code = error_code(step.error)[0]
-        if code == "AccessDenied":
-            return {"refused": True, "uri": uri,
-                    "message": f"writing {uri} was refused (AccessDenied): isolation holds"}, EXIT_OK
-        if code != "PreconditionFailed":
-            raise
-        written = False
-    print(f"WARNING: the write to {uri} was ALLOWED: the role policy does not isolate users. "
-          f"Restrict it to ${{cognito-identity.amazonaws.com:sub}}/* (see `policy`).", file=sys.stderr)
-    outcome = "an object of that name already existed and was left as it was"
-    if written:
-        try:
-            delete_object(client, bucket, key)
-            outcome = "the probe object was deleted again"
-        except AwsStepError:
-            outcome = "the probe object could not be deleted; remove it by hand"
-    return {"refused": False, "uri": uri,
-            "message": f"writing {uri} was ALLOWED: isolation is broken ({outcome})"}, EXIT_ISOLATION
+def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER):
+    """Probe another identity's folder (under the same template) with every verb the role policy governs;
+    refusal is the healthy outcome.
+
+    Returns (the `isolation` report, exit code): EXIT_ISOLATION if any verb was allowed.
+    """
+    folder = user_folder(template, other_id)
+    verbs = {"write": probe_write(client, bucket, folder), "delete": probe_delete(client, bucket, folder)}
+    verbs["list"], listed_key = probe_list(client, bucket, folder)
+    verbs["read"] = probe_read(client, bucket, folder, listed_key, try_key)
+    allowed = [verb for verb, item in verbs.items() if item["result"] == "allowed"]
+    untested = [verb for verb, item in verbs.items() if item["result"] == "not tested"]
+    if allowed:
+        message = f"isolation is BROKEN: {', '.join(allowed)} ALLOWED in another user's folder {folder}"
+        out.warn(f"the role policy does not isolate users: {', '.join(allowed)} in another user's folder "
+                 f"s3://{bucket}/{folder} was allowed; restrict it to ${{cognito-identity.amazonaws.com:sub}}/* "
+                 f"(see `policy`)")
+    else:
+        tested = [verb for verb in verbs if verb not in untested]
+        message = (f"isolation holds for the verbs tested ({', '.join(tested)} refused); "
+                   f"{', '.join(untested)} not tested" if untested
+                   else f"isolation holds: every verb refused ({', '.join(tested)})")
+    # "refused" (every verb tested was refused) is kept for readers of the write-only probe's report.
+    report = {"identity": other_id, "verdict": "broken" if allowed else "holds", "refused": not allowed,
+              "message": message, "verbs": verbs}
+    return report, EXIT_ISOLATION if allowed else EXIT_OK
+
+
+def isolation_lines(isolation):
+    """The verdict, then one (label, value) per verb: refused, ALLOWED, or not tested and why."""
+    return [("Isolation", isolation["message"])] + [
+        (f"  {verb}", f"{'ALLOWED' if item['result'] == 'allowed' else item['result']}: {item['uri']} "
+                      f"({item['detail']})") for verb, item in isolation["verbs"].items()]
 
 
 def cmd_creds(args, out):
@@ -3407,7 +3816,8 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
         folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
-        return operation(settings["bucket"], folder, client)
+        with bucket_diagnosis(lambda: client, settings["bucket"], folder):
+            return operation(settings["bucket"], folder, client)
     return with_live_session(args, settings, out, attempt, renew_now)
 
 
@@ -3424,7 +3834,9 @@ def upload_plan(paths, key, recursive, note):
             pairs.append((path, key.rstrip("/") + "/" + os.path.basename(path) if key and key.endswith("/")
                           else key or os.path.basename(path)))
         else:
-            raise ToolError(f"{path} not found; check the path", EXIT_USAGE)
+            problem = not_a_regular_file(path)
+            raise ToolError(f"{path} not found; check the path" if problem == "not found" else f"{path} is {problem}",
+                            EXIT_USAGE)
     for path, _ in pairs:
         if not os.access(path, os.R_OK):
             raise ToolError(f"{path} is not readable; fix its permissions or leave it out", EXIT_USAGE)
@@ -3455,23 +3867,54 @@ def walk_files(folder, note, relative=""):
         elif entry.is_dir(follow_symlinks=False):
             yield from walk_files(entry.path, note, f"{relative}{entry.name}/")
         else:
+            problem = not_a_regular_file(entry.path)
+            if problem:
+                raise ToolError(f"{entry.path} is {problem}; move it out of {folder} or upload the files one by one",
+                                EXIT_USAGE)
             yield entry.path, relative + entry.name
 
 
 def cmd_put(args, out):
     """Upload files into the user's folder."""
     plan = upload_plan(args.paths, args.key, args.recursive, out.note)
+    one = len(plan) == 1 and not args.recursive  # one file: its result line, or one error line
+
+    def show(item, exception):
+        """One file's outcome, as soon as it is known; dead credentials stop it all, for with_live_session."""
+        if isinstance(exception, AwsStepError) and error_code(exception.error)[0] in DEAD_SESSION_CODES:
+            raise exception
+        if not args.json:
+            print(PUT_LINES[item["outcome"]].format(**item), flush=True)
 
     def upload(bucket, folder, client):
         """Every planned file into the user's folder."""
         pairs = [(path, user_key(folder, key, bucket)) for path, key in plan]
-        return upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber)
+        return upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber, on_outcome=None if one else show)
     results = with_user_files(args, out, upload, keys=[key for _, key in plan])
-    if args.json:
-        print(json.dumps({"uploaded": results}, indent=2))
-    else:
-        for item in results:
-            print(f"{item['uri']} ({item['size']} bytes, ETag {item['etag']})")
+    if one:
+        out.result({"uploaded": results}, [f"{results[0]['uri']} ({results[0]['size']} bytes, ETag {results[0]['etag']})"])
+        return EXIT_OK
+    return put_summary(results, out)
+
+
+PUT_LINES = {
+    "stored": "stored  {uri} ({size} bytes, ETag {etag})",
+    "skipped": "skipped {uri} (it exists; --no-clobber left it unchanged)",
+    "failed": "failed  {uri} ({error})",
+}
+
+
+def put_summary(outcomes, out):
+    """After the per-file lines of several files: the counts; exit 4 only for real failures."""
+    counts = {name: sum(item["outcome"] == name for item in outcomes) for name in PUT_LINES}
+    summary = f"{counts['stored']} stored, {counts['skipped']} skipped, {counts['failed']} failed"
+    out.result({"uploaded": [item for item in outcomes if item["outcome"] == "stored"], "files": outcomes,
+                "summary": counts}, [summary])
+    failed = [item for item in outcomes if item["outcome"] == "failed"]
+    if failed:
+        code = EXIT_AWS if any(item["exit_code"] == EXIT_AWS for item in failed) else failed[0]["exit_code"]
+        raise ToolError(f"{len(failed)} of {len(outcomes)} files failed ({summary}); the first: {failed[0]['error']}",
+                        code)
     return EXIT_OK
 
 
@@ -3479,6 +3922,7 @@ def cmd_get(args, out):
     """Download one object from the user's folder (with --recursive, every object under a prefix)."""
     if args.recursive:
         return get_tree(args, out)
+    confine(None, args.key, folder_ok=True)  # `get ../` is refused as leaving the folder, not sent to `ls ../`
     if args.key.endswith("/"):
         raise ToolError(f"{args.key} names a folder; `get` downloads one object (see `ls {args.key}`)", EXIT_USAGE)
     dest = args.dest or os.path.basename(args.key)
@@ -3487,10 +3931,13 @@ def cmd_get(args, out):
     parent = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(parent):
         raise ToolError(f"folder {parent} does not exist; create it or pick another destination", EXIT_USAGE)
+    if args.no_clobber and os.path.lexists(dest):
+        raise ToolError(f"{dest} exists; --no-clobber left it unchanged", EXIT_USAGE)
 
     def download(bucket, folder, client):
         """The object from the user's folder into dest."""
-        return download_file(client, bucket, user_key(folder, args.key, bucket), dest, out)
+        return download_file(client, bucket, user_key(folder, args.key, bucket), dest, out,
+                             no_clobber=args.no_clobber)
     result = with_user_files(args, out, download, keys=[args.key])
     out.result(result, [f"{result['uri']} -> {dest} ({result['size']} bytes)"])
     return EXIT_OK
@@ -3510,22 +3957,48 @@ def cmd_ls(args, out):
     return EXIT_OK
 
 
+RM_LINES = {
+    "deleted": "deleted {uri}",
+    "absent": "absent  {uri} (it did not exist)",
+    # Without ListBucket on the folder S3 answers a missing key as a forbidden one, so it can't be told.
+    "deleted if it existed": "deleted {uri} (if it existed: S3 can't say, as you may not list your folder)",
+}
+
+
 def cmd_rm(args, out):
-    """Delete objects from the user's folder (with --recursive, every object under a prefix)."""
+    """Delete objects from the user's folder, saying of each whether it existed when S3 can tell (with
+    --recursive, every object under a prefix)."""
     if args.recursive:
         return rm_tree(args, out)
+    for key in [] if args.exact else args.keys:
+        try:
+            confine(None, key)
+        except ToolError as err:  # such a key may exist, made by another client
+            raise ToolError(f"{err}; to remove a key exactly as `ls` lists it, use `rm --exact`", EXIT_USAGE) from None
 
     def delete(bucket, folder, client):
         """Delete each key, saying so as it goes (deleting twice is harmless, so a retry may repeat them)."""
-        keys = [user_key(folder, key, bucket) for key in args.keys]
+        # --exact takes keys as `ls` prints them (another client may have made a/../b or a//b): still only
+        # ever under the user's folder, since S3 keys are plain strings and nothing is stripped or resolved.
+        keys = [folder + key for key in args.keys] if args.exact else [user_key(folder, key, bucket) for key in args.keys]
+        results = []
         for key in keys:
-            delete_object(client, bucket, key)
-            if not args.json:
-                print(f"deleted s3://{bucket}/{key}")
-        return bucket, keys
-    bucket, keys = with_user_files(args, out, delete, keys=args.keys)
+            uri = f"s3://{bucket}/{key}"
+            exists = object_exists(client, bucket, key)
+            if exists is not False:
+                delete_object(client, bucket, key)
+            outcome = {True: "deleted", False: "absent", None: "deleted if it existed"}[exists]
+            results.append({"uri": uri, "outcome": outcome})
+            if not args.json:  # as each is done, so a failure later still shows what was deleted
+                print(RM_LINES[outcome].format(uri=uri), flush=True)
+        return results
+    results = with_user_files(args, out, delete, keys=[] if args.exact else args.keys)
     if args.json:
-        print(json.dumps({"deleted": [f"s3://{bucket}/{key}" for key in keys]}, indent=2))
+        print(json.dumps({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"],
+                          "files": results}, indent=2))
+    absent = [item["uri"] for item in results if item["outcome"] == "absent"]
+    if absent:
+        raise ToolError(f"{', '.join(absent)} did not exist; nothing was deleted there (see `ls`)", EXIT_AWS)
     return EXIT_OK
 
 
@@ -4089,7 +4562,8 @@ EXAMPLES = """examples:
   cog_auth_s3.py --amplify-config amplify_outputs.json ls    an Amplify app's pools, bucket and folder
   cog_auth_s3.py setup --name demo --write-config config.ini   provision everything (admin credentials)
 
-exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken
+exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken,
+  130 interrupted
 """
 
 
@@ -4109,7 +4583,11 @@ def add_run_options(parser, default):
     parser.add_argument("--upload-file", metavar="PATH", default=default,
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
-                        help="after uploading, try writing into this identity's folder; it must be refused")
+                        help="after uploading, try to write, delete, list and read in this identity's folder; "
+                             "each must be refused (exit 5 if any is allowed)")
+    parser.add_argument("--try-key", metavar="KEY", default=default,
+                        help="an existing object of --try-identity (relative to its folder) for the read probe, "
+                             "needed when listing that folder is refused")
 
 
 def add_identity_option(parser):
@@ -4194,7 +4672,9 @@ def build_parser():
 
     get = commands.add_parser("get", help="download an object from your folder")
     get.add_argument("key", help="key relative to your folder")
-    get.add_argument("dest", nargs="?", help="file or folder to write (default: ./<basename>)")
+    get.add_argument("dest", nargs="?", help="file or folder to write (default: ./<basename>); an existing file "
+                                             "is replaced, once the download is complete")
+    get.add_argument("--no-clobber", action="store_true", help="never replace an existing local file (exit 2)")
     get.add_argument("--recursive", action="store_true",
                      help="KEY is a prefix: download everything under it into the folder DEST (default: .)")
     add_identity_option(get)
@@ -4207,6 +4687,9 @@ def build_parser():
     rm.add_argument("keys", nargs="+", metavar="KEY", help="keys relative to your folder")
     rm.add_argument("--recursive", action="store_true", help="delete every object under one PREFIX (asks first)")
     rm.add_argument("--force", action="store_true", help="with --recursive: don't ask (needed without a terminal)")
+    rm.add_argument("--exact", action="store_true",
+                    help="take each KEY verbatim, as `ls` prints it (for keys with .. or // that another client "
+                         "made); it still names only objects under your folder")
 
     sync = commands.add_parser(
         "sync", help="copy only what differs between a local folder and your folder",
@@ -4324,8 +4807,15 @@ def validate_args(args):
     if args.try_identity and not REGION_UUID_RE.match(args.try_identity):
         raise ToolError(f"--try-identity {args.try_identity!r} is not an identity id of the form <region>:<uuid>",
                         EXIT_USAGE)
-    if args.command != "run" and (args.try_identity or args.upload_file):
-        raise ToolError("--try-identity and --upload-file belong to `run`", EXIT_USAGE)
+    if args.command != "run" and (args.try_identity or args.upload_file or args.try_key):
+        raise ToolError("--try-identity, --try-key and --upload-file belong to `run`", EXIT_USAGE)
+    if args.try_key and not args.try_identity:
+        raise ToolError("--try-key names an object of --try-identity; give both", EXIT_USAGE)
+    if args.try_key:
+        confine(None, args.try_key)
+    if args.command == "rm" and args.exact and not all(args.keys):
+        raise ToolError("rm --exact: an empty KEY would name your folder itself; give the key as `ls` prints it",
+                        EXIT_USAGE)
     if args.command == "put" and args.key and len(args.paths) > 1 and not args.key.endswith("/"):
         raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
     if args.command == "doctor" and args.yes and not args.fix:
@@ -4365,6 +4855,15 @@ def signal_interrupts():
             signal.signal(getattr(signal, name), on_terminate)
 
 
+def exit_now(code):
+    """End the process at once: transfer threads may still be blocked on the network, and the
+    interpreter's normal exit would join them, up to a read timeout and its retries later."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
     debug = False  # a usage error needs no traceback; past parsing --debug decides
@@ -4383,9 +4882,12 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(f"cog_auth_s3: error: {error}", file=sys.stderr)
         return error.exit_code
+    except Interrupted as err:
+        print(f"cog_auth_s3: interrupted: {err}", file=sys.stderr)
+        exit_now(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         print("cog_auth_s3: interrupted; nothing half-written was left behind", file=sys.stderr)
-        return 130
+        exit_now(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # Output piped into `head` and cut short is not an error worth a traceback.
         with contextlib.suppress(OSError):

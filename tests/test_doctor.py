@@ -121,7 +121,7 @@ def isolation_holds(dep, users, fresh):
     result = run_cli("--config", user_profile(dep, users["folder"], "alice"), "--no-cache", "--json", "run",
                      "--try-identity", users["bob"], env=user_env(users["folder"]), cwd=users["folder"])
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["isolation"]["refused"]
+    return json.loads(result.stdout)["isolation"]["verdict"] == "holds"
 
 
 def test_a_setup_deployment_is_clean_and_its_proof_shows_only_the_own_folder(deployment):

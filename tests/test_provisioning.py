@@ -319,7 +319,7 @@ def test_users_added_to_a_setup_deployment_reach_only_their_own_folder(local_aws
     assert alice.returncode == 0, alice.stderr
     report = json.loads(alice.stdout)
     assert report["uri"].endswith(f"{report['identity_id']}/hello.txt")
-    assert report["isolation"]["refused"] is True
+    assert report["isolation"]["verdict"] == "holds"
 
 
 def test_setup_restores_a_bucket_whose_protections_were_removed(local_aws, admin_client, tmp_path):
