@@ -3624,7 +3624,7 @@ def fix_plan(clients, deployment, findings, out):
     return plan, [item for item in findings if item not in fixed]
 
 
-def proof_scope(deployment, caller_arn, proven):
+def proof_scope(deployment, caller_arn, proven, skipped):
     """{"simulated": [...], "not_simulated": [...]}: what the proof's simulation took into account, and what not."""
     simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role")]
     not_simulated = ["service control policies and permissions boundaries"]
@@ -3635,10 +3635,7 @@ def proof_scope(deployment, caller_arn, proven):
                              "evaluates one only with an IAM user as the caller); run doctor as an IAM user")
     elif deployment["bucket_settings"]["policy"]:
         simulated.append("the bucket policy's statements whose Principal can be the role's sessions")
-    skipped = [f"role {role['name']}" for role in deployment["roles"].values()
-               if role and role["name"] not in proven]
-    if skipped:
-        not_simulated.append(f"{', '.join(dict.fromkeys(skipped))}: unreadable, or guests are not allowed")
+    not_simulated += [f"role {name}: {why}" for name, why in skipped.items() if name not in proven]
     if any(rule.get("Type") == "Token" for rule in (deployment["role_mappings"] or {}).values()):
         not_simulated.append("the roles users get from their ID token (user pool groups)")
     return {"simulated": simulated, "not_simulated": not_simulated}
@@ -3650,21 +3647,25 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     bucket_policy = deployment["bucket_settings"].get("policy") if ":user/" in caller_arn else None
-    guest_roles, proven = set(), []
+    guest_roles, proven, skipped = set(), [], {}
     for kind, role in deployment["roles"].items():
-        if role is None or "policies" not in role or role["name"] in proven or (
-                kind == "unauthenticated" and not guests):
+        if role is None or role["name"] in proven:
+            continue
+        if "policies" not in role or (kind == "unauthenticated" and not guests):
+            skipped[role["name"]] = "its policies could not be read" if "policies" not in role else \
+                "mapped for guests, but guests are not allowed, so no one gets it"
             continue
         if kind == "unauthenticated":
             guest_roles.add(role["name"])
         rows = prove_isolation(reader, clients["iam"], role, deployment["bucket"], region,
                                bucket_policy and policy_for_role(bucket_policy, role["arn"], caller_arn), caller_arn)
         proven += [role["name"]] if rows else []
+        skipped.update({} if rows else {role["name"]: "the administrator may not simulate its policies"})
         matrix += rows
     findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
     findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
     return {"deployment": deployment, "findings": findings, "matrix": matrix,
-            "proof": proof_scope(deployment, caller_arn, proven)}
+            "proof": proof_scope(deployment, caller_arn, proven, skipped)}
 
 
 def apply_fixes(clients, audit, out, confirm):

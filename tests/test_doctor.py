@@ -285,6 +285,7 @@ def test_a_read_the_administrator_is_refused_names_the_permission(deployment, ad
     report = json.loads(result.stdout)
     unreadable = [item for item in report["findings"] if item["id"] == "unreadable"]
     assert result.returncode == 4 and unreadable and "iam:GetRolePolicy" in unreadable[0]["fix"]
+    assert f"role {deployment['role']}: its policies could not be read" in report["proof"]["not_simulated"]
 
 
 def test_doctor_usage_errors_exit_2(deployment, tmp_path):
