@@ -3359,7 +3359,9 @@ def proof_findings(matrix, guest_roles):
         if beyond:
             found.append(finding("proof-cross-user", "critical", f"role {role}",
                                  f"the simulation lets identity A {', '.join(beyond)}",
-                                 POLICY_FIX))
+                                 "narrow what grants it: the role's permissions policy (make it the one "
+                                 "`cog_auth_s3.py policy` prints; doctor --fix does) or the bucket policy's "
+                                 "statements for the role"))
         denied = [r["action"] for r in rows if not r["allowed"] and r["folder"] == "own"]
         if denied:
             found.append(finding("proof-own-denied", "error", f"role {role}",
