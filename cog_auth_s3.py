@@ -3575,9 +3575,7 @@ def fix_plan(clients, deployment, findings, out):
         if len(ours) == len(about(role, "perm-")) and "bucket-policy-reaches-other-folders" not in ids:
             fixed += about(role, "proof-")
     unmap_guests = guest and ids & {"guest-bucket-access", "proof-guest-access"}
-    if unmap_guests:
-        fixed += [item for item in findings if item["id"] in ("guest-bucket-access", "proof-guest-access")]
-    elif guest and "policies" in guest and about(guest, "trust-"):
+    if not unmap_guests and guest and "policies" in guest and about(guest, "trust-"):
         plan_role(guest, {"TrustPolicy": trust_policy(pool_id, "unauthenticated"), "PermissionsPolicy": None},
                   "set the trust policy to this pool's guests", description="Guests of this deployment")
         fixed += about(guest, "trust-")
@@ -3589,6 +3587,8 @@ def fix_plan(clients, deployment, findings, out):
         fixed += [item for item in findings if item["id"] == "pool-no-authenticated-role"] if role_arn else []
     if role_arn and (unmap_guests or role_arn != mapping.get("authenticated")):
         guest_arn = None if unmap_guests else mapping.get("unauthenticated")
+        fixed += [item for item in findings if unmap_guests and item["id"] in ("guest-bucket-access",
+                                                                                "proof-guest-access")]
         plan.append((f"identity pool {pool_id}: map signed-in users to {role_arn}" +
                      ("; unmap the guests' role" if unmap_guests else ""),
                      lambda: ensure_role_mapping(identity, pool_id, role_arn, any(role_changed), changes, guest_arn,
