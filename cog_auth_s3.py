@@ -3074,7 +3074,7 @@ def slash_findings(statement, label, bucket_arn):
              f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
 
 
-def listing_findings(statement, label, bucket_arn, own):
+def listing_findings(statement, label, bucket_arn, own, template=DEFAULT_FOLDER):
     """An Allow of s3:ListBucket without an s3:prefix condition, or with prefixes beyond the user's folder."""
     if statement.get("Effect") != "Allow" or not statement_covers(statement, "s3:ListBucket", bucket_arn, own):
         return []
@@ -3083,8 +3083,10 @@ def listing_findings(statement, label, bucket_arn, own):
         return [("perm-list-unconditioned", "critical",
                  f"{label} allows s3:ListBucket with no s3:prefix condition: every user can list every user's keys",
                  f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; " + POLICY_FIX)]
-    # A prefix led by another variable is the wrong-variable finding; without one it is too broad.
-    if all(str(prefix).startswith("${") for prefix in prefixes):
+    # A prefix led (after the template's fixed part) by another variable is the wrong-variable finding;
+    # without one it is too broad.
+    lead = template.partition(IDENTITY_PLACEHOLDER)[0] + "${"
+    if all(str(prefix).startswith(lead) for prefix in prefixes):
         return []
     return [("perm-list-too-broad", "critical",
              f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, beyond the user's own folder: "
@@ -3092,9 +3094,9 @@ def listing_findings(statement, label, bucket_arn, own):
              f"limit s3:prefix to ${{{SUB_KEY}}}/ and ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
 
 
-def reach_findings(statement, label, bucket_arn, own, other_id):
+def reach_findings(statement, label, bucket_arn, own, other_folder):
     """An Allow of object actions whose resources cover another user's folder or the bucket root."""
-    beyond = sorted({action for action in OBJECT_ACTIONS for key in (f"{other_id}/{PROBE_KEY}", PROBE_KEY)
+    beyond = sorted({action for action in OBJECT_ACTIONS for key in (f"{other_folder}{PROBE_KEY}", PROBE_KEY)
                      if statement_covers(statement, action, f"{bucket_arn}/{key}", own)})
     if statement.get("Effect") != "Allow" or not beyond:
         return []
@@ -3103,10 +3105,10 @@ def reach_findings(statement, label, bucket_arn, own, other_id):
              f"{label} allows {', '.join(beyond)} on {resources}, which covers other users' folders", POLICY_FIX)]
 
 
-def deny_findings(statement, label, bucket_arn, own, own_id):
+def deny_findings(statement, label, bucket_arn, own, own_folder):
     """An unconditioned Deny that takes the user's own folder away (an explicit Deny wins over any Allow)."""
     cancelled = [action for action in OBJECT_ACTIONS
-                 if statement_covers(statement, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own)]
+                 if statement_covers(statement, action, f"{bucket_arn}/{own_folder}{PROBE_KEY}", own)]
     if statement_covers(statement, "s3:ListBucket", bucket_arn, own):
         cancelled.append("s3:ListBucket")
     if statement.get("Effect") != "Deny" or statement.get("Condition") or not cancelled:
@@ -3116,51 +3118,53 @@ def deny_findings(statement, label, bucket_arn, own, own_id):
              "narrow or remove the Deny; " + POLICY_FIX)]
 
 
-def unreachable_actions(statements, bucket_arn, own, own_id):
+def unreachable_actions(statements, bucket_arn, own, own_folder):
     """The actions no Allow statement grants in the user's own folder (conditions aside, but s3:prefix)."""
     allows = [s for s in statements if s.get("Effect") == "Allow"]
     missing = [action for action in OBJECT_ACTIONS if not any(
-        statement_covers(s, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own) for s in allows)]
+        statement_covers(s, action, f"{bucket_arn}/{own_folder}{PROBE_KEY}", own) for s in allows)]
     if not any(statement_covers(s, "s3:ListBucket", bucket_arn, own) and (
             condition_values(s, "s3:prefix") is None
-            or any(policy_value_matches(p, f"{own_id}/", own) for p in condition_values(s, "s3:prefix")))
+            or any(policy_value_matches(p, own_folder, own) for p in condition_values(s, "s3:prefix")))
             for s in allows):
         missing.append("s3:ListBucket")
     return missing
 
 
-def check_permissions(role, bucket, partition, region):
+def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
     """Findings of the authenticated role's policies: each user must reach their own folder and nothing else."""
     own_id, other_id = probe_ids(region)
     bucket_arn, own = f"arn:{partition}:s3:::{bucket}", {SUB_KEY: own_id}
+    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
     found = []
     for policy in role["policies"]:
         for statement in statements_of(policy["document"]):
             label = f"statement {statement.get('Sid') or json.dumps(statement)[:160]}"
             for finding_id, severity, detail, fix in (
                     variable_findings(statement, label) + slash_findings(statement, label, bucket_arn)
-                    + listing_findings(statement, label, bucket_arn, own)
-                    + reach_findings(statement, label, bucket_arn, own, other_id)
-                    + deny_findings(statement, label, bucket_arn, own, own_id)):
+                    + listing_findings(statement, label, bucket_arn, own, template)
+                    + reach_findings(statement, label, bucket_arn, own, other_folder)
+                    + deny_findings(statement, label, bucket_arn, own, own_folder)):
                 found.append(finding(finding_id, severity, f"role {role['name']}, policy {policy['name']}", detail,
                                      fix))
     missing = unreachable_actions([s for p in role["policies"] for s in statements_of(p["document"])], bucket_arn,
-                                  own, own_id)
+                                  own, own_folder)
     if missing:
         found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
                              f"no statement allows {', '.join(missing)} in the user's own folder "
-                             f"{bucket_arn}/${{{SUB_KEY}}}/", POLICY_FIX))
+                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX))
     return found
 
 
-def check_guest_role(role, bucket, partition, region):
+def check_guest_role(role, bucket, partition, region, template=DEFAULT_FOLDER):
     """Findings of the guests' role: it must not reach the bucket at all."""
     own_id, _ = probe_ids(region)
+    own_folder = user_folder(template, own_id)
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     reach = sorted({action for policy in role["policies"] for s in statements_of(policy["document"])
                     if s.get("Effect") == "Allow"
                     for action in OBJECT_ACTIONS + ("s3:ListBucket",)
-                    for target in (bucket_arn, f"{bucket_arn}/{PROBE_KEY}", f"{bucket_arn}/{own_id}/{PROBE_KEY}")
+                    for target in (bucket_arn, f"{bucket_arn}/{PROBE_KEY}", f"{bucket_arn}/{own_folder}{PROBE_KEY}")
                     if statement_covers(s, action, target, {SUB_KEY: own_id})})
     if not reach:
         return []
@@ -3267,7 +3271,7 @@ def policy_for_role(policy, role_arn, caller_arn):
     return dict(policy, Statement=kept) if kept else None
 
 
-def bucket_grant_findings(bucket, policy, role_arns, region):
+def bucket_grant_findings(bucket, policy, role_arns, region, template=DEFAULT_FOLDER):
     """Bucket policy statements (other than public ones) granting a mapped role beyond the user's own folder."""
     own_id, other_id = probe_ids(region)
     bucket_arn, own, found = f"arn:{arn_partition(region)}:s3:::{bucket}", {SUB_KEY: own_id}, []
@@ -3275,15 +3279,16 @@ def bucket_grant_findings(bucket, policy, role_arns, region):
         if is_public_grant(statement) or not any(principal_may_be_role(statement, arn) for arn in role_arns):
             continue
         label = f"bucket policy statement {statement.get('Sid') or json.dumps(statement)[:160]}"
-        for _, _, detail, _ in (listing_findings(statement, label, bucket_arn, own)
-                                + reach_findings(statement, label, bucket_arn, own, other_id)):
+        for _, _, detail, _ in (listing_findings(statement, label, bucket_arn, own, template)
+                                + reach_findings(statement, label, bucket_arn, own, user_folder(template, other_id))):
             found.append(finding("bucket-policy-reaches-other-folders", "critical", f"bucket {bucket}", detail,
-                                 f"limit the statement to {bucket_arn}/${{{SUB_KEY}}}/* (and s3:prefix "
-                                 f"${{{SUB_KEY}}}/) or remove it; doctor does not change it"))
+                                 f"limit the statement to {bucket_arn}/{user_folder(template, SUB_VARIABLE)}* (and "
+                                 f"s3:prefix {user_folder(template, SUB_VARIABLE)}) or remove it; doctor does not "
+                                 f"change it"))
     return found
 
 
-def check_bucket(bucket, settings, region="us-east-1", role_arns=()):
+def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DEFAULT_FOLDER):
     """Findings of the bucket: Block Public Access, its policy, TLS, encryption and the abort rule."""
     resource, found = f"bucket {bucket}", []
     if "public_access_block" in settings:
@@ -3305,7 +3310,7 @@ def check_bucket(bucket, settings, region="us-east-1", role_arns=()):
             found.append(finding("bucket-no-tls-deny", "warning", resource,
                                  "the bucket policy does not deny requests without TLS",
                                  "add a Deny of s3:* when aws:SecureTransport is false (doctor --fix does)"))
-        found += bucket_grant_findings(bucket, settings["policy"], role_arns, region)
+        found += bucket_grant_findings(bucket, settings["policy"], role_arns, region, template)
     if "encryption" in settings and not has_default_encryption(settings["encryption"]):
         found.append(finding("bucket-no-encryption", "warning", resource, "no default encryption",
                              "set default encryption (SSE-S3 or KMS; doctor --fix sets SSE-S3)"))
@@ -3326,15 +3331,15 @@ def audit_findings(deployment):
             continue
         if kind != "unauthenticated":  # the authenticated role, or one a rule gives to signed-in users
             found += check_trust(role, deployment["pool_id"], "authenticated")
-            found += check_permissions(role, deployment["bucket"], partition, region)
+            found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"])
         elif guests:
             found += check_trust(role, deployment["pool_id"], kind)
-            found += check_guest_role(role, deployment["bucket"], partition, region)
+            found += check_guest_role(role, deployment["bucket"], partition, region, deployment["folder"])
     for client in deployment["clients"]:
         if client["client"]:
             found += check_app_client(client["client"])
     found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region,
-                          [arn for arn in deployment["role_arns"].values() if arn])
+                          [arn for arn in deployment["role_arns"].values() if arn], deployment["folder"])
     unique = []
     for item in found:
         if item not in unique:
@@ -3444,7 +3449,7 @@ def discover_bucket(roles, partition):
     return names.pop() if len(names) == 1 else None
 
 
-def read_deployment(clients, region, pool_id, bucket=None, expected_client=None):
+def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, folder=DEFAULT_FOLDER):
     """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
     identity, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
     reader = AuditReader()
@@ -3494,6 +3499,7 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None)
         if got is not UNREAD:
             settings[key] = got and pick(got)
     deployment = {"region": region, "pool_id": pool_id, "pool": pool, "mapping": mapping, "roles": roles,
+                  "folder": folder,
                   "role_arns": role_arns, "role_mappings": role_mappings,
                   "clients": app_clients, "bucket": bucket, "bucket_settings": settings,
                   "expected_client": expected_client}
@@ -3520,12 +3526,14 @@ def simulate_decisions(iam, role, actions, resource, context, resource_policy=No
     return decisions
 
 
-def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, caller_arn=None):
+def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, caller_arn=None,
+                    template=DEFAULT_FOLDER):
     """The proof's rows for one role: identity A's Get/Put/Delete/List in its own folder, B's and the root."""
     own_id, other_id = probe_ids(region)
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
     rows = []
-    for folder, prefix in (("own", f"{own_id}/"), ("other", f"{other_id}/"), ("root", "")):
+    for folder, prefix in (("own", user_folder(template, own_id)), ("other", user_folder(template, other_id)),
+                           ("root", "")):
         context = {SUB_KEY: own_id}
         try:
             decisions = simulate_decisions(iam, role, OBJECT_ACTIONS, f"{bucket_arn}/{prefix}{PROBE_KEY}", context,
@@ -3566,7 +3574,7 @@ def fix_plan(clients, deployment, findings, out):
 
     role, guest = roles.get("authenticated"), roles.get("unauthenticated")
     if role and "policies" in role and about(role, "trust-", "perm-"):
-        plan_role(role, role_policies(bucket, pool_id, region), f"set the trust policy to this pool's signed-in "
+        plan_role(role, role_policies(bucket, pool_id, region, deployment["folder"]), f"set the trust policy to this pool's signed-in "
                   f"users and inline policy {ROLE_POLICY_NAME} to the user's own folder only (as setup does)")
         ours = [item for item in about(role, "perm-") if ", policy " not in item["resource"]
                 or item["resource"].endswith(f", policy {ROLE_POLICY_NAME}")]
@@ -3643,9 +3651,9 @@ def proof_scope(deployment, caller_arn, proven, skipped):
     return {"simulated": simulated, "not_simulated": not_simulated}
 
 
-def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn):
+def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, folder=DEFAULT_FOLDER):
     """Read and judge the deployment and prove isolation: {"deployment", "findings", "matrix", "proof"}."""
-    deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client)
+    deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, folder)
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     bucket_policy = deployment["bucket_settings"].get("policy") if ":user/" in caller_arn else None
@@ -3660,7 +3668,8 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
         if kind == "unauthenticated":
             guest_roles.add(role["name"])
         rows = prove_isolation(reader, clients["iam"], role, deployment["bucket"], region,
-                               bucket_policy and policy_for_role(bucket_policy, role["arn"], caller_arn), caller_arn)
+                               bucket_policy and policy_for_role(bucket_policy, role["arn"], caller_arn), caller_arn,
+                               folder)
         proven += [role["name"]] if rows else []
         skipped.update({} if rows else {role["name"]: "the administrator may not simulate its policies"})
         matrix += rows
@@ -4648,11 +4657,8 @@ def doctor_settings(args, out):
                                                     ("client_id", args.client_id)) if value)
     settings["region"] = pool_region(pool_id, args.region or settings.get("region"))
     validate_settings(settings)
-    if settings.get("folder", DEFAULT_FOLDER) != DEFAULT_FOLDER:
-        # The audit knows only the default layout: it would report a template's policy as wrong, and --fix
-        # would replace it with the default one, cutting users off from their folders.
-        raise ToolError(f"doctor audits the {DEFAULT_FOLDER} layout only and this profile's folder is "
-                        f"{settings['folder']}; check isolation with `run --try-identity` instead", EXIT_USAGE)
+    # The audit, the proof and --fix's policy all follow the users' folder template.
+    settings["folder"] = check_folder_template(settings.get("folder") or DEFAULT_FOLDER)
     return settings
 
 
@@ -4665,9 +4671,11 @@ def cmd_doctor(args, out):
     expected = (settings["user_pool_id"], settings["client_id"]) \
         if settings.get("user_pool_id") and settings.get("client_id") else None
     caller_arn = caller_identity(clients["sts"])[1]
-    audit = audit_deployment(clients, region, pool_id, settings.get("bucket"), expected, caller_arn)
+    audit = audit_deployment(clients, region, pool_id, settings.get("bucket"), expected, caller_arn,
+                             settings["folder"])
     if args.fix and apply_fixes(clients, audit, out, lambda: confirm_fix(args.yes)):
-        audit = audit_deployment(clients, region, pool_id, settings.get("bucket"), expected, caller_arn)
+        audit = audit_deployment(clients, region, pool_id, settings.get("bucket"), expected, caller_arn,
+                                 settings["folder"])
     out.result({key: audit[key] for key in ("findings", "matrix", "proof")},
                audit_lines(audit["findings"], audit["matrix"], audit["proof"]))
     return audit_exit_code(audit["findings"])

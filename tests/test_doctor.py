@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (DOCTOR_MISTAKES, PASSWORDS, REGION, ROOT, bucket_policy_with, rule_mapped_role, run_cli,
-                      set_app_client, trust, user_env, write_config)
+from conftest import (DOCTOR_MISTAKES, PASSWORDS, REGION, ROOT, SUB, _listing, _objects, bucket_policy_with,
+                      rule_mapped_role, run_cli, set_app_client, trust, user_env, write_config)
 
 sys.path.insert(0, str(ROOT))
 import cog_auth_s3 as tool  # noqa: E402
@@ -329,6 +329,26 @@ def test_setup_guests_is_clean_any_bucket_access_of_the_guest_role_is_critical_a
     for role in (dep["role"], dep["guest_role"]):
         with pytest.raises(ClientError):
             admin_client("iam").get_role(RoleName=role)
+
+
+def test_doctor_follows_the_profiles_folder_template(setup_deployment, admin_client):
+    template = "private/{identity_id}/"
+    dep = setup_deployment("df" + uuid.uuid4().hex[:8], "--folder", template)
+    code, report, stderr = doctor(dep)
+    assert (code, report["findings"]) == (0, []), stderr
+    assert cells(report, dep["role"]) == {(folder, action): folder == "own" for folder in FOLDERS for action in ACTIONS}
+    own = f"private/{SUB}/"
+    admin_client("iam").put_role_policy(RoleName=dep["role"], PolicyName="own-folder-in-bucket",
+                                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                                            _objects(dep["bucket"], f"{own}*"),
+                                            _listing(dep["bucket"], ["private/", "private/*"])]}))
+    code, report, _ = doctor(dep)
+    assert code == 5 and {"perm-list-too-broad", "proof-cross-user"} <= ids(report)
+    code, report, stderr = doctor(dep, "--fix", "--yes")
+    assert (code, report["findings"]) == (0, []), stderr
+    assert admin_client("iam").get_role_policy(RoleName=dep["role"], PolicyName="own-folder-in-bucket")[
+        "PolicyDocument"] == tool.role_policies(dep["bucket"], dep["identity_pool_id"], REGION, template)[
+        "PermissionsPolicy"]
 
 
 # ---- the pure checks, on documents
