@@ -2508,7 +2508,7 @@ DEVICE_TRACKING = {
 
 
 def update_keeping(idp, operation, described, **changes):
-    """Call UpdateUserPool/UpdateUserPoolClient with what Describe* said plus changes.
+    """Call UpdateUserPool/UpdateUserPoolClient/UpdateIdentityPool with what Describe* said plus changes.
 
     AWS resets every setting an update leaves out, so the others are sent back as they were; a change
     of None leaves that setting out (reset to its default).
@@ -2517,8 +2517,8 @@ def update_keeping(idp, operation, described, **changes):
 
     members = idp.meta.service_model.operation_model(operation).input_shape.members
     params = {k: v for k, v in {**described, **changes}.items() if k in members and v is not None}
-    return admin_call("update", params.get("ClientId") or params["UserPoolId"], getattr(idp, xform_name(operation)),
-                      **params)
+    return admin_call("update", params.get("ClientId") or params.get("UserPoolId") or params["IdentityPoolId"],
+                      getattr(idp, xform_name(operation)), **params)
 
 
 def retry_while_propagating(call, what, out, role_changed):
@@ -2683,13 +2683,6 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None,
     return client["ClientId"]
 
 
-def update_identity_pool(identity, pool_id, name, providers, guests, **logins):
-    """Set the pool's Cognito providers and guests, the classic flow off; logins: other login settings to keep."""
-    admin_call("update", f"identity pool {pool_id}", identity.update_identity_pool, IdentityPoolId=pool_id,
-               IdentityPoolName=name, AllowUnauthenticatedIdentities=guests, CognitoIdentityProviders=providers,
-               AllowClassicFlow=False, **logins)
-
-
 def ensure_identity_pool(identity, name, provider, client_id, changes, used=None, guests=False):
     """The identity pool called name, whose only login is the user pool's app client; guests only if asked."""
     providers = [{"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False}]
@@ -2707,8 +2700,10 @@ def ensure_identity_pool(identity, name, provider, client_id, changes, used=None
                                                   "AllowClassicFlow")):
         changes.record("identity pool", pool_id, "exists")
         return pool_id
-    # An update replaces the whole login configuration, which drops any other provider.
-    update_identity_pool(identity, pool_id, name, providers, guests)
+    # Its only login is the app client: the other login settings are left out of the update, which drops them.
+    update_keeping(identity, "UpdateIdentityPool", pool, CognitoIdentityProviders=providers,
+                   AllowUnauthenticatedIdentities=guests, AllowClassicFlow=False, SupportedLoginProviders=None,
+                   DeveloperProviderName=None, OpenIdConnectProviderARNs=None, SamlProviderARNs=None)
     changes.record("identity pool", pool_id, "updated", "its only login is now the app client" +
                    ("; guests allowed" if guests else ""))
     return pool_id
@@ -3612,13 +3607,11 @@ def fix_plan(clients, deployment, findings, out):
             providers = [p for p in providers if p.get("ProviderName") != wanted["ProviderName"]] + [wanted]
         fixed += [item for item in findings if item["id"] == "pool-classic-flow"
                   or (provider_fix and item["id"] == "pool-provider-mismatch" and "the profile's" in item["detail"])]
-        logins = {key: pool[key] for key in ("SupportedLoginProviders", "DeveloperProviderName",
-                                             "OpenIdConnectProviderARNs", "SamlProviderARNs") if pool.get(key)}
         plan.append((f"identity pool {pool_id}: classic flow off, login providers "
                      f"{', '.join(p['ClientId'] for p in providers)}" +
                      (f" (replacing app client {', '.join(replaced)} of {expected[0]})" if replaced else ""),
-                     lambda: update_identity_pool(identity, pool_id, pool["IdentityPoolName"], providers,
-                                                  pool["AllowUnauthenticatedIdentities"], **logins)))
+                     lambda: update_keeping(identity, "UpdateIdentityPool", pool, AllowClassicFlow=False,
+                                            CognitoIdentityProviders=providers)))
     bucket_fixes = (
         ({"bucket-public-access"}, "block all public access", lambda: ensure_public_access_block(s3, bucket)),
         # One read and one write of the bucket policy for both of its findings.
