@@ -3569,8 +3569,9 @@ def fix_plan(clients, deployment, findings, out):
 
     role, guest = roles.get("authenticated"), roles.get("unauthenticated")
     if role and "policies" in role and about(role, "trust-", "perm-"):
-        plan_role(role, role_policies(bucket, pool_id, region, deployment["folder"]), f"set the trust policy to this pool's signed-in "
-                  f"users and inline policy {ROLE_POLICY_NAME} to the user's own folder only (as setup does)")
+        plan_role(role, role_policies(bucket, pool_id, region, deployment["folder"]),
+                  f"set the trust policy to this pool's signed-in users and inline policy {ROLE_POLICY_NAME} to "
+                  f"the user's own folder only (as setup does)")
         ours = [item for item in about(role, "perm-") if ", policy " not in item["resource"]
                 or item["resource"].endswith(f", policy {ROLE_POLICY_NAME}")]
         fixed += about(role, "trust-") + ours
