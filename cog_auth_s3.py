@@ -670,6 +670,16 @@ def admin_region(region=None):
     return region
 
 
+def pool_region(identity_pool_id, region=None):
+    """The region of identity_pool_id, refusing a --region that names another one."""
+    match = REGION_UUID_RE.match(identity_pool_id or "")
+    validate_settings({"region": region or (match.group(1) if match else None), "identity_pool_id": identity_pool_id})
+    if region and region != match.group(1):
+        raise ToolError(f"identity pool {identity_pool_id} is in {match.group(1)} but --region is {region}; "
+                        f"make them agree", EXIT_USAGE)
+    return match.group(1)
+
+
 def write_private_file(path, data, mode=0o600):
     """Write data to path atomically, mode 0600 unless told otherwise: temporary file, fsync, rename."""
     import tempfile
@@ -776,7 +786,8 @@ CLIENT_TUNING = {
 SMALL_CALL_TUNING = {**CLIENT_TUNING, "connect_timeout": 3, "read_timeout": 6,
                      # one retry; botocore's max_attempts would count retries, not attempts
                      "retries": {"mode": "standard", "total_max_attempts": 2}}
-SMALL_CALL_SERVICES = ("cognito-idp", "cognito-identity", "sts")
+# IAM too: doctor makes dozens of small IAM reads and simulations, and setup a few writes.
+SMALL_CALL_SERVICES = ("cognito-idp", "cognito-identity", "sts", "iam")
 _BOTO = {}
 
 
@@ -2223,8 +2234,9 @@ def arn_partition(region):
 
 
 def trust_policy(identity_pool_id, amr="authenticated"):
-    """The trust policy letting the identity pool give a role to its signed-in users (amr "authenticated")
-    or to its guests (amr "unauthenticated"), and to no one else."""
+    """The trust policy letting the identity pool give a role to its users of amr, and to no one else.
+
+    amr is "authenticated" for signed-in users, "unauthenticated" for guests."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
@@ -2297,9 +2309,10 @@ def admin_call(verb, obj, call, missing=(), **params):
         raise
 
 
-def account_id(sts):
-    """The administrator's account id."""
-    return admin_call("identify", "the administrator's account", sts.get_caller_identity)["Account"]
+def caller_identity(sts):
+    """The administrator's (account id, ARN)."""
+    found = admin_call("identify", "the administrator", sts.get_caller_identity)
+    return found["Account"], found["Arn"]
 
 
 # How each kind of resource that is found by name is listed: operation, result key, name field, id field.
@@ -2351,6 +2364,46 @@ class Changes:
         return f"{what}: " + ", ".join(f"{count} {status}" for status, count in counts.items())
 
 
+def policy_list(value):
+    """A policy element that may be one value or a list, as a list."""
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def statements_of(document):
+    """A policy document's statements (IAM lets a single statement stand without a list)."""
+    return policy_list((document or {}).get("Statement"))
+
+
+PUBLIC_PRINCIPALS = ("*", {"AWS": "*"}, {"AWS": ["*"]})
+
+
+def is_public_grant(statement):
+    """Does a bucket policy statement allow something to Principal * (anyone, in any account)?"""
+    return statement.get("Effect") == "Allow" and statement.get("Principal") in PUBLIC_PRINCIPALS
+
+
+def denies_insecure_transport(statement, bucket_arn):
+    """Does a bucket policy statement deny everyone every S3 action on the bucket and its objects without TLS?"""
+    condition = (statement.get("Condition") or {}).get("Bool") or {}
+    resources = set(map(str, policy_list(statement.get("Resource"))))
+    return statement.get("Effect") == "Deny" and statement.get("Principal") in PUBLIC_PRINCIPALS \
+        and "false" in [str(value).lower() for value in policy_list(condition.get("aws:SecureTransport"))] \
+        and bool({"*", "s3:*"} & set(map(str, policy_list(statement.get("Action"))))) \
+        and ("*" in resources or {bucket_arn, f"{bucket_arn}/*"} <= resources)
+
+
+def has_default_encryption(rules):
+    """Does a bucket's encryption configuration set a default (SSE-S3 or a KMS one an administrator chose)?"""
+    return any(rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for rule in rules or [])
+
+
+def aborts_incomplete_uploads(rule):
+    """Is a lifecycle rule an enabled one, over the whole bucket, that aborts incomplete multipart uploads?"""
+    # AWS may echo an empty filter as {} or {"Prefix": ""}; both cover the whole bucket.
+    return rule.get("Status") == "Enabled" and bool(rule.get("AbortIncompleteMultipartUpload")) \
+        and not any((rule.get("Filter") or {}).values()) and not rule.get("Prefix")
+
+
 def bucket_exists(s3, bucket):
     """True when the bucket exists and is ours; another account's bucket answers AccessDenied."""
     return admin_call("look up", f"bucket {bucket}", s3.head_bucket, missing=("NotFound", "NoSuchBucket"),
@@ -2372,9 +2425,8 @@ def ensure_encryption(s3, bucket):
     """Default encryption with SSE-S3 unless some default is set; True if it changed anything."""
     current = admin_call("read the encryption of", bucket, s3.get_bucket_encryption,
                          missing=("ServerSideEncryptionConfigurationNotFoundError",), Bucket=bucket)
-    rules = (current or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
     # A KMS default an administrator chose is no weaker than SSE-S3, so it stays.
-    if any(rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for rule in rules):
+    if has_default_encryption((current or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules")):
         return False
     admin_call("set the default encryption of", bucket, s3.put_bucket_encryption, Bucket=bucket,
                ServerSideEncryptionConfiguration={"Rules": [
@@ -2389,33 +2441,33 @@ def tls_statement(bucket, region):
             "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
 
 
-def ensure_tls_policy(s3, bucket, region):
-    """Add the deny-without-TLS statement to the bucket policy, keeping other statements; True if it changed."""
+def ensure_tls_policy(s3, bucket, region, drop_public=False):
+    """Make the bucket policy deny requests without TLS (drop_public: and grant Principal * nothing); True if changed.
+
+    Its other statements stay; one read and at most one write."""
     wanted = tls_statement(bucket, region)
     current = admin_call("read the policy of", bucket, s3.get_bucket_policy, missing=("NoSuchBucketPolicy",),
                          Bucket=bucket)
     policy = json.loads(current["Policy"]) if current else {"Version": "2012-10-17", "Statement": []}
-    statements = policy.get("Statement", [])
-    statements = [statements] if isinstance(statements, dict) else statements
-    if wanted in statements:
+    statements = statements_of(policy)
+    kept = [item for item in statements if not (drop_public and is_public_grant(item))]
+    if not any(denies_insecure_transport(item, wanted["Resource"][0]) for item in kept):
+        kept = [item for item in kept if item.get("Sid") != TLS_SID] + [wanted]
+    if kept == statements:
         return False
-    policy["Statement"] = [item for item in statements if item.get("Sid") != TLS_SID] + [wanted]
-    admin_call("set the policy of", bucket, s3.put_bucket_policy, Bucket=bucket, Policy=json.dumps(policy))
+    admin_call("set the policy of", bucket, s3.put_bucket_policy, Bucket=bucket,
+               Policy=json.dumps(dict(policy, Statement=kept)))
     return True
 
 
 def ensure_lifecycle(s3, bucket):
-    """A rule aborting multipart uploads left open for 3 days, keeping other rules; True if it changed."""
+    """A rule aborting multipart uploads left open for 3 days unless one does, keeping other rules; True if changed."""
     wanted = {"ID": LIFECYCLE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
               "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}}
     current = admin_call("read the lifecycle rules of", bucket, s3.get_bucket_lifecycle_configuration,
                          missing=("NoSuchLifecycleConfiguration",), Bucket=bucket)
     rules = current["Rules"] if current else []
-    ours = [rule for rule in rules if rule.get("ID") == LIFECYCLE_ID]
-    # AWS may echo an empty filter as {} or {"Prefix": ""}; both cover the whole bucket.
-    if len(ours) == 1 and ours[0].get("Status") == "Enabled" and not any(ours[0].get("Filter", {}).values()) \
-            and not ours[0].get("Prefix") and ours[0].get("AbortIncompleteMultipartUpload") == \
-            wanted["AbortIncompleteMultipartUpload"]:
+    if any(aborts_incomplete_uploads(rule) for rule in rules):  # an administrator's own rule does as well
         return False
     admin_call("set the lifecycle rules of", bucket, s3.put_bucket_lifecycle_configuration, Bucket=bucket,
                LifecycleConfiguration={"Rules": [rule for rule in rules if rule.get("ID") != LIFECYCLE_ID]
@@ -2456,7 +2508,7 @@ DEVICE_TRACKING = {
 
 
 def update_keeping(idp, operation, described, **changes):
-    """Call UpdateUserPool/UpdateUserPoolClient with what Describe* said plus changes.
+    """Call UpdateUserPool/UpdateUserPoolClient/UpdateIdentityPool with what Describe* said plus changes.
 
     AWS resets every setting an update leaves out, so the others are sent back as they were; a change
     of None leaves that setting out (reset to its default).
@@ -2465,8 +2517,8 @@ def update_keeping(idp, operation, described, **changes):
 
     members = idp.meta.service_model.operation_model(operation).input_shape.members
     params = {k: v for k, v in {**described, **changes}.items() if k in members and v is not None}
-    return admin_call("update", params.get("ClientId") or params["UserPoolId"], getattr(idp, xform_name(operation)),
-                      **params)
+    return admin_call("update", params.get("ClientId") or params.get("UserPoolId") or params["IdentityPoolId"],
+                      getattr(idp, xform_name(operation)), **params)
 
 
 def retry_while_propagating(call, what, out, role_changed):
@@ -2648,10 +2700,10 @@ def ensure_identity_pool(identity, name, provider, client_id, changes, used=None
                                                   "AllowClassicFlow")):
         changes.record("identity pool", pool_id, "exists")
         return pool_id
-    # An update replaces the whole login configuration, which drops any other provider.
-    admin_call("update", f"identity pool {pool_id}", identity.update_identity_pool, IdentityPoolId=pool_id,
-               IdentityPoolName=name, AllowUnauthenticatedIdentities=guests, CognitoIdentityProviders=providers,
-               AllowClassicFlow=False)
+    # Its only login is the app client: the other login settings are left out of the update, which drops them.
+    update_keeping(identity, "UpdateIdentityPool", pool, CognitoIdentityProviders=providers,
+                   AllowUnauthenticatedIdentities=guests, AllowClassicFlow=False, SupportedLoginProviders=None,
+                   DeveloperProviderName=None, OpenIdConnectProviderARNs=None, SamlProviderARNs=None)
     changes.record("identity pool", pool_id, "updated", "its only login is now the app client" +
                    ("; guests allowed" if guests else ""))
     return pool_id
@@ -2660,8 +2712,9 @@ def ensure_identity_pool(identity, name, provider, client_id, changes, used=None
 def ensure_role(iam, role, policies, changes,
                 description="Cognito users of this deployment: their own folder of the bucket",
                 policy_name=ROLE_POLICY_NAME):
-    """A role with exactly our trust and inline policy policy_name (none when PermissionsPolicy is None, as for
-    guests); returns (arn, whether it changed)."""
+    """A role with exactly our trust and inline policy policy_name; returns (arn, whether it changed).
+
+    A PermissionsPolicy of None means no inline policy of ours, as for guests."""
     trust, permissions = policies["TrustPolicy"], policies["PermissionsPolicy"]
     found = admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role)
     status = "exists"
@@ -2699,8 +2752,8 @@ def role_policy_names(iam, role):
     return inline + attached
 
 
-def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn=None):
-    """Map the identity pool's authenticated users to the role, and its guests to guest_arn if given."""
+def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn=None, role_mappings=None):
+    """Map the pool's signed-in users to the role, guests to guest_arn if given; role_mappings are kept."""
     wanted = {"authenticated": role_arn, **({"unauthenticated": guest_arn} if guest_arn else {})}
     current = admin_call("read the roles of", f"identity pool {pool_id}", identity.get_identity_pool_roles,
                          IdentityPoolId=pool_id)
@@ -2709,7 +2762,8 @@ def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, gues
         return
     retry_while_propagating(
         lambda: admin_call("map the role to", f"identity pool {pool_id}", identity.set_identity_pool_roles,
-                           IdentityPoolId=pool_id, Roles=wanted),
+                           IdentityPoolId=pool_id, Roles=wanted,
+                           **({"RoleMappings": role_mappings} if role_mappings else {})),
         "role mapping", changes.out, role_changed)
     changes.record("role mapping", pool_id, "updated" if current.get("Roles") else "created")
 
@@ -2800,8 +2854,10 @@ def remove_role_mapping(identity, pool_id, name, changes):
 
 
 def remove_role(iam, role, changes, optional=False):
-    """Delete the role and its policies: the reverse of ensure_role. An optional role (the guest role exists
-    only after setup --guests, the SMS role after --sign-in choice or SMS MFA) is not reported when absent."""
+    """Delete the role and its policies: the reverse of ensure_role.
+
+    An optional role (the guest role exists only after setup --guests, the SMS role after --sign-in choice or
+    SMS MFA) is not reported when absent."""
     if not admin_call("read", f"role {role}", iam.get_role, missing=("NoSuchEntity",), RoleName=role):
         if not optional:
             changes.record("role", role, "absent")
@@ -2864,7 +2920,6 @@ SUB_KEY = f"{COGNITO_IDENTITY}:sub"
 SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "aws:principaltype",
                     "aws:requestedregion", f"{COGNITO_IDENTITY}:aud"}
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
-PUBLIC_PRINCIPALS = ("*", {"AWS": "*"}, {"AWS": ["*"]})
 POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
 PROOF_FOLDERS = {"own": "its own folder", "other": "B's folder", "root": "the bucket root"}
 
@@ -2874,20 +2929,10 @@ def finding(finding_id, severity, resource, detail, fix):
     return {"id": finding_id, "severity": severity, "resource": resource, "detail": detail, "fix": fix}
 
 
-def policy_list(value):
-    """A policy element that may be one value or a list, as a list."""
-    return value if isinstance(value, list) else [] if value is None else [value]
-
-
-def statements_of(document):
-    """A policy document's statements (IAM lets a single statement stand without a list)."""
-    return policy_list((document or {}).get("Statement"))
-
-
 def policy_value_matches(pattern, value, variables, ignore_case=False):
-    """Does an IAM policy value (* and ? wildcards, ${...} variables) match value? An unset variable matches
-    nothing, as in IAM."""
+    """Does an IAM policy value (* and ? wildcards, ${...} variables) match value? (Unset variables never match.)"""
     def glob(text):
+        """A regular expression for literal policy text with IAM's * and ? wildcards."""
         return re.escape(text).replace(r"\*", ".*").replace(r"\?", ".")
 
     parts, pos = [], 0
@@ -2906,9 +2951,9 @@ def policy_value_matches(pattern, value, variables, ignore_case=False):
 
 
 def statement_covers(statement, action, resource, variables):
-    """Do the statement's Action and Resource (or NotAction, NotResource) cover action on resource?
-    Conditions are left to the caller (and to the simulation)."""
+    """Do the statement's Action and Resource (or NotAction, NotResource) cover action on resource, conditions aside?"""
     def covers(element, value, ignore_case):
+        """Does the statement's element (or its Not- form) cover value?"""
         if element in statement:
             return any(policy_value_matches(p, value, variables, ignore_case) for p in policy_list(statement[element]))
         if "Not" + element in statement:
@@ -2936,8 +2981,7 @@ def probe_ids(region):
 
 
 def check_trust(role, pool_id, kind):
-    """Findings of a role's trust policy: Cognito must be able to give it to this pool's users of this kind,
-    and nobody else."""
+    """Findings of a role's trust policy: only this pool's users of this kind may get the role, and they can."""
     amr = "authenticated" if kind == "authenticated" else "unauthenticated"
     resource = f"role {role['name']} (trust policy)"
     fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
@@ -3025,7 +3069,7 @@ def slash_findings(statement, label, bucket_arn):
              f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
 
 
-def listing_findings(statement, label, bucket_arn, own):
+def listing_findings(statement, label, bucket_arn, own, template=DEFAULT_FOLDER):
     """An Allow of s3:ListBucket without an s3:prefix condition, or with prefixes beyond the user's folder."""
     if statement.get("Effect") != "Allow" or not statement_covers(statement, "s3:ListBucket", bucket_arn, own):
         return []
@@ -3034,8 +3078,10 @@ def listing_findings(statement, label, bucket_arn, own):
         return [("perm-list-unconditioned", "critical",
                  f"{label} allows s3:ListBucket with no s3:prefix condition: every user can list every user's keys",
                  f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; " + POLICY_FIX)]
-    # A prefix led by another variable is the wrong-variable finding; without one it is too broad.
-    if all(str(prefix).startswith("${") for prefix in prefixes):
+    # A prefix led (after the template's fixed part) by another variable is the wrong-variable finding;
+    # without one it is too broad.
+    lead = template.partition(IDENTITY_PLACEHOLDER)[0] + "${"
+    if all(str(prefix).startswith(lead) for prefix in prefixes):
         return []
     return [("perm-list-too-broad", "critical",
              f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, beyond the user's own folder: "
@@ -3043,9 +3089,9 @@ def listing_findings(statement, label, bucket_arn, own):
              f"limit s3:prefix to ${{{SUB_KEY}}}/ and ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
 
 
-def reach_findings(statement, label, bucket_arn, own, other_id):
+def reach_findings(statement, label, bucket_arn, own, other_folder):
     """An Allow of object actions whose resources cover another user's folder or the bucket root."""
-    beyond = sorted({action for action in OBJECT_ACTIONS for key in (f"{other_id}/{PROBE_KEY}", PROBE_KEY)
+    beyond = sorted({action for action in OBJECT_ACTIONS for key in (f"{other_folder}{PROBE_KEY}", PROBE_KEY)
                      if statement_covers(statement, action, f"{bucket_arn}/{key}", own)})
     if statement.get("Effect") != "Allow" or not beyond:
         return []
@@ -3054,10 +3100,10 @@ def reach_findings(statement, label, bucket_arn, own, other_id):
              f"{label} allows {', '.join(beyond)} on {resources}, which covers other users' folders", POLICY_FIX)]
 
 
-def deny_findings(statement, label, bucket_arn, own, own_id):
+def deny_findings(statement, label, bucket_arn, own, own_folder):
     """An unconditioned Deny that takes the user's own folder away (an explicit Deny wins over any Allow)."""
     cancelled = [action for action in OBJECT_ACTIONS
-                 if statement_covers(statement, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own)]
+                 if statement_covers(statement, action, f"{bucket_arn}/{own_folder}{PROBE_KEY}", own)]
     if statement_covers(statement, "s3:ListBucket", bucket_arn, own):
         cancelled.append("s3:ListBucket")
     if statement.get("Effect") != "Deny" or statement.get("Condition") or not cancelled:
@@ -3067,51 +3113,53 @@ def deny_findings(statement, label, bucket_arn, own, own_id):
              "narrow or remove the Deny; " + POLICY_FIX)]
 
 
-def unreachable_actions(statements, bucket_arn, own, own_id):
+def unreachable_actions(statements, bucket_arn, own, own_folder):
     """The actions no Allow statement grants in the user's own folder (conditions aside, but s3:prefix)."""
     allows = [s for s in statements if s.get("Effect") == "Allow"]
     missing = [action for action in OBJECT_ACTIONS if not any(
-        statement_covers(s, action, f"{bucket_arn}/{own_id}/{PROBE_KEY}", own) for s in allows)]
+        statement_covers(s, action, f"{bucket_arn}/{own_folder}{PROBE_KEY}", own) for s in allows)]
     if not any(statement_covers(s, "s3:ListBucket", bucket_arn, own) and (
             condition_values(s, "s3:prefix") is None
-            or any(policy_value_matches(p, f"{own_id}/", own) for p in condition_values(s, "s3:prefix")))
+            or any(policy_value_matches(p, own_folder, own) for p in condition_values(s, "s3:prefix")))
             for s in allows):
         missing.append("s3:ListBucket")
     return missing
 
 
-def check_permissions(role, bucket, partition, region):
+def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
     """Findings of the authenticated role's policies: each user must reach their own folder and nothing else."""
     own_id, other_id = probe_ids(region)
     bucket_arn, own = f"arn:{partition}:s3:::{bucket}", {SUB_KEY: own_id}
+    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
     found = []
     for policy in role["policies"]:
         for statement in statements_of(policy["document"]):
             label = f"statement {statement.get('Sid') or json.dumps(statement)[:160]}"
             for finding_id, severity, detail, fix in (
                     variable_findings(statement, label) + slash_findings(statement, label, bucket_arn)
-                    + listing_findings(statement, label, bucket_arn, own)
-                    + reach_findings(statement, label, bucket_arn, own, other_id)
-                    + deny_findings(statement, label, bucket_arn, own, own_id)):
+                    + listing_findings(statement, label, bucket_arn, own, template)
+                    + reach_findings(statement, label, bucket_arn, own, other_folder)
+                    + deny_findings(statement, label, bucket_arn, own, own_folder)):
                 found.append(finding(finding_id, severity, f"role {role['name']}, policy {policy['name']}", detail,
                                      fix))
     missing = unreachable_actions([s for p in role["policies"] for s in statements_of(p["document"])], bucket_arn,
-                                  own, own_id)
+                                  own, own_folder)
     if missing:
         found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
                              f"no statement allows {', '.join(missing)} in the user's own folder "
-                             f"{bucket_arn}/${{{SUB_KEY}}}/", POLICY_FIX))
+                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX))
     return found
 
 
-def check_guest_role(role, bucket, partition, region):
+def check_guest_role(role, bucket, partition, region, template=DEFAULT_FOLDER):
     """Findings of the guests' role: it must not reach the bucket at all."""
     own_id, _ = probe_ids(region)
+    own_folder = user_folder(template, own_id)
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     reach = sorted({action for policy in role["policies"] for s in statements_of(policy["document"])
                     if s.get("Effect") == "Allow"
                     for action in OBJECT_ACTIONS + ("s3:ListBucket",)
-                    for target in (bucket_arn, f"{bucket_arn}/{PROBE_KEY}", f"{bucket_arn}/{own_id}/{PROBE_KEY}")
+                    for target in (bucket_arn, f"{bucket_arn}/{PROBE_KEY}", f"{bucket_arn}/{own_folder}{PROBE_KEY}")
                     if statement_covers(s, action, target, {SUB_KEY: own_id})})
     if not reach:
         return []
@@ -3133,8 +3181,14 @@ def check_identity_pool(deployment):
     for kind, role in deployment["roles"].items():
         if role is None:
             found.append(finding("role-not-found", "error", resource,
-                                 f"the {kind} role {roles[kind]} does not exist: those users get no credentials",
-                                 "create it (setup) or map an existing role"))
+                                 f"the {kind} role {deployment['role_arns'][kind]} does not exist: those users get "
+                                 f"no credentials", "create it (setup) or map an existing role"))
+    for provider, rule in (deployment["role_mappings"] or {}).items():
+        if rule.get("Type") == "Token":
+            found.append(finding("pool-token-role-mapping", "warning", resource,
+                                 f"users of {provider} get the role their ID token's cognito:roles claim names (the "
+                                 f"user pool groups' roles): doctor did not audit or prove those roles",
+                                 "check the roles of the user pool's groups by hand, or map roles with rules"))
     if pool.get("AllowClassicFlow"):
         found.append(finding("pool-classic-flow", "warning", resource,
                              "the classic (basic) flow is allowed: an identity can take any role that trusts "
@@ -3180,7 +3234,56 @@ def check_app_client(client):
     return found
 
 
-def check_bucket(bucket, settings):
+def role_name_of(arn):
+    """The role name at the end of a role ARN (after any path)."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def principal_may_be_role(statement, role_arn):
+    """Could a resource policy statement's Principal (or NotPrincipal) be a session of the role?"""
+    partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
+    exact = {"*", role_arn, f"arn:{partition}:iam::{account}:root", account}
+    session = f"arn:{partition}:sts::{account}:assumed-role/{role_name_of(role_arn)}/"
+
+    def names(spec):
+        """The AWS principal ids a Principal element names ("*" for everyone)."""
+        if not isinstance(spec, dict):
+            return [str(spec)]
+        return [str(item) for item in policy_list(spec.get("AWS"))]
+
+    for element, wanted in (("Principal", True), ("NotPrincipal", False)):
+        if element in statement:
+            return any(n in exact or n.startswith(session) for n in names(statement[element])) == wanted
+    return False
+
+
+def policy_for_role(policy, role_arn, caller_arn):
+    """The bucket policy's statements that can apply to the role's sessions, as the caller's; None if none does.
+
+    SimulatePrincipalPolicy takes only an IAM user as the caller, so their Principal becomes that user."""
+    kept = [dict({k: v for k, v in s.items() if k not in ("Principal", "NotPrincipal")}, Principal={"AWS": caller_arn})
+            for s in statements_of(policy) if principal_may_be_role(s, role_arn)]
+    return dict(policy, Statement=kept) if kept else None
+
+
+def bucket_grant_findings(bucket, policy, role_arns, region, template=DEFAULT_FOLDER):
+    """Bucket policy statements (other than public ones) granting a mapped role beyond the user's own folder."""
+    own_id, other_id = probe_ids(region)
+    bucket_arn, own, found = f"arn:{arn_partition(region)}:s3:::{bucket}", {SUB_KEY: own_id}, []
+    for statement in statements_of(policy):
+        if is_public_grant(statement) or not any(principal_may_be_role(statement, arn) for arn in role_arns):
+            continue
+        label = f"bucket policy statement {statement.get('Sid') or json.dumps(statement)[:160]}"
+        for _, _, detail, _ in (listing_findings(statement, label, bucket_arn, own, template)
+                                + reach_findings(statement, label, bucket_arn, own, user_folder(template, other_id))):
+            found.append(finding("bucket-policy-reaches-other-folders", "critical", f"bucket {bucket}", detail,
+                                 f"limit the statement to {bucket_arn}/{user_folder(template, SUB_VARIABLE)}* (and "
+                                 f"s3:prefix {user_folder(template, SUB_VARIABLE)}) or remove it; doctor does not "
+                                 f"change it"))
+    return found
+
+
+def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DEFAULT_FOLDER):
     """Findings of the bucket: Block Public Access, its policy, TLS, encryption and the abort rule."""
     resource, found = f"bucket {bucket}", []
     if "public_access_block" in settings:
@@ -3191,26 +3294,22 @@ def check_bucket(bucket, settings):
                                  "turn all four Block Public Access settings on (doctor --fix does)"))
     if "policy" in settings:
         statements = statements_of(settings["policy"])
-        public = [s for s in statements if s.get("Effect") == "Allow" and s.get("Principal") in PUBLIC_PRINCIPALS]
+        public = [s for s in statements if is_public_grant(s)]
         if public:
             found.append(finding("bucket-policy-public", "critical", resource,
                                  "the bucket policy allows " + "; ".join(
                                      f"{', '.join(map(str, policy_list(s.get('Action'))))} to Principal *"
                                      for s in public) + ": anyone, in any account, may reach users' files",
                                  "remove the statements that grant Principal * (doctor --fix does)"))
-        if not any(s.get("Effect") == "Deny" and str((s.get("Condition") or {}).get("Bool", {}).get(
-                "aws:SecureTransport")).lower() == "false" for s in statements):
+        if not any(denies_insecure_transport(s, f"arn:{arn_partition(region)}:s3:::{bucket}") for s in statements):
             found.append(finding("bucket-no-tls-deny", "warning", resource,
                                  "the bucket policy does not deny requests without TLS",
                                  "add a Deny of s3:* when aws:SecureTransport is false (doctor --fix does)"))
-    if "encryption" in settings and not any(rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
-                                            for rule in settings["encryption"] or []):
+        found += bucket_grant_findings(bucket, settings["policy"], role_arns, region, template)
+    if "encryption" in settings and not has_default_encryption(settings["encryption"]):
         found.append(finding("bucket-no-encryption", "warning", resource, "no default encryption",
                              "set default encryption (SSE-S3 or KMS; doctor --fix sets SSE-S3)"))
-    if "lifecycle" in settings and not any(
-            rule.get("Status") == "Enabled" and rule.get("AbortIncompleteMultipartUpload")
-            and not any((rule.get("Filter") or {}).values()) and not rule.get("Prefix")
-            for rule in settings["lifecycle"] or []):
+    if "lifecycle" in settings and not any(aborts_incomplete_uploads(rule) for rule in settings["lifecycle"] or []):
         found.append(finding("bucket-no-abort-lifecycle", "warning", resource,
                              "no lifecycle rule aborts incomplete multipart uploads: their parts stay billed",
                              "add a rule aborting incomplete multipart uploads after a few days (doctor --fix)"))
@@ -3225,16 +3324,17 @@ def audit_findings(deployment):
     for kind, role in deployment["roles"].items():
         if role is None or "policies" not in role:
             continue
-        if kind == "authenticated":
-            found += check_trust(role, deployment["pool_id"], kind)
-            found += check_permissions(role, deployment["bucket"], partition, region)
+        if kind != "unauthenticated":  # the authenticated role, or one a rule gives to signed-in users
+            found += check_trust(role, deployment["pool_id"], "authenticated")
+            found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"])
         elif guests:
             found += check_trust(role, deployment["pool_id"], kind)
-            found += check_guest_role(role, deployment["bucket"], partition, region)
+            found += check_guest_role(role, deployment["bucket"], partition, region, deployment["folder"])
     for client in deployment["clients"]:
         if client["client"]:
             found += check_app_client(client["client"])
-    found += check_bucket(deployment["bucket"], deployment["bucket_settings"])
+    found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region,
+                          [arn for arn in deployment["role_arns"].values() if arn], deployment["folder"])
     unique = []
     for item in found:
         if item not in unique:
@@ -3259,7 +3359,9 @@ def proof_findings(matrix, guest_roles):
         if beyond:
             found.append(finding("proof-cross-user", "critical", f"role {role}",
                                  f"the simulation lets identity A {', '.join(beyond)}",
-                                 POLICY_FIX))
+                                 "narrow what grants it: the role's permissions policy (make it the one "
+                                 "`cog_auth_s3.py policy` prints; doctor --fix does) or the bucket policy's "
+                                 "statements for the role"))
         denied = [r["action"] for r in rows if not r["allowed"] and r["folder"] == "own"]
         if denied:
             found.append(finding("proof-own-denied", "error", f"role {role}",
@@ -3282,6 +3384,7 @@ class AuditReader:
     'unreadable' finding naming the IAM permission, so the rest of the audit goes on."""
 
     def __init__(self):
+        """No refused read yet."""
         self.unreadable = []
 
     def read(self, resource, permission, call, missing=(), **params):
@@ -3301,41 +3404,32 @@ class AuditReader:
             raise
 
 
-def role_name_of(arn):
-    """The role name at the end of a role ARN (after any path)."""
-    return arn.rsplit("/", 1)[-1]
-
-
 def read_role(reader, iam, arn):
-    """{"name", "arn", "trust", "policies": [{"name", "document"}]}, None if the role is gone; keys the
-    administrator may not read are left out."""
+    """{"name", "arn", "trust", "policies": [{"name", "document", "inline"}]}, None if gone; unread keys left out."""
     name = role_name_of(arn)
     found = reader.read(f"role {name}", "iam:GetRole", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
     if found is None or found is UNREAD:
         return None if found is None else {"name": name, "arn": arn}
     role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument")}
-    inline = reader.read(f"the policies of role {name}", "iam:ListRolePolicies", iam.list_role_policies,
-                         RoleName=name)
-    attached = reader.read(f"the attached policies of role {name}", "iam:ListAttachedRolePolicies",
-                           iam.list_attached_role_policies, RoleName=name)
-    if inline is UNREAD or attached is UNREAD:
+    names = reader.read(f"the policies of role {name}", "iam:ListRolePolicies and iam:ListAttachedRolePolicies",
+                        role_policy_names, iam=iam, role=name)
+    if names is UNREAD:
         return role
     policies = []
-    for policy_name in inline["PolicyNames"]:
+    for policy_name in [n for n in names if not n.startswith("arn:")]:
         got = reader.read(f"policy {policy_name} of role {name}", "iam:GetRolePolicy", iam.get_role_policy,
                           RoleName=name, PolicyName=policy_name)
         if got is UNREAD:
             return role
         policies.append({"name": policy_name, "document": got["PolicyDocument"], "inline": True})
-    for item in attached["AttachedPolicies"]:
-        meta = reader.read(f"policy {item['PolicyArn']}", "iam:GetPolicy", iam.get_policy, PolicyArn=item["PolicyArn"])
+    for policy_arn in [n for n in names if n.startswith("arn:")]:
+        meta = reader.read(f"policy {policy_arn}", "iam:GetPolicy", iam.get_policy, PolicyArn=policy_arn)
         version = meta is not UNREAD and reader.read(
-            f"policy {item['PolicyArn']}", "iam:GetPolicyVersion", iam.get_policy_version,
-            PolicyArn=item["PolicyArn"], VersionId=meta["Policy"]["DefaultVersionId"])
+            f"policy {policy_arn}", "iam:GetPolicyVersion", iam.get_policy_version,
+            PolicyArn=policy_arn, VersionId=meta["Policy"]["DefaultVersionId"])
         if meta is UNREAD or version is UNREAD:
             return role
-        policies.append({"name": item["PolicyArn"], "document": version["PolicyVersion"]["Document"],
-                         "inline": False})
+        policies.append({"name": policy_arn, "document": version["PolicyVersion"]["Document"], "inline": False})
     role["policies"] = policies
     return role
 
@@ -3350,7 +3444,7 @@ def discover_bucket(roles, partition):
     return names.pop() if len(names) == 1 else None
 
 
-def read_deployment(clients, region, pool_id, bucket=None, expected_client=None):
+def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, folder=DEFAULT_FOLDER):
     """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
     identity, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
     reader = AuditReader()
@@ -3361,8 +3455,14 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None)
                         f"cognito-identity:DescribeIdentityPool", EXIT_AWS)
     mapping = reader.read(f"the roles of identity pool {pool_id}", "cognito-identity:GetIdentityPoolRoles",
                           identity.get_identity_pool_roles, IdentityPoolId=pool_id)
+    role_mappings = None if mapping is UNREAD else (mapping or {}).get("RoleMappings", {})
     mapping = None if mapping is UNREAD else (mapping or {}).get("Roles", {})
-    roles = {kind: read_role(reader, iam, arn) for kind, arn in (mapping or {}).items()}
+    # Rules give signed-in users other roles than the authenticated one: each is judged as that one is.
+    role_arns = {**(mapping or {}), **{f"rule {n} of {provider}": item["RoleARN"]
+                                       for provider, rules in (role_mappings or {}).items()
+                                       for n, item in enumerate((rules.get("RulesConfiguration") or {}).get(
+                                           "Rules", []), 1)}}
+    roles = {kind: read_role(reader, iam, arn) for kind, arn in role_arns.items()}
     partition = arn_partition(region)
     bucket = bucket or discover_bucket(roles, partition)
     if not bucket:
@@ -3394,14 +3494,17 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None)
         if got is not UNREAD:
             settings[key] = got and pick(got)
     deployment = {"region": region, "pool_id": pool_id, "pool": pool, "mapping": mapping, "roles": roles,
+                  "folder": folder,
+                  "role_arns": role_arns, "role_mappings": role_mappings,
                   "clients": app_clients, "bucket": bucket, "bucket_settings": settings,
                   "expected_client": expected_client}
     return deployment, reader.unreadable
 
 
 def simulate_decisions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None):
-    """{action: allowed?} for one resource from IAM's SimulatePrincipalPolicy, read per resource (AWS now
-    sums several resources into one result, the most restrictive)."""
+    """{action: allowed?} for one resource from IAM's SimulatePrincipalPolicy.
+
+    One resource per call: AWS now sums several resources into one result, the most restrictive."""
     params = {"PolicySourceArn": role["arn"], "ActionNames": list(actions), "ResourceArns": [resource],
               "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
                                  for k, v in context.items()]}
@@ -3418,13 +3521,14 @@ def simulate_decisions(iam, role, actions, resource, context, resource_policy=No
     return decisions
 
 
-def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, caller_arn=None):
-    """The proof's matrix rows for one role: identity A's Get/Put/Delete/List in its own folder, in B's
-    and at the bucket root, as IAM's SimulatePrincipalPolicy decides them."""
+def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, caller_arn=None,
+                    template=DEFAULT_FOLDER):
+    """The proof's rows for one role: identity A's Get/Put/Delete/List in its own folder, B's and the root."""
     own_id, other_id = probe_ids(region)
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
     rows = []
-    for folder, prefix in (("own", f"{own_id}/"), ("other", f"{other_id}/"), ("root", "")):
+    for folder, prefix in (("own", user_folder(template, own_id)), ("other", user_folder(template, other_id)),
+                           ("root", "")):
         context = {SUB_KEY: own_id}
         try:
             decisions = simulate_decisions(iam, role, OBJECT_ACTIONS, f"{bucket_arn}/{prefix}{PROBE_KEY}", context,
@@ -3445,92 +3549,147 @@ def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, cal
     return rows
 
 
-def fix_plan(clients, deployment, findings):
-    """[(what will change, how)] for the findings setup knows how to repair, and the findings left to the
-    administrator; nothing here deletes a resource."""
-    ids = {item["id"] for item in findings}
-    region, pool_id, bucket = deployment["region"], deployment["pool_id"], deployment["bucket"]
+def fix_plan(clients, deployment, findings, out):
+    """([(what will change, how)], the findings left to the administrator), made of setup's ensure_* helpers."""
+    region, pool_id, bucket, pool = (deployment[key] for key in ("region", "pool_id", "bucket", "pool"))
     iam, identity, s3 = clients["iam"], clients["cognito-identity"], clients["s3"]
-    role = deployment["roles"].get("authenticated")
-    plan, fixed = [], set()
-    policies = role_policies(bucket, pool_id, region) if role else None
-    if role and {i for i in ids if i.startswith("trust-")}:
-        fixed |= {i for i in ids if i.startswith("trust-")}
-        plan.append((f"role {role['name']}: set the trust policy to this pool's signed-in users only",
-                     lambda: admin_call("update the trust policy of", f"role {role['name']}",
-                                        iam.update_assume_role_policy, RoleName=role["name"],
-                                        PolicyDocument=json.dumps(policies["TrustPolicy"]))))
-    permission_ids = {i for i in ids if i.startswith("perm-") or i in ("proof-cross-user", "proof-own-denied")}
-    if role and "policies" in role and permission_ids:
-        names = {item["resource"].split(", policy ", 1)[1] for item in findings
-                 if item["id"].startswith("perm-") and ", policy " in item["resource"]}
-        inline = [p["name"] for p in role["policies"] if p["inline"] and p["name"] in names] or [ROLE_POLICY_NAME]
-        for name in inline:
-            plan.append((f"role {role['name']}: set inline policy {name} to the least-privilege policy "
-                         f"(own folder only)",
-                         lambda name=name: admin_call("set the policy of", f"role {role['name']}", iam.put_role_policy,
-                                                      RoleName=role["name"], PolicyName=name,
-                                                      PolicyDocument=json.dumps(policies["PermissionsPolicy"]))))
-        if not names - set(inline):
-            fixed |= permission_ids
-    mapping = deployment["mapping"] or {}
-    wanted = dict(mapping)
-    if ids & {"guest-bucket-access", "proof-guest-access"}:
-        wanted.pop("unauthenticated", None)
-        fixed |= {"guest-bucket-access", "proof-guest-access"}
+    changes, ids, plan, fixed = Changes(out), {item["id"] for item in findings}, [], []
+    roles, mapping = deployment["roles"], deployment["mapping"] or {}
+    role_changed = []  # filled as the plan runs: the mapping retries only right after a role changed
+
+    def about(role, *prefixes):
+        """The findings of these id prefixes on the role (its trust, its policies or itself)."""
+        return [item for item in findings if item["id"].startswith(prefixes) and role
+                and re.match(rf"role {re.escape(role['name'])}($| \(|,)", item["resource"])]
+
+    def plan_role(role, policies, what, **options):
+        """Plan ensure_role for role with policies (as setup makes it)."""
+        plan.append((f"role {role['name']}: {what}",
+                     lambda: role_changed.append(ensure_role(iam, role["name"], policies, changes, **options)[1])))
+
+    role, guest = roles.get("authenticated"), roles.get("unauthenticated")
+    if role and "policies" in role and about(role, "trust-", "perm-"):
+        plan_role(role, role_policies(bucket, pool_id, region, deployment["folder"]),
+                  f"set the trust policy to this pool's signed-in users and inline policy {ROLE_POLICY_NAME} to "
+                  f"the user's own folder only (as setup does)")
+        ours = [item for item in about(role, "perm-") if ", policy " not in item["resource"]
+                or item["resource"].endswith(f", policy {ROLE_POLICY_NAME}")]
+        fixed += about(role, "trust-") + ours
+        # The proof follows the policies only when nothing else (another policy, the bucket's) grants more.
+        if len(ours) == len(about(role, "perm-")) and "bucket-policy-reaches-other-folders" not in ids:
+            fixed += about(role, "proof-")
+    unmap_guests = guest and ids & {"guest-bucket-access", "proof-guest-access"}
+    if not unmap_guests and guest and "policies" in guest and about(guest, "trust-"):
+        plan_role(guest, {"TrustPolicy": trust_policy(pool_id, "unauthenticated"), "PermissionsPolicy": None},
+                  "set the trust policy to this pool's guests", description="Guests of this deployment")
+        fixed += about(guest, "trust-")
+    role_arn = mapping.get("authenticated")
     if "pool-no-authenticated-role" in ids:
-        name = f"{deployment['pool'].get('IdentityPoolName')}-authenticated"
+        name = f"{pool.get('IdentityPoolName')}-authenticated"
         found = admin_call("read", f"role {name}", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
-        if found:
-            wanted["authenticated"] = found["Role"]["Arn"]
-            fixed.add("pool-no-authenticated-role")
-    if wanted != mapping:
-        plan.append((f"identity pool {pool_id}: map roles {json.dumps(wanted)}",
-                     lambda: admin_call("map the roles of", f"identity pool {pool_id}",
-                                        identity.set_identity_pool_roles, IdentityPoolId=pool_id, Roles=wanted)))
+        role_arn = found and found["Role"]["Arn"]
+        fixed += [item for item in findings if item["id"] == "pool-no-authenticated-role"] if role_arn else []
+    if role_arn and (unmap_guests or role_arn != mapping.get("authenticated")):
+        guest_arn = None if unmap_guests else mapping.get("unauthenticated")
+        fixed += [item for item in findings if unmap_guests and item["id"] in ("guest-bucket-access",
+                                                                                "proof-guest-access")]
+        plan.append((f"identity pool {pool_id}: map signed-in users to {role_arn}" +
+                     ("; unmap the guests' role" if unmap_guests else ""),
+                     lambda: ensure_role_mapping(identity, pool_id, role_arn, any(role_changed), changes, guest_arn,
+                                                 deployment["role_mappings"])))
     expected = deployment.get("expected_client")
-    if "pool-classic-flow" in ids or ("pool-provider-mismatch" in ids and expected):
-        pool = deployment["pool"]
-        providers = pool.get("CognitoIdentityProviders") or []
-        if "pool-provider-mismatch" in ids and expected:
-            providers = [{"ProviderName": cognito_provider(region, expected[0]), "ClientId": expected[1],
-                          "ServerSideTokenCheck": False}]
-            fixed.add("pool-provider-mismatch")
-        fixed.add("pool-classic-flow")
-        update = {key: pool[key] for key in ("SupportedLoginProviders", "DeveloperProviderName",
-                                             "OpenIdConnectProviderARNs", "SamlProviderARNs") if pool.get(key)}
-        plan.append((f"identity pool {pool_id}: classic flow off, login provider(s) "
-                     f"{', '.join(p['ClientId'] for p in providers)}",
-                     lambda: admin_call("update", f"identity pool {pool_id}", identity.update_identity_pool,
-                                        IdentityPoolId=pool_id, IdentityPoolName=pool["IdentityPoolName"],
-                                        AllowUnauthenticatedIdentities=pool["AllowUnauthenticatedIdentities"],
-                                        AllowClassicFlow=False, CognitoIdentityProviders=providers, **update)))
-    for finding_id, what, ensure in (
-            ("bucket-public-access", "block all public access", lambda: ensure_public_access_block(s3, bucket)),
-            ("bucket-policy-public", "remove the policy statements granting Principal *",
-             lambda: ensure_not_public(s3, bucket, region)),
-            ("bucket-no-tls-deny", "deny requests without TLS", lambda: ensure_tls_policy(s3, bucket, region)),
-            ("bucket-no-encryption", "default encryption SSE-S3", lambda: ensure_encryption(s3, bucket)),
-            ("bucket-no-abort-lifecycle", "abort incomplete multipart uploads after 3 days",
-             lambda: ensure_lifecycle(s3, bucket))):
-        if finding_id in ids:
+    provider_fix = "pool-provider-mismatch" in ids and expected
+    if "pool-classic-flow" in ids or provider_fix:
+        providers, replaced = pool.get("CognitoIdentityProviders") or [], []
+        if provider_fix:  # the profile's user pool logs in with its app client; other user pools' providers stay
+            wanted = {"ProviderName": cognito_provider(region, expected[0]), "ClientId": expected[1],
+                      "ServerSideTokenCheck": False}
+            replaced = [p["ClientId"] for p in providers if p.get("ProviderName") == wanted["ProviderName"]]
+            providers = [p for p in providers if p.get("ProviderName") != wanted["ProviderName"]] + [wanted]
+        fixed += [item for item in findings if item["id"] == "pool-classic-flow"
+                  or (provider_fix and item["id"] == "pool-provider-mismatch" and "the profile's" in item["detail"])]
+        plan.append((f"identity pool {pool_id}: classic flow off, login providers "
+                     f"{', '.join(p['ClientId'] for p in providers)}" +
+                     (f" (replacing app client {', '.join(replaced)} of {expected[0]})" if replaced else ""),
+                     lambda: update_keeping(identity, "UpdateIdentityPool", pool, AllowClassicFlow=False,
+                                            CognitoIdentityProviders=providers)))
+    bucket_fixes = (
+        ({"bucket-public-access"}, "block all public access", lambda: ensure_public_access_block(s3, bucket)),
+        # One read and one write of the bucket policy for both of its findings.
+        ({"bucket-policy-public", "bucket-no-tls-deny"}, "a policy that grants Principal * nothing and denies "
+         "requests without TLS", lambda: ensure_tls_policy(s3, bucket, region, drop_public=True)),
+        ({"bucket-no-encryption"}, "default encryption SSE-S3", lambda: ensure_encryption(s3, bucket)),
+        ({"bucket-no-abort-lifecycle"}, "abort incomplete multipart uploads after 3 days",
+         lambda: ensure_lifecycle(s3, bucket)))
+    for finding_ids, what, ensure in bucket_fixes:
+        if finding_ids & ids:
             plan.append((f"bucket {bucket}: {what}", ensure))
-            fixed.add(finding_id)
-    return plan, [item for item in findings if item["id"] not in fixed]
+            fixed += [item for item in findings if item["id"] in finding_ids]
+    return plan, [item for item in findings if item not in fixed]
 
 
-def ensure_not_public(s3, bucket, region):
-    """Drop the bucket policy's Allow statements for Principal *, keeping the rest; True if it changed."""
-    current = admin_call("read the policy of", bucket, s3.get_bucket_policy, missing=("NoSuchBucketPolicy",),
-                         Bucket=bucket)
-    policy = json.loads(current["Policy"]) if current else {}
-    statements = statements_of(policy)
-    kept = [s for s in statements if not (s.get("Effect") == "Allow" and s.get("Principal") in PUBLIC_PRINCIPALS)]
-    if kept == statements:
+def proof_scope(deployment, caller_arn, proven, skipped):
+    """{"simulated": [...], "not_simulated": [...]}: what the proof's simulation took into account, and what not."""
+    simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role")]
+    not_simulated = ["service control policies and permissions boundaries"]
+    if "policy" not in deployment["bucket_settings"]:
+        not_simulated.append("the bucket policy: the administrator may not read it")
+    elif ":user/" not in caller_arn:
+        not_simulated.append("the bucket policy: the administrator is not an IAM user (SimulatePrincipalPolicy "
+                             "evaluates one only with an IAM user as the caller); run doctor as an IAM user")
+    elif deployment["bucket_settings"]["policy"]:
+        simulated.append("the bucket policy's statements whose Principal can be the role's sessions")
+    not_simulated += [f"role {name}: {why}" for name, why in skipped.items() if name not in proven]
+    if any(rule.get("Type") == "Token" for rule in (deployment["role_mappings"] or {}).values()):
+        not_simulated.append("the roles users get from their ID token (user pool groups)")
+    return {"simulated": simulated, "not_simulated": not_simulated}
+
+
+def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, folder=DEFAULT_FOLDER):
+    """Read and judge the deployment and prove isolation: {"deployment", "findings", "matrix", "proof"}."""
+    deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, folder)
+    findings, matrix, reader = audit_findings(deployment), [], AuditReader()
+    guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
+    bucket_policy = deployment["bucket_settings"].get("policy") if ":user/" in caller_arn else None
+    guest_roles, proven, skipped = set(), [], {}
+    for kind, role in deployment["roles"].items():
+        if role is None or role["name"] in proven:
+            continue
+        if "policies" not in role or (kind == "unauthenticated" and not guests):
+            skipped[role["name"]] = "its policies could not be read" if "policies" not in role else \
+                "mapped for guests, but guests are not allowed, so no one gets it"
+            continue
+        if kind == "unauthenticated":
+            guest_roles.add(role["name"])
+        rows = prove_isolation(reader, clients["iam"], role, deployment["bucket"], region,
+                               bucket_policy and policy_for_role(bucket_policy, role["arn"], caller_arn), caller_arn,
+                               folder)
+        proven += [role["name"]] if rows else []
+        skipped.update({} if rows else {role["name"]: "the administrator may not simulate its policies"})
+        matrix += rows
+    findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
+    findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
+    return {"deployment": deployment, "findings": findings, "matrix": matrix,
+            "proof": proof_scope(deployment, caller_arn, proven, skipped)}
+
+
+def apply_fixes(clients, audit, out, confirm):
+    """Print doctor --fix's plan and what it leaves, and apply the plan once confirm() agrees; True if applied."""
+    plan, left = fix_plan(clients, audit["deployment"], audit["findings"], out)
+    if plan:
+        out.note("doctor --fix will change:")
+        for what, _ in plan:
+            out.note(f"  - {what}")
+    for item in left:
+        out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
+    if not plan:
         return False
-    # A policy can't be empty, and doctor deletes nothing: the TLS deny stands in for what was dropped.
-    admin_call("set the policy of", bucket, s3.put_bucket_policy, Bucket=bucket,
-               Policy=json.dumps(dict(policy, Statement=kept or [tls_statement(bucket, region)])))
+    if not confirm():
+        out.note("nothing was changed")
+        return False
+    for what, apply in plan:
+        apply()
+        out.note(f"fixed: {what}")
     return True
 
 
@@ -4325,12 +4484,8 @@ def cmd_sync(args, out):
 
 def cmd_policy(args, out):
     """Print the role's trust and permissions policies as one JSON object."""
-    match = REGION_UUID_RE.match(args.identity_pool_id)
-    region = args.region or (match.group(1) if match else None)
-    validate_settings({"region": region, "identity_pool_id": args.identity_pool_id, "bucket": args.bucket})
-    if region != match.group(1):
-        raise ToolError(f"identity pool {args.identity_pool_id} is in {match.group(1)} but --region is {region}; "
-                        f"make them agree", EXIT_USAGE)
+    region = pool_region(args.identity_pool_id, args.region)
+    validate_settings({"bucket": args.bucket})
     folder = check_folder_template(args.folder, "--folder")
     policies = role_policies(args.bucket, args.identity_pool_id, region, folder)
     out.result(policies, [json.dumps(policies, indent=2)])  # JSON either way: it is pasted into IAM
@@ -4358,7 +4513,7 @@ def cmd_setup(args, out):
         raise ToolError(f"can't read and write config {path}; fix its permissions or pick another", EXIT_USAGE)
     parser = load_ini(path)  # read before any change, so a broken file stops setup early
     endpoint = admin_endpoint(args, parser, profile)
-    names = deployment_names(name, account_id(make_client("sts", region, endpoint)))
+    names = deployment_names(name, caller_identity(make_client("sts", region, endpoint))[0])
     idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
     changes, used = Changes(out), profile_uses(parser, profile, path)
     iam = make_client("iam", region, endpoint)
@@ -4423,7 +4578,7 @@ def cmd_teardown(args, out):
     with contextlib.suppress(ToolError):  # the config only helps (endpoint, duplicates); teardown needs none
         parser = load_ini(config_path(args))
     endpoint = admin_endpoint(args, parser, args.profile)
-    names = deployment_names(check_name(args.name), account_id(make_client("sts", region, endpoint)))
+    names = deployment_names(check_name(args.name), caller_identity(make_client("sts", region, endpoint))[0])
     s3, iam, idp, identity = (make_client(service, region, endpoint)
                               for service in ("s3", "iam", "cognito-idp", "cognito-identity"))
     check_bucket_removable(s3, names["bucket"], args.force)
@@ -4444,14 +4599,15 @@ def cmd_teardown(args, out):
     return EXIT_OK
 
 
-def audit_lines(findings, matrix, with_bucket_policy):
+def audit_lines(findings, matrix, proof):
     """doctor's findings and its proof matrix as text lines."""
     lines = [f"findings ({len(findings)}):" if findings else "findings: none"]
     for item in findings:
         lines += [f"  {item['severity']:<8} {item['id']}  [{item['resource']}]", f"           {item['detail']}",
                   f"           fix: {item['fix']}"]
     if not matrix:
-        return lines + ["proof: none (no role could be simulated)"]
+        return lines + ["proof: none (no role could be simulated)"] + \
+            [f"  not simulated: {item}" for item in proof["not_simulated"]]
     labels = [label for label, _ in PROBE_ACTIONS]
     lines.append(f"proof (IAM SimulatePrincipalPolicy; identity A = {matrix[0]['identity']}, other = another "
                  f"identity's folder, root = outside every folder):")
@@ -4463,11 +4619,10 @@ def audit_lines(findings, matrix, with_bucket_policy):
             lines.append(("  " + (role if folder == "own" else "").ljust(width) + folder.ljust(8) +
                           "".join(("ALLOW" if cells.get(label) else "deny").ljust(8) for label in labels)).rstrip())
     beyond = any(row["allowed"] for row in matrix if row["folder"] != "own")
-    simulated = "the roles' policies and the bucket policy" if with_bucket_policy else "the roles' policies"
     lines.append("proof: " + ("identity A reaches beyond its own folder" if beyond else
-                              "identity A reaches nothing beyond its own folder") +
-                 f" (simulated: {simulated}; not part of it: SCPs and permissions boundaries)")
-    return lines
+                              "identity A reaches nothing beyond its own folder"))
+    return lines + [f"  simulated: {item}" for item in proof["simulated"]] + \
+        [f"  not simulated: {item}" for item in proof["not_simulated"]]
 
 
 def confirm_fix(assume_yes):
@@ -4481,70 +4636,43 @@ def confirm_fix(assume_yes):
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def cmd_doctor(args, out):
-    """Audit a deployment for the mistakes that break or leak users' folders, prove isolation, and --fix."""
-    overrides = {"endpoint_url": args.endpoint_url, "identity_pool_id": args.identity_pool_id,
-                 "bucket": args.bucket, "user_pool_id": args.user_pool_id, "client_id": args.client_id,
-                 "region": args.region}
-    settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None)
-    pool_id = settings.get("identity_pool_id")
+def doctor_settings(args, out):
+    """doctor's settings: the flags, and the profile's only when it is the profile of the pool being checked."""
+    settings = read_profile(config_path(args), args.profile, {"endpoint_url": args.endpoint_url},
+                            explicit_path=args.config is not None, warn=out.warn)
+    pool_id = args.identity_pool_id or settings.get("identity_pool_id")
     if not pool_id:
         raise ToolError("doctor needs the identity pool: pass --identity-pool-id or use a profile that has "
                         "identity_pool_id", EXIT_USAGE)
-    match = REGION_UUID_RE.match(pool_id)
-    settings.setdefault("region", match.group(1) if match else None)
+    if settings.get("identity_pool_id") != pool_id:  # another deployment's bucket and app client are not this one's
+        settings = {key: settings[key] for key in ("endpoint_url",) if settings.get(key)}
+    settings.update((key, value) for key, value in (("identity_pool_id", pool_id), ("bucket", args.bucket),
+                                                    ("user_pool_id", args.user_pool_id),
+                                                    ("client_id", args.client_id)) if value)
+    settings["region"] = pool_region(pool_id, args.region or settings.get("region"))
     validate_settings(settings)
-    if settings.get("folder", DEFAULT_FOLDER) != DEFAULT_FOLDER:
-        # The audit knows only the default layout: it would report a template's policy as wrong, and --fix
-        # would replace it with the default one, cutting users off from their folders.
-        raise ToolError(f"doctor audits the {DEFAULT_FOLDER} layout only and this profile's folder is "
-                        f"{settings['folder']}; check isolation with `run --try-identity` instead", EXIT_USAGE)
-    region, endpoint = settings["region"], settings.get("endpoint_url")
-    clients = {name: make_client(name, region, endpoint)
+    # The audit, the proof and --fix's policy all follow the users' folder template.
+    settings["folder"] = check_folder_template(settings.get("folder") or DEFAULT_FOLDER)
+    return settings
+
+
+def cmd_doctor(args, out):
+    """Audit a deployment for the mistakes that break or leak users' folders, prove isolation, and --fix."""
+    settings = doctor_settings(args, out)
+    region, pool_id = settings["region"], settings["identity_pool_id"]
+    clients = {name: make_client(name, region, settings.get("endpoint_url"))
                for name in ("cognito-identity", "cognito-idp", "iam", "s3", "sts")}
     expected = (settings["user_pool_id"], settings["client_id"]) \
         if settings.get("user_pool_id") and settings.get("client_id") else None
-    caller = admin_call("identify", "the administrator", clients["sts"].get_caller_identity)["Arn"]
-    if ":user/" not in caller:
-        out.note("note: the bucket policy is left out of the proof: SimulatePrincipalPolicy evaluates one only "
-                 "with an IAM user as the caller")
-
-    def audit():
-        deployment, unreadable = read_deployment(clients, region, pool_id, settings.get("bucket"), expected)
-        findings, matrix = audit_findings(deployment), []
-        reader = AuditReader()
-        guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
-        bucket_policy = deployment["bucket_settings"].get("policy") if ":user/" in caller else None
-        guest_roles = set()
-        for kind, role in deployment["roles"].items():
-            if role is None or "policies" not in role or (kind == "unauthenticated" and not guests):
-                continue
-            if kind == "unauthenticated":
-                guest_roles.add(role["name"])
-            matrix += prove_isolation(reader, clients["iam"], role, deployment["bucket"], region, bucket_policy,
-                                      caller)
-        findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
-        findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
-        return deployment, findings, matrix
-
-    deployment, findings, matrix = audit()
-    if args.fix:
-        plan, left = fix_plan(clients, deployment, findings)
-        if plan:
-            out.note("doctor --fix will change:")
-            for what, _ in plan:
-                out.note(f"  - {what}")
-        for item in left:
-            out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
-        if plan and confirm_fix(args.yes):
-            for what, apply in plan:
-                apply()
-                out.note(f"fixed: {what}")
-            deployment, findings, matrix = audit()
-        elif plan:
-            out.note("nothing was changed")
-    out.result({"findings": findings, "matrix": matrix}, audit_lines(findings, matrix, ":user/" in caller))
-    return audit_exit_code(findings)
+    caller_arn = caller_identity(clients["sts"])[1]
+    audit = audit_deployment(clients, region, pool_id, settings.get("bucket"), expected, caller_arn,
+                             settings["folder"])
+    if args.fix and apply_fixes(clients, audit, out, lambda: confirm_fix(args.yes)):
+        audit = audit_deployment(clients, region, pool_id, settings.get("bucket"), expected, caller_arn,
+                                 settings["folder"])
+    out.result({key: audit[key] for key in ("findings", "matrix", "proof")},
+               audit_lines(audit["findings"], audit["matrix"], audit["proof"]))
+    return audit_exit_code(audit["findings"])
 
 
 # ====================================================================== parser

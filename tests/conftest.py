@@ -661,3 +661,33 @@ def on_terminal(tmp_path):
         if run.proc.poll() is None:
             run.proc.kill()
             run.proc.wait()
+
+
+def bucket_policy_with(admin, dep, statement):
+    """Add statement to the deployment's bucket policy; returns the policy as it was, to put back."""
+    s3 = admin("s3")
+    before = s3.get_bucket_policy(Bucket=dep["bucket"])["Policy"]
+    policy = json.loads(before)
+    s3.put_bucket_policy(Bucket=dep["bucket"], Policy=json.dumps(dict(policy, Statement=policy["Statement"] + [
+        statement])))
+    return before
+
+
+def rule_mapped_role(admin, dep, name, statements, mapping_type="Rules"):
+    """Give signed-in users a role `name` with these statements through the identity pool's RoleMappings (a rule
+    on the sub claim, or the ID token's roles); returns the pool's Roles, to put back."""
+    iam, identity = admin("iam"), admin("cognito-identity")
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust(dep["identity_pool_id"])))[
+            "Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}))
+    roles = identity.get_identity_pool_roles(IdentityPoolId=dep["identity_pool_id"])["Roles"]
+    rules = {"RulesConfiguration": {"Rules": [{"Claim": "sub", "MatchType": "NotEqual", "Value": "nobody",
+                                               "RoleARN": arn}]}} if mapping_type == "Rules" else {}
+    identity.set_identity_pool_roles(IdentityPoolId=dep["identity_pool_id"], Roles=roles, RoleMappings={
+        f"cognito-idp.{REGION}.amazonaws.com/{dep['user_pool_id']}:{dep['client_id']}": {
+            "Type": mapping_type, "AmbiguousRoleResolution": "AuthenticatedRole", **rules}})
+    return roles

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import DOCTOR_MISTAKES, PASSWORDS, REGION, ROOT, run_cli, set_app_client, user_env, write_config
+from conftest import (DOCTOR_MISTAKES, PASSWORDS, REGION, ROOT, SUB, _listing, _objects, bucket_policy_with,
+                      rule_mapped_role, run_cli, set_app_client, trust, user_env, write_config)
 
 sys.path.insert(0, str(ROOT))
 import cog_auth_s3 as tool  # noqa: E402
@@ -131,6 +132,7 @@ def test_a_setup_deployment_is_clean_and_its_proof_shows_only_the_own_folder(dep
         (folder, action): folder == "own" for folder in FOLDERS for action in ACTIONS}
     text = deployment["admin"]("doctor")
     assert text.returncode == 0 and "findings: none" in text.stdout and "ALLOW" in text.stdout
+    assert "not simulated: service control policies" in text.stdout and len(report["proof"]["simulated"]) == 2
 
 
 @pytest.mark.parametrize("mistake", list(DOCTOR_MISTAKES))
@@ -161,6 +163,73 @@ def test_doctor_names_each_mistake_and_fix_repairs_it(mistake, deployment, users
     assert (fixed, report["findings"]) == (0, []), stderr
     assert isolation_holds(deployment, users, fresh=mistake.startswith(("trust-", "pool-", "client-")))
     deployment["dirty"] = False
+
+
+def test_the_bucket_policy_is_proven_for_the_users_role_not_for_the_administrator(deployment, users, admin_client):
+    bucket, s3 = deployment["bucket"], admin_client("s3")
+    role_arn = admin_client("iam").get_role(RoleName=deployment["role"])["Role"]["Arn"]
+    before = bucket_policy_with(admin_client, deployment, {
+        "Sid": "RoleReadsAll", "Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"})
+    try:
+        code, report, stderr = doctor(deployment)
+        assert code == 5 and {"bucket-policy-reaches-other-folders", "proof-cross-user"} <= ids(report), stderr
+        assert cells(report, deployment["role"]) == real_cells(users["alice_s3"], bucket, users["alice"],
+                                                               users["bob"], s3)
+        assert cells(report, deployment["role"])[("other", "get")]
+        fixed, report, stderr = doctor(deployment, "--fix", "--yes")  # a role policy rewrite can't repair it
+        assert fixed == 5 and "not fixed by doctor: bucket-policy-reaches-other-folders" in stderr
+        s3.put_bucket_policy(Bucket=bucket, Policy=before)
+        admin_arn = admin_client("sts").get_caller_identity()["Arn"]
+        bucket_policy_with(admin_client, deployment, {
+            "Sid": "AdminAll", "Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]})
+        code, report, stderr = doctor(deployment)
+        assert (code, report["findings"]) == (0, []), stderr
+        assert any("bucket policy" in item for item in report["proof"]["simulated"])
+    finally:
+        s3.put_bucket_policy(Bucket=bucket, Policy=before)
+
+
+@pytest.mark.parametrize("mapping_type", ["Rules", "Token"])
+def test_roles_given_through_role_mappings_are_audited_or_said_to_be_unchecked(mapping_type, deployment,
+                                                                               admin_client):
+    name = f"{deployment['name']}-by-{mapping_type.lower()}"
+    roles = rule_mapped_role(admin_client, deployment, name, [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{deployment['bucket']}/*"}],
+        mapping_type)
+    try:
+        code, report, _ = doctor(deployment)
+        if mapping_type == "Rules":
+            assert code == 5 and {"perm-reaches-other-folders", "proof-cross-user"} <= ids(report)
+            assert cells(report, name)[("other", "get")] and not cells(report, deployment["role"])[("other", "get")]
+        else:
+            assert (code, ids(report)) == (0, {"pool-token-role-mapping"}) and not cells(report, name)
+            assert any("ID token" in item for item in report["proof"]["not_simulated"])
+    finally:
+        admin_client("cognito-identity").set_identity_pool_roles(IdentityPoolId=deployment["identity_pool_id"],
+                                                                 Roles=roles)
+
+
+def test_fix_adds_the_profiles_provider_and_keeps_other_apps_providers(deployment, admin_client):
+    idp, identity = admin_client("cognito-idp"), admin_client("cognito-identity")
+    other_pool = idp.create_user_pool(PoolName=f"{deployment['name']}-other-app")["UserPool"]["Id"]
+    other_client = idp.create_user_pool_client(UserPoolId=other_pool, ClientName="app",
+                                               PreventUserExistenceErrors="ENABLED")["UserPoolClient"]["ClientId"]
+    other = {"ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{other_pool}", "ClientId": other_client,
+             "ServerSideTokenCheck": False}
+    identity.update_identity_pool(IdentityPoolId=deployment["identity_pool_id"], IdentityPoolName=deployment["name"],
+                                  AllowUnauthenticatedIdentities=False, CognitoIdentityProviders=[other])
+    try:
+        code, report, _ = doctor(deployment)
+        assert code == 4 and "pool-provider-mismatch" in ids(report)
+        code, report, stderr = doctor(deployment, "--fix", "--yes")
+        assert (code, report["findings"]) == (0, []), stderr
+        providers = identity.describe_identity_pool(IdentityPoolId=deployment["identity_pool_id"])[
+            "CognitoIdentityProviders"]
+        assert other in providers and deployment["client_id"] in {p["ClientId"] for p in providers}
+    finally:
+        assert deployment["admin"]("setup", "--name", deployment["name"]).returncode == 0
 
 
 def test_fix_without_a_terminal_needs_yes_and_changes_nothing(deployment, admin_client):
@@ -216,6 +285,7 @@ def test_a_read_the_administrator_is_refused_names_the_permission(deployment, ad
     report = json.loads(result.stdout)
     unreadable = [item for item in report["findings"] if item["id"] == "unreadable"]
     assert result.returncode == 4 and unreadable and "iam:GetRolePolicy" in unreadable[0]["fix"]
+    assert f"role {deployment['role']}: its policies could not be read" in report["proof"]["not_simulated"]
 
 
 def test_doctor_usage_errors_exit_2(deployment, tmp_path):
@@ -223,14 +293,31 @@ def test_doctor_usage_errors_exit_2(deployment, tmp_path):
                     env=user_env(tmp_path), cwd=tmp_path)
     assert empty.returncode == 2 and "--identity-pool-id" in empty.stderr
     assert deployment["admin"]("doctor", "--yes").returncode == 2
+    other_region = deployment["admin"]("doctor", "--region", "eu-west-1")
+    assert other_region.returncode == 2 and "make them agree" in other_region.stderr
 
 
 def test_setup_guests_is_clean_any_bucket_access_of_the_guest_role_is_critical_and_teardown_removes_it(
-        setup_deployment, admin_client):
+        setup_deployment, deployment, admin_client):
     dep = setup_deployment("dg" + uuid.uuid4().hex[:8], "--guests")
     code, report, _ = doctor(dep)
     assert (code, report["findings"]) == (0, [])
     assert set(cells(report, dep["guest_role"]).values()) == {False}
+    # From another deployment's folder: its profile's bucket, user pool and client are not this pool's.
+    code, report, stderr = doctor(deployment, "--identity-pool-id", dep["identity_pool_id"])
+    assert (code, report["findings"]) == (0, []) and cells(report, dep["guest_role"]), stderr
+    # A trust mistake on the guests' role is repaired there, not on the signed-in users' role.
+    guest_trust = trust(dep["identity_pool_id"])
+    guest_trust["Statement"][0]["Condition"] = {"StringEquals": {
+        "cognito-identity.amazonaws.com:aud": "us-east-1:00000000-1111-2222-3333-444444444444"}}
+    admin_client("iam").update_assume_role_policy(RoleName=dep["guest_role"], PolicyDocument=json.dumps(guest_trust))
+    code, report, _ = doctor(dep)
+    assert code == 5 and {item["resource"] for item in report["findings"] if item["id"] == "trust-other-pool"} == {
+        f"role {dep['guest_role']} (trust policy)"}
+    code, report, stderr = doctor(dep, "--fix", "--yes")
+    assert (code, report["findings"]) == (0, []), stderr
+    assert admin_client("iam").get_role(RoleName=dep["role"])["Role"]["AssumeRolePolicyDocument"] == \
+        tool.trust_policy(dep["identity_pool_id"])
     admin_client("iam").put_role_policy(RoleName=dep["guest_role"], PolicyName="oops", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
                                                 "Resource": f"arn:aws:s3:::{dep['bucket']}"}]}))
@@ -242,6 +329,26 @@ def test_setup_guests_is_clean_any_bucket_access_of_the_guest_role_is_critical_a
     for role in (dep["role"], dep["guest_role"]):
         with pytest.raises(ClientError):
             admin_client("iam").get_role(RoleName=role)
+
+
+def test_doctor_follows_the_profiles_folder_template(setup_deployment, admin_client):
+    template = "private/{identity_id}/"
+    dep = setup_deployment("df" + uuid.uuid4().hex[:8], "--folder", template)
+    code, report, stderr = doctor(dep)
+    assert (code, report["findings"]) == (0, []), stderr
+    assert cells(report, dep["role"]) == {(folder, action): folder == "own" for folder in FOLDERS for action in ACTIONS}
+    own = f"private/{SUB}/"
+    admin_client("iam").put_role_policy(RoleName=dep["role"], PolicyName="own-folder-in-bucket",
+                                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                                            _objects(dep["bucket"], f"{own}*"),
+                                            _listing(dep["bucket"], ["private/", "private/*"])]}))
+    code, report, _ = doctor(dep)
+    assert code == 5 and {"perm-list-too-broad", "proof-cross-user"} <= ids(report)
+    code, report, stderr = doctor(dep, "--fix", "--yes")
+    assert (code, report["findings"]) == (0, []), stderr
+    assert admin_client("iam").get_role_policy(RoleName=dep["role"], PolicyName="own-folder-in-bucket")[
+        "PolicyDocument"] == tool.role_policies(dep["bucket"], dep["identity_pool_id"], REGION, template)[
+        "PermissionsPolicy"]
 
 
 # ---- the pure checks, on documents
@@ -329,6 +436,20 @@ def test_bucket_checks_skip_what_could_not_be_read_and_name_the_rest():
                                     "encryption": None, "lifecycle": []})
     assert {item["id"] for item in found} == {"bucket-public-access", "bucket-no-tls-deny", "bucket-no-encryption",
                                               "bucket-no-abort-lifecycle"}
+
+
+def test_setup_and_doctor_agree_on_what_denies_requests_without_tls():
+    bucket_arn = "arn:aws:s3:::b"
+    get_only = dict(tool.tls_statement("b", REGION), Action="s3:GetObject")
+    assert tool.denies_insecure_transport(tool.tls_statement("b", REGION), bucket_arn)
+    assert not tool.denies_insecure_transport(get_only, bucket_arn)  # puts without TLS would still pass
+    found = tool.check_bucket("b", {"policy": {"Statement": [get_only]}})
+    assert {item["id"] for item in found} == {"bucket-no-tls-deny"}
+
+
+def test_iam_clients_give_up_on_a_silent_endpoint_in_seconds():
+    assert tool.make_client("iam", REGION, "http://127.0.0.1:9")._client_config.read_timeout == \
+        tool.SMALL_CALL_TUNING["read_timeout"]
 
 
 def test_exit_code_follows_the_worst_finding():

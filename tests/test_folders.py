@@ -276,12 +276,3 @@ def test_an_amplify_file_of_unknown_shape_or_missing_a_key_exits_2_naming_it(cli
 def test_an_amplify_config_that_is_not_a_regular_file_is_refused_unread(cli):
     result = cli("--amplify-config", "/dev/zero", "creds", timeout=20)
     assert result.returncode == 2 and "not a regular file" in result.stderr
-
-
-def test_doctor_refuses_a_folder_layout_it_cannot_audit_before_any_request(cli, tmp_path, stack, request_log):
-    config = write_config(tmp_path / "config.ini", {"default": {
-        "identity_pool_id": stack["identity_pool_id"], "bucket": stack["bucket"], "folder": "private/{identity_id}/",
-        "endpoint_url": stack["endpoint_url"]}})
-    result = cli("--config", config, "doctor")
-    assert result.returncode == 2 and "layout only" in result.stderr, result.stderr
-    assert request_log.entries() == []
