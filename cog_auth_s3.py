@@ -81,6 +81,8 @@ __version__ = "0.1.0"
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LOGIN, EXIT_AWS, EXIT_ISOLATION = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
+# Every config key can also come from the environment as COG_AUTH_S3_<KEY>; messages name these variables.
+ENV_PREFIX = "COG_AUTH_S3_"
 
 
 # ====================================================================== errors and output
@@ -105,6 +107,12 @@ class AwsStepError(Exception):
         self.error, self.verb, self.obj, self.stage, self.endpoint = error, verb, obj, stage, endpoint
 
 
+def is_aws_error(err):
+    """True for errors that come from botocore, s3transfer or the network."""
+    module = type(err).__module__ or ""
+    return module.startswith(("botocore", "s3transfer", "boto3", "urllib3")) or isinstance(err, ConnectionError)
+
+
 @contextlib.contextmanager
 def aws_step(verb, obj, stage, endpoint=None):
     """Tag any botocore/s3transfer error raised inside with what was being done (and where), for explain_aws_error."""
@@ -116,12 +124,6 @@ def aws_step(verb, obj, stage, endpoint=None):
         if is_aws_error(err):
             raise AwsStepError(err, verb, obj, stage, endpoint) from err
         raise
-
-
-def is_aws_error(err):
-    """True for errors that come from botocore, s3transfer or the network."""
-    module = type(err).__module__ or ""
-    return module.startswith(("botocore", "s3transfer", "boto3", "urllib3")) or isinstance(err, ConnectionError)
 
 
 def error_code(err):
@@ -147,6 +149,8 @@ def error_code(err):
     elif code == "412":
         code = "PreconditionFailed"
     return code, str(info.get("Message", "") or "")
+
+
 # What to tell the user for known codes, by stage. {obj} is the object acted on,
 # {message} AWS's own text (never holds a secret for these codes). LOGIN_MESSAGES are
 # Cognito refusing this user (exit 3); LOGIN_FAULT_MESSAGES the rest of sign-in (exit 4).
@@ -228,52 +232,6 @@ ADMIN_MESSAGES = {
 }
 
 
-def explain_aws_error(step):
-    """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
-    err, verb, obj = step.error, step.verb, step.obj
-    name = type(err).__name__
-    where = getattr(err, "kwargs", {}).get("endpoint_url", "") or step.endpoint or "the endpoint"
-    if name == "ReadTimeoutError":
-        return ToolError(f"{where} did not answer in time to {verb} {obj}; check endpoint_url and your network",
-                         EXIT_AWS)
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError",
-                "ProxyConnectionError", "HTTPClientError") or isinstance(err, ConnectionError):
-        return ToolError(f"can't reach {where} to {verb} {obj}; check endpoint_url and your network "
-                         f"(is local_aws running?)", EXIT_AWS)
-    if name == "ProfileNotFound":
-        return ToolError(f"{one_line(err)}; fix or unset AWS_PROFILE", EXIT_USAGE)
-    if name in ("NoCredentialsError", "PartialCredentialsError"):
-        return ToolError(f"no usable AWS credentials to {verb} {obj}: {one_line(err)}; "
-                         f"set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", EXIT_USAGE)
-    if name == "ParamValidationError":
-        # Its text quotes the rejected values, which may be tokens; they stay out of the message.
-        return ToolError(f"couldn't {verb} {obj}: a value was rejected before sending; "
-                         f"check the profile (--debug shows which)", EXIT_USAGE)
-    code, message = error_code(err)
-    message = " ".join(message.split())  # an endpoint's HTML error page must still make one line
-    fields = {"verb": verb, "obj": obj, "message": message.rstrip(".")}
-    fault = server_fault(step, where, message)
-    if fault:
-        return fault
-    if step.stage == "login":
-        if code == "NotAuthorizedException":
-            return ToolError(login_refusal(message, obj), EXIT_LOGIN)
-        if code == "InvalidParameterException" and "USER_AUTH flow not enabled" in message:
-            return ToolError("the app client does not allow choice-based sign-in (USER_AUTH); enable "
-                             "ALLOW_USER_AUTH on it (setup --sign-in choice), or set sign_in = srp", EXIT_LOGIN)
-        if code == "InvalidParameterException" and "USER_SRP_AUTH" in message:
-            return ToolError("the app client does not allow SRP sign-in; enable ALLOW_USER_SRP_AUTH on it",
-                             EXIT_LOGIN)
-        if code in LOGIN_MESSAGES:
-            return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
-    table = {"login": LOGIN_FAULT_MESSAGES, "identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES,
-             "download": DOWNLOAD_MESSAGES, "bucket": BUCKET_MESSAGES, "own-folder": OWN_FOLDER_MESSAGES,
-             "admin": ADMIN_MESSAGES}.get(step.stage, {})
-    if code in table:
-        return ToolError(table[code].format(**fields), EXIT_AWS)
-    return ToolError(f"couldn't {verb} {obj}: {code or name}: {message or one_line(err)}", EXIT_AWS)
-
-
 def server_fault(step, where, message):
     """A ToolError when a Cognito call was answered by a server fault (5xx) or by something that is not AWS.
 
@@ -325,6 +283,52 @@ def login_refusal(message, username):
 def one_line(err):
     """An exception's text on one line."""
     return " ".join(str(err).split()) or type(err).__name__
+
+
+def explain_aws_error(step):
+    """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
+    err, verb, obj = step.error, step.verb, step.obj
+    name = type(err).__name__
+    where = getattr(err, "kwargs", {}).get("endpoint_url", "") or step.endpoint or "the endpoint"
+    if name == "ReadTimeoutError":
+        return ToolError(f"{where} did not answer in time to {verb} {obj}; check endpoint_url and your network",
+                         EXIT_AWS)
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError",
+                "ProxyConnectionError", "HTTPClientError") or isinstance(err, ConnectionError):
+        return ToolError(f"can't reach {where} to {verb} {obj}; check endpoint_url and your network "
+                         f"(is local_aws running?)", EXIT_AWS)
+    if name == "ProfileNotFound":
+        return ToolError(f"{one_line(err)}; fix or unset AWS_PROFILE", EXIT_USAGE)
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return ToolError(f"no usable AWS credentials to {verb} {obj}: {one_line(err)}; "
+                         f"set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", EXIT_USAGE)
+    if name == "ParamValidationError":
+        # Its text quotes the rejected values, which may be tokens; they stay out of the message.
+        return ToolError(f"couldn't {verb} {obj}: a value was rejected before sending; "
+                         f"check the profile (--debug shows which)", EXIT_USAGE)
+    code, message = error_code(err)
+    message = " ".join(message.split())  # an endpoint's HTML error page must still make one line
+    fields = {"verb": verb, "obj": obj, "message": message.rstrip(".")}
+    fault = server_fault(step, where, message)
+    if fault:
+        return fault
+    if step.stage == "login":
+        if code == "NotAuthorizedException":
+            return ToolError(login_refusal(message, obj), EXIT_LOGIN)
+        if code == "InvalidParameterException" and "USER_AUTH flow not enabled" in message:
+            return ToolError("the app client does not allow choice-based sign-in (USER_AUTH); enable "
+                             "ALLOW_USER_AUTH on it (setup --sign-in choice), or set sign_in = srp", EXIT_LOGIN)
+        if code == "InvalidParameterException" and "USER_SRP_AUTH" in message:
+            return ToolError("the app client does not allow SRP sign-in; enable ALLOW_USER_SRP_AUTH on it",
+                             EXIT_LOGIN)
+        if code in LOGIN_MESSAGES:
+            return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
+    table = {"login": LOGIN_FAULT_MESSAGES, "identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES,
+             "download": DOWNLOAD_MESSAGES, "bucket": BUCKET_MESSAGES, "own-folder": OWN_FOLDER_MESSAGES,
+             "admin": ADMIN_MESSAGES}.get(step.stage, {})
+    if code in table:
+        return ToolError(table[code].format(**fields), EXIT_AWS)
+    return ToolError(f"couldn't {verb} {obj}: {code or name}: {message or one_line(err)}", EXIT_AWS)
 
 
 class Output:
@@ -407,7 +411,6 @@ CONFIG_KEYS = (
     "username", "password", "bucket", "upload_file", "endpoint_url", "sign_in", "folder",
 )
 SIGN_IN_MODES = ("srp", "choice", "email-otp", "sms-otp")
-ENV_PREFIX = "COG_AUTH_S3_"
 DEFAULT_CONFIG = "config.ini"
 # Keys without which a user's session can't be made; run and files add bucket.
 SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "username")
@@ -432,51 +435,6 @@ LEVEL_FOLDERS = {"private": "private/{identity_id}/", "protected": "protected/{i
 AMPLIFY_ENV = ENV_PREFIX + "AMPLIFY_CONFIG"
 # amplify_outputs.json carries the data model too, so it can be large; but not unboundedly so.
 AMPLIFY_MAX_BYTES = 16 * 1024 * 1024
-
-
-def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
-    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
-    environ = os.environ if environ is None else environ
-    values = dict(base or {})
-    if os.path.isdir(config_path):
-        raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
-    if os.path.exists(config_path):
-        parser = load_ini(config_path)
-        if warn and holds_password(parser) and os.stat(config_path).st_mode & 0o044:
-            # As ssh does for a private key: say so, every run, until it is fixed.
-            warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
-        if parser.has_section(profile):
-            values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
-        else:
-            found = ", ".join(parser.sections()) or "none"
-            raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
-                            f"add it or pick one with --profile", EXIT_USAGE)
-    elif explicit_path:
-        raise ToolError(f"config file {config_path} not found; copy config.example.ini there "
-                        f"or run `setup --write-config {config_path}`", EXIT_USAGE)
-    for key in CONFIG_KEYS:
-        value = environ.get(ENV_PREFIX + key.upper(), "").strip()
-        if value:
-            values[key] = value
-    values.update((k, v) for k, v in (overrides or {}).items() if v)
-    values["_profile"], values["_config"] = profile, config_path
-    return values
-
-
-def load_ini(config_path):
-    """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
-    parser = configparser.ConfigParser(interpolation=None)
-    text = read_config_text(config_path)
-    try:
-        if text is not None:
-            parser.read_string(text, source=config_path)
-    except configparser.Error as err:
-        # The parser's own text quotes the offending line, which may hold the password.
-        line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
-        where = f" at line {line}" if line else ""
-        raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
-                        EXIT_USAGE)
-    return parser
 
 
 def read_config_text(config_path, what="config", remedy="pick another with --config", limit=CONFIG_MAX_BYTES):
@@ -513,20 +471,77 @@ def read_config_text(config_path, what="config", remedy="pick another with --con
         raise ToolError(f"can't read {what} {config_path}: it is not UTF-8 text; {remedy}", EXIT_USAGE) from None
 
 
+def load_ini(config_path):
+    """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
+    parser = configparser.ConfigParser(interpolation=None)
+    text = read_config_text(config_path)
+    try:
+        if text is not None:
+            parser.read_string(text, source=config_path)
+    except configparser.Error as err:
+        # The parser's own text quotes the offending line, which may hold the password.
+        line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
+        where = f" at line {line}" if line else ""
+        raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
+                        EXIT_USAGE)
+    return parser
+
+
 def holds_password(parser):
     """True when any profile of the parsed config has a password."""
     return any(parser.get(section, "password", fallback="").strip() for section in parser.sections())
 
 
-def require(settings, keys):
-    """Check that settings has every key and that each value is well formed."""
-    for key in keys:
-        if not settings.get(key):
-            where = settings.get("_config", DEFAULT_CONFIG)
-            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
-            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
-                            f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
-    validate_settings(settings)
+def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
+    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
+    environ = os.environ if environ is None else environ
+    values = dict(base or {})
+    if os.path.isdir(config_path):
+        raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
+    if os.path.exists(config_path):
+        parser = load_ini(config_path)
+        if warn and holds_password(parser) and os.stat(config_path).st_mode & 0o044:
+            # As ssh does for a private key: say so, every run, until it is fixed.
+            warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
+        if parser.has_section(profile):
+            values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
+        else:
+            found = ", ".join(parser.sections()) or "none"
+            raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
+                            f"add it or pick one with --profile", EXIT_USAGE)
+    elif explicit_path:
+        raise ToolError(f"config file {config_path} not found; copy config.example.ini there "
+                        f"or run `setup --write-config {config_path}`", EXIT_USAGE)
+    for key in CONFIG_KEYS:
+        value = environ.get(ENV_PREFIX + key.upper(), "").strip()
+        if value:
+            values[key] = value
+    values.update((k, v) for k, v in (overrides or {}).items() if v)
+    values["_profile"], values["_config"] = profile, config_path
+    return values
+
+
+def check_folder_template(template, what="folder"):
+    """Refuse a folder template that would not give each identity a folder of its own; return it."""
+    if template.count(IDENTITY_PLACEHOLDER) != 1:
+        raise ToolError(f"{what} {template!r} must contain {IDENTITY_PLACEHOLDER} exactly once: it is what makes "
+                        f"the folder each user's own (e.g. private/{IDENTITY_PLACEHOLDER}/)", EXIT_USAGE)
+    before, _, after = template.partition(IDENTITY_PLACEHOLDER)
+    if not after.startswith("/") or not after.endswith("/"):
+        raise ToolError(f"{what} {template!r} must have a / right after {IDENTITY_PLACEHOLDER} and at its end: "
+                        f"without it one user's folder would include another's (us-east-1:ab... is a prefix "
+                        f"of us-east-1:abc...)", EXIT_USAGE)
+    if before and not before.endswith("/"):
+        raise ToolError(f"{what} {template!r} must have {IDENTITY_PLACEHOLDER} as a whole path segment "
+                        f"(after a / or at the start)", EXIT_USAGE)
+    fixed = before + after
+    # These would be wildcards or variables in the IAM policy made from the template.
+    if re.search(r"[*?${}\\]", fixed) or any(ord(ch) < 32 for ch in fixed):
+        raise ToolError(f"{what} {template!r} may not hold * ? $ {{ }} \\ or control characters besides "
+                        f"{IDENTITY_PLACEHOLDER}", EXIT_USAGE)
+    if any(part in ("", ".", "..") for part in (before + "x" + after[:-1]).split("/")):
+        raise ToolError(f"{what} {template!r} has an empty, '.' or '..' segment, or starts with /", EXIT_USAGE)
+    return template
 
 
 def validate_settings(settings):
@@ -569,45 +584,15 @@ def validate_settings(settings):
         check_folder_template(settings["folder"])
 
 
-def check_folder_template(template, what="folder"):
-    """Refuse a folder template that would not give each identity a folder of its own; return it."""
-    if template.count(IDENTITY_PLACEHOLDER) != 1:
-        raise ToolError(f"{what} {template!r} must contain {IDENTITY_PLACEHOLDER} exactly once: it is what makes "
-                        f"the folder each user's own (e.g. private/{IDENTITY_PLACEHOLDER}/)", EXIT_USAGE)
-    before, _, after = template.partition(IDENTITY_PLACEHOLDER)
-    if not after.startswith("/") or not after.endswith("/"):
-        raise ToolError(f"{what} {template!r} must have a / right after {IDENTITY_PLACEHOLDER} and at its end: "
-                        f"without it one user's folder would include another's (us-east-1:ab... is a prefix "
-                        f"of us-east-1:abc...)", EXIT_USAGE)
-    if before and not before.endswith("/"):
-        raise ToolError(f"{what} {template!r} must have {IDENTITY_PLACEHOLDER} as a whole path segment "
-                        f"(after a / or at the start)", EXIT_USAGE)
-    fixed = before + after
-    # These would be wildcards or variables in the IAM policy made from the template.
-    if re.search(r"[*?${}\\]", fixed) or any(ord(ch) < 32 for ch in fixed):
-        raise ToolError(f"{what} {template!r} may not hold * ? $ {{ }} \\ or control characters besides "
-                        f"{IDENTITY_PLACEHOLDER}", EXIT_USAGE)
-    if any(part in ("", ".", "..") for part in (before + "x" + after[:-1]).split("/")):
-        raise ToolError(f"{what} {template!r} has an empty, '.' or '..' segment, or starts with /", EXIT_USAGE)
-    return template
-
-
-def read_amplify_config(path):
-    """Settings from an Amplify app's amplify_outputs.json (Gen 2) or amplifyconfiguration.json (Gen 1)."""
-    hint = "name the app's amplify_outputs.json or amplifyconfiguration.json"
-    text = read_config_text(path, "Amplify config", hint, AMPLIFY_MAX_BYTES)
-    if text is None:
-        raise ToolError(f"Amplify config {path} not found; {hint}", EXIT_USAGE)
-    try:
-        document = json.loads(text)
-    except ValueError:
-        raise ToolError(f"Amplify config {path} is not JSON; {hint}", EXIT_USAGE) from None
-    if isinstance(document, dict) and isinstance(document.get("auth"), dict) and "version" in document:
-        return amplify_gen2_settings(document, path)
-    if isinstance(document, dict) and "aws_user_pools_id" in document:
-        return amplify_gen1_settings(document, path)
-    raise ToolError(f"Amplify config {path} has an unknown shape: neither amplify_outputs.json (auth, version) "
-                    f"nor amplifyconfiguration.json (aws_user_pools_id)", EXIT_USAGE)
+def require(settings, keys):
+    """Check that settings has every key and that each value is well formed."""
+    for key in keys:
+        if not settings.get(key):
+            where = settings.get("_config", DEFAULT_CONFIG)
+            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
+            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
+                            f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
+    validate_settings(settings)
 
 
 def amplify_value(document, dotted, path):
@@ -652,6 +637,24 @@ def amplify_gen1_settings(document, path):
             "identity_pool_id": amplify_value(document, "aws_cognito_identity_pool_id", path),
             "bucket": amplify_value(document, "aws_user_files_s3_bucket", path),
             "folder": LEVEL_FOLDERS["private"]}
+
+
+def read_amplify_config(path):
+    """Settings from an Amplify app's amplify_outputs.json (Gen 2) or amplifyconfiguration.json (Gen 1)."""
+    hint = "name the app's amplify_outputs.json or amplifyconfiguration.json"
+    text = read_config_text(path, "Amplify config", hint, AMPLIFY_MAX_BYTES)
+    if text is None:
+        raise ToolError(f"Amplify config {path} not found; {hint}", EXIT_USAGE)
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise ToolError(f"Amplify config {path} is not JSON; {hint}", EXIT_USAGE) from None
+    if isinstance(document, dict) and isinstance(document.get("auth"), dict) and "version" in document:
+        return amplify_gen2_settings(document, path)
+    if isinstance(document, dict) and "aws_user_pools_id" in document:
+        return amplify_gen1_settings(document, path)
+    raise ToolError(f"Amplify config {path} has an unknown shape: neither amplify_outputs.json (auth, version) "
+                    f"nor amplifyconfiguration.json (aws_user_pools_id)", EXIT_USAGE)
 
 
 def password_for(settings):
@@ -1161,6 +1164,11 @@ def get_id(identity_pool_id, provider, id_token, region, endpoint_url=None, clie
         return client.get_id(IdentityPoolId=identity_pool_id, Logins={provider: id_token})["IdentityId"]
 
 
+def iso8601(moment):
+    """A UTC timestamp as 2026-01-02T03:04:05Z."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def get_credentials_for_identity(identity_id, provider, id_token, region, endpoint_url=None, client=None):
     """Return the identity's temporary credentials: AccessKeyId, SecretAccessKey, SessionToken, Expiration."""
     client = client or make_client("cognito-identity", region, endpoint_url, unsigned=True)
@@ -1172,11 +1180,6 @@ def get_credentials_for_identity(identity_id, provider, id_token, region, endpoi
         expiration = iso8601(expiration)
     return {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretKey"],
             "SessionToken": creds["SessionToken"], "Expiration": expiration}
-
-
-def iso8601(moment):
-    """A UTC timestamp as 2026-01-02T03:04:05Z."""
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text):
@@ -1313,6 +1316,12 @@ def save_cache(path, entry):
     write_private_file(path, json.dumps(entry, indent=1, sort_keys=True).encode())
 
 
+def cache_unusable(path, err, warn):
+    """Warn that the cache can't be used this time; the run goes on without it."""
+    warn(f"can't use the credential cache in {os.path.dirname(path)}: {err.strerror or err}; "
+         f"continuing without it (set XDG_CACHE_HOME, or --no-cache)")
+
+
 @contextlib.contextmanager
 def cache_lock(path, warn):
     """Serialise sign-ins per profile, so parallel AWS CLI calls make one login, not many.
@@ -1335,12 +1344,6 @@ def cache_lock(path, warn):
         yield True
     finally:
         os.close(fd)
-
-
-def cache_unusable(path, err, warn):
-    """Warn that the cache can't be used this time; the run goes on without it."""
-    warn(f"can't use the credential cache in {os.path.dirname(path)}: {err.strerror or err}; "
-         f"continuing without it (set XDG_CACHE_HOME, or --no-cache)")
 
 
 def fresh(entry, now=None):
@@ -1378,27 +1381,103 @@ class Session(collections.namedtuple("Session", "identity_id credentials id_toke
                 **{field: getattr(self, field) for field in self.CACHED}}
 
 
-def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False, renew_now=False):
-    """The user's Session: from the cache, a token refresh, or a password sign-in.
-
-    settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
-    credentials are not reused, whatever their Expiration says. renew_now skips credentials that are
-    still valid, for whoever needs the longest-lived ones (`share`).
-    """
-    path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
-    if not use_cache:
-        return sign_in(settings, out, None, mfa_code)
-    entry = load_cache(path, fingerprint, out.warn)
-    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
-        out.trace(f"using cached credentials from {path}")
-        return Session.from_cache(entry)
-    with cache_lock(path, out.warn) as usable:
-        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead, remember_device, renew_now)
-
-
 def same_credentials(entry, session):
     """Whether a cache entry still holds the credentials of session (None: no session)."""
     return bool(session) and entry["credentials"]["AccessKeyId"] == session.credentials["AccessKeyId"]
+
+
+def refresh_tokens(settings, entry, device, rotation):
+    """Cognito's AuthenticationResult for the cached refresh token (with the device's key, if any)."""
+    return refresh_id_token(entry["refresh_token"], settings["client_id"], settings["region"],
+                            settings.get("client_secret"), entry.get("internal_username") or settings["username"],
+                            settings.get("endpoint_url"), device_key=device and device["device_key"],
+                            rotation=rotation)
+
+
+def internal_username(id_token):
+    """The name Cognito knows the user by: cognito:username, which is the sub when users sign in by alias."""
+    claims = jwt_claims(id_token)
+    return claims.get("cognito:username") or claims.get("sub")
+
+
+def session_from_token(settings, id_token, refresh_token, identity_id, source):
+    """Trade an ID token for the identity id (unless known) and the temporary credentials: a Session."""
+    region, endpoint = settings["region"], settings.get("endpoint_url")
+    provider = cognito_provider(region, settings["user_pool_id"])
+    client = make_client("cognito-identity", region, endpoint, unsigned=True)
+    if not identity_id:
+        identity_id = get_id(settings["identity_pool_id"], provider, id_token, region, endpoint, client)
+    credentials = get_credentials_for_identity(identity_id, provider, id_token, region, endpoint, client)
+    return Session(identity_id, credentials, id_token, refresh_token, internal_username(id_token), source)
+
+
+def renew(settings, entry, out, device=None):
+    """Renew with the cached refresh token: (Session, None), or (None, Cognito's reason) when it is refused,
+    so a password sign-in follows.
+
+    A client that rotates refresh tokens refuses REFRESH_TOKEN_AUTH; then GetTokensFromRefreshToken
+    is used, now and (remembered in the cache) from then on, and its new refresh token is kept.
+    """
+    rotation = entry.get("rotation") is True
+    result = None
+    for _ in range(2):
+        try:
+            result = refresh_tokens(settings, entry, device, rotation)
+            break
+        except AwsStepError as step:
+            if not rotation and rotation_refusal(step):
+                out.trace("the app client rotates refresh tokens; renewing with GetTokensFromRefreshToken")
+                rotation = True
+                continue
+            code, message = error_code(step.error)
+            if code != "NotAuthorizedException":
+                raise
+            out.note(f"Cognito refused the cached session ({message.rstrip('.') or code}); signing in again")
+            return None, message.rstrip(".") or code
+    out.trace("renewed the session with the refresh token")
+    session = session_from_token(settings, result["IdToken"], result.get("RefreshToken") or entry["refresh_token"],
+                                 entry["identity_id"], "refresh")
+    return session._replace(rotation=rotation), None
+
+
+def sign_in_tokens(settings, out, mfa_code, device=None):
+    """Cognito's AuthenticationResult of a sign-in as the profile's sign_in says (SRP by default), through
+    the remembered device, if any."""
+    region, endpoint = settings["region"], settings.get("endpoint_url")
+    client = make_client("cognito-idp", region, endpoint, unsigned=True)
+    load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
+    prefetch_models(("cognito-identity", "s3"))
+    # The password is asked for only if the sign-in needs it: one-time-code sign-ins don't.
+    password = settings.get("password") or (lambda: password_for(settings))
+    return authenticate_user(settings["username"], password, settings["user_pool_id"],
+                             settings["client_id"], region, settings.get("client_secret"), endpoint,
+                             answer_challenge=challenge_answerer(mfa_code), client=client,
+                             sign_in=settings.get("sign_in") or "srp", note=out.note, device=device)
+
+
+def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None):
+    """Sign in as the profile's sign_in says, then the identity id and credentials.
+
+    A new device Cognito hands out goes to keep_device(AuthenticationResult), to be confirmed and kept.
+    """
+    result = sign_in_tokens(settings, out, mfa_code, device)
+    if keep_device and "NewDeviceMetadata" in result:
+        keep_device(result)
+    known_id = entry["identity_id"] if entry else None
+    return session_from_token(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
+
+
+def save_device(path, fingerprint, settings, tokens, remember, out):
+    """Confirm the device a sign-in was handed and keep its secrets, 0600; a failure costs only the device."""
+    client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
+    try:
+        device = confirm_device(client, tokens, remember, out)
+        save_cache(path, {"version": CACHE_VERSION, "fingerprint": fingerprint, **device})
+    except AwsStepError as step:
+        out.warn(f"couldn't confirm this device with Cognito: {explain_aws_error(step)}; the next sign-in "
+                 f"tries again")
+    except OSError as err:
+        cache_unusable(path, err, out.warn)
 
 
 def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=None, remember_device=False,
@@ -1437,98 +1516,22 @@ def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=No
     return session
 
 
-def renew(settings, entry, out, device=None):
-    """Renew with the cached refresh token: (Session, None), or (None, Cognito's reason) when it is refused,
-    so a password sign-in follows.
+def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False, renew_now=False):
+    """The user's Session: from the cache, a token refresh, or a password sign-in.
 
-    A client that rotates refresh tokens refuses REFRESH_TOKEN_AUTH; then GetTokensFromRefreshToken
-    is used, now and (remembered in the cache) from then on, and its new refresh token is kept.
+    settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
+    credentials are not reused, whatever their Expiration says. renew_now skips credentials that are
+    still valid, for whoever needs the longest-lived ones (`share`).
     """
-    rotation = entry.get("rotation") is True
-    result = None
-    for _ in range(2):
-        try:
-            result = refresh_tokens(settings, entry, device, rotation)
-            break
-        except AwsStepError as step:
-            if not rotation and rotation_refusal(step):
-                out.trace("the app client rotates refresh tokens; renewing with GetTokensFromRefreshToken")
-                rotation = True
-                continue
-            code, message = error_code(step.error)
-            if code != "NotAuthorizedException":
-                raise
-            out.note(f"Cognito refused the cached session ({message.rstrip('.') or code}); signing in again")
-            return None, message.rstrip(".") or code
-    out.trace("renewed the session with the refresh token")
-    session = session_from_token(settings, result["IdToken"], result.get("RefreshToken") or entry["refresh_token"],
-                                 entry["identity_id"], "refresh")
-    return session._replace(rotation=rotation), None
-
-
-def refresh_tokens(settings, entry, device, rotation):
-    """Cognito's AuthenticationResult for the cached refresh token (with the device's key, if any)."""
-    return refresh_id_token(entry["refresh_token"], settings["client_id"], settings["region"],
-                            settings.get("client_secret"), entry.get("internal_username") or settings["username"],
-                            settings.get("endpoint_url"), device_key=device and device["device_key"],
-                            rotation=rotation)
-
-
-def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None):
-    """Sign in as the profile's sign_in says, then the identity id and credentials.
-
-    A new device Cognito hands out goes to keep_device(AuthenticationResult), to be confirmed and kept.
-    """
-    result = sign_in_tokens(settings, out, mfa_code, device)
-    if keep_device and "NewDeviceMetadata" in result:
-        keep_device(result)
-    known_id = entry["identity_id"] if entry else None
-    return session_from_token(settings, result["IdToken"], result.get("RefreshToken"), known_id, "login")
-
-
-def sign_in_tokens(settings, out, mfa_code, device=None):
-    """Cognito's AuthenticationResult of a sign-in as the profile's sign_in says (SRP by default), through
-    the remembered device, if any."""
-    region, endpoint = settings["region"], settings.get("endpoint_url")
-    client = make_client("cognito-idp", region, endpoint, unsigned=True)
-    load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
-    prefetch_models(("cognito-identity", "s3"))
-    # The password is asked for only if the sign-in needs it: one-time-code sign-ins don't.
-    password = settings.get("password") or (lambda: password_for(settings))
-    return authenticate_user(settings["username"], password, settings["user_pool_id"],
-                             settings["client_id"], region, settings.get("client_secret"), endpoint,
-                             answer_challenge=challenge_answerer(mfa_code), client=client,
-                             sign_in=settings.get("sign_in") or "srp", note=out.note, device=device)
-
-
-def save_device(path, fingerprint, settings, tokens, remember, out):
-    """Confirm the device a sign-in was handed and keep its secrets, 0600; a failure costs only the device."""
-    client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
-    try:
-        device = confirm_device(client, tokens, remember, out)
-        save_cache(path, {"version": CACHE_VERSION, "fingerprint": fingerprint, **device})
-    except AwsStepError as step:
-        out.warn(f"couldn't confirm this device with Cognito: {explain_aws_error(step)}; the next sign-in "
-                 f"tries again")
-    except OSError as err:
-        cache_unusable(path, err, out.warn)
-
-
-def session_from_token(settings, id_token, refresh_token, identity_id, source):
-    """Trade an ID token for the identity id (unless known) and the temporary credentials: a Session."""
-    region, endpoint = settings["region"], settings.get("endpoint_url")
-    provider = cognito_provider(region, settings["user_pool_id"])
-    client = make_client("cognito-identity", region, endpoint, unsigned=True)
-    if not identity_id:
-        identity_id = get_id(settings["identity_pool_id"], provider, id_token, region, endpoint, client)
-    credentials = get_credentials_for_identity(identity_id, provider, id_token, region, endpoint, client)
-    return Session(identity_id, credentials, id_token, refresh_token, internal_username(id_token), source)
-
-
-def internal_username(id_token):
-    """The name Cognito knows the user by: cognito:username, which is the sub when users sign in by alias."""
-    claims = jwt_claims(id_token)
-    return claims.get("cognito:username") or claims.get("sub")
+    path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
+    if not use_cache:
+        return sign_in(settings, out, None, mfa_code)
+    entry = load_cache(path, fingerprint, out.warn)
+    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
+        out.trace(f"using cached credentials from {path}")
+        return Session.from_cache(entry)
+    with cache_lock(path, out.warn) as usable:
+        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead, remember_device, renew_now)
 
 
 # ====================================================================== s3
@@ -1667,18 +1670,6 @@ def s3_client(credentials, region, endpoint_url=None):
     return make_client("s3", region, endpoint_url, credentials=credentials, signature_version="s3v4")
 
 
-def transfer_manager(client, largest=None):
-    """boto3's transfer manager: multipart, concurrent and streaming; more requests at once for small files."""
-    from boto3.s3.transfer import TransferConfig, create_transfer_manager
-
-    settings = dict(TRANSFER_SETTINGS)
-    if largest is not None:
-        per_request = max(1, min(largest, settings["multipart_chunksize"]))
-        settings["max_concurrency"] = max(settings["max_concurrency"],
-                                          min(MAX_CONCURRENCY, IN_FLIGHT_BUDGET // per_request))
-    return create_transfer_manager(client, TransferConfig(**settings), osutil=strict_reads())
-
-
 def strict_reads():
     """s3transfer's OSUtils whose part readers stop at once when the file ends before the size announced.
 
@@ -1710,6 +1701,18 @@ def strict_reads():
                                        enable_callbacks=False, close_callbacks=close_callbacks)
 
     return StrictOSUtils()
+
+
+def transfer_manager(client, largest=None):
+    """boto3's transfer manager: multipart, concurrent and streaming; more requests at once for small files."""
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    settings = dict(TRANSFER_SETTINGS)
+    if largest is not None:
+        per_request = max(1, min(largest, settings["multipart_chunksize"]))
+        settings["max_concurrency"] = max(settings["max_concurrency"],
+                                          min(MAX_CONCURRENCY, IN_FLIGHT_BUDGET // per_request))
+    return create_transfer_manager(client, TransferConfig(**settings), osutil=strict_reads())
 
 
 class Progress:
@@ -1771,6 +1774,80 @@ def interruptible(manager, on_interrupt):
         manager.shutdown()
 
 
+def file_change(path, info):
+    """How the file at path differs from its stat info taken before the upload; "" if it does not."""
+    try:
+        now = os.stat(path)
+    except OSError as err:
+        return f"it can no longer be read: {err.strerror}"
+    if now.st_size != info.st_size:
+        return f"{info.st_size} bytes then, {now.st_size} now"
+    if (now.st_mtime_ns, now.st_ino) != (info.st_mtime_ns, info.st_ino):
+        return "it was modified"
+    return ""
+
+
+def upload_outcome(path, key, bucket, future, info, writes):
+    """Wait for one upload; its outcome dict, with "exception" (the ToolError or AwsStepError) unless stored."""
+    uri = f"s3://{bucket}/{key}"
+    outcome = {"path": path, "uri": uri, "key": key, "size": info.st_size}
+    try:
+        with aws_step("put", uri, "s3"), local_file_errors("read", path):
+            future.result()
+        error = None
+    except (ToolError, AwsStepError) as err:
+        error = err
+    change = file_change(path, info)
+    if change:
+        stored = error is None
+        error = ToolError(f"{path} changed while it was being uploaded ({change}); " + (
+            f"{uri} was stored with the {info.st_size} bytes it had when the upload began, or a mix of "
+            f"old and new bytes; upload it again" if stored else "nothing was stored; upload it again"), EXIT_USAGE)
+    elif isinstance(error, AwsStepError) and writes.no_clobber and error_code(error.error)[0] == "PreconditionFailed":
+        return {**outcome, "outcome": "skipped", "exception": error}
+    if error is None:
+        return {**outcome, "outcome": "stored", **writes.results.get(key, {"etag": ""})}
+    explained = explain_aws_error(error) if isinstance(error, AwsStepError) else error
+    return {**outcome, "outcome": "failed", "error": str(explained), "exit_code": explained.exit_code,
+            "exception": error}
+
+
+def stop_uploads(client, bucket, pairs, futures, writes):
+    """After Ctrl-C: cancel every upload, abort the open multipart ones (bounded), and say what may be stored."""
+    import threading
+
+    for future in futures:
+        future.cancel()
+    in_doubt = writes.unanswered(("PutObject", "CompleteMultipartUpload"))
+    opening = writes.unanswered(("CreateMultipartUpload",))
+    uploads, aborted = dict(writes.open_uploads), []
+
+    def abort():
+        for key, upload_id in uploads.items():
+            with contextlib.suppress(AwsStepError), aws_step("abort the upload of", key, "s3"):
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+                aborted.append(key)
+
+    if uploads:
+        worker = threading.Thread(target=abort, name="abort-uploads", daemon=True)
+        worker.start()
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C only stops the waiting
+            worker.join(ABORT_GRACE)
+    stored = [key for _, key in pairs if key in writes.results]
+    parts = [f"{len(stored)} of {len(pairs)} file{'s' if len(pairs) > 1 else ''} stored"]
+    if in_doubt:
+        parts.append(", ".join(f"s3://{bucket}/{key}" for key in in_doubt[:3]) + (" ..." if len(in_doubt) > 3 else "")
+                     + " may or may not have been stored (the request was in flight; check with `ls`)")
+    if aborted:
+        parts.append(f"{len(aborted)} multipart upload{'s' if len(aborted) > 1 else ''} aborted")
+    left_open = [key for key in uploads if key not in aborted] + opening
+    if left_open:
+        parts.append(f"{len(left_open)} multipart upload{'s' if len(left_open) > 1 else ''} may still be open "
+                     f"(parts are not objects; setup's lifecycle rule aborts them after 3 days)")
+    parts.append("nothing else was stored")
+    return "; ".join(parts)
+
+
 def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=None):
     """Upload [(path, key)] concurrently; return one outcome per pair, in order:
     {"path", "uri", "key", "size", "outcome": "stored"|"skipped"|"failed", "etag", "checksum_crc32"[, "error"]}.
@@ -1813,124 +1890,12 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
     return outcomes
 
 
-def upload_outcome(path, key, bucket, future, info, writes):
-    """Wait for one upload; its outcome dict, with "exception" (the ToolError or AwsStepError) unless stored."""
-    uri = f"s3://{bucket}/{key}"
-    outcome = {"path": path, "uri": uri, "key": key, "size": info.st_size}
-    try:
-        with aws_step("put", uri, "s3"), local_file_errors("read", path):
-            future.result()
-        error = None
-    except (ToolError, AwsStepError) as err:
-        error = err
-    change = file_change(path, info)
-    if change:
-        stored = error is None
-        error = ToolError(f"{path} changed while it was being uploaded ({change}); " + (
-            f"{uri} was stored with the {info.st_size} bytes it had when the upload began, or a mix of "
-            f"old and new bytes; upload it again" if stored else "nothing was stored; upload it again"), EXIT_USAGE)
-    elif isinstance(error, AwsStepError) and writes.no_clobber and error_code(error.error)[0] == "PreconditionFailed":
-        return {**outcome, "outcome": "skipped", "exception": error}
-    if error is None:
-        return {**outcome, "outcome": "stored", **writes.results.get(key, {"etag": ""})}
-    explained = explain_aws_error(error) if isinstance(error, AwsStepError) else error
-    return {**outcome, "outcome": "failed", "error": str(explained), "exit_code": explained.exit_code,
-            "exception": error}
-
-
-def file_change(path, info):
-    """How the file at path differs from its stat info taken before the upload; "" if it does not."""
-    try:
-        now = os.stat(path)
-    except OSError as err:
-        return f"it can no longer be read: {err.strerror}"
-    if now.st_size != info.st_size:
-        return f"{info.st_size} bytes then, {now.st_size} now"
-    if (now.st_mtime_ns, now.st_ino) != (info.st_mtime_ns, info.st_ino):
-        return "it was modified"
-    return ""
-
-
-def stop_uploads(client, bucket, pairs, futures, writes):
-    """After Ctrl-C: cancel every upload, abort the open multipart ones (bounded), and say what may be stored."""
-    import threading
-
-    for future in futures:
-        future.cancel()
-    in_doubt = writes.unanswered(("PutObject", "CompleteMultipartUpload"))
-    opening = writes.unanswered(("CreateMultipartUpload",))
-    uploads, aborted = dict(writes.open_uploads), []
-
-    def abort():
-        for key, upload_id in uploads.items():
-            with contextlib.suppress(AwsStepError), aws_step("abort the upload of", key, "s3"):
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-                aborted.append(key)
-
-    if uploads:
-        worker = threading.Thread(target=abort, name="abort-uploads", daemon=True)
-        worker.start()
-        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C only stops the waiting
-            worker.join(ABORT_GRACE)
-    stored = [key for _, key in pairs if key in writes.results]
-    parts = [f"{len(stored)} of {len(pairs)} file{'s' if len(pairs) > 1 else ''} stored"]
-    if in_doubt:
-        parts.append(", ".join(f"s3://{bucket}/{key}" for key in in_doubt[:3]) + (" ..." if len(in_doubt) > 3 else "")
-                     + " may or may not have been stored (the request was in flight; check with `ls`)")
-    if aborted:
-        parts.append(f"{len(aborted)} multipart upload{'s' if len(aborted) > 1 else ''} aborted")
-    left_open = [key for key in uploads if key not in aborted] + opening
-    if left_open:
-        parts.append(f"{len(left_open)} multipart upload{'s' if len(left_open) > 1 else ''} may still be open "
-                     f"(parts are not objects; setup's lifecycle rule aborts them after 3 days)")
-    parts.append("nothing else was stored")
-    return "; ".join(parts)
-
-
 def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
              endpoint_url=None, *, key=None, out=None, folder=DEFAULT_FOLDER):
     """Upload one file to s3://bucket/<folder of identity_id>/<key or its basename>; return {"uri", "size", ...}."""
     credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": session_token}
     full_key = user_key(user_folder(folder, identity_id), key or os.path.basename(upload_path), bucket)
     return upload_files(s3_client(credentials, region, endpoint_url), bucket, [(upload_path, full_key)], out)[0]
-
-
-def download_file(client, bucket, key, dest, out, no_clobber=False):
-    """Download into a temporary file beside dest and move it into place only when complete.
-
-    An object replaced while its parts are read (S3 answers 412 to the If-Match of a ranged GET)
-    is downloaded once more. With no_clobber an existing dest is never replaced, even one that
-    appeared during the download.
-    """
-    import tempfile
-
-    uri = f"s3://{bucket}/{key}"
-    with local_file_errors("write", dest):
-        fd, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dest)), prefix=".cog_auth_s3-",
-                                    suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle, local_file_errors("write", dest):
-            mask = os.umask(0)
-            os.umask(mask)
-            os.fchmod(handle.fileno(), 0o666 & ~mask)  # what a plain open() would have made
-            for attempt in (1, 2):
-                try:
-                    fetch_object(client, bucket, key, handle, dest, out)
-                    break
-                except AwsStepError as step:
-                    if attempt == 2 or error_code(step.error)[0] != "PreconditionFailed":
-                        raise
-                    out.note(f"{uri} changed while it was being downloaded; downloading it again")
-                    handle.seek(0)
-                    handle.truncate()
-            handle.flush()
-            size = os.fstat(handle.fileno()).st_size
-        place_download(temp, dest, no_clobber)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    return {"uri": uri, "path": dest, "size": size}
 
 
 def fetch_object(client, bucket, key, handle, dest, out):
@@ -1969,6 +1934,44 @@ def place_download(temp, dest, no_clobber):
         os.replace(temp, dest)
         return
     os.unlink(temp)
+
+
+def download_file(client, bucket, key, dest, out, no_clobber=False):
+    """Download into a temporary file beside dest and move it into place only when complete.
+
+    An object replaced while its parts are read (S3 answers 412 to the If-Match of a ranged GET)
+    is downloaded once more. With no_clobber an existing dest is never replaced, even one that
+    appeared during the download.
+    """
+    import tempfile
+
+    uri = f"s3://{bucket}/{key}"
+    with local_file_errors("write", dest):
+        fd, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(dest)), prefix=".cog_auth_s3-",
+                                    suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle, local_file_errors("write", dest):
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(handle.fileno(), 0o666 & ~mask)  # what a plain open() would have made
+            for attempt in (1, 2):
+                try:
+                    fetch_object(client, bucket, key, handle, dest, out)
+                    break
+                except AwsStepError as step:
+                    if attempt == 2 or error_code(step.error)[0] != "PreconditionFailed":
+                        raise
+                    out.note(f"{uri} changed while it was being downloaded; downloading it again")
+                    handle.seek(0)
+                    handle.truncate()
+            handle.flush()
+            size = os.fstat(handle.fileno()).st_size
+        place_download(temp, dest, no_clobber)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return {"uri": uri, "path": dest, "size": size}
 
 
 def iter_objects(client, bucket, prefix):
@@ -2709,6 +2712,16 @@ def ensure_identity_pool(identity, name, provider, client_id, changes, used=None
     return pool_id
 
 
+def role_policy_names(iam, role):
+    """The names of the role's inline policies and the ARNs of its attached ones."""
+    with aws_step("list the policies of", f"role {role}", "admin"):
+        inline = [name for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
+                  for name in page["PolicyNames"]]
+        attached = [item["PolicyArn"] for page in iam.get_paginator("list_attached_role_policies").paginate(
+            RoleName=role) for item in page["AttachedPolicies"]]
+    return inline + attached
+
+
 def ensure_role(iam, role, policies, changes,
                 description="Cognito users of this deployment: their own folder of the bucket",
                 policy_name=ROLE_POLICY_NAME):
@@ -2740,16 +2753,6 @@ def ensure_role(iam, role, policies, changes,
         changes.out.warn(f"role {role} also has {', '.join(extra)}, which may grant more than it should; "
                          f"remove them")
     return arn, status != "exists"
-
-
-def role_policy_names(iam, role):
-    """The names of the role's inline policies and the ARNs of its attached ones."""
-    with aws_step("list the policies of", f"role {role}", "admin"):
-        inline = [name for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
-                  for name in page["PolicyNames"]]
-        attached = [item["PolicyArn"] for page in iam.get_paginator("list_attached_role_policies").paginate(
-            RoleName=role) for item in page["AttachedPolicies"]]
-    return inline + attached
 
 
 def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn=None, role_mappings=None):
@@ -3789,48 +3792,6 @@ def check_upload_file(path):
         raise ToolError(f"upload file {path} is not readable", EXIT_USAGE)
 
 
-def cmd_run(args, out):
-    """The seed flow: sign in, print the token, identity and credentials, upload, optionally test isolation."""
-    settings = profile_settings(args, SESSION_KEYS + ("bucket", "upload_file"))
-    template = folder_template(args, settings)
-    if args.try_identity and IDENTITY_PLACEHOLDER not in template:
-        raise ToolError(f"--try-identity needs a per-user folder; {template} is shared by every user", EXIT_USAGE)
-    check_upload_file(settings["upload_file"])
-    bucket, region, endpoint, path = settings["bucket"], settings["region"], settings.get("endpoint_url"), \
-        settings["upload_file"]
-
-    def upload_and_probe(session):
-        """The upload, then the isolation probe, with one session's credentials."""
-        creds = session.credentials
-        check_try_identity(args.try_identity, session.identity_id)
-        with bucket_diagnosis(lambda: s3_client(creds, region, endpoint), bucket,
-                              user_folder(template, session.identity_id)):
-            upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
-                              session.identity_id, bucket, path, endpoint, out=out, folder=template)
-        try_key = user_key(user_folder(template, args.try_identity), args.try_key, bucket) if args.try_key else None
-        probe = try_identity(s3_client(creds, region, endpoint), bucket, args.try_identity, try_key, out, template) \
-            if args.try_identity else None
-        return session, upload, probe
-
-    session, upload, probe = with_live_session(args, settings, out, upload_and_probe)
-    creds, identity_id = session.credentials, session.identity_id
-    report = {
-        "id_token": session.id_token, "identity_id": identity_id, "access_key_id": creds["AccessKeyId"],
-        "secret_access_key": creds["SecretAccessKey"], "session_token": creds["SessionToken"],
-        "expiration": creds["Expiration"], "uri": upload["uri"], "size": upload["size"], "etag": upload["etag"],
-        "credentials_source": session.source,
-    }
-    status = EXIT_OK
-    if probe:
-        report["isolation"], status = probe
-    lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
-                      for key, label in RUN_LABELS]
-                     + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
-                     + (isolation_lines(report["isolation"]) if "isolation" in report else []))
-    out.result(report, lines)
-    return status
-
-
 def check_try_identity(other_id, identity_id):
     """--try-identity must name another identity of the same pool, or the probe proves nothing."""
     if other_id == identity_id:
@@ -3873,6 +3834,48 @@ def isolation_lines(isolation):
     return [("Isolation", isolation["message"])] + [
         (f"  {verb}", f"{'ALLOWED' if item['result'] == 'allowed' else item['result']}: {item['uri']} "
                       f"({item['detail']})") for verb, item in isolation["verbs"].items()]
+
+
+def cmd_run(args, out):
+    """The seed flow: sign in, print the token, identity and credentials, upload, optionally test isolation."""
+    settings = profile_settings(args, SESSION_KEYS + ("bucket", "upload_file"))
+    template = folder_template(args, settings)
+    if args.try_identity and IDENTITY_PLACEHOLDER not in template:
+        raise ToolError(f"--try-identity needs a per-user folder; {template} is shared by every user", EXIT_USAGE)
+    check_upload_file(settings["upload_file"])
+    bucket, region, endpoint, path = settings["bucket"], settings["region"], settings.get("endpoint_url"), \
+        settings["upload_file"]
+
+    def upload_and_probe(session):
+        """The upload, then the isolation probe, with one session's credentials."""
+        creds = session.credentials
+        check_try_identity(args.try_identity, session.identity_id)
+        with bucket_diagnosis(lambda: s3_client(creds, region, endpoint), bucket,
+                              user_folder(template, session.identity_id)):
+            upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
+                              session.identity_id, bucket, path, endpoint, out=out, folder=template)
+        try_key = user_key(user_folder(template, args.try_identity), args.try_key, bucket) if args.try_key else None
+        probe = try_identity(s3_client(creds, region, endpoint), bucket, args.try_identity, try_key, out, template) \
+            if args.try_identity else None
+        return session, upload, probe
+
+    session, upload, probe = with_live_session(args, settings, out, upload_and_probe)
+    creds, identity_id = session.credentials, session.identity_id
+    report = {
+        "id_token": session.id_token, "identity_id": identity_id, "access_key_id": creds["AccessKeyId"],
+        "secret_access_key": creds["SecretAccessKey"], "session_token": creds["SessionToken"],
+        "expiration": creds["Expiration"], "uri": upload["uri"], "size": upload["size"], "etag": upload["etag"],
+        "credentials_source": session.source,
+    }
+    status = EXIT_OK
+    if probe:
+        report["isolation"], status = probe
+    lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
+                      for key, label in RUN_LABELS]
+                     + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
+                     + (isolation_lines(report["isolation"]) if "isolation" in report else []))
+    out.result(report, lines)
+    return status
 
 
 def cmd_creds(args, out):
@@ -3980,6 +3983,30 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
     return with_live_session(args, settings, out, attempt, renew_now)
 
 
+def walk_files(folder, note, relative=""):
+    """(path, path relative to folder) of every file below folder, in S3's key order; symbolic links are skipped.
+
+    Key order (a/b before a-c, as S3 lists them) lets `sync` walk a folder and a listing side by side.
+    """
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
+    except OSError as err:
+        raise ToolError(f"can't read folder {folder}: {err.strerror}", EXIT_USAGE) from None
+    for entry in entries:
+        if entry.is_symlink():
+            # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
+            note(f"skipped symbolic link {entry.path}; name it on the command line to upload its target")
+        elif entry.is_dir(follow_symlinks=False):
+            yield from walk_files(entry.path, note, f"{relative}{entry.name}/")
+        else:
+            problem = not_a_regular_file(entry.path)
+            if problem:
+                raise ToolError(f"{entry.path} is {problem}; move it out of {folder} or upload the files one by one",
+                                EXIT_USAGE)
+            yield entry.path, relative + entry.name
+
+
 def upload_plan(paths, key, recursive, note):
     """[(local path, key relative to the user's folder)] for `put`, checked before any request."""
     pairs = []
@@ -4009,28 +4036,25 @@ def upload_plan(paths, key, recursive, note):
     return pairs
 
 
-def walk_files(folder, note, relative=""):
-    """(path, path relative to folder) of every file below folder, in S3's key order; symbolic links are skipped.
+PUT_LINES = {
+    "stored": "stored  {uri} ({size} bytes, ETag {etag})",
+    "skipped": "skipped {uri} (it exists; --no-clobber left it unchanged)",
+    "failed": "failed  {uri} ({error})",
+}
 
-    Key order (a/b before a-c, as S3 lists them) lets `sync` walk a folder and a listing side by side.
-    """
-    try:
-        with os.scandir(folder) as scan:
-            entries = sorted(scan, key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
-    except OSError as err:
-        raise ToolError(f"can't read folder {folder}: {err.strerror}", EXIT_USAGE) from None
-    for entry in entries:
-        if entry.is_symlink():
-            # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
-            note(f"skipped symbolic link {entry.path}; name it on the command line to upload its target")
-        elif entry.is_dir(follow_symlinks=False):
-            yield from walk_files(entry.path, note, f"{relative}{entry.name}/")
-        else:
-            problem = not_a_regular_file(entry.path)
-            if problem:
-                raise ToolError(f"{entry.path} is {problem}; move it out of {folder} or upload the files one by one",
-                                EXIT_USAGE)
-            yield entry.path, relative + entry.name
+
+def put_summary(outcomes, out):
+    """After the per-file lines of several files: the counts; exit 4 only for real failures."""
+    counts = {name: sum(item["outcome"] == name for item in outcomes) for name in PUT_LINES}
+    summary = f"{counts['stored']} stored, {counts['skipped']} skipped, {counts['failed']} failed"
+    out.result({"uploaded": [item for item in outcomes if item["outcome"] == "stored"], "files": outcomes,
+                "summary": counts}, [summary])
+    failed = [item for item in outcomes if item["outcome"] == "failed"]
+    if failed:
+        code = EXIT_AWS if any(item["exit_code"] == EXIT_AWS for item in failed) else failed[0]["exit_code"]
+        raise ToolError(f"{len(failed)} of {len(outcomes)} files failed ({summary}); the first: {failed[0]['error']}",
+                        code)
+    return EXIT_OK
 
 
 def cmd_put(args, out):
@@ -4056,25 +4080,55 @@ def cmd_put(args, out):
     return put_summary(results, out)
 
 
-PUT_LINES = {
-    "stored": "stored  {uri} ({size} bytes, ETag {etag})",
-    "skipped": "skipped {uri} (it exists; --no-clobber left it unchanged)",
-    "failed": "failed  {uri} ({error})",
-}
+def tree_prefix(folder, prefix, bucket):
+    """The full S3 prefix of a folder named by a recursive command: docs means docs/, never docs2/."""
+    full = user_prefix(folder, prefix, bucket)
+    return full if full.endswith("/") else full + "/"
 
 
-def put_summary(outcomes, out):
-    """After the per-file lines of several files: the counts; exit 4 only for real failures."""
-    counts = {name: sum(item["outcome"] == name for item in outcomes) for name in PUT_LINES}
-    summary = f"{counts['stored']} stored, {counts['skipped']} skipped, {counts['failed']} failed"
-    out.result({"uploaded": [item for item in outcomes if item["outcome"] == "stored"], "files": outcomes,
-                "summary": counts}, [summary])
-    failed = [item for item in outcomes if item["outcome"] == "failed"]
-    if failed:
-        code = EXIT_AWS if any(item["exit_code"] == EXIT_AWS for item in failed) else failed[0]["exit_code"]
-        raise ToolError(f"{len(failed)} of {len(outcomes)} files failed ({summary}); the first: {failed[0]['error']}",
-                        code)
-    return EXIT_OK
+def local_path_for(folder, dest, relative):
+    """Where an object whose key is relative below a prefix goes under dest; None for keys no file can take.
+
+    Another client may have stored keys with '..', '//' or a trailing / (a folder marker); such a key
+    could write outside dest, so it is skipped.
+    """
+    try:
+        confine(folder, relative)
+    except ToolError:
+        return None
+    return os.path.join(dest, *relative.split("/"))
+
+
+def get_tree(args, out):
+    """get --recursive: download every object under PREFIX into DEST, keeping the folders below PREFIX."""
+    dest = args.dest or "."  # created as files arrive, as aws s3 cp --recursive does
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ToolError(f"{dest} is not a folder; name one (get --recursive PREFIX FOLDER)", EXIT_USAGE)
+
+    def run(bucket, folder, client):
+        """Download every object under the prefix into dest, keeping the folders below it."""
+        prefix = tree_prefix(folder, args.key, bucket)
+        done = []
+
+        def actions():
+            for item in iter_objects(client, bucket, prefix):
+                path = local_path_for(folder, dest, item["Key"][len(prefix):])
+                if path:
+                    yield Transfer(False, path, item["Key"], item["Size"], item.get("ETag"))
+                elif not item["Key"].endswith("/"):
+                    out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name below {dest}")
+
+        def report(transfer):
+            done.append(1)
+            if not args.json:
+                print(f"s3://{bucket}/{transfer.key} -> {transfer.path}")
+
+        transfer_tree(client, bucket, actions(), report)
+        # Text lines went out as each file arrived; --json answers once, at the end.
+        out.result({"uri": f"s3://{bucket}/{prefix}", "dest": dest, "downloaded": len(done)}, [])
+        out.note(f"downloaded {len(done)} object{'' if len(done) == 1 else 's'} from s3://{bucket}/{prefix}")
+        return EXIT_OK
+    return with_user_files(args, out, run, prefix=args.key)
 
 
 def cmd_get(args, out):
@@ -4122,6 +4176,58 @@ RM_LINES = {
     # Without ListBucket on the folder S3 answers a missing key as a forbidden one, so it can't be told.
     "deleted if it existed": "deleted {uri} (if it existed: S3 can't say, as you may not list your folder)",
 }
+
+
+def confirm(question, refusal):
+    """Ask a yes/no question on the terminal; False unless the answer is yes."""
+    if not sys.stdin or not sys.stdin.isatty():
+        raise ToolError(refusal, EXIT_USAGE)
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def rm_tree(args, out):
+    """rm --recursive: delete every object under PREFIX, 1,000 per request, after a confirmation."""
+    if len(args.keys) != 1:
+        raise ToolError("rm --recursive takes one PREFIX", EXIT_USAGE)
+    if not args.force and (not sys.stdin or not sys.stdin.isatty()):
+        raise ToolError(f"rm --recursive {args.keys[0]} deletes everything under it and stdin is not a terminal "
+                        f"to confirm; add --force", EXIT_USAGE)
+
+    def run(bucket, folder, client):
+        """Confirm, then delete every object under the prefix, 1,000 per request."""
+        prefix = tree_prefix(folder, args.keys[0], bucket)
+        if not args.force and not confirm(f"delete every object under s3://{bucket}/{prefix}?",
+                                          "no terminal to confirm; add --force"):
+            out.note("nothing was deleted")
+            return EXIT_OK
+        deleted, refused, batch = 0, [], []
+
+        def flush():
+            nonlocal deleted
+            failures = delete_objects(client, bucket, batch)
+            failed = {key for key, _ in failures}
+            refused.extend(failures)
+            for key in batch:
+                if key not in failed and not args.json:
+                    print(f"deleted s3://{bucket}/{key}")
+            deleted += len(batch) - len(failed)
+            batch.clear()
+
+        for item in iter_objects(client, bucket, prefix):
+            batch.append(item["Key"])
+            if len(batch) == 1000:
+                flush()
+        flush()
+        for key, code in refused:
+            out.warn(f"S3 refused to delete s3://{bucket}/{key} ({code})")
+        out.result({"uri": f"s3://{bucket}/{prefix}", "deleted": deleted, "refused": len(refused)}, [])
+        out.note(f"deleted {deleted} objects under s3://{bucket}/{prefix}")
+        if refused:
+            raise ToolError(f"{len(refused)} objects under s3://{bucket}/{prefix} could not be deleted (see above); "
+                            f"check the role policy", EXIT_AWS)
+        return EXIT_OK
+    return with_user_files(args, out, run, prefix=args.keys[0])
 
 
 def cmd_rm(args, out):
@@ -4236,109 +4342,6 @@ def cmd_share(args, out):
                    [url])
         return EXIT_OK
     return with_user_files(args, out, run, keys=[args.key], renew_now=True)
-
-
-def tree_prefix(folder, prefix, bucket):
-    """The full S3 prefix of a folder named by a recursive command: docs means docs/, never docs2/."""
-    full = user_prefix(folder, prefix, bucket)
-    return full if full.endswith("/") else full + "/"
-
-
-def local_path_for(folder, dest, relative):
-    """Where an object whose key is relative below a prefix goes under dest; None for keys no file can take.
-
-    Another client may have stored keys with '..', '//' or a trailing / (a folder marker); such a key
-    could write outside dest, so it is skipped.
-    """
-    try:
-        confine(folder, relative)
-    except ToolError:
-        return None
-    return os.path.join(dest, *relative.split("/"))
-
-
-def get_tree(args, out):
-    """get --recursive: download every object under PREFIX into DEST, keeping the folders below PREFIX."""
-    dest = args.dest or "."  # created as files arrive, as aws s3 cp --recursive does
-    if os.path.exists(dest) and not os.path.isdir(dest):
-        raise ToolError(f"{dest} is not a folder; name one (get --recursive PREFIX FOLDER)", EXIT_USAGE)
-
-    def run(bucket, folder, client):
-        """Download every object under the prefix into dest, keeping the folders below it."""
-        prefix = tree_prefix(folder, args.key, bucket)
-        done = []
-
-        def actions():
-            for item in iter_objects(client, bucket, prefix):
-                path = local_path_for(folder, dest, item["Key"][len(prefix):])
-                if path:
-                    yield Transfer(False, path, item["Key"], item["Size"], item.get("ETag"))
-                elif not item["Key"].endswith("/"):
-                    out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name below {dest}")
-
-        def report(transfer):
-            done.append(1)
-            if not args.json:
-                print(f"s3://{bucket}/{transfer.key} -> {transfer.path}")
-
-        transfer_tree(client, bucket, actions(), report)
-        # Text lines went out as each file arrived; --json answers once, at the end.
-        out.result({"uri": f"s3://{bucket}/{prefix}", "dest": dest, "downloaded": len(done)}, [])
-        out.note(f"downloaded {len(done)} object{'' if len(done) == 1 else 's'} from s3://{bucket}/{prefix}")
-        return EXIT_OK
-    return with_user_files(args, out, run, prefix=args.key)
-
-
-def confirm(question, refusal):
-    """Ask a yes/no question on the terminal; False unless the answer is yes."""
-    if not sys.stdin or not sys.stdin.isatty():
-        raise ToolError(refusal, EXIT_USAGE)
-    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-def rm_tree(args, out):
-    """rm --recursive: delete every object under PREFIX, 1,000 per request, after a confirmation."""
-    if len(args.keys) != 1:
-        raise ToolError("rm --recursive takes one PREFIX", EXIT_USAGE)
-    if not args.force and (not sys.stdin or not sys.stdin.isatty()):
-        raise ToolError(f"rm --recursive {args.keys[0]} deletes everything under it and stdin is not a terminal "
-                        f"to confirm; add --force", EXIT_USAGE)
-
-    def run(bucket, folder, client):
-        """Confirm, then delete every object under the prefix, 1,000 per request."""
-        prefix = tree_prefix(folder, args.keys[0], bucket)
-        if not args.force and not confirm(f"delete every object under s3://{bucket}/{prefix}?",
-                                          "no terminal to confirm; add --force"):
-            out.note("nothing was deleted")
-            return EXIT_OK
-        deleted, refused, batch = 0, [], []
-
-        def flush():
-            nonlocal deleted
-            failures = delete_objects(client, bucket, batch)
-            failed = {key for key, _ in failures}
-            refused.extend(failures)
-            for key in batch:
-                if key not in failed and not args.json:
-                    print(f"deleted s3://{bucket}/{key}")
-            deleted += len(batch) - len(failed)
-            batch.clear()
-
-        for item in iter_objects(client, bucket, prefix):
-            batch.append(item["Key"])
-            if len(batch) == 1000:
-                flush()
-        flush()
-        for key, code in refused:
-            out.warn(f"S3 refused to delete s3://{bucket}/{key} ({code})")
-        out.result({"uri": f"s3://{bucket}/{prefix}", "deleted": deleted, "refused": len(refused)}, [])
-        out.note(f"deleted {deleted} objects under s3://{bucket}/{prefix}")
-        if refused:
-            raise ToolError(f"{len(refused)} objects under s3://{bucket}/{prefix} could not be deleted (see above); "
-                            f"check the role policy", EXIT_AWS)
-        return EXIT_OK
-    return with_user_files(args, out, run, prefix=args.keys[0])
 
 
 def local_tree(folder, note):
@@ -5027,5 +5030,7 @@ def main(argv=None) -> int:
         print(f"cog_auth_s3: unexpected error: {type(err).__name__}: {one_line(err)}; "
               f"run again with --debug for details", file=sys.stderr)
         return EXIT_UNEXPECTED
+
+
 if __name__ == "__main__":
     sys.exit(main())

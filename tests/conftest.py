@@ -61,6 +61,23 @@ def admin_session(local_aws):
 
 
 @pytest.fixture
+def idp(admin_client):
+    """cognito-idp signed with the administrator's keys."""
+    return admin_client("cognito-idp")
+
+
+@pytest.fixture
+def public(local_aws):
+    """cognito-idp unsigned, as an end user's tool calls InitiateAuth/RespondToAuthChallenge."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    return boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=local_aws["endpoint_url"],
+                        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
+
+
+@pytest.fixture
 def admin_client(admin_session, local_aws):
     """admin_client("s3") -> a client of the local AWS signed as the administrator."""
     def make(service, region="us-east-1"):

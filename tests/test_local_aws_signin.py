@@ -17,19 +17,6 @@ SMS_CONFIG = {"SmsConfiguration": {"SnsCallerArn": "arn:aws:iam::123456789012:ro
 USER_AUTH_FLOWS = ("ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
 
 
-@pytest.fixture
-def idp(admin_client):
-    """cognito-idp signed with the administrator's keys."""
-    return admin_client("cognito-idp")
-
-
-@pytest.fixture
-def public(local_aws):
-    """cognito-idp unsigned, as an end user's tool calls it."""
-    return boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=local_aws["endpoint_url"],
-                        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
-
-
 def make_pool(idp, factors=("PASSWORD",), flows=USER_AUTH_FLOWS):
     """A pool whose sign-in policy allows factors, and an app client with flows: (pool id, client id)."""
     pool = idp.create_user_pool(PoolName=f"signin-{uuid.uuid4().hex[:8]}",

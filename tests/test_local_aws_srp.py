@@ -1,13 +1,9 @@
 """local_aws's Cognito: USER_SRP_AUTH checked for real, over HTTP, with pycognito as the client."""
 
 import base64
-import time
 import uuid
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP
 from pycognito.exceptions import (
@@ -20,19 +16,6 @@ from conftest import local_now, totp
 
 PASSWORD = "Correct-horse-1!"
 TEMPORARY = "Temporary-pass-1!"
-
-
-@pytest.fixture
-def idp(admin_client):
-    """cognito-idp signed with the administrator's keys."""
-    return admin_client("cognito-idp")
-
-
-@pytest.fixture
-def public(local_aws):
-    """cognito-idp unsigned, as an end user's tool calls InitiateAuth/RespondToAuthChallenge."""
-    return boto3.client("cognito-idp", region_name="us-east-1", endpoint_url=local_aws["endpoint_url"],
-                        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
 
 
 def make_pool(idp, *, secret=False, flows=("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"), **pool_args):

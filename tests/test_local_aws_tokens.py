@@ -12,7 +12,7 @@ from pycognito.aws_srp import AWSSRP, generate_hash_device
 from pycognito.exceptions import SoftwareTokenMFAChallengeException
 
 from conftest import advance_clock, totp
-from test_local_aws_srp import PASSWORD, error, idp, make_pool, make_user, public  # noqa: F401
+from test_local_aws_srp import PASSWORD, error, make_pool, make_user
 
 ROTATING = {"Feature": "ENABLED", "RetryGracePeriodSeconds": 0}
 

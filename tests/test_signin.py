@@ -58,12 +58,6 @@ def choice(local_aws, tmp_path_factory):
     return deployment
 
 
-@pytest.fixture
-def idp(admin_client):
-    """cognito-idp as the administrator."""
-    return admin_client("cognito-idp")
-
-
 # ---- setup and add-user
 
 def test_setup_choice_enables_user_auth_passwordless_factors_and_mfa(choice, idp, admin_client):
