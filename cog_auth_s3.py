@@ -77,7 +77,7 @@ import os
 import re
 import sys
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LOGIN, EXIT_AWS, EXIT_ISOLATION = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
