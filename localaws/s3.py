@@ -18,12 +18,16 @@ What S3 does and moto 5.2.1 did not (install() patches moto in-process):
   bucket policy, the request's context, presigned URLs alike) of s3:ListBucket on the bucket's ARN with no
   s3:prefix, s3:delimiter or s3:max-keys in the context: a ListBucket grant conditioned on s3:prefix does not
   count. moto answered 404 to everyone.
+- A signed request naming a bucket that does not exist answers 404 NoSuchBucket once its signature and
+  credentials are checked and before the caller's policies are (moto evaluated them first and answered
+  AccessDenied). CreateBucket is exempt; unsigned requests still get AccessDenied.
 
 Differences that remain: CompleteMultipartUpload's If-Match is not checked (moto ignores it); unconditional
 writes do not take the per-key lock (S3 lets the last writer win, as here); KeyTooLongError's body lacks
 the <Size> and <MaxSizeAllowed> elements S3 adds; a PUT sent with Content-Type
 application/x-www-form-urlencoded loses its body (moto's request parsing reads it as a form). A missing key
-with ?versionId= answers moto's NoSuchVersion without the s3:ListBucketVersions check S3 makes.
+with ?versionId= answers moto's NoSuchVersion without the s3:ListBucketVersions check S3 makes. The bucket's
+existence is looked up in the account of the caller's credentials (buckets of other accounts count as missing).
 """
 
 import base64
@@ -83,6 +87,19 @@ def _require_list_bucket(response, bucket_name):
     finally:
         _LISTING_CHECK.active = False
         response.data["Action"] = action
+
+
+def require_bucket(request, resource):
+    """NoSuchBucket for an S3 request (authenticated already) whose bucket does not exist, before its
+    policies are evaluated, as S3 does. CreateBucket and bucket-less operations (ListBuckets) pass."""
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import s3_backends
+
+    if request._service != "s3" or request._action == "s3:CreateBucket" or not resource.startswith("arn:aws:s3:::"):
+        return
+    bucket_name = resource[len("arn:aws:s3:::"):].split("/")[0]
+    if bucket_name not in ("", "*") and bucket_name not in s3_backends[request.account_id]["aws"].buckets:
+        raise MissingBucket(bucket=bucket_name)
 
 
 def install():

@@ -319,3 +319,15 @@ def test_s3_missing_key_hooks():
                "action=self._get_action()")
     source_has(IAMRequestBase.__init__, 'self._action = (', 'f"{self._service}:{action[0] if isinstance(action, list) else action}"')
 
+
+def test_s3_missing_bucket_hooks():
+    """localaws.s3.require_bucket runs inside check_action_permitted, after moto has checked the signature."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import S3Backend
+
+    source_has(ActionAuthenticatorMixin._authenticate_and_authorize_action,
+               "iam_request.check_signature()\n            iam_request.check_action_permitted(resource)")
+    source_has(S3Backend.__init__, "self.buckets")
+    error = MissingBucket(bucket="b")
+    assert error.code == "NoSuchBucket" and error.bucket_name == "b", "MissingBucket changed"

@@ -356,3 +356,35 @@ def test_a_missing_key_is_no_such_key_to_the_administrator(s3, bucket):
         s3.head_object(Bucket=bucket, Key="missing")
     assert error(excinfo) == ("404", 404)
 
+
+def test_a_signed_request_to_a_missing_bucket_is_no_such_bucket_before_iam(stack, alice):
+    identity_id, s3 = alice
+    missing = f"missing-{uuid.uuid4().hex[:12]}"
+    for call in (lambda: s3.put_object(Bucket=missing, Key=f"{identity_id}/k", Body=b"x"),
+                 lambda: s3.get_object(Bucket=missing, Key=f"{identity_id}/k"),
+                 lambda: s3.list_objects_v2(Bucket=missing, Prefix=f"{identity_id}/")):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error(excinfo) == ("NoSuchBucket", 404)
+        assert excinfo.value.response["Error"]["BucketName"] == missing
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket=missing, Key=f"{identity_id}/k")
+    assert error(excinfo) == ("404", 404)
+    with pytest.raises(ClientError) as excinfo:  # the bucket that exists still answers by IAM
+        s3.list_objects_v2(Bucket=stack["bucket"])
+    assert error(excinfo) == ("AccessDenied", 403)
+
+
+def test_an_unsigned_request_to_a_missing_bucket_stays_access_denied(local_aws):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(f"{local_aws['endpoint_url']}/missing-{uuid.uuid4().hex[:12]}/k", timeout=30)
+    assert excinfo.value.code == 403 and b"<Code>AccessDenied</Code>" in excinfo.value.read()
+
+
+def test_a_bad_signature_to_a_missing_bucket_is_refused_as_a_bad_signature(s3):
+    other = boto3.client("s3", region_name="us-east-1", endpoint_url=s3.meta.endpoint_url,
+                         aws_access_key_id=s3._request_signer._credentials.access_key, aws_secret_access_key="wrong",
+                         config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError) as excinfo:
+        other.get_object(Bucket=f"missing-{uuid.uuid4().hex[:12]}", Key="k")
+    assert error(excinfo) == ("SignatureDoesNotMatch", 403)
