@@ -34,7 +34,9 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   one new key exactly one wins and the others get 412; keys over 1,024 bytes of UTF-8 get 400
   KeyTooLongError on PutObject, CopyObject and CreateMultipartUpload; parts and completions of an
   aborted upload get 404 NoSuchUpload; unsigned requests get an XML AccessDenied; every S3 answer
-  carries x-amz-request-id and x-amz-id-2.
+  carries x-amz-request-id and x-amz-id-2; GetObject/HeadObject of a missing key answer 404 NoSuchKey
+  only to a caller allowed s3:ListBucket on the bucket (with no s3:prefix), else 403 AccessDenied; a
+  signed request to a bucket that does not exist answers 404 NoSuchBucket before IAM is evaluated.
 - Temporary credentials (localaws/credentials.py): STS sessions (AssumeRole*, GetCredentialsForIdentity)
   expire on localaws.clock; a request signed with an expired one is refused (S3: 400 ExpiredToken "The
   provided token has expired."; JSON services ExpiredTokenException, query services ExpiredToken).
@@ -114,6 +116,8 @@ Differences from AWS that remain:
   clock would lock them all out. GetSessionToken/GetFederationToken return moto's unusable examples.
 - The body of an S3 PUT sent with Content-Type application/x-www-form-urlencoded is lost (moto parses
   it as a form: BadDigest, or an empty object); CompleteMultipartUpload's If-Match is not checked.
+  A missing key with ?versionId= gets NoSuchVersion without S3's s3:ListBucketVersions check; a bucket
+  counts as missing unless it is in the caller's own account.
 - Identity pools: RoleMappings are stored but not applied (the default authenticated/unauthenticated
   role is used); unauthenticated identities are not merged into authenticated ones; only this local
   cognito-idp is accepted as a login provider.
@@ -1056,7 +1060,8 @@ def _request_context(request, session):
                         "aws:userid": [session.user_id]})
         context.update(getattr(session, "local_aws_context", {}))
     if request._service == "s3" and request._action in ("s3:ListBucket", "s3:ListBucketVersions",
-                                                        "s3:ListBucketMultipartUploads"):
+                                                        "s3:ListBucketMultipartUploads") \
+            and not localaws.s3.checking_missing_key():  # S3 checks that one with no s3:prefix
         query = parse_qs(urlparse(request._path).query, keep_blank_values=True)
         for name in ("prefix", "delimiter", "max-keys"):
             if name in query:
@@ -1096,6 +1101,7 @@ def check_action_permitted(self, resource):
     extra permissions AWS requires (HeadBucket is s3:ListBucket; a copy needs s3:GetObject on its source)."""
     if self._action == "sts:GetCallerIdentity":  # AWS allows it even under an explicit Deny
         return
+    localaws.s3.require_bucket(self, resource)  # NoSuchBucket comes before any policy is evaluated
     session = _session_of(self._access_key)
     if self._action == "s3:HeadBucket":
         self._action = "s3:ListBucket"

@@ -12,11 +12,22 @@ What S3 does and moto 5.2.1 did not (install() patches moto in-process):
 - An unsigned object request (GetObject of an existing key, say) answers the XML AccessDenied every other
   unsigned request gets (moto answered 403 with an empty body).
 - Every S3 response carries x-amz-request-id and x-amz-id-2; an error's header id is its <RequestId>.
+- GetObject (and its ?acl/?tagging/... reads) and HeadObject of a key that does not exist answer 404 NoSuchKey
+  (HEAD: a bare 404) only when the caller may s3:ListBucket the bucket; otherwise 403 AccessDenied, so that a
+  caller cannot probe which keys exist. That check is local_aws's IAM evaluation (identity policies and the
+  bucket policy, the request's context, presigned URLs alike) of s3:ListBucket on the bucket's ARN with no
+  s3:prefix, s3:delimiter or s3:max-keys in the context: a ListBucket grant conditioned on s3:prefix does not
+  count. moto answered 404 to everyone.
+- A signed request naming a bucket that does not exist answers 404 NoSuchBucket once its signature and
+  credentials are checked and before the caller's policies are (moto evaluated them first and answered
+  AccessDenied). CreateBucket is exempt; unsigned requests still get AccessDenied.
 
 Differences that remain: CompleteMultipartUpload's If-Match is not checked (moto ignores it); unconditional
 writes do not take the per-key lock (S3 lets the last writer win, as here); KeyTooLongError's body lacks
 the <Size> and <MaxSizeAllowed> elements S3 adds; a PUT sent with Content-Type
-application/x-www-form-urlencoded loses its body (moto's request parsing reads it as a form).
+application/x-www-form-urlencoded loses its body (moto's request parsing reads it as a form). A missing key
+with ?versionId= answers moto's NoSuchVersion without the s3:ListBucketVersions check S3 makes. The bucket's
+existence is looked up in the account of the caller's credentials (buckets of other accounts count as missing).
 """
 
 import base64
@@ -30,6 +41,7 @@ MAX_KEY_BYTES = 1024
 # bounded set, so the server's memory does not grow with the number of keys ever written.
 _KEY_LOCKS = [threading.Lock() for _ in range(64)]
 _REQUEST_ID = re.compile(rb"<RequestId>([^<]+)</RequestId>")
+_LISTING_CHECK = threading.local()  # .active while a missing key's s3:ListBucket check is evaluated
 
 
 def key_lock(bucket_name, key_name):
@@ -58,6 +70,38 @@ def _is_signed(request):
     return "Authorization" in request.headers or "X-Amz-Signature" in request.args or "Signature" in request.args
 
 
+def checking_missing_key():
+    """Whether the IAM evaluation under way is a missing key's s3:ListBucket check (no s3:prefix context)."""
+    return getattr(_LISTING_CHECK, "active", False)
+
+
+def _require_list_bucket(response, bucket_name):
+    """403 AccessDenied unless the caller may s3:ListBucket the bucket, prefix-free, as S3 requires
+    before it says a key is missing. The caller's signature was checked already: this re-runs the
+    same authentication and authorization path with the action swapped."""
+    action = response.data.get("Action")
+    response.data["Action"] = "ListBucket"
+    _LISTING_CHECK.active = True
+    try:
+        response._authenticate_and_authorize_s3_action(bucket_name=bucket_name)
+    finally:
+        _LISTING_CHECK.active = False
+        response.data["Action"] = action
+
+
+def require_bucket(request, resource):
+    """NoSuchBucket for an S3 request (authenticated already) whose bucket does not exist, before its
+    policies are evaluated, as S3 does. CreateBucket and bucket-less operations (ListBuckets) pass."""
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import s3_backends
+
+    if request._service != "s3" or request._action == "s3:CreateBucket" or not resource.startswith("arn:aws:s3:::"):
+        return
+    bucket_name = resource[len("arn:aws:s3:::"):].split("/")[0]
+    if bucket_name not in ("", "*") and bucket_name not in s3_backends[request.account_id]["aws"].buckets:
+        raise MissingBucket(bucket=bucket_name)
+
+
 def install():
     """Patch moto's S3 responses and backend with the behaviours above."""
     from moto.s3.models import S3Backend
@@ -68,6 +112,7 @@ def install():
     create_multipart_upload = S3Backend.create_multipart_upload
     upload_part, upload_part_copy = S3Backend.upload_part, S3Backend.upload_part_copy
     complete_multipart_upload = S3Backend.complete_multipart_upload
+    key_response_get, head_object = S3Response._key_response_get, S3Response.head_object
 
     def atomic_put_object(self):
         """PutObject; with If-None-Match or If-Match, check and store under the key's lock."""
@@ -97,6 +142,23 @@ def install():
                 bucket_name=self.parse_bucket_name_from_url(request, full_url), key_name=self.parse_key_name())
         return key_response(self, request, full_url)
 
+    def listing_checked_key_response_get(self, query, key_name):
+        """GetObject of a missing key: NoSuchKey only for a caller who may list the bucket."""
+        from moto.s3.exceptions import MissingKey
+
+        try:
+            return key_response_get(self, query, key_name)
+        except MissingKey:
+            _require_list_bucket(self, self.bucket_name)
+            raise
+
+    def listing_checked_head_object(self, bucket_name, query, key_name, headers):
+        """HeadObject of a missing key: a bare 404 only for a caller who may list the bucket."""
+        answer = head_object(self, bucket_name, query, key_name, headers)
+        if answer[0] == 404 and not query.get("versionId"):
+            _require_list_bucket(self, bucket_name)
+        return answer
+
     def checked_create_multipart_upload(self, bucket_name, key_name, *args, **kwargs):
         check_key_length(key_name)
         return create_multipart_upload(self, bucket_name, key_name, *args, **kwargs)
@@ -117,6 +179,8 @@ def install():
     S3Response.copy_object = length_checked_copy_object
     S3Response._key_response_post = atomic_key_response_post
     S3Response._key_response = denying_key_response
+    S3Response._key_response_get = listing_checked_key_response_get
+    S3Response.head_object = listing_checked_head_object
     S3Backend.create_multipart_upload = checked_create_multipart_upload
     S3Backend.upload_part = checked_upload_part
     S3Backend.upload_part_copy = checked_upload_part_copy

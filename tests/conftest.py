@@ -192,6 +192,27 @@ def make_stack(admin_session, local_aws):
     return stack_maker(admin_session, local_aws)
 
 
+def cognito_user_session(stack, username="alice"):
+    """(identity id, temporary credentials) of a stack's user, signed in by SRP as the tool does, through
+    GetId and GetCredentialsForIdentity sent unsigned as the SDKs send them."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from pycognito.aws_srp import AWSSRP
+
+    def public(service):
+        return boto3.client(service, region_name=stack["region"], endpoint_url=stack["endpoint_url"],
+                            config=Config(signature_version=UNSIGNED))
+
+    tokens = AWSSRP(username, PASSWORDS[username], stack["user_pool_id"], stack["client_id"],
+                    client=public("cognito-idp")).authenticate_user()
+    logins = {f"cognito-idp.{stack['region']}.amazonaws.com/{stack['user_pool_id']}":
+              tokens["AuthenticationResult"]["IdToken"]}
+    identity = public("cognito-identity")
+    identity_id = identity.get_id(IdentityPoolId=stack["identity_pool_id"], Logins=logins)["IdentityId"]
+    return identity_id, identity.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)["Credentials"]
+
+
 @pytest.fixture(scope="module")
 def clock_aws():
     """A local_aws of the module's own for tests that move its clock (moving the shared one's would expire

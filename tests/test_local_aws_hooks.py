@@ -297,3 +297,37 @@ def test_cognito_signin_hooks():
     source_has(CognitoIdpUserPool.__init__, "self.mfa_config", "self.sms_mfa_config", "self.token_mfa_config",
                "self.refresh_tokens", "self.access_tokens", "self.id_tokens", "self.clients")
     source_has(CognitoIdpUserPool.update_extended_config, "self.extended_config")
+
+
+def test_s3_missing_key_hooks():
+    """localaws.s3: GetObject/HeadObject of a missing key check s3:ListBucket before answering 404."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMRequestBase
+    from moto.s3.exceptions import MissingKey
+    from moto.s3.responses import S3Response
+
+    assert params(S3Response._key_response_get) == ["self", "query", "key_name"], \
+        "S3Response._key_response_get signature changed"
+    source_has(S3Response._key_response_get, "self._authenticate_and_authorize_s3_action(", "self.get_object()")
+    source_has(S3Response._get_key, "raise MissingKey(key=key_name)")
+    assert params(S3Response.head_object) == ["self", "bucket_name", "query", "key_name", "headers"], \
+        "S3Response.head_object signature changed"
+    source_has(S3Response.head_object, "self._authenticate_and_authorize_s3_action(", 'return 404, response_headers, ""')
+    assert MissingKey(key="k").code == "NoSuchKey"
+    # The ListBucket check swaps the response's data["Action"]; moto's IAM request reads its action from there.
+    source_has(ActionAuthenticatorMixin._authenticate_and_authorize_action, "data=self.data",
+               "action=self._get_action()")
+    source_has(IAMRequestBase.__init__, 'self._action = (', 'f"{self._service}:{action[0] if isinstance(action, list) else action}"')
+
+
+def test_s3_missing_bucket_hooks():
+    """localaws.s3.require_bucket runs inside check_action_permitted, after moto has checked the signature."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import S3Backend
+
+    source_has(ActionAuthenticatorMixin._authenticate_and_authorize_action,
+               "iam_request.check_signature()\n            iam_request.check_action_permitted(resource)")
+    source_has(S3Backend.__init__, "self.buckets")
+    error = MissingBucket(bucket="b")
+    assert error.code == "NoSuchBucket" and error.bucket_name == "b", "MissingBucket changed"

@@ -6,12 +6,15 @@ import urllib.request
 import uuid
 import zlib
 
+import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from conftest import cognito_user_session, least_privilege
 
 MIB = 1024 * 1024
 
@@ -269,3 +272,119 @@ def test_every_s3_answer_carries_a_request_id_and_an_id_2(s3, bucket):
     ids = [answer["ResponseMetadata"]["HTTPHeaders"].get("x-amz-request-id") for answer in answers]
     assert all(ids) and len(set(ids)) == len(ids), ids
     assert all(answer["ResponseMetadata"]["HTTPHeaders"].get("x-amz-id-2") for answer in answers)
+
+
+def listing_too(bucket):
+    """least_privilege plus s3:ListBucket on the whole bucket, with no condition."""
+    policy = least_privilege(bucket)
+    policy["Statement"].append({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"})
+    return policy
+
+
+@pytest.fixture(scope="module")
+def user_s3():
+    """user_s3(stack, username) -> (identity id, S3 client with that user's Cognito credentials, no retries)."""
+    def make(stack, username="alice"):
+        identity_id, creds = cognito_user_session(stack, username)
+        return identity_id, boto3.client(
+            "s3", region_name=stack["region"], endpoint_url=stack["endpoint_url"],
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretKey"],
+            aws_session_token=creds["SessionToken"],
+            config=Config(signature_version="s3v4", retries={"total_max_attempts": 1}))
+    return make
+
+
+@pytest.fixture(scope="module")
+def alice(stack, user_s3):
+    """alice of the shared least-privilege stack: (identity id, S3 client)."""
+    return user_s3(stack)
+
+
+def test_a_missing_key_is_access_denied_to_a_caller_who_may_list_only_under_a_prefix(stack, alice):
+    identity_id, s3 = alice
+    key = f"{identity_id}/missing-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=stack["bucket"], Key=key)
+    assert error(excinfo) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket=stack["bucket"], Key=key)
+    assert error(excinfo) == ("403", 403)
+    s3.put_object(Bucket=stack["bucket"], Key=key, Body=b"now here")  # the same key, once it exists, is served
+    assert s3.get_object(Bucket=stack["bucket"], Key=key)["Body"].read() == b"now here"
+    s3.delete_object(Bucket=stack["bucket"], Key=key)
+
+
+def test_a_missing_key_stays_access_denied_when_the_request_smuggles_an_s3_prefix(stack, alice):
+    identity_id, s3 = alice
+    credentials = s3._request_signer._credentials
+    url = f"{stack['endpoint_url']}/{stack['bucket']}/{identity_id}/missing?prefix={identity_id}/"
+    request = AWSRequest("GET", url)
+    S3SigV4Auth(credentials, "s3", stack["region"]).add_auth(request)
+    prepared = request.prepare()
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(urllib.request.Request(prepared.url, headers=dict(prepared.headers)), timeout=30)
+    assert excinfo.value.code == 403 and b"<Code>AccessDenied</Code>" in excinfo.value.read()
+
+
+def test_a_presigned_get_of_a_missing_key_is_access_denied_without_list_permission(stack, alice):
+    identity_id, s3 = alice
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": stack["bucket"], "Key": f"{identity_id}/gone"})
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(url, timeout=30)
+    assert excinfo.value.code == 403 and b"<Code>AccessDenied</Code>" in excinfo.value.read()
+
+
+def test_a_missing_key_is_no_such_key_to_a_caller_who_may_list_the_bucket(make_stack, user_s3):
+    stack = make_stack("lister", permissions=listing_too)
+    identity_id, s3 = user_s3(stack)
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=stack["bucket"], Key=f"{identity_id}/missing")
+    assert error(excinfo) == ("NoSuchKey", 404)
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket=stack["bucket"], Key=f"{identity_id}/missing")
+    assert error(excinfo) == ("404", 404)
+    with pytest.raises(ClientError) as excinfo:  # listing does not grant reading another folder
+        s3.get_object(Bucket=stack["bucket"], Key="someone-else/missing")
+    assert error(excinfo) == ("AccessDenied", 403)
+
+
+def test_a_missing_key_is_no_such_key_to_the_administrator(s3, bucket):
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=bucket, Key="missing")
+    assert error(excinfo) == ("NoSuchKey", 404)
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket=bucket, Key="missing")
+    assert error(excinfo) == ("404", 404)
+
+
+def test_a_signed_request_to_a_missing_bucket_is_no_such_bucket_before_iam(stack, alice):
+    identity_id, s3 = alice
+    missing = f"missing-{uuid.uuid4().hex[:12]}"
+    for call in (lambda: s3.put_object(Bucket=missing, Key=f"{identity_id}/k", Body=b"x"),
+                 lambda: s3.get_object(Bucket=missing, Key=f"{identity_id}/k"),
+                 lambda: s3.list_objects_v2(Bucket=missing, Prefix=f"{identity_id}/")):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error(excinfo) == ("NoSuchBucket", 404)
+        assert excinfo.value.response["Error"]["BucketName"] == missing
+    with pytest.raises(ClientError) as excinfo:
+        s3.head_object(Bucket=missing, Key=f"{identity_id}/k")
+    assert error(excinfo) == ("404", 404)
+    with pytest.raises(ClientError) as excinfo:  # the bucket that exists still answers by IAM
+        s3.list_objects_v2(Bucket=stack["bucket"])
+    assert error(excinfo) == ("AccessDenied", 403)
+
+
+def test_an_unsigned_request_to_a_missing_bucket_stays_access_denied(local_aws):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(f"{local_aws['endpoint_url']}/missing-{uuid.uuid4().hex[:12]}/k", timeout=30)
+    assert excinfo.value.code == 403 and b"<Code>AccessDenied</Code>" in excinfo.value.read()
+
+
+def test_a_bad_signature_to_a_missing_bucket_is_refused_as_a_bad_signature(s3):
+    other = boto3.client("s3", region_name="us-east-1", endpoint_url=s3.meta.endpoint_url,
+                         aws_access_key_id=s3._request_signer._credentials.access_key, aws_secret_access_key="wrong",
+                         config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError) as excinfo:
+        other.get_object(Bucket=f"missing-{uuid.uuid4().hex[:12]}", Key="k")
+    assert error(excinfo) == ("SignatureDoesNotMatch", 403)
