@@ -11,7 +11,8 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID [--try-key KEY]]
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
-    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY... | login | logout [--forget-device]
+    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
+    cog_auth_s3.py [GLOBAL OPTIONS] login | logout [--forget-device]
     cog_auth_s3.py [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
     cog_auth_s3.py [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
@@ -2077,8 +2078,24 @@ def delete_object(client, bucket, key):
         client.delete_object(Bucket=bucket, Key=key)
 
 
+def key_listed(client, bucket, key):
+    """Whether a listing of the key as a prefix shows the key itself; None when that listing is refused too.
+
+    S3 answers a missing key with 403, as a forbidden one, to a caller whose ListBucket is limited by
+    an s3:prefix condition; such a caller may still list a prefix inside their own folder.
+    """
+    try:
+        with aws_step("list", f"s3://{bucket}/{key}", "s3"):
+            page = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    except AwsStepError as step:
+        if error_code(step.error)[0] == "AccessDenied":
+            return None
+        raise
+    return any(item["Key"] == key for item in page.get("Contents", []))  # the key sorts first under itself
+
+
 def object_exists(client, bucket, key):
-    """True or False; None when S3 can't say: without ListBucket a missing key answers 403, as a forbidden one."""
+    """True or False; None when S3 can't say (HeadObject and the listing both refused)."""
     try:
         with aws_step("look up", f"s3://{bucket}/{key}", "s3"):
             client.head_object(Bucket=bucket, Key=key)
@@ -2088,7 +2105,7 @@ def object_exists(client, bucket, key):
         if code in ("NotFound", "NoSuchKey"):
             return False
         if code == "AccessDenied":
-            return None
+            return key_listed(client, bucket, key)
         raise
 
 
@@ -2113,6 +2130,11 @@ def bucket_diagnosis(client_of, bucket, folder):
             if error_code(check.error)[0] not in ("AccessDenied", "NoSuchBucket"):
                 raise step from None
             raise AwsStepError(check.error, "use", bucket, "bucket") from step
+        # A read refused in your own folder may be S3's answer for a key that is not there.
+        key = step.obj[len(f"s3://{bucket}/"):] if step.obj.startswith(f"s3://{bucket}/") else ""
+        if step.verb in ("get", "look up") and key.startswith(folder) \
+                and key_listed(client_of(), bucket, key) is False:
+            raise ToolError(S3_MESSAGES["NoSuchKey"].format(obj=step.obj), EXIT_AWS) from step
         raise AwsStepError(step.error, step.verb, step.obj, "own-folder") from step
 
 
@@ -4075,7 +4097,8 @@ def cmd_put(args, out):
         return upload_files(client, bucket, pairs, out, no_clobber=args.no_clobber, on_outcome=None if one else show)
     results = with_user_files(args, out, upload, keys=[key for _, key in plan])
     if one:
-        out.result({"uploaded": results}, [f"{results[0]['uri']} ({results[0]['size']} bytes, ETag {results[0]['etag']})"])
+        first = results[0]
+        out.result({"uploaded": results}, [f"{first['uri']} ({first['size']} bytes, ETag {first['etag']})"])
         return EXIT_OK
     return put_summary(results, out)
 
@@ -4245,7 +4268,7 @@ def cmd_rm(args, out):
         """Delete each key, saying so as it goes (deleting twice is harmless, so a retry may repeat them)."""
         # --exact takes keys as `ls` prints them (another client may have made a/../b or a//b): still only
         # ever under the user's folder, since S3 keys are plain strings and nothing is stripped or resolved.
-        keys = [folder + key for key in args.keys] if args.exact else [user_key(folder, key, bucket) for key in args.keys]
+        keys = [folder + key if args.exact else user_key(folder, key, bucket) for key in args.keys]
         results = []
         for key in keys:
             uri = f"s3://{bucket}/{key}"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import TOOL, least_privilege, user_env
+from conftest import PASSWORDS, SUB, TOOL, least_privilege, user_env, write_config
 from test_files import identity, open_uploads, random_file
 from test_policy_mistakes import user_config as stack_config
 
@@ -299,10 +299,24 @@ def test_rm_says_whether_the_key_existed_when_s3_can_tell(cli, make_stack, tmp_p
     assert "rmdir/never.txt did not exist" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
-def test_rm_says_deleted_if_it_existed_when_s3_cant_tell(files):
+def test_rm_tells_a_missing_key_by_listing_its_prefix_when_head_is_refused(files):
     # S3 (and local_aws) answers a missing key with 403, not 404, to a caller whose s3:ListBucket is only
-    # granted under an s3:prefix condition, as least_privilege's is.
+    # granted under an s3:prefix condition, as least_privilege's is; listing the key's own prefix tells.
     result = files("rm", "whatever.txt")
+    assert result.returncode == 4 and "did not exist" in result.stderr, result.stderr
+
+
+def test_rm_says_deleted_if_it_existed_when_s3_cant_tell(cli, make_stack, tmp_path):
+    def no_listing(bucket):
+        """Get, put and delete in the user's own folder; no ListBucket at all."""
+        return {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+             "Resource": f"arn:aws:s3:::{bucket}/{SUB}/*"}]}
+    stack = make_stack("rm-unlisted", permissions=no_listing)
+    values = {k: v for k, v in stack.items() if k not in ("role", "client_secret")}
+    config = write_config(tmp_path / "unlisted.ini", {"default": {**values, "username": "alice",
+                                                                  "password": PASSWORDS["alice"]}})
+    result = cli("--config", config, "rm", "whatever.txt")
     assert result.returncode == 0, result.stderr
     assert "(if it existed" in result.stdout
 
@@ -319,8 +333,8 @@ def test_rm_exact_removes_keys_with_dot_dot_and_double_slash_inside_the_folder_o
     refused = files("rm", "odd/../x")  # not taken verbatim without --exact
     assert refused.returncode == 2 and "rm --exact" in refused.stderr
     escape = files("rm", "--exact", f"../{other}/z")  # stays a key under <me>/: nothing of the other user's
-    # That literal key does not exist; S3 can't say so to a user who may list only under a prefix.
-    assert escape.returncode == 0 and f"{me}/../{other}/z (if it existed" in escape.stdout, escape.stderr
+    # That literal key does not exist, and the listing of its prefix (inside <me>/) says so.
+    assert escape.returncode == 4 and f"{me}/../{other}/z did not exist" in escape.stderr, escape.stderr
     result = files("rm", "--exact", *listed)
     assert result.returncode == 0, result.stderr
     assert json.loads(files("--json", "ls", "odd/").stdout)["objects"] == []

@@ -110,6 +110,6 @@ def test_a_bad_duration_is_a_usage_error(files, duration):
 
 def test_a_link_to_a_missing_object_is_refused(files):
     result = files("share", "share/no-such-file.txt")
-    # S3 answers a least-privilege user's HEAD of a missing key with 403, not 404: no link is made either way.
-    assert result.returncode == 4 and "can't look up" in result.stderr and len(result.stderr.splitlines()) == 1
+    # S3 answers a least-privilege user's HEAD of a missing key with 403, not 404; the listing of its prefix tells.
+    assert result.returncode == 4 and "does not exist" in result.stderr and len(result.stderr.splitlines()) == 1
     assert result.stdout == ""
