@@ -5018,12 +5018,23 @@ def exit_now(code):
     os._exit(code)
 
 
+# What an interrupted command may have left, for the commands that change AWS resources.
+INTERRUPTED_AFTER = {
+    "setup": "; setup may have made part of the deployment: run it again to finish (it repairs what exists)",
+    "teardown": "; teardown may have deleted part of the deployment: run it again to finish",
+    "doctor": "; doctor --fix may have applied part of its plan: run doctor again to see what is left",
+    "add-user": "; the user may exist without its password: run add-user again",
+    "aws-profile": "; the AWS config file was written whole or not at all",
+}
+
+
 def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
-    debug = False  # a usage error needs no traceback; past parsing --debug decides
+    debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
     try:
         args = build_parser().parse_args(argv)
+        command = args.command
         debug = args.debug
         validate_args(args)
         out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
@@ -5040,7 +5051,9 @@ def main(argv=None) -> int:
         print(f"cog_auth_s3: interrupted: {err}", file=sys.stderr)
         exit_now(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        print("cog_auth_s3: interrupted; nothing half-written was left behind", file=sys.stderr)
+        # Transfers answer through Interrupted above; here nothing was being uploaded, but a command that
+        # changes AWS resources may have made part of its changes.
+        print(f"cog_auth_s3: interrupted{INTERRUPTED_AFTER.get(command, '')}", file=sys.stderr)
         exit_now(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # Output piped into `head` and cut short is not an error worth a traceback.
