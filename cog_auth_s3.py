@@ -12,7 +12,7 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
     cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
-    cog_auth_s3.py [GLOBAL OPTIONS] login | logout [--forget-device]
+    cog_auth_s3.py [GLOBAL OPTIONS] login | logout [--forget-device] | aws-profile NAME [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
     cog_auth_s3.py [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
