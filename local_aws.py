@@ -611,7 +611,6 @@ def srp_challenge(backend, pool, client, params, initiate_auth):
     """InitiateAuth USER_SRP_AUTH: a PASSWORD_VERIFIER challenge from the user's real verifier."""
     import base64
     import secrets
-    import time
 
     from moto.cognitoidp.exceptions import InvalidParameterException, UserNotFoundError
 
@@ -646,15 +645,14 @@ def srp_challenge(backend, pool, client, params, initiate_auth):
         backend.sessions[block] = backend.sessions.pop(session)
     k = hash_hex(pad(n) + pad(SRP_G))
     b_public = (k * verifier + pow(SRP_G, b_secret, n)) % n
-    validity = int(client.extended_config.get("AuthSessionValidity", 3)) * 60
     with srp_lock:
-        now = time.monotonic()
+        now = localaws.clock.now()  # the step expires on local_aws's clock, which POST /_local_aws/clock moves
         for stale in [b for b, p in srp_pending.items() if p["expires"] < now]:
             del srp_pending[stale]  # challenges nobody answered
         srp_pending[block] = {
             "client_id": client.id, "sub": user.id if user else None, "user_id_for_srp": user_id_for_srp,
             "a": a_value, "b_public": b_public, "b_secret": b_secret, "verifier": verifier,
-            "expires": time.monotonic() + validity,
+            "expires": now + localaws.cognito_signin.session_seconds(client),
         }
     return {"ChallengeName": "PASSWORD_VERIFIER", "ChallengeParameters": {
         "SALT": salt, "SRP_B": f"{b_public:x}", "SECRET_BLOCK": block,
@@ -668,7 +666,6 @@ def srp_verify(backend, pool, client, responses):
     import binascii
     import hashlib
     import hmac
-    import time
 
     from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError
 
@@ -680,9 +677,9 @@ def srp_verify(backend, pool, client, responses):
         pending = srp_pending.pop(block, None)  # single use, whatever the outcome
     if pending is None or pending["client_id"] != client.id:
         raise NotAuthorizedError("Invalid session for the user.")
-    if time.monotonic() > pending["expires"]:
+    if localaws.clock.now() > pending["expires"]:
         backend.sessions.pop(block, None)
-        raise NotAuthorizedError("Invalid session for the user, session is expired.")
+        raise NotAuthorizedError(localaws.cognito_signin.EXPIRED_SESSION)
     user = pool._get_user(responses["USERNAME"])
     check_secret_hash(client, responses, [responses["USERNAME"], user and user.username])
     timestamp = canonical_timestamp(responses["TIMESTAMP"])

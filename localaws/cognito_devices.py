@@ -31,7 +31,6 @@ Differences from AWS that remain:
 import base64
 import secrets
 import threading
-import time
 import uuid
 
 import localaws.cognito_signin
@@ -118,7 +117,7 @@ def after_initiate(backend, pool, client, params, result):
     return bind(pool, result, pool._get_user(params.get("USERNAME") or ""), device_key)
 
 
-def device_session(backend, pool, user, device_key, result):
+def device_session(backend, pool, client, user, device_key, result):
     """Replace an MFA challenge (or tokens) after PASSWORD_VERIFIER with DEVICE_SRP_AUTH."""
     tokens = result.get("AuthenticationResult") or {}
     if tokens.get("RefreshToken"):
@@ -132,7 +131,8 @@ def device_session(backend, pool, user, device_key, result):
     session = str(uuid.uuid4())
     backend.sessions[session] = (user.username, pool)
     session_devices[session] = device_key
-    return {"ChallengeName": "DEVICE_SRP_AUTH", "Session": session, "ChallengeParameters": {}}
+    return localaws.cognito_signin.stamp(client, {"ChallengeName": "DEVICE_SRP_AUTH", "Session": session,
+                                                  "ChallengeParameters": {}})
 
 
 def device_srp_auth(backend, pool, client, session, responses):
@@ -143,6 +143,7 @@ def device_srp_auth(backend, pool, client, session, responses):
     for name in ("USERNAME", "DEVICE_KEY", "SRP_A"):
         if not responses.get(name):
             raise InvalidParameterException(f"Missing required parameter {name}")
+    localaws.cognito_signin.check_deadline(backend, session)
     user = session_user(backend, pool, client, session, responses)
     device_key = responses["DEVICE_KEY"]
     with lock:
@@ -160,9 +161,9 @@ def device_srp_auth(backend, pool, client, session, responses):
     k = la.hash_hex(la.pad(n) + la.pad(la.SRP_G))
     b_public = (k * device["verifier"] + pow(la.SRP_G, b_secret, n)) % n
     block = base64.b64encode(secrets.token_bytes(64)).decode()
-    validity = int(client.extended_config.get("AuthSessionValidity", 3)) * 60
+    validity = localaws.cognito_signin.session_seconds(client)
     with lock:
-        now = time.monotonic()
+        now = clock.now()
         for stale in [b for b, p in device_pending.items() if p["expires"] < now]:
             del device_pending[stale]
         device_pending[block] = {"session": session, "device_key": device_key, "sub": user.id, "a": a_value,
@@ -191,8 +192,8 @@ def device_password_verifier(backend, pool, client, session, responses):
     if pending is None or (session and pending["session"] != session) or pending["sub"] != user.id \
             or pending["device_key"] != responses["DEVICE_KEY"]:
         raise NotAuthorizedError("Invalid session for the user.")
-    if time.monotonic() > pending["expires"]:
-        raise NotAuthorizedError("Invalid session for the user, session is expired.")
+    if clock.now() > pending["expires"]:
+        raise NotAuthorizedError(localaws.cognito_signin.EXPIRED_SESSION)
     timestamp = la.canonical_timestamp(responses["TIMESTAMP"])
     with lock:
         device = devices(pool).get(pending["device_key"])
@@ -359,7 +360,7 @@ def install(local_aws):
         if challenge_name == "PASSWORD_VERIFIER" and remembered(pool, device_key, user) and (
                 result.get("ChallengeName") in MFA_CHALLENGES or "AuthenticationResult" in result):
             with lock:
-                return device_session(self, pool, user, device_key, result)
+                return device_session(self, pool, client, user, device_key, result)
         if device_key and result.get("Session"):
             with lock:
                 session_devices[result["Session"]] = device_key  # carried on to the MFA answer

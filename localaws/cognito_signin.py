@@ -74,6 +74,7 @@ USERNAME_CATEGORIES = ("L", "M", "S", "N", "P")
 
 _lock = threading.Lock()
 _flows = {}   # session -> what its next answer must be (see new_flow)
+_deadlines = {}  # session moto or another layer issued (NEW_PASSWORD_REQUIRED, DEVICE_SRP_AUTH) -> expiry
 _outbox = []  # messages "sent", oldest first
 
 
@@ -189,10 +190,40 @@ def user_mfa_factors(pool, user):
 
 # ---- sessions
 
+def session_seconds(client):
+    """How long a sign-in step may wait for its answer: the app client's AuthSessionValidity (minutes)."""
+    return int(client.extended_config.get("AuthSessionValidity") or 3) * 60
+
+
+def stamp(client, result):
+    """Give the session of a challenge another layer issued its AuthSessionValidity on the clock."""
+    session = (result or {}).get("Session") if isinstance(result, dict) else None
+    if not session or not result.get("ChallengeName"):
+        return result
+    now = clock.now()
+    with _lock:
+        if session not in _flows:  # this module's own sessions carry their expiry in the flow
+            for stale in [s for s, expires in _deadlines.items() if expires + STALE_AFTER < now]:
+                del _deadlines[stale]
+            _deadlines[session] = now + session_seconds(client)
+    return result
+
+
+def check_deadline(backend, session):
+    """Refuse an answer to a stamped session whose AuthSessionValidity has passed on the clock."""
+    with _lock:
+        expires = _deadlines.get(session or "")
+        if expires is None or clock.now() <= expires:
+            return
+        del _deadlines[session]
+    backend.sessions.pop(session, None)
+    raise errors().NotAuthorizedError(EXPIRED_SESSION)
+
+
 def new_flow(backend, pool, client, user, challenge, **state):
     """A fresh session whose next answer must be `challenge`; registered with moto so its lookups find it."""
     session = base64.b64encode(secrets.token_bytes(96)).decode()
-    validity = int(client.extended_config.get("AuthSessionValidity", 3)) * 60
+    validity = session_seconds(client)
     now = clock.now()
     with _lock:
         # Kept a while past expiry, so a late answer hears "session is expired" rather than "invalid".
@@ -536,19 +567,19 @@ def install(local_aws):
             return initiate_auth(self, client_id, auth_flow, auth_parameters)
         params = dict(auth_parameters or {})
         if auth_flow == "USER_AUTH":
-            return user_auth(hooks, self, pool, client, params)
+            return stamp(client, user_auth(hooks, self, pool, client, params))
         result = initiate_auth(self, client_id, auth_flow, params)
         if auth_flow == "USER_PASSWORD_AUTH":
-            return after_password(self, pool, client, pool._get_user(params.get("USERNAME") or ""), result)
-        return result
+            result = after_password(self, pool, client, pool._get_user(params.get("USERNAME") or ""), result)
+        return stamp(client, result)
 
     def signin_admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters):
         result = admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters)
+        pool = self.describe_user_pool(user_pool_id)
         if auth_flow in ("ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"):
-            pool = self.describe_user_pool(user_pool_id)
             user = pool._get_user((auth_parameters or {}).get("USERNAME") or "")
-            return after_password(self, pool, pool.clients[client_id], user, result)
-        return result
+            result = after_password(self, pool, pool.clients[client_id], user, result)
+        return stamp(pool.clients[client_id], result)
 
     def signin_respond(self, session, client_id, challenge_name, challenge_responses):
         pool, client = hooks.find_pool_client(self, client_id)
@@ -560,11 +591,13 @@ def install(local_aws):
         if ours or challenge_name in OWN_CHALLENGES:
             if not ours:
                 raise ex.NotAuthorizedError(INVALID_SESSION)
-            return answer_own_challenge(hooks, self, pool, client, session, challenge_name, responses)
+            return stamp(client, answer_own_challenge(hooks, self, pool, client, session, challenge_name,
+                                                            responses))
+        check_deadline(self, session)
         result = respond(self, session, client_id, challenge_name, responses)
         if challenge_name in ("PASSWORD_VERIFIER", "NEW_PASSWORD_REQUIRED"):
-            return after_password(self, pool, client, pool._get_user(responses.get("USERNAME") or ""), result)
-        return result
+            result = after_password(self, pool, client, pool._get_user(responses.get("USERNAME") or ""), result)
+        return stamp(client, result)
 
     def signin_associate(self, access_token, session):
         if session:

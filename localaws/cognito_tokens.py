@@ -10,7 +10,8 @@ What it adds, as AWS does:
   nothing any more, so GetId refuses a token signed with it.
 - Time: ID and access tokens carry iat/auth_time/exp from localaws.clock and the app client's
   IdTokenValidity/AccessTokenValidity (TokenValidityUnits; default 1 hour); refresh tokens expire after
-  RefreshTokenValidity (default 30 days). Every cognito-idp operation that takes an AccessToken refuses an
+  RefreshTokenValidity (default 30 days). auth_time is the sign-in's: tokens from REFRESH_TOKEN_AUTH and
+  GetTokensFromRefreshToken (rotated or not) keep it, as OpenID Connect Core 12.2 asks. Every cognito-idp operation that takes an AccessToken refuses an
   expired one (NotAuthorizedException "Access Token has expired") or a revoked one ("Access Token has been
   revoked"); an expired refresh token gets "Refresh Token has expired".
 - Refresh tokens answer only the app client that issued them; one issued to a tracked device (see
@@ -95,6 +96,13 @@ def serve_jwks(request, full_url, headers):
 
 # ---- time
 
+def auth_times(pool):
+    """origin_jti of each refresh token -> when the user signed in for it (epoch seconds on the clock)."""
+    if not hasattr(pool, "local_aws_auth_times"):
+        pool.local_aws_auth_times = {}
+    return pool.local_aws_auth_times
+
+
 def lifetime(client, use):
     """Seconds a token of this use (id, access, refresh) lives, from the app client's settings."""
     setting, unit_key, default, default_unit = VALIDITY[use]
@@ -112,11 +120,13 @@ def create_jwt(self, client_id, username, token_use, expires_in=60 * 60, extra_d
     now = int(clock.now())
     expires_in = lifetime(self.clients.get(client_id), token_use)
     user = self._get_user(username)
+    # A refreshed token keeps the sign-in's auth_time (OpenID Connect Core 12.2); origin_jti names the sign-in.
+    auth_time = auth_times(self).get((extra_data or {}).get("origin_jti"), now)
     payload = {
         "iss": f"https://cognito-idp.{self.region}.amazonaws.com/{self.id}",
         "sub": user.id,
         "client_id" if token_use == "access" else "aud": client_id,
-        "token_use": token_use, "iat": now, "auth_time": now, "exp": now + expires_in,
+        "token_use": token_use, "iat": now, "auth_time": auth_time, "exp": now + expires_in,
         "jti": str(random.uuid4()),
     }
     username_is_email = "email" in self.extended_config.get("UsernameAttributes", [])
@@ -270,6 +280,17 @@ def check_rotation_flows(config):
                                         "is enabled; remove it from ExplicitAuthFlows")
 
 
+def check_session_validity(config):
+    """AuthSessionValidity is 3 to 15 minutes, as AWS's API model constrains it."""
+    from moto.cognitoidp.exceptions import InvalidParameterException
+
+    value = config.get("AuthSessionValidity")
+    if value is not None and not 3 <= int(value) <= 15:
+        bound = "greater than or equal to 3" if int(value) < 3 else "less than or equal to 15"
+        raise InvalidParameterException(f"1 validation error detected: Value '{value}' at 'authSessionValidity' "
+                                        f"failed to satisfy constraint: Member must have value {bound}")
+
+
 # ---- operations moto lacks (methods of CognitoIdpResponse)
 
 def get_tokens_from_refresh_token(self):
@@ -287,8 +308,9 @@ def get_tokens_from_refresh_token(self):
         rotating, _ = rotation(client)
         if rotating:
             old = records(pool)[token]
-            new, _ = pool.create_refresh_token(client.id, username)
+            new, new_origin = pool.create_refresh_token(client.id, username)
             records(pool)[new].update(device_key=old["device_key"], family=old["family"])
+            auth_times(pool)[new_origin] = auth_times(pool)[pool.refresh_tokens[token][2]]  # same sign-in
             if old["retired_at"] is None:
                 old["retired_at"] = clock.now()
             result["RefreshToken"] = new
@@ -347,6 +369,7 @@ def install(local_aws):
         with lock:
             records(self)[token] = {"expires": clock.now() + lifetime(self.clients.get(client_id), "refresh"),
                                     "device_key": None, "family": origin, "retired_at": None}
+            auth_times(self)[origin] = int(clock.now())  # a new refresh token is a new sign-in
         return token, origin
 
     def checked_initiate_auth(self, client_id, auth_flow, auth_parameters):
@@ -363,11 +386,13 @@ def install(local_aws):
 
     def checked_create_client(self, user_pool_id, generate_secret, extended_config):
         check_rotation_flows(extended_config or {})
+        check_session_validity(extended_config or {})
         return create_client(self, user_pool_id, generate_secret, extended_config)
 
     def checked_update_client(self, user_pool_id, client_id, extended_config):
         current = self.describe_user_pool_client(user_pool_id, client_id).extended_config
         check_rotation_flows({**current, **(extended_config or {})})
+        check_session_validity(extended_config or {})
         return update_client(self, user_pool_id, client_id, extended_config)
 
     def checked_call_action(self):

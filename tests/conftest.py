@@ -322,10 +322,15 @@ def totp(secret, at=None):
     return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
-def jwt_sub(token):
-    """The user pool's sub claim of an ID token (read without verification; the test made it)."""
+def jwt_claims(token):
+    """A JWT's claims, read without verification (the test made or received it)."""
     payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def jwt_sub(token):
+    """The user pool's sub claim of an ID token."""
+    return jwt_claims(token)["sub"]
 
 
 @pytest.fixture
