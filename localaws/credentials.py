@@ -14,6 +14,7 @@ signature and IAM enforcement):
   a URL past X-Amz-Date + X-Amz-Expires on localaws.clock (403 AccessDenied "Request has expired"), signing
   credentials past their Expiration (400 ExpiredToken), X-Amz-Expires over 604800 or missing parameters
   (400 AuthorizationQueryParametersError).
+- Policy conditions on aws:CurrentTime and aws:EpochTime read localaws.clock as well.
 
 Differences from AWS that remain:
 - X-Amz-Date is not compared with the clock (no RequestTimeTooSkewed / "Signature expired"): clients sign
@@ -172,11 +173,16 @@ def _is_presigned(response):
 def install():
     """Issue STS sessions on local_aws's clock; refuse expired ones; verify and authorize S3 presigned URLs.
     Call after local_aws's enforce_iam(), whose signature and policy checks this wraps."""
+    import moto.core.utils
     import moto.sts.models
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.iam.access_control import S3IAMRequest
 
     moto.sts.models.utcnow = clock.utcnow  # AssumedRole's Expiration = issue time (on the clock) + duration
+    # aws:CurrentTime and aws:EpochTime: local_aws's policy evaluation imports moto.core.utils.utcnow when it
+    # builds a request's context, so Date conditions (a policy that ends at a date) follow the clock too.
+    # moto's modules bound their own utcnow at import, so what they stamp (creation dates) is unchanged.
+    moto.core.utils.utcnow = clock.utcnow
     authenticate = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
     def authenticate_and_authorize(self, iam_request_cls, resource="*"):

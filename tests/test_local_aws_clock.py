@@ -365,6 +365,28 @@ def test_rotation_keeps_the_sign_ins_auth_time_through_each_new_refresh_token(en
             assert auth_time == signed_in and iat >= signed_in + 600
 
 
+# ---- policies that end at a date
+
+def test_a_policy_condition_on_aws_current_time_follows_the_clock(env):
+    import datetime
+    import json
+
+    s3 = env["admin_session"].client("s3", endpoint_url=env["endpoint_url"])
+    bucket = f"clock-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    ends = datetime.datetime.fromtimestamp(local_now(env) + 3600, datetime.timezone.utc)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ReadsEndInAnHour", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {"DateGreaterThan": {"aws:CurrentTime": ends.strftime("%Y-%m-%dT%H:%M:%SZ")}}}]}))
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+    advance_clock(env["endpoint_url"], 2 * 3600)
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=bucket, Key="k")
+    assert error(excinfo)[0] == "AccessDenied"
+
+
 # ---- the guard: every expiry reads localaws.clock
 
 # Reads of the machine's own time that are allowed in local_aws, each with why. Anything else that reads
