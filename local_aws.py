@@ -47,7 +47,7 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   share; local_aws lists it once.
 - Cognito USER_SRP_AUTH is real SRP-6a: PASSWORD_VERIFIER carries a per-user salt kept for
   the server's life, B from a verifier of the user's current password, and a single-use
-  SECRET_BLOCK valid for the client's AuthSessionValidity; RespondToAuthChallenge checks
+  SECRET_BLOCK valid for the client's AuthSessionValidity on localaws.clock; RespondToAuthChallenge checks
   TIMESTAMP's format and the PASSWORD_CLAIM_SIGNATURE, refusing a wrong password with
   NotAuthorizedException "Incorrect username or password.". An unknown user gets
   UserNotFoundException, or with PreventUserExistenceErrors=ENABLED a decoy challenge and

@@ -15,6 +15,10 @@ SRP and SECRET_HASH checks (srp_challenge, srp_verify, check_secret_hash). What 
   NotAuthorizedException "Invalid session for the user, session is expired."; a used or dropped one
   "Invalid session for the user.". Codes go to an outbox, never out: GET /_local_aws/messages lists
   {"user_pool_id", "username", "channel" ("email"|"sms"), "code", "time"}, newest last; DELETE empties it.
+- Every challenge must be answered within the app client's AuthSessionValidity (3 minutes by default) on
+  localaws.clock, or NotAuthorizedException "Invalid session for the user, session is expired.": this
+  module's sessions, SRP's SECRET_BLOCK (local_aws.py), and sessions other layers issue (moto's
+  NEW_PASSWORD_REQUIRED, localaws.cognito_devices' DEVICE_SRP_AUTH) through stamp() and check_deadline().
 - After the password (USER_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_*_PASSWORD_AUTH, USER_AUTH PASSWORD
   and PASSWORD_SRP, and NEW_PASSWORD_REQUIRED), one decision in next_after_password(): the pool's
   MfaConfiguration (OFF: tokens), the factors the pool enables (TOTP, SMS, email) and the user has
