@@ -201,7 +201,7 @@ def session_seconds(client):
 
 def stamp(client, result):
     """Give the session of a challenge another layer issued its AuthSessionValidity on the clock."""
-    session = (result or {}).get("Session") if isinstance(result, dict) else None
+    session = result.get("Session") if isinstance(result, dict) else None
     if not session or not result.get("ChallengeName"):
         return result
     now = clock.now()
@@ -595,8 +595,8 @@ def install(local_aws):
         if ours or challenge_name in OWN_CHALLENGES:
             if not ours:
                 raise ex.NotAuthorizedError(INVALID_SESSION)
-            return stamp(client, answer_own_challenge(hooks, self, pool, client, session, challenge_name,
-                                                            responses))
+            result = answer_own_challenge(hooks, self, pool, client, session, challenge_name, responses)
+            return stamp(client, result)
         check_deadline(self, session)
         result = respond(self, session, client_id, challenge_name, responses)
         if challenge_name in ("PASSWORD_VERIFIER", "NEW_PASSWORD_REQUIRED"):

@@ -11,9 +11,10 @@ What it adds, as AWS does:
 - Time: ID and access tokens carry iat/auth_time/exp from localaws.clock and the app client's
   IdTokenValidity/AccessTokenValidity (TokenValidityUnits; default 1 hour); refresh tokens expire after
   RefreshTokenValidity (default 30 days). auth_time is the sign-in's: tokens from REFRESH_TOKEN_AUTH and
-  GetTokensFromRefreshToken (rotated or not) keep it, as OpenID Connect Core 12.2 asks. Every cognito-idp operation that takes an AccessToken refuses an
-  expired one (NotAuthorizedException "Access Token has expired") or a revoked one ("Access Token has been
-  revoked"); an expired refresh token gets "Refresh Token has expired".
+  GetTokensFromRefreshToken (rotated or not) keep it, as OpenID Connect Core 12.2 asks. Every cognito-idp
+  operation that takes an AccessToken refuses an expired one (NotAuthorizedException "Access Token has
+  expired") or a revoked one ("Access Token has been revoked"); an expired refresh token gets "Refresh
+  Token has expired".
 - Refresh tokens answer only the app client that issued them; one issued to a tracked device (see
   localaws.cognito_devices) only with that device's DEVICE_KEY, and only while the device is confirmed and
   not forgotten; otherwise "Invalid Refresh Token".
