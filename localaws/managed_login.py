@@ -616,8 +616,8 @@ def user_info(pool, request):
         raise OAuthError("invalid_token", "Access token does not contain openid scope", 401)
     user = pool._get_user(pool.access_tokens[access][1])
     attributes = {a["Name"]: a["Value"] for a in user.attributes}
-    if "profile" in scopes or "aws.cognito.signin.user.admin" in scopes:
-        shown = dict(attributes)
+    if "profile" in scopes or not set(scopes) & {"email", "phone"}:
+        shown = dict(attributes)  # openid alone (or with profile): every attribute, as AWS documents
     else:
         shown = {"sub": user.id}
         for scope, names in SCOPE_ATTRIBUTES.items():

@@ -729,3 +729,69 @@ def rule_mapped_role(admin, dep, name, statements, mapping_type="Rules"):
         f"cognito-idp.{REGION}.amazonaws.com/{dep['user_pool_id']}:{dep['client_id']}": {
             "Type": mapping_type, "AmbiguousRoleResolution": "AuthenticatedRole", **rules}})
     return roles
+
+
+# ---- managed login (the hosted UI) and federation
+
+CALLBACK = "http://localhost:53682/callback"   # registered, never listened on: tests read the redirect itself
+SIGN_OUT = "http://localhost:53682/signed-out"
+OIDC_PROVIDER = "TestIdP"
+LOGIN_SCOPES = ["openid", "email", "profile"]
+
+
+@pytest.fixture
+def oidc_provider():
+    """The tests' own OIDC provider on loopback (tests/oidc_provider.py), stopped after the test."""
+    from oidc_provider import Provider
+
+    provider = Provider().start()
+    yield provider
+    provider.stop()
+
+
+def managed_login_app(admin_session, endpoint_url, stack, *, secret=False, provider=None, callbacks=(CALLBACK,)):
+    """Give a stack's user pool a domain and an app client for the code grant (a new one when secret=True, or
+    the stack's own), with `provider` (a tests/oidc_provider.Provider) as OIDC identity provider when given.
+
+    Returns {"base": managed login base URL, "client_id", "client_secret", "issuer_url", "domain", **stack}."""
+    import uuid
+
+    from oidc_provider import CLIENT_ID, CLIENT_SECRET
+
+    idp = admin_session.client("cognito-idp", region_name=REGION, endpoint_url=endpoint_url)
+    pool = stack["user_pool_id"]
+    prefix = f"login-{uuid.uuid4().hex[:10]}"
+    idp.create_user_pool_domain(UserPoolId=pool, Domain=prefix)
+    providers = ["COGNITO"]
+    if provider is not None:
+        idp.create_identity_provider(
+            UserPoolId=pool, ProviderName=OIDC_PROVIDER, ProviderType="OIDC",
+            ProviderDetails={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "authorize_scopes": "openid email",
+                             "oidc_issuer": provider.issuer, "attributes_request_method": "GET"},
+            AttributeMapping={"email": "email", "email_verified": "email_verified", "username": "sub"})
+        providers.append(OIDC_PROVIDER)
+    oauth = {"AllowedOAuthFlowsUserPoolClient": True, "AllowedOAuthFlows": ["code"],
+             "AllowedOAuthScopes": LOGIN_SCOPES, "CallbackURLs": list(callbacks), "LogoutURLs": [SIGN_OUT],
+             "SupportedIdentityProviders": providers}
+    if secret:
+        client = idp.create_user_pool_client(UserPoolId=pool, ClientName="with-secret", GenerateSecret=True,
+                                              **oauth)["UserPoolClient"]
+        client_id, client_secret = client["ClientId"], client["ClientSecret"]
+    else:
+        idp.update_user_pool_client(UserPoolId=pool, ClientId=stack["client_id"], **oauth)
+        client_id, client_secret = stack["client_id"], None
+    return {**stack, "domain": prefix, "base": f"{endpoint_url}/_local_aws/domain/{prefix}",
+            "client_id": client_id, "client_secret": client_secret,
+            "issuer_url": f"{endpoint_url}/{pool}"}
+
+
+@pytest.fixture
+def login_app(make_stack, admin_session, local_aws, request):
+    """login_app(secret=False, provider=None): a fresh stack (alice, bob, identity pool, bucket) on the shared
+    local_aws whose user pool has a managed login; see managed_login_app."""
+    import uuid
+
+    def make(**options):
+        stack = make_stack(f"ml-{uuid.uuid4().hex[:8]}")
+        return managed_login_app(admin_session, local_aws["endpoint_url"], stack, **options)
+    return make
