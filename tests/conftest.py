@@ -795,3 +795,11 @@ def login_app(make_stack, admin_session, local_aws, request):
         stack = make_stack(f"ml-{uuid.uuid4().hex[:8]}")
         return managed_login_app(admin_session, local_aws["endpoint_url"], stack, **options)
     return make
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say loudly when the real-browser tests were skipped, so a local `make test` can't pass them silently."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "BROWSER TESTS SKIPPED" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} real-browser tests SKIPPED: chromium is not installed "
+                                        "(apt-get install chromium, or run .ci/run)", red=True, bold=True)
