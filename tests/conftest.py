@@ -359,24 +359,27 @@ def silent_server():
 
 @pytest.fixture
 def html_error_server():
-    """html_error_server(status) -> URL of an HTTP server answering every request with an HTML error page,
-    as a proxy in front of an unreachable service does (local_aws's faults are always AWS-shaped)."""
+    """html_error_server(status, title="Service Unavailable") -> URL of an HTTP server answering every GET and
+    POST with an HTML page, as a proxy in front of an unreachable service does (local_aws's faults are always
+    AWS-shaped); with status 200 it is an app's redirect URI that a browser can land on."""
     import http.server
     import threading
 
     servers = []
 
-    def start(status):
+    def start(status, title="Service Unavailable"):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = f"<html><head><title>{status} Service Unavailable</title></head><body><h1>{status} " \
-                       f"Service Unavailable</h1><p>no healthy upstream</p></body></html>".encode()
+                body = f"<html><head><title>{status} {title}</title></head><body><h1>{status} " \
+                       f"{title}</h1><p>no healthy upstream</p></body></html>".encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_GET = do_POST
 
             def log_message(self, *args):
                 pass

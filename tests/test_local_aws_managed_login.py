@@ -260,8 +260,8 @@ def test_an_unknown_user_gets_the_same_message_as_a_wrong_password(login_app):
     assert "Incorrect username or password." in answer.text
 
 
-def test_a_user_with_totp_gets_a_code_page_and_a_wrong_code_may_be_retried(login_app, idp, public, local_aws):
-    app = login_app()
+def enable_totp(idp, public, app, local_aws):
+    """Give alice a verified authenticator (through the API, as an app would) and prefer it; its secret."""
     pool, client = app["user_pool_id"], app["client_id"]
     idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True},
                                  MfaConfiguration="OPTIONAL")
@@ -273,6 +273,12 @@ def test_a_user_with_totp_gets_a_code_page_and_a_wrong_code_may_be_retried(login
     public.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp(secret, local_now(local_aws)))
     idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
                                       SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    return secret
+
+
+def test_a_user_with_totp_gets_a_code_page_and_a_wrong_code_may_be_retried(login_app, idp, public, local_aws):
+    app = login_app()
+    secret = enable_totp(idp, public, app, local_aws)
     browser = FormBrowser(app)
     page = browser.sign_in("alice")
     assert page.status_code == 200 and "authenticator app" in page.text and 'name="code"' in page.text

@@ -10,15 +10,13 @@ to docs/images/managed-login-sign-in.png (the documentation's picture).
 import os
 import secrets
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from conftest import OIDC_PROVIDER, PASSWORDS, ROOT, local_now, totp
-from test_local_aws_managed_login import identity_of, pkce, query_of, redeem
+from test_local_aws_managed_login import enable_totp, identity_of, pkce, query_of, redeem
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,25 +40,9 @@ def chromium():
 
 
 @pytest.fixture
-def callback_url():
-    """An app's loopback redirect URI that answers "Signed in" (the browser must land somewhere)."""
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"<p id='done'>Signed in</p>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://localhost:{server.server_address[1]}/callback"
-    server.shutdown()
-    server.server_close()
+def callback_url(html_error_server):
+    """An app's loopback redirect URI that answers 200 (the browser must land somewhere)."""
+    return html_error_server(200, "Signed in").replace("127.0.0.1", "localhost") + "/callback"
 
 
 def open_sign_in(chromium, app, callback, **params):
@@ -92,22 +74,6 @@ def s3_as(app, credentials):
                         aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretKey"],
                         aws_session_token=credentials["SessionToken"])
-
-
-def enable_totp(idp, public, app, local_aws):
-    """Give alice a verified authenticator and prefer it; its secret."""
-    pool, client = app["user_pool_id"], app["client_id"]
-    idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True},
-                                 MfaConfiguration="OPTIONAL")
-    idp.update_user_pool_client(UserPoolId=pool, ClientId=client,
-                                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
-    tokens = public.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
-        "USERNAME": "alice", "PASSWORD": PASSWORDS["alice"]})["AuthenticationResult"]
-    secret = public.associate_software_token(AccessToken=tokens["AccessToken"])["SecretCode"]
-    public.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp(secret, local_now(local_aws)))
-    idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
-                                      SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
-    return secret
 
 
 def test_a_person_types_password_and_totp_code_and_a_federated_user_clicks_through(
