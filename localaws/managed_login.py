@@ -402,7 +402,8 @@ def login(backend, pool, request, base):
             result = answer(backend, pool, client, flow, step, data)
     except JsonRESTError as err:
         message = cognito_error_message(err)
-        if step in MFA_FIELDS and getattr(err, "error_type", "") == "CodeMismatchException":
+        # The same page again while its session lives: a mistyped code, a password the policy refuses.
+        if getattr(err, "error_type", "") in ("CodeMismatchException", "InvalidPasswordException") and step:
             return challenge_page(base, flow_id, flow, message)
         flow.pop("challenge", None)
         return sign_in_page(pool, client, base, flow_id, message, status=400)

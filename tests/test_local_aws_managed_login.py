@@ -67,6 +67,12 @@ def redeem(app, code, verifier=None, redirect_uri=CALLBACK, auth=None, **extra):
     return requests.post(app["base"] + "/oauth2/token", data=data, auth=auth, timeout=TIMEOUT)
 
 
+def refresh_grant(app, refresh_token):
+    """POST /oauth2/token grant_type=refresh_token for the app's public client; the response."""
+    return requests.post(app["base"] + "/oauth2/token", timeout=TIMEOUT, data={
+        "grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": app["client_id"]})
+
+
 def code_for(app, username="alice", **params):
     """Sign in through the pages; (the redirect's query, the PKCE verifier)."""
     verifier, challenge = pkce()
@@ -309,7 +315,9 @@ def test_a_temporary_password_leads_to_a_new_password_page(login_app, idp):
     browser = FormBrowser(app)
     page = browser.sign_in("carol", password="Temp-passw0rd!")
     assert 'name="new_password"' in page.text
-    done = browser.submit(page, new_password="Carol-new-passw0rd!")
+    weak = browser.submit(page, new_password="short")
+    assert "password policy" in weak.text and 'name="new_password"' in weak.text
+    done = browser.submit(weak, new_password="Carol-new-passw0rd!")
     assert done.status_code == 302
     again = FormBrowser(app).sign_in("carol", password="Carol-new-passw0rd!")
     assert again.status_code == 302
@@ -357,6 +365,24 @@ def test_a_code_expires_after_five_minutes_on_local_aws_clock(clock_aws):
     assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")
 
 
+def test_a_browser_session_renews_with_its_refresh_token_after_the_clock_passes_expiry(clock_aws):
+    stack = clock_aws["make_stack"]("ml-renew")
+    app = managed_login_app(clock_aws["admin_session"], clock_aws["endpoint_url"], stack)
+    query, verifier = code_for(app)
+    tokens = redeem(app, query["code"], verifier).json()
+    advance_clock(app["endpoint_url"], tokens["expires_in"] + 1)
+
+    def user_info_status(access):
+        return requests.get(app["base"] + "/oauth2/userInfo", headers={"Authorization": "Bearer " + access},
+                            timeout=TIMEOUT).status_code
+
+    assert user_info_status(tokens["access_token"]) == 401
+    renewed = refresh_grant(app, tokens["refresh_token"])
+    assert renewed.status_code == 200 and "refresh_token" not in renewed.json()  # no rotation on this client
+    assert user_info_status(renewed.json()["access_token"]) == 200
+    assert identity_of(app, renewed.json()["id_token"])[0]
+
+
 def test_a_managed_login_refresh_token_renews_through_initiate_auth_too(login_app):
     app = login_app()
     query, verifier = code_for(app)
@@ -366,6 +392,21 @@ def test_a_managed_login_refresh_token_renews_through_initiate_auth_too(login_ap
         AuthParameters={"REFRESH_TOKEN": tokens["refresh_token"]})["AuthenticationResult"]
     assert verified_claims(app, renewed["AccessToken"])["scope"] == "openid email"
     assert identity_of(app, renewed["IdToken"])[0] == identity_of(app, tokens["id_token"])[0]
+
+
+def test_a_rotating_client_gets_a_new_refresh_token_and_the_old_one_dies(login_app, idp):
+    app = login_app()
+    idp.update_user_pool_client(UserPoolId=app["user_pool_id"], ClientId=app["client_id"],
+                                ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"],
+                                RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})
+    query, verifier = code_for(app)
+    tokens = redeem(app, query["code"], verifier).json()
+    rotated = refresh_grant(app, tokens["refresh_token"]).json()
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+    assert refresh_grant(app, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    api = public(app, "cognito-idp").get_tokens_from_refresh_token(
+        ClientId=app["client_id"], RefreshToken=rotated["refresh_token"])["AuthenticationResult"]
+    assert verified_claims(app, api["AccessToken"])["scope"] == "openid email"
 
 
 def test_revoke_ends_the_refresh_token_everywhere(login_app):
@@ -378,9 +419,7 @@ def test_revoke_ends_the_refresh_token_everywhere(login_app):
     revoked = requests.post(app["base"] + "/oauth2/revoke", data={
         "token": tokens["refresh_token"], "client_id": app["client_id"]}, timeout=TIMEOUT)
     assert revoked.status_code == 200
-    again = requests.post(app["base"] + "/oauth2/token", data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": app["client_id"]},
-        timeout=TIMEOUT)
+    again = refresh_grant(app, tokens["refresh_token"])
     assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
     with pytest.raises(Exception, match="NotAuthorized"):
         public(app, "cognito-idp").initiate_auth(ClientId=app["client_id"], AuthFlow="REFRESH_TOKEN_AUTH",
