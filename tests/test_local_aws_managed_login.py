@@ -282,6 +282,13 @@ def enable_totp(idp, public, app, local_aws):
     return secret
 
 
+def test_a_disabled_user_is_told_so(login_app, idp):
+    app = login_app()
+    idp.admin_disable_user(UserPoolId=app["user_pool_id"], Username="bob")
+    answer = FormBrowser(app).sign_in("bob")
+    assert answer.status_code == 400 and "User is disabled." in answer.text
+
+
 def test_a_user_with_totp_gets_a_code_page_and_a_wrong_code_may_be_retried(login_app, idp, public, local_aws):
     app = login_app()
     secret = enable_totp(idp, public, app, local_aws)
