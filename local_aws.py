@@ -23,7 +23,8 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   `skip` through, without reaching moto: an AWS-shaped error (S3 XML, JSON services'
   {"__type", "message"}, query services' ErrorResponse), or with "reset" a connection closed
   with no answer. GET lists the rules with their counters left; DELETE clears them.
-  /_local_aws/ needs no signature and is not logged.
+  /_local_aws/ needs no signature and is not logged (except a user pool domain's managed login under
+  /_local_aws/domain/, which is an AWS endpoint: logged and faultable as cognito-idp ManagedLogin*).
 - S3 checksums. A CRC32, SHA1 or SHA256 checksum sent with PutObject or UploadPart (header
   or aws-chunked trailer) is verified: BadDigest (400) on mismatch, InvalidRequest when
   malformed. HEAD with ChecksumMode=ENABLED gives a multipart object its composite

@@ -92,14 +92,8 @@ _federation = {}  # state sent to an external provider -> {flow, nonce, provider
 _claims = contextvars.ContextVar("managed_login_claims", default=None)
 
 
-class Hooks:
-    """What install() takes from local_aws.py (its module is __main__ when run as a script)."""
-
-    def __init__(self, local_aws):
-        self.secret_hash = local_aws.secret_hash
-
-
-HOOKS = []
+# What install() takes from local_aws.py (its module is __main__ when run as a script): its secret_hash.
+_installed = {}
 
 
 # ---- routing
@@ -421,7 +415,7 @@ def answer(backend, pool, client, flow, step, data):
     username = flow["username"]
     responses = {"USERNAME": username}
     if client.generate_secret:
-        responses["SECRET_HASH"] = HOOKS[0].secret_hash(client, username)
+        responses["SECRET_HASH"] = _installed["secret_hash"](client, username)
     if step == "NEW_PASSWORD_REQUIRED":
         responses["NEW_PASSWORD"] = data.get("new_password", "")
     elif step == "SELECT_MFA_TYPE":
@@ -833,7 +827,7 @@ def install(local_aws):
     """Patch moto: managed-login claims in tokens issued from its refresh tokens."""
     from moto.cognitoidp.models import CognitoIdpUserPool
 
-    HOOKS[:] = [Hooks(local_aws)]
+    _installed["secret_hash"] = local_aws.secret_hash
     create_jwt = CognitoIdpUserPool.create_jwt
     from_refresh = CognitoIdpUserPool.create_tokens_from_refresh_token
 

@@ -756,7 +756,8 @@ def managed_login_app(admin_session, endpoint_url, stack, *, secret=False, provi
     """Give a stack's user pool a domain and an app client for the code grant (a new one when secret=True, or
     the stack's own), with `provider` (a tests/oidc_provider.Provider) as OIDC identity provider when given.
 
-    Returns {"base": managed login base URL, "client_id", "client_secret", "issuer_url", "domain", **stack}."""
+    Returns {"base": managed login base URL, "client_id", "client_secret", "issuer_url", "domain",
+    "api_client_id": the stack's own client, **stack}."""
     import uuid
 
     from oidc_provider import CLIENT_ID, CLIENT_SECRET
@@ -784,7 +785,7 @@ def managed_login_app(admin_session, endpoint_url, stack, *, secret=False, provi
         idp.update_user_pool_client(UserPoolId=pool, ClientId=stack["client_id"], **oauth)
         client_id, client_secret = stack["client_id"], None
     return {**stack, "domain": prefix, "base": f"{endpoint_url}/_local_aws/domain/{prefix}",
-            "client_id": client_id, "client_secret": client_secret,
+            "client_id": client_id, "client_secret": client_secret, "api_client_id": stack["client_id"],
             "issuer_url": f"{endpoint_url}/{pool}"}
 
 

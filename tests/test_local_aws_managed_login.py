@@ -268,7 +268,7 @@ def test_an_unknown_user_gets_the_same_message_as_a_wrong_password(login_app):
 
 def enable_totp(idp, public, app, local_aws):
     """Give alice a verified authenticator (through the API, as an app would) and prefer it; its secret."""
-    pool, client = app["user_pool_id"], app["client_id"]
+    pool, client = app["user_pool_id"], app["api_client_id"]
     idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True},
                                  MfaConfiguration="OPTIONAL")
     idp.update_user_pool_client(UserPoolId=pool, ClientId=client,
@@ -289,16 +289,21 @@ def test_a_disabled_user_is_told_so(login_app, idp):
     assert answer.status_code == 400 and "User is disabled." in answer.text
 
 
-def test_a_user_with_totp_gets_a_code_page_and_a_wrong_code_may_be_retried(login_app, idp, public, local_aws):
-    app = login_app()
-    secret = enable_totp(idp, public, app, local_aws)
+@pytest.mark.parametrize("secret", [False, True], ids=["public-client", "client-with-secret"])
+def test_a_user_with_totp_gets_a_code_page_and_a_wrong_code_may_be_retried(login_app, idp, public, local_aws,
+                                                                            secret):
+    app = login_app(secret=secret)
+    totp_secret = enable_totp(idp, public, app, local_aws)
     browser = FormBrowser(app)
     page = browser.sign_in("alice")
     assert page.status_code == 200 and "authenticator app" in page.text and 'name="code"' in page.text
-    wrong = browser.submit(page, code="000000" if totp(secret, local_now(local_aws)) != "000000" else "111111")
+    right = totp(totp_secret, local_now(local_aws))
+    wrong = browser.submit(page, code="000000" if right != "000000" else "111111")
     assert wrong.status_code == 200 and 'id="error"' in wrong.text
-    done = browser.submit(wrong, code=totp(secret, local_now(local_aws)))
-    assert done.status_code == 302 and "code" in query_of(done.headers["Location"])
+    done = browser.submit(wrong, code=totp(totp_secret, local_now(local_aws)))
+    assert done.status_code == 302
+    auth = (app["client_id"], app["client_secret"]) if secret else None
+    assert redeem(app, query_of(done.headers["Location"])["code"], auth=auth).status_code == 200
 
 
 def test_an_email_mfa_code_comes_from_the_outbox(login_app, idp, outbox):
