@@ -675,9 +675,11 @@ def to_provider(pool, base, flow, name):
     except (OSError, ValueError) as err:
         raise_redirect(flow, "invalid_request", f"Identity provider {name} can't be reached: {err}")
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    now = clock.now()
     with _lock:
-        _federation[state] = {"flow": dict(flow), "nonce": nonce, "provider": name,
-                              "expires": clock.now() + FLOW_SECONDS}
+        for stale in [k for k, v in _federation.items() if v["expires"] < now]:
+            del _federation[stale]
+        _federation[state] = {"flow": dict(flow), "nonce": nonce, "provider": name, "expires": now + FLOW_SECONDS}
     return redirect(with_query(discovery["authorization_endpoint"], {
         "response_type": "code", "client_id": details.get("client_id"),
         "redirect_uri": base + "/oauth2/idpresponse", "scope": details.get("authorize_scopes", "openid"),
@@ -732,7 +734,7 @@ def idp_response(backend, pool, request, base):
     """GET /oauth2/idpresponse: the provider's code, exchanged and verified; then the app's redirect."""
     with _lock:
         pending = _federation.pop(request.args.get("state", ""), None)
-    if pending is None or clock.now() >= pending["expires"]:
+    if pending is None or clock.now() >= pending["expires"] or pending["flow"]["pool"] != pool.id:
         return error_page("invalid_request: unknown or expired state from the identity provider")
     flow = pending["flow"]
     if request.args.get("error") or not request.args.get("code"):

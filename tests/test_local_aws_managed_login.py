@@ -525,6 +525,23 @@ def test_the_sign_in_page_offers_the_provider_and_its_button_federates(login_app
     assert query_of(answer.headers["Location"])["redirect_uri"] == app["base"] + "/oauth2/idpresponse"
 
 
+def test_a_provider_refusal_goes_back_to_the_app_and_an_unknown_state_gets_an_error_page(login_app, oidc_provider):
+    app = login_app(provider=oidc_provider)
+    browser = FormBrowser(app)
+    to_provider = browser.authorize(identity_provider=OIDC_PROVIDER, state="app-state")
+    sent_state = query_of(to_provider.headers["Location"])["state"]
+    assert sent_state != "app-state"  # local_aws's own state travels to the provider, not the app's
+    refused = browser.http.get(app["base"] + "/oauth2/idpresponse?" + urlencode(
+        {"error": "access_denied", "error_description": "the user said no", "state": sent_state}),
+        allow_redirects=False, timeout=TIMEOUT)
+    query = query_of(refused.headers["Location"])
+    assert (query["error"], query["error_description"], query["state"]) == (
+        "access_denied", "the user said no", "app-state")
+    replayed = browser.http.get(app["base"] + "/oauth2/idpresponse?" + urlencode(
+        {"code": "x", "state": sent_state}), allow_redirects=False, timeout=TIMEOUT)
+    assert replayed.status_code == 400 and "state" in replayed.text
+
+
 def test_managed_login_requests_are_logged_and_can_be_failed(login_app, local_aws, faults):
     app = login_app()
     query, verifier = code_for(app)
