@@ -266,8 +266,9 @@ def test_an_unknown_user_gets_the_same_message_as_a_wrong_password(login_app):
     assert "Incorrect username or password." in answer.text
 
 
-def enable_totp(idp, public, app, local_aws):
-    """Give alice a verified authenticator (through the API, as an app would) and prefer it; its secret."""
+def enable_totp(idp, public, app, local_aws, prefer=True):
+    """Give alice a verified authenticator (through the API, as an app would), preferred unless told; its
+    secret."""
     pool, client = app["user_pool_id"], app["api_client_id"]
     idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True},
                                  MfaConfiguration="OPTIONAL")
@@ -277,8 +278,9 @@ def enable_totp(idp, public, app, local_aws):
         "USERNAME": "alice", "PASSWORD": PASSWORDS["alice"]})["AuthenticationResult"]
     secret = public.associate_software_token(AccessToken=tokens["AccessToken"])["SecretCode"]
     public.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp(secret, local_now(local_aws)))
-    idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
-                                      SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    if prefer:
+        idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
+                                          SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
     return secret
 
 
@@ -320,6 +322,25 @@ def test_an_email_mfa_code_comes_from_the_outbox(login_app, idp, outbox):
     assert done.status_code == 302 and "code" in query_of(done.headers["Location"])
 
 
+def test_a_user_with_two_factors_chooses_one_on_a_page(login_app, idp, public, local_aws, outbox):
+    app = login_app()
+    pool = app["user_pool_id"]
+    enable_totp(idp, public, app, local_aws, prefer=False)
+    idp.admin_update_user_attributes(UserPoolId=pool, Username="alice", UserAttributes=[
+        {"Name": "email", "Value": "alice@example.org"}, {"Name": "email_verified", "Value": "true"}])
+    idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True},
+                                 EmailMfaConfiguration={"Message": "{####}", "Subject": "code"},
+                                 MfaConfiguration="ON")
+    browser = FormBrowser(app)
+    choice = browser.sign_in("alice")
+    assert 'name="mfa_type" value="SOFTWARE_TOKEN_MFA"' in choice.text
+    assert 'name="mfa_type" value="EMAIL_OTP"' in choice.text
+    page = browser.submit(choice, mfa_type="EMAIL_OTP")
+    assert "sent by email" in page.text
+    done = browser.submit(page, code=outbox("alice", pool=pool, channel="email"))
+    assert done.status_code == 302 and "code" in query_of(done.headers["Location"])
+
+
 def test_a_temporary_password_leads_to_a_new_password_page(login_app, idp):
     app = login_app()
     idp.admin_create_user(UserPoolId=app["user_pool_id"], Username="carol", TemporaryPassword="Temp-passw0rd!",
@@ -349,6 +370,13 @@ def test_the_browser_session_skips_the_form_until_logout(login_app):
                            allow_redirects=False, timeout=TIMEOUT)
     assert (out.status_code, out.headers["Location"]) == (302, SIGN_OUT)
     assert browser.authorize().status_code == 200  # the form again
+    browser.submit(browser.authorize(), username="alice", password=PASSWORDS["alice"])
+    again = browser.http.get(app["base"] + "/logout?" + urlencode({
+        "client_id": app["client_id"], "redirect_uri": CALLBACK, "response_type": "code", "state": "s2"}),
+        allow_redirects=False, timeout=TIMEOUT)
+    assert again.headers["Location"].startswith(app["base"] + "/oauth2/authorize?")
+    form = browser.http.get(again.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
+    assert form.status_code == 200 and 'name="password"' in form.text  # signed out, asked to sign in again
 
 
 # ---- token endpoint: clients with a secret, refresh, revoke
