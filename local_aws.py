@@ -23,7 +23,8 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   `skip` through, without reaching moto: an AWS-shaped error (S3 XML, JSON services'
   {"__type", "message"}, query services' ErrorResponse), or with "reset" a connection closed
   with no answer. GET lists the rules with their counters left; DELETE clears them.
-  /_local_aws/ needs no signature and is not logged.
+  /_local_aws/ needs no signature and is not logged (except a user pool domain's managed login under
+  /_local_aws/domain/, which is an AWS endpoint: logged and faultable as cognito-idp ManagedLogin*).
 - S3 checksums. A CRC32, SHA1 or SHA256 checksum sent with PutObject or UploadPart (header
   or aws-chunked trailer) is verified: BadDigest (400) on mismatch, InvalidRequest when
   malformed. HEAD with ChecksumMode=ENABLED gives a multipart object its composite
@@ -56,6 +57,10 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
 - Choice-based sign-in (USER_AUTH), one-time codes by email and SMS (delivered to
   GET /_local_aws/messages), real per-user TOTP secrets and codes, SMS and email MFA, MFA_SETUP
   and username validation: see localaws/cognito_signin.py's docstring.
+- Managed login (the hosted UI) at a user pool domain PREFIX, served at <endpoint>/_local_aws/domain/PREFIX:
+  /oauth2/authorize with PKCE and sign-in/MFA pages, /oauth2/token, /oauth2/revoke, /oauth2/userInfo,
+  /logout, OIDC federation through /oauth2/idpresponse, and /<pool id>/.well-known/openid-configuration:
+  see localaws/managed_login.py's docstring.
 - Cognito checks moto skips: SECRET_HASH is required and checked for clients with a secret
   on InitiateAuth and every RespondToAuthChallenge (REFRESH_TOKEN_AUTH accepts the hash of
   the internal username or the sub); ExplicitAuthFlows gates USER_SRP_AUTH and
@@ -141,6 +146,7 @@ import localaws.credentials
 import localaws.s3
 import localaws.iam_simulate
 import localaws.identity_pools
+import localaws.managed_login
 
 ADMIN_USER = "local-aws-admin"
 HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -301,9 +307,12 @@ class Observatory:
 
     def __call__(self, environ, start_response):
         """Answer control requests, else classify, maybe fault, log and pass to moto."""
-        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+        # A user pool domain's managed login and the pools' OIDC discovery (localaws/managed_login.py)
+        # are AWS endpoints, though the domains live under /_local_aws/.
+        managed_login = localaws.managed_login.route(environ.get("PATH_INFO", "")) is not None
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX) and not managed_login:
             return self.control(environ, start_response)
-        service, operation = classify(environ)
+        service, operation = (localaws.managed_login.classify if managed_login else classify)(environ)
         entry = {"service": service, "operation": operation, "status": None}
         with self.lock:
             self.log.append(entry)
@@ -319,7 +328,8 @@ class Observatory:
             return start_response(status, headers, exc_info)
 
         environ["local_aws.service"] = service  # read by localaws.s3.with_request_ids
-        return self.app(environ, logging_start_response)
+        app = localaws.managed_login.app if managed_login else self.app
+        return app(environ, logging_start_response)
 
     def take_fault(self, service, operation):
         """Consume one match of the first fault rule for this request; caller holds the lock."""
@@ -1369,6 +1379,7 @@ def serve(port, latency_ms=0):
     localaws.cognito_signin.install(sys.modules[__name__])  # USER_AUTH, one-time codes, MFA
     # Outermost Cognito layer: keys, token expiry, rotation, revocation, remembered devices.
     localaws.cognito_tokens.install(sys.modules[__name__])
+    localaws.managed_login.install(sys.modules[__name__])  # managed login at user pool domains, OIDC federation
     enforce_iam()
     localaws.s3.install()  # after patch_s3 and enforce_iam: wraps what they patched
     localaws.credentials.install()

@@ -301,9 +301,17 @@ def get_tokens_from_refresh_token(self):
     params = json.loads(self.body or "{}")
     _, pool, client = find_client(self.current_account, params.get("ClientId"))
     check_client_secret(client, params.get("ClientSecret"))
-    token = params.get("RefreshToken")
+    return ActionResult({"AuthenticationResult": renew(pool, client, params.get("RefreshToken"),
+                                                       params.get("DeviceKey"))})
+
+
+def renew(pool, client, token, device_key):
+    """New ID and access tokens for a refresh token, and on a rotating client a new refresh token.
+
+    GetTokensFromRefreshToken and the managed login's /oauth2/token (localaws.managed_login) both renew here.
+    """
     with lock:
-        username = check_refresh(pool, client, token, params.get("DeviceKey"))
+        username = check_refresh(pool, client, token, device_key)
         access, id_token, expires_in = pool.create_tokens_from_refresh_token(token)
         result = {"AccessToken": access, "IdToken": id_token, "ExpiresIn": expires_in, "TokenType": "Bearer"}
         rotating, _ = rotation(client)
@@ -315,7 +323,7 @@ def get_tokens_from_refresh_token(self):
             if old["retired_at"] is None:
                 old["retired_at"] = clock.now()
             result["RefreshToken"] = new
-    return ActionResult({"AuthenticationResult": result})
+    return result
 
 
 def revoke_token(self):

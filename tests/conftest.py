@@ -364,24 +364,27 @@ def silent_server():
 
 @pytest.fixture
 def html_error_server():
-    """html_error_server(status) -> URL of an HTTP server answering every request with an HTML error page,
-    as a proxy in front of an unreachable service does (local_aws's faults are always AWS-shaped)."""
+    """html_error_server(status, title="Service Unavailable") -> URL of an HTTP server answering every GET and
+    POST with an HTML page, as a proxy in front of an unreachable service does (local_aws's faults are always
+    AWS-shaped); with status 200 it is an app's redirect URI that a browser can land on."""
     import http.server
     import threading
 
     servers = []
 
-    def start(status):
+    def start(status, title="Service Unavailable"):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = f"<html><head><title>{status} Service Unavailable</title></head><body><h1>{status} " \
-                       f"Service Unavailable</h1><p>no healthy upstream</p></body></html>".encode()
+                body = f"<html><head><title>{status} {title}</title></head><body><h1>{status} " \
+                       f"{title}</h1><p>no healthy upstream</p></body></html>".encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_GET = do_POST
 
             def log_message(self, *args):
                 pass
@@ -734,3 +737,78 @@ def rule_mapped_role(admin, dep, name, statements, mapping_type="Rules"):
         f"cognito-idp.{REGION}.amazonaws.com/{dep['user_pool_id']}:{dep['client_id']}": {
             "Type": mapping_type, "AmbiguousRoleResolution": "AuthenticatedRole", **rules}})
     return roles
+
+
+# ---- managed login (the hosted UI) and federation
+
+CALLBACK = "http://localhost:53682/callback"   # registered, never listened on: tests read the redirect itself
+SIGN_OUT = "http://localhost:53682/signed-out"
+OIDC_PROVIDER = "TestIdP"
+LOGIN_SCOPES = ["openid", "email", "profile"]
+
+
+@pytest.fixture
+def oidc_provider():
+    """The tests' own OIDC provider on loopback (tests/oidc_provider.py), stopped after the test."""
+    from oidc_provider import Provider
+
+    provider = Provider().start()
+    yield provider
+    provider.stop()
+
+
+def managed_login_app(admin_session, endpoint_url, stack, *, secret=False, provider=None, callbacks=(CALLBACK,)):
+    """Give a stack's user pool a domain and an app client for the code grant (a new one when secret=True, or
+    the stack's own), with `provider` (a tests/oidc_provider.Provider) as OIDC identity provider when given.
+
+    Returns {"base": managed login base URL, "client_id", "client_secret", "issuer_url", "domain",
+    "api_client_id": the stack's own client, **stack}."""
+    import uuid
+
+    from oidc_provider import CLIENT_ID, CLIENT_SECRET
+
+    idp = admin_session.client("cognito-idp", region_name=REGION, endpoint_url=endpoint_url)
+    pool = stack["user_pool_id"]
+    prefix = f"login-{uuid.uuid4().hex[:10]}"
+    idp.create_user_pool_domain(UserPoolId=pool, Domain=prefix)
+    providers = ["COGNITO"]
+    if provider is not None:
+        idp.create_identity_provider(
+            UserPoolId=pool, ProviderName=OIDC_PROVIDER, ProviderType="OIDC",
+            ProviderDetails={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "authorize_scopes": "openid email",
+                             "oidc_issuer": provider.issuer, "attributes_request_method": "GET"},
+            AttributeMapping={"email": "email", "email_verified": "email_verified", "username": "sub"})
+        providers.append(OIDC_PROVIDER)
+    oauth = {"AllowedOAuthFlowsUserPoolClient": True, "AllowedOAuthFlows": ["code"],
+             "AllowedOAuthScopes": LOGIN_SCOPES, "CallbackURLs": list(callbacks), "LogoutURLs": [SIGN_OUT],
+             "SupportedIdentityProviders": providers}
+    if secret:
+        client = idp.create_user_pool_client(UserPoolId=pool, ClientName="with-secret", GenerateSecret=True,
+                                              **oauth)["UserPoolClient"]
+        client_id, client_secret = client["ClientId"], client["ClientSecret"]
+    else:
+        idp.update_user_pool_client(UserPoolId=pool, ClientId=stack["client_id"], **oauth)
+        client_id, client_secret = stack["client_id"], None
+    return {**stack, "domain": prefix, "base": f"{endpoint_url}/_local_aws/domain/{prefix}",
+            "client_id": client_id, "client_secret": client_secret, "api_client_id": stack["client_id"],
+            "issuer_url": f"{endpoint_url}/{pool}"}
+
+
+@pytest.fixture
+def login_app(make_stack, admin_session, local_aws, request):
+    """login_app(secret=False, provider=None): a fresh stack (alice, bob, identity pool, bucket) on the shared
+    local_aws whose user pool has a managed login; see managed_login_app."""
+    import uuid
+
+    def make(**options):
+        stack = make_stack(f"ml-{uuid.uuid4().hex[:8]}")
+        return managed_login_app(admin_session, local_aws["endpoint_url"], stack, **options)
+    return make
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say loudly when the real-browser tests were skipped, so a local `make test` can't pass them silently."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "BROWSER TESTS SKIPPED" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} real-browser tests SKIPPED: chromium is not installed "
+                                        "(apt-get install chromium, or run .ci/run)", red=True, bold=True)
