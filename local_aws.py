@@ -41,6 +41,9 @@ What it adds to moto 5.2.1 (patched in this process; moto itself is unchanged):
   it (s3:GetObjectVersion for a read with versionId, s3:ListBucketVersions, s3:GetObjectAttributes,
   s3:PutBucketOwnershipControls, ...; moto checked several as another action), a copy also for reading its
   source (version), and an object write with ACL or tagging headers also for s3:PutObjectAcl/Tagging.
+- AWS managed policies: moto's copy of AWS's managed policies (moto/iam/aws_managed_policies.py, 1,485 of
+  them, e.g. arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess) is loaded, so AttachRolePolicy/AttachUserPolicy
+  accept them; they are enforced and SimulatePrincipalPolicy reports them as aws-managed.
 - Temporary credentials (localaws/credentials.py): STS sessions (AssumeRole*, GetCredentialsForIdentity)
   expire on localaws.clock; a request signed with an expired one is refused (S3: 400 ExpiredToken "The
   provided token has expired."; JSON services ExpiredTokenException, query services ExpiredToken).
@@ -1381,6 +1384,9 @@ def serve(port, latency_ms=0):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    # AWS's managed policies (arn:aws:iam::aws:policy/...), as moto ships them, in every account's IAM:
+    # attachable, enforced and simulated like any policy. Costs about 0.3 s per account at first use.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     key = create_admin(DEFAULT_ACCOUNT_ID)
     list_moto_modules_once()
     patch_s3()

@@ -233,3 +233,39 @@ def test_missing_key_is_still_access_denied_without_list_bucket(aw):
     aw.allow({"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
               "Resource": [f"arn:aws:s3:::{aw.bucket}/{OTHER}/*", f"arn:aws:s3:::{aw.bucket}"]})
     assert error_of(aw.user.get_object, Bucket=aw.bucket, Key=f"{OTHER}/never-written")[0] == "NoSuchKey"
+
+
+READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+
+
+def test_aws_managed_read_only_policy_attached_to_the_role_lets_a_user_read_another_users_object(aw):
+    aw.allow()
+    key = other_object(aw)
+    role = aw.probe_role.split("/")[-1]
+    assert_denied(aw.user.get_object, Bucket=aw.bucket, Key=key)
+    aw.admin("iam").attach_role_policy(RoleName=role, PolicyArn=READ_ONLY)
+    try:
+        assert aw.user.get_object(Bucket=aw.bucket, Key=key)["Body"].read() == b"theirs"
+        assert [o["Key"] for o in aw.user.list_objects_v2(Bucket=aw.bucket, Prefix=f"{OTHER}/")["Contents"]]
+        assert_denied(aw.user.delete_object, Bucket=aw.bucket, Key=key)  # read-only: no s3:DeleteObject
+        result = aw.admin("iam").simulate_principal_policy(
+            PolicySourceArn=aw.probe_role, ActionNames=["s3:GetObject"],
+            ResourceArns=[f"arn:aws:s3:::{aw.bucket}/{key}"])["EvaluationResults"][0]
+        assert result["EvalDecision"] == "allowed"
+        assert [(m["SourcePolicyId"], m["SourcePolicyType"]) for m in result["MatchedStatements"]] == [
+            ("AmazonS3ReadOnlyAccess", "aws-managed")]
+    finally:
+        aw.admin("iam").detach_role_policy(RoleName=role, PolicyArn=READ_ONLY)
+    assert_denied(aw.user.get_object, Bucket=aw.bucket, Key=key)
+
+
+def test_aws_managed_policies_are_as_aws_publishes_them(aw):
+    iam = aw.admin("iam")
+    policy = iam.get_policy(PolicyArn=READ_ONLY)["Policy"]
+    document = iam.get_policy_version(PolicyArn=READ_ONLY, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    assert document["Document"]["Statement"][0]["Action"][:3] == ["s3:Get*", "s3:List*", "s3:Describe*"]
+    admin = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")["Policy"]
+    assert admin["Arn"] == "arn:aws:iam::aws:policy/AdministratorAccess"
+    iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")
+    code, _ = error_of(iam.get_policy, PolicyArn="arn:aws:iam::aws:policy/NoSuchPolicyByThisName")
+    assert code == "NoSuchEntity"
