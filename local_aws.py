@@ -76,7 +76,9 @@ IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-proces
   ${cognito-identity.amazonaws.com:sub}) in Resource and Condition values, Principal/NotPrincipal,
   NotAction/NotResource, and String*, Arn*, Numeric*, Date*, Bool, Null, IpAddress conditions with
   ForAnyValue:/ForAllValues: and ...IfExists; a key the request lacks does not match (except negated
-  operators and ...IfExists); an explicit Deny wins. A statement whose condition fails is neutral
+  operators and ...IfExists); a plain (non-set) operator on a multivalued key such as
+  cognito-identity.amazonaws.com:amr or aws:TagKeys matches nothing when the request has the key
+  (MULTIVALUED_KEYS); an explicit Deny wins. A statement whose condition fails is neutral
   (moto made it a Deny). Request keys: aws:SecureTransport, aws:CurrentTime, aws:EpochTime,
   aws:RequestedRegion, aws:Principal{Arn,Account,Type}, aws:username/aws:userid, the cognito-identity
   keys (sub, aud, amr) of sessions it issued, and s3:prefix/delimiter/max-keys of bucket listings.
@@ -947,6 +949,20 @@ def _condition_operators():
 
 _OPERATORS = _condition_operators()
 
+# Condition keys whose request-context value is a set: "Multivalued" in the IAM User Guide's AWS global
+# condition context keys, ArrayOf... in the Service Authorization Reference, and Cognito's "multi-value amr
+# claim". The guide ("Single-valued vs. multivalued context keys") says these "require a condition set
+# operator" (ForAnyValue:/ForAllValues:). A plain operator (negated and ...IfExists ones too) never matches
+# such a key when the request has it, however many values it holds (a guest's amr is ["unauthenticated"]),
+# as @cloud-copilot/iam-simulate evaluates it (its authors confirmed it with AWS, re:Inforce 2025 IAM431).
+# Decided by key name, not by how many values a request happens to carry.
+MULTIVALUED_KEYS = frozenset(key.lower() for key in (
+    "cognito-identity.amazonaws.com:amr",
+    "aws:TagKeys", "aws:CalledVia", "aws:PrincipalServiceNamesList",
+    "aws:PrincipalOrgPaths", "aws:ResourceOrgPaths", "aws:SourceOrgPaths", "aws:VpceOrgPaths",
+    "sts:TransitiveTagKeys",
+))
+
 
 def _condition_matches(operator_name, key, policy_values, context, effect):
     """Evaluate one condition key as AWS does, including ForAnyValue:/ForAllValues: and ...IfExists."""
@@ -968,6 +984,8 @@ def _condition_matches(operator_name, key, policy_values, context, effect):
         if qualifier == "ForAnyValue":
             return False
         return if_exists or negated  # AWS: a missing key matches only negated operators and ...IfExists
+    if not qualifier and key.lower() in MULTIVALUED_KEYS:
+        return False  # a multivalued key needs a set operator; without one it matches nothing
 
     def value_ok(value):
         hit = any(test(p, value, context) for p in policy_values)

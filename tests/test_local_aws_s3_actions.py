@@ -39,12 +39,16 @@ class ActionWorld(World):
         self.admin("s3").create_bucket(Bucket=self.scratch)
         self.admin("s3").put_object(Bucket=self.scratch, Key="keep", Body=b"x")  # DeleteBucket: BucketNotEmpty
 
+    def use(self, document):
+        """Replace the probe role's policy with this document (a dict, or text sent as is)."""
+        self.admin("iam").put_role_policy(RoleName=self.probe_role.split("/")[-1], PolicyName="folder",
+                                          PolicyDocument=document if isinstance(document, str) else json.dumps(document))
+
     def allow(self, *statements):
         """Replace the probe role's policy: the least-privilege folder policy plus these statements."""
         document = least_privilege(self.bucket)
         document["Statement"] += list(statements)
-        self.admin("iam").put_role_policy(RoleName=self.probe_role.split("/")[-1], PolicyName="folder",
-                                          PolicyDocument=json.dumps(document))
+        self.use(document)
 
 
 @pytest.fixture(scope="module")
