@@ -312,3 +312,17 @@ def test_simulation_of_wildcard_and_not_action_grants_matches_the_wire(aw):
     assert_denied(aw.user.get_object_tagging, Bucket=aw.bucket, Key=key)
     assert simulated(aw, ["s3:PutBucketPolicy", "s3:CreateBucket"], f"arn:aws:s3:::{aw.scratch}") == {
         "s3:PutBucketPolicy": "implicitDeny", "s3:CreateBucket": "allowed"}
+
+
+def test_bucket_policy_granting_a_version_action_to_the_role_is_enforced(aw):
+    aw.allow()
+    statement = {"Effect": "Allow", "Principal": {"AWS": aw.probe_role}, "Action": "s3:ListBucketVersions",
+                 "Resource": f"arn:aws:s3:::{aw.scratch}"}
+    assert_denied(aw.user.list_object_versions, Bucket=aw.scratch)
+    aw.admin("s3").put_bucket_policy(Bucket=aw.scratch, Policy=json.dumps({"Version": "2012-10-17",
+                                                                           "Statement": [statement]}))
+    try:
+        assert [v["Key"] for v in aw.user.list_object_versions(Bucket=aw.scratch)["Versions"]] == ["keep"]
+        assert_denied(aw.user.list_objects_v2, Bucket=aw.scratch)  # only the granted action
+    finally:
+        aw.admin("s3").delete_bucket_policy(Bucket=aw.scratch)
