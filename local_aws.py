@@ -187,8 +187,13 @@ S3_SUBRESOURCES = {
     "lifecycle": "BucketLifecycleConfiguration", "encryption": "BucketEncryption",
     "notification": "BucketNotificationConfiguration", "location": "BucketLocation",
     "publicAccessBlock": "PublicAccessBlock", "ownershipControls": "BucketOwnershipControls",
-    "tagging": "{kind}Tagging", "acl": "{kind}Acl",
+    "replication": "BucketReplication", "website": "BucketWebsite", "logging": "BucketLogging",
+    "accelerate": "BucketAccelerateConfiguration", "requestPayment": "BucketRequestPayment",
+    "object-lock": "ObjectLockConfiguration",
+    "tagging": "{kind}Tagging", "acl": "{kind}Acl", "retention": "{kind}Retention", "legal-hold": "{kind}LegalHold",
 }
+# Where S3's DELETE of a sub-resource has a name of its own.
+S3_DELETE_NAMES = {"lifecycle": "DeleteBucketLifecycle"}
 
 
 def s3_operation(method, path, query, headers):
@@ -201,7 +206,7 @@ def s3_operation(method, path, query, headers):
     if not key:
         for sub, name in S3_SUBRESOURCES.items():
             if sub in query and verb and verb != "Head":
-                return verb + name.format(kind="Bucket")
+                return (method == "DELETE" and S3_DELETE_NAMES.get(sub)) or verb + name.format(kind="Bucket")
         return {
             "GET": "ListMultipartUploads" if "uploads" in query else
                    "ListObjectsV2" if query.get("list-type") == ["2"] else
