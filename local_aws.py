@@ -117,8 +117,10 @@ Differences from AWS that remain:
   SigV2 presigned URLs get InvalidRequest (as S3 answers for buckets made since June 2020);
   aws:SourceIp, VPC keys, tags and most service-specific keys are absent from the request context;
   ${aws:username, 'default'} defaults are not supported.
-- Session policies, permission boundaries, SCPs and cross-account access are not evaluated;
-  policy Version "2008-10-17" is still given variable substitution.
+- Session policies, permission boundaries, SCPs and cross-account access are not evaluated.
+  Multivalued condition keys are a fixed list by name (MULTIVALUED_KEYS). S3 Control, access points,
+  s3:BypassGovernanceRetention and KMS permissions are not part of S3 authorization (localaws/s3_actions.py).
+  AWS managed policies are moto's snapshot of them, not live AWS.
 - Cognito tokens (expiry, rotation, revocation, devices): see localaws/cognito_tokens.py and
   localaws/cognito_devices.py. A SigV4 X-Amz-Date far from local_aws's clock is accepted (no
   RequestTimeTooSkewed / "Signature expired"): clients sign with real time, and a test that moves the
