@@ -2141,8 +2141,9 @@ def bucket_diagnosis(client_of, bucket, folder):
 # The isolation probe (`run --try-identity`) asks S3 itself, with the user's credentials, for what
 # another identity has. It sends only requests that leave that identity's data as it was. Each
 # answer is one entry: {"verb", "action" (the S3 API), "permission" (the IAM action S3 checks),
-# "uri", "result", "detail"}; result is "allowed", "refused", or "unproven" (refused, but for a key
-# no listing showed, which S3 refuses as it refuses a forbidden one when the caller may not list).
+# "uri", "result", "detail"}; result is "allowed", "refused", "unproven" (refused, but for a key no
+# listing showed, which S3 refuses as it refuses a forbidden one when the caller may not list), or
+# "undecided" (S3 found the request itself wrong, 400, which says nothing about the permission).
 PROBE_REFUSED = ("AccessDenied",)
 # S3 authorizes an object request before it looks the object up: one of these proves the permission.
 PROBE_MISSING = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload")
@@ -2204,16 +2205,30 @@ def probe_entry(verb, action, permission, uri, result, detail):
 
 
 def probe_call(verb, uri, call, **params):
-    """One isolation probe request: (its response, None), or (None, the error code) when S3 refused it or
-    said what it acted on is missing (which it says only after granting the permission)."""
+    """One isolation probe request: (its response, None), or (None, the error code) when S3 refused it,
+    said what it acted on is missing, or found the request itself wrong (400)."""
     try:
         with aws_step(verb, uri, "s3"):
             return call(**params), None
     except AwsStepError as step:
         code = error_code(step.error)[0]
-        if code not in PROBE_REFUSED + PROBE_MISSING:
+        status = getattr(step.error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code not in PROBE_REFUSED + PROBE_MISSING and status != 400:
             raise
-        return None, code
+        return None, code or "400"
+
+
+def probe_verdict(code, seen=True):
+    """(result, detail) of one probe request from its error code (None: it worked); a refusal of an object
+    no listing showed is unproven, as S3 refuses a missing object alike to a caller who may not list."""
+    if code is None:
+        return "allowed", "S3 answered it"
+    if code in PROBE_MISSING:
+        return "allowed", f"S3 answered {code}, which it does only after granting the permission"
+    if code not in PROBE_REFUSED:
+        return "undecided", f"S3 answered {code}, which tells nothing about the permission"
+    return ("refused", code) if seen else \
+        ("unproven", f"{code}, but no listing showed this key: S3 refuses a missing one alike")
 
 
 def probe_key(folder):
@@ -2262,11 +2277,7 @@ def probe_harmless(client, bucket, folder):
     entries = []
     for verb, action, permission, where, call, extra in tries:
         _, code = probe_call(verb, where, call, Bucket=bucket, Key=key, **extra)
-        result = "refused" if code in PROBE_REFUSED else "allowed"
-        detail = code if code in PROBE_REFUSED else \
-            f"S3 answered {code}, which it does only after granting the permission" if code else \
-            "S3 accepted it (nothing existed to change)"
-        entries.append(probe_entry(verb, action, permission, where, result, detail))
+        entries.append(probe_entry(verb, action, permission, where, *probe_verdict(code)))
     return entries
 
 
@@ -2284,7 +2295,7 @@ def probe_listings(client, bucket, folder, prefixes):
                       **({after: folder} if prefix != folder else {})}
             response, code = probe_call("list", uri, getattr(client, method), **params)
             if code:
-                entries.append(probe_entry("list", action, permission, uri, "refused", code))
+                entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
                 continue
             items = response.get("Contents") or response.get("Versions") or response.get("Uploads") or []
             shown = [item["Key"] for item in items]
@@ -2309,12 +2320,8 @@ def probe_reads(client, bucket, key, version_id, listed):
                                         **({"VersionId": version} if version else {}))
             if response and "Body" in response:
                 response["Body"].close()  # permission is proven; the other user's bytes are not wanted
-            result = "allowed" if code not in PROBE_REFUSED else "refused" if listed else "unproven"
-            detail = "S3 answered it" if not code else \
-                f"S3 answered {code}, which it does only after granting the permission" if result == "allowed" \
-                else code if listed else f"{code}, but no listing showed this key: S3 refuses a missing one alike"
             entries.append(probe_entry("read", action, PROBE_VERSION_PERMISSIONS[permission] if version
-                                       else permission, where, result, detail))
+                                       else permission, where, *probe_verdict(code, listed)))
     return entries
 
 
@@ -3924,7 +3931,7 @@ def probe_summary(entries):
     verbs = {}
     for verb in ("write", "delete", "list", "read"):
         mine = [entry for entry in entries if entry["verb"] == verb]
-        for result in ("allowed", "unproven", "refused"):
+        for result in ("allowed", "undecided", "unproven", "refused"):
             decisive = [entry for entry in mine if entry["result"] == result]
             if decisive:
                 verbs[verb] = {"result": result, "uri": decisive[0]["uri"], "detail": decisive[0]["detail"]}
@@ -3945,11 +3952,14 @@ def probe_message(entries, not_tested, folder):
         return f"isolation is BROKEN: {names(allowed)} ALLOWED on another user's folder {folder} or the bucket"
     refused = [entry for entry in entries if entry["result"] == "refused"]
     unproven = [entry for entry in entries if entry["result"] == "unproven"]
+    undecided = [entry for entry in entries if entry["result"] == "undecided"]
     held = len(set(entry["permission"] for entry in refused))
     message = f"isolation holds for the {held} actions tried ({len(refused)} requests, each refused)"
     if unproven:
         message += (f"; unproven: {names(unproven)} of {unproven[0]['uri'].split('?')[0]}, which no listing "
                     f"showed (a refusal may mean it is missing)")
+    if undecided:
+        message += f"; undecided: {names(undecided)} (S3 answered neither yes nor no)"
     reads = [item for item in not_tested if item["why"] == NO_KEY_KNOWN]
     if reads:
         message += "; reads of their objects not tried (no key of theirs is known: name one with --try-key)"
