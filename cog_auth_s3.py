@@ -1002,15 +1002,25 @@ class SignIn:
             raise ToolError(f"the user pool requires MFA and {self.username} has none; it offers to set up only "
                             f"{', '.join(can_setup) or 'nothing'}: give the user a phone number or email address "
                             f"(add-user --phone/--email), then sign in again", EXIT_LOGIN)
+        # The secret is shown only on the terminal: stderr may be a log or a CI transcript. Without
+        # one, nothing is asked of Cognito, so no secret is made that no one can see.
+        terminal = open_terminal()
+        if terminal is None:
+            raise ToolError(f"Cognito asks {self.username} to set up an authenticator app (MFA_SETUP) and there "
+                            f"is no terminal to show its secret on; run `{os.path.basename(sys.argv[0])} login` "
+                            f"in a terminal once", EXIT_LOGIN)
         from urllib.parse import quote
 
-        associated = self.client.associate_software_token(Session=response["Session"])
-        secret = associated["SecretCode"]
-        label = quote(f"{TOTP_ISSUER}:{self.username}")
-        # Printed even with --quiet: without the secret the user can't enrol.
-        print(f"MFA is required: add this account to an authenticator app, then enter its code.\n"
-              f"  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
-              f"  secret: {secret}", file=sys.stderr, flush=True)
+        try:
+            associated = self.client.associate_software_token(Session=response["Session"])
+            secret = associated["SecretCode"]
+            label = quote(f"{TOTP_ISSUER}:{self.username}")
+            # Shown even with --quiet: without the secret the user can't enrol.
+            os.write(terminal, (f"MFA is required: add this account to an authenticator app, then enter its "
+                                f"code.\n  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
+                                f"  secret: {secret}\n").encode())
+        finally:
+            os.close(terminal)
         code, _ = self.code("SOFTWARE_TOKEN_MFA", {})
         verified = self.client.verify_software_token(Session=associated["Session"], FriendlyDeviceName=TOTP_ISSUER,
                                                      UserCode=code["SOFTWARE_TOKEN_MFA_CODE"])
@@ -3989,10 +3999,10 @@ def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER
                       for action, permission, _, _ in PROBE_READS] + not_tested
     allowed = [entry for entry in entries if entry["result"] == "allowed"]
     if allowed:
-        out.warn(f"the policies do not isolate users: {', '.join(dict.fromkeys(e['action'] for e in allowed))} "
-                 f"on another user's folder s3://{bucket}/{folder} or the bucket was allowed; restrict the role's "
-                 f"policies and the bucket policy to ${{cognito-identity.amazonaws.com:sub}}/* (see `policy`), "
-                 f"and run `doctor`")
+        actions = ", ".join(dict.fromkeys(entry["action"] for entry in allowed))
+        out.warn(f"the role policy (or the bucket policy) does not isolate users: {actions} on another user's "
+                 f"folder s3://{bucket}/{folder} or the bucket was allowed; restrict them to "
+                 f"${{cognito-identity.amazonaws.com:sub}}/* (see `policy`), and run `doctor`")
     # "refused" (nothing tried was allowed) and "verbs" are kept for readers of the earlier reports.
     report = {"identity": other_id, "verdict": "broken" if allowed else "holds", "refused": not allowed,
               "message": probe_message(entries, not_tested, folder), "actions": entries,

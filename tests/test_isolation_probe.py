@@ -77,7 +77,7 @@ def test_a_policy_leaking_read_and_list_is_caught_on_read(cli, make_stack, tmp_p
     assert text.returncode == 5, text.stderr
     assert f"ALLOWED  GetObject            s3://{stack['bucket']}/{bob}/bob.txt (S3 answered it)" in text.stdout
     assert "isolation is BROKEN: ListObjectsV2, GetObject, HeadObject ALLOWED" in text.stdout
-    assert "do not isolate users" in text.stderr
+    assert "does not isolate users" in text.stderr
     code, isolation = probe(cli, config, bob)
     assert code == 5 and isolation["verdict"] == "broken" and not isolation["refused"]
     assert results(isolation) == {"write": "refused", "delete": "refused", "list": "allowed", "read": "allowed"}
