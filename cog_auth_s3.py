@@ -5150,6 +5150,52 @@ def validate_args(args):
         mfa_factors(args.mfa, args.mfa_factors)
 
 
+# An option whose name says password or secret: the tool has none, as argv is readable by other users
+# of the computer and kept in shell history, so one is refused before parsing, without its value.
+PASSWORD_OPTION_RE = re.compile(r"^--?[\w-]*(pass|secret)[\w-]*$", re.IGNORECASE)
+# Any option whose name may carry a secret (the tool's own --mfa-code among them): no error echoes
+# the value given after it (or after its =), wherever on the command line it stands.
+SECRET_OPTION_RE = re.compile(r"^(--?[\w-]*(pass|secret|token|code|otp|pin|credential)[\w-]*|-p)$", re.IGNORECASE)
+HIDDEN = "<hidden>"
+
+
+def secret_values(argv):
+    """The values on a command line that follow a secret-bearing option name, or its "="."""
+    values = []
+    for index, token in enumerate(argv):
+        if token == "--":
+            break
+        name, equals, value = token.partition("=")
+        if SECRET_OPTION_RE.match(name):
+            values.append(value if equals else argv[index + 1] if index + 1 < len(argv) else "")
+    return [value for value in values if value]
+
+
+def redacted(message, secrets):
+    """message with each secret, as argparse echoes it (quoted with repr, or bare in a list of arguments), hidden."""
+    for value in sorted(set(secrets), key=len, reverse=True):
+        message = message.replace(repr(value), repr(HIDDEN))
+        message = re.sub(rf"(?<![^\s=]){re.escape(value)}(?![^\s;])", HIDDEN, message)
+    return message
+
+
+def parse_command_line(argv):
+    """The parsed and checked arguments; usage errors never echo a secret given on the command line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for token in argv[:argv.index("--")] if "--" in argv else argv:
+        name = token.partition("=")[0]
+        if PASSWORD_OPTION_RE.match(name):
+            raise ToolError(f"{name} is not an option: the tool never takes a password or secret on the command "
+                            f"line, where other users and the shell history can read it; set {ENV_PREFIX}PASSWORD "
+                            f"or type it when asked", EXIT_USAGE)
+    try:
+        args = build_parser().parse_args(argv)
+        validate_args(args)
+    except ToolError as err:
+        raise ToolError(redacted(str(err), secret_values(argv)), err.exit_code) from None
+    return args
+
+
 # ====================================================================== main
 
 COMMANDS = {
@@ -5198,10 +5244,9 @@ def main(argv=None) -> int:
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_command_line(argv)
         command = args.command
         debug = args.debug
-        validate_args(args)
         out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
         return COMMANDS[args.command](args, out)
     except (ToolError, AwsStepError) as err:
