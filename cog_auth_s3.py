@@ -2291,30 +2291,36 @@ def probe_harmless(client, bucket, folder):
     return entries
 
 
-def probe_listings(client, bucket, folder, prefixes):
-    """List each prefix (folder, then wider ones down to the bucket root, "") every way S3 can, one item
-    at most; a wider listing starts after folder, so what it shows first is theirs if they have anything.
+def probe_listings(client, bucket, folder, parent):
+    """List their folder, the folders' parent and the bucket root (with no prefix and with an empty one)
+    every way S3 can, with and without a delimiter, as a policy's condition may let one of them through;
+    one item each. A wider listing starts after folder, so what it shows first is theirs if they have any.
 
     Returns (the entries, {key: version id or None} of the objects of folder that were seen).
     """
+    scopes = [(folder, {"Prefix": folder})] + ([(parent, {"Prefix": parent})] if parent else []) + \
+        [("", {}), ("", {"Prefix": ""})]
     entries, seen = [], {}
-    for prefix in prefixes:
-        uri = f"s3://{bucket}/{prefix}"
-        for action, permission, method, page, after in PROBE_LISTINGS:
-            params = {"Bucket": bucket, page: 1, **({"Prefix": prefix} if prefix else {}),
-                      **({after: folder} if prefix != folder else {})}
-            response, code = probe_call("list", uri, getattr(client, method), **params)
-            if code:
-                entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
-                continue
-            items = response.get("Contents") or response.get("Versions") or response.get("Uploads") or []
-            shown = [item["Key"] for item in items]
-            entries.append(probe_entry("list", action, permission, uri, "allowed",
-                                       f"the listing showed {shown[0]}" if shown else "the listing was allowed"))
-            if action != "ListMultipartUploads":  # an upload's key is not an object yet
-                for item in items:
-                    if item["Key"].startswith(folder) and item["Key"] not in seen:
-                        seen[item["Key"]] = item.get("VersionId")
+    for where, scope in scopes:
+        for delimiter in ({}, {"Delimiter": "/"}):
+            shown_query = [f"{name.lower()}={value}" for name, value in {**scope, **delimiter}.items()
+                           if name == "Delimiter" or not value]  # what the path does not already say
+            uri = f"s3://{bucket}/{where}" + (f"?{'&'.join(shown_query)}" if shown_query else "")
+            for action, permission, method, page, after in PROBE_LISTINGS:
+                params = {"Bucket": bucket, page: 1, **scope, **delimiter, **({after: folder} if where != folder
+                                                                               else {})}
+                response, code = probe_call("list", uri, getattr(client, method), **params)
+                if code:
+                    entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
+                    continue
+                items = response.get("Contents") or response.get("Versions") or response.get("Uploads") or []
+                shown = [item["Key"] for item in items] + [item["Prefix"] for item in response.get("CommonPrefixes")
+                                                           or []]
+                entries.append(probe_entry("list", action, permission, uri, "allowed",
+                                           f"the listing showed {shown[0]}" if shown else "the listing was allowed"))
+                if action != "ListMultipartUploads":  # an upload's key is not an object yet
+                    seen.update((item["Key"], item.get("VersionId")) for item in items
+                                if item["Key"].startswith(folder) and item["Key"] not in seen)
     return entries, seen
 
 
@@ -3987,7 +3993,7 @@ def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER
     """
     folder = user_folder(template, other_id)
     parent = template.partition(IDENTITY_PLACEHOLDER)[0]
-    entries, seen = probe_listings(client, bucket, folder, list(dict.fromkeys((folder, parent, ""))))
+    entries, seen = probe_listings(client, bucket, folder, parent)
     entries += [probe_write(client, bucket, folder)] + probe_harmless(client, bucket, folder)
     keys = list(dict.fromkeys([*seen][:1] + ([try_key] if try_key else [])))
     for key in keys:

@@ -117,9 +117,13 @@ def test_least_privilege_holds_for_the_actions_tried_and_names_the_rest(cli, sta
     tried = {e["permission"] for e in isolation["actions"]}
     assert {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:PutObject",
             "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"} <= tried
-    # their folder and the bucket root, each listed all three ways
+    # their folder and the bucket root (no prefix, and an empty one), each listed all three ways, with and
+    # without a delimiter
     listed = {(e["action"], e["uri"]) for e in isolation["actions"] if e["verb"] == "list"}
-    assert listed == {(action, f"s3://{stack['bucket']}/{where}") for where in (f"{bob}/", "")
+    assert listed == {(action, f"s3://{stack['bucket']}/{where}{query}")
+                      for where, queries in ((f"{bob}/", ("", "?delimiter=/")),
+                                             ("", ("", "?delimiter=/", "?prefix=", "?prefix=&delimiter=/")))
+                      for query in queries
                       for action in ("ListObjectsV2", "ListObjectVersions", "ListMultipartUploads")}
     assert isolation["message"].startswith(f"isolation holds for the {len(tried)} actions tried")
     assert "`doctor`" in isolation["message"] and "PutObjectAcl" in isolation["message"]
@@ -197,6 +201,19 @@ def test_a_listing_condition_with_if_exists_leaks_the_root_listing(cli, make_sta
     # the key the root listing showed is read, and the reads' refusals are proven
     reads = [e for e in isolation["actions"] if e["verb"] == "read"]
     assert reads and {e["result"] for e in reads} == {"refused"}
+
+
+@pytest.mark.parametrize("name,condition", [
+    ("probe-delimiter", {"StringEquals": {"s3:delimiter": "/"}}),  # any prefix, when listed by folders
+    ("probe-emptyprefix", {"StringLike": {"s3:prefix": ["", f"{SUB}/*"]}}),  # the root, with prefix=
+])
+def test_a_listing_let_through_by_another_condition_is_caught(name, condition, cli, make_stack, tmp_path):
+    stack = make_stack(name, permissions=with_leak(lambda bucket: {
+        "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}", "Condition": condition}))
+    config, bob = users(cli, tmp_path, stack)
+    code, isolation = probe(cli, config, bob)
+    assert code == 5 and ("ListObjectsV2", "s3:ListBucket") in allowed(isolation)
+    assert any(bob in e["detail"] for e in isolation["actions"] if e["result"] == "allowed")
 
 
 def test_a_bucket_policy_granting_the_role_versions_is_caught(cli, make_stack, tmp_path, admin_client):
