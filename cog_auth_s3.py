@@ -2249,45 +2249,57 @@ def probe_key(folder):
 
 
 def probe_write(client, bucket, folder):
-    """Try to write a new random key into folder; what got through is deleted again."""
+    """Try to write a new random key into folder; what got through is deleted again (in a versioned bucket,
+    its version, else a delete marker would hide it and keep it)."""
     key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
     try:
         # If-None-Match: a probe never replaces anything; AWS checks permission before the precondition.
-        _, refused = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
-                                Body=b"cog_auth_s3 isolation probe; delete me\n")
+        response, code = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
+                                    Body=b"cog_auth_s3 isolation probe; delete me\n")
     except AwsStepError as step:
         if error_code(step.error)[0] != "PreconditionFailed":
             raise
         return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed",
                            "the write reached the precondition check: an object of that name already existed "
                            "and was left as it was")
-    if refused:
-        return probe_entry("write", "PutObject", "s3:PutObject", uri, "refused", refused)
+    if code:
+        return probe_entry("write", "PutObject", "s3:PutObject", uri, *probe_verdict(code))
+    version = {"VersionId": response["VersionId"]} if response.get("VersionId") else {}
     try:
-        delete_object(client, bucket, key)
+        with aws_step("delete", uri, "s3"):
+            client.delete_object(Bucket=bucket, Key=key, **version)
         outcome = "the probe object was deleted again"
     except AwsStepError:
-        outcome = "the probe object could not be deleted; remove it by hand"
+        outcome = f"the probe object could not be deleted; remove it by hand{' (its version)' if version else ''}"
     return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed", outcome)
 
 
 def probe_harmless(client, bucket, folder):
-    """Requests that can't change anything even when allowed: delete a random key that does not exist (and
-    its null version), and abort a made-up multipart upload of one."""
+    """Requests that change nothing even when allowed: delete the null version of a random key that does not
+    exist, then the key (in a versioned bucket that makes a delete marker, which is removed again), and
+    abort a made-up multipart upload of it."""
     key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
     tries = (
-        ("delete", "DeleteObject", "s3:DeleteObject", uri, client.delete_object, {}),
         ("delete", "DeleteObject", "s3:DeleteObjectVersion", f"{uri}?versionId=null", client.delete_object,
          {"VersionId": "null"}),
+        ("delete", "DeleteObject", "s3:DeleteObject", uri, client.delete_object, {}),
         ("write", "AbortMultipartUpload", "s3:AbortMultipartUpload", f"{uri}?uploadId=cog-auth-s3-probe",
          client.abort_multipart_upload, {"UploadId": "cog-auth-s3-probe"}),
     )
     entries = []
     for verb, action, permission, where, call, extra in tries:
-        _, code = probe_call(verb, where, call, Bucket=bucket, Key=key, **extra)
-        entries.append(probe_entry(verb, action, permission, where, *probe_verdict(code)))
+        response, code = probe_call(verb, where, call, Bucket=bucket, Key=key, **extra)
+        result, detail = probe_verdict(code)
+        if response and response.get("DeleteMarker") and response.get("VersionId"):
+            try:
+                with aws_step("delete", uri, "s3"):
+                    client.delete_object(Bucket=bucket, Key=key, VersionId=response["VersionId"])
+                detail += "; the delete marker it made was removed again"
+            except AwsStepError:
+                detail += "; the delete marker it made could not be removed: remove it by hand"
+        entries.append(probe_entry(verb, action, permission, where, result, detail))
     return entries
 
 

@@ -228,6 +228,21 @@ def test_a_bucket_policy_granting_the_role_versions_is_caught(cli, make_stack, t
     assert code == 5 and ("GetObject", "s3:GetObjectVersion") in allowed(isolation)
 
 
+def test_in_a_versioned_bucket_a_leaky_probe_leaves_no_version_or_delete_marker(cli, make_stack, tmp_path,
+                                                                                 admin_client):
+    stack = make_stack("probe-versioned", permissions=with_leak(
+        on_objects("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")))
+    s3 = admin_client("s3")
+    s3.put_bucket_versioning(Bucket=stack["bucket"], VersioningConfiguration={"Status": "Enabled"})
+    config, bob = users(cli, tmp_path, stack)
+    before = bobs_objects(admin_client, stack["bucket"], bob)
+    code, isolation = probe(cli, config, bob)
+    assert code == 5 and {("PutObject", "s3:PutObject"), ("DeleteObject", "s3:DeleteObject"),
+                          ("DeleteObject", "s3:DeleteObjectVersion")} <= allowed(isolation)
+    listing = s3.list_object_versions(Bucket=stack["bucket"], Prefix=f"{bob}/")
+    assert not listing.get("DeleteMarkers") and bobs_objects(admin_client, stack["bucket"], bob) == before
+
+
 def test_try_key_without_try_identity_is_a_usage_error(cli, user_config):
     result = cli("--config", user_config(), "run", "--try-key", "x.txt")
     assert result.returncode == 2 and "--try-identity" in result.stderr
