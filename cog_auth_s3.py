@@ -4920,11 +4920,14 @@ def add_run_options(parser, default):
     parser.add_argument("--upload-file", metavar="PATH", default=default,
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
-                        help="after uploading, try to write, delete, list and read in this identity's folder; "
-                             "each must be refused (exit 5 if any is allowed)")
+                        help="after uploading, try every request that can't change this identity's data on "
+                             "its folder and the bucket root (listings, reads, a write that replaces nothing, "
+                             "deletes and an abort of what does not exist); each must be refused (exit 5 if any "
+                             "is allowed); what can't be tried is named")
     parser.add_argument("--try-key", metavar="KEY", default=default,
-                        help="an existing object of --try-identity (relative to its folder) for the read probe, "
-                             "needed when listing that folder is refused")
+                        help="an existing object of --try-identity (relative to its folder) for the reads, "
+                             "needed when listing is refused (a refused read of a key no listing showed is "
+                             "unproven)")
 
 
 def add_identity_option(parser):
