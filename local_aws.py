@@ -76,7 +76,9 @@ IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-proces
   ${cognito-identity.amazonaws.com:sub}) in Resource and Condition values, Principal/NotPrincipal,
   NotAction/NotResource, and String*, Arn*, Numeric*, Date*, Bool, Null, IpAddress conditions with
   ForAnyValue:/ForAllValues: and ...IfExists; a key the request lacks does not match (except negated
-  operators and ...IfExists); an explicit Deny wins. A statement whose condition fails is neutral
+  operators and ...IfExists); a plain (non-set) operator on a multivalued key such as
+  cognito-identity.amazonaws.com:amr or aws:TagKeys matches nothing when the request has the key
+  (MULTIVALUED_KEYS); an explicit Deny wins. A statement whose condition fails is neutral
   (moto made it a Deny). Request keys: aws:SecureTransport, aws:CurrentTime, aws:EpochTime,
   aws:RequestedRegion, aws:Principal{Arn,Account,Type}, aws:username/aws:userid, the cognito-identity
   keys (sub, aud, amr) of sessions it issued, and s3:prefix/delimiter/max-keys of bucket listings.
@@ -149,6 +151,7 @@ import localaws.s3
 import localaws.s3_actions
 import localaws.iam_simulate
 import localaws.identity_pools
+import localaws.policy_language
 
 ADMIN_USER = "local-aws-admin"
 HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -827,6 +830,7 @@ def enforce_iam():
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
     install_policy_evaluation()
+    localaws.policy_language.install()  # Version 2008-10-17 and none: stored, ${...} literal
     install_cognito_identity()
     localaws.iam_simulate.install()  # SimulatePrincipalPolicy/SimulateCustomPolicy on the evaluator above
     localaws.identity_pools.install()  # AllowClassicFlow kept and described
@@ -852,6 +856,7 @@ def _anonymous_denied(response, iam_request_cls):
 
 _REQUEST = threading.local()  # .context (condition keys, lower-cased -> list of str) and .caller of the request
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_LITERAL_VARIABLES = " literal variables"  # context marker (no condition key has a space): see _pattern
 
 
 def _as_list(value):
@@ -861,11 +866,14 @@ def _as_list(value):
 
 
 def _pattern(value, context, wildcards):
-    """Regex for a policy value with ${...} variables substituted literally; None if one is unresolved."""
+    """Regex for a policy value with ${...} variables substituted literally; None if one is unresolved.
+    In a document whose Version is not 2012-10-17 (context[_LITERAL_VARIABLES]), ${...} is plain text."""
     def glob(text):
         text = re.escape(text)
         return text.replace(r"\*", ".*").replace(r"\?", ".") if wildcards else text
 
+    if context.get(_LITERAL_VARIABLES):
+        return glob(value)
     parts, pos = [], 0
     for match in _VARIABLE.finditer(value):
         parts.append(glob(value[pos:match.start()]))
@@ -947,6 +955,20 @@ def _condition_operators():
 
 _OPERATORS = _condition_operators()
 
+# Condition keys whose request-context value is a set: "Multivalued" in the IAM User Guide's AWS global
+# condition context keys, ArrayOf... in the Service Authorization Reference, and Cognito's "multi-value amr
+# claim". The guide ("Single-valued vs. multivalued context keys") says these "require a condition set
+# operator" (ForAnyValue:/ForAllValues:). A plain operator (negated and ...IfExists ones too) never matches
+# such a key when the request has it, however many values it holds (a guest's amr is ["unauthenticated"]),
+# as @cloud-copilot/iam-simulate evaluates it (its authors confirmed it with AWS, re:Inforce 2025 IAM431).
+# Decided by key name, not by how many values a request happens to carry.
+MULTIVALUED_KEYS = frozenset(key.lower() for key in (
+    "cognito-identity.amazonaws.com:amr",
+    "aws:TagKeys", "aws:CalledVia", "aws:PrincipalServiceNamesList",
+    "aws:PrincipalOrgPaths", "aws:ResourceOrgPaths", "aws:SourceOrgPaths", "aws:VpceOrgPaths",
+    "sts:TransitiveTagKeys",
+))
+
 
 def _condition_matches(operator_name, key, policy_values, context, effect):
     """Evaluate one condition key as AWS does, including ForAnyValue:/ForAllValues: and ...IfExists."""
@@ -968,6 +990,8 @@ def _condition_matches(operator_name, key, policy_values, context, effect):
         if qualifier == "ForAnyValue":
             return False
         return if_exists or negated  # AWS: a missing key matches only negated operators and ...IfExists
+    if not qualifier and key.lower() in MULTIVALUED_KEYS:
+        return False  # a multivalued key needs a set operator; without one it matches nothing
 
     def value_ok(value):
         hit = any(test(p, value, context) for p in policy_values)
@@ -1020,6 +1044,8 @@ def statement_is_action_permitted(self, action, resource="*", principal=None, in
     statement = self._statement
     context = dict(getattr(_REQUEST, "context", None) or {})
     context.update({k.lower(): _as_list(v) for k, v in (incoming_condition_values or {}).items()})
+    if getattr(self, "literal_variables", False):  # set by localaws.policy_language from the Version
+        context[_LITERAL_VARIABLES] = True
     caller = _caller_of(principal) if principal else getattr(_REQUEST, "caller", None)
     if not _element_matches(statement, "Action", action, context, ignore_case=True):
         return PermissionResult.NEUTRAL
