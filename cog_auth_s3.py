@@ -4030,9 +4030,10 @@ def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER
 
 
 def isolation_lines(isolation):
-    """The verdict, then one line per request (ALLOWED, refused or unproven), then what was not tried and why."""
+    """The verdict, then one line per request (ALLOWED, refused, unproven or undecided), then what was not
+    tried and why."""
     lines = labelled([("Isolation", isolation["message"])])
-    lines += [f"  {entry['result'].upper() if entry['result'] == 'allowed' else entry['result']:<9}"
+    lines += [f"  {entry['result'].upper() if entry['result'] == 'allowed' else entry['result']:<10}"
               f"{entry['action']:<21}{entry['uri']} ({entry['detail']})" for entry in isolation["actions"]]
     reasons = {}
     for item in isolation["not_tested"]:
