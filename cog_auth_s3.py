@@ -1002,15 +1002,25 @@ class SignIn:
             raise ToolError(f"the user pool requires MFA and {self.username} has none; it offers to set up only "
                             f"{', '.join(can_setup) or 'nothing'}: give the user a phone number or email address "
                             f"(add-user --phone/--email), then sign in again", EXIT_LOGIN)
+        # The secret is shown only on the terminal: stderr may be a log or a CI transcript. Without
+        # one, nothing is asked of Cognito, so no secret is made that no one can see.
+        terminal = open_terminal()
+        if terminal is None:
+            raise ToolError(f"Cognito asks {self.username} to set up an authenticator app (MFA_SETUP) and there "
+                            f"is no terminal to show its secret on; run `{os.path.basename(sys.argv[0])} login` "
+                            f"in a terminal once", EXIT_LOGIN)
         from urllib.parse import quote
 
-        associated = self.client.associate_software_token(Session=response["Session"])
-        secret = associated["SecretCode"]
-        label = quote(f"{TOTP_ISSUER}:{self.username}")
-        # Printed even with --quiet: without the secret the user can't enrol.
-        print(f"MFA is required: add this account to an authenticator app, then enter its code.\n"
-              f"  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
-              f"  secret: {secret}", file=sys.stderr, flush=True)
+        try:
+            associated = self.client.associate_software_token(Session=response["Session"])
+            secret = associated["SecretCode"]
+            label = quote(f"{TOTP_ISSUER}:{self.username}")
+            # Shown even with --quiet: without the secret the user can't enrol.
+            os.write(terminal, (f"MFA is required: add this account to an authenticator app, then enter its "
+                                f"code.\n  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
+                                f"  secret: {secret}\n").encode())
+        finally:
+            os.close(terminal)
         code, _ = self.code("SOFTWARE_TOKEN_MFA", {})
         verified = self.client.verify_software_token(Session=associated["Session"], FriendlyDeviceName=TOTP_ISSUER,
                                                      UserCode=code["SOFTWARE_TOKEN_MFA_CODE"])
@@ -2138,89 +2148,209 @@ def bucket_diagnosis(client_of, bucket, folder):
         raise AwsStepError(step.error, step.verb, step.obj, "own-folder") from step
 
 
+# The isolation probe (`run --try-identity`) asks S3 itself, with the user's credentials, for what
+# another identity has. It sends only requests that leave that identity's data as it was. Each
+# answer is one entry: {"verb", "action" (the S3 API), "permission" (the IAM action S3 checks),
+# "uri", "result", "detail"}; result is "allowed", "refused", "unproven" (refused, but for a key no
+# listing showed, which S3 refuses as it refuses a forbidden one when the caller may not list), or
+# "undecided" (S3 found the request itself wrong, 400, which says nothing about the permission).
+PROBE_REFUSED = ("AccessDenied",)
+# S3 authorizes an object request before it looks the object up: one of these proves the permission.
+PROBE_MISSING = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload")
+# Listings of another folder and of the bucket: (action, permission, client method, its page-size
+# parameter, the parameter that starts a prefix-less listing after a key).
+PROBE_LISTINGS = (
+    ("ListObjectsV2", "s3:ListBucket", "list_objects_v2", "MaxKeys", "StartAfter"),
+    ("ListObjectVersions", "s3:ListBucketVersions", "list_object_versions", "MaxKeys", "KeyMarker"),
+    ("ListMultipartUploads", "s3:ListBucketMultipartUploads", "list_multipart_uploads", "MaxUploads", "KeyMarker"),
+)
+# Reads of one existing object: (action, permission, client method, extra parameters); each is
+# tried on the object itself and on a version of it (VersionId=null where no version was listed,
+# which names the object of a bucket that was never versioned), whose permission is named in
+# PROBE_VERSION_PERMISSIONS.
+PROBE_READS = (
+    ("GetObject", "s3:GetObject", "get_object", {}),
+    ("HeadObject", "s3:GetObject", "head_object", {}),
+    ("GetObjectTagging", "s3:GetObjectTagging", "get_object_tagging", {}),
+    ("GetObjectAcl", "s3:GetObjectAcl", "get_object_acl", {}),
+    ("GetObjectAttributes", "s3:GetObjectAttributes", "get_object_attributes",
+     {"ObjectAttributes": ["ETag", "ObjectSize"]}),
+)
+PROBE_VERSION_PERMISSIONS = {
+    "s3:GetObject": "s3:GetObjectVersion", "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl", "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+}
+# What the probe never sends, because an allowed request would change the other identity's objects
+# or the bucket every user shares: (action, permission, why). `doctor` decides them (and every
+# other S3 action) from the policies, without a request.
+THEIR_OBJECTS = "it would change an object of theirs"
+THE_BUCKET = "it would change the bucket every user shares"
+PROBE_NOT_TRIED = (
+    ("PutObjectAcl", "s3:PutObjectAcl", THEIR_OBJECTS),
+    ("PutObjectTagging", "s3:PutObjectTagging", THEIR_OBJECTS),
+    ("DeleteObjectTagging", "s3:DeleteObjectTagging", THEIR_OBJECTS),
+    ("PutObjectRetention", "s3:PutObjectRetention", THEIR_OBJECTS),
+    ("PutObjectLegalHold", "s3:PutObjectLegalHold", THEIR_OBJECTS),
+    ("RestoreObject", "s3:RestoreObject", THEIR_OBJECTS),
+    ("DeleteObject of an existing version", "s3:DeleteObjectVersion", THEIR_OBJECTS),
+    ("PutBucketPolicy", "s3:PutBucketPolicy", THE_BUCKET),
+    ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", THE_BUCKET),
+    ("PutBucketAcl", "s3:PutBucketAcl", THE_BUCKET),
+    ("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls", THE_BUCKET),
+    ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", THE_BUCKET),
+    ("PutBucketVersioning", "s3:PutBucketVersioning", THE_BUCKET),
+    ("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration", THE_BUCKET),
+    ("PutBucketReplication", "s3:PutReplicationConfiguration", THE_BUCKET),
+    ("PutBucketCors", "s3:PutBucketCORS", THE_BUCKET),
+    ("DeleteBucket", "s3:DeleteBucket", THE_BUCKET),
+)
+NO_KEY_KNOWN = ("no object of theirs is known: no listing showed one, and S3 refuses a missing key as it "
+                "refuses a forbidden one; name one with --try-key KEY")
+
+
+def probe_entry(verb, action, permission, uri, result, detail):
+    """One request of the isolation probe and S3's answer to it."""
+    return {"verb": verb, "action": action, "permission": permission, "uri": uri, "result": result,
+            "detail": detail}
+
+
 def probe_call(verb, uri, call, **params):
-    """One isolation probe request: (its response, None), or (None, the refusal code) when AWS refused it."""
+    """One isolation probe request: (its response, None), or (None, the error code) when S3 refused it,
+    said what it acted on is missing, or found the request itself wrong (400)."""
     try:
         with aws_step(verb, uri, "s3"):
             return call(**params), None
     except AwsStepError as step:
         code = error_code(step.error)[0]
-        if code != "AccessDenied":
+        status = getattr(step.error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code not in PROBE_REFUSED + PROBE_MISSING and status != 400:
             raise
-        return None, code
+        return None, code or "400"
 
 
-def probe_result(result, uri, detail):
-    """One verb's line of the isolation report."""
-    return {"result": result, "uri": uri, "detail": detail}
+def probe_verdict(code, seen=True):
+    """(result, detail) of one probe request from its error code (None: it worked); a refusal of an object
+    no listing showed is unproven, as S3 refuses a missing object alike to a caller who may not list."""
+    if code is None:
+        return "allowed", "S3 answered it"
+    if code in PROBE_MISSING:
+        return "allowed", f"S3 answered {code}, which it does only after granting the permission"
+    if code not in PROBE_REFUSED:
+        return "undecided", f"S3 answered {code}, which tells nothing about the permission"
+    return ("refused", code) if seen else \
+        ("unproven", f"{code}, but no listing showed this key: S3 refuses a missing one alike")
+
+
+def probe_key(folder):
+    """A random key in folder that no one has written."""
+    import secrets
+
+    return f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
 
 
 def probe_write(client, bucket, folder):
-    """Try to write a new random key into folder; what got through is deleted again."""
-    import secrets
-
-    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+    """Try to write a new random key into folder; what got through is deleted again (in a versioned bucket,
+    its version, else a delete marker would hide it and keep it)."""
+    key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
     try:
         # If-None-Match: a probe never replaces anything; AWS checks permission before the precondition.
-        _, refused = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
-                                Body=b"cog_auth_s3 isolation probe; delete me\n")
+        response, code = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
+                                    Body=b"cog_auth_s3 isolation probe; delete me\n")
     except AwsStepError as step:
         if error_code(step.error)[0] != "PreconditionFailed":
             raise
-        return probe_result("allowed", uri, "the write reached the precondition check: an object of that "
-                                            "name already existed and was left as it was")
-    if refused:
-        return probe_result("refused", uri, refused)
+        return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed",
+                           "the write reached the precondition check: an object of that name already existed "
+                           "and was left as it was")
+    if code:
+        return probe_entry("write", "PutObject", "s3:PutObject", uri, *probe_verdict(code))
+    version = {"VersionId": response["VersionId"]} if response.get("VersionId") else {}
     try:
-        delete_object(client, bucket, key)
+        with aws_step("delete", uri, "s3"):
+            client.delete_object(Bucket=bucket, Key=key, **version)
         outcome = "the probe object was deleted again"
     except AwsStepError:
-        outcome = "the probe object could not be deleted; remove it by hand"
-    return probe_result("allowed", uri, outcome)
+        outcome = f"the probe object could not be deleted; remove it by hand{' (its version)' if version else ''}"
+    return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed", outcome)
 
 
-def probe_delete(client, bucket, folder):
-    """Try to delete a random key that does not exist in folder, so nothing can be lost."""
-    import secrets
-
-    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+def probe_harmless(client, bucket, folder):
+    """Requests that change nothing even when allowed: delete the null version of a random key that does not
+    exist, then the key (in a versioned bucket that makes a delete marker, which is removed again), and
+    abort a made-up multipart upload of it."""
+    key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
-    _, refused = probe_call("delete", uri, client.delete_object, Bucket=bucket, Key=key)
-    return probe_result("refused", uri, refused) if refused else \
-        probe_result("allowed", uri, "S3 accepted deleting a key in that folder (the key did not exist)")
+    tries = (
+        ("delete", "DeleteObject", "s3:DeleteObjectVersion", f"{uri}?versionId=null", client.delete_object,
+         {"VersionId": "null"}),
+        ("delete", "DeleteObject", "s3:DeleteObject", uri, client.delete_object, {}),
+        ("write", "AbortMultipartUpload", "s3:AbortMultipartUpload", f"{uri}?uploadId=cog-auth-s3-probe",
+         client.abort_multipart_upload, {"UploadId": "cog-auth-s3-probe"}),
+    )
+    entries = []
+    for verb, action, permission, where, call, extra in tries:
+        response, code = probe_call(verb, where, call, Bucket=bucket, Key=key, **extra)
+        result, detail = probe_verdict(code)
+        if response and response.get("DeleteMarker") and response.get("VersionId"):
+            try:
+                with aws_step("delete", uri, "s3"):
+                    client.delete_object(Bucket=bucket, Key=key, VersionId=response["VersionId"])
+                detail += "; the delete marker it made was removed again"
+            except AwsStepError:
+                detail += "; the delete marker it made could not be removed: remove it by hand"
+        entries.append(probe_entry(verb, action, permission, where, result, detail))
+    return entries
 
 
-def probe_list(client, bucket, folder):
-    """Try to list folder (one key at most); returns (the verb's result, a key it revealed or None)."""
-    uri = f"s3://{bucket}/{folder}"
-    response, refused = probe_call("list", uri, client.list_objects_v2, Bucket=bucket, Prefix=folder, MaxKeys=1)
-    if refused:
-        return probe_result("refused", uri, refused), None
-    keys = [item["Key"] for item in response.get("Contents", [])]
-    detail = f"the listing showed {keys[0]}" if keys else "the listing was allowed (the folder is empty)"
-    return probe_result("allowed", uri, detail), keys[0] if keys else None
+def probe_listings(client, bucket, folder, parent):
+    """List their folder, the folders' parent and the bucket root (with no prefix and with an empty one)
+    every way S3 can, with and without a delimiter, as a policy's condition may let one of them through;
+    one item each. A wider listing starts after folder, so what it shows first is theirs if they have any.
+
+    Returns (the entries, {key: version id or None} of the objects of folder that were seen).
+    """
+    scopes = [(folder, {"Prefix": folder})] + ([(parent, {"Prefix": parent})] if parent else []) + \
+        [("", {}), ("", {"Prefix": ""})]
+    entries, seen = [], {}
+    for where, scope in scopes:
+        for delimiter in ({}, {"Delimiter": "/"}):
+            shown_query = [f"{name.lower()}={value}" for name, value in {**scope, **delimiter}.items()
+                           if name == "Delimiter" or not value]  # what the path does not already say
+            uri = f"s3://{bucket}/{where}" + (f"?{'&'.join(shown_query)}" if shown_query else "")
+            for action, permission, method, page, after in PROBE_LISTINGS:
+                params = {"Bucket": bucket, page: 1, **scope, **delimiter, **({after: folder} if where != folder
+                                                                               else {})}
+                response, code = probe_call("list", uri, getattr(client, method), **params)
+                if code:
+                    entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
+                    continue
+                items = response.get("Contents") or response.get("Versions") or response.get("Uploads") or []
+                shown = [item["Key"] for item in items] + [item["Prefix"] for item in response.get("CommonPrefixes")
+                                                           or []]
+                entries.append(probe_entry("list", action, permission, uri, "allowed",
+                                           f"the listing showed {shown[0]}" if shown else "the listing was allowed"))
+                if action != "ListMultipartUploads":  # an upload's key is not an object yet
+                    seen.update((item["Key"], item.get("VersionId")) for item in items
+                                if item["Key"].startswith(folder) and item["Key"] not in seen)
+    return entries, seen
 
 
-def probe_read(client, bucket, folder, listed_key, try_key):
-    """Try to read an existing key of folder: one the listing revealed, else try_key; else say why not."""
-    key = listed_key or try_key
-    if key is None:
-        return probe_result("not tested", f"s3://{bucket}/{folder}",
-                            "no key in that folder is known and S3 refuses a missing key as it refuses "
-                            "a forbidden one; name an object of that user with --try-key KEY")
+def probe_reads(client, bucket, key, version_id, listed):
+    """Every read of one object, of itself and of a version of it; a refusal proves isolation only when
+    the object was listed (exists)."""
     uri = f"s3://{bucket}/{key}"
-    try:
-        response, refused = probe_call("read", uri, client.get_object, Bucket=bucket, Key=key)
-    except AwsStepError as step:
-        if error_code(step.error)[0] not in ("NoSuchKey", "NotFound"):
-            raise
-        return probe_result("not tested", uri, "that key does not exist; name an existing object with --try-key")
-    if refused:
-        proof = "" if listed_key else "; this proves isolation only if that key exists"
-        return probe_result("refused", uri, refused + proof)
-    response["Body"].close()  # permission is proven; the other user's bytes are not wanted
-    return probe_result("allowed", uri, "the object could be read")
+    entries = []
+    for action, permission, method, extra in PROBE_READS:
+        for version in (None, version_id or "null"):
+            where = f"{uri}?versionId={version}" if version else uri
+            response, code = probe_call("read", where, getattr(client, method), Bucket=bucket, Key=key, **extra,
+                                        **({"VersionId": version} if version else {}))
+            if response and "Body" in response:
+                response["Body"].close()  # permission is proven; the other user's bytes are not wanted
+            entries.append(probe_entry("read", action, PROBE_VERSION_PERMISSIONS[permission] if version
+                                       else permission, where, *probe_verdict(code, listed)))
+    return entries
 
 
 # ====================================================================== provisioning
@@ -3823,39 +3953,93 @@ def check_try_identity(other_id, identity_id):
                         f"name an identity of the same identity pool", EXIT_USAGE)
 
 
-def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER):
-    """Probe another identity's folder (under the same template) with every verb the role policy governs;
-    refusal is the healthy outcome.
+def probe_summary(entries):
+    """The old per-verb view of the probe (write, delete, list, read): allowed if any request of the verb
+    was, else refused, unproven, or not tested; uri and detail are those of the request that decided it."""
+    verbs = {}
+    for verb in ("write", "delete", "list", "read"):
+        mine = [entry for entry in entries if entry["verb"] == verb]
+        for result in ("allowed", "undecided", "unproven", "refused"):
+            decisive = [entry for entry in mine if entry["result"] == result]
+            if decisive:
+                verbs[verb] = {"result": result, "uri": decisive[0]["uri"], "detail": decisive[0]["detail"]}
+                break
+        else:
+            verbs[verb] = {"result": "not tested", "uri": "", "detail": NO_KEY_KNOWN}
+    return verbs
 
-    Returns (the `isolation` report, exit code): EXIT_ISOLATION if any verb was allowed.
+
+def probe_message(entries, not_tested, folder):
+    """The probe's headline: broken and by what, or for how many actions isolation holds, what stayed
+    unproven and what was not tried."""
+    def names(items, key="action"):
+        return ", ".join(dict.fromkeys(item[key] for item in items))
+
+    allowed = [entry for entry in entries if entry["result"] == "allowed"]
+    if allowed:
+        return f"isolation is BROKEN: {names(allowed)} ALLOWED on another user's folder {folder} or the bucket"
+    refused = [entry for entry in entries if entry["result"] == "refused"]
+    unproven = [entry for entry in entries if entry["result"] == "unproven"]
+    undecided = [entry for entry in entries if entry["result"] == "undecided"]
+    held = len(set(entry["permission"] for entry in refused))
+    message = f"isolation holds for the {held} actions tried ({len(refused)} requests, each refused)"
+    if unproven:
+        message += (f"; unproven: {names(unproven)} of {unproven[0]['uri'].split('?')[0]}, which no listing "
+                    f"showed (a refusal may mean it is missing)")
+    if undecided:
+        message += f"; undecided: {names(undecided)} (S3 answered neither yes nor no)"
+    reads = [item for item in not_tested if item["why"] == NO_KEY_KNOWN]
+    if reads:
+        message += "; reads of their objects not tried (no key of theirs is known: name one with --try-key)"
+    others = [item for item in not_tested if item["why"] != NO_KEY_KNOWN]
+    return message + f"; not tried: {len(others)} actions that would change their objects or the bucket " \
+                     f"({names(others[:2])}...); `doctor` decides every S3 action from the policies"
+
+
+def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER):
+    """Probe another identity's folder (under the same template) and the bucket above it with every request
+    that can't change their data: listings, reads of an object of theirs, a write that replaces nothing,
+    deletes and an abort of what does not exist. Refusal is the healthy outcome.
+
+    Returns (the `isolation` report, exit code): EXIT_ISOLATION if any request was allowed.
     """
     folder = user_folder(template, other_id)
-    verbs = {"write": probe_write(client, bucket, folder), "delete": probe_delete(client, bucket, folder)}
-    verbs["list"], listed_key = probe_list(client, bucket, folder)
-    verbs["read"] = probe_read(client, bucket, folder, listed_key, try_key)
-    allowed = [verb for verb, item in verbs.items() if item["result"] == "allowed"]
-    untested = [verb for verb, item in verbs.items() if item["result"] == "not tested"]
+    parent = template.partition(IDENTITY_PLACEHOLDER)[0]
+    entries, seen = probe_listings(client, bucket, folder, parent)
+    entries += [probe_write(client, bucket, folder)] + probe_harmless(client, bucket, folder)
+    keys = list(dict.fromkeys([*seen][:1] + ([try_key] if try_key else [])))
+    for key in keys:
+        entries += probe_reads(client, bucket, key, seen.get(key), key in seen)
+    not_tested = [{"action": action, "permission": permission, "why": why}
+                  for action, permission, why in PROBE_NOT_TRIED]
+    if not keys:
+        not_tested = [{"action": action, "permission": permission, "why": NO_KEY_KNOWN}
+                      for action, permission, _, _ in PROBE_READS] + not_tested
+    allowed = [entry for entry in entries if entry["result"] == "allowed"]
     if allowed:
-        message = f"isolation is BROKEN: {', '.join(allowed)} ALLOWED in another user's folder {folder}"
-        out.warn(f"the role policy does not isolate users: {', '.join(allowed)} in another user's folder "
-                 f"s3://{bucket}/{folder} was allowed; restrict it to ${{cognito-identity.amazonaws.com:sub}}/* "
-                 f"(see `policy`)")
-    else:
-        tested = [verb for verb in verbs if verb not in untested]
-        message = (f"isolation holds for the verbs tested ({', '.join(tested)} refused); "
-                   f"{', '.join(untested)} not tested" if untested
-                   else f"isolation holds: every verb refused ({', '.join(tested)})")
-    # "refused" (every verb tested was refused) is kept for readers of the write-only probe's report.
+        actions = ", ".join(dict.fromkeys(entry["action"] for entry in allowed))
+        out.warn(f"the role policy (or the bucket policy) does not isolate users: {actions} on another user's "
+                 f"folder s3://{bucket}/{folder} or the bucket was allowed; restrict them to "
+                 f"${{cognito-identity.amazonaws.com:sub}}/* (see `policy`), and run `doctor`")
+    # "refused" (nothing tried was allowed) and "verbs" are kept for readers of the earlier reports.
     report = {"identity": other_id, "verdict": "broken" if allowed else "holds", "refused": not allowed,
-              "message": message, "verbs": verbs}
+              "message": probe_message(entries, not_tested, folder), "actions": entries,
+              "tried": len(set(entry["permission"] for entry in entries)), "not_tested": not_tested,
+              "verbs": probe_summary(entries)}
     return report, EXIT_ISOLATION if allowed else EXIT_OK
 
 
 def isolation_lines(isolation):
-    """The verdict, then one (label, value) per verb: refused, ALLOWED, or not tested and why."""
-    return [("Isolation", isolation["message"])] + [
-        (f"  {verb}", f"{'ALLOWED' if item['result'] == 'allowed' else item['result']}: {item['uri']} "
-                      f"({item['detail']})") for verb, item in isolation["verbs"].items()]
+    """The verdict, then one line per request (ALLOWED, refused, unproven or undecided), then what was not
+    tried and why."""
+    lines = labelled([("Isolation", isolation["message"])])
+    lines += [f"  {entry['result'].upper() if entry['result'] == 'allowed' else entry['result']:<10}"
+              f"{entry['action']:<21}{entry['uri']} ({entry['detail']})" for entry in isolation["actions"]]
+    reasons = {}
+    for item in isolation["not_tested"]:
+        reasons.setdefault(item["why"], []).append(item["action"])
+    lines += [f"  not tried {', '.join(actions)}: {why}" for why, actions in reasons.items()]
+    return lines
 
 
 def cmd_run(args, out):
@@ -3895,7 +4079,7 @@ def cmd_run(args, out):
     lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
                       for key, label in RUN_LABELS]
                      + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
-                     + (isolation_lines(report["isolation"]) if "isolation" in report else []))
+                     ) + (isolation_lines(report["isolation"]) if "isolation" in report else [])
     out.result(report, lines)
     return status
 
@@ -4737,11 +4921,14 @@ def add_run_options(parser, default):
     parser.add_argument("--upload-file", metavar="PATH", default=default,
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
-                        help="after uploading, try to write, delete, list and read in this identity's folder; "
-                             "each must be refused (exit 5 if any is allowed)")
+                        help="after uploading, try every request that can't change this identity's data on "
+                             "its folder and the bucket root (listings, reads, a write that replaces nothing, "
+                             "deletes and an abort of what does not exist); each must be refused (exit 5 if any "
+                             "is allowed); what can't be tried is named")
     parser.add_argument("--try-key", metavar="KEY", default=default,
-                        help="an existing object of --try-identity (relative to its folder) for the read probe, "
-                             "needed when listing that folder is refused")
+                        help="an existing object of --try-identity (relative to its folder) for the reads, "
+                             "needed when listing is refused (a refused read of a key no listing showed is "
+                             "unproven)")
 
 
 def add_identity_option(parser):
@@ -4985,6 +5172,52 @@ def validate_args(args):
         mfa_factors(args.mfa, args.mfa_factors)
 
 
+# An option whose name says password or secret: the tool has none, as argv is readable by other users
+# of the computer and kept in shell history, so one is refused before parsing, without its value.
+PASSWORD_OPTION_RE = re.compile(r"^--?[\w-]*(pass|secret)[\w-]*$", re.IGNORECASE)
+# Any option whose name may carry a secret (the tool's own --mfa-code among them): no error echoes
+# the value given after it (or after its =), wherever on the command line it stands.
+SECRET_OPTION_RE = re.compile(r"^(--?[\w-]*(pass|secret|token|code|otp|pin|credential)[\w-]*|-p)$", re.IGNORECASE)
+HIDDEN = "<hidden>"
+
+
+def secret_values(argv):
+    """The values on a command line that follow a secret-bearing option name, or its "="."""
+    values = []
+    for index, token in enumerate(argv):
+        if token == "--":
+            break
+        name, equals, value = token.partition("=")
+        if SECRET_OPTION_RE.match(name):
+            values.append(value if equals else argv[index + 1] if index + 1 < len(argv) else "")
+    return [value for value in values if value]
+
+
+def redacted(message, secrets):
+    """message with each secret, as argparse echoes it (quoted with repr, or bare in a list of arguments), hidden."""
+    for value in sorted(set(secrets), key=len, reverse=True):
+        message = message.replace(repr(value), repr(HIDDEN))
+        message = re.sub(rf"(?<![^\s=]){re.escape(value)}(?![^\s;])", HIDDEN, message)
+    return message
+
+
+def parse_command_line(argv):
+    """The parsed and checked arguments; usage errors never echo a secret given on the command line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for token in argv[:argv.index("--")] if "--" in argv else argv:
+        name = token.partition("=")[0]
+        if PASSWORD_OPTION_RE.match(name):
+            raise ToolError(f"{name} is not an option: the tool never takes a password or secret on the command "
+                            f"line, where other users and the shell history can read it; set {ENV_PREFIX}PASSWORD "
+                            f"or type it when asked", EXIT_USAGE)
+    try:
+        args = build_parser().parse_args(argv)
+        validate_args(args)
+    except ToolError as err:
+        raise ToolError(redacted(str(err), secret_values(argv)), err.exit_code) from None
+    return args
+
+
 # ====================================================================== main
 
 COMMANDS = {
@@ -5033,10 +5266,9 @@ def main(argv=None) -> int:
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_command_line(argv)
         command = args.command
         debug = args.debug
-        validate_args(args)
         out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
         return COMMANDS[args.command](args, out)
     except (ToolError, AwsStepError) as err:
