@@ -3574,7 +3574,7 @@ def check_user_pools(deployment):
 
 
 def audit_findings(deployment):
-    """Every finding about the deployment's documents (the proof's findings come from prove_isolation)."""
+    """Every finding about the deployment's documents (the proof's come from prove_role)."""
     found = check_identity_pool(deployment)
     partition, region = arn_partition(deployment["region"]), deployment["region"]
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
