@@ -117,8 +117,10 @@ Differences from AWS that remain:
   SigV2 presigned URLs get InvalidRequest (as S3 answers for buckets made since June 2020);
   aws:SourceIp, VPC keys, tags and most service-specific keys are absent from the request context;
   ${aws:username, 'default'} defaults are not supported.
-- Session policies, permission boundaries, SCPs and cross-account access are not evaluated;
-  policy Version "2008-10-17" is still given variable substitution.
+- Session policies, permission boundaries, SCPs and cross-account access are not evaluated.
+  Multivalued condition keys are a fixed list by name (MULTIVALUED_KEYS). S3 Control, access points,
+  s3:BypassGovernanceRetention and KMS permissions are not part of S3 authorization (localaws/s3_actions.py).
+  AWS managed policies are moto's snapshot of them, not live AWS.
 - Cognito tokens (expiry, rotation, revocation, devices): see localaws/cognito_tokens.py and
   localaws/cognito_devices.py. A SigV4 X-Amz-Date far from local_aws's clock is accepted (no
   RequestTimeTooSkewed / "Signature expired"): clients sign with real time, and a test that moves the
@@ -151,6 +153,7 @@ import localaws.s3
 import localaws.s3_actions
 import localaws.iam_simulate
 import localaws.identity_pools
+import localaws.policy_language
 
 ADMIN_USER = "local-aws-admin"
 HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -186,8 +189,13 @@ S3_SUBRESOURCES = {
     "lifecycle": "BucketLifecycleConfiguration", "encryption": "BucketEncryption",
     "notification": "BucketNotificationConfiguration", "location": "BucketLocation",
     "publicAccessBlock": "PublicAccessBlock", "ownershipControls": "BucketOwnershipControls",
-    "tagging": "{kind}Tagging", "acl": "{kind}Acl",
+    "replication": "BucketReplication", "website": "BucketWebsite", "logging": "BucketLogging",
+    "accelerate": "BucketAccelerateConfiguration", "requestPayment": "BucketRequestPayment",
+    "object-lock": "ObjectLockConfiguration",
+    "tagging": "{kind}Tagging", "acl": "{kind}Acl", "retention": "{kind}Retention", "legal-hold": "{kind}LegalHold",
 }
+# Where S3's DELETE of a sub-resource has a name of its own.
+S3_DELETE_NAMES = {"lifecycle": "DeleteBucketLifecycle"}
 
 
 def s3_operation(method, path, query, headers):
@@ -200,7 +208,7 @@ def s3_operation(method, path, query, headers):
     if not key:
         for sub, name in S3_SUBRESOURCES.items():
             if sub in query and verb and verb != "Head":
-                return verb + name.format(kind="Bucket")
+                return (method == "DELETE" and S3_DELETE_NAMES.get(sub)) or verb + name.format(kind="Bucket")
         return {
             "GET": "ListMultipartUploads" if "uploads" in query else
                    "ListObjectsV2" if query.get("list-type") == ["2"] else
@@ -829,6 +837,7 @@ def enforce_iam():
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
     install_policy_evaluation()
+    localaws.policy_language.install()  # Version 2008-10-17 and none: stored, ${...} literal
     install_cognito_identity()
     localaws.iam_simulate.install()  # SimulatePrincipalPolicy/SimulateCustomPolicy on the evaluator above
     localaws.identity_pools.install()  # AllowClassicFlow kept and described
@@ -854,6 +863,7 @@ def _anonymous_denied(response, iam_request_cls):
 
 _REQUEST = threading.local()  # .context (condition keys, lower-cased -> list of str) and .caller of the request
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_LITERAL_VARIABLES = " literal variables"  # context marker (no condition key has a space): see _pattern
 
 
 def _as_list(value):
@@ -863,11 +873,14 @@ def _as_list(value):
 
 
 def _pattern(value, context, wildcards):
-    """Regex for a policy value with ${...} variables substituted literally; None if one is unresolved."""
+    """Regex for a policy value with ${...} variables substituted literally; None if one is unresolved.
+    In a document whose Version is not 2012-10-17 (context[_LITERAL_VARIABLES]), ${...} is plain text."""
     def glob(text):
         text = re.escape(text)
         return text.replace(r"\*", ".*").replace(r"\?", ".") if wildcards else text
 
+    if context.get(_LITERAL_VARIABLES):
+        return glob(value)
     parts, pos = [], 0
     for match in _VARIABLE.finditer(value):
         parts.append(glob(value[pos:match.start()]))
@@ -1038,6 +1051,8 @@ def statement_is_action_permitted(self, action, resource="*", principal=None, in
     statement = self._statement
     context = dict(getattr(_REQUEST, "context", None) or {})
     context.update({k.lower(): _as_list(v) for k, v in (incoming_condition_values or {}).items()})
+    if getattr(self, "literal_variables", False):  # set by localaws.policy_language from the Version
+        context[_LITERAL_VARIABLES] = True
     caller = _caller_of(principal) if principal else getattr(_REQUEST, "caller", None)
     if not _element_matches(statement, "Action", action, context, ignore_case=True):
         return PermissionResult.NEUTRAL
