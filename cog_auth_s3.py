@@ -4012,11 +4012,11 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
     def places(action, witness, prefix):
         """Where a witness lies, in words."""
         if witness == bucket_arn:
-            return ("a listing of the whole bucket" if action in PREFIX_ACTIONS else "the bucket itself") \
-                if prefix is None else \
-                "a listing of another identity's folder" if prefix.startswith(other_folder) else \
-                "a listing of identity A's own folder" if prefix.startswith(own_folder) else \
-                "a listing outside every user's folder"
+            return ("the whole bucket (a listing without a prefix)" if action in PREFIX_ACTIONS else
+                    "the bucket itself") if prefix is None else \
+                f"another identity's folder (a listing of prefix {prefix!r})" if prefix.startswith(other_folder) \
+                else f"identity A's own folder (a listing of prefix {prefix!r})" if prefix.startswith(own_folder) \
+                else f"keys outside every user's folder (a listing of prefix {prefix!r})"
         if witness == "*":
             return "the account's S3 resources beyond this bucket"
         key = witness[len(bucket_arn) + 1:]
@@ -4114,7 +4114,9 @@ def fix_plan(clients, deployment, findings, out):
 def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
     """{"simulated", "not_simulated", "simulate_calls"}: what the proof's simulation took into account, and what not."""
     counts = collections.Counter(S3_ACTIONS.values())
-    witnesses = len({resource for resource in calls if "/" in resource.split(":::", 1)[-1]})
+    own_folder = user_folder(deployment["folder"], probe_ids(deployment["region"])[0])
+    witnesses = len({resource for resource in calls if "/" in resource.split(":::", 1)[-1]
+                     and not resource.split("/", 1)[-1].startswith(own_folder)})
     simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role"),
                  f"all {len(S3_ACTIONS)} S3 actions of the AWS Service Authorization Reference as of {S3_ACTIONS_DATE} "
                  f"({counts['object']} object actions on identity A's folder and on {witnesses} witness keys: another "
