@@ -3363,8 +3363,9 @@ def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
         if literal:
             found.append(finding("perm-literal-variables", "error", resource,
                                  f"its Version is {version or 'missing'}, so IAM reads every ${{...}} in it as literal "
-                                 f"text: its statements name a folder literally called "
-                                 f"'{user_folder(template, SUB_VARIABLE)}', and no user reaches their own",
+                                 f"text: its statements name one folder literally called "
+                                 f"'{user_folder(template, SUB_VARIABLE)}', which every user of the role shares, "
+                                 f"and no user reaches their own",
                                  'set "Version": "2012-10-17"; ' + POLICY_FIX, role=role["name"],
                                  statement={"policy": policy["name"]}))
         usable += [] if literal else statements
