@@ -47,7 +47,8 @@ Environment:
     COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
     COG_AUTH_S3_MFA_CODE      answers a code challenge: MFA or one-time code (like --mfa-code)
     COG_AUTH_S3_AMPLIFY_CONFIG  the Amplify config file (like --amplify-config)
-    XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3
+    XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3, one file per
+                              user signed in (user pool, app client, username, identity pool, endpoint)
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
     AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
 
@@ -59,10 +60,13 @@ have been stored).
 Caveats:
     The password never comes from the command line: environment, config file or
     a prompt. Cached credentials and the refresh token are kept 0600 in a 0700
-    folder; `logout` deletes them. A remembered device's secrets (pools with device
-    tracking) stay there until `logout --forget-device`. A session AWS refuses before
-    its Expiration (signed out everywhere, revoked) is renewed once and the
-    operation retried. The warm `creds` path imports neither boto3
+    folder; `logout` revokes the refresh token at Cognito, then deletes them. A
+    remembered device's secrets (pools with device tracking) stay there until
+    `logout --forget-device`. Transfers renew their credentials in place as they
+    near their Expiration, or when S3 refuses them (one retry per request); a
+    session AWS refuses otherwise (signed out everywhere, revoked) is renewed once
+    and the operation retried. A run waits at most 10 s for another process's
+    sign-in of the same user. The warm `creds` path imports neither boto3
     nor pycognito, so it stays fast enough for credential_process. Progress bars
     need tqdm, which is optional. `setup` rewrites the config file with
     configparser, which drops its comments.
@@ -1471,7 +1475,7 @@ class Session(collections.namedtuple("Session", "identity_id credentials id_toke
                    entry.get("internal_username"), "cache", entry.get("rotation") is True)
 
     def cache_entry(self, fingerprint):
-        """The cache entry that stores this session for the profile with this fingerprint."""
+        """The cache entry that stores this session for the user and identity pool with this fingerprint."""
         return {"version": CACHE_VERSION, "fingerprint": fingerprint,
                 **{field: getattr(self, field) for field in self.CACHED}}
 
@@ -1828,7 +1832,7 @@ def renew_when_refused(client, credentials):
     def note_signer(request, **kwargs):
         """Which access key signed the request (registered after the signer)."""
         found = SIGNED_KEY_RE.search(str(request.headers.get("Authorization", "")))
-        request.context["cog_auth_s3_key"] = found.group(1) if found else None
+        request.context["cog_auth_s3_signed_by"] = found.group(1) if found else None
 
     def retry_renewed(response, request_dict, **kwargs):
         """A retry at once (0 s) for the first refusal of a request as dead; None leaves it to botocore."""
@@ -1838,7 +1842,7 @@ def renew_when_refused(client, credentials):
             return None
         context["cog_auth_s3_renewed"] = True
         # Only the key in use is renewed: parts refused together make one renewal, not one each.
-        credentials.refused, credentials.refusal = context.get("cog_auth_s3_key"), code
+        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), code
         return 0
 
     client.meta.events.register_last("request-created", note_signer)
