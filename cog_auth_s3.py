@@ -867,14 +867,14 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
 
         options["signature_version"] = UNSIGNED
     kwargs = {"region_name": region, "endpoint_url": endpoint_url or None, "config": Config(**options)}
-    session = boto_session()
     if isinstance(credentials, dict):
         kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
-    elif credentials is not None:
-        session = credentials_session(credentials)
+    # Inside the step: a session reads AWS_PROFILE, and a missing profile is the user's to fix.
     with aws_step("set up a client for", service, "config"):
+        session = boto_session() if credentials is None or isinstance(credentials, dict) else \
+            credentials_session(credentials)
         return session.client(service, **kwargs)
 
 
@@ -4155,7 +4155,8 @@ def cmd_logout(args, out):
     """Revoke the cached refresh token at Cognito, then delete the cached session; with --forget-device
     Cognito forgets the remembered device too, and its secrets are deleted.
 
-    The local secrets are always deleted; what Cognito could not be told is said, exit 3 or 4.
+    The local secrets are always deleted; what Cognito could not be told is said in one line, with the
+    exit code of its cause (2: no password to sign in with, 3: refused, 4: AWS or the network).
     """
     settings = profile_settings(args)
     path, device_file = cache_path(settings), device_path(settings)
@@ -4163,6 +4164,8 @@ def cmd_logout(args, out):
         entry = load_cache(path, cache_fingerprint(settings), out.warn)
         device = load_device(device_file, user_fingerprint(settings), out.warn) if args.forget_device else None
         tokens, failures = [entry["refresh_token"]] if entry and entry.get("refresh_token") else [], []
+        if args.forget_device and not device:
+            out.note(f"no remembered device for {settings['username']}")
         if device:
             try:
                 tokens = forget_device(settings, entry, device, out, args.mfa_code)

@@ -198,7 +198,7 @@ def test_credentials_refused_during_a_multi_file_put_are_renewed_not_a_type_erro
         (tmp_path / f"{name}.txt").write_text(name * 10)
     random_file(tmp_path / "c.txt", 9 * 1024 * 1024)  # a multipart upload, held in flight meanwhile
     identity_id = json.loads(cli("--config", config, "creds", "--format", "json").stdout)["IdentityId"]
-    faults.add("UploadPart", times=2, action="delay", delay_ms=3000)
+    faults.add("UploadPart", times=2, action="delay", delay_ms=6000)
     # Three refusals for two small uploads that each retry once renewed: one of them is refused twice, and
     # that failure meets c.txt's upload in flight.
     faults.add("PutObject", skip=1, times=3, status=400, code="ExpiredToken", message="The provided token has expired.")
