@@ -47,7 +47,8 @@ Environment:
     COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
     COG_AUTH_S3_MFA_CODE      answers a code challenge: MFA or one-time code (like --mfa-code)
     COG_AUTH_S3_AMPLIFY_CONFIG  the Amplify config file (like --amplify-config)
-    XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3
+    XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3, one file per
+                              user signed in (user pool, app client, username, identity pool, endpoint)
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
     AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
 
@@ -59,10 +60,13 @@ have been stored).
 Caveats:
     The password never comes from the command line: environment, config file or
     a prompt. Cached credentials and the refresh token are kept 0600 in a 0700
-    folder; `logout` deletes them. A remembered device's secrets (pools with device
-    tracking) stay there until `logout --forget-device`. A session AWS refuses before
-    its Expiration (signed out everywhere, revoked) is renewed once and the
-    operation retried. The warm `creds` path imports neither boto3
+    folder; `logout` revokes the refresh token at Cognito, then deletes them. A
+    remembered device's secrets (pools with device tracking) stay there until
+    `logout --forget-device`. Transfers renew their credentials in place as they
+    near their Expiration, or when S3 refuses them (one retry per request); a
+    session AWS refuses otherwise (signed out everywhere, revoked) is renewed once
+    and the operation retried. A run waits at most 10 s for another process's
+    sign-in of the same user. The warm `creds` path imports neither boto3
     nor pycognito, so it stays fast enough for credential_process. Progress bars
     need tqdm, which is optional. `setup` rewrites the config file with
     configparser, which drops its comments.
@@ -826,8 +830,34 @@ def prefetch_models(services):
     threading.Thread(target=load, name="prefetch-models", daemon=True).start()
 
 
+def credentials_session(credentials):
+    """A boto3 session whose one credential provider answers these botocore credentials (a
+    RefreshableCredentials renews in place), over the process's loaded service models."""
+    import boto3
+    import botocore.credentials
+    import botocore.session
+
+    class Given(botocore.credentials.CredentialProvider):
+        """The credentials this session was made for, ahead of the environment and files."""
+        METHOD = "cog-auth-s3"
+
+        def load(self):
+            """The given credentials."""
+            return credentials
+
+    core = botocore.session.get_session()
+    boto_session()
+    core.register_component("data_loader", _BOTO["botocore"].get_component("data_loader"))
+    core.get_component("credential_provider").insert_before("env", Given())
+    return boto3.session.Session(botocore_session=core)
+
+
 def make_client(service, region, endpoint_url=None, credentials=None, unsigned=False, signature_version=None):
-    """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens."""
+    """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens.
+
+    credentials: a dict (AccessKeyId, SecretAccessKey, SessionToken), or botocore credentials such as
+    RefreshableCredentials, which the client then renews as it goes.
+    """
     from botocore.config import Config
 
     options = dict(SMALL_CALL_TUNING if service in SMALL_CALL_SERVICES else CLIENT_TUNING,
@@ -837,12 +867,15 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
 
         options["signature_version"] = UNSIGNED
     kwargs = {"region_name": region, "endpoint_url": endpoint_url or None, "config": Config(**options)}
-    if credentials:
+    if isinstance(credentials, dict):
         kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
+    # Inside the step: a session reads AWS_PROFILE, and a missing profile is the user's to fix.
     with aws_step("set up a client for", service, "config"):
-        return boto_session().client(service, **kwargs)
+        session = boto_session() if credentials is None or isinstance(credentials, dict) else \
+            credentials_session(credentials)
+        return session.client(service, **kwargs)
 
 
 # ====================================================================== login
@@ -1098,6 +1131,14 @@ def refresh_id_token(refresh_token, client_id, region, client_secret=None, secre
     return response["AuthenticationResult"]
 
 
+def revoke_refresh_token(refresh_token, client_id, region, client_secret=None, endpoint_url=None):
+    """RevokeToken: Cognito ends the refresh token and the access tokens issued from it."""
+    client = make_client("cognito-idp", region, endpoint_url, unsigned=True)
+    extra = {"ClientSecret": client_secret} if client_secret else {}
+    with aws_step("revoke the refresh token of", "the user", "login", client.meta.endpoint_url):
+        client.revoke_token(Token=refresh_token, ClientId=client_id, **extra)
+
+
 def rotation_refusal(step):
     """True when Cognito refused REFRESH_TOKEN_AUTH because the app client rotates refresh tokens."""
     code, message = error_code(step.error)
@@ -1149,14 +1190,19 @@ CODE_PROMPTS = {
 }
 
 
-def challenge_answerer(mfa_code):
-    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on the terminal (/dev/tty)."""
+def challenge_answerer(mfa_code, no_prompt=None):
+    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on the terminal (/dev/tty);
+    with no_prompt (a message), a challenge that would need the prompt fails with it instead (exit 3)."""
     def answer(name, destination=None):
         if name == "NEW_PASSWORD_REQUIRED":
             value = os.environ.get(ENV_PREFIX + "NEW_PASSWORD")
+            if not value and no_prompt:
+                raise ToolError(no_prompt, EXIT_LOGIN)
             return value or prompt_secret("New password: ", "Cognito requires a new password and there is no "
                                           f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
         value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
+        if not value and no_prompt:
+            raise ToolError(no_prompt, EXIT_LOGIN)
         where = f" to {destination}" if destination else ""
         # getpass prompts on the terminal, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
         return value or prompt_secret(
@@ -1208,7 +1254,7 @@ CACHE_VERSION = 1
 
 
 def cache_dir(environ=None):
-    """The folder holding one cache file per profile."""
+    """The folder holding one cache file per user signed in."""
     environ = os.environ if environ is None else environ
     base = environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and ignored
@@ -1216,20 +1262,33 @@ def cache_dir(environ=None):
     return os.path.join(base, "cog-auth-s3")
 
 
-def cache_path(profile, environ=None):
-    """The cache file of one profile."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", profile)
-    return os.path.join(cache_dir(environ), f"{safe}.json")
+def user_fingerprint(settings):
+    """Who signs in: the user pool, app client and username, at one endpoint.
+
+    Refresh tokens and remembered devices belong to exactly this, whatever profile or config file names it.
+    """
+    parts = [settings.get(k) or "" for k in ("region", "user_pool_id", "client_id", "username")]
+    # Credentials from local_aws must never be handed out for AWS, nor the reverse.
+    parts.append(settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL", ""))
+    return "|".join(parts)
 
 
 def cache_fingerprint(settings):
-    """Ties a cache entry to the pools, user and endpoint it was made for."""
-    parts = [settings.get(k) or "" for k in ("region", "user_pool_id", "client_id", "identity_pool_id",
-                                              "username")]
-    # Credentials from local_aws must never be handed out for AWS, nor the reverse.
-    parts.append(settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL", ""))
-    # Kept in clear (nothing here is secret) so the warm path needs no hashlib.
-    return "|".join(parts)
+    """Ties a cache entry to the user who signed in and the identity pool that gave the credentials."""
+    return user_fingerprint(settings) + "|" + (settings.get("identity_pool_id") or "")
+
+
+def fingerprint_file(fingerprint, suffix, environ=None):
+    """The file in the cache folder named by a hash of fingerprint: no username or pool id in a file name, and
+    two config files (or profiles) naming the same user share it, while two users never do."""
+    import hashlib
+
+    return os.path.join(cache_dir(environ), hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + suffix)
+
+
+def cache_path(settings, environ=None):
+    """The cache file of the user these settings sign in (the profile's name plays no part)."""
+    return fingerprint_file(cache_fingerprint(settings), ".json", environ)
 
 
 def read_private_json(path, warn, what="credential cache"):
@@ -1294,9 +1353,9 @@ def load_cache(path, fingerprint, warn):
     return entry if entry.get("fingerprint") == fingerprint else None
 
 
-def device_path(profile, environ=None):
-    """The file holding the profile's remembered device: it outlives `logout`, as the device does."""
-    return cache_path(profile, environ)[:-len(".json")] + ".device.json"
+def device_path(settings, environ=None):
+    """The file holding the user's remembered device: it outlives `logout`, as the device does."""
+    return fingerprint_file(user_fingerprint(settings), ".device.json", environ)
 
 
 def load_device(path, fingerprint, warn):
@@ -1333,26 +1392,65 @@ def cache_unusable(path, err, warn):
          f"continuing without it (set XDG_CACHE_HOME, or --no-cache)")
 
 
-@contextlib.contextmanager
-def cache_lock(path, warn):
-    """Serialise sign-ins per profile, so parallel AWS CLI calls make one login, not many.
+# How long a run waits for another process's sign-in of the same user, which may sit at a password prompt
+# for ever: the AWS CLI waits on credential_process with no time limit of its own.
+LOCK_WAIT_SECONDS = 10.0
+LOCK_POLL_SECONDS = 0.05
 
-    Yields whether the cache is usable; a folder that can't be used means a warning, not a crash.
+
+class CacheLock(collections.namedtuple("CacheLock", "held busy")):
+    """What cache_lock got: held, the cache is ours to read and write; else busy says who holds the lock
+    (another sign-in), or is "" when the cache folder can't be used at all."""
+
+
+def lock_holder(fd, lock):
+    """Who holds the lock file (its holder writes its pid there), for the message of a run that gave up waiting."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode().strip())
+        os.kill(pid, 0)  # OSError when no such process: the number is stale, not the holder
+        return f"process {pid}, lock {lock}"
+    return f"lock {lock}"
+
+
+@contextlib.contextmanager
+def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
+    """Serialise sign-ins per user, so parallel AWS CLI calls make one login, not many: a CacheLock.
+
+    A folder that can't be used means a warning, not a crash; another process holding the lock
+    longer than `wait` seconds means a CacheLock that is not held and says who is busy.
     """
     import fcntl
+    import time
 
+    lock = path + ".lock"
     try:
         ensure_private_dir(os.path.dirname(path))
         if os.path.isdir(path) and not os.path.islink(path):
             raise IsADirectoryError(0, f"{os.path.basename(path)} in it is a folder, not a file")
-        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as err:
         cache_unusable(path, err, warn)
-        yield False
+        yield CacheLock(False, "")
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield True
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield CacheLock(False, lock_holder(fd, lock))
+                    return
+                time.sleep(LOCK_POLL_SECONDS)
+        with contextlib.suppress(OSError):  # only for the message of whoever waits on us
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield CacheLock(True, "")
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # still held: the next waiter never reads our pid as its holder's
     finally:
         os.close(fd)
 
@@ -1387,7 +1485,7 @@ class Session(collections.namedtuple("Session", "identity_id credentials id_toke
                    entry.get("internal_username"), "cache", entry.get("rotation") is True)
 
     def cache_entry(self, fingerprint):
-        """The cache entry that stores this session for the profile with this fingerprint."""
+        """The cache entry that stores this session for the user and identity pool with this fingerprint."""
         return {"version": CACHE_VERSION, "fingerprint": fingerprint,
                 **{field: getattr(self, field) for field in self.CACHED}}
 
@@ -1422,12 +1520,14 @@ def session_from_token(settings, id_token, refresh_token, identity_id, source):
     return Session(identity_id, credentials, id_token, refresh_token, internal_username(id_token), source)
 
 
-def renew(settings, entry, out, device=None):
+def renew(settings, entry, out, device=None, keep=None):
     """Renew with the cached refresh token: (Session, None), or (None, Cognito's reason) when it is refused,
     so a password sign-in follows.
 
     A client that rotates refresh tokens refuses REFRESH_TOKEN_AUTH; then GetTokensFromRefreshToken
-    is used, now and (remembered in the cache) from then on, and its new refresh token is kept.
+    is used, now and (remembered in the cache) from then on. Its new refresh token goes to
+    keep(entry) the moment it arrives: the old one is dead, and a failure of the calls that follow must
+    not lose the session.
     """
     rotation = entry.get("rotation") is True
     result = None
@@ -1446,14 +1546,16 @@ def renew(settings, entry, out, device=None):
             out.note(f"Cognito refused the cached session ({message.rstrip('.') or code}); signing in again")
             return None, message.rstrip(".") or code
     out.trace("renewed the session with the refresh token")
-    session = session_from_token(settings, result["IdToken"], result.get("RefreshToken") or entry["refresh_token"],
-                                 entry["identity_id"], "refresh")
+    refresh_token = result.get("RefreshToken") or entry["refresh_token"]
+    if keep and (refresh_token != entry["refresh_token"] or rotation != (entry.get("rotation") is True)):
+        keep({**entry, "refresh_token": refresh_token, "id_token": result["IdToken"], "rotation": rotation})
+    session = session_from_token(settings, result["IdToken"], refresh_token, entry["identity_id"], "refresh")
     return session._replace(rotation=rotation), None
 
 
-def sign_in_tokens(settings, out, mfa_code, device=None):
+def sign_in_tokens(settings, out, mfa_code, device=None, no_prompt=None):
     """Cognito's AuthenticationResult of a sign-in as the profile's sign_in says (SRP by default), through
-    the remembered device, if any."""
+    the remembered device, if any; no_prompt: see challenge_answerer."""
     region, endpoint = settings["region"], settings.get("endpoint_url")
     client = make_client("cognito-idp", region, endpoint, unsigned=True)
     load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
@@ -1462,16 +1564,16 @@ def sign_in_tokens(settings, out, mfa_code, device=None):
     password = settings.get("password") or (lambda: password_for(settings))
     return authenticate_user(settings["username"], password, settings["user_pool_id"],
                              settings["client_id"], region, settings.get("client_secret"), endpoint,
-                             answer_challenge=challenge_answerer(mfa_code), client=client,
+                             answer_challenge=challenge_answerer(mfa_code, no_prompt), client=client,
                              sign_in=settings.get("sign_in") or "srp", note=out.note, device=device)
 
 
-def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None):
+def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None, no_prompt=None):
     """Sign in as the profile's sign_in says, then the identity id and credentials.
 
     A new device Cognito hands out goes to keep_device(AuthenticationResult), to be confirmed and kept.
     """
-    result = sign_in_tokens(settings, out, mfa_code, device)
+    result = sign_in_tokens(settings, out, mfa_code, device, no_prompt)
     if keep_device and "NewDeviceMetadata" in result:
         keep_device(result)
     known_id = entry["identity_id"] if entry else None
@@ -1491,23 +1593,34 @@ def save_device(path, fingerprint, settings, tokens, remember, out):
         cache_unusable(path, err, out.warn)
 
 
-def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=None, remember_device=False,
-                     renew_now=False):
-    """Under the profile's lock: reuse what another process cached, else renew or sign in, and cache it.
+def store_session(path, entry, out):
+    """Write a cache entry (atomically, 0600); a cache that can't be written costs a warning, not the run."""
+    try:
+        save_cache(path, entry)
+        out.trace(f"cached the session in {path}")
+    except OSError as err:
+        cache_unusable(path, err, out.warn)
+
+
+def renew_or_sign_in(settings, out, path, mfa_code, usable, dead=None, remember_device=False, renew_now=False):
+    """Under the user's lock: reuse what another process cached, else renew or sign in, and cache it.
 
     A device Cognito hands out at sign-in is confirmed and kept beside the cache (device_path).
     """
+    fingerprint, who = cache_fingerprint(settings), user_fingerprint(settings)
     # Another process may have renewed the session while we waited for the lock.
     entry = load_cache(path, fingerprint, out.warn) if usable else None
     if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
         return Session.from_cache(entry)
-    device_file = device_path(settings["_profile"])
-    device = load_device(device_file, fingerprint, out.warn) if usable else None
-    session, refused = renew(settings, entry, out, device) if entry and entry.get("refresh_token") else (None, None)
+    device_file = device_path(settings)
+    device = load_device(device_file, who, out.warn) if usable else None
+    keep = (lambda renewed: store_session(path, renewed, out)) if usable else None
+    session, refused = renew(settings, entry, out, device, keep) if entry and entry.get("refresh_token") \
+        else (None, None)
     if session is None:
         def keep_device(tokens):
             """Confirm the new device and keep its secrets."""
-            save_device(device_file, fingerprint, settings, tokens, remember_device, out)
+            save_device(device_file, who, settings, tokens, remember_device, out)
         try:
             session = sign_in(settings, out, entry, mfa_code, device, keep_device if usable else None)
         except ToolError as err:
@@ -1517,32 +1630,43 @@ def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=No
             raise ToolError(f"Cognito refused the session's refresh token ({refused}), and {err}",
                             EXIT_LOGIN) from None
         session = session._replace(rotation=bool(entry and entry.get("rotation") is True))
-    if not usable:
-        return session
-    try:
-        save_cache(path, session.cache_entry(fingerprint))
-        out.trace(f"cached credentials in {path}")
-    except OSError as err:
-        cache_unusable(path, err, out.warn)
+    if usable:
+        store_session(path, session.cache_entry(fingerprint), out)
     return session
 
 
-def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False, renew_now=False):
+def sign_in_beside_busy_lock(settings, out, mfa_code, busy, uncached_ok=True):
+    """Another process's sign-in of this user held the lock past LOCK_WAIT_SECONDS: sign in without the cache
+    when nothing needs a prompt (a password at hand) and uncached_ok, else exit 3 saying who is busy."""
+    message = (f"another sign-in of {settings['username']} is in progress ({busy}) and did not end within "
+               f"{LOCK_WAIT_SECONDS:g} s; finish it (it may be waiting at a prompt) or end it, then run again")
+    if not settings.get("password") or not uncached_ok:
+        raise ToolError(message, EXIT_LOGIN)
+    out.note(f"another sign-in of {settings['username']} is in progress ({busy}); signing in without the cache")
+    device = load_device(device_path(settings), user_fingerprint(settings), out.warn)
+    return sign_in(settings, out, None, mfa_code, device, no_prompt=message)
+
+
+def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False, renew_now=False,
+                 uncached_ok=True):
     """The user's Session: from the cache, a token refresh, or a password sign-in.
 
     settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
     credentials are not reused, whatever their Expiration says. renew_now skips credentials that are
-    still valid, for whoever needs the longest-lived ones (`share`).
+    still valid, for whoever needs the longest-lived ones (`share`). uncached_ok: when another sign-in
+    holds the lock too long, sign in without the cache (if no prompt is needed) rather than exit 3.
     """
-    path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
+    path = cache_path(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
-    entry = load_cache(path, fingerprint, out.warn)
+    entry = load_cache(path, cache_fingerprint(settings), out.warn)
     if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
         out.trace(f"using cached credentials from {path}")
         return Session.from_cache(entry)
-    with cache_lock(path, out.warn) as usable:
-        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead, remember_device, renew_now)
+    with cache_lock(path, out.warn) as lock:
+        if lock.busy:
+            return sign_in_beside_busy_lock(settings, out, mfa_code, lock.busy, uncached_ok)
+        return renew_or_sign_in(settings, out, path, mfa_code, lock.held, dead, remember_device, renew_now)
 
 
 # ====================================================================== s3
@@ -1675,10 +1799,75 @@ class S3Writes:
         return sorted({key for name, key in list(self.in_flight.values()) if name in operations and key})
 
 
-def s3_client(credentials, region, endpoint_url=None):
-    """An S3 client signed with the user's temporary credentials."""
+# What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
+# revoked session, a clock that is wrong) or that it no longer knows.
+DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
+SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def renewing_credentials(credentials, renew):
+    """botocore RefreshableCredentials over the session's credentials, renewed in place by renew(why) -> new
+    credentials (the dict a Session holds): by botocore when their Expiration nears (15 minutes before it,
+    blocking from 10), and at once when S3 has called them dead (renew_when_refused).
+    """
+    from botocore.credentials import RefreshableCredentials
+
+    class Renewing(RefreshableCredentials):
+        """RefreshableCredentials that also renew when the access key in use was refused."""
+        current, refused, refusal = credentials["AccessKeyId"], None, ""
+
+        def refresh_needed(self, refresh_in=None):
+            """Refused by S3, or as botocore judges by the Expiration."""
+            return self.refused == self.current or super().refresh_needed(refresh_in)
+
+    def metadata(creds):
+        return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"], "expiry_time": creds["Expiration"]}
+
+    def refresh():
+        why = f"S3 refused them ({live.refusal})" if live.refused == live.current else \
+            f"they expire at {live.expiration}"
+        renewed = renew(why)
+        live.current, live.expiration = renewed["AccessKeyId"], renewed["Expiration"]
+        return metadata(renewed)
+
+    live = Renewing.create_from_metadata(metadata(credentials), refresh, "cog-auth-s3")
+    live.expiration = credentials["Expiration"]
+    return live
+
+
+def renew_when_refused(client, credentials):
+    """Make a request S3 refuses as signed with dead credentials (DEAD_SESSION_CODES) be renewed and sent
+    once more, signed anew: a transfer keeps its parts and its multipart upload instead of starting over."""
+    def note_signer(request, **kwargs):
+        """Which access key signed the request (registered after the signer)."""
+        found = SIGNED_KEY_RE.search(str(request.headers.get("Authorization", "")))
+        request.context["cog_auth_s3_signed_by"] = found.group(1) if found else None
+
+    def retry_renewed(response, request_dict, **kwargs):
+        """A retry at once (0 s) for the first refusal of a request as dead; None leaves it to botocore."""
+        context = request_dict["context"]
+        code = response[1].get("Error", {}).get("Code") if response else None
+        if code not in DEAD_SESSION_CODES or context.get("cog_auth_s3_renewed"):
+            return None
+        context["cog_auth_s3_renewed"] = True
+        # Only the key in use is renewed: parts refused together make one renewal, not one each.
+        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), code
+        return 0
+
+    client.meta.events.register_last("request-created", note_signer)
+    client.meta.events.register_first("needs-retry.s3", retry_renewed)
+
+
+def s3_client(credentials, region, endpoint_url=None, renew=None):
+    """An S3 client signed with the user's temporary credentials; with renew (see renewing_credentials)
+    they renew in place, so transfers outlive them."""
+    live = renewing_credentials(credentials, renew) if renew else credentials
     # SigV4 said outright: botocore would presign `share` links with the legacy SigV2 in us-east-1.
-    return make_client("s3", region, endpoint_url, credentials=credentials, signature_version="s3v4")
+    client = make_client("s3", region, endpoint_url, credentials=live, signature_version="s3v4")
+    if renew:
+        renew_when_refused(client, live)
+    return client
 
 
 def strict_reads():
@@ -1779,7 +1968,9 @@ def interruptible(manager, on_interrupt):
     except KeyboardInterrupt:
         raise Interrupted(on_interrupt()) from None
     except BaseException as err:
-        manager.shutdown(cancel=True, cancel_msg=one_line(err))
+        # The manager's own exit cancels the rest, with err's text. Not shutdown(cancel=True, cancel_msg=...):
+        # s3transfer 0.17.1 passes cancel_msg on as the exception type ("'str' object is not callable").
+        manager.__exit__(type(err), err, err.__traceback__)
         raise
     else:
         manager.shutdown()
@@ -4382,15 +4573,10 @@ def folder_template(args, settings):
     return settings.get("folder") or DEFAULT_FOLDER
 
 
-def session_for(args, settings, out, dead=None, renew_now=False):
+def session_for(args, settings, out, dead=None, renew_now=False, uncached_ok=True):
     """The user's Session, honouring --no-cache, --mfa-code and --remember-device; never the dead one."""
     return user_session(settings, out, use_cache=not args.no_cache, mfa_code=args.mfa_code, dead=dead,
-                        remember_device=args.remember_device, renew_now=renew_now)
-
-
-# What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
-# revoked session, a clock that is wrong) or that it no longer knows.
-DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
+                        remember_device=args.remember_device, renew_now=renew_now, uncached_ok=uncached_ok)
 
 
 def with_live_session(args, settings, out, operation, renew_now=False):
@@ -4615,7 +4801,7 @@ def cmd_creds(args, out):
 def cmd_login(args, out):
     """Sign in (or renew) and fill the cache, so later runs (credential_process too) need no prompt."""
     settings = profile_settings(args)
-    session = session_for(args, settings, out)
+    session = session_for(args, settings, out, uncached_ok=False)  # a sign-in that fills no cache is no login
     report = {"profile": args.profile, "username": settings["username"], "identity_id": session.identity_id,
               "expiration": session.credentials["Expiration"], "source": session.source}
     how = {"cache": "cached session", "refresh": "renewed session", "login": "new sign-in"}[session.source]
@@ -4624,46 +4810,74 @@ def cmd_login(args, out):
     return EXIT_OK
 
 
-def forget_device(args, out):
-    """ForgetDevice for the profile's remembered device, with a token from the refresh token or a sign-in;
-    then its secrets are deleted."""
-    settings = profile_settings(args)
-    fingerprint, path = cache_fingerprint(settings), device_path(args.profile)
-    with cache_lock(cache_path(args.profile), out.warn):
-        device = load_device(path, fingerprint, out.warn)
-        if device is None:
-            out.note(f"no remembered device for profile {args.profile}")
-            return
-        entry = load_cache(cache_path(args.profile), fingerprint, out.warn)
-        result = None
-        if entry and entry.get("refresh_token"):
-            with contextlib.suppress(AwsStepError):  # refused or rotated away: a sign-in gets a token instead
-                result = refresh_tokens(settings, entry, device, entry.get("rotation") is True)
-        result = result or sign_in_tokens(settings, out, args.mfa_code, device)
-        client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
-        try:
-            with aws_step("forget this device of", settings["username"], "login", client.meta.endpoint_url):
-                client.forget_device(AccessToken=result["AccessToken"], DeviceKey=device["device_key"])
-        except AwsStepError as step:
-            if error_code(step.error)[0] != "ResourceNotFoundException":  # already forgotten
-                raise
-        os.unlink(path)
-    out.note(f"Cognito forgot this device; deleted {path}")
+def forget_device(settings, entry, device, out, mfa_code):
+    """ForgetDevice for the user's remembered device, with a token from the cached refresh token or a
+    sign-in; returns the refresh tokens that are left to revoke."""
+    result = None
+    if entry and entry.get("refresh_token"):
+        with contextlib.suppress(AwsStepError):  # refused or rotated away: a sign-in gets a token instead
+            result = refresh_tokens(settings, entry, device, entry.get("rotation") is True)
+    tokens = [entry["refresh_token"]] if entry and entry.get("refresh_token") and not (
+        result and result.get("RefreshToken")) else []  # a rotated one is dead already
+    result = result or sign_in_tokens(settings, out, mfa_code, device)
+    client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
+    try:
+        with aws_step("forget this device of", settings["username"], "login", client.meta.endpoint_url):
+            client.forget_device(AccessToken=result["AccessToken"], DeviceKey=device["device_key"])
+    except AwsStepError as step:
+        if error_code(step.error)[0] != "ResourceNotFoundException":  # already forgotten
+            raise
+    return tokens + ([result["RefreshToken"]] if result.get("RefreshToken") else [])
+
+
+def remote_failure(err):
+    """One line for what logout could not do at Cognito, and its exit code."""
+    explained = explain_aws_error(err) if isinstance(err, AwsStepError) else err
+    return str(explained), explained.exit_code
 
 
 def cmd_logout(args, out):
-    """Delete the profile's cached credentials and refresh token; the remembered device stays unless
-    --forget-device, which tells Cognito to forget it too."""
-    path = cache_path(args.profile)
-    if args.forget_device:
-        forget_device(args, out)
-    removed = False
-    # The .lock file stays: another process may be holding it right now. A folder is no session
-    # (creds warns about it); it is left alone.
-    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-        os.unlink(path)
-        removed = True
-    out.note(f"deleted {path}" if removed else f"no cached session for profile {args.profile}")
+    """Revoke the cached refresh token at Cognito, then delete the cached session; with --forget-device
+    Cognito forgets the remembered device too, and its secrets are deleted.
+
+    The local secrets are always deleted; what Cognito could not be told is said in one line, with the
+    exit code of its cause (2: no password to sign in with, 3: refused, 4: AWS or the network).
+    """
+    settings = profile_settings(args)
+    path, device_file = cache_path(settings), device_path(settings)
+    with cache_lock(path, out.warn):  # held or not (another sign-in, busy): the secrets go either way
+        entry = load_cache(path, cache_fingerprint(settings), out.warn)
+        device = load_device(device_file, user_fingerprint(settings), out.warn) if args.forget_device else None
+        tokens, failures = [entry["refresh_token"]] if entry and entry.get("refresh_token") else [], []
+        if args.forget_device and not device:
+            out.note(f"no remembered device for {settings['username']}")
+        if device:
+            try:
+                tokens = forget_device(settings, entry, device, out, args.mfa_code)
+                out.note(f"Cognito forgot this device ({device['device_key']})")
+            except (AwsStepError, ToolError) as err:
+                message, code = remote_failure(err)
+                failures.append((f"Cognito was not told to forget device {device['device_key']} ({message}); an "
+                                 f"administrator can (AdminForgetDevice)", code))
+        for token in tokens:
+            try:
+                revoke_refresh_token(token, settings["client_id"], settings["region"], settings.get("client_secret"),
+                                     settings.get("endpoint_url"))
+                out.note("Cognito revoked the session's refresh token")
+            except AwsStepError as err:
+                message, code = remote_failure(err)
+                failures.append((f"Cognito did not revoke the refresh token ({message}); it stays valid until it "
+                                 f"expires, but no copy is left here", code))
+        # The .lock file stays: another process may be holding it right now. A folder is no session
+        # (creds warns about it); it is left alone.
+        deleted = []
+        for doomed in [path] + [device_file] * bool(args.forget_device):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(doomed)
+                deleted.append(doomed)
+    out.note(f"deleted {', '.join(deleted)}" if deleted else f"no cached session for {settings['username']}")
+    if failures:
+        raise ToolError("; ".join(message for message, _ in failures), max(code for _, code in failures))
     return EXIT_OK
 
 
@@ -4681,8 +4895,15 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         confine(template, prefix, settings["bucket"], folder_ok=True)
 
     def attempt(session):
-        """The operation with one session's credentials."""
-        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
+        """The operation with one session's credentials, renewed in place as they near their end."""
+        live = [session]
+
+        def renew(why):
+            """The next credentials, from the cache (another process's renewal) or the refresh token."""
+            out.note(f"renewing the session's credentials during the transfer: {why}")
+            live[0] = session_for(args, settings, out, dead=live[0])
+            return live[0].credentials
+        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), renew)
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
         folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
         with bucket_diagnosis(lambda: client, settings["bucket"], folder):
@@ -5500,10 +5721,13 @@ def build_parser():
     login.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                        help="print one JSON object (as the global --json)")
 
-    logout = commands.add_parser("logout", help="delete the profile's cached credentials and refresh token",
-                                 description="Delete the profile's cached credentials and refresh token. A "
-                                             "remembered device stays, as it belongs to this computer: later "
-                                             "sign-ins still skip MFA, unless --forget-device.")
+    logout = commands.add_parser("logout", help="revoke the user's refresh token; delete the cached session",
+                                 description="Revoke the cached refresh token at Cognito (RevokeToken), then "
+                                             "delete the user's cached credentials and tokens. A remembered "
+                                             "device stays, as it belongs to this computer: later sign-ins still "
+                                             "skip MFA, unless --forget-device. The local secrets are deleted "
+                                             "even when Cognito can't be reached; what it was not told is said "
+                                             "(exit 3 or 4).")
     logout.add_argument("--forget-device", action="store_true",
                         help="also make Cognito forget this computer's remembered device, and delete its secrets")
 

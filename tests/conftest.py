@@ -289,29 +289,55 @@ def request_log(local_aws):
     return log
 
 
+class Faults:
+    """add(operation, skip=..., times=..., status=..., code=...) makes a local_aws fail requests; clear() ends it."""
+
+    def __init__(self, endpoint_url):
+        self.url = endpoint_url + "/_local_aws/faults"
+
+    def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected",
+            action="error", delay_ms=0):
+        import urllib.request
+
+        body = json.dumps({"operation": operation, "skip": skip, "times": times, "status": status,
+                           "code": code, "message": message, "action": action, "delay_ms": delay_ms}).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def clear(self):
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(self.url, method="DELETE"), timeout=10).close()
+
+
 @pytest.fixture
 def faults(local_aws):
-    """faults.add(operation, skip=..., times=..., status=..., code=...) makes local_aws fail requests."""
-    import urllib.request
-
-    url = local_aws["endpoint_url"] + "/_local_aws/faults"
-
-    class Faults:
-        def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected",
-                action="error", delay_ms=0):
-            body = json.dumps({"operation": operation, "skip": skip, "times": times, "status": status,
-                               "code": code, "message": message, "action": action,
-                               "delay_ms": delay_ms}).encode()
-            request = urllib.request.Request(url, data=body, method="POST",
-                                             headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(request, timeout=10).close()
-
-        def clear(self):
-            urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
-
-    injector = Faults()
+    """Faults of the shared local_aws, cleared at the end of the test."""
+    injector = Faults(local_aws["endpoint_url"])
     yield injector
     injector.clear()
+
+
+def session_files(tmp_path):
+    """The credential cache files (one per user signed in) under a user_env's XDG_CACHE_HOME."""
+    folder = tmp_path / "cache" / "cog-auth-s3"
+    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(".device.json")) if folder.is_dir() else []
+
+
+def session_file(tmp_path, stack, username="alice"):
+    """Where the tool caches username's session of stack, in a user_env of tmp_path (named by a hash of who
+    signs in, which only the tool's own cache_path computes)."""
+    sys.path.insert(0, str(ROOT))
+    import cog_auth_s3
+
+    settings = {**stack, "username": username}
+    return Path(cog_auth_s3.cache_path(settings, {"XDG_CACHE_HOME": str(tmp_path / "cache")}))
+
+
+def device_files(tmp_path):
+    """The remembered-device files under a user_env's XDG_CACHE_HOME."""
+    return sorted((tmp_path / "cache" / "cog-auth-s3").glob("*.device.json"))
 
 
 def totp(secret, at=None):
