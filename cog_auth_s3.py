@@ -211,6 +211,12 @@ BUCKET_MESSAGES = {
                     "not the bucket the role policy names (another account's, or a typo), or that policy lacks "
                     "ListBucket on your folder; check 'bucket' in the profile (and see `policy`)",
 }
+# A refusal outside the user's own folder (another identity's, an Amplify access level) while the own
+# folder may be listed: the bucket is right, the role policy reaches only that folder.
+OTHER_FOLDER_MESSAGES = {
+    "AccessDenied": "access denied: can't {verb} {obj}: it is not in your own folder, and the role policy allows "
+                    "only your own folder (see `policy`)",
+}
 OWN_FOLDER_MESSAGES = {
     "AccessDenied": "access denied: can't {verb} {obj}, although it is in your own folder of a bucket you may list; "
                     "the role policy lacks that permission (compare it with `policy`)",
@@ -326,6 +332,7 @@ def explain_aws_error(step):
             return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
     table = {"login": LOGIN_FAULT_MESSAGES, "identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES,
              "download": DOWNLOAD_MESSAGES, "bucket": BUCKET_MESSAGES, "own-folder": OWN_FOLDER_MESSAGES,
+             "other-folder": OTHER_FOLDER_MESSAGES,
              "admin": ADMIN_MESSAGES}.get(step.stage, {})
     if code in table:
         return ToolError(table[code].format(**fields), EXIT_AWS)
@@ -493,6 +500,31 @@ def holds_password(parser):
     return any(parser.get(section, "password", fallback="").strip() for section in parser.sections())
 
 
+# COG_AUTH_S3_* variables that are not config keys; any other name with the prefix is a typo worth a warning.
+ENV_ONLY_NAMES = ("NEW_PASSWORD", "MFA_CODE", "AMPLIFY_CONFIG")
+
+
+def unknown_name_warning(name, known, what):
+    """A warning for a name that is not one of known, naming the closest known one when there is one."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(known)}"
+    return f"{what} '{name}' is not a setting this tool reads, so it is ignored{hint}"
+
+
+def warn_unknown_names(parser, profile, config_path, environ, warn):
+    """Warn about keys of the profile and COG_AUTH_S3_* variables that no setting has: a typo is never silent."""
+    if parser is not None:
+        for key in parser.options(profile):
+            if key not in CONFIG_KEYS:
+                warn(unknown_name_warning(key, CONFIG_KEYS, f"[{profile}] of {config_path} has key"))
+    known = [ENV_PREFIX + key.upper() for key in CONFIG_KEYS + ENV_ONLY_NAMES]
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            warn(unknown_name_warning(name, known, "environment variable"))
+
+
 def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
     """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
     environ = os.environ if environ is None else environ
@@ -506,6 +538,8 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
             warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
+            if warn:
+                warn_unknown_names(parser, profile, config_path, {}, warn)
         else:
             found = ", ".join(parser.sections()) or "none"
             raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
@@ -517,6 +551,8 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
         value = environ.get(ENV_PREFIX + key.upper(), "").strip()
         if value:
             values[key] = value
+    if warn:
+        warn_unknown_names(None, profile, config_path, environ, warn)
     values.update((k, v) for k, v in (overrides or {}).items() if v)
     values["_profile"], values["_config"] = profile, config_path
     return values
@@ -590,8 +626,12 @@ def require(settings, keys):
     for key in keys:
         if not settings.get(key):
             where = settings.get("_config", DEFAULT_CONFIG)
-            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
-            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
+            if not os.path.exists(where):
+                # Run from another folder, the missing file is the news; the missing key follows from it.
+                raise ToolError(f"config file {where} not found (looked for {os.path.abspath(where)}), so "
+                                f"'{key}' is missing; run from the folder that holds it, pass --config PATH, "
+                                f"or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
+            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}; "
                             f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
     validate_settings(settings)
 
@@ -736,17 +776,78 @@ def aws_config_path(environ=None):
     return os.path.expanduser(environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config"))
 
 
+# What the AWS CLI accepts as a profile name in its config: botocore reads `[profile NAME]` with
+# configparser (a ] ends the header, # and ; start comments) and then shlex (whitespace splits, quotes
+# and backslashes are consumed).
+AWS_PROFILE_NAME_FORBIDDEN = re.compile(r"[\s\[\]#;'\"\\]")
+
+
+def check_aws_profile_name(name):
+    """Refuse an AWS profile name that botocore would misread or that would inject a section; return it."""
+    if not name or AWS_PROFILE_NAME_FORBIDDEN.search(name) or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ToolError(f"AWS profile name {name!r} is not one the AWS CLI accepts: it must be non-empty, with no "
+                        f"whitespace, brackets, quotes, backslash, '#' or ';'", EXIT_USAGE)
+    return name
+
+
+def aws_config_section(line):
+    """The section a line of an AWS config file opens, as botocore names it, else None:
+    "default", ("profile", NAME) for a profile, or ("other", HEADER) for any other section."""
+    import shlex
+
+    # configparser: the stripped line starting with [ up to its last ]; what follows (a comment) is ignored.
+    match = re.match(r"\[(.+)\]", line.strip())
+    if not match:
+        return None
+    header = match.group(1)
+    if header == "default":
+        return "default"
+    if header.startswith("profile"):  # botocore's test, which also takes [profile   NAME] and [profile "NAME"]
+        try:
+            parts = shlex.split(header)
+        except ValueError:
+            parts = []
+        if len(parts) == 2:
+            return ("profile", parts[1])
+    return ("other", header)
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on path + ".lock" (made 0600): read-modify-writes of one file take turns."""
+    import fcntl
+
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def write_aws_profile(path, name, values, force=False):
-    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic.
+    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic, and
+    under a lock beside the file, so parallel writers keep one another's profiles.
 
     Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
     """
-    header = "[default]" if name == "default" else f"[profile {name}]"
+    check_aws_profile_name(name)
     # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
     path = os.path.realpath(path)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    with file_lock(path):
+        return replace_aws_profile(path, name, values, force)
+
+
+def replace_aws_profile(path, name, values, force):
+    """write_aws_profile's read-modify-write, for a caller that holds the file's lock."""
+    header = "[default]" if name == "default" else f"[profile {name}]"
+    section = "default" if name == "default" else ("profile", name)
     text = read_config_text(path, "AWS config", "point AWS_CONFIG_FILE at another file")
     lines = (text or "").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
+    start = next((i for i, line in enumerate(lines) if aws_config_section(line) == section), None)
     block = [header + "\n"] + [f"{key} = {value}\n" for key, value in values.items()]
     if start is None:
         status = "created"
@@ -755,7 +856,7 @@ def write_aws_profile(path, name, values, force=False):
             block.insert(0, "\n")
         lines.extend(block)
     else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        end = next((i for i in range(start + 1, len(lines)) if aws_config_section(lines[i])), len(lines))
         current = dict(line.split("=", 1) for line in lines[start + 1:end] if "=" in line
                        and not line.lstrip().startswith(("#", ";")))
         if {key.strip(): value.strip() for key, value in current.items()} == values:
@@ -766,9 +867,6 @@ def write_aws_profile(path, name, values, force=False):
         status = "updated"
         trailing = [line for line in lines[start + 1:end] if not line.strip()][:1]  # keep the blank separator
         lines[start:end] = block + trailing
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        os.makedirs(folder, mode=0o700)
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
     write_private_file(path, "".join(lines).encode(), mode)
     return status
@@ -2094,6 +2192,17 @@ def key_listed(client, bucket, key):
     return any(item["Key"] == key for item in page.get("Contents", []))  # the key sorts first under itself
 
 
+def holds_objects(client, bucket, prefix):
+    """Whether any object lies under prefix; False when that listing is refused too."""
+    try:
+        with aws_step("list", f"s3://{bucket}/{prefix}", "s3"):
+            return bool(client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("Contents"))
+    except AwsStepError as step:
+        if error_code(step.error)[0] == "AccessDenied":
+            return False
+        raise
+
+
 def object_exists(client, bucket, key):
     """True or False; None when S3 can't say (HeadObject and the listing both refused)."""
     try:
@@ -2110,11 +2219,12 @@ def object_exists(client, bucket, key):
 
 
 @contextlib.contextmanager
-def bucket_diagnosis(client_of, bucket, folder):
-    """Say why a request in the user's own folder was refused: list that folder once, which tells a
-    missing bucket (NoSuchBucket) from one the role may not use (AccessDenied) from a policy that
-    lacks just the permission refused (the listing works). Only on failure: no extra request (and no
-    client, which client_of() makes) otherwise."""
+def bucket_diagnosis(client_of, bucket, folder, own=None):
+    """Say why a request in folder was refused: list the user's own folder (own, else folder) once, which
+    tells a missing bucket (NoSuchBucket) from one the role may not use (AccessDenied) from a policy that
+    lacks just the permission refused, or reaches only the own folder when folder is another (the listing
+    works). Only on failure: no extra request (and no client, which client_of() makes) otherwise."""
+    own = own or folder
     try:
         yield
     except AwsStepError as step:
@@ -2125,11 +2235,13 @@ def bucket_diagnosis(client_of, bucket, folder):
             raise AwsStepError(step.error, "use", bucket, "bucket") from step
         try:
             with aws_step("list your folder in", bucket, "bucket"):
-                client_of().list_objects_v2(Bucket=bucket, Prefix=folder, MaxKeys=1)
+                client_of().list_objects_v2(Bucket=bucket, Prefix=own, MaxKeys=1)
         except AwsStepError as check:
             if error_code(check.error)[0] not in ("AccessDenied", "NoSuchBucket"):
                 raise step from None
             raise AwsStepError(check.error, "use", bucket, "bucket") from step
+        if folder != own:
+            raise AwsStepError(step.error, step.verb, step.obj, "other-folder") from step
         # A read refused in your own folder may be S3's answer for a key that is not there.
         key = step.obj[len(f"s3://{bucket}/"):] if step.obj.startswith(f"s3://{bucket}/") else ""
         if step.verb in ("get", "look up") and key.startswith(folder) \
@@ -4000,7 +4112,9 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
         folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
-        with bucket_diagnosis(lambda: client, settings["bucket"], folder):
+        # The folder the role policy gives this user: the profile's, whatever --level or --identity chose.
+        own = user_folder(settings.get("folder") or DEFAULT_FOLDER, session.identity_id)
+        with bucket_diagnosis(lambda: client, settings["bucket"], folder, own):
             return operation(settings["bucket"], folder, client)
     return with_live_session(args, settings, out, attempt, renew_now)
 
@@ -4276,7 +4390,9 @@ def cmd_rm(args, out):
             if exists is not False:
                 delete_object(client, bucket, key)
             outcome = {True: "deleted", False: "absent", None: "deleted if it existed"}[exists]
-            results.append({"uri": uri, "outcome": outcome})
+            # `rm photos` for the folder photos/: only an absent key costs this extra listing.
+            folder_hint = exists is False and holds_objects(client, bucket, key + "/")
+            results.append({"uri": uri, "outcome": outcome, **({"folder": True} if folder_hint else {})})
             if not args.json:  # as each is done, so a failure later still shows what was deleted
                 print(RM_LINES[outcome].format(uri=uri), flush=True)
         return results
@@ -4285,6 +4401,14 @@ def cmd_rm(args, out):
         print(json.dumps({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"],
                           "files": results}, indent=2))
     absent = [item["uri"] for item in results if item["outcome"] == "absent"]
+    folders = [key for key, item in zip(args.keys, results) if item.get("folder")]
+    if folders:
+        import shlex
+
+        raise ToolError(f"{', '.join(absent)} did not exist; nothing was deleted there; "
+                        f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'}: delete "
+                        f"what {'it holds' if len(folders) == 1 else 'they hold'} with "
+                        + " and ".join(f"`rm --recursive {shlex.quote(key)}`" for key in folders), EXIT_AWS)
     if absent:
         raise ToolError(f"{', '.join(absent)} did not exist; nothing was deleted there (see `ls`)", EXIT_AWS)
     return EXIT_OK
@@ -4302,6 +4426,7 @@ def tool_command():
 
 def cmd_aws_profile(args, out):
     """Write an AWS CLI/SDK profile whose credential_process is this tool, for the current profile."""
+    check_aws_profile_name(args.name)
     settings = profile_settings(args)
     import shlex
 
@@ -4338,9 +4463,13 @@ def spoken_duration(seconds):
     return " ".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
 
 
+SHARE_DEFAULT_SECONDS = 3600
+
+
 def cmd_share(args, out):
     """Print a presigned GET URL for one object of the user's folder, valid no longer than its credentials."""
-    wanted = parse_duration(args.expires)
+    # No --expires: an hour, or less without a warning when the credentials end sooner.
+    wanted = parse_duration(args.expires) if args.expires else SHARE_DEFAULT_SECONDS
     if wanted > PRESIGN_MAX_SECONDS:
         raise ToolError(f"--expires {args.expires} is longer than S3 allows for a signed link (7d)", EXIT_USAGE)
     if args.key.endswith("/"):
@@ -4356,7 +4485,7 @@ def cmd_share(args, out):
         if left < 1:
             raise ToolError("the session's credentials have already expired; run `logout`, then again", EXIT_AWS)
         seconds = min(wanted, left)
-        if seconds < wanted:
+        if seconds < wanted and args.expires:
             out.warn(f"the link works for {spoken_duration(seconds)}, not {spoken_duration(wanted)}: it is signed "
                      f"with temporary credentials that expire then")
         url = presigned_get(client, bucket, key, seconds)
@@ -4621,6 +4750,11 @@ def cmd_teardown(args, out):
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_role(iam, names["sms_role"], changes, optional=True)
     remove_bucket(s3, names["bucket"], args.force, changes)
+    if all(item["status"] == "absent" for item in changes.items):
+        # Most likely a typo in --name (or another region or endpoint): saying "6 absent" and 0 would hide it.
+        raise ToolError(f"nothing named {names['user_pool']} was found in {region}"
+                        f"{f' at {endpoint}' if endpoint else ''}; check --name and --region "
+                        f"(if it was torn down already, there is nothing left to do)", EXIT_AWS)
     out.result({"resources": changes.items}, [changes.summary(f"teardown of {names['user_pool']}")])
     return EXIT_OK
 
@@ -4864,7 +4998,8 @@ def build_parser():
                     "dies when they expire (about an hour on Cognito), so a longer --expires is cut to what they "
                     "allow, with a warning.")
     share.add_argument("key", help="key relative to your folder")
-    share.add_argument("--expires", default="1h", metavar="DURATION", help="such as 90s, 10m, 12h (default: 1h)")
+    share.add_argument("--expires", metavar="DURATION",
+                       help="such as 90s, 10m, 12h (default: 1h, or less when the credentials end sooner)")
 
     policy = commands.add_parser(
         "policy", help="print the role's trust and permissions policies as JSON",
