@@ -2948,6 +2948,40 @@ def contact_attributes(email, phone):
     return [{"Name": k, "Value": v} for k, v in attributes.items()]
 
 
+# A pool's PasswordPolicy flags and what each asks of a password, as add-user states them.
+PASSWORD_CLASSES = (("RequireUppercase", "an upper-case letter"), ("RequireLowercase", "a lower-case letter"),
+                    ("RequireNumbers", "a number"), ("RequireSymbols", "a symbol"))
+
+
+def password_policy_text(idp, user_pool_id):
+    """The pool's password policy in words ("at least 8 characters, with an upper-case letter, ..."), from
+    DescribeUserPool; "" when it can't be read."""
+    try:
+        pool = admin_call("describe", f"user pool {user_pool_id}", idp.describe_user_pool, UserPoolId=user_pool_id)
+    except AwsStepError:
+        return ""
+    policy = pool["UserPool"].get("Policies", {}).get("PasswordPolicy", {})
+    needs = [text for flag, text in PASSWORD_CLASSES if policy.get(flag)]
+    classes = (", ".join(needs[:-1]) + " and " + needs[-1]) if len(needs) > 1 else "".join(needs)
+    return f"at least {policy.get('MinimumLength', 8)} characters" + (f", with {classes}" if classes else "")
+
+
+def refused_password(idp, user_pool_id, username, step, created):
+    """add-user's error for a password the pool refused: AWS's reason, the pool's policy, and what is left
+    (the user this run created is deleted again, so a rerun starts clean; an existing one is kept)."""
+    who = f"user {username}"
+    if created:
+        try:
+            admin_call("delete", who, idp.admin_delete_user, UserPoolId=user_pool_id, Username=username)
+            left = f"nothing was created ({who} was deleted again)"
+        except AwsStepError:
+            left = f"{who} was created but could not be deleted again; delete it, or rerun add-user"
+    else:
+        left = f"{who} was left as it was" if step.verb != "create" else "nothing was created"
+    policy = password_policy_text(idp, user_pool_id)
+    return ToolError(f"{explain_aws_error(step)}" + (f" ({policy})" if policy else "") + f"; {left}", EXIT_AWS)
+
+
 def ensure_user(idp, user_pool_id, username, password, attributes=()):
     """A confirmed user with a permanent password (password() asks for it only when one must be set),
     and the attributes given (add-user's verified email and phone).
@@ -2966,12 +3000,19 @@ def ensure_user(idp, user_pool_id, username, password, attributes=()):
                    Username=username, UserAttributes=list(attributes))
         return "updated"
     secret = password()
-    if user is None:
-        # The password doubles as the temporary one, so a policy violation stops before the user exists.
-        admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
-                   TemporaryPassword=secret, MessageAction="SUPPRESS", UserAttributes=list(attributes))
-    admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
-               Username=username, Password=secret, Permanent=True)
+    created = False
+    try:
+        if user is None:
+            # The password doubles as the temporary one, so a policy violation stops before the user exists.
+            admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
+                       TemporaryPassword=secret, MessageAction="SUPPRESS", UserAttributes=list(attributes))
+            created = True
+        admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
+                   Username=username, Password=secret, Permanent=True)
+    except AwsStepError as step:
+        if error_code(step.error)[0] != "InvalidPasswordException":
+            raise
+        raise refused_password(idp, user_pool_id, username, step, created) from step
     return "created" if user is None else "confirmed"
 
 
