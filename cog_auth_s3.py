@@ -1655,8 +1655,10 @@ UPLOAD_ARGS = {"ChecksumAlgorithm": "CRC32"}
 TREE_IN_FLIGHT = 64
 # SigV4 presigned URLs live at most 7 days.
 PRESIGN_MAX_SECONDS = 7 * 24 * 3600
-# How long Ctrl-C waits for the aborts of open multipart uploads before the tool ends anyway.
-ABORT_GRACE = 3
+# How long Ctrl-C waits for the aborts of open multipart uploads before the tool ends anyway. The wait
+# ends as soon as they are answered (a second Ctrl-C ends it too); 3 s was too short for a loaded machine
+# or a slow link, where a new connection and the abort can take seconds, and the upload stayed open.
+ABORT_GRACE = 10
 
 
 def user_folder(template, identity_id):
@@ -1923,9 +1925,15 @@ def stop_uploads(client, bucket, pairs, futures, writes):
 
     def abort():
         for key, upload_id in uploads.items():
-            with contextlib.suppress(AwsStepError), aws_step("abort the upload of", key, "s3"):
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-                aborted.append(key)
+            try:
+                with aws_step("abort the upload of", key, "s3"):
+                    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except AwsStepError as step:
+                # s3transfer's own clean-up of the cancelled upload may abort it first: then it is gone all
+                # the same (had it completed, its key would be stored or in doubt, said above).
+                if error_code(step.error)[0] != "NoSuchUpload":
+                    continue
+            aborted.append(key)
 
     if uploads:
         worker = threading.Thread(target=abort, name="abort-uploads", daemon=True)
@@ -2089,6 +2097,24 @@ class Transfer(collections.namedtuple("Transfer", "upload path key size etag mti
     """One file of a tree transfer: upload path to key, or download key to path (size, ETag, time as listed)."""
 
 
+def changed_upload(client, bucket, transfer, before, stored):
+    """The error for a tree upload whose file changed while it was read (exit 2). What was stored may mix old
+    and new bytes yet look newer than the file, so it is deleted again: the next sync uploads the file."""
+    uri = f"s3://{bucket}/{transfer.key}"
+    change = file_change(transfer.path, before)
+    if not stored:
+        outcome = f"nothing was stored at {uri}"
+    else:
+        try:
+            delete_object(client, bucket, transfer.key)
+            outcome = f"what was stored at {uri} may mix old and new bytes, so it was deleted again"
+        except AwsStepError as step:
+            outcome = (f"{uri} was stored and may mix old and new bytes, and deleting it failed "
+                       f"({error_code(step.error)[0] or one_line(step.error)}); upload the file with put")
+    return ToolError(f"{shown_path(transfer.path)} changed while it was being uploaded ({change}); {outcome}; run "
+                     f"again when it has stopped changing", EXIT_USAGE)
+
+
 def transfer_tree(client, bucket, transfers, on_done):
     """Run Transfers through one transfer manager, a bounded number in flight, so memory stays flat.
 
@@ -2113,23 +2139,34 @@ def transfer_tree(client, bucket, transfers, on_done):
 
     pending = collections.deque()
 
-    def finish(transfer, future):
+    def finish(transfer, future, before):
         verb = "put" if transfer.upload else "get"
-        with aws_step(verb, f"s3://{bucket}/{transfer.key}", "s3"), \
-                local_file_errors("read" if transfer.upload else "write", transfer.path):
-            future.result()
+        try:
+            with aws_step(verb, f"s3://{bucket}/{transfer.key}", "s3"), \
+                    local_file_errors("read" if transfer.upload else "write", transfer.path):
+                future.result()
+        except (ToolError, AwsStepError) as err:
+            if not transfer.upload or not file_change(transfer.path, before):
+                raise
+            raise changed_upload(client, bucket, transfer, before, stored=False) from err
+        if transfer.upload and file_change(transfer.path, before):
+            raise changed_upload(client, bucket, transfer, before, stored=True)
         on_done(transfer)
 
     with transfer_manager(client) as manager:
         for transfer in transfers:
+            before = None
             if transfer.upload:
+                # put's check, file by file: a file rewritten while its parts are read may be stored mixed.
+                with local_file_errors("read", transfer.path):
+                    before = os.stat(transfer.path)
                 future = manager.upload(transfer.path, bucket, transfer.key, extra_args=dict(UPLOAD_ARGS))
             else:
                 with local_file_errors("write", transfer.path):
                     os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
                 future = manager.download(bucket, transfer.key, transfer.path, extra_args={"ChecksumMode": "ENABLED"},
                                           subscribers=[Listed(transfer.size, transfer.etag)] if transfer.etag else [])
-            pending.append((transfer, future))
+            pending.append((transfer, future, before))
             if len(pending) >= TREE_IN_FLIGHT:
                 finish(*pending.popleft())
         while pending:
@@ -4160,28 +4197,53 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
     return with_live_session(args, settings, out, attempt, renew_now)
 
 
-def walk_files(folder, note, relative=""):
+def shown_path(path):
+    """A path for messages: a name that is not UTF-8 (Latin-1 bytes, say) with its bytes escaped, caf\\xe9.txt."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def name_problem(path, relative):
+    """Why a file's name can't become an S3 key, or "": S3 keys are UTF-8, and Linux file names are bytes."""
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{shown_path(path)}: its name is not UTF-8, so it can't be an S3 key; rename it"
+    return ""
+
+
+def walk_files(folder, note, relative="", skip=None):
     """(path, path relative to folder) of every file below folder, in S3's key order; symbolic links are skipped.
 
     Key order (a/b before a-c, as S3 lists them) lets `sync` walk a folder and a listing side by side.
+    Without skip, a path that can't be uploaded (not a regular file, an unreadable folder) stops the walk
+    (exit 2); with it, skip(path, relative name, reason or None for a symbolic link) is told and the walk
+    goes on. A skipped folder's relative name ends with /.
     """
     try:
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
     except OSError as err:
-        raise ToolError(f"can't read folder {folder}: {err.strerror}", EXIT_USAGE) from None
+        if skip is None or not relative:
+            raise ToolError(f"can't read folder {shown_path(folder)}: {err.strerror}", EXIT_USAGE) from None
+        skip(folder, relative, f"can't read folder: {err.strerror}")
+        return
     for entry in entries:
         if entry.is_symlink():
             # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
-            note(f"skipped symbolic link {entry.path}; name it on the command line to upload its target")
+            note(f"skipped symbolic link {shown_path(entry.path)}; name it on the command line to upload its target")
+            if skip:
+                skip(entry.path, relative + entry.name, None)
         elif entry.is_dir(follow_symlinks=False):
-            yield from walk_files(entry.path, note, f"{relative}{entry.name}/")
+            yield from walk_files(entry.path, note, f"{relative}{entry.name}/", skip)
         else:
             problem = not_a_regular_file(entry.path)
-            if problem:
-                raise ToolError(f"{entry.path} is {problem}; move it out of {folder} or upload the files one by one",
-                                EXIT_USAGE)
-            yield entry.path, relative + entry.name
+            if problem and skip:
+                skip(entry.path, relative + entry.name, problem)
+            elif problem:
+                raise ToolError(f"{shown_path(entry.path)} is {problem}; move it out of {shown_path(folder)} or "
+                                f"upload the files one by one", EXIT_USAGE)
+            else:
+                yield entry.path, relative + entry.name
 
 
 def upload_plan(paths, key, recursive, note):
@@ -4200,9 +4262,11 @@ def upload_plan(paths, key, recursive, note):
             problem = not_a_regular_file(path)
             raise ToolError(f"{path} not found; check the path" if problem == "not found" else f"{path} is {problem}",
                             EXIT_USAGE)
-    for path, _ in pairs:
+    for path, relative in pairs:
+        if name_problem(path, relative):
+            raise ToolError(name_problem(path, relative), EXIT_USAGE)
         if not os.access(path, os.R_OK):
-            raise ToolError(f"{path} is not readable; fix its permissions or leave it out", EXIT_USAGE)
+            raise ToolError(f"{shown_path(path)} is not readable; fix its permissions or leave it out", EXIT_USAGE)
     if not pairs:
         raise ToolError("nothing to upload: the folders are empty", EXIT_USAGE)
     seen = {}
@@ -4537,16 +4601,45 @@ def cmd_share(args, out):
     return with_user_files(args, out, run, keys=[args.key], renew_now=True)
 
 
-def local_tree(folder, note):
-    """(relative path, path, size, mtime) of every file below folder, in S3's key order."""
+class Skipped:
+    """The paths a tree walk for `sync` left out, so --delete never deletes their copies on the other side;
+    problems (all but symbolic links, which are skipped by design) are warned about and end the run with exit 2."""
+
+    def __init__(self, warn):
+        self.warn, self.names, self.problems = warn, set(), 0
+
+    def __call__(self, path, relative, reason):
+        """Note one skipped path (reason None: a symbolic link, already noted by the walk)."""
+        self.names.add(relative.rstrip("/"))
+        if reason:
+            self.problems += 1
+            self.warn(f"skipped {shown_path(path)}: {reason}")
+
+    def covers(self, relative):
+        """Whether relative is a skipped path or lies below one."""
+        parts = relative.split("/")
+        return any("/".join(parts[:end]) in self.names for end in range(1, len(parts) + 1))
+
+
+def local_tree(folder, note, skip, uploading=True):
+    """(relative path, path, size, mtime) of every file below folder, in S3's key order; what can't be
+    used (not a regular file; when uploading, unreadable or a name that is not UTF-8) goes to skip instead."""
     import stat
 
-    for path, relative in walk_files(folder, note):
-        with local_file_errors("read", path):
+    for path, relative in walk_files(folder, note, skip=skip):
+        try:
             info = os.stat(path)
+        except OSError as err:
+            skip(path, relative, f"can't read it: {err.strerror}")
+            continue
         if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{path} is not a regular file; move it out of {folder} and run again", EXIT_USAGE)
-        yield relative, path, info.st_size, info.st_mtime
+            skip(path, relative, "not a regular file")
+        elif uploading and name_problem(path, relative):
+            skip(path, relative, "its name is not UTF-8, so it can't be an S3 key; rename it")
+        elif uploading and not os.access(path, os.R_OK):
+            skip(path, relative, "it is not readable")
+        else:
+            yield relative, path, info.st_size, info.st_mtime
 
 
 def sync_pairs(local_items, remote_items):
@@ -4595,7 +4688,7 @@ def cmd_sync(args, out):
         """Compare the two sides with this session's client and copy (or delete) what differs."""
         prefix = tree_prefix(folder, named, bucket) if named else folder
         counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
-        tag, doomed = "(dryrun) " if args.dryrun else "", []
+        tag, doomed, skipped = "(dryrun) " if args.dryrun else "", [], Skipped(out.warn)
 
         def say(line, what):
             counts[what] += 1
@@ -4623,7 +4716,7 @@ def cmd_sync(args, out):
                     out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name")
 
         def actions():
-            files = local_tree(local, out.note) if os.path.isdir(local) else iter(())
+            files = local_tree(local, out.note, skipped, uploading=up) if os.path.isdir(local) else iter(())
             for mine, theirs in sync_pairs(files, remote_items()):
                 if mine and theirs and not differs(mine, theirs[1], up, args.checksum):
                     counts["unchanged"] += 1
@@ -4631,12 +4724,17 @@ def cmd_sync(args, out):
                     try:
                         key = user_key(prefix, mine[0], bucket)
                     except ToolError as err:
-                        out.warn(f"skipped {mine[1]}: {err}")
+                        skipped(mine[1], mine[0], str(err))
                         continue
                     if args.dryrun:
                         say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
                     else:
                         yield Transfer(True, mine[1], key)
+                elif theirs and skipped.covers(theirs[0]):
+                    # A path the walk skipped (a link, say) is neither deleted nor written through.
+                    if not up:
+                        skipped(local_path_for(folder, local, theirs[0]), theirs[0],
+                                f"s3://{bucket}/{theirs[1]['Key']} was not downloaded: a path on its way was skipped")
                 elif not up and theirs:
                     key, path = theirs[1]["Key"], local_path_for(folder, local, theirs[0])
                     if args.dryrun:
@@ -4674,6 +4772,11 @@ def cmd_sync(args, out):
         if counts["refused"]:
             raise ToolError(f"{counts['refused']} objects could not be deleted (see above); check the role policy",
                             EXIT_AWS)
+        if skipped.problems:
+            raise ToolError(f"{skipped.problems} path{'s were' if skipped.problems > 1 else ' was'} skipped (see the "
+                            f"warnings above), and {'their copies were' if skipped.problems > 1 else 'its copy was'} "
+                            f"left as {'they were' if skipped.problems > 1 else 'it was'}; fix or move "
+                            f"{'them' if skipped.problems > 1 else 'it'} and run again", EXIT_USAGE)
         return EXIT_OK
     return with_user_files(args, out, run, prefix=named or None)
 
