@@ -504,13 +504,14 @@ def holds_password(parser):
 ENV_ONLY_NAMES = ("NEW_PASSWORD", "MFA_CODE", "AMPLIFY_CONFIG")
 
 
-def unknown_name_warning(name, known, what):
-    """A warning for a name that is not one of known, naming the closest known one when there is one."""
+def unknown_name_warning(name, known, label):
+    """A warning for a name that is not one of known (label names it where it was found), with the closest
+    known name when there is one."""
     import difflib
 
     close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(known)}"
-    return f"{what} '{name}' is not a setting this tool reads, so it is ignored{hint}"
+    hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(known)}"
+    return f"{label} is not a setting this tool reads, so it is ignored{hint}"
 
 
 def warn_unknown_names(parser, profile, config_path, environ, warn):
@@ -518,11 +519,11 @@ def warn_unknown_names(parser, profile, config_path, environ, warn):
     if parser is not None:
         for key in parser.options(profile):
             if key not in CONFIG_KEYS:
-                warn(unknown_name_warning(key, CONFIG_KEYS, f"[{profile}] of {config_path} has key"))
+                warn(unknown_name_warning(key, CONFIG_KEYS, f"key {key} in [{profile}] of {config_path}"))
     known = [ENV_PREFIX + key.upper() for key in CONFIG_KEYS + ENV_ONLY_NAMES]
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX) and name not in known:
-            warn(unknown_name_warning(name, known, "environment variable"))
+            warn(unknown_name_warning(name, known, f"environment variable {name}"))
 
 
 def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
@@ -4773,10 +4774,10 @@ def cmd_sync(args, out):
             raise ToolError(f"{counts['refused']} objects could not be deleted (see above); check the role policy",
                             EXIT_AWS)
         if skipped.problems:
-            raise ToolError(f"{skipped.problems} path{'s were' if skipped.problems > 1 else ' was'} skipped (see the "
-                            f"warnings above), and {'their copies were' if skipped.problems > 1 else 'its copy was'} "
-                            f"left as {'they were' if skipped.problems > 1 else 'it was'}; fix or move "
-                            f"{'them' if skipped.problems > 1 else 'it'} and run again", EXIT_USAGE)
+            many = skipped.problems > 1
+            raise ToolError(f"{skipped.problems} path{'s were' if many else ' was'} skipped (see the warnings above): "
+                            f"not copied, and {'their copies' if many else 'its copy'}, if any, kept; fix or move "
+                            f"{'them' if many else 'it'} and run again", EXIT_USAGE)
         return EXIT_OK
     return with_user_files(args, out, run, prefix=named or None)
 
