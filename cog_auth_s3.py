@@ -4717,7 +4717,9 @@ def cmd_sync(args, out):
                     out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name")
 
         def actions():
-            files = local_tree(local, out.note, skipped, uploading=up) if os.path.isdir(local) else iter(())
+            # Going down, a link matters only if an object would be written through it (warned below).
+            note = out.note if up else (lambda message: None)
+            files = local_tree(local, note, skipped, uploading=up) if os.path.isdir(local) else iter(())
             for mine, theirs in sync_pairs(files, remote_items()):
                 if mine and theirs and not differs(mine, theirs[1], up, args.checksum):
                     counts["unchanged"] += 1

@@ -45,17 +45,35 @@ def test_a_folder_that_became_a_symlink_keeps_its_remote_copies_under_delete(fil
     tree = tmp_path / "tree"
     (tree / "photos").mkdir(parents=True)
     (tree / "photos" / "a.jpg").write_text("a photo")
-    (tree / "gone.txt").write_text("deleted locally")
+    for name in ("gone.txt", "photos-x.txt", "photos.txt"):  # around photos/ in S3's key order
+        (tree / name).write_text("deleted locally")
     assert files("sync", "up", tree, prefix).returncode == 0
     shutil.move(tree / "photos", tmp_path / "photos-elsewhere")
     (tree / "photos").symlink_to(tmp_path / "photos-elsewhere")
-    os.unlink(tree / "gone.txt")
+    for name in ("gone.txt", "photos-x.txt", "photos.txt"):
+        os.unlink(tree / name)
     dry = files("sync", "up", tree, prefix, "--delete", "--dryrun")
     assert dry.returncode == 0, dry.stderr
-    assert "gone.txt" in dry.stdout and "photos/a.jpg" not in dry.stdout, dry.stdout
+    assert dry.stdout.count("delete: ") == 3 and "photos/a.jpg" not in dry.stdout, dry.stdout
     real = files("sync", "up", tree, prefix, "--delete")
     assert real.returncode == 0, real.stderr
     assert remote(files, prefix) == {"photos/a.jpg": 7}
+
+
+def test_sync_down_never_writes_through_a_link_in_the_destination(files, tmp_path, prefix):
+    source = tmp_path / "source"
+    (source / "photos").mkdir(parents=True)
+    (source / "photos" / "a.jpg").write_text("a photo")
+    (source / "b.txt").write_text("b")
+    assert files("sync", "up", source, prefix).returncode == 0
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    (dest / "photos").symlink_to(outside)  # could as well point at ~/.ssh
+    result = files("sync", "down", prefix, dest)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "photos/a.jpg was not downloaded" in result.stderr, result.stderr
+    assert list(outside.iterdir()) == [] and (dest / "b.txt").read_text() == "b"
 
 
 def test_unreadable_and_special_paths_are_skipped_their_remote_copies_kept_and_sync_exits_2(
