@@ -292,6 +292,11 @@ def one_line(err):
     return " ".join(str(err).split()) or type(err).__name__
 
 
+def shown_path(path):
+    """A path for messages: a name that is not UTF-8 (Latin-1 bytes, say) with its bytes escaped, caf\\xe9.txt."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def explain_aws_error(step):
     """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
     err, verb, obj = step.error, step.verb, step.obj
@@ -826,22 +831,6 @@ def file_lock(path):
         os.close(fd)
 
 
-def write_aws_profile(path, name, values, force=False):
-    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic, and
-    under a lock beside the file, so parallel writers keep one another's profiles.
-
-    Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
-    """
-    check_aws_profile_name(name)
-    # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
-    path = os.path.realpath(path)
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    with file_lock(path):
-        return replace_aws_profile(path, name, values, force)
-
-
 def replace_aws_profile(path, name, values, force):
     """write_aws_profile's read-modify-write, for a caller that holds the file's lock."""
     header = "[default]" if name == "default" else f"[profile {name}]"
@@ -871,6 +860,22 @@ def replace_aws_profile(path, name, values, force):
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
     write_private_file(path, "".join(lines).encode(), mode)
     return status
+
+
+def write_aws_profile(path, name, values, force=False):
+    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic, and
+    under a lock beside the file, so parallel writers keep one another's profiles.
+
+    Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
+    """
+    check_aws_profile_name(name)
+    # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
+    path = os.path.realpath(path)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    with file_lock(path):
+        return replace_aws_profile(path, name, values, force)
 
 
 # ====================================================================== login: aws clients
@@ -2098,6 +2103,12 @@ class Transfer(collections.namedtuple("Transfer", "upload path key size etag mti
     """One file of a tree transfer: upload path to key, or download key to path (size, ETag, time as listed)."""
 
 
+def delete_object(client, bucket, key):
+    """Delete one object."""
+    with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
+        client.delete_object(Bucket=bucket, Key=key)
+
+
 def changed_upload(client, bucket, transfer, before, stored):
     """The error for a tree upload whose file changed while it was read (exit 2). What was stored may mix old
     and new bytes yet look newer than the file, so it is deleted again: the next sync uploads the file."""
@@ -2206,12 +2217,6 @@ def head_object(client, bucket, key):
     """The object's metadata; fails (NotFound) when it does not exist."""
     with aws_step("look up", f"s3://{bucket}/{key}", "s3"):
         return client.head_object(Bucket=bucket, Key=key)
-
-
-def delete_object(client, bucket, key):
-    """Delete one object."""
-    with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
-        client.delete_object(Bucket=bucket, Key=key)
 
 
 def key_listed(client, bucket, key):
@@ -4196,11 +4201,6 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         with bucket_diagnosis(lambda: client, settings["bucket"], folder, own):
             return operation(settings["bucket"], folder, client)
     return with_live_session(args, settings, out, attempt, renew_now)
-
-
-def shown_path(path):
-    """A path for messages: a name that is not UTF-8 (Latin-1 bytes, say) with its bytes escaped, caf\\xe9.txt."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def name_problem(path, relative):
