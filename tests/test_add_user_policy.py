@@ -65,14 +65,12 @@ def test_local_aws_applies_the_default_password_policy_as_cognito_does(admin_cli
     pool = idp.create_user_pool(PoolName=unique_name())["UserPool"]["Id"]
     assert idp.describe_user_pool(UserPoolId=pool)["UserPool"]["Policies"]["PasswordPolicy"].items() >= \
         DEFAULT_POLICY.items()
-    for call in (lambda: idp.admin_create_user(UserPoolId=pool, Username="u1", TemporaryPassword=password,
-                                               MessageAction="SUPPRESS"),
-                 lambda: idp.admin_set_user_password(UserPoolId=pool, Username="u2", Password=password,
-                                                     Permanent=True)):
-        if call.__code__.co_names[-1] == "admin_set_user_password":
-            idp.admin_create_user(UserPoolId=pool, Username="u2", MessageAction="SUPPRESS")
-        with pytest.raises(idp.exceptions.InvalidPasswordException) as refused:
-            call()
+    with pytest.raises(idp.exceptions.InvalidPasswordException) as at_create:
+        idp.admin_create_user(UserPoolId=pool, Username="u1", TemporaryPassword=password, MessageAction="SUPPRESS")
+    idp.admin_create_user(UserPoolId=pool, Username="u2", MessageAction="SUPPRESS")
+    with pytest.raises(idp.exceptions.InvalidPasswordException) as at_set:
+        idp.admin_set_user_password(UserPoolId=pool, Username="u2", Password=password, Permanent=True)
+    for refused in (at_create, at_set):
         assert refused.value.response["Error"]["Message"] == f"Password did not conform with policy: {problem}"
     assert not user_exists(idp, pool, "u1")
     idp.admin_set_user_password(UserPoolId=pool, Username="u2", Password="Inner space 1", Permanent=True)
