@@ -215,6 +215,12 @@ BUCKET_MESSAGES = {
                     "not the bucket the role policy names (another account's, or a typo), or that policy lacks "
                     "ListBucket on your folder; check 'bucket' in the profile (and see `policy`)",
 }
+# A refusal outside the user's own folder (another identity's, an Amplify access level) while the own
+# folder may be listed: the bucket is right, the role policy reaches only that folder.
+OTHER_FOLDER_MESSAGES = {
+    "AccessDenied": "access denied: can't {verb} {obj}: it is not in your own folder, and the role policy allows "
+                    "only your own folder (see `policy`)",
+}
 OWN_FOLDER_MESSAGES = {
     "AccessDenied": "access denied: can't {verb} {obj}, although it is in your own folder of a bucket you may list; "
                     "the role policy lacks that permission (compare it with `policy`)",
@@ -290,6 +296,11 @@ def one_line(err):
     return " ".join(str(err).split()) or type(err).__name__
 
 
+def shown_path(path):
+    """A path for messages: a name that is not UTF-8 (Latin-1 bytes, say) with its bytes escaped, caf\\xe9.txt."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def explain_aws_error(step):
     """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
     err, verb, obj = step.error, step.verb, step.obj
@@ -330,6 +341,7 @@ def explain_aws_error(step):
             return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
     table = {"login": LOGIN_FAULT_MESSAGES, "identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES,
              "download": DOWNLOAD_MESSAGES, "bucket": BUCKET_MESSAGES, "own-folder": OWN_FOLDER_MESSAGES,
+             "other-folder": OTHER_FOLDER_MESSAGES,
              "admin": ADMIN_MESSAGES}.get(step.stage, {})
     if code in table:
         return ToolError(table[code].format(**fields), EXIT_AWS)
@@ -497,6 +509,32 @@ def holds_password(parser):
     return any(parser.get(section, "password", fallback="").strip() for section in parser.sections())
 
 
+# COG_AUTH_S3_* variables that are not config keys; any other name with the prefix is a typo worth a warning.
+ENV_ONLY_NAMES = ("NEW_PASSWORD", "MFA_CODE", "AMPLIFY_CONFIG")
+
+
+def unknown_name_warning(name, known, label):
+    """A warning for a name that is not one of known (label names it where it was found), with the closest
+    known name when there is one."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(known)}"
+    return f"{label} is not a setting this tool reads, so it is ignored{hint}"
+
+
+def warn_unknown_names(parser, profile, config_path, environ, warn):
+    """Warn about keys of the profile and COG_AUTH_S3_* variables that no setting has: a typo is never silent."""
+    if parser is not None:
+        for key in parser.options(profile):
+            if key not in CONFIG_KEYS:
+                warn(unknown_name_warning(key, CONFIG_KEYS, f"key {key} in [{profile}] of {config_path}"))
+    known = [ENV_PREFIX + key.upper() for key in CONFIG_KEYS + ENV_ONLY_NAMES]
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            warn(unknown_name_warning(name, known, f"environment variable {name}"))
+
+
 def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
     """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
     environ = os.environ if environ is None else environ
@@ -510,6 +548,8 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
             warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
+            if warn:
+                warn_unknown_names(parser, profile, config_path, {}, warn)
         else:
             found = ", ".join(parser.sections()) or "none"
             raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
@@ -521,6 +561,8 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
         value = environ.get(ENV_PREFIX + key.upper(), "").strip()
         if value:
             values[key] = value
+    if warn:
+        warn_unknown_names(None, profile, config_path, environ, warn)
     values.update((k, v) for k, v in (overrides or {}).items() if v)
     values["_profile"], values["_config"] = profile, config_path
     return values
@@ -594,8 +636,12 @@ def require(settings, keys):
     for key in keys:
         if not settings.get(key):
             where = settings.get("_config", DEFAULT_CONFIG)
-            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
-            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
+            if not os.path.exists(where):
+                # Run from another folder, the missing file is the news; the missing key follows from it.
+                raise ToolError(f"config file {where} not found (looked for {os.path.abspath(where)}), so "
+                                f"'{key}' is missing; run from the folder that holds it, pass --config PATH, "
+                                f"or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
+            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}; "
                             f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
     validate_settings(settings)
 
@@ -740,17 +786,62 @@ def aws_config_path(environ=None):
     return os.path.expanduser(environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config"))
 
 
-def write_aws_profile(path, name, values, force=False):
-    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic.
+# What the AWS CLI accepts as a profile name in its config: botocore reads `[profile NAME]` with
+# configparser (a ] ends the header, # and ; start comments) and then shlex (whitespace splits, quotes
+# and backslashes are consumed).
+AWS_PROFILE_NAME_FORBIDDEN = re.compile(r"[\s\[\]#;'\"\\]")
 
-    Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
-    """
+
+def check_aws_profile_name(name):
+    """Refuse an AWS profile name that botocore would misread or that would inject a section; return it."""
+    if not name or AWS_PROFILE_NAME_FORBIDDEN.search(name) or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ToolError(f"AWS profile name {name!r} is not one the AWS CLI accepts: it must be non-empty, with no "
+                        f"whitespace, brackets, quotes, backslash, '#' or ';'", EXIT_USAGE)
+    return name
+
+
+def aws_config_section(line):
+    """The section a line of an AWS config file opens, as botocore names it, else None:
+    "default", ("profile", NAME) for a profile, or ("other", HEADER) for any other section."""
+    import shlex
+
+    # configparser: the stripped line starting with [ up to its last ]; what follows (a comment) is ignored.
+    match = re.match(r"\[(.+)\]", line.strip())
+    if not match:
+        return None
+    header = match.group(1)
+    if header == "default":
+        return "default"
+    if header.startswith("profile"):  # botocore's test, which also takes [profile   NAME] and [profile "NAME"]
+        try:
+            parts = shlex.split(header)
+        except ValueError:
+            parts = []
+        if len(parts) == 2:
+            return ("profile", parts[1])
+    return ("other", header)
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on path + ".lock" (made 0600): read-modify-writes of one file take turns."""
+    import fcntl
+
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def replace_aws_profile(path, name, values, force):
+    """write_aws_profile's read-modify-write, for a caller that holds the file's lock."""
     header = "[default]" if name == "default" else f"[profile {name}]"
-    # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
-    path = os.path.realpath(path)
+    section = "default" if name == "default" else ("profile", name)
     text = read_config_text(path, "AWS config", "point AWS_CONFIG_FILE at another file")
     lines = (text or "").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
+    start = next((i for i, line in enumerate(lines) if aws_config_section(line) == section), None)
     block = [header + "\n"] + [f"{key} = {value}\n" for key, value in values.items()]
     if start is None:
         status = "created"
@@ -759,7 +850,7 @@ def write_aws_profile(path, name, values, force=False):
             block.insert(0, "\n")
         lines.extend(block)
     else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        end = next((i for i in range(start + 1, len(lines)) if aws_config_section(lines[i])), len(lines))
         current = dict(line.split("=", 1) for line in lines[start + 1:end] if "=" in line
                        and not line.lstrip().startswith(("#", ";")))
         if {key.strip(): value.strip() for key, value in current.items()} == values:
@@ -770,12 +861,25 @@ def write_aws_profile(path, name, values, force=False):
         status = "updated"
         trailing = [line for line in lines[start + 1:end] if not line.strip()][:1]  # keep the blank separator
         lines[start:end] = block + trailing
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        os.makedirs(folder, mode=0o700)
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
     write_private_file(path, "".join(lines).encode(), mode)
     return status
+
+
+def write_aws_profile(path, name, values, force=False):
+    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic, and
+    under a lock beside the file, so parallel writers keep one another's profiles.
+
+    Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
+    """
+    check_aws_profile_name(name)
+    # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
+    path = os.path.realpath(path)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    with file_lock(path):
+        return replace_aws_profile(path, name, values, force)
 
 
 # ====================================================================== login: aws clients
@@ -1691,8 +1795,10 @@ UPLOAD_ARGS = {"ChecksumAlgorithm": "CRC32"}
 TREE_IN_FLIGHT = 64
 # SigV4 presigned URLs live at most 7 days.
 PRESIGN_MAX_SECONDS = 7 * 24 * 3600
-# How long Ctrl-C waits for the aborts of open multipart uploads before the tool ends anyway.
-ABORT_GRACE = 3
+# How long Ctrl-C waits for the aborts of open multipart uploads before the tool ends anyway. The wait
+# ends as soon as they are answered (a second Ctrl-C ends it too); 3 s was too short for a loaded machine
+# or a slow link, where a new connection and the abort can take seconds, and the upload stayed open.
+ABORT_GRACE = 10
 
 
 def user_folder(template, identity_id):
@@ -2026,9 +2132,15 @@ def stop_uploads(client, bucket, pairs, futures, writes):
 
     def abort():
         for key, upload_id in uploads.items():
-            with contextlib.suppress(AwsStepError), aws_step("abort the upload of", key, "s3"):
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-                aborted.append(key)
+            try:
+                with aws_step("abort the upload of", key, "s3"):
+                    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except AwsStepError as step:
+                # s3transfer's own clean-up of the cancelled upload may abort it first: then it is gone all
+                # the same (had it completed, its key would be stored or in doubt, said above).
+                if error_code(step.error)[0] != "NoSuchUpload":
+                    continue
+            aborted.append(key)
 
     if uploads:
         worker = threading.Thread(target=abort, name="abort-uploads", daemon=True)
@@ -2192,6 +2304,30 @@ class Transfer(collections.namedtuple("Transfer", "upload path key size etag mti
     """One file of a tree transfer: upload path to key, or download key to path (size, ETag, time as listed)."""
 
 
+def delete_object(client, bucket, key):
+    """Delete one object."""
+    with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
+        client.delete_object(Bucket=bucket, Key=key)
+
+
+def changed_upload(client, bucket, transfer, before, stored):
+    """The error for a tree upload whose file changed while it was read (exit 2). What was stored may mix old
+    and new bytes yet look newer than the file, so it is deleted again: the next sync uploads the file."""
+    uri = f"s3://{bucket}/{transfer.key}"
+    change = file_change(transfer.path, before)
+    if not stored:
+        outcome = f"nothing was stored at {uri}"
+    else:
+        try:
+            delete_object(client, bucket, transfer.key)
+            outcome = f"what was stored at {uri} may mix old and new bytes, so it was deleted again"
+        except AwsStepError as step:
+            outcome = (f"{uri} was stored and may mix old and new bytes, and deleting it failed "
+                       f"({error_code(step.error)[0] or one_line(step.error)}); upload the file with put")
+    return ToolError(f"{shown_path(transfer.path)} changed while it was being uploaded ({change}); {outcome}; run "
+                     f"again when it has stopped changing", EXIT_USAGE)
+
+
 def transfer_tree(client, bucket, transfers, on_done):
     """Run Transfers through one transfer manager, a bounded number in flight, so memory stays flat.
 
@@ -2216,23 +2352,34 @@ def transfer_tree(client, bucket, transfers, on_done):
 
     pending = collections.deque()
 
-    def finish(transfer, future):
+    def finish(transfer, future, before):
         verb = "put" if transfer.upload else "get"
-        with aws_step(verb, f"s3://{bucket}/{transfer.key}", "s3"), \
-                local_file_errors("read" if transfer.upload else "write", transfer.path):
-            future.result()
+        try:
+            with aws_step(verb, f"s3://{bucket}/{transfer.key}", "s3"), \
+                    local_file_errors("read" if transfer.upload else "write", transfer.path):
+                future.result()
+        except (ToolError, AwsStepError) as err:
+            if not transfer.upload or not file_change(transfer.path, before):
+                raise
+            raise changed_upload(client, bucket, transfer, before, stored=False) from err
+        if transfer.upload and file_change(transfer.path, before):
+            raise changed_upload(client, bucket, transfer, before, stored=True)
         on_done(transfer)
 
     with transfer_manager(client) as manager:
         for transfer in transfers:
+            before = None
             if transfer.upload:
+                # put's check, file by file: a file rewritten while its parts are read may be stored mixed.
+                with local_file_errors("read", transfer.path):
+                    before = os.stat(transfer.path)
                 future = manager.upload(transfer.path, bucket, transfer.key, extra_args=dict(UPLOAD_ARGS))
             else:
                 with local_file_errors("write", transfer.path):
                     os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
                 future = manager.download(bucket, transfer.key, transfer.path, extra_args={"ChecksumMode": "ENABLED"},
                                           subscribers=[Listed(transfer.size, transfer.etag)] if transfer.etag else [])
-            pending.append((transfer, future))
+            pending.append((transfer, future, before))
             if len(pending) >= TREE_IN_FLIGHT:
                 finish(*pending.popleft())
         while pending:
@@ -2273,12 +2420,6 @@ def head_object(client, bucket, key):
         return client.head_object(Bucket=bucket, Key=key)
 
 
-def delete_object(client, bucket, key):
-    """Delete one object."""
-    with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
-        client.delete_object(Bucket=bucket, Key=key)
-
-
 def key_listed(client, bucket, key):
     """Whether a listing of the key as a prefix shows the key itself; None when that listing is refused too.
 
@@ -2293,6 +2434,17 @@ def key_listed(client, bucket, key):
             return None
         raise
     return any(item["Key"] == key for item in page.get("Contents", []))  # the key sorts first under itself
+
+
+def holds_objects(client, bucket, prefix):
+    """Whether any object lies under prefix; False when that listing is refused too."""
+    try:
+        with aws_step("list", f"s3://{bucket}/{prefix}", "s3"):
+            return bool(client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("Contents"))
+    except AwsStepError as step:
+        if error_code(step.error)[0] == "AccessDenied":
+            return False
+        raise
 
 
 def object_exists(client, bucket, key):
@@ -2311,11 +2463,12 @@ def object_exists(client, bucket, key):
 
 
 @contextlib.contextmanager
-def bucket_diagnosis(client_of, bucket, folder):
-    """Say why a request in the user's own folder was refused: list that folder once, which tells a
-    missing bucket (NoSuchBucket) from one the role may not use (AccessDenied) from a policy that
-    lacks just the permission refused (the listing works). Only on failure: no extra request (and no
-    client, which client_of() makes) otherwise."""
+def bucket_diagnosis(client_of, bucket, folder, own=None):
+    """Say why a request in folder was refused: list the user's own folder (own, else folder) once, which
+    tells a missing bucket (NoSuchBucket) from one the role may not use (AccessDenied) from a policy that
+    lacks just the permission refused, or reaches only the own folder when folder is another (the listing
+    works). Only on failure: no extra request (and no client, which client_of() makes) otherwise."""
+    own = own or folder
     try:
         yield
     except AwsStepError as step:
@@ -2326,11 +2479,13 @@ def bucket_diagnosis(client_of, bucket, folder):
             raise AwsStepError(step.error, "use", bucket, "bucket") from step
         try:
             with aws_step("list your folder in", bucket, "bucket"):
-                client_of().list_objects_v2(Bucket=bucket, Prefix=folder, MaxKeys=1)
+                client_of().list_objects_v2(Bucket=bucket, Prefix=own, MaxKeys=1)
         except AwsStepError as check:
             if error_code(check.error)[0] not in ("AccessDenied", "NoSuchBucket"):
                 raise step from None
             raise AwsStepError(check.error, "use", bucket, "bucket") from step
+        if folder != own:
+            raise AwsStepError(step.error, step.verb, step.obj, "other-folder") from step
         # A read refused in your own folder may be S3's answer for a key that is not there.
         key = step.obj[len(f"s3://{bucket}/"):] if step.obj.startswith(f"s3://{bucket}/") else ""
         if step.verb in ("get", "look up") and key.startswith(folder) \
@@ -3157,6 +3312,40 @@ def contact_attributes(email, phone):
     return [{"Name": k, "Value": v} for k, v in attributes.items()]
 
 
+# A pool's PasswordPolicy flags and what each asks of a password, as add-user states them.
+PASSWORD_CLASSES = (("RequireUppercase", "an upper-case letter"), ("RequireLowercase", "a lower-case letter"),
+                    ("RequireNumbers", "a number"), ("RequireSymbols", "a symbol"))
+
+
+def password_policy_text(idp, user_pool_id):
+    """The pool's password policy in words ("at least 8 characters, with an upper-case letter, ..."), from
+    DescribeUserPool; "" when it can't be read."""
+    try:
+        pool = admin_call("describe", f"user pool {user_pool_id}", idp.describe_user_pool, UserPoolId=user_pool_id)
+    except AwsStepError:
+        return ""
+    policy = pool["UserPool"].get("Policies", {}).get("PasswordPolicy", {})
+    needs = [text for flag, text in PASSWORD_CLASSES if policy.get(flag)]
+    classes = (", ".join(needs[:-1]) + " and " + needs[-1]) if len(needs) > 1 else "".join(needs)
+    return f"at least {policy.get('MinimumLength', 8)} characters" + (f", with {classes}" if classes else "")
+
+
+def refused_password(idp, user_pool_id, username, step, created):
+    """add-user's error for a password the pool refused: AWS's reason, the pool's policy, and what is left
+    (the user this run created is deleted again, so a rerun starts clean; an existing one is kept)."""
+    who = f"user {username}"
+    if created:
+        try:
+            admin_call("delete", who, idp.admin_delete_user, UserPoolId=user_pool_id, Username=username)
+            left = f"nothing was created ({who} was deleted again)"
+        except AwsStepError:
+            left = f"{who} was created but could not be deleted again; delete it, or rerun add-user"
+    else:
+        left = f"{who} was left as it was" if step.verb != "create" else "nothing was created"
+    policy = password_policy_text(idp, user_pool_id)
+    return ToolError(f"{explain_aws_error(step)}" + (f" ({policy})" if policy else "") + f"; {left}", EXIT_AWS)
+
+
 def ensure_user(idp, user_pool_id, username, password, attributes=()):
     """A confirmed user with a permanent password (password() asks for it only when one must be set),
     and the attributes given (add-user's verified email and phone).
@@ -3175,12 +3364,19 @@ def ensure_user(idp, user_pool_id, username, password, attributes=()):
                    Username=username, UserAttributes=list(attributes))
         return "updated"
     secret = password()
-    if user is None:
-        # The password doubles as the temporary one, so a policy violation stops before the user exists.
-        admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
-                   TemporaryPassword=secret, MessageAction="SUPPRESS", UserAttributes=list(attributes))
-    admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
-               Username=username, Password=secret, Permanent=True)
+    created = False
+    try:
+        if user is None:
+            # The password doubles as the temporary one, so a policy violation stops before the user exists.
+            admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
+                       TemporaryPassword=secret, MessageAction="SUPPRESS", UserAttributes=list(attributes))
+            created = True
+        admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
+                   Username=username, Password=secret, Permanent=True)
+    except AwsStepError as step:
+        if error_code(step.error)[0] != "InvalidPasswordException":
+            raise
+        raise refused_password(idp, user_pool_id, username, step, created) from step
     return "created" if user is None else "confirmed"
 
 
@@ -4906,33 +5102,55 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), renew)
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
         folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
-        with bucket_diagnosis(lambda: client, settings["bucket"], folder):
+        # The folder the role policy gives this user: the profile's, whatever --level or --identity chose.
+        own = user_folder(settings.get("folder") or DEFAULT_FOLDER, session.identity_id)
+        with bucket_diagnosis(lambda: client, settings["bucket"], folder, own):
             return operation(settings["bucket"], folder, client)
     return with_live_session(args, settings, out, attempt, renew_now)
 
 
-def walk_files(folder, note, relative=""):
+def name_problem(path, relative):
+    """Why a file's name can't become an S3 key, or "": S3 keys are UTF-8, and Linux file names are bytes."""
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{shown_path(path)}: its name is not UTF-8, so it can't be an S3 key; rename it"
+    return ""
+
+
+def walk_files(folder, note, relative="", skip=None):
     """(path, path relative to folder) of every file below folder, in S3's key order; symbolic links are skipped.
 
     Key order (a/b before a-c, as S3 lists them) lets `sync` walk a folder and a listing side by side.
+    Without skip, a path that can't be uploaded (not a regular file, an unreadable folder) stops the walk
+    (exit 2); with it, skip(path, relative name, reason or None for a symbolic link) is told and the walk
+    goes on. A skipped folder's relative name ends with /.
     """
     try:
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
     except OSError as err:
-        raise ToolError(f"can't read folder {folder}: {err.strerror}", EXIT_USAGE) from None
+        if skip is None or not relative:
+            raise ToolError(f"can't read folder {shown_path(folder)}: {err.strerror}", EXIT_USAGE) from None
+        skip(folder, relative, f"can't read folder: {err.strerror}")
+        return
     for entry in entries:
         if entry.is_symlink():
             # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
-            note(f"skipped symbolic link {entry.path}; name it on the command line to upload its target")
+            note(f"skipped symbolic link {shown_path(entry.path)}; name it on the command line to upload its target")
+            if skip:
+                skip(entry.path, relative + entry.name, None)
         elif entry.is_dir(follow_symlinks=False):
-            yield from walk_files(entry.path, note, f"{relative}{entry.name}/")
+            yield from walk_files(entry.path, note, f"{relative}{entry.name}/", skip)
         else:
             problem = not_a_regular_file(entry.path)
-            if problem:
-                raise ToolError(f"{entry.path} is {problem}; move it out of {folder} or upload the files one by one",
-                                EXIT_USAGE)
-            yield entry.path, relative + entry.name
+            if problem and skip:
+                skip(entry.path, relative + entry.name, problem)
+            elif problem:
+                raise ToolError(f"{shown_path(entry.path)} is {problem}; move it out of {shown_path(folder)} or "
+                                f"upload the files one by one", EXIT_USAGE)
+            else:
+                yield entry.path, relative + entry.name
 
 
 def upload_plan(paths, key, recursive, note):
@@ -4951,9 +5169,11 @@ def upload_plan(paths, key, recursive, note):
             problem = not_a_regular_file(path)
             raise ToolError(f"{path} not found; check the path" if problem == "not found" else f"{path} is {problem}",
                             EXIT_USAGE)
-    for path, _ in pairs:
+    for path, relative in pairs:
+        if name_problem(path, relative):
+            raise ToolError(name_problem(path, relative), EXIT_USAGE)
         if not os.access(path, os.R_OK):
-            raise ToolError(f"{path} is not readable; fix its permissions or leave it out", EXIT_USAGE)
+            raise ToolError(f"{shown_path(path)} is not readable; fix its permissions or leave it out", EXIT_USAGE)
     if not pairs:
         raise ToolError("nothing to upload: the folders are empty", EXIT_USAGE)
     seen = {}
@@ -5182,7 +5402,9 @@ def cmd_rm(args, out):
             if exists is not False:
                 delete_object(client, bucket, key)
             outcome = {True: "deleted", False: "absent", None: "deleted if it existed"}[exists]
-            results.append({"uri": uri, "outcome": outcome})
+            # `rm photos` for the folder photos/: only an absent key costs this extra listing.
+            folder_hint = exists is False and holds_objects(client, bucket, key + "/")
+            results.append({"uri": uri, "outcome": outcome, **({"folder": True} if folder_hint else {})})
             if not args.json:  # as each is done, so a failure later still shows what was deleted
                 print(RM_LINES[outcome].format(uri=uri), flush=True)
         return results
@@ -5191,6 +5413,14 @@ def cmd_rm(args, out):
         print(json.dumps({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"],
                           "files": results}, indent=2))
     absent = [item["uri"] for item in results if item["outcome"] == "absent"]
+    folders = [key for key, item in zip(args.keys, results) if item.get("folder")]
+    if folders:
+        import shlex
+
+        raise ToolError(f"{', '.join(absent)} did not exist; nothing was deleted there; "
+                        f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'}: delete "
+                        f"what {'it holds' if len(folders) == 1 else 'they hold'} with "
+                        + " and ".join(f"`rm --recursive {shlex.quote(key)}`" for key in folders), EXIT_AWS)
     if absent:
         raise ToolError(f"{', '.join(absent)} did not exist; nothing was deleted there (see `ls`)", EXIT_AWS)
     return EXIT_OK
@@ -5208,6 +5438,7 @@ def tool_command():
 
 def cmd_aws_profile(args, out):
     """Write an AWS CLI/SDK profile whose credential_process is this tool, for the current profile."""
+    check_aws_profile_name(args.name)
     settings = profile_settings(args)
     import shlex
 
@@ -5244,9 +5475,13 @@ def spoken_duration(seconds):
     return " ".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
 
 
+SHARE_DEFAULT_SECONDS = 3600
+
+
 def cmd_share(args, out):
     """Print a presigned GET URL for one object of the user's folder, valid no longer than its credentials."""
-    wanted = parse_duration(args.expires)
+    # No --expires: an hour, or less without a warning when the credentials end sooner.
+    wanted = parse_duration(args.expires) if args.expires else SHARE_DEFAULT_SECONDS
     if wanted > PRESIGN_MAX_SECONDS:
         raise ToolError(f"--expires {args.expires} is longer than S3 allows for a signed link (7d)", EXIT_USAGE)
     if args.key.endswith("/"):
@@ -5262,7 +5497,7 @@ def cmd_share(args, out):
         if left < 1:
             raise ToolError("the session's credentials have already expired; run `logout`, then again", EXIT_AWS)
         seconds = min(wanted, left)
-        if seconds < wanted:
+        if seconds < wanted and args.expires:
             out.warn(f"the link works for {spoken_duration(seconds)}, not {spoken_duration(wanted)}: it is signed "
                      f"with temporary credentials that expire then")
         url = presigned_get(client, bucket, key, seconds)
@@ -5273,16 +5508,45 @@ def cmd_share(args, out):
     return with_user_files(args, out, run, keys=[args.key], renew_now=True)
 
 
-def local_tree(folder, note):
-    """(relative path, path, size, mtime) of every file below folder, in S3's key order."""
+class Skipped:
+    """The paths a tree walk for `sync` left out, so --delete never deletes their copies on the other side;
+    problems (all but symbolic links, which are skipped by design) are warned about and end the run with exit 2."""
+
+    def __init__(self, warn):
+        self.warn, self.names, self.problems = warn, set(), 0
+
+    def __call__(self, path, relative, reason):
+        """Note one skipped path (reason None: a symbolic link, already noted by the walk)."""
+        self.names.add(relative.rstrip("/"))
+        if reason:
+            self.problems += 1
+            self.warn(f"skipped {shown_path(path)}: {reason}")
+
+    def covers(self, relative):
+        """Whether relative is a skipped path or lies below one."""
+        parts = relative.split("/")
+        return any("/".join(parts[:end]) in self.names for end in range(1, len(parts) + 1))
+
+
+def local_tree(folder, note, skip, uploading=True):
+    """(relative path, path, size, mtime) of every file below folder, in S3's key order; what can't be
+    used (not a regular file; when uploading, unreadable or a name that is not UTF-8) goes to skip instead."""
     import stat
 
-    for path, relative in walk_files(folder, note):
-        with local_file_errors("read", path):
+    for path, relative in walk_files(folder, note, skip=skip):
+        try:
             info = os.stat(path)
+        except OSError as err:
+            skip(path, relative, f"can't read it: {err.strerror}")
+            continue
         if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{path} is not a regular file; move it out of {folder} and run again", EXIT_USAGE)
-        yield relative, path, info.st_size, info.st_mtime
+            skip(path, relative, "not a regular file")
+        elif uploading and name_problem(path, relative):
+            skip(path, relative, "its name is not UTF-8, so it can't be an S3 key; rename it")
+        elif uploading and not os.access(path, os.R_OK):
+            skip(path, relative, "it is not readable")
+        else:
+            yield relative, path, info.st_size, info.st_mtime
 
 
 def sync_pairs(local_items, remote_items):
@@ -5331,7 +5595,7 @@ def cmd_sync(args, out):
         """Compare the two sides with this session's client and copy (or delete) what differs."""
         prefix = tree_prefix(folder, named, bucket) if named else folder
         counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
-        tag, doomed = "(dryrun) " if args.dryrun else "", []
+        tag, doomed, skipped = "(dryrun) " if args.dryrun else "", [], Skipped(out.warn)
 
         def say(line, what):
             counts[what] += 1
@@ -5359,7 +5623,9 @@ def cmd_sync(args, out):
                     out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name")
 
         def actions():
-            files = local_tree(local, out.note) if os.path.isdir(local) else iter(())
+            # Going down, a link matters only if an object would be written through it (warned below).
+            note = out.note if up else (lambda message: None)
+            files = local_tree(local, note, skipped, uploading=up) if os.path.isdir(local) else iter(())
             for mine, theirs in sync_pairs(files, remote_items()):
                 if mine and theirs and not differs(mine, theirs[1], up, args.checksum):
                     counts["unchanged"] += 1
@@ -5367,12 +5633,17 @@ def cmd_sync(args, out):
                     try:
                         key = user_key(prefix, mine[0], bucket)
                     except ToolError as err:
-                        out.warn(f"skipped {mine[1]}: {err}")
+                        skipped(mine[1], mine[0], str(err))
                         continue
                     if args.dryrun:
                         say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
                     else:
                         yield Transfer(True, mine[1], key)
+                elif theirs and skipped.covers(theirs[0]):
+                    # A path the walk skipped (a link, say) is neither deleted nor written through.
+                    if not up:
+                        skipped(local_path_for(folder, local, theirs[0]), theirs[0],
+                                f"s3://{bucket}/{theirs[1]['Key']} was not downloaded: a path on its way was skipped")
                 elif not up and theirs:
                     key, path = theirs[1]["Key"], local_path_for(folder, local, theirs[0])
                     if args.dryrun:
@@ -5410,6 +5681,11 @@ def cmd_sync(args, out):
         if counts["refused"]:
             raise ToolError(f"{counts['refused']} objects could not be deleted (see above); check the role policy",
                             EXIT_AWS)
+        if skipped.problems:
+            many = skipped.problems > 1
+            raise ToolError(f"{skipped.problems} path{'s were' if many else ' was'} skipped (see the warnings above): "
+                            f"not copied, and {'their copies' if many else 'its copy'}, if any, kept; fix or move "
+                            f"{'them' if many else 'it'} and run again", EXIT_USAGE)
         return EXIT_OK
     return with_user_files(args, out, run, prefix=named or None)
 
@@ -5527,6 +5803,11 @@ def cmd_teardown(args, out):
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_role(iam, names["sms_role"], changes, optional=True)
     remove_bucket(s3, names["bucket"], args.force, changes)
+    if all(item["status"] == "absent" for item in changes.items):
+        # Most likely a typo in --name (or another region or endpoint): saying "6 absent" and 0 would hide it.
+        raise ToolError(f"nothing named {names['user_pool']} was found in {region}"
+                        f"{f' at {endpoint}' if endpoint else ''}; check --name and --region "
+                        f"(if it was torn down already, there is nothing left to do)", EXIT_AWS)
     out.result({"resources": changes.items}, [changes.summary(f"teardown of {names['user_pool']}")])
     return EXIT_OK
 
@@ -5786,7 +6067,8 @@ def build_parser():
                     "dies when they expire (about an hour on Cognito), so a longer --expires is cut to what they "
                     "allow, with a warning.")
     share.add_argument("key", help="key relative to your folder")
-    share.add_argument("--expires", default="1h", metavar="DURATION", help="such as 90s, 10m, 12h (default: 1h)")
+    share.add_argument("--expires", metavar="DURATION",
+                       help="such as 90s, 10m, 12h (default: 1h, or less when the credentials end sooner)")
 
     policy = commands.add_parser(
         "policy", help="print the role's trust and permissions policies as JSON",
