@@ -18,8 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@echo "==> $(VENV) is ready"
 	touch $(STAMP)
 
+# The README's walk-through, every command as written, in a fresh copy of this checkout against
+# a fresh local_aws: it fails on the first command that fails.
 demo: $(STAMP)
-	PYTHON=$(abspath $(PY)) bash scripts/demo.sh
+	$(PY) scripts/walkthrough.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -28,4 +30,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache *.egg-info build
+	rm -rf $(VENV) walk .pytest_cache *.egg-info build
