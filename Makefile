@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test bench docs clean venv
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Refresh every output shown in README.md and docs/ from one real run against local_aws.
+docs: $(STAMP)
+	$(PY) scripts/docs_examples.py
 
 clean:
 	rm -rf $(VENV) walk .pytest_cache *.egg-info build
