@@ -1,5 +1,7 @@
 """local_aws's app-client checks: which pool a client id is in, SECRET_HASH and ExplicitAuthFlows."""
 
+EXPIRED_SESSION = "Invalid session for the user, session is expired."
+
 
 def secret_hash(client, username):
     """SECRET_HASH = b64(HMAC-SHA256(client secret, username + client id))."""
@@ -47,3 +49,8 @@ def find_pool_client(backend, client_id):
         if client_id in pool.clients:
             return pool, pool.clients[client_id]
     return None, None
+
+
+def session_seconds(client):
+    """How long a sign-in step may wait for its answer: the app client's AuthSessionValidity (minutes)."""
+    return int(client.extended_config.get("AuthSessionValidity") or 3) * 60

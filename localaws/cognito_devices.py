@@ -35,6 +35,7 @@ import uuid
 
 import localaws.cognito_signin
 from localaws import clock
+from localaws.cognito_records import confirmed, devices
 
 PUBLIC = ("ConfirmDevice", "UpdateDeviceStatus", "GetDevice", "ListDevices", "ForgetDevice")
 MFA_CHALLENGES = ("SOFTWARE_TOKEN_MFA", "SMS_MFA", "EMAIL_OTP", "SELECT_MFA_TYPE")
@@ -49,20 +50,6 @@ def tracking(pool):
     """The pool's DeviceConfiguration when device tracking is on, else None."""
     config = pool.extended_config.get("DeviceConfiguration")
     return config if config else None
-
-
-def devices(pool):
-    """device key -> record, for every device the pool has handed out."""
-    if not hasattr(pool, "local_aws_devices"):
-        pool.local_aws_devices = {}
-    return pool.local_aws_devices
-
-
-def confirmed(pool, device_key, username):
-    """Whether device_key is a confirmed device of this user (moto user name)."""
-    device = devices(pool).get(device_key or "")
-    user = pool._get_user(username)
-    return bool(device and user and device["sub"] == user.id and device["verifier"] is not None)
 
 
 def remembered(pool, device_key, user):

@@ -63,6 +63,7 @@ import threading
 import unicodedata
 
 from localaws import clock, control
+from localaws.cognito_clients import EXPIRED_SESSION, session_seconds
 
 TOTP_STEP = 30
 CODE_DIGITS = {"email": 8, "sms": 6}
@@ -76,7 +77,6 @@ OWN_CHALLENGES = ("SELECT_CHALLENGE", "PASSWORD", "PASSWORD_SRP", "EMAIL_OTP", "
 CODE_KEYS = {"EMAIL_OTP": "EMAIL_OTP_CODE", "SMS_OTP": "SMS_OTP_CODE", "SMS_MFA": "SMS_MFA_CODE",
              "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE"}
 INVALID_SESSION = "Invalid session for the user."
-EXPIRED_SESSION = "Invalid session for the user, session is expired."
 WRONG_PASSWORD = "Incorrect username or password."
 USERNAME_CATEGORIES = ("L", "M", "S", "N", "P")
 
@@ -197,10 +197,6 @@ def user_mfa_factors(pool, user):
 
 
 # ---- sessions
-
-def session_seconds(client):
-    """How long a sign-in step may wait for its answer: the app client's AuthSessionValidity (minutes)."""
-    return int(client.extended_config.get("AuthSessionValidity") or 3) * 60
 
 
 def stamp(client, result):

@@ -42,6 +42,7 @@ import json
 import threading
 
 from localaws import clock
+from localaws.cognito_records import records
 
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 # (setting, unit key in TokenValidityUnits, default value, default unit) per token use.
@@ -195,12 +196,6 @@ def user_of_access_token(token):
 
 
 # ---- refresh tokens
-
-def records(pool):
-    """What local_aws knows of each refresh token of a pool: expiry, device, family, when rotated out."""
-    if not hasattr(pool, "local_aws_refresh"):
-        pool.local_aws_refresh = {}
-    return pool.local_aws_refresh
 
 
 def rotation(client):

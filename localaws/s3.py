@@ -38,6 +38,8 @@ import re
 import threading
 import uuid
 
+from localaws.s3_checksums import verify_checksum
+
 MAX_KEY_BYTES = 1024
 # Conditional writes of the same key serialize on one of these (chosen by hashing bucket and key): a
 # bounded set, so the server's memory does not grow with the number of keys ever written.
@@ -229,3 +231,48 @@ def with_request_ids(app):
         start_response(status, list(headers) + extra, exc_info)
         return body
     return call
+
+
+def patch_s3():
+    """Verify sent checksums on PutObject/UploadPart; give HEAD the composite "-N" and checksum type."""
+    from moto.s3.responses import S3Response
+
+    put_object, upload_part, head_object = S3Response.put_object, S3Response.upload_part, S3Response.head_object
+
+    def checked_put_object(self):
+        verify_checksum(self)
+        return put_object(self)
+
+    def checked_upload_part(self):
+        verify_checksum(self)  # before moto stores the part, as S3 stores no bad part
+        return upload_part(self)
+
+    def head_object_with_checksum_type(self, bucket_name, query, key_name, headers):
+        status, response_headers, body = head_object(self, bucket_name, query, key_name, headers)
+        if status == 200 and headers.get("x-amz-checksum-mode") == "ENABLED" and "partNumber" not in query:
+            key = self.backend.head_object(bucket_name, key_name, version_id=query.get("versionId", [None])[0])
+            if key is not None and key.checksum_algorithm and key.checksum_type:
+                if key.checksum_type == "COMPOSITE":
+                    response_headers[f"x-amz-checksum-{key.checksum_algorithm.lower()}"] = \
+                        f"{key.checksum_value}-{key.checksum_parts}"
+                response_headers["x-amz-checksum-type"] = key.checksum_type
+        return status, response_headers, body
+
+    key_response_post = S3Response._key_response_post
+
+    def complete_with_checksum(self, request, body, bucket_name, query, key_name):
+        """CompleteMultipartUpload answers with the object's composite checksum, as S3 does."""
+        status, headers, xml = key_response_post(self, request, body, bucket_name, query, key_name)
+        if status == 200 and "uploadId" in query and "</CompleteMultipartUploadResponse>" in str(xml):
+            key = self.backend.head_object(bucket_name, key_name)
+            if key is not None and key.checksum_algorithm and key.checksum_type == "COMPOSITE":
+                name = f"Checksum{key.checksum_algorithm.upper()}"
+                extra = (f"<{name}>{key.checksum_value}-{key.checksum_parts}</{name}>"
+                         f"<ChecksumType>COMPOSITE</ChecksumType>")
+                xml = xml.replace("</CompleteMultipartUploadResponse>", extra + "</CompleteMultipartUploadResponse>")
+        return status, headers, xml
+
+    S3Response.put_object = checked_put_object
+    S3Response.upload_part = checked_upload_part
+    S3Response.head_object = head_object_with_checksum_type
+    S3Response._key_response_post = complete_with_checksum

@@ -18,7 +18,7 @@ from localaws.cognito_auth import patch_cognito
 from localaws.cognito_clients import check_secret_hash, find_pool_client, secret_hash  # noqa: F401
 from localaws.iam_enforcement import enforce_iam
 from localaws.observatory import Observatory
-from localaws.s3_checksums import patch_s3
+from localaws.s3 import patch_s3
 from localaws.srp import (SRP_G, canonical_timestamp, hash_hex, pad, srp_challenge,  # noqa: F401
                           srp_n, srp_session_key)
 
