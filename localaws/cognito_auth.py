@@ -6,7 +6,7 @@ from localaws.cognito_clients import check_flow_enabled, check_secret_hash, find
 from localaws.srp import srp_challenge, srp_verify
 
 
-def patch_cognito():
+def install():
     """Wrap moto's InitiateAuth/RespondToAuthChallenge with AWS's checks (MFA: localaws.cognito_signin)."""
     from moto.cognitoidp.exceptions import NotAuthorizedError
     from moto.cognitoidp.models import CognitoIdpBackend

@@ -5,8 +5,6 @@ import re
 
 import localaws.clock
 
-# ---- cognito identity
-
 COGNITO_SESSION_NAME = "CognitoIdentityCredentials"
 COGNITO_SESSION_SECONDS = 3600
 
@@ -183,7 +181,7 @@ def cognito_get_identity_pool_roles(self):
     return json.dumps({"IdentityPoolId": pool_id, **{k: v for k, v in roles.items() if v}})
 
 
-def install_cognito_identity():
+def install():
     """Replace moto's GetId/GetCredentialsForIdentity and add the role operations it lacks; moto's
     dispatcher calls the CognitoIdentityResponse method named after the X-Amz-Target operation."""
     from moto.cognitoidentity.responses import CognitoIdentityResponse

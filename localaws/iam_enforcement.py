@@ -4,16 +4,10 @@ import json
 import os
 from urllib.parse import urlparse
 
-import localaws.iam_simulate
-import localaws.identity_pools
-import localaws.policy_language
-from localaws.cognito_identity import install_cognito_identity
-from localaws.iam_policy import install_policy_evaluation
 
-# ---- IAM enforcement
-
-def enforce_iam():
-    """Make moto check the signature and IAM permissions of every request, as AWS does."""
+def install():
+    """Make moto check the signature of every request and deny unsigned ones, as AWS does; what the
+    signed caller may do is localaws.iam_policy's evaluation."""
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.moto_api._internal import urls as moto_api_urls
@@ -53,11 +47,6 @@ def enforce_iam():
             self.uri = uri
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
-    install_policy_evaluation()
-    localaws.policy_language.install()  # Version 2008-10-17 and none: stored, ${...} literal
-    install_cognito_identity()
-    localaws.iam_simulate.install()  # SimulatePrincipalPolicy/SimulateCustomPolicy on the evaluator above
-    localaws.identity_pools.install()  # AllowClassicFlow kept and described
 
 
 def _anonymous_denied(response, iam_request_cls):

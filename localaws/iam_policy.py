@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, urlparse
 import localaws.s3
 import localaws.s3_actions
 
-# ---- policy evaluation
-
 _REQUEST = threading.local()  # .context (condition keys, lower-cased -> list of str) and .caller of the request
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _LITERAL_VARIABLES = " literal variables"  # context marker (no condition key has a space): see _pattern
@@ -313,46 +311,9 @@ def check_action_permitted(self, resource):
         _REQUEST.context = _REQUEST.caller = None
 
 
-def install_policy_evaluation():
-    """Patch moto's IAM evaluator and S3's policy checks to evaluate policies as AWS does."""
-    from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
-    from moto.s3.exceptions import S3ClientError
-    from moto.s3.models import FakeBucket
-    from moto.s3.responses import S3Response
+def install():
+    """Patch moto's IAM evaluator to evaluate policies as AWS does (S3's DeleteObjects: localaws.s3)."""
+    from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
 
     IAMPolicyStatement.is_action_permitted = statement_is_action_permitted
     IAMRequestBase.check_action_permitted = check_action_permitted
-    delete_keys = S3Response._bucket_response_delete_keys
-
-    def get_permission(bucket, action, resource):
-        """moto's context-free bucket policy pre-check; check_action_permitted evaluates the bucket
-        policy with the request's context instead. During DeleteObjects, the full check of each key."""
-        deleting = getattr(_REQUEST, "deleting", None)
-        if deleting is None:
-            return PermissionResult.NEUTRAL
-        response, versioned = deleting[0], next(deleting[1], False)  # moto asks once per object, in order
-        response.data["Action"] = "DeleteObjectVersion" if versioned else "DeleteObject"
-        try:
-            response._authenticate_and_authorize_s3_action(bucket_name=bucket.name, key_name=resource.split("/", 1)[1])
-        except S3ClientError:
-            return PermissionResult.DENIED
-        return PermissionResult.NEUTRAL
-
-    def bucket_response_delete_keys(self, bucket_name, authenticated=True):
-        """DeleteObjects: AWS checks s3:DeleteObject on each key (s3:DeleteObjectVersion when the
-        entry names a version), not on the bucket."""
-        import xmltodict
-
-        try:
-            objects = xmltodict.parse(self.body)["Delete"].get("Object", [])
-        except Exception:  # moto answers MalformedXML itself
-            objects = []
-        objects = objects if isinstance(objects, list) else [objects]
-        _REQUEST.deleting = (self, iter([bool(o.get("VersionId")) for o in objects if isinstance(o, dict)]))
-        try:
-            return delete_keys(self, bucket_name, authenticated=True)
-        finally:
-            _REQUEST.deleting = None
-
-    FakeBucket.get_permission = get_permission
-    S3Response._bucket_response_delete_keys = bucket_response_delete_keys

@@ -1,31 +1,22 @@
-"""local_aws's server: moto patched in this process, on 127.0.0.1."""
+"""local_aws's server: moto patched in this process, on 127.0.0.1; `python local_aws.py` runs serve().
+
+Every patch is installed from INSTALLERS, in its order: most of them wrap what an earlier one patched
+(InitiateAuth is wrapped four times), so the order is part of the behaviour. Each module's docstring says
+what it adds and what still differs from AWS.
+"""
 
 import json
 import os
 import signal
-import sys
 import threading
 
-import localaws
-import localaws.clock  # noqa: F401  (registers /_local_aws/clock)
-import localaws.cognito_signin  # registers /_local_aws/messages
-import localaws.cognito_tokens
-import localaws.credentials
-import localaws.s3
-import localaws.s3_actions
-import localaws.managed_login
-from localaws.cognito_auth import patch_cognito
-from localaws.cognito_clients import check_secret_hash, find_pool_client, secret_hash  # noqa: F401
-from localaws.iam_enforcement import enforce_iam
+from localaws import (cognito_auth, cognito_devices, cognito_identity, cognito_signin, cognito_tokens, credentials,
+                      iam_enforcement, iam_policy, iam_simulate, identity_pools, managed_login, policy_language, s3)
+from localaws import clock  # noqa: F401  (registers /_local_aws/clock)
 from localaws.observatory import Observatory
-from localaws.s3 import patch_s3
-from localaws.srp import (SRP_G, canonical_timestamp, hash_hex, pad, srp_challenge,  # noqa: F401
-                          srp_n, srp_session_key)
 
 ADMIN_USER = "local-aws-admin"
 
-
-# ---------------------------------------------------------------- administrator
 
 def create_admin(account_id):
     """Create the administrator IAM user with full rights and return its access key."""
@@ -44,14 +35,12 @@ def quiet_request_handler():
     """werkzeug's request handler minus its line per request on stderr.
 
     Tests pipe stderr without reading it; a line per request would fill the pipe and hang
-    the server. The request log above replaces it; errors are still written.
+    the server. The request log (localaws.observatory) replaces it; errors are still written.
     """
     from werkzeug.serving import WSGIRequestHandler
 
     return type("QuietRequestHandler", (WSGIRequestHandler,), {"log_request": lambda self, *a, **k: None})
 
-
-# ---- dispatch speed
 
 def list_moto_modules_once():
     """moto lists its own package folder on every request, inside a lock all requests share;
@@ -61,8 +50,39 @@ def list_moto_modules_once():
     modules = frozenset(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
 
+# Every patch local_aws makes to moto, in the order installed. A later installer that patches the same method
+# wraps the earlier one, so it runs first on a request and sees the inner layers' answer last.
+INSTALLERS = [
+    (list_moto_modules_once, "speed only; before any request"),
+    # S3: checksums, then fidelity over them, the IAM action per request, DeleteObjects per key (localaws.s3).
+    (s3.install, "no other installer patches S3's classes"),
+    # Cognito user pools: four layers around InitiateAuth and RespondToAuthChallenge, inner to outer.
+    (cognito_auth.install, "innermost: real SRP, SECRET_HASH, ExplicitAuthFlows, a session answers for its own user"),
+    (cognito_signin.install, "over cognito_auth: USER_AUTH, codes and the MFA decision need the password checked"),
+    (cognito_tokens.install, "over the sign-in: refresh tokens are checked before a layer issues anything, and "
+                             "its create_jwt (keys, expiry) replaces moto's"),
+    (cognito_devices.install, "outermost: binds the tokens the inner layers finally issue to a device, and replaces "
+                              "an MFA challenge they ask with DEVICE_SRP_AUTH"),
+    (managed_login.install, "after cognito_tokens: wraps its create_jwt with the managed login's claims"),
+    # IAM: the signature, then what a signed caller may do.
+    (iam_enforcement.install, "wraps moto's signature check: unsigned requests denied, keys with ':' signed right"),
+    (iam_policy.install, "replaces moto's policy evaluation (statements and the request's decision)"),
+    (policy_language.install, "IAMPolicy, around iam_policy's statements: a policy's Version decides whether "
+                              "${...} are variables; also which Versions IAM stores"),
+    (iam_simulate.install, "Simulate*Policy on the evaluator iam_policy and policy_language installed"),
+    # Cognito identity pools: new operations and answers, no wrapping, so their place is free.
+    (cognito_identity.install, "GetId, GetCredentialsForIdentity and the pool's roles"),
+    (identity_pools.install, "AllowClassicFlow and principal tags"),
+    (credentials.install, "after iam_enforcement, which it wraps: a presigned URL has no Authorization header, "
+                          "and an expired session is refused before its signature is checked"),
+]
 
-# ---------------------------------------------------------------- server
+
+def install_all():
+    """Patch moto with every installer, in INSTALLERS' order."""
+    for install, _why in INSTALLERS:
+        install()
+
 
 def serve(port, latency_ms=0):
     """Start moto on 127.0.0.1:port, print the interface line and block until stopped."""
@@ -74,19 +94,9 @@ def serve(port, latency_ms=0):
     # attachable, enforced and simulated like any policy. Costs about 0.3 s per account at first use.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     key = create_admin(DEFAULT_ACCOUNT_ID)
-    list_moto_modules_once()
-    patch_s3()
-    patch_cognito()
-    localaws.cognito_signin.install(sys.modules[__name__])  # USER_AUTH, one-time codes, MFA
-    # Outermost Cognito layer: keys, token expiry, rotation, revocation, remembered devices.
-    localaws.cognito_tokens.install(sys.modules[__name__])
-    localaws.managed_login.install(sys.modules[__name__])  # managed login at user pool domains, OIDC federation
-    enforce_iam()
-    localaws.s3.install()  # after patch_s3 and enforce_iam: wraps what they patched
-    localaws.s3_actions.install()  # AWS's IAM action for every S3 request
-    localaws.credentials.install()
+    install_all()
     app = DomainDispatcherApplication(create_backend_app)
-    app = Observatory(localaws.s3.with_request_ids(app), latency_ms / 1000)
+    app = Observatory(s3.with_request_ids(app), latency_ms / 1000)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=quiet_request_handler())
     host, bound_port = server.server_address[:2]
     print(json.dumps({

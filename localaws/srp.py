@@ -3,8 +3,7 @@
 import threading
 
 import localaws.clock
-import localaws.cognito_signin
-from localaws.cognito_clients import check_secret_hash
+from localaws.cognito_clients import EXPIRED_SESSION, check_secret_hash, session_seconds
 
 # ---- Cognito: SRP verified for real, SECRET_HASH, auth flows, TOTP
 
@@ -128,7 +127,7 @@ def srp_challenge(backend, pool, client, params, initiate_auth):
         srp_pending[block] = {
             "client_id": client.id, "sub": user.id if user else None, "user_id_for_srp": user_id_for_srp,
             "a": a_value, "b_public": b_public, "b_secret": b_secret, "verifier": verifier,
-            "expires": now + localaws.cognito_signin.session_seconds(client),
+            "expires": now + session_seconds(client),
         }
     return {"ChallengeName": "PASSWORD_VERIFIER", "ChallengeParameters": {
         "SALT": salt, "SRP_B": f"{b_public:x}", "SECRET_BLOCK": block,
@@ -155,7 +154,7 @@ def srp_verify(backend, pool, client, responses):
         raise NotAuthorizedError("Invalid session for the user.")
     if localaws.clock.now() > pending["expires"]:
         backend.sessions.pop(block, None)
-        raise NotAuthorizedError(localaws.cognito_signin.EXPIRED_SESSION)
+        raise NotAuthorizedError(EXPIRED_SESSION)
     user = pool._get_user(responses["USERNAME"])
     check_secret_hash(client, responses, [responses["USERNAME"], user and user.username])
     timestamp = canonical_timestamp(responses["TIMESTAMP"])
