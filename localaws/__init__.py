@@ -90,7 +90,8 @@ IAM and Cognito identity (what local_aws adds over moto 5.2.1, patched in-proces
   key (localaws/cognito_tokens.py: per-pool keys, token expiry, rotation, revocation; remembered
   devices in localaws/cognito_devices.py), its iss must match
   the Logins key and its pool+client must be one of the pool's CognitoIdentityProviders.
-  GetCredentialsForIdentity: Logins must belong to the identity; the pool's mapped role
+  GetCredentialsForIdentity: Logins must belong to the identity; the role the pool's RoleMappings
+  (Token, Rules, AmbiguousRoleResolution) or else its authenticated/unauthenticated role give
   (Set/GetIdentityPoolRoles, missing from moto) must trust sts:AssumeRoleWithWebIdentity by
   Federated cognito-identity.amazonaws.com with aud = pool id and amr as AWS sends it; the answer is
   a one-hour STS session "CognitoIdentityCredentials" of that role (Expiration on localaws.clock).
@@ -127,9 +128,9 @@ Differences from AWS that remain:
   it as a form: BadDigest, or an empty object); CompleteMultipartUpload's If-Match is not checked.
   A missing key with ?versionId= gets NoSuchVersion without S3's s3:ListBucketVersions check; a bucket
   counts as missing unless it is in the caller's own account.
-- Identity pools: RoleMappings are stored but not applied (the default authenticated/unauthenticated
-  role is used); unauthenticated identities are not merged into authenticated ones; only this local
-  cognito-idp is accepted as a login provider.
+- Identity pools: RoleMappings' edge cases are best guesses (localaws/cognito_identity.py lists them);
+  the classic flow (GetOpenIdToken, AssumeRoleWithWebIdentity) is not served; unauthenticated identities
+  are not merged into authenticated ones; only this local cognito-idp is accepted as a login provider.
 
 The package, one module per concern. local_aws.py only parses its options and calls server.serve; no module
 imports it. server.INSTALLERS installs every patch, in an order written there with why (most wrap another):

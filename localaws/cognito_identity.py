@@ -1,4 +1,19 @@
-"""local_aws's cognito-identity: GetId, GetCredentialsForIdentity and the pool's roles."""
+"""local_aws's cognito-identity: GetId, GetCredentialsForIdentity and the pool's roles.
+
+GetCredentialsForIdentity applies the pool's RoleMappings, keyed by "<provider>:<app client id>", to the
+verified ID token's claims as Cognito documents them: Type Token takes the role of cognito:preferred_role
+(or CustomRoleArn, when it is one of cognito:roles); Type Rules the RoleARN of the first rule whose Claim
+matches (Equals, Contains, StartsWith, NotEqual). With no role so found, AmbiguousRoleResolution
+AuthenticatedRole gives the pool's authenticated role and Deny refuses. The chosen role's trust policy is
+then evaluated as for the pool's own roles.
+
+Differences from AWS that remain (best guesses, not compared with an identity pool):
+- Deny answers NotAuthorizedException "The ambiguous role mapping rules denied this request." (the message
+  SDK issues quote; the exception type is a guess among GetCredentialsForIdentity's listed errors).
+- A CustomRoleArn not among cognito:roles counts as ambiguous; a Rules mapping ignores CustomRoleArn.
+- A multivalued claim (a list, such as cognito:groups) matches a rule if any of its values does
+  (NotEqual: if none equals the Value); other non-string claims are compared as their JSON text.
+"""
 
 import json
 import re
@@ -7,6 +22,11 @@ import localaws.clock
 
 COGNITO_SESSION_NAME = "CognitoIdentityCredentials"
 COGNITO_SESSION_SECONDS = 3600
+AMBIGUOUS_DENIED = "The ambiguous role mapping rules denied this request."  # as SDK issues quote AWS
+# MappingRule MatchType -> whether a claim's value matches the rule's Value.
+MATCH_TYPES = {"Equals": lambda claim, value: claim == value,
+               "Contains": lambda claim, value: value in claim,
+               "StartsWith": lambda claim, value: claim.startswith(value)}
 
 
 def _cognito_error(error_type, message):
@@ -53,7 +73,7 @@ def _identities(backend):
 
 
 def _verified_login(account_id, pool, provider, token):
-    """Check a Logins entry as AWS does and return the token's sub; NotAuthorizedException otherwise."""
+    """Check a Logins entry as AWS does and return the token's claims; NotAuthorizedException otherwise."""
     import base64
 
     from joserfc import jwt
@@ -86,7 +106,45 @@ def _verified_login(account_id, pool, provider, token):
     if not any(p.get("ProviderName") == provider and p.get("ClientId") == claims["aud"]
                for p in pool.cognito_identity_providers or []):
         raise _not_authorized("Invalid login token. Token is not from a supported provider of this identity pool.")
-    return claims["sub"]
+    return claims
+
+
+def _rule_matches(rule, claims):
+    """Whether a RoleMappings rule matches the token's claims; a list claim matches if any value does."""
+    if rule.get("Claim") not in claims:
+        return False
+    found = claims[rule["Claim"]]
+    texts = [v if isinstance(v, str) else json.dumps(v) for v in (found if isinstance(found, list) else [found])]
+    if rule.get("MatchType") == "NotEqual":
+        return all(text != rule.get("Value") for text in texts)
+    match = MATCH_TYPES.get(rule.get("MatchType"))
+    return bool(match) and any(match(text, rule.get("Value", "")) for text in texts)
+
+
+def _token_role(mapping, claims, custom_role_arn):
+    """The role a Token or Rules mapping finds in the ID token's claims, or None (ambiguous)."""
+    if mapping.get("Type") == "Token":
+        if custom_role_arn:
+            return custom_role_arn if custom_role_arn in (claims.get("cognito:roles") or []) else None
+        return claims.get("cognito:preferred_role")
+    rules = (mapping.get("RulesConfiguration") or {}).get("Rules") or []
+    return next((rule.get("RoleARN") for rule in rules if _rule_matches(rule, claims)), None)
+
+
+def _authenticated_role(pool, logins, custom_role_arn):
+    """The role RoleMappings give these verified logins ({provider: claims}), else the authenticated role;
+    NotAuthorizedException where an ambiguous mapping says Deny."""
+    roles = getattr(pool, "local_aws_roles", {})
+    for provider, claims in logins.items():
+        mapping = (roles.get("RoleMappings") or {}).get(f"{provider}:{claims.get('aud')}")
+        if mapping is None:
+            continue
+        role_arn = _token_role(mapping, claims, custom_role_arn)
+        if role_arn:
+            return role_arn
+        if mapping.get("AmbiguousRoleResolution") != "AuthenticatedRole":
+            raise _not_authorized(AMBIGUOUS_DENIED)
+    return roles.get("Roles", {}).get("authenticated")
 
 
 def cognito_get_id(self):
@@ -95,7 +153,7 @@ def cognito_get_id(self):
 
     pool_id = self._get_param("IdentityPoolId")
     pool = _identity_pool(self.current_account, pool_id)
-    logins = {provider: _verified_login(self.current_account, pool, provider, token)
+    logins = {provider: _verified_login(self.current_account, pool, provider, token)["sub"]
               for provider, token in (self._get_param("Logins") or {}).items()}
     if not logins and not pool.allow_unauthenticated_identities:
         raise _not_authorized("Unauthenticated access is not supported for this identity pool.")
@@ -116,8 +174,8 @@ def cognito_get_id(self):
 
 
 def cognito_get_credentials_for_identity(self):
-    """GetCredentialsForIdentity: an STS session of the pool's mapped role, granted only if the Logins
-    belong to this identity and the role's trust policy allows this pool's identity to assume it."""
+    """GetCredentialsForIdentity: an STS session of the role the pool maps the Logins to, granted only if
+    they belong to this identity and the role's trust policy allows this pool's identity to assume it."""
     import datetime
 
     from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -131,18 +189,19 @@ def cognito_get_credentials_for_identity(self):
         raise _cognito_error("ResourceNotFoundException", f"Identity '{identity_id}' not found.")
     pool_id = record["pool"]
     pool = _identity_pool(self.current_account, pool_id)
-    logins = {provider: _verified_login(self.current_account, pool, provider, token)
+    claims = {provider: _verified_login(self.current_account, pool, provider, token)
               for provider, token in (self._get_param("Logins") or {}).items()}
+    logins = {provider: found["sub"] for provider, found in claims.items()}
     if any(record["logins"].get(provider) != sub for provider, sub in logins.items()) \
             or bool(logins) != bool(record["logins"]):
         raise _not_authorized("Logins don't match. Please include at least one valid login for this identity "
                               "or identity pool.")
     if logins:
-        kind = "authenticated"
         amr = ["authenticated"] + [x for p, sub in logins.items() for x in (p, f"{p}:CognitoSignIn:{sub}")]
+        role_arn = _authenticated_role(pool, claims, self._get_param("CustomRoleArn"))
     else:
-        kind, amr = "unauthenticated", ["unauthenticated"]
-    role_arn = getattr(pool, "local_aws_roles", {}).get("Roles", {}).get(kind)
+        amr = ["unauthenticated"]
+        role_arn = getattr(pool, "local_aws_roles", {}).get("Roles", {}).get("unauthenticated")
     iam = iam_backends[self.current_account]["aws"]
     try:
         role = iam.get_role_by_arn(role_arn)

@@ -26,6 +26,10 @@ What it adds, as AWS does:
 - Revocation: GlobalSignOut and AdminUserGlobalSignOut end every refresh and access token of the user
   (moto's own sign-out); RevokeToken ends one refresh token, the tokens it was rotated into, and the
   access tokens issued from them. Credentials already issued by cognito-identity live until they expire.
+- Groups: ID tokens (of every flow: InitiateAuth, refresh, managed login) carry, besides moto's
+  cognito:groups, cognito:roles (the RoleArn of each of the user's groups, lowest Precedence first) and
+  cognito:preferred_role: the role of the group with the lowest Precedence (null counts last); groups tied
+  there with different roles leave it unset, as CreateGroup documents. localaws.cognito_identity maps them.
 
 Differences from AWS that remain:
 - Refresh tokens are opaque UUIDs, not AWS's encrypted JWTs. A rotated refresh token gets a fresh
@@ -115,6 +119,19 @@ def lifetime(client, use):
     return int(value) * UNIT_SECONDS.get(unit, 3600)
 
 
+def group_roles(user):
+    """cognito:roles and cognito:preferred_role of a user's groups ({} without a group role)."""
+    ranked = sorted((g for g in user.groups if g.role_arn),
+                    key=lambda g: (g.precedence is None, g.precedence or 0))
+    if not ranked:
+        return {}
+    claims = {"cognito:roles": list(dict.fromkeys(g.role_arn for g in ranked))}
+    top = {g.role_arn for g in ranked if g.precedence == ranked[0].precedence}
+    if len(top) == 1:
+        claims["cognito:preferred_role"] = top.pop()
+    return claims
+
+
 def create_jwt(self, client_id, username, token_use, expires_in=60 * 60, extra_data=None):
     """moto's create_jwt with iat/exp from local_aws's clock, the client's validity and the pool's own key."""
     from joserfc import jwt
@@ -139,6 +156,7 @@ def create_jwt(self, client_id, username, token_use, expires_in=60 * 60, extra_d
         payload["cognito:username"] = payload["sub"] if username_is_email else username
         if username_is_email:
             payload["email"] = username
+        payload.update(group_roles(user))
     payload.update(extra_data or {})
     key = self.local_aws_keys[token_use]
     return jwt.encode({"kid": key.kid, "alg": "RS256"}, payload, key), expires_in

@@ -3,10 +3,12 @@ logout, OIDC discovery and federation, checked from outside with authlib, a stan
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from urllib.parse import parse_qs, urlencode, urlparse
 
+import boto3
 import pytest
 import requests
 from authlib.integrations.base_client.errors import OAuthError
@@ -15,7 +17,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from conftest import (CALLBACK, LOGIN_SCOPES, OIDC_PROVIDER, PASSWORDS, REGION, SIGN_OUT, advance_clock,
-                      control_call, local_now, managed_login_app, totp)
+                      control_call, local_now, managed_login_app, totp, trust)
 
 TIMEOUT = 10
 
@@ -432,6 +434,31 @@ def test_a_managed_login_refresh_token_renews_through_initiate_auth_too(login_ap
         AuthParameters={"REFRESH_TOKEN": tokens["refresh_token"]})["AuthenticationResult"]
     assert verified_claims(app, renewed["AccessToken"])["scope"] == "openid email"
     assert identity_of(app, renewed["IdToken"])[0] == identity_of(app, tokens["id_token"])[0]
+
+
+def test_a_managed_login_id_token_carries_the_group_role_the_identity_pool_maps(login_app, admin_client):
+    app, iam = login_app(), admin_client("iam")
+    role = iam.create_role(RoleName=f"{app['role']}-group", AssumeRolePolicyDocument=json.dumps(
+        trust(app["identity_pool_id"])))["Role"]["Arn"]
+    admin_client("cognito-idp").create_group(UserPoolId=app["user_pool_id"], GroupName="staff", RoleArn=role)
+    admin_client("cognito-idp").admin_add_user_to_group(UserPoolId=app["user_pool_id"], Username="alice",
+                                                        GroupName="staff")
+    admin_client("cognito-identity").set_identity_pool_roles(
+        IdentityPoolId=app["identity_pool_id"],
+        Roles={"authenticated": iam.get_role(RoleName=app["role"])["Role"]["Arn"]},
+        RoleMappings={f"cognito-idp.{REGION}.amazonaws.com/{app['user_pool_id']}:{app['client_id']}": {
+            "Type": "Token", "AmbiguousRoleResolution": "Deny"}})
+    query, verifier = code_for(app)
+    tokens = redeem(app, query["code"], verifier).json()
+    claims = verified_claims(app, tokens["id_token"])
+    assert claims["cognito:groups"] == ["staff"] and claims["cognito:preferred_role"] == role
+    renewed = refresh_grant(app, tokens["refresh_token"]).json()["id_token"]
+    assert verified_claims(app, renewed)["cognito:roles"] == [role]
+    credentials = identity_of(app, tokens["id_token"])[1]
+    sts = boto3.client("sts", region_name=REGION, endpoint_url=app["endpoint_url"],
+                       aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretKey"],
+                       aws_session_token=credentials["SessionToken"])
+    assert f":assumed-role/{app['role']}-group/" in sts.get_caller_identity()["Arn"]
 
 
 def test_a_rotating_client_gets_a_new_refresh_token_and_the_old_one_dies(login_app, idp):
