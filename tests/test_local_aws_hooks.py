@@ -232,7 +232,7 @@ def test_identity_pool_classic_flow_hooks():
 def test_cognito_token_and_device_hooks():
     """localaws/cognito_tokens.py and cognito_devices.py replace or wrap these."""
     from moto.cognitoidp import urls
-    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpGroup, CognitoIdpUser, CognitoIdpUserPool
     from moto.cognitoidp.responses import CognitoIdpResponse
     from moto.core.responses import BaseResponse
 
@@ -246,6 +246,10 @@ def test_cognito_token_and_device_hooks():
     source_has(CognitoIdpUserPool.create_tokens_from_refresh_token, "self.refresh_tokens[refresh_token]")
     source_has(CognitoIdpUserPool.sign_out, "self.refresh_tokens[token] = None", "self.access_tokens.pop(access_token)")
     source_has(CognitoIdpBackend._log_user_in, "create_refresh_token", '"RefreshToken": refresh_token')
+    # cognito_tokens.group_roles reads each group's role and precedence; moto itself adds cognito:groups.
+    source_has(CognitoIdpGroup.__init__, "self.role_arn = role_arn", "self.precedence = precedence")
+    source_has(CognitoIdpUser.__init__, "self.groups: set[CognitoIdpGroup] = set()")
+    source_has(CognitoIdpUserPool.create_id_token, 'extra_data["cognito:groups"]', "self.create_jwt(")
     assert params(CognitoIdpBackend._log_user_in) == ["self", "user_pool", "client", "username"]
     assert params(CognitoIdpBackend.create_user_pool_client) == ["self", "user_pool_id", "generate_secret",
                                                                  "extended_config"]
