@@ -13,6 +13,9 @@ Differences from AWS that remain (best guesses, not compared with an identity po
 - A CustomRoleArn not among cognito:roles counts as ambiguous; a Rules mapping ignores CustomRoleArn.
 - A multivalued claim (a list, such as cognito:groups) matches a rule if any of its values does
   (NotEqual: if none equals the Value); other non-string claims are compared as their JSON text.
+- SetIdentityPoolRoles stores RoleMappings unvalidated (AWS refuses a mapping without
+  AmbiguousRoleResolution, Rules without RulesConfiguration, more than 25 rules); local_aws reads a
+  missing AmbiguousRoleResolution as Deny.
 """
 
 import json
