@@ -3,18 +3,15 @@ calls, is named with its id and exit code; for critical ones the proof matrix sa
 --fix --yes repairs it and the user isolation check passes again."""
 
 import json
-import sys
 import uuid
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (DOCTOR_MISTAKES, PASSWORDS, REGION, ROOT, SUB, _listing, _objects, bucket_policy_with,
+import cog_auth_s3 as tool
+from helpers import (DOCTOR_MISTAKES, PASSWORDS, REGION, SUB, _listing, _objects, bucket_policy_with,
                       rule_mapped_role, run_cli, set_app_client, trust, user_env, write_config)
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
 
 FOLDERS = ("own", "other", "root")
 ACTIONS = ("get", "put", "delete", "list")
@@ -275,6 +272,8 @@ def test_fix_on_a_terminal_asks_and_a_no_changes_nothing(deployment, admin_clien
 
 @pytest.mark.parametrize("operation, args", [("SimulatePrincipalPolicy", ()),
                                              ("PutBucketEncryption", ("--fix", "--yes"))])
+
+
 def test_a_failing_request_ends_doctor_in_one_line_and_exit_4(operation, args, deployment, admin_client, faults):
     admin_client("s3").delete_bucket_encryption(Bucket=deployment["bucket"])
     faults.add(operation, status=500, code="ServiceFailure")
@@ -436,6 +435,8 @@ def trust_with(**changes):
                            "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}),
      "authenticated", {"trust-other-pool"}),
 ])
+
+
 def test_trust_checks_name_each_variant(document, kind, expected):
     found = tool.check_trust({"name": "r", "trust": document}, POOL, kind)
     assert {item["id"] for item in found} == expected
@@ -450,6 +451,8 @@ def test_trust_checks_name_each_variant(document, kind, expected):
     ({"ExplicitAuthFlows": ["ADMIN_NO_SRP_AUTH"], "PreventUserExistenceErrors": "LEGACY"},
      {"client-user-existence-errors"}),  # legacy flags imply SRP and refresh
 ])
+
+
 def test_app_client_checks(client, expected):
     found = tool.check_app_client({"ClientId": "c", "UserPoolId": "us-east-1_p", **client})
     assert {item["id"] for item in found} == expected

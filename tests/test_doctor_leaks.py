@@ -2,19 +2,16 @@
 actions, bucket-level writes, key patterns that miss a sample key, wildcard trust conditions, token-mapped group
 roles, AWS managed policies, the bucket policy, guests) exits 5 with a finding naming the action, a witness and the
 statement; a Deny-fenced deployment is clean. Each case builds an identity pool, roles and bucket of its own
-(conftest.identity_pool_with) on one module deployment's user pool, so no case sees another's changes."""
+(helpers.identity_pool_with) on one module deployment's user pool, so no case sees another's changes."""
 
 import json
 import re
-import sys
 import uuid
 
 import pytest
 
-from conftest import REGION, ROOT, SUB, identity_pool_with
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
+from helpers import REGION, SUB, identity_pool_with
 
 OWN_ID, OTHER_ID = tool.probe_ids(REGION)
 
@@ -115,6 +112,8 @@ VERSION_ACTIONS = ["s3:ListBucketVersions", "s3:GetObjectVersion", "s3:DeleteObj
     ("an AWS managed policy", lambda b: {"managed": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]},
      [("s3:GetObject", "perm-reaches-other-folders"), ("s3:ListBucket", "perm-list-unconditioned")]),
 ])
+
+
 def test_each_leak_class_exits_5_naming_the_action_a_witness_and_the_statement(case, options, expected, base, pool):
     made = pool(options)
     code, report = doctor(base, made)
@@ -318,6 +317,8 @@ def test_every_botocore_s3_operation_maps_to_an_action_of_the_table():
     ("arn:aws:s3:::*", [f"arn:aws:s3:::b/{OTHER_ID}/x", "arn:aws:s3:::b/x", f"arn:aws:s3:::b/{OWN_ID}"]),
     ("arn:aws:s3:::other-bucket/*", []),
 ])
+
+
 def test_witnesses_are_the_places_outside_the_own_folder_a_pattern_matches(pattern, expected):
     statements = [({"policy": "p", "index": 0}, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": pattern})]
     keys, _ = tool.proof_witnesses(statements, "arn:aws:s3:::b", tool.DEFAULT_FOLDER, OWN_ID, OTHER_ID,
@@ -339,7 +340,7 @@ def test_listing_prefixes_come_from_the_s3_prefix_patterns():
 def test_the_witness_of_a_version_leak_is_real_for_a_signed_in_user(base, pool, admin_client, tmp_path):
     import boto3
 
-    from conftest import PASSWORDS, run_cli, user_env, write_config
+    from helpers import PASSWORDS, run_cli, user_env, write_config
 
     made = pool(lambda b: {"extra": [allow(VERSION_ACTIONS, [f"arn:aws:s3:::{b}", obj(b)])]})
     _, report = doctor(base, made)

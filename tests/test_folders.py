@@ -1,16 +1,13 @@
 """Folder templates and Amplify apps: every command works in the template's folder, and isolation holds there."""
 
 import json
-import sys
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import PASSWORDS, REGION, ROOT, SUB, write_config
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
+from helpers import PASSWORDS, REGION, SUB, write_config
 
 POOL = f"{REGION}:11111111-2222-3333-4444-555555555555"
 TEMPLATES = {"plain": "{identity_id}/", "private": "private/{identity_id}/", "photos": "media/{identity_id}/photos/"}
@@ -265,6 +262,8 @@ def test_the_profile_wins_over_the_amplify_file(cli, stack, tmp_path):
     ({"something": "else"}, "unknown shape"),
     ([1, 2], "unknown shape"),
 ])
+
+
 def test_an_amplify_file_of_unknown_shape_or_missing_a_key_exits_2_naming_it(cli, tmp_path, document, needle):
     path = tmp_path / "amplify_outputs.json"
     path.write_text(json.dumps(document))

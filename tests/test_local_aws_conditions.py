@@ -9,29 +9,15 @@ requests, SimulatePrincipalPolicy and the role trust check of GetCredentialsForI
 """
 
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 
-from conftest import REGION, SUB
-from test_local_aws_iam import assert_denied, error_of
-from test_local_aws_s3_actions import ActionWorld
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import local_aws  # noqa: E402
+import local_aws
+from helpers import REGION, SUB, assert_denied, error_of
 
 AMR = "cognito-identity.amazonaws.com:amr"
-
-
-@pytest.fixture(scope="module")
-def aw(admin_session, local_aws):
-    """One ActionWorld for this module."""
-    return ActionWorld(admin_session, local_aws["endpoint_url"])
 
 
 def own_folder_read(aw, condition):
@@ -136,6 +122,8 @@ SIGNED_IN = ["authenticated", "cognito-idp.us-east-1.amazonaws.com/us-east-1_x",
     ("StringLikeIfExists", ["authenticated"], "implicitDeny"),
     ("StringLikeIfExists", None, "allowed"),
 ])
+
+
 def test_simulation_reads_plain_operators_on_amr_as_enforcement_does(aw, operator, amr, decision):
     assert simulate(aw, own_folder_read(aw, {operator: {AMR: "authenticated"}}), amr) == decision
 
@@ -150,6 +138,8 @@ def test_simulation_reads_plain_operators_on_amr_as_enforcement_does(aw, operato
     ("StringNotEquals", "aws:username", ["b"], True),
     ("StringNotEquals", "aws:CalledVia", None, True),  # missing: negated operators match
 ])
+
+
 def test_condition_operator_on_single_and_multivalued_keys(operator, key, values, expected):
     context = {key.lower(): values} if values else {}
     assert local_aws._condition_matches(operator, key, ["a"], context, "Allow") is expected

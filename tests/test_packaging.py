@@ -6,7 +6,7 @@ import sys
 import tomllib
 import zipfile
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def test_pyproject_and_requirements_name_the_same_runtime_dependencies():

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORDS, TOOL, user_env, write_config
+from helpers import PASSWORDS, TOOL, user_env, write_config
 
 IDENTITY_LINE = re.compile(r"^Identity id:\s+(\S+)$", re.M)
 
@@ -170,6 +170,8 @@ def test_missing_config_file_exits_2(cli, tmp_path):
     ("us-east-1", "user_pool_id"),       # no region prefix
     ("eu-west-1_AbC", "make them agree"),  # another region than the profile's
 ])
+
+
 def test_malformed_pool_id_exits_2(cli, user_config, value, needle):
     result = cli("--config", user_config(user_pool_id=value), "--no-cache")
     assert result.returncode == 2 and needle in result.stderr
@@ -192,6 +194,8 @@ SECRET = "hunter2-Xq9"
     ["--password", SECRET, "ls"], [f"--password={SECRET}", "ls"], ["put", "x.txt", "--pass", SECRET],
     ["--client-secret", SECRET], ["--new-password", SECRET, "creds"],
 ])
+
+
 def test_a_password_option_is_refused_without_echoing_its_value(cli, argv):
     result = cli(*argv)
     assert result.returncode == 2 and SECRET not in result.stderr + result.stdout
@@ -204,6 +208,8 @@ def test_a_password_option_is_refused_without_echoing_its_value(cli, argv):
     ["--mfa-code", SECRET, "--level", SECRET], ["--mfa-code", SECRET, f"--no-cache={SECRET}"],
     ["--otp", f"{SECRET} with spaces", "ls"], ["--mfa-code", f"{SECRET}'\\", "--level", f"{SECRET}'\\"],
 ])
+
+
 def test_no_usage_error_echoes_a_value_given_after_a_secret_option(cli, argv):
     result = cli(*argv)
     assert result.returncode == 2 and SECRET not in result.stderr + result.stdout
@@ -268,7 +274,6 @@ def test_leaky_probe_never_overwrites_the_other_users_file(cli, leaky_stack, tmp
 
 
 def test_unexpected_failure_exits_1_in_one_line_and_traces_with_debug(monkeypatch, capsys, tmp_path):
-    sys.path.insert(0, str(TOOL.parent))
     import cog_auth_s3
 
     def broken(args, out):

@@ -1,14 +1,9 @@
 """Servers that hang, fail or aren't AWS at all: exit 4 naming the endpoint, in seconds; exit 3 only when
 Cognito refuses this user; a malformed endpoint_url is exit 2 before any request."""
 
-import sys
-
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
 
 # Longer than the read timeout of Cognito's clients, far shorter than botocore's default 60 s.
 STALL_MS = 9000
@@ -76,6 +71,8 @@ def test_an_endpoint_with_a_path_exits_4_saying_aws_endpoints_have_none(cli, use
     ("http://127.0.0.1:4566/?Action=x", "no query"),
     ("https://user:pass@example.test", "user name or password"),
 ])
+
+
 def test_a_malformed_endpoint_url_exits_2_before_any_request(cli, user_config, request_log, endpoint, needle):
     result = cli("--config", user_config(endpoint_url=endpoint), "--no-cache", "creds")
     assert result.returncode == 2, result.stderr

@@ -3,13 +3,11 @@
 import datetime
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
 
 ME = "us-east-1:11111111-2222-3333-4444-555555555555"
 OTHER = "us-east-1:99999999-2222-3333-4444-555555555555"
@@ -22,6 +20,8 @@ OTHER = "us-east-1:99999999-2222-3333-4444-555555555555"
     (f"s3://b/{ME}/docs/a.txt", f"{ME}/docs/a.txt"),
     ("..a.txt", f"{ME}/..a.txt"),
 ])
+
+
 def test_keys_inside_the_folder_are_accepted(key, expected):
     assert tool.user_key(ME + "/", key, "b") == expected
 
@@ -31,6 +31,8 @@ def test_keys_inside_the_folder_are_accepted(key, expected):
     f"s3://b/{OTHER}/a.txt", f"s3://other-bucket/{ME}/a.txt", "a\\..\\b", "a\x00b", "a\nb",
     f"S3://b/{OTHER}/a.txt", "s3://b", f"s3://b/{ME}", "evil\u202etxt.exe", "a\u200bb", "a\x85b",
 ])
+
+
 def test_keys_that_could_leave_the_folder_are_refused(key):
     with pytest.raises(tool.ToolError) as info:
         tool.user_key(ME + "/", key, "b")
@@ -168,6 +170,8 @@ class FakeClientError(Exception):
     ("s3", "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 4, "no-clobber"),
     ("s3", "WeirdNewCode", "Something odd", 4, "couldn't put s3://b/k: WeirdNewCode: Something odd"),
 ])
+
+
 def test_aws_error_codes_map_to_one_line_with_a_remedy(stage, code, message, exit_code, needle):
     error = tool.explain_aws_error(tool.AwsStepError(FakeClientError(code, message), "put", "s3://b/k", stage))
     assert error.exit_code == exit_code
@@ -274,6 +278,8 @@ def test_a_second_refusal_or_any_other_error_is_not_retried(monkeypatch):
     ("NotAuthorizedException", "Refresh Token has been revoked", False),
     ("NotAuthorizedException", "Invalid Refresh Token", False),
 ])
+
+
 def test_the_rotation_refusal_is_told_apart_from_a_dead_refresh_token(code, message, rotating):
     from botocore.exceptions import ClientError
 
@@ -296,6 +302,7 @@ def test_a_device_file_is_used_only_when_private_complete_and_for_these_settings
 
 
 # ---- sign-in choices and setup options
+
 
 def test_mfa_factors_default_to_totp_and_refuse_what_cannot_apply():
     assert tool.mfa_factors("required", None) == ["totp"]
@@ -377,6 +384,8 @@ def test_keys_stay_in_the_folder_of_each_template(template):
     ("p*/{identity_id}/", r"\*"),
     ("${aws:username}/{identity_id}/", r"\$"),
 ])
+
+
 def test_malformed_folder_templates_are_refused_with_the_reason(template, reason):
     with pytest.raises(tool.ToolError, match=reason) as info:
         tool.validate_settings({"folder": template})
@@ -448,6 +457,7 @@ def test_confine_without_a_folder_checks_against_the_default_template():
 
 # ---- the isolation probe's verdicts and the command line's secrets
 
+
 def test_a_probe_answer_is_judged_by_what_s3_can_only_say_after_granting():
     assert tool.probe_verdict(None)[0] == "allowed"
     assert all(tool.probe_verdict(code)[0] == "allowed" for code in ("NoSuchKey", "NotFound", "NoSuchVersion",
@@ -476,6 +486,8 @@ def test_the_probe_headline_counts_only_what_held_and_names_the_rest():
     (["--mfa-code", "123456", "ls"], "123456"), (["--token=abc", "ls"], "abc"), (["-p", "x y", "ls"], "x y"),
     (["ls", "--refresh-token-rotation"], None), (["--mfa-code"], None), (["--", "--password", "v"], None),
 ])
+
+
 def test_the_values_after_secret_options_are_found(argv, secret):
     assert tool.secret_values(argv) == ([secret] if secret else [])
 
