@@ -59,8 +59,6 @@ def test_a_refused_password_for_an_existing_unconfirmed_user_leaves_that_user(lo
     ("Astrongpassw0rd", "Password must have symbol characters"),
     ("Ab1!", "Password not long enough"),
 ])
-
-
 def test_local_aws_applies_the_default_password_policy_as_cognito_does(admin_client, password, problem):
     idp = admin_client("cognito-idp")
     pool = idp.create_user_pool(PoolName=unique_name())["UserPool"]["Id"]
@@ -94,8 +92,6 @@ def meets_default_policy(password):
 
 @pytest.mark.parametrize("relative", ["README.md", "config.example.ini", "tests/helpers.py",
                                       *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
-
-
 def test_every_example_password_meets_the_default_policy(relative):
     text = (ROOT / relative).read_text()
     examples = re.findall(r"(?im)^[;# \t]*password[ \t]*=[ \t]*(\S+)", text)  # INI, commented out or not

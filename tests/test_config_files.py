@@ -12,7 +12,7 @@ import pytest
 
 import cog_auth_s3 as tool
 from helpers import (PASSWORDS, TOOL, run_cli, session_file, user_env, without_root_file_access,
-                      write_config)
+                     write_config)
 
 CACHE = os.path.join("cache", "cog-auth-s3")
 

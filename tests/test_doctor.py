@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 import cog_auth_s3 as tool
 from helpers import (DOCTOR_MISTAKES, PASSWORDS, REGION, SUB, _listing, _objects, bucket_policy_with,
-                      rule_mapped_role, run_cli, set_app_client, trust, user_env, write_config)
+                     rule_mapped_role, run_cli, set_app_client, trust, user_env, write_config)
 
 FOLDERS = ("own", "other", "root")
 ACTIONS = ("get", "put", "delete", "list")
@@ -272,8 +272,6 @@ def test_fix_on_a_terminal_asks_and_a_no_changes_nothing(deployment, admin_clien
 
 @pytest.mark.parametrize("operation, args", [("SimulatePrincipalPolicy", ()),
                                              ("PutBucketEncryption", ("--fix", "--yes"))])
-
-
 def test_a_failing_request_ends_doctor_in_one_line_and_exit_4(operation, args, deployment, admin_client, faults):
     admin_client("s3").delete_bucket_encryption(Bucket=deployment["bucket"])
     faults.add(operation, status=500, code="ServiceFailure")
@@ -435,8 +433,6 @@ def trust_with(**changes):
                            "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}),
      "authenticated", {"trust-other-pool"}),
 ])
-
-
 def test_trust_checks_name_each_variant(document, kind, expected):
     found = tool.check_trust({"name": "r", "trust": document}, POOL, kind)
     assert {item["id"] for item in found} == expected
@@ -451,8 +447,6 @@ def test_trust_checks_name_each_variant(document, kind, expected):
     ({"ExplicitAuthFlows": ["ADMIN_NO_SRP_AUTH"], "PreventUserExistenceErrors": "LEGACY"},
      {"client-user-existence-errors"}),  # legacy flags imply SRP and refresh
 ])
-
-
 def test_app_client_checks(client, expected):
     found = tool.check_app_client({"ClientId": "c", "UserPoolId": "us-east-1_p", **client})
     assert {item["id"] for item in found} == expected

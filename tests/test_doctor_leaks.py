@@ -112,8 +112,6 @@ VERSION_ACTIONS = ["s3:ListBucketVersions", "s3:GetObjectVersion", "s3:DeleteObj
     ("an AWS managed policy", lambda b: {"managed": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]},
      [("s3:GetObject", "perm-reaches-other-folders"), ("s3:ListBucket", "perm-list-unconditioned")]),
 ])
-
-
 def test_each_leak_class_exits_5_naming_the_action_a_witness_and_the_statement(case, options, expected, base, pool):
     made = pool(options)
     code, report = doctor(base, made)
@@ -317,8 +315,6 @@ def test_every_botocore_s3_operation_maps_to_an_action_of_the_table():
     ("arn:aws:s3:::*", [f"arn:aws:s3:::b/{OTHER_ID}/x", "arn:aws:s3:::b/x", f"arn:aws:s3:::b/{OWN_ID}"]),
     ("arn:aws:s3:::other-bucket/*", []),
 ])
-
-
 def test_witnesses_are_the_places_outside_the_own_folder_a_pattern_matches(pattern, expected):
     statements = [({"policy": "p", "index": 0}, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": pattern})]
     keys, _ = tool.proof_witnesses(statements, "arn:aws:s3:::b", tool.DEFAULT_FOLDER, OWN_ID, OTHER_ID,

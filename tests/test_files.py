@@ -70,8 +70,6 @@ def test_no_clobber_refuses_and_leaves_the_object_unchanged(files, tmp_path, adm
     ["ls", "../"],
     ["put", "{file}", "--key", "s3://elsewhere/us-east-1:00000000-0000-0000-0000-000000000000/x"],
 ])
-
-
 def test_keys_that_leave_the_folder_are_refused_before_any_request(cli, user_config, tmp_path, request_log, args):
     (tmp_path / "f.txt").write_text("x")
     args = [a.replace("{file}", str(tmp_path / "f.txt")) for a in args]

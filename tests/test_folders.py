@@ -262,8 +262,6 @@ def test_the_profile_wins_over_the_amplify_file(cli, stack, tmp_path):
     ({"something": "else"}, "unknown shape"),
     ([1, 2], "unknown shape"),
 ])
-
-
 def test_an_amplify_file_of_unknown_shape_or_missing_a_key_exits_2_naming_it(cli, tmp_path, document, needle):
     path = tmp_path / "amplify_outputs.json"
     path.write_text(json.dumps(document))

@@ -207,8 +207,6 @@ def test_a_listing_condition_with_if_exists_leaks_the_root_listing(cli, make_sta
     ("probe-delimiter", {"StringEquals": {"s3:delimiter": "/"}}),  # any prefix, when listed by folders
     ("probe-emptyprefix", {"StringLike": {"s3:prefix": ["", f"{SUB}/*"]}}),  # the root, with prefix=
 ])
-
-
 def test_a_listing_let_through_by_another_condition_is_caught(name, condition, cli, make_stack, tmp_path):
     stack = make_stack(name, permissions=with_leak(lambda bucket: {
         "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}", "Condition": condition}))

@@ -122,8 +122,6 @@ SIGNED_IN = ["authenticated", "cognito-idp.us-east-1.amazonaws.com/us-east-1_x",
     ("StringLikeIfExists", ["authenticated"], "implicitDeny"),
     ("StringLikeIfExists", None, "allowed"),
 ])
-
-
 def test_simulation_reads_plain_operators_on_amr_as_enforcement_does(aw, operator, amr, decision):
     assert simulate(aw, own_folder_read(aw, {operator: {AMR: "authenticated"}}), amr) == decision
 
@@ -138,8 +136,6 @@ def test_simulation_reads_plain_operators_on_amr_as_enforcement_does(aw, operato
     ("StringNotEquals", "aws:username", ["b"], True),
     ("StringNotEquals", "aws:CalledVia", None, True),  # missing: negated operators match
 ])
-
-
 def test_condition_operator_on_single_and_multivalued_keys(operator, key, values, expected):
     context = {key.lower(): values} if values else {}
     assert local_aws._condition_matches(operator, key, ["a"], context, "Allow") is expected

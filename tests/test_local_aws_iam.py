@@ -156,8 +156,6 @@ def test_pool_without_role_mapping_is_invalid_configuration(world):
 
 @pytest.mark.parametrize("broken", [
     {"pool": "another"}, {"action": "sts:AssumeRole"}, {"federated": "cognito-identity.amazon.com"}])
-
-
 def test_trust_policy_refuses_what_it_does_not_name(world, broken):
     pool_id = world.new_identity_pool()
     trusted_pool = world.pool_id if broken.get("pool") else pool_id

@@ -189,8 +189,6 @@ def test_an_unknown_client_gets_an_error_page(login_app):
     ({"code_challenge": "abc", "code_challenge_method": "plain"}, "invalid_request"),
     ({"identity_provider": "NotThere"}, "invalid_request"),
 ])
-
-
 def test_authorize_errors_go_back_to_the_app_with_error_and_state(login_app, params, error):
     answer = FormBrowser(login_app()).authorize(state="keep-me", **params)
     assert answer.status_code == 302
@@ -486,8 +484,6 @@ def test_a_federated_user_signs_in_and_gets_an_identity_of_their_own(login_app, 
 
 @pytest.mark.parametrize("tamper, reason", [("audience", "audience"), ("nonce", "nonce"),
                                             ("signature", "signature"), ("expired", "expired")])
-
-
 def test_a_provider_id_token_that_fails_verification_is_refused(login_app, oidc_provider, tamper, reason):
     app = login_app(provider=oidc_provider)
     oidc_provider.tamper = tamper

@@ -251,8 +251,6 @@ def simulated(aw, actions, resource):
 
 @pytest.mark.parametrize("name,action,kind", [(r[0], r[1], "object") for r in OBJECT_REQUESTS]
                          + [(r[0], r[1], "bucket") for r in BUCKET_REQUESTS], ids=lambda v: str(v))
-
-
 def test_simulation_allows_exactly_the_granted_s3_action_on_its_resource(aw, name, action, kind):
     """SimulatePrincipalPolicy judges any S3 action name with the evaluator that enforces the request."""
     resource = f"arn:aws:s3:::{aw.bucket}/{OTHER}/x.txt" if kind == "object" else f"arn:aws:s3:::{aw.scratch}"

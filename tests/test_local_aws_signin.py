@@ -410,8 +410,6 @@ def test_an_unknown_session_cannot_answer_an_mfa_challenge(idp, public):
     ("alice smith", "regular expression pattern"),
     ("a" * 129, "length less than or equal to 128"),
 ])
-
-
 def test_usernames_aws_refuses_are_refused_at_create_and_sign_up(idp, public, username, problem):
     pool, client_id = make_pool(idp)
     with pytest.raises(ClientError) as created:

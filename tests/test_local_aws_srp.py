@@ -80,8 +80,6 @@ def test_secret_block_not_issued_by_the_server_is_refused(idp, public):
     ("Mon Nov 2 10:35:59 UTC 2026", True),    # the day unpadded, as pycognito sends it
     ("Mon Nov 02 10:35:59 UTC 2026", False),  # signed with the zero that AWS drops
 ])
-
-
 def test_timestamp_day_must_not_be_zero_padded(idp, public, monkeypatch, timestamp, accepted):
     pool, client_id, _ = make_pool(idp)
     make_user(idp, pool)

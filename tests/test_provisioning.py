@@ -65,8 +65,6 @@ def test_policy_uses_the_partition_of_the_identity_pools_region(local_aws, tmp_p
     ["--bucket", "my-bucket", "--identity-pool-id", "not-a-pool"],
     ["--bucket", "my-bucket", "--identity-pool-id", POOL_ID, "--region", "eu-west-1"],
 ])
-
-
 def test_policy_refuses_malformed_arguments_with_one_line_and_exit_2(local_aws, tmp_path, args):
     result = admin(["policy", *args], local_aws, tmp_path)
     assert result.returncode == 2
@@ -337,8 +335,6 @@ def test_a_just_changed_role_is_retried_with_bounded_backoff(monkeypatch):
 
 @pytest.mark.parametrize("codes,role_changed", [(["InvalidParameterException"], False),
                                                 (["LimitExceededException"], True)])
-
-
 def test_refusals_unrelated_to_a_new_role_are_not_retried(monkeypatch, codes, role_changed):
     monkeypatch.setattr("time.sleep", lambda seconds: pytest.fail("slept"))
     call, attempts = refusing(codes)

@@ -170,8 +170,6 @@ def test_missing_config_file_exits_2(cli, tmp_path):
     ("us-east-1", "user_pool_id"),       # no region prefix
     ("eu-west-1_AbC", "make them agree"),  # another region than the profile's
 ])
-
-
 def test_malformed_pool_id_exits_2(cli, user_config, value, needle):
     result = cli("--config", user_config(user_pool_id=value), "--no-cache")
     assert result.returncode == 2 and needle in result.stderr
@@ -194,8 +192,6 @@ SECRET = "hunter2-Xq9"
     ["--password", SECRET, "ls"], [f"--password={SECRET}", "ls"], ["put", "x.txt", "--pass", SECRET],
     ["--client-secret", SECRET], ["--new-password", SECRET, "creds"],
 ])
-
-
 def test_a_password_option_is_refused_without_echoing_its_value(cli, argv):
     result = cli(*argv)
     assert result.returncode == 2 and SECRET not in result.stderr + result.stdout
@@ -208,8 +204,6 @@ def test_a_password_option_is_refused_without_echoing_its_value(cli, argv):
     ["--mfa-code", SECRET, "--level", SECRET], ["--mfa-code", SECRET, f"--no-cache={SECRET}"],
     ["--otp", f"{SECRET} with spaces", "ls"], ["--mfa-code", f"{SECRET}'\\", "--level", f"{SECRET}'\\"],
 ])
-
-
 def test_no_usage_error_echoes_a_value_given_after_a_secret_option(cli, argv):
     result = cli(*argv)
     assert result.returncode == 2 and SECRET not in result.stderr + result.stdout

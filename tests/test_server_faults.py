@@ -71,8 +71,6 @@ def test_an_endpoint_with_a_path_exits_4_saying_aws_endpoints_have_none(cli, use
     ("http://127.0.0.1:4566/?Action=x", "no query"),
     ("https://user:pass@example.test", "user name or password"),
 ])
-
-
 def test_a_malformed_endpoint_url_exits_2_before_any_request(cli, user_config, request_log, endpoint, needle):
     result = cli("--config", user_config(endpoint_url=endpoint), "--no-cache", "creds")
     assert result.returncode == 2, result.stderr

@@ -144,8 +144,6 @@ def test_a_client_without_user_auth_is_named(cli, user_config):
 
 @pytest.mark.parametrize("sign_in, channel, prompt", [("email-otp", "email", "Code sent by email to e***@e***"),
                                                       ("sms-otp", "sms", "Code sent by SMS to +*******0101")])
-
-
 def test_passwordless_sign_in_reads_the_code_on_the_terminal(choice, tmp_path, on_terminal, outbox,
                                                              sign_in, channel, prompt):
     config = choice.user_config(tmp_path, "erin", sign_in=sign_in)  # no password anywhere
@@ -219,8 +217,6 @@ def max_mfa(choice, idp):
     ({"EmailMfaSettings": {"Enabled": True, "PreferredMfa": True}}, "email", "Code sent by email"),
     ({"SMSMfaSettings": {"Enabled": True, "PreferredMfa": True}}, "sms", "MFA code sent by SMS"),
 ])
-
-
 def test_email_and_sms_mfa_codes_are_read_on_the_terminal(choice, tmp_path, on_terminal, outbox, max_mfa,
                                                           preference, channel, prompt):
     max_mfa(SMSMfaSettings={"Enabled": False}, EmailMfaSettings={"Enabled": False})

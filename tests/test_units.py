@@ -20,8 +20,6 @@ OTHER = "us-east-1:99999999-2222-3333-4444-555555555555"
     (f"s3://b/{ME}/docs/a.txt", f"{ME}/docs/a.txt"),
     ("..a.txt", f"{ME}/..a.txt"),
 ])
-
-
 def test_keys_inside_the_folder_are_accepted(key, expected):
     assert tool.user_key(ME + "/", key, "b") == expected
 
@@ -31,8 +29,6 @@ def test_keys_inside_the_folder_are_accepted(key, expected):
     f"s3://b/{OTHER}/a.txt", f"s3://other-bucket/{ME}/a.txt", "a\\..\\b", "a\x00b", "a\nb",
     f"S3://b/{OTHER}/a.txt", "s3://b", f"s3://b/{ME}", "evil\u202etxt.exe", "a\u200bb", "a\x85b",
 ])
-
-
 def test_keys_that_could_leave_the_folder_are_refused(key):
     with pytest.raises(tool.ToolError) as info:
         tool.user_key(ME + "/", key, "b")
@@ -170,8 +166,6 @@ class FakeClientError(Exception):
     ("s3", "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 4, "no-clobber"),
     ("s3", "WeirdNewCode", "Something odd", 4, "couldn't put s3://b/k: WeirdNewCode: Something odd"),
 ])
-
-
 def test_aws_error_codes_map_to_one_line_with_a_remedy(stage, code, message, exit_code, needle):
     error = tool.explain_aws_error(tool.AwsStepError(FakeClientError(code, message), "put", "s3://b/k", stage))
     assert error.exit_code == exit_code
@@ -278,8 +272,6 @@ def test_a_second_refusal_or_any_other_error_is_not_retried(monkeypatch):
     ("NotAuthorizedException", "Refresh Token has been revoked", False),
     ("NotAuthorizedException", "Invalid Refresh Token", False),
 ])
-
-
 def test_the_rotation_refusal_is_told_apart_from_a_dead_refresh_token(code, message, rotating):
     from botocore.exceptions import ClientError
 
@@ -384,8 +376,6 @@ def test_keys_stay_in_the_folder_of_each_template(template):
     ("p*/{identity_id}/", r"\*"),
     ("${aws:username}/{identity_id}/", r"\$"),
 ])
-
-
 def test_malformed_folder_templates_are_refused_with_the_reason(template, reason):
     with pytest.raises(tool.ToolError, match=reason) as info:
         tool.validate_settings({"folder": template})
@@ -486,8 +476,6 @@ def test_the_probe_headline_counts_only_what_held_and_names_the_rest():
     (["--mfa-code", "123456", "ls"], "123456"), (["--token=abc", "ls"], "abc"), (["-p", "x y", "ls"], "x y"),
     (["ls", "--refresh-token-rotation"], None), (["--mfa-code"], None), (["--", "--password", "v"], None),
 ])
-
-
 def test_the_values_after_secret_options_are_found(argv, secret):
     assert tool.secret_values(argv) == ([secret] if secret else [])
 
