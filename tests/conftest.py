@@ -279,14 +279,6 @@ def pytest_terminal_summary(terminalreporter):
                                         "(apt-get install chromium, or run .ci/run)", red=True, bold=True)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """Mark a test whose call failed (item.failed_call), for fixtures that repair what it left broken."""
-    outcome = yield
-    if call.when == "call" and outcome.get_result().failed:
-        item.failed_call = True
-
-
 @pytest.fixture
 def user_pool(admin_client, local_aws, tmp_path):
     """A user pool made directly (not by setup) and a config.ini profile naming it."""

@@ -624,8 +624,8 @@ def identity_pool_with(admin, dep, name, extra=(), guest=None, bucket_statements
     if trust_condition is not None:  # "POOL" stands for the new identity pool's id
         trust_document = json.loads(json.dumps(trust_document))
         trust_document["Statement"][0]["Condition"] = json.loads(json.dumps(trust_condition).replace("POOL", pool_id))
-    role_arn = role(f"{name}-auth", trust_document, extra, managed)
-    iam.put_role_policy(RoleName=f"{name}-auth", PolicyName=tool.ROLE_POLICY_NAME,
+    role_arn = role(f"{name}-authenticated", trust_document, extra, managed)
+    iam.put_role_policy(RoleName=f"{name}-authenticated", PolicyName=tool.ROLE_POLICY_NAME,
                         PolicyDocument=json.dumps(tool_policies["PermissionsPolicy"]))
     roles = {"authenticated": role_arn}
     if guest is not None:
@@ -651,7 +651,7 @@ def identity_pool_with(admin, dep, name, extra=(), guest=None, bucket_statements
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
         {"ID": "abort", "Status": "Enabled", "Filter": {"Prefix": ""},
          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}}]})
-    return {"identity_pool_id": pool_id, "bucket": bucket, "role": f"{name}-auth", "guest_role": f"{name}-guest",
+    return {"identity_pool_id": pool_id, "bucket": bucket, "role": f"{name}-authenticated", "guest_role": f"{name}-guest",
             "group_roles": {g: f"{name}-{g}" for g in group_roles},
             "args": ("--identity-pool-id", pool_id, "--bucket", bucket)}
 
