@@ -3,6 +3,7 @@
 import signal
 import subprocess
 import sys
+import uuid
 
 import pytest
 
