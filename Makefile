@@ -23,8 +23,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) scripts/walkthrough.py
 
+# One worker per core (-n auto) and whole files per worker (--dist loadfile), so each module's own deployments
+# and local_aws are built once; every worker starts a shared local_aws of its own.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=15 tests
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -84,20 +84,19 @@ def main():
         proc.terminate()
         proc.wait(timeout=10)
 
-    import conftest
-    from test_local_aws_iam import World
+    import helpers
 
-    proc, info = conftest.start_local_aws()
+    proc, info = helpers.start_local_aws()
     try:
         session = boto3.Session(aws_access_key_id=info["aws_access_key_id"],
                                 aws_secret_access_key=info["aws_secret_access_key"], region_name="us-east-1")
-        world = World(session, info["endpoint_url"])
+        world = helpers.World(session, info["endpoint_url"])
         results["local_aws, administrator"] = rounds(proc.pid, world.admin("s3"), world.bucket, "admin/",
                                                      args.puts, args.rounds)
         results["local_aws, Cognito user (role + bucket policy)"] = rounds(
             proc.pid, world.s3["alice"], world.bucket, f"{world.id['alice']}/", args.puts, args.rounds)
     finally:
-        conftest.stop_local_aws(proc)
+        helpers.stop_local_aws(proc)
 
     print(f"server CPU per PutObject of 1 KiB ({args.puts} puts x {args.rounds} rounds, median; rounds in ms):")
     for name, (median, each) in results.items():

@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from conftest import ROOT
-from test_provisioning import admin, unique_name, user_pool  # noqa: F401 (user_pool is a fixture)
+from helpers import ROOT, admin, unique_name
 
 DEFAULT_POLICY = {"MinimumLength": 8, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True,
                   "RequireSymbols": True}
@@ -91,12 +90,12 @@ def meets_default_policy(password):
             and re.search("[0-9]", password) and re.search(r"""[\^$*.\[\]{}()?"!@#%&/\\,><':;|_~`=+-]""", password))
 
 
-@pytest.mark.parametrize("relative", ["README.md", "config.example.ini", "tests/conftest.py",
+@pytest.mark.parametrize("relative", ["README.md", "config.example.ini", "tests/helpers.py",
                                       *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
 def test_every_example_password_meets_the_default_policy(relative):
     text = (ROOT / relative).read_text()
     examples = re.findall(r"(?im)^[;# \t]*password[ \t]*=[ \t]*(\S+)", text)  # INI, commented out or not
     examples += [value for _, value in re.findall(r"""PASSWORD=(['"])([^'"$]+)\1""", text)]  # shell
     examples += re.findall(r"""['"]([^'"\s]*[Pp]assw0rd[^'"\s]*)['"]""", text)  # literals
-    assert examples or relative not in ("README.md", "tests/conftest.py")  # these two surely show some
+    assert examples or relative not in ("README.md", "tests/helpers.py")  # these two surely show some
     assert all(meets_default_policy(p) for p in examples), examples

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOOL, user_env
+from helpers import TOOL, user_env
 
 
 def aws(tmp_path, *args, aws_config):

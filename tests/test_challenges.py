@@ -8,7 +8,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from conftest import PASSWORDS, local_now, session_file, totp, write_config
+from helpers import PASSWORDS, local_now, session_file, totp, write_config
 
 TEMPORARY = "Temporary-passw0rd!"
 NEW = "Brand-new-passw0rd!"

@@ -10,16 +10,15 @@ import uuid
 
 import pytest
 
-from conftest import (PASSWORDS, ROOT, TOOL, run_cli, session_file, user_env, without_root_file_access,
-                      write_config)
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
+from helpers import (PASSWORDS, TOOL, run_cli, session_file, user_env, without_root_file_access,
+                     write_config)
 
 CACHE = os.path.join("cache", "cog-auth-s3")
 
 
 # ---------------------------------------------------------------- a config that is not a config
+
 
 @pytest.mark.parametrize("kind", ["device", "fifo", "huge"])
 def test_a_config_that_is_not_a_small_regular_file_is_refused_before_reading(cli, tmp_path, kind):
@@ -57,6 +56,7 @@ def test_a_config_starting_with_a_utf8_bom_is_read(cli, user_config):
 
 # ---------------------------------------------------------------- a password others can read
 
+
 def test_a_config_with_a_password_readable_by_others_is_warned_about_once(cli, user_config, tmp_path):
     config = user_config()
     os.chmod(config, 0o644)
@@ -83,6 +83,7 @@ def test_setup_tightens_a_config_that_holds_a_password_to_0600(tmp_path):
 
 
 # ---------------------------------------------------------------- the cache in the wrong shape
+
 
 def test_a_folder_where_the_cache_file_should_be_is_warned_about_once(cli, user_config, tmp_path, stack):
     folder = session_file(tmp_path, stack)
@@ -128,6 +129,7 @@ def test_a_relative_xdg_cache_home_is_ignored_for_the_home_cache(cli, user_confi
 
 
 # ---------------------------------------------------------------- provisioning names
+
 
 def admin(args, local_aws, tmp_path, extra_env=None):
     """Run the tool in tmp_path with the local administrator's keys and endpoint."""

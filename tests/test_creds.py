@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import PASSWORDS, TOOL, session_files, user_env
 
-from conftest import PASSWORDS, TOOL, session_files, user_env
 
 def cache_file(tmp_path):
     """The user's one credential cache file (a path that does not exist when there is none)."""

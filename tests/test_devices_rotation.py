@@ -8,20 +8,8 @@ import stat
 
 import pytest
 
-from conftest import (PASSWORDS, REGION, RequestLog, advance_clock, device_files, session_files, totp,
-                      write_config)
-
-# More than the credentials' and tokens' hour: every credential issued before is dead on local_aws's clock.
-PAST_THEIR_LIFETIME = 3700
-
-
-def profile(stack, username="alice", **extra):
-    """The profile values of a user of stack, password included unless told otherwise."""
-    values = {k: v for k, v in stack.items() if k in ("region", "user_pool_id", "client_id", "identity_pool_id",
-                                                      "bucket", "endpoint_url")}
-    values.update(username=username, password=PASSWORDS[username])
-    values.update(extra)
-    return values
+from helpers import (PASSWORDS, PAST_THEIR_LIFETIME, REGION, RequestLog, advance_clock, device_files, profile,
+                     session_files, totp, write_config)
 
 
 def only_file(tmp_path, device=False):
@@ -112,17 +100,6 @@ def test_a_remembered_device_skips_mfa_until_it_is_forgotten(cli, device_stack, 
                                                           Username="alice")["Devices"] == []
     again = cli("--config", config, "creds")
     assert again.returncode == 3 and "--mfa-code" in again.stderr
-
-
-@pytest.fixture(scope="module")
-def rotating_stack(clock_aws):
-    """A stack whose app client rotates refresh tokens (and so has no REFRESH_TOKEN_AUTH)."""
-    stack = clock_aws["make_stack"]("rotating")
-    idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
-    idp.update_user_pool_client(UserPoolId=stack["user_pool_id"], ClientId=stack["client_id"],
-                                ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"],
-                                RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})
-    return stack
 
 
 def test_a_dead_session_renews_through_get_tokens_from_refresh_token(cli, rotating_stack, tmp_path, clock_aws,

@@ -3,26 +3,26 @@ calls, is named with its id and exit code; for critical ones the proof matrix sa
 --fix --yes repairs it and the user isolation check passes again."""
 
 import json
-import sys
 import uuid
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (DOCTOR_MISTAKES, PASSWORDS, REGION, ROOT, SUB, _listing, _objects, bucket_policy_with,
-                      rule_mapped_role, run_cli, set_app_client, trust, user_env, write_config)
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
+from helpers import (DOCTOR_MISTAKES, PASSWORDS, REGION, SUB, _listing, _objects, bucket_policy_with,
+                     cognito_user_session, identity_pool_with, rule_mapped_role, run_cli, set_app_client, trust,
+                     user_env, write_config)
 
 FOLDERS = ("own", "other", "root")
 ACTIONS = ("get", "put", "delete", "list")
 
 
 def doctor(dep, *args, stdin=None):
-    """Run doctor --json as the administrator: (exit code, report, stderr)."""
-    result = dep["admin"]("--json", "doctor", *args, **({"stdin": stdin} if stdin is not None else {}))
+    """Run doctor --json as the administrator (on the case's own identity pool, when it has one): (exit code, report,
+    stderr)."""
+    result = dep["admin"]("--json", "doctor", *dep.get("doctor_args", ()), *args,
+                          **({"stdin": stdin} if stdin is not None else {}))
     report = json.loads(result.stdout) if result.stdout.strip() else None
     assert report is not None or result.returncode in (2, 4), result.stderr
     return result.returncode, report, result.stderr
@@ -87,32 +87,40 @@ def real_cells(s3, bucket, own_id, other_id, admin_s3):
 
 @pytest.fixture(scope="module")
 def deployment(setup_deployment):
-    """One `setup` deployment shared by the module; every case starts by letting setup repair it."""
+    """The module's one `setup` deployment: its user pool, users alice and bob and app client serve every case."""
     return setup_deployment("doc" + uuid.uuid4().hex[:8])
 
 
+def signed_in(dep):
+    """alice's session (identity id, S3 client) and bob's identity id in dep's identity pool, signed in by SRP."""
+    (alice, credentials), (bob, _) = cognito_user_session(dep, "alice"), cognito_user_session(dep, "bob")
+    return {"alice": alice, "bob": bob, "alice_s3": s3_for(credentials, dep["endpoint_url"])}
+
+
 @pytest.fixture
-def repaired_deployment(deployment, request):
-    """The module's deployment for a case that breaks it; when the case fails before doctor --fix made it clean
-    again, setup repairs it for the next one."""
-    yield deployment
-    if getattr(request.node, "failed_call", False):
-        repaired = deployment["admin"]("setup", "--name", deployment["name"])
-        assert repaired.returncode == 0, repaired.stderr
-
-
-@pytest.fixture(scope="module")
-def users(deployment, tmp_path_factory):
-    """alice's session (identity id, S3 client) and bob's identity id, from real sign-ins through the CLI."""
-    folder = tmp_path_factory.mktemp("users")
-    sessions = {}
-    for user in PASSWORDS:
-        result = run_cli("--config", user_profile(deployment, folder, user), "--no-cache", "creds", "--format",
-                         "json", env=user_env(folder), cwd=folder)
-        assert result.returncode == 0, result.stderr
-        sessions[user] = json.loads(result.stdout)
-    return {"alice": sessions["alice"]["IdentityId"], "bob": sessions["bob"]["IdentityId"],
-            "alice_s3": s3_for(sessions["alice"], deployment["endpoint_url"]), "folder": folder}
+def own_deployment(deployment, admin_client, tmp_path):
+    """own_deployment(own_client=False): the module's deployment with an identity pool, roles and bucket of this
+    case's own (as setup makes them; helpers.identity_pool_with), and with own_client an app client of its own too,
+    so that a case breaks and repairs only what no other case sees. Its "users" are alice's and bob's sessions in
+    it, signed in before the case breaks anything."""
+    def make(own_client=False):
+        name = "dc" + uuid.uuid4().hex[:10]
+        client_id = deployment["client_id"]
+        if own_client:
+            idp = admin_client("cognito-idp")
+            setup_client = idp.describe_user_pool_client(UserPoolId=deployment["user_pool_id"],
+                                                         ClientId=deployment["client_id"])["UserPoolClient"]
+            client_id = idp.create_user_pool_client(
+                UserPoolId=deployment["user_pool_id"], ClientName=name, GenerateSecret=False,
+                ExplicitAuthFlows=setup_client["ExplicitAuthFlows"],
+                PreventUserExistenceErrors=setup_client["PreventUserExistenceErrors"])["UserPoolClient"]["ClientId"]
+        made = identity_pool_with(admin_client, deployment, name, user_pool=(deployment["user_pool_id"], client_id))
+        dep = {**deployment, "name": name, "client_id": client_id, "identity_pool_id": made["identity_pool_id"],
+               "bucket": made["bucket"], "role": made["role"],
+               # Another identity pool than the profile's: doctor is told which app client must be its provider.
+               "doctor_args": (*made["args"], "--user-pool-id", deployment["user_pool_id"], "--client-id", client_id)}
+        return dict(dep, users=dict(signed_in(dep), folder=tmp_path))
+    return make
 
 
 def guest_session(dep):
@@ -153,9 +161,10 @@ def test_a_setup_deployment_is_clean_and_its_proof_shows_only_the_own_folder(dep
 
 
 @pytest.mark.parametrize("mistake", list(DOCTOR_MISTAKES))
-def test_doctor_names_each_mistake_and_fix_repairs_it(mistake, repaired_deployment, users, admin_client):
+def test_doctor_names_each_mistake_and_fix_repairs_it(mistake, own_deployment, admin_client):
     breaker, finding_id, code = DOCTOR_MISTAKES[mistake]
-    deployment = repaired_deployment
+    deployment = own_deployment(own_client=mistake.startswith("client-"))
+    users = deployment["users"]
     breaker(admin_client, deployment)
 
     found, report, stderr = doctor(deployment)
@@ -178,7 +187,9 @@ def test_doctor_names_each_mistake_and_fix_repairs_it(mistake, repaired_deployme
     assert isolation_holds(deployment, users, fresh=mistake.startswith(("trust-", "pool-", "client-")))
 
 
-def test_the_bucket_policy_is_proven_for_the_users_role_not_for_the_administrator(deployment, users, admin_client):
+def test_the_bucket_policy_is_proven_for_the_users_role_not_for_the_administrator(own_deployment, admin_client):
+    deployment = own_deployment()
+    users = deployment["users"]
     bucket, s3 = deployment["bucket"], admin_client("s3")
     role_arn = admin_client("iam").get_role(RoleName=deployment["role"])["Role"]["Arn"]
     before = bucket_policy_with(admin_client, deployment, {
@@ -205,8 +216,10 @@ def test_the_bucket_policy_is_proven_for_the_users_role_not_for_the_administrato
 
 
 @pytest.mark.parametrize("mapping_type", ["Rules", "Token"])
-def test_roles_given_through_role_mappings_are_audited_and_a_role_no_token_can_name_is_not(mapping_type, deployment,
-                                                                               admin_client):
+def test_roles_given_through_role_mappings_are_audited_and_a_role_no_token_can_name_is_not(mapping_type,
+                                                                                              own_deployment,
+                                                                                              admin_client):
+    deployment = own_deployment()
     name = f"{deployment['name']}-by-{mapping_type.lower()}"
     roles = rule_mapped_role(admin_client, deployment, name, [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{deployment['bucket']}/*"}],
@@ -224,7 +237,8 @@ def test_roles_given_through_role_mappings_are_audited_and_a_role_no_token_can_n
                                                                  Roles=roles)
 
 
-def test_fix_adds_the_profiles_provider_and_keeps_other_apps_providers(deployment, admin_client):
+def test_fix_adds_the_profiles_provider_and_keeps_other_apps_providers(own_deployment, admin_client):
+    deployment = own_deployment()
     idp, identity = admin_client("cognito-idp"), admin_client("cognito-identity")
     other_pool = idp.create_user_pool(PoolName=f"{deployment['name']}-other-app", AdminCreateUserConfig={
         "AllowAdminCreateUserOnly": True})["UserPool"]["Id"]
@@ -234,20 +248,17 @@ def test_fix_adds_the_profiles_provider_and_keeps_other_apps_providers(deploymen
              "ServerSideTokenCheck": False}
     identity.update_identity_pool(IdentityPoolId=deployment["identity_pool_id"], IdentityPoolName=deployment["name"],
                                   AllowUnauthenticatedIdentities=False, CognitoIdentityProviders=[other])
-    try:
-        code, report, _ = doctor(deployment)
-        assert code == 4 and "pool-provider-mismatch" in ids(report)
-        code, report, stderr = doctor(deployment, "--fix", "--yes")
-        assert (code, serious(report)) == (0, []), stderr
-        providers = identity.describe_identity_pool(IdentityPoolId=deployment["identity_pool_id"])[
-            "CognitoIdentityProviders"]
-        assert other in providers and deployment["client_id"] in {p["ClientId"] for p in providers}
-    finally:
-        assert deployment["admin"]("setup", "--name", deployment["name"]).returncode == 0
+    code, report, _ = doctor(deployment)
+    assert code == 4 and "pool-provider-mismatch" in ids(report)
+    code, report, stderr = doctor(deployment, "--fix", "--yes")
+    assert (code, serious(report)) == (0, []), stderr
+    providers = identity.describe_identity_pool(IdentityPoolId=deployment["identity_pool_id"])[
+        "CognitoIdentityProviders"]
+    assert other in providers and deployment["client_id"] in {p["ClientId"] for p in providers}
 
 
-def test_fix_without_a_terminal_needs_yes_and_changes_nothing(deployment, admin_client):
-    assert deployment["admin"]("setup", "--name", deployment["name"]).returncode == 0
+def test_fix_without_a_terminal_needs_yes_and_changes_nothing(own_deployment, admin_client):
+    deployment = own_deployment()
     admin_client("s3").delete_bucket_encryption(Bucket=deployment["bucket"])
     code, report, stderr = doctor(deployment, "--fix")
     assert code == 2 and report is None and "--yes" in stderr and len(stderr.splitlines()) == 3
@@ -256,10 +267,11 @@ def test_fix_without_a_terminal_needs_yes_and_changes_nothing(deployment, admin_
     assert (code, serious(report)) == (0, [])
 
 
-def test_fix_on_a_terminal_asks_and_a_no_changes_nothing(deployment, admin_client):
+def test_fix_on_a_terminal_asks_and_a_no_changes_nothing(own_deployment, admin_client):
     import os
     import pty
 
+    deployment = own_deployment()
     admin_client("s3").delete_bucket_encryption(Bucket=deployment["bucket"])
     for answer, remaining in (b"n\n", {"bucket-no-encryption"}), (b"y\n", set()):
         leader, follower = pty.openpty()
@@ -275,15 +287,16 @@ def test_fix_on_a_terminal_asks_and_a_no_changes_nothing(deployment, admin_clien
 
 @pytest.mark.parametrize("operation, args", [("SimulatePrincipalPolicy", ()),
                                              ("PutBucketEncryption", ("--fix", "--yes"))])
-def test_a_failing_request_ends_doctor_in_one_line_and_exit_4(operation, args, deployment, admin_client, faults):
+def test_a_failing_request_ends_doctor_in_one_line_and_exit_4(operation, args, own_deployment, admin_client, faults):
+    deployment = own_deployment()
     admin_client("s3").delete_bucket_encryption(Bucket=deployment["bucket"])
     faults.add(operation, status=500, code="ServiceFailure")
-    result = deployment["admin"]("doctor", *args)
+    result = deployment["admin"]("doctor", *deployment["doctor_args"], *args)
     assert result.returncode == 4 and result.stdout == ""
     assert result.stderr.splitlines()[-1].startswith("cog_auth_s3: error: ") and "ServiceFailure" in result.stderr
     assert "Traceback" not in result.stderr
     faults.clear()
-    assert deployment["admin"]("doctor", "--fix", "--yes").returncode == 0
+    assert deployment["admin"]("doctor", *deployment["doctor_args"], "--fix", "--yes").returncode == 0
 
 
 def test_a_read_the_administrator_is_refused_names_the_permission(deployment, admin_client):

@@ -2,19 +2,16 @@
 actions, bucket-level writes, key patterns that miss a sample key, wildcard trust conditions, token-mapped group
 roles, AWS managed policies, the bucket policy, guests) exits 5 with a finding naming the action, a witness and the
 statement; a Deny-fenced deployment is clean. Each case builds an identity pool, roles and bucket of its own
-(conftest.identity_pool_with) on one module deployment's user pool, so no case sees another's changes."""
+(helpers.identity_pool_with) on one module deployment's user pool, so no case sees another's changes."""
 
 import json
 import re
-import sys
 import uuid
 
 import pytest
 
-from conftest import REGION, ROOT, SUB, identity_pool_with
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
+from helpers import REGION, SUB, identity_pool_with
 
 OWN_ID, OTHER_ID = tool.probe_ids(REGION)
 
@@ -339,7 +336,7 @@ def test_listing_prefixes_come_from_the_s3_prefix_patterns():
 def test_the_witness_of_a_version_leak_is_real_for_a_signed_in_user(base, pool, admin_client, tmp_path):
     import boto3
 
-    from conftest import PASSWORDS, run_cli, user_env, write_config
+    from helpers import PASSWORDS, run_cli, user_env, write_config
 
     made = pool(lambda b: {"extra": [allow(VERSION_ACTIONS, [f"arn:aws:s3:::{b}", obj(b)])]})
     _, report = doctor(base, made)

@@ -2,9 +2,10 @@
 
 import hashlib
 import json
-import os
 
 import pytest
+
+from helpers import identity, open_uploads, random_file
 
 
 def sha256(path):
@@ -13,35 +14,6 @@ def sha256(path):
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-def random_file(path, size):
-    """A file of `size` random bytes, written in 1 MiB blocks."""
-    with open(path, "wb") as handle:
-        left = size
-        while left:
-            block = os.urandom(min(left, 1 << 20))
-            handle.write(block)
-            left -= len(block)
-    return path
-
-
-@pytest.fixture
-def files(cli, user_config):
-    """files(*args) runs a file command as alice, with her session cached after the first call."""
-    config = user_config()
-
-    def run(*args, **kwargs):
-        return cli("--config", config, *args, **kwargs)
-    return run
-
-
-def identity(files):
-    return json.loads(files("creds", "--format", "json").stdout)["IdentityId"]
-
-
-def open_uploads(admin_client, bucket):
-    return admin_client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", [])
 
 
 def test_a_64_mib_put_and_get_keep_the_same_sha256(files, tmp_path, admin_client, stack):
@@ -175,7 +147,7 @@ def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_
     import sys
     import time
 
-    from conftest import TOOL, user_env
+    from helpers import TOOL, user_env
 
     source = random_file(tmp_path / "slow.bin", 32 * 1024 * 1024)
     identity(files)
@@ -204,7 +176,7 @@ def test_parallel_no_clobber_puts_of_one_key_store_exactly_one(files, user_confi
     import subprocess
     import sys
 
-    from conftest import TOOL, user_env
+    from helpers import TOOL, user_env
 
     sources = [random_file(tmp_path / f"racer{i}.bin", 17 * 1024 * 1024) for i in range(4)]  # multipart: 3 parts
     identity(files)  # sign in once; the racers share the cached session

@@ -4,56 +4,15 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import PASSWORDS, SUB, TOOL, least_privilege, user_env, write_config
-from test_files import identity, open_uploads, random_file
-from test_policy_mistakes import user_config as stack_config
-
-
-@pytest.fixture
-def files(cli, user_config):
-    """files(*args) runs a file command as alice, with her session cached after the first call."""
-    config = user_config()
-
-    def run(*args, **kwargs):
-        return cli("--config", config, *args, **kwargs)
-    run.config = config
-    return run
-
-
-@pytest.fixture
-def start(files, tmp_path):
-    """start(*args): alice's tool as a background process, as a user's terminal runs it (SIGINT not
-    ignored); killed at the end of the test if it is still running."""
-    started = []
-
-    def launch(*args):
-        started.append(subprocess.Popen(
-            [sys.executable, str(TOOL), "--config", str(files.config), *map(str, args)], env=user_env(tmp_path),
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
-        return started[-1]
-    yield launch
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
-def wait_for(request_log, operation, proc):
-    """Wait until local_aws has received operation (or the process ended)."""
-    deadline = time.monotonic() + 60
-    while operation not in request_log.operations("s3") and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert operation in request_log.operations("s3"), proc.communicate(timeout=60)
+from helpers import (PASSWORDS, SUB, identity, least_privilege, open_uploads, random_file, stack_config, wait_for,
+                     write_config)
 
 
 # ---------------------------------------------------------------- things that are not regular files
+
 
 def test_put_refuses_a_fifo_without_reading_it(files, tmp_path, request_log):
     os.mkfifo(tmp_path / "pipe")
@@ -92,6 +51,7 @@ def test_run_refuses_an_upload_file_that_is_a_fifo_before_signing_in(files, tmp_
 
 
 # ---------------------------------------------------------------- interrupts
+
 
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_an_interrupt_during_a_stalled_put_object_ends_at_once_and_says_it_may_be_stored(
@@ -134,6 +94,7 @@ def test_an_interrupt_during_a_stalled_multipart_upload_aborts_it_at_once(start,
 
 # ---------------------------------------------------------------- files that change while they are read
 
+
 def test_a_file_that_grows_during_put_exits_2_and_says_the_old_size_was_stored(start, files, tmp_path, request_log, faults,
                                                                               admin_client, stack):
     source = tmp_path / "grows.log"
@@ -173,6 +134,7 @@ def test_a_file_that_shrinks_during_a_multipart_put_fails_fast_as_a_local_change
 
 # ---------------------------------------------------------------- several files: one outcome each
 
+
 def test_put_recursive_no_clobber_reports_each_file_and_skips_the_existing_one(files, tmp_path):
     tree = tmp_path / "batch"
     tree.mkdir()
@@ -205,6 +167,7 @@ def test_put_of_several_files_exits_4_only_for_a_real_failure_and_counts_it(file
 
 
 # ---------------------------------------------------------------- get
+
 
 def test_get_replaces_a_file_but_not_with_no_clobber(files, tmp_path, request_log):
     (tmp_path / "up.txt").write_text("from S3\n")
@@ -273,6 +236,7 @@ def test_an_interrupt_during_a_stalled_get_ends_at_once_and_leaves_nothing(start
 
 
 # ---------------------------------------------------------------- rm, and refusals that name their cause
+
 
 def without(statement_action):
     """least_privilege without the statement granting statement_action."""

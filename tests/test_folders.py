@@ -1,16 +1,13 @@
 """Folder templates and Amplify apps: every command works in the template's folder, and isolation holds there."""
 
 import json
-import sys
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import PASSWORDS, REGION, ROOT, SUB, write_config
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
+from helpers import PASSWORDS, REGION, SUB, write_config
 
 POOL = f"{REGION}:11111111-2222-3333-4444-555555555555"
 TEMPLATES = {"plain": "{identity_id}/", "private": "private/{identity_id}/", "photos": "media/{identity_id}/photos/"}

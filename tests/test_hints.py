@@ -6,15 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import cognito_user_session, run_cli, user_env, write_config
-from test_provisioning import admin
-
-
-@pytest.fixture
-def files(cli, user_config):
-    """files(*args) runs a command as alice (session cached after the first call)."""
-    config = user_config()
-    return lambda *args, **kwargs: cli("--config", config, *args, **kwargs)
+from helpers import admin, cognito_user_session, run_cli, user_env, write_config
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +16,7 @@ def bob_id(stack):
 
 
 # ---------------------------------------------------------------- refusals outside the own folder
+
 
 @pytest.mark.parametrize("command", [["ls"], ["get", "notes.txt", "got.txt"]])
 def test_a_refusal_in_another_users_folder_says_the_policy_allows_only_the_own_folder(files, bob_id, command):
@@ -50,6 +43,7 @@ def test_a_wrong_bucket_is_still_called_not_open_to_you(cli, user_config, admin_
 
 # ---------------------------------------------------------------- share's default expiry
 
+
 def test_share_at_its_default_warns_nothing_and_asking_for_more_than_the_credentials_warns(files, tmp_path):
     (tmp_path / "s.txt").write_text("shared")
     assert files("put", tmp_path / "s.txt", "--key", "hints/s.txt").returncode == 0
@@ -62,6 +56,7 @@ def test_share_at_its_default_warns_nothing_and_asking_for_more_than_the_credent
 
 
 # ---------------------------------------------------------------- rm of a folder
+
 
 def test_rm_of_a_key_that_is_a_folder_suggests_recursive(files, tmp_path):
     (tmp_path / "p.txt").write_text("photo")
@@ -76,6 +71,7 @@ def test_rm_of_a_key_that_is_a_folder_suggests_recursive(files, tmp_path):
 
 # ---------------------------------------------------------------- teardown of a name that matches nothing
 
+
 def test_teardown_of_a_name_that_matches_nothing_exits_4(local_aws, tmp_path):
     result = admin(["teardown", "--name", "nomatch" + uuid.uuid4().hex[:8]], local_aws, tmp_path)
     assert result.returncode == 4, result.stderr
@@ -83,6 +79,7 @@ def test_teardown_of_a_name_that_matches_nothing_exits_4(local_aws, tmp_path):
 
 
 # ---------------------------------------------------------------- typos in the config and the environment
+
 
 def test_an_unknown_profile_key_warns_once_with_the_closest_known_name(cli, user_config, tmp_path):
     config = user_config(usernmae="alice")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import PASSWORDS, SUB, least_privilege, write_config
+from helpers import PASSWORDS, SUB, least_privilege, write_config
 
 
 def with_leak(*statements):

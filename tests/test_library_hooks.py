@@ -9,7 +9,7 @@ import inspect
 import subprocess
 import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def test_botocore_session_hands_out_the_data_loader_the_clients_use():
@@ -49,7 +49,6 @@ def credentials(key, minutes):
 
 
 def test_renewing_credentials_renew_in_botocores_window_and_once_per_refused_key():
-    sys.path.insert(0, str(ROOT))
     import cog_auth_s3 as tool
 
     renewals = []

@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP, generate_hash_device, long_to_hex
 
-from conftest import advance_clock, control_call, jwt_claims, local_now, totp
+from helpers import advance_clock, control_call, jwt_claims, local_now, totp
 
 PASSWORD, TEMPORARY = "Correct-horse-1!", "Temporary-pass-1!"
 SMS_CONFIG = {"SmsConfiguration": {"SnsCallerArn": "arn:aws:iam::123456789012:role/sms", "ExternalId": "x"}}
@@ -38,6 +38,7 @@ def error(excinfo):
 
 
 # ---- a user pool, an app client and alice, set up as each challenge needs
+
 
 def new_pool(env, validity=None, factors=("PASSWORD", "EMAIL_OTP", "SMS_OTP"), mfa=None, devices=False,
              password=PASSWORD, flows=FLOWS, **client_args):
@@ -94,6 +95,7 @@ def newest_code(env, pool, channel):
 
 # ---- each challenge: start(env, validity) does the sign-in up to it and returns (name, answer); answer()
 # ---- gives the challenge its correct answer (computed when called, so a TOTP code is current).
+
 
 def password_verifier(env, validity):
     """USER_SRP_AUTH's PASSWORD_VERIFIER, answered with pycognito's proof."""
@@ -324,6 +326,7 @@ def test_auth_session_validity_outside_3_to_15_minutes_is_refused(env, minutes, 
 
 # ---- auth_time (OpenID Connect Core 12.2: a refreshed ID token keeps the original authentication's time)
 
+
 def sign_in(env, pool, client_id):
     """A full SRP sign-in by pycognito: its AuthenticationResult."""
     return AWSSRP("alice", PASSWORD, pool, client_id, client=env["public"]).authenticate_user()[
@@ -366,6 +369,7 @@ def test_rotation_keeps_the_sign_ins_auth_time_through_each_new_refresh_token(en
 
 
 # ---- policies that end at a date
+
 
 def test_a_policy_condition_on_aws_current_time_follows_the_clock(env):
     import datetime

@@ -9,29 +9,15 @@ requests, SimulatePrincipalPolicy and the role trust check of GetCredentialsForI
 """
 
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 
-from conftest import REGION, SUB
-from test_local_aws_iam import assert_denied, error_of
-from test_local_aws_s3_actions import ActionWorld
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from localaws.iam_policy import _condition_matches  # noqa: E402
+from helpers import REGION, SUB, assert_denied, error_of
+from localaws.iam_policy import _condition_matches
 
 AMR = "cognito-identity.amazonaws.com:amr"
-
-
-@pytest.fixture(scope="module")
-def aw(admin_session, local_aws):
-    """One ActionWorld for this module."""
-    return ActionWorld(admin_session, local_aws["endpoint_url"])
 
 
 def own_folder_read(aw, condition):

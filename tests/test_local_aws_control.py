@@ -32,12 +32,6 @@ def clean(local_aws):
     control(local_aws, "DELETE", "faults")
 
 
-@pytest.fixture
-def s3(admin_session, local_aws):
-    """S3 as the administrator, without retries."""
-    return admin_session.client("s3", endpoint_url=local_aws["endpoint_url"], config=NO_RETRIES)
-
-
 def test_request_log_names_service_operation_and_status_in_arrival_order(local_aws, admin_client, s3, clean):
     bucket = f"bucket-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)

@@ -13,22 +13,16 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import PASSWORDS, REGION, advance_clock, run_cli, user_env, write_config
+from helpers import PASSWORDS, REGION, advance_clock, run_cli, user_env, write_config
 
 HOUR = 3600
 
 
-@pytest.fixture(scope="module")
-def world(clock_aws):
-    """A least-privilege stack (users alice and bob) on the module's own local_aws."""
-    return clock_aws["make_stack"](f"clock{uuid.uuid4().hex[:6]}")
-
-
-def sign_in(world, tmp_path, username="alice"):
+def sign_in(clock_stack, tmp_path, username="alice"):
     """Sign in through the tool with an empty cache (a new ID token and new credentials); its creds JSON."""
     home = tmp_path / uuid.uuid4().hex[:8]
     home.mkdir()
-    settings = {k: v for k, v in world.items() if k not in ("role", "client_secret")}
+    settings = {k: v for k, v in clock_stack.items() if k not in ("role", "client_secret")}
     config = write_config(home / "config.ini", {"default": {**settings, "username": username,
                                                             "password": PASSWORDS[username]}})
     done = run_cli("--config", config, "creds", "--format", "json", env=user_env(home), cwd=home)
@@ -36,9 +30,9 @@ def sign_in(world, tmp_path, username="alice"):
     return json.loads(done.stdout)
 
 
-def client(world, creds, service="s3", **config):
+def client(clock_stack, creds, service="s3", **config):
     """A boto3 client of the stack's local_aws holding the tool's temporary credentials."""
-    return boto3.client(service, region_name=REGION, endpoint_url=world["endpoint_url"],
+    return boto3.client(service, region_name=REGION, endpoint_url=clock_stack["endpoint_url"],
                         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                         aws_session_token=creds["SessionToken"],
                         config=Config(retries={"total_max_attempts": 1}, **config))
@@ -64,11 +58,11 @@ def error_code(call):
     return response["Error"]["Code"], response["Error"].get("Message"), response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def test_a_presigned_url_is_honoured_for_the_signers_own_folder_only(world, clock_aws, tmp_path):
-    alice, bob = sign_in(world, tmp_path, "alice"), sign_in(world, tmp_path, "bob")
-    s3 = client(world, alice, signature_version="s3v4")
-    bucket, own = world["bucket"], f"{alice['IdentityId']}/shared.txt"
-    client(world, bob).put_object(Bucket=bucket, Key=f"{bob['IdentityId']}/secret.txt", Body=b"bob's")
+def test_a_presigned_url_is_honoured_for_the_signers_own_folder_only(clock_stack, clock_aws, tmp_path):
+    alice, bob = sign_in(clock_stack, tmp_path, "alice"), sign_in(clock_stack, tmp_path, "bob")
+    s3 = client(clock_stack, alice, signature_version="s3v4")
+    bucket, own = clock_stack["bucket"], f"{alice['IdentityId']}/shared.txt"
+    client(clock_stack, bob).put_object(Bucket=bucket, Key=f"{bob['IdentityId']}/secret.txt", Body=b"bob's")
 
     put = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": own}, ExpiresIn=600)
     assert fetch(put, data=b"shared by link", method="PUT")[0] == 200
@@ -87,7 +81,7 @@ def test_a_presigned_url_is_honoured_for_the_signers_own_folder_only(world, cloc
                                                                        "Prefix": f"{alice['IdentityId']}/"})
     status, body = fetch(own_listing)
     assert status == 200 and b"<KeyCount>1</KeyCount>" in body and b"/shared.txt</Key>" in body, body
-    admin = clock_aws["admin_session"].client("s3", endpoint_url=world["endpoint_url"])
+    admin = clock_aws["admin_session"].client("s3", endpoint_url=clock_stack["endpoint_url"])
     assert admin.get_object(Bucket=bucket, Key=f"{bob['IdentityId']}/secret.txt")["Body"].read() == b"bob's"
 
     # Any change to what was signed breaks the signature.
@@ -99,23 +93,22 @@ def test_a_presigned_url_is_honoured_for_the_signers_own_folder_only(world, cloc
         assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body, body
 
 
-
-def test_a_presigned_url_needs_sigv4_and_at_most_a_week(world, tmp_path):
-    alice = sign_in(world, tmp_path)
-    params = {"Bucket": world["bucket"], "Key": f"{alice['IdentityId']}/x"}
-    sigv2 = client(world, alice, signature_version="s3").generate_presigned_url("get_object", Params=params)
+def test_a_presigned_url_needs_sigv4_and_at_most_a_week(clock_stack, tmp_path):
+    alice = sign_in(clock_stack, tmp_path)
+    params = {"Bucket": clock_stack["bucket"], "Key": f"{alice['IdentityId']}/x"}
+    sigv2 = client(clock_stack, alice, signature_version="s3").generate_presigned_url("get_object", Params=params)
     status, body = fetch(sigv2)
     assert status == 400 and b"<Code>InvalidRequest</Code>" in body and b"AWS4-HMAC-SHA256" in body, body
-    too_long = client(world, alice, signature_version="s3v4").generate_presigned_url(
+    too_long = client(clock_stack, alice, signature_version="s3v4").generate_presigned_url(
         "get_object", Params=params, ExpiresIn=604801)
     status, body = fetch(too_long)
     assert status == 400 and b"<Code>AuthorizationQueryParametersError</Code>" in body, body
 
 
-def test_a_presigned_url_dies_at_its_own_expiry_or_its_credentials_whichever_is_first(world, clock_aws, tmp_path):
-    alice = sign_in(world, tmp_path)
-    s3 = client(world, alice, signature_version="s3v4")
-    params = {"Bucket": world["bucket"], "Key": f"{alice['IdentityId']}/expiring.txt"}
+def test_a_presigned_url_dies_at_its_own_expiry_or_its_credentials_whichever_is_first(clock_stack, clock_aws, tmp_path):
+    alice = sign_in(clock_stack, tmp_path)
+    s3 = client(clock_stack, alice, signature_version="s3v4")
+    params = {"Bucket": clock_stack["bucket"], "Key": f"{alice['IdentityId']}/expiring.txt"}
     s3.put_object(Body=b"for a while", **params)
     short = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=300)
     long = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=2 * HOUR)
@@ -131,35 +124,35 @@ def test_a_presigned_url_dies_at_its_own_expiry_or_its_credentials_whichever_is_
     assert status == 400 and b"<Code>ExpiredToken</Code>" in body, body
 
 
-def test_expired_temporary_credentials_are_refused_and_a_new_sign_in_works(world, clock_aws, tmp_path):
-    old = sign_in(world, tmp_path)
+def test_expired_temporary_credentials_are_refused_and_a_new_sign_in_works(clock_stack, clock_aws, tmp_path):
+    old = sign_in(clock_stack, tmp_path)
     key = f"{old['IdentityId']}/late.txt"
-    client(world, old).put_object(Bucket=world["bucket"], Key=key, Body=b"in time")
+    client(clock_stack, old).put_object(Bucket=clock_stack["bucket"], Key=key, Body=b"in time")
     advance_clock(clock_aws["endpoint_url"], HOUR + 60)
 
-    assert error_code(lambda: client(world, old).put_object(Bucket=world["bucket"], Key=key, Body=b"late")) == \
+    assert error_code(lambda: client(clock_stack, old).put_object(Bucket=clock_stack["bucket"], Key=key, Body=b"late")) == \
         ("ExpiredToken", "The provided token has expired.", 400)
     # JSON and query services answer in their own protocol.
-    assert error_code(lambda: client(world, old, "cognito-idp").list_user_pools(MaxResults=1))[:2] == \
+    assert error_code(lambda: client(clock_stack, old, "cognito-idp").list_user_pools(MaxResults=1))[:2] == \
         ("ExpiredTokenException", "The security token included in the request is expired")
-    assert error_code(lambda: client(world, old, "sts").get_caller_identity()) == \
+    assert error_code(lambda: client(clock_stack, old, "sts").get_caller_identity()) == \
         ("ExpiredToken", "The security token included in the request is expired", 403)
 
-    new = sign_in(world, tmp_path)  # a fresh ID token, then GetId and GetCredentialsForIdentity
+    new = sign_in(clock_stack, tmp_path)  # a fresh ID token, then GetId and GetCredentialsForIdentity
     assert new["IdentityId"] == old["IdentityId"] and new["AccessKeyId"] != old["AccessKeyId"]
-    client(world, new).put_object(Bucket=world["bucket"], Key=key, Body=b"renewed")
-    assert client(world, new).get_object(Bucket=world["bucket"], Key=key)["Body"].read() == b"renewed"
+    client(clock_stack, new).put_object(Bucket=clock_stack["bucket"], Key=key, Body=b"renewed")
+    assert client(clock_stack, new).get_object(Bucket=clock_stack["bucket"], Key=key)["Body"].read() == b"renewed"
 
 
-def test_sessions_are_issued_on_local_aws_clock(world, clock_aws, tmp_path):
+def test_sessions_are_issued_on_local_aws_clock(clock_stack, clock_aws, tmp_path):
     import datetime
 
     clock = advance_clock(clock_aws["endpoint_url"], 3 * HOUR)
     now = datetime.datetime.strptime(clock["now"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    expiration = datetime.datetime.fromisoformat(sign_in(world, tmp_path)["Expiration"].replace("Z", "+00:00"))
+    expiration = datetime.datetime.fromisoformat(sign_in(clock_stack, tmp_path)["Expiration"].replace("Z", "+00:00"))
     assert datetime.timedelta(minutes=55) < expiration - now <= datetime.timedelta(hours=1, minutes=1)
-    sts = clock_aws["admin_session"].client("sts", endpoint_url=world["endpoint_url"])
-    iam = clock_aws["admin_session"].client("iam", endpoint_url=world["endpoint_url"])
+    sts = clock_aws["admin_session"].client("sts", endpoint_url=clock_stack["endpoint_url"])
+    iam = clock_aws["admin_session"].client("iam", endpoint_url=clock_stack["endpoint_url"])
     arn = iam.create_role(RoleName="admin-assumable", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))["Role"]["Arn"]

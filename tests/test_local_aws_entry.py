@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import LOCAL_AWS, ROOT, stop_local_aws
+from helpers import LOCAL_AWS, ROOT, stop_local_aws
 
 
 def free_port():

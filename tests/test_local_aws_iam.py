@@ -1,113 +1,13 @@
 """local_aws over HTTP: Cognito identities, role mapping and IAM isolation of users' S3 folders."""
 
-import json
 import time
 import uuid
 
 import boto3
 import pytest
 import requests
-from botocore import UNSIGNED
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from conftest import REGION, least_privilege as permissions, trust
-
-PASSWORD = "Correct-Horse-9"
-
-
-def error_of(call, *args, **kwargs):
-    """Run a call that must fail; return (code, message) of its ClientError."""
-    with pytest.raises(ClientError) as raised:
-        call(*args, **kwargs)
-    return raised.value.response["Error"]["Code"], raised.value.response["Error"].get("Message", "")
-
-
-def assert_denied(call, *args, **kwargs):
-    """The call fails with S3's AccessDenied."""
-    code, _ = error_of(call, *args, **kwargs)
-    assert code in ("AccessDenied", "403"), f"expected AccessDenied, got {code}"
-
-
-class World:
-    """A user pool with two users, an identity pool mapped to the tool's role, and a bucket."""
-
-    def __init__(self, session, endpoint):
-        self.endpoint = endpoint
-        self.admin = lambda service: session.client(service, region_name=REGION, endpoint_url=endpoint)
-        self.unsigned_identity = boto3.client("cognito-identity", region_name=REGION, endpoint_url=endpoint,
-                                              config=Config(signature_version=UNSIGNED))
-        idp, identity, iam, s3 = (self.admin(s) for s in ("cognito-idp", "cognito-identity", "iam", "s3"))
-        self.bucket = f"iso-{uuid.uuid4().hex[:12]}"
-        s3.create_bucket(Bucket=self.bucket)
-        self.user_pool_id = idp.create_user_pool(PoolName="users")["UserPool"]["Id"]
-        self.provider = f"cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
-        self.client_id = idp.create_user_pool_client(
-            UserPoolId=self.user_pool_id, ClientName="cli",
-            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
-                               "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        for name in ("alice", "bob"):
-            idp.admin_create_user(UserPoolId=self.user_pool_id, Username=name, MessageAction="SUPPRESS")
-            idp.admin_set_user_password(UserPoolId=self.user_pool_id, Username=name, Password=PASSWORD,
-                                        Permanent=True)
-        self.pool_id = self.new_identity_pool()
-        self.role_arn = self.new_role(trust(self.pool_id))
-        identity.set_identity_pool_roles(IdentityPoolId=self.pool_id, Roles={"authenticated": self.role_arn})
-        s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [f"arn:aws:s3:::{self.bucket}", f"arn:aws:s3:::{self.bucket}/*"],
-             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-            {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
-             "Resource": f"arn:aws:s3:::{self.bucket}/*/locked"},
-        ]}))
-        self.token = {name: self.id_token(name) for name in ("alice", "bob")}
-        self.id = {name: self.identity_id(name) for name in ("alice", "bob")}
-        self.s3 = {name: self.user_s3(name) for name in ("alice", "bob")}
-
-    def new_identity_pool(self):
-        """An identity pool that accepts this user pool's app client."""
-        return self.admin("cognito-identity").create_identity_pool(
-            IdentityPoolName=f"pool{uuid.uuid4().hex[:8]}", AllowUnauthenticatedIdentities=False,
-            CognitoIdentityProviders=[{"ProviderName": self.provider, "ClientId": self.client_id}],
-        )["IdentityPoolId"]
-
-    def new_role(self, trust_policy):
-        """A role with the tool's permissions and the given trust policy."""
-        iam = self.admin("iam")
-        name = f"role-{uuid.uuid4().hex[:8]}"
-        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy))["Role"]["Arn"]
-        iam.put_role_policy(RoleName=name, PolicyName="folder", PolicyDocument=json.dumps(permissions(self.bucket)))
-        return arn
-
-    def id_token(self, name):
-        """An ID token for a user (admin password auth; SRP is tested elsewhere)."""
-        return self.admin("cognito-idp").admin_initiate_auth(
-            UserPoolId=self.user_pool_id, ClientId=self.client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": name, "PASSWORD": PASSWORD})["AuthenticationResult"]["IdToken"]
-
-    def identity_id(self, name, pool_id=None):
-        """GetId for a user, unsigned as the SDKs send it."""
-        return self.unsigned_identity.get_id(IdentityPoolId=pool_id or self.pool_id,
-                                             Logins={self.provider: self.token[name]})["IdentityId"]
-
-    def credentials(self, name, pool_id=None):
-        """GetCredentialsForIdentity for a user."""
-        return self.unsigned_identity.get_credentials_for_identity(
-            IdentityId=self.identity_id(name, pool_id), Logins={self.provider: self.token[name]})
-
-    def user_s3(self, name):
-        """An S3 client holding a user's temporary credentials."""
-        creds = self.credentials(name)["Credentials"]
-        return boto3.client("s3", region_name=REGION, endpoint_url=self.endpoint,
-                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretKey"],
-                            aws_session_token=creds["SessionToken"])
-
-
-@pytest.fixture(scope="module")
-def world(admin_session, local_aws):
-    """One World for this module."""
-    return World(admin_session, local_aws["endpoint_url"])
+from helpers import REGION, assert_denied, error_of, trust
 
 
 def test_user_can_put_get_list_and_delete_in_own_folder(world):

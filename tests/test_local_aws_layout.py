@@ -3,7 +3,6 @@ entry point, every patch is installed from localaws.server.INSTALLERS and S3 is 
 
 import ast
 import graphlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -69,7 +68,6 @@ def install_calls(path):
 
 
 def test_every_installer_is_listed_once_in_server_installers_and_called_nowhere_else():
-    sys.path.insert(0, str(ROOT))  # the tests' working directory need not be the repository
     from localaws import server
 
     listed = [install.__module__ for install, why in server.INSTALLERS if install.__name__ == "install"]

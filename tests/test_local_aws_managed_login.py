@@ -1,13 +1,12 @@
 """local_aws's managed login (Cognito's hosted UI) over HTTP: authorize, sign-in pages, token, revoke, userInfo,
 logout, OIDC discovery and federation, checked from outside with authlib, a standard OAuth 2.0 / OIDC client."""
 
-import base64
-import hashlib
 import json
 import re
 import secrets
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
+import boto3
 import boto3
 import pytest
 import requests
@@ -16,21 +15,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from conftest import (CALLBACK, LOGIN_SCOPES, OIDC_PROVIDER, PASSWORDS, REGION, SIGN_OUT, advance_clock,
-                      control_call, local_now, managed_login_app, totp, trust)
-
-TIMEOUT = 10
-
-
-def query_of(url):
-    """The query parameters of a URL, one value each."""
-    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
-
-
-def pkce():
-    """(verifier, S256 challenge)."""
-    verifier = secrets.token_urlsafe(48)
-    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+from helpers import (CALLBACK, LOGIN_SCOPES, OIDC_PROVIDER, PASSWORDS, REGION, SIGN_OUT, TIMEOUT, advance_clock,
+                     control_call, enable_totp, identity_of, local_now, managed_login_app, pkce, public, query_of,
+                     redeem, totp, trust)
 
 
 class FormBrowser:
@@ -38,7 +25,7 @@ class FormBrowser:
     (there is none): it reads each form's hidden flow id and posts what a person would type."""
 
     def __init__(self, app):
-        """A browser for one managed-login app (see conftest.managed_login_app)."""
+        """A browser for one managed-login app (see helpers.managed_login_app)."""
         self.app, self.http = app, requests.Session()
 
     def authorize(self, **params):
@@ -60,13 +47,6 @@ class FormBrowser:
         page = self.authorize(**params)
         assert page.status_code == 200, page.text
         return self.submit(page, username=username, password=password or PASSWORDS[username])
-
-
-def redeem(app, code, verifier=None, redirect_uri=CALLBACK, auth=None, **extra):
-    """POST /oauth2/token for an authorization code; the response."""
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "client_id": app["client_id"], **({"code_verifier": verifier} if verifier else {}), **extra}
-    return requests.post(app["base"] + "/oauth2/token", data=data, auth=auth, timeout=TIMEOUT)
 
 
 def refresh_grant(app, refresh_token):
@@ -95,25 +75,8 @@ def verified_claims(app, token_value):
     return jwt.decode(token_value, keys, algorithms=["RS256"]).claims
 
 
-def public(app, service):
-    """An unsigned client of local_aws, as an end user's SDK."""
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
-
-    return boto3.client(service, region_name=REGION, endpoint_url=app["endpoint_url"],
-                        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
-
-
-def identity_of(app, id_token):
-    """(identity id, credentials) for an ID token through GetId and GetCredentialsForIdentity."""
-    identity = public(app, "cognito-identity")
-    logins = {f"cognito-idp.{REGION}.amazonaws.com/{app['user_pool_id']}": id_token}
-    identity_id = identity.get_id(IdentityPoolId=app["identity_pool_id"], Logins=logins)["IdentityId"]
-    return identity_id, identity.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)["Credentials"]
-
-
 # ---- a standard client: authlib
+
 
 def authlib_session(app, **options):
     """authlib's OAuth2Session for the app's client, PKCE S256, with the pool's discovery document."""
@@ -211,6 +174,7 @@ def test_authlib_refreshes_and_the_renewed_tokens_keep_scope(login_app):
 
 # ---- authorize's checks
 
+
 def test_an_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(login_app):
     answer = FormBrowser(login_app()).authorize(redirect_uri="http://localhost:9999/elsewhere")
     assert answer.status_code == 400 and "Location" not in answer.headers
@@ -254,6 +218,7 @@ def test_state_comes_back_with_the_code_and_no_scope_means_all_allowed(login_app
 
 # ---- the sign-in pages
 
+
 def test_a_wrong_password_shows_the_form_again_with_cognitos_message(login_app):
     browser = FormBrowser(login_app())
     answer = browser.sign_in("alice", password="not-her-password")
@@ -266,24 +231,6 @@ def test_a_wrong_password_shows_the_form_again_with_cognitos_message(login_app):
 def test_an_unknown_user_gets_the_same_message_as_a_wrong_password(login_app):
     answer = FormBrowser(login_app()).sign_in("nobody", password="whatever-1A!")
     assert "Incorrect username or password." in answer.text
-
-
-def enable_totp(idp, public, app, local_aws, prefer=True):
-    """Give alice a verified authenticator (through the API, as an app would), preferred unless told; its
-    secret."""
-    pool, client = app["user_pool_id"], app["api_client_id"]
-    idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True},
-                                 MfaConfiguration="OPTIONAL")
-    idp.update_user_pool_client(UserPoolId=pool, ClientId=client,
-                                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
-    tokens = public.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
-        "USERNAME": "alice", "PASSWORD": PASSWORDS["alice"]})["AuthenticationResult"]
-    secret = public.associate_software_token(AccessToken=tokens["AccessToken"])["SecretCode"]
-    public.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp(secret, local_now(local_aws)))
-    if prefer:
-        idp.admin_set_user_mfa_preference(UserPoolId=pool, Username="alice",
-                                          SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
-    return secret
 
 
 def test_a_disabled_user_is_told_so(login_app, idp):
@@ -382,6 +329,7 @@ def test_the_browser_session_skips_the_form_until_logout(login_app):
 
 
 # ---- token endpoint: clients with a secret, refresh, revoke
+
 
 def test_a_client_with_a_secret_authenticates_by_basic_or_body_and_not_without(login_app):
     app = login_app(secret=True)
@@ -502,6 +450,7 @@ def test_an_unknown_grant_type_is_unsupported_grant_type(login_app):
 
 # ---- userInfo
 
+
 def test_user_info_answers_managed_login_tokens_and_refuses_initiate_auth_ones(login_app, idp):
     app = login_app()
     idp.admin_update_user_attributes(UserPoolId=app["user_pool_id"], Username="alice",
@@ -523,6 +472,7 @@ def test_user_info_answers_managed_login_tokens_and_refuses_initiate_auth_ones(l
 
 
 # ---- federation through the tests' own OIDC provider
+
 
 def federated_tokens(app, provider_name=OIDC_PROVIDER):
     """Sign in through identity_provider=NAME (the provider approves at once); (redirect query, tokens or None)."""

@@ -11,8 +11,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP
 
-from conftest import (PASSWORDS, REGION, cognito_user_session, jwt_claims, least_privilege, run_cli, trust,
-                      user_env, write_config)
+from helpers import (PASSWORDS, REGION, cognito_user_session, jwt_claims, least_privilege, run_cli, trust,
+                     user_env, write_config)
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import cognito_user_session, least_privilege
+from helpers import cognito_user_session, least_privilege
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def s3(admin_session, local_aws):
-    """S3 as the administrator, without retries so that a refusal shows at once."""
-    return admin_session.client("s3", endpoint_url=local_aws["endpoint_url"],
-                                config=Config(retries={"total_max_attempts": 1}))
 
 
 @pytest.fixture

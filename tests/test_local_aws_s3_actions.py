@@ -11,50 +11,9 @@ import uuid
 
 import pytest
 
-from conftest import REGION, least_privilege
-from test_local_aws_iam import World, assert_denied, error_of
+from helpers import REGION, assert_denied, error_of
 
 OTHER = f"{REGION}:{uuid.UUID(int=7)}"  # another identity's folder
-
-
-class ActionWorld(World):
-    """World plus a role whose policy each test replaces, alice's session of it, and a scratch bucket."""
-
-    def __init__(self, session, endpoint):
-        super().__init__(session, endpoint)
-        self.probe_pool = self.new_identity_pool()
-        self.probe_role = self.new_role({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": self.probe_pool},
-                          "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}]})
-        self.admin("cognito-identity").set_identity_pool_roles(
-            IdentityPoolId=self.probe_pool, Roles={"authenticated": self.probe_role})
-        creds = self.credentials("alice", self.probe_pool)["Credentials"]
-        import boto3
-        self.user = boto3.client("s3", region_name=REGION, endpoint_url=endpoint,
-                                 aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretKey"],
-                                 aws_session_token=creds["SessionToken"])
-        self.scratch = f"scratch-{uuid.uuid4().hex[:12]}"
-        self.admin("s3").create_bucket(Bucket=self.scratch)
-        self.admin("s3").put_object(Bucket=self.scratch, Key="keep", Body=b"x")  # DeleteBucket: BucketNotEmpty
-
-    def use(self, document):
-        """Replace the probe role's policy with this document (a dict, or text sent as is)."""
-        self.admin("iam").put_role_policy(RoleName=self.probe_role.split("/")[-1], PolicyName="folder",
-                                          PolicyDocument=document if isinstance(document, str) else json.dumps(document))
-
-    def allow(self, *statements):
-        """Replace the probe role's policy: the least-privilege folder policy plus these statements."""
-        document = least_privilege(self.bucket)
-        document["Statement"] += list(statements)
-        self.use(document)
-
-
-@pytest.fixture(scope="module")
-def aw(admin_session, local_aws):
-    """One ActionWorld for this module."""
-    return ActionWorld(admin_session, local_aws["endpoint_url"])
 
 
 def other_object(aw, key="secret.txt"):

@@ -9,7 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP
 
-from conftest import advance_clock, control_call, local_now, totp
+from helpers import advance_clock, control_call, local_now, totp
 
 PASSWORD = "Correct-horse-1!"
 EMAIL, PHONE = "alice@example.com", "+15555550100"
@@ -55,6 +55,7 @@ def answer(public, client_id, response, name, **responses):
 
 
 # ---- USER_AUTH gating and choice
+
 
 def test_user_auth_needs_allow_user_auth_on_the_client(idp, public):
     _, client_id = make_pool(idp, flows=("ALLOW_USER_SRP_AUTH",))
@@ -134,6 +135,7 @@ def test_select_challenge_refuses_an_answer_not_on_offer(idp, public):
 
 
 # ---- one-time codes
+
 
 @pytest.mark.parametrize("factor, channel, digits", [("EMAIL_OTP", "email", 8), ("SMS_OTP", "sms", 6)])
 def test_passwordless_code_is_delivered_to_the_outbox_and_signs_in(idp, public, outbox, factor, channel, digits):
@@ -236,6 +238,7 @@ def test_the_outbox_can_be_emptied(local_aws, email_code):
 
 # ---- MFA after the password
 
+
 def srp_password(public, pool, client_id, username="alice"):
     """USER_SRP_AUTH through PASSWORD_VERIFIER: the response that follows the password."""
     srp = AWSSRP(username, PASSWORD, pool, client_id, client=public)
@@ -312,6 +315,7 @@ def test_a_passwordless_sign_in_asks_no_mfa(idp, public, outbox):
 
 
 # ---- TOTP and MFA_SETUP
+
 
 def mfa_required_pool(idp):
     """A pool that requires TOTP MFA, with a user pool client that allows USER_AUTH and SRP."""
@@ -400,6 +404,7 @@ def test_an_unknown_session_cannot_answer_an_mfa_challenge(idp, public):
 
 
 # ---- usernames (issue 8, section 6)
+
 
 @pytest.mark.parametrize("username, problem", [
     ("alice smith", "regular expression pattern"),

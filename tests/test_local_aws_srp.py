@@ -1,7 +1,6 @@
 """local_aws's Cognito: USER_SRP_AUTH checked for real, over HTTP, with pycognito as the client."""
 
 import base64
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
@@ -12,35 +11,7 @@ from pycognito.exceptions import (
     SoftwareTokenMFAChallengeException,
 )
 
-from conftest import local_now, totp
-
-PASSWORD = "Correct-horse-1!"
-TEMPORARY = "Temporary-pass-1!"
-
-
-def make_pool(idp, *, secret=False, flows=("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"), **pool_args):
-    """A fresh user pool and app client: (pool id, client id, client secret or None)."""
-    pool = idp.create_user_pool(PoolName=f"pool-{uuid.uuid4().hex[:8]}", **pool_args)["UserPool"]["Id"]
-    client_args = {"ClientName": "tool", "GenerateSecret": secret}
-    if flows is not None:
-        client_args["ExplicitAuthFlows"] = list(flows)
-    client = idp.create_user_pool_client(UserPoolId=pool, **client_args)["UserPoolClient"]
-    return pool, client["ClientId"], client.get("ClientSecret")
-
-
-def make_user(idp, pool, username="alice", password=PASSWORD, **attrs):
-    """A confirmed user with a permanent password."""
-    idp.admin_create_user(UserPoolId=pool, Username=username, TemporaryPassword=TEMPORARY,
-                          MessageAction="SUPPRESS",
-                          UserAttributes=[{"Name": k, "Value": v} for k, v in attrs.items()])
-    if password is not None:
-        idp.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
-
-
-def error(excinfo):
-    """(code, message, HTTP status) of a botocore ClientError."""
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
+from helpers import PASSWORD, TEMPORARY, error, local_now, make_pool, make_user, totp
 
 
 def start(public, pool, client_id, username="alice", password=PASSWORD, secret=None):

@@ -11,8 +11,7 @@ from joserfc.jwk import KeySet, RSAKey
 from pycognito.aws_srp import AWSSRP, generate_hash_device
 from pycognito.exceptions import SoftwareTokenMFAChallengeException
 
-from conftest import advance_clock, totp
-from test_local_aws_srp import PASSWORD, error, make_pool, make_user
+from helpers import PASSWORD, advance_clock, error, make_pool, make_user, totp
 
 ROTATING = {"Feature": "ENABLED", "RetryGracePeriodSeconds": 0}
 

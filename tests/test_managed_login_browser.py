@@ -15,8 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import OIDC_PROVIDER, PASSWORDS, ROOT, local_now, totp
-from test_local_aws_managed_login import enable_totp, identity_of, pkce, query_of, redeem
+from helpers import OIDC_PROVIDER, PASSWORDS, ROOT, enable_totp, identity_of, local_now, pkce, query_of, redeem, totp
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

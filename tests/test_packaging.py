@@ -1,12 +1,13 @@
 """The package a user installs: one module, one command, only the runtime dependencies."""
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
 import zipfile
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def test_pyproject_and_requirements_name_the_same_runtime_dependencies():
@@ -17,8 +18,14 @@ def test_pyproject_and_requirements_name_the_same_runtime_dependencies():
 
 
 def test_the_wheel_holds_one_module_and_the_command_and_requires_only_boto3_and_pycognito(tmp_path):
+    # Built from a copy: setuptools writes build/ and *.egg-info into the tree it builds, which another copy of the
+    # suite (or an xdist worker) may be building at the same moment.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "cog_auth_s3.py"):
+        shutil.copy(ROOT / name, source / name)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                            "--wheel-dir", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "--wheel-dir", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     wheel = next(tmp_path.glob("cog_auth_s3-*.whl"))
     with zipfile.ZipFile(wheel) as archive:

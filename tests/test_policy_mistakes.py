@@ -6,15 +6,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import PASSWORDS, SUB, jwt_sub, write_config
-
-
-def user_config(tmp_path, stack, user="alice"):
-    values = {k: v for k, v in stack.items() if k not in ("role", "client_secret")}
-    upload = tmp_path / "probe.txt"
-    upload.write_text("probe\n")
-    return write_config(tmp_path / f"{user}.ini", {"default": dict(values, username=user, password=PASSWORDS[user],
-                                                                   upload_file=upload)})
+from helpers import SUB, jwt_sub, stack_config as user_config
 
 
 def user_s3(cli, tmp_path, stack, user="alice"):

@@ -6,41 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 
-from conftest import ROOT, SUB, TOOL, run_cli, user_env, write_config
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
+from helpers import SUB, TOOL, admin, run_cli, statuses, unique_name, user_env
 
 POOL_ID = "us-east-1:0e3c1234-5678-4bfd-956f-2acfa1efd61f"
 PASSWORD = "Corr3ct-Horse-Battery!"
-
-
-def admin(args, local_aws, tmp_path, extra_env=None, endpoint=True):
-    """Run cog_auth_s3.py in tmp_path with the local administrator's keys; stdin is not a terminal."""
-    env = user_env(tmp_path, AWS_ACCESS_KEY_ID=local_aws["aws_access_key_id"],
-                   AWS_SECRET_ACCESS_KEY=local_aws["aws_secret_access_key"], AWS_DEFAULT_REGION="us-east-1",
-                   **(extra_env or {}))
-    prefix = ["--endpoint-url", local_aws["endpoint_url"]] if endpoint else []
-    return run_cli(*prefix, *args, env=env, cwd=tmp_path)
-
-
-def unique_name():
-    """A deployment name no other test uses, since all share one local_aws."""
-    return "t" + uuid.uuid4().hex[:12]
-
-
-def statuses(result):
-    """{resource kind: status} from setup's or teardown's stderr notes."""
-    found = {}
-    for line in result.stderr.splitlines():
-        head, _, status = line.rpartition(": ")
-        kind = head.rsplit(" ", 1)[0]
-        found[kind] = status.split(" (")[0]
-    return found
 
 
 def setup(name, local_aws, tmp_path, *extra):
@@ -247,16 +220,6 @@ def test_teardown_of_an_empty_deployment_needs_no_force(local_aws, admin_client,
     result = admin(["teardown", "--name", name], local_aws, tmp_path)
     assert result.returncode == 0, result.stderr
     assert remaining(admin_client, name, bucket) == []
-
-
-@pytest.fixture
-def user_pool(admin_client, local_aws, tmp_path):
-    """A user pool made directly (not by setup) and a config.ini profile naming it."""
-    idp = admin_client("cognito-idp")
-    pool_id = idp.create_user_pool(PoolName=unique_name())["UserPool"]["Id"]
-    write_config(tmp_path / "config.ini", {"default": {"region": "us-east-1", "user_pool_id": pool_id,
-                                                       "endpoint_url": local_aws["endpoint_url"]}})
-    return pool_id
 
 
 def test_add_user_creates_a_confirmed_user_with_the_password_from_env(local_aws, admin_client, tmp_path, user_pool):

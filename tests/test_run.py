@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORDS, TOOL, user_env, write_config
+from helpers import PASSWORDS, TOOL, user_env, write_config
 
 IDENTITY_LINE = re.compile(r"^Identity id:\s+(\S+)$", re.M)
 
@@ -268,7 +268,6 @@ def test_leaky_probe_never_overwrites_the_other_users_file(cli, leaky_stack, tmp
 
 
 def test_unexpected_failure_exits_1_in_one_line_and_traces_with_debug(monkeypatch, capsys, tmp_path):
-    sys.path.insert(0, str(TOOL.parent))
     import cog_auth_s3
 
     def broken(args, out):

@@ -1,14 +1,9 @@
 """Servers that hang, fail or aren't AWS at all: exit 4 naming the endpoint, in seconds; exit 3 only when
 Cognito refuses this user; a malformed endpoint_url is exit 2 before any request."""
 
-import sys
-
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
 
 # Longer than the read timeout of Cognito's clients, far shorter than botocore's default 60 s.
 STALL_MS = 9000

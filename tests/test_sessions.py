@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from conftest import TOOL, Faults, RequestLog, advance_clock, session_files, user_env, write_config
-from test_devices_rotation import PAST_THEIR_LIFETIME, profile
-from test_files import random_file
+from helpers import (PAST_THEIR_LIFETIME, TOOL, Faults, RequestLog, advance_clock, profile, random_file, session_files,
+                     user_env, write_config)
+
 
 def the_session_file(tmp_path):
     """The one credential cache file the test's user has."""
@@ -45,6 +45,7 @@ def wait_for(log, operation, proc, service="s3"):
 
 
 # ---------------------------------------------------------------- 1. one cache per user
+
 
 def test_signing_in_as_bob_through_another_default_profile_keeps_alices_session(cli, user_config, request_log):
     alice, bob = user_config("alice"), user_config("bob", name="bob.ini")
@@ -75,8 +76,9 @@ def test_the_cache_file_name_tells_nothing_and_an_old_profile_named_cache_is_ign
 
 # ---------------------------------------------------------------- 2. rotation loses nothing
 
+
 @pytest.fixture(scope="module")
-def rotating_stack(make_stack, admin_session, local_aws):
+def rotation_faults_stack(make_stack, admin_session, local_aws):
     """A stack of the shared local_aws whose app client rotates refresh tokens with no grace period."""
     stack = make_stack("rotation-faults")
     idp = admin_session.client("cognito-idp", endpoint_url=local_aws["endpoint_url"])
@@ -86,15 +88,15 @@ def rotating_stack(make_stack, admin_session, local_aws):
     return stack
 
 
-def test_a_rotated_refresh_token_is_kept_when_get_credentials_fails_right_after(cli, rotating_stack, tmp_path,
+def test_a_rotated_refresh_token_is_kept_when_get_credentials_fails_right_after(cli, rotation_faults_stack, tmp_path,
                                                                                  faults, request_log):
-    config = write_config(tmp_path / "config.ini", {"default": profile(rotating_stack)})
+    config = write_config(tmp_path / "config.ini", {"default": profile(rotation_faults_stack)})
     assert cli("--config", config, "creds").returncode == 0
     cache = the_session_file(tmp_path)
     old = json.loads(cache.read_text())["refresh_token"]
     expire_soon(cache)
     faults.add("GetCredentialsForIdentity", times=2)  # the tool's one retry too
-    no_password = write_config(tmp_path / "nopw.ini", {"default": profile(rotating_stack, password=None)})
+    no_password = write_config(tmp_path / "nopw.ini", {"default": profile(rotation_faults_stack, password=None)})
     failed = cli("--config", no_password, "creds")
     assert failed.returncode == 4, failed.stderr
     assert "GetTokensFromRefreshToken" in request_log.cognito_calls()
@@ -109,11 +111,6 @@ def test_a_rotated_refresh_token_is_kept_when_get_credentials_fails_right_after(
 
 
 # ---------------------------------------------------------------- 2. transfers that outlive their credentials
-
-@pytest.fixture(scope="module")
-def clock_stack(clock_aws):
-    """A stack on the module's own local_aws, whose clock the tests move."""
-    return clock_aws["make_stack"]("long-transfers")
 
 
 def while_the_clock_jumps(clock_aws, tmp_path, operation, *args):
@@ -191,6 +188,7 @@ def test_a_download_that_outlives_its_credentials_renews_them_in_place(clock_aws
 
 # ---------------------------------------------------------------- 4. failures during multi-file transfers
 
+
 def test_credentials_refused_during_a_multi_file_put_are_renewed_not_a_type_error(cli, user_config, tmp_path,
                                                                                   faults, admin_client, stack):
     config = user_config()
@@ -211,6 +209,7 @@ def test_credentials_refused_during_a_multi_file_put_are_renewed_not_a_type_erro
 
 
 # ---------------------------------------------------------------- 5. bounded waits
+
 
 def held_lock(tmp_path):
     """Hold the credential cache's lock as a sign-in in another process would: (open fd, lock path)."""
@@ -253,6 +252,7 @@ def test_with_a_password_at_hand_creds_signs_in_itself_without_touching_the_cach
 
 
 # ---------------------------------------------------------------- 7. logout revokes
+
 
 def test_logout_revokes_the_refresh_token_so_a_copy_of_the_cache_no_longer_renews(cli, user_config, tmp_path,
                                                                                   request_log):

@@ -7,14 +7,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PASSWORDS, advance_clock, write_config
-
-
-@pytest.fixture
-def files(cli, user_config):
-    """files(*args) runs a command as alice (session cached after the first call)."""
-    config = user_config()
-    return lambda *args, **kwargs: cli("--config", config, *args, **kwargs)
+from helpers import PASSWORDS, advance_clock, write_config
 
 
 def fetch(url):
@@ -30,12 +23,6 @@ def put(files, tmp_path, key, text):
     (tmp_path / "f.txt").write_text(text)
     result = files("put", tmp_path / "f.txt", "--key", key)
     assert result.returncode == 0, result.stderr
-
-
-@pytest.fixture(scope="module")
-def clock_stack(clock_aws):
-    """A stack on a local_aws of this module's own, whose clock the tests move."""
-    return clock_aws["make_stack"]("share-clock")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from conftest import admin_env, advance_clock, control_call, local_now, run_cli, totp, write_config
+from helpers import admin_env, advance_clock, control_call, local_now, run_cli, totp, write_config
 
 PASSWORD = "Sign-in-passw0rd!"
 
@@ -59,6 +59,7 @@ def choice(local_aws, tmp_path_factory):
 
 
 # ---- setup and add-user
+
 
 def test_setup_choice_enables_user_auth_passwordless_factors_and_mfa(choice, idp, admin_client):
     statuses = {(r["resource"], r["name"]): r["status"] for r in json.loads(choice.result.stdout)["resources"]}
@@ -121,6 +122,7 @@ def test_add_user_refuses_a_malformed_phone_before_any_request(choice, tmp_path,
 
 
 # ---- each sign_in value
+
 
 def test_sign_in_choice_uses_user_auth_with_the_password(cli, choice, tmp_path, request_log):
     config = choice.user_config(tmp_path, "erin", PASSWORD, sign_in="choice")
@@ -202,6 +204,7 @@ def test_select_challenge_picks_sms_when_that_is_what_can_be_answered(choice, tm
 
 # ---- MFA after the password
 
+
 @pytest.fixture
 def max_mfa(choice, idp):
     """set_max(**preference) sets max's MFA preferences (SMS, email)."""
@@ -253,6 +256,7 @@ def test_totp_mfa_after_a_choice_sign_in_takes_mfa_code(cli, choice, tmp_path, l
 
 
 # ---- MFA enrolment and login
+
 
 @pytest.fixture(scope="module")
 def required(local_aws, tmp_path_factory):

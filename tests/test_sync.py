@@ -5,27 +5,11 @@ import os
 import pty
 import subprocess
 import sys
-import uuid
 
-import pytest
-
-from conftest import TOOL, user_env
+from helpers import TOOL, remote, user_env
 
 TREE = {"a.txt": "alpha", "a-b.txt": "dash sorts before slash", "a/b.txt": "in a folder", "a/c/d.txt": "deeper",
         "z.txt": "last"}
-
-
-@pytest.fixture
-def files(cli, user_config):
-    """files(*args) runs a command as alice (session cached after the first call)."""
-    config = user_config()
-    return lambda *args, **kwargs: cli("--config", config, *args, **kwargs)
-
-
-@pytest.fixture
-def prefix():
-    """A prefix no other test uses, so each test owns its part of alice's folder."""
-    return f"sync-{uuid.uuid4().hex[:8]}"
 
 
 def make_tree(root, tree=TREE):
@@ -44,13 +28,6 @@ def read_tree(root):
             path = os.path.join(folder, name)
             found[os.path.relpath(path, root).replace(os.sep, "/")] = open(path).read()
     return found
-
-
-def remote(files, prefix):
-    """{key below prefix: size} of alice's objects under prefix/."""
-    listing = files("--json", "ls", prefix + "/")
-    assert listing.returncode == 0, listing.stderr
-    return {o["key"][len(prefix) + 1:]: o["size"] for o in json.loads(listing.stdout)["objects"]}
 
 
 def s3_ops(request_log, *names):

@@ -5,20 +5,10 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 
 import pytest
 
-from conftest import TOOL, user_env, without_root_file_access
-from test_files import identity, random_file
-from test_files_hard import files, start, wait_for  # noqa: F401 (files and start are fixtures)
-from test_sync import remote
-
-
-@pytest.fixture
-def prefix():
-    """A prefix no other test uses, so each test owns its part of alice's folder."""
-    return f"skips-{uuid.uuid4().hex[:8]}"
+from helpers import TOOL, identity, random_file, remote, user_env, wait_for, without_root_file_access
 
 
 def test_a_file_rewritten_during_its_multipart_upload_by_sync_up_exits_2_and_the_next_sync_uploads_it(

@@ -3,13 +3,11 @@
 import datetime
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import cog_auth_s3 as tool  # noqa: E402
+import cog_auth_s3 as tool
 
 ME = "us-east-1:11111111-2222-3333-4444-555555555555"
 OTHER = "us-east-1:99999999-2222-3333-4444-555555555555"
@@ -297,6 +295,7 @@ def test_a_device_file_is_used_only_when_private_complete_and_for_these_settings
 
 # ---- sign-in choices and setup options
 
+
 def test_mfa_factors_default_to_totp_and_refuse_what_cannot_apply():
     assert tool.mfa_factors("required", None) == ["totp"]
     assert tool.mfa_factors("optional", "sms, email,sms") == ["sms", "email"]
@@ -447,6 +446,7 @@ def test_confine_without_a_folder_checks_against_the_default_template():
 
 
 # ---- the isolation probe's verdicts and the command line's secrets
+
 
 def test_a_probe_answer_is_judged_by_what_s3_can_only_say_after_granting():
     assert tool.probe_verdict(None)[0] == "allowed"
