@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test bench docs clean venv
 
 venv: $(STAMP)
 
@@ -18,8 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@echo "==> $(VENV) is ready"
 	touch $(STAMP)
 
+# The README's walk-through, every command as written, in a fresh copy of this checkout against
+# a fresh local_aws: it fails on the first command that fails.
 demo: $(STAMP)
-	PYTHON=$(abspath $(PY)) bash scripts/demo.sh
+	$(PY) scripts/walkthrough.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -27,5 +29,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
+# Refresh every output shown in README.md and docs/ from one real run against local_aws.
+docs: $(STAMP)
+	$(PY) scripts/docs_examples.py
+
 clean:
-	rm -rf $(VENV) demo .pytest_cache *.egg-info build
+	rm -rf $(VENV) walk .pytest_cache *.egg-info build

@@ -47,7 +47,8 @@ Environment:
     COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
     COG_AUTH_S3_MFA_CODE      answers a code challenge: MFA or one-time code (like --mfa-code)
     COG_AUTH_S3_AMPLIFY_CONFIG  the Amplify config file (like --amplify-config)
-    XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3
+    XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3, one file per
+                              user signed in (user pool, app client, username, identity pool, endpoint)
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
     AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
 
@@ -59,10 +60,13 @@ have been stored).
 Caveats:
     The password never comes from the command line: environment, config file or
     a prompt. Cached credentials and the refresh token are kept 0600 in a 0700
-    folder; `logout` deletes them. A remembered device's secrets (pools with device
-    tracking) stay there until `logout --forget-device`. A session AWS refuses before
-    its Expiration (signed out everywhere, revoked) is renewed once and the
-    operation retried. The warm `creds` path imports neither boto3
+    folder; `logout` revokes the refresh token at Cognito, then deletes them. A
+    remembered device's secrets (pools with device tracking) stay there until
+    `logout --forget-device`. Transfers renew their credentials in place as they
+    near their Expiration, or when S3 refuses them (one retry per request); a
+    session AWS refuses otherwise (signed out everywhere, revoked) is renewed once
+    and the operation retried. A run waits at most 10 s for another process's
+    sign-in of the same user. The warm `creds` path imports neither boto3
     nor pycognito, so it stays fast enough for credential_process. Progress bars
     need tqdm, which is optional. `setup` rewrites the config file with
     configparser, which drops its comments.
@@ -211,6 +215,12 @@ BUCKET_MESSAGES = {
                     "not the bucket the role policy names (another account's, or a typo), or that policy lacks "
                     "ListBucket on your folder; check 'bucket' in the profile (and see `policy`)",
 }
+# A refusal outside the user's own folder (another identity's, an Amplify access level) while the own
+# folder may be listed: the bucket is right, the role policy reaches only that folder.
+OTHER_FOLDER_MESSAGES = {
+    "AccessDenied": "access denied: can't {verb} {obj}: it is not in your own folder, and the role policy allows "
+                    "only your own folder (see `policy`)",
+}
 OWN_FOLDER_MESSAGES = {
     "AccessDenied": "access denied: can't {verb} {obj}, although it is in your own folder of a bucket you may list; "
                     "the role policy lacks that permission (compare it with `policy`)",
@@ -286,6 +296,11 @@ def one_line(err):
     return " ".join(str(err).split()) or type(err).__name__
 
 
+def shown_path(path):
+    """A path for messages: a name that is not UTF-8 (Latin-1 bytes, say) with its bytes escaped, caf\\xe9.txt."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def explain_aws_error(step):
     """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
     err, verb, obj = step.error, step.verb, step.obj
@@ -326,6 +341,7 @@ def explain_aws_error(step):
             return ToolError(LOGIN_MESSAGES[code].format(**fields), EXIT_LOGIN)
     table = {"login": LOGIN_FAULT_MESSAGES, "identity": IDENTITY_MESSAGES, "s3": S3_MESSAGES,
              "download": DOWNLOAD_MESSAGES, "bucket": BUCKET_MESSAGES, "own-folder": OWN_FOLDER_MESSAGES,
+             "other-folder": OTHER_FOLDER_MESSAGES,
              "admin": ADMIN_MESSAGES}.get(step.stage, {})
     if code in table:
         return ToolError(table[code].format(**fields), EXIT_AWS)
@@ -493,6 +509,32 @@ def holds_password(parser):
     return any(parser.get(section, "password", fallback="").strip() for section in parser.sections())
 
 
+# COG_AUTH_S3_* variables that are not config keys; any other name with the prefix is a typo worth a warning.
+ENV_ONLY_NAMES = ("NEW_PASSWORD", "MFA_CODE", "AMPLIFY_CONFIG")
+
+
+def unknown_name_warning(name, known, label):
+    """A warning for a name that is not one of known (label names it where it was found), with the closest
+    known name when there is one."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(known)}"
+    return f"{label} is not a setting this tool reads, so it is ignored{hint}"
+
+
+def warn_unknown_names(parser, profile, config_path, environ, warn):
+    """Warn about keys of the profile and COG_AUTH_S3_* variables that no setting has: a typo is never silent."""
+    if parser is not None:
+        for key in parser.options(profile):
+            if key not in CONFIG_KEYS:
+                warn(unknown_name_warning(key, CONFIG_KEYS, f"key {key} in [{profile}] of {config_path}"))
+    known = [ENV_PREFIX + key.upper() for key in CONFIG_KEYS + ENV_ONLY_NAMES]
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            warn(unknown_name_warning(name, known, f"environment variable {name}"))
+
+
 def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
     """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
     environ = os.environ if environ is None else environ
@@ -506,6 +548,8 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
             warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
+            if warn:
+                warn_unknown_names(parser, profile, config_path, {}, warn)
         else:
             found = ", ".join(parser.sections()) or "none"
             raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
@@ -517,6 +561,8 @@ def read_profile(config_path, profile, overrides=None, environ=None, explicit_pa
         value = environ.get(ENV_PREFIX + key.upper(), "").strip()
         if value:
             values[key] = value
+    if warn:
+        warn_unknown_names(None, profile, config_path, environ, warn)
     values.update((k, v) for k, v in (overrides or {}).items() if v)
     values["_profile"], values["_config"] = profile, config_path
     return values
@@ -590,8 +636,12 @@ def require(settings, keys):
     for key in keys:
         if not settings.get(key):
             where = settings.get("_config", DEFAULT_CONFIG)
-            hint = "" if os.path.exists(where) else f" (config file {where} not found)"
-            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}{hint}; "
+            if not os.path.exists(where):
+                # Run from another folder, the missing file is the news; the missing key follows from it.
+                raise ToolError(f"config file {where} not found (looked for {os.path.abspath(where)}), so "
+                                f"'{key}' is missing; run from the folder that holds it, pass --config PATH, "
+                                f"or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
+            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}; "
                             f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
     validate_settings(settings)
 
@@ -736,17 +786,62 @@ def aws_config_path(environ=None):
     return os.path.expanduser(environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config"))
 
 
-def write_aws_profile(path, name, values, force=False):
-    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic.
+# What the AWS CLI accepts as a profile name in its config: botocore reads `[profile NAME]` with
+# configparser (a ] ends the header, # and ; start comments) and then shlex (whitespace splits, quotes
+# and backslashes are consumed).
+AWS_PROFILE_NAME_FORBIDDEN = re.compile(r"[\s\[\]#;'\"\\]")
 
-    Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
-    """
+
+def check_aws_profile_name(name):
+    """Refuse an AWS profile name that botocore would misread or that would inject a section; return it."""
+    if not name or AWS_PROFILE_NAME_FORBIDDEN.search(name) or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ToolError(f"AWS profile name {name!r} is not one the AWS CLI accepts: it must be non-empty, with no "
+                        f"whitespace, brackets, quotes, backslash, '#' or ';'", EXIT_USAGE)
+    return name
+
+
+def aws_config_section(line):
+    """The section a line of an AWS config file opens, as botocore names it, else None:
+    "default", ("profile", NAME) for a profile, or ("other", HEADER) for any other section."""
+    import shlex
+
+    # configparser: the stripped line starting with [ up to its last ]; what follows (a comment) is ignored.
+    match = re.match(r"\[(.+)\]", line.strip())
+    if not match:
+        return None
+    header = match.group(1)
+    if header == "default":
+        return "default"
+    if header.startswith("profile"):  # botocore's test, which also takes [profile   NAME] and [profile "NAME"]
+        try:
+            parts = shlex.split(header)
+        except ValueError:
+            parts = []
+        if len(parts) == 2:
+            return ("profile", parts[1])
+    return ("other", header)
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on path + ".lock" (made 0600): read-modify-writes of one file take turns."""
+    import fcntl
+
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def replace_aws_profile(path, name, values, force):
+    """write_aws_profile's read-modify-write, for a caller that holds the file's lock."""
     header = "[default]" if name == "default" else f"[profile {name}]"
-    # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
-    path = os.path.realpath(path)
+    section = "default" if name == "default" else ("profile", name)
     text = read_config_text(path, "AWS config", "point AWS_CONFIG_FILE at another file")
     lines = (text or "").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
+    start = next((i for i, line in enumerate(lines) if aws_config_section(line) == section), None)
     block = [header + "\n"] + [f"{key} = {value}\n" for key, value in values.items()]
     if start is None:
         status = "created"
@@ -755,7 +850,7 @@ def write_aws_profile(path, name, values, force=False):
             block.insert(0, "\n")
         lines.extend(block)
     else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        end = next((i for i in range(start + 1, len(lines)) if aws_config_section(lines[i])), len(lines))
         current = dict(line.split("=", 1) for line in lines[start + 1:end] if "=" in line
                        and not line.lstrip().startswith(("#", ";")))
         if {key.strip(): value.strip() for key, value in current.items()} == values:
@@ -766,12 +861,25 @@ def write_aws_profile(path, name, values, force=False):
         status = "updated"
         trailing = [line for line in lines[start + 1:end] if not line.strip()][:1]  # keep the blank separator
         lines[start:end] = block + trailing
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        os.makedirs(folder, mode=0o700)
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
     write_private_file(path, "".join(lines).encode(), mode)
     return status
+
+
+def write_aws_profile(path, name, values, force=False):
+    """Set the section of AWS profile NAME in the AWS config file, keeping every other line; atomic, and
+    under a lock beside the file, so parallel writers keep one another's profiles.
+
+    Returns "created", "exists" (already exactly so) or "updated" (a different one replaced, only with force).
+    """
+    check_aws_profile_name(name)
+    # A dotfiles setup links ~/.aws/config elsewhere: replace the file it names, not the link.
+    path = os.path.realpath(path)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    with file_lock(path):
+        return replace_aws_profile(path, name, values, force)
 
 
 # ====================================================================== login: aws clients
@@ -826,8 +934,34 @@ def prefetch_models(services):
     threading.Thread(target=load, name="prefetch-models", daemon=True).start()
 
 
+def credentials_session(credentials):
+    """A boto3 session whose one credential provider answers these botocore credentials (a
+    RefreshableCredentials renews in place), over the process's loaded service models."""
+    import boto3
+    import botocore.credentials
+    import botocore.session
+
+    class Given(botocore.credentials.CredentialProvider):
+        """The credentials this session was made for, ahead of the environment and files."""
+        METHOD = "cog-auth-s3"
+
+        def load(self):
+            """The given credentials."""
+            return credentials
+
+    core = botocore.session.get_session()
+    boto_session()
+    core.register_component("data_loader", _BOTO["botocore"].get_component("data_loader"))
+    core.get_component("credential_provider").insert_before("env", Given())
+    return boto3.session.Session(botocore_session=core)
+
+
 def make_client(service, region, endpoint_url=None, credentials=None, unsigned=False, signature_version=None):
-    """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens."""
+    """A boto3 client; unsigned for Cognito's public calls, so no credential lookup happens.
+
+    credentials: a dict (AccessKeyId, SecretAccessKey, SessionToken), or botocore credentials such as
+    RefreshableCredentials, which the client then renews as it goes.
+    """
     from botocore.config import Config
 
     options = dict(SMALL_CALL_TUNING if service in SMALL_CALL_SERVICES else CLIENT_TUNING,
@@ -837,12 +971,15 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
 
         options["signature_version"] = UNSIGNED
     kwargs = {"region_name": region, "endpoint_url": endpoint_url or None, "config": Config(**options)}
-    if credentials:
+    if isinstance(credentials, dict):
         kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
+    # Inside the step: a session reads AWS_PROFILE, and a missing profile is the user's to fix.
     with aws_step("set up a client for", service, "config"):
-        return boto_session().client(service, **kwargs)
+        session = boto_session() if credentials is None or isinstance(credentials, dict) else \
+            credentials_session(credentials)
+        return session.client(service, **kwargs)
 
 
 # ====================================================================== login
@@ -1002,15 +1139,25 @@ class SignIn:
             raise ToolError(f"the user pool requires MFA and {self.username} has none; it offers to set up only "
                             f"{', '.join(can_setup) or 'nothing'}: give the user a phone number or email address "
                             f"(add-user --phone/--email), then sign in again", EXIT_LOGIN)
+        # The secret is shown only on the terminal: stderr may be a log or a CI transcript. Without
+        # one, nothing is asked of Cognito, so no secret is made that no one can see.
+        terminal = open_terminal()
+        if terminal is None:
+            raise ToolError(f"Cognito asks {self.username} to set up an authenticator app (MFA_SETUP) and there "
+                            f"is no terminal to show its secret on; run `{os.path.basename(sys.argv[0])} login` "
+                            f"in a terminal once", EXIT_LOGIN)
         from urllib.parse import quote
 
-        associated = self.client.associate_software_token(Session=response["Session"])
-        secret = associated["SecretCode"]
-        label = quote(f"{TOTP_ISSUER}:{self.username}")
-        # Printed even with --quiet: without the secret the user can't enrol.
-        print(f"MFA is required: add this account to an authenticator app, then enter its code.\n"
-              f"  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
-              f"  secret: {secret}", file=sys.stderr, flush=True)
+        try:
+            associated = self.client.associate_software_token(Session=response["Session"])
+            secret = associated["SecretCode"]
+            label = quote(f"{TOTP_ISSUER}:{self.username}")
+            # Shown even with --quiet: without the secret the user can't enrol.
+            os.write(terminal, (f"MFA is required: add this account to an authenticator app, then enter its "
+                                f"code.\n  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
+                                f"  secret: {secret}\n").encode())
+        finally:
+            os.close(terminal)
         code, _ = self.code("SOFTWARE_TOKEN_MFA", {})
         verified = self.client.verify_software_token(Session=associated["Session"], FriendlyDeviceName=TOTP_ISSUER,
                                                      UserCode=code["SOFTWARE_TOKEN_MFA_CODE"])
@@ -1088,6 +1235,14 @@ def refresh_id_token(refresh_token, client_id, region, client_secret=None, secre
     return response["AuthenticationResult"]
 
 
+def revoke_refresh_token(refresh_token, client_id, region, client_secret=None, endpoint_url=None):
+    """RevokeToken: Cognito ends the refresh token and the access tokens issued from it."""
+    client = make_client("cognito-idp", region, endpoint_url, unsigned=True)
+    extra = {"ClientSecret": client_secret} if client_secret else {}
+    with aws_step("revoke the refresh token of", "the user", "login", client.meta.endpoint_url):
+        client.revoke_token(Token=refresh_token, ClientId=client_id, **extra)
+
+
 def rotation_refusal(step):
     """True when Cognito refused REFRESH_TOKEN_AUTH because the app client rotates refresh tokens."""
     code, message = error_code(step.error)
@@ -1139,14 +1294,19 @@ CODE_PROMPTS = {
 }
 
 
-def challenge_answerer(mfa_code):
-    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on the terminal (/dev/tty)."""
+def challenge_answerer(mfa_code, no_prompt=None):
+    """Answer sign-in challenges from --mfa-code, the environment, or a prompt on the terminal (/dev/tty);
+    with no_prompt (a message), a challenge that would need the prompt fails with it instead (exit 3)."""
     def answer(name, destination=None):
         if name == "NEW_PASSWORD_REQUIRED":
             value = os.environ.get(ENV_PREFIX + "NEW_PASSWORD")
+            if not value and no_prompt:
+                raise ToolError(no_prompt, EXIT_LOGIN)
             return value or prompt_secret("New password: ", "Cognito requires a new password and there is no "
                                           f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
         value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
+        if not value and no_prompt:
+            raise ToolError(no_prompt, EXIT_LOGIN)
         where = f" to {destination}" if destination else ""
         # getpass prompts on the terminal, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
         return value or prompt_secret(
@@ -1198,7 +1358,7 @@ CACHE_VERSION = 1
 
 
 def cache_dir(environ=None):
-    """The folder holding one cache file per profile."""
+    """The folder holding one cache file per user signed in."""
     environ = os.environ if environ is None else environ
     base = environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and ignored
@@ -1206,20 +1366,33 @@ def cache_dir(environ=None):
     return os.path.join(base, "cog-auth-s3")
 
 
-def cache_path(profile, environ=None):
-    """The cache file of one profile."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", profile)
-    return os.path.join(cache_dir(environ), f"{safe}.json")
+def user_fingerprint(settings):
+    """Who signs in: the user pool, app client and username, at one endpoint.
+
+    Refresh tokens and remembered devices belong to exactly this, whatever profile or config file names it.
+    """
+    parts = [settings.get(k) or "" for k in ("region", "user_pool_id", "client_id", "username")]
+    # Credentials from local_aws must never be handed out for AWS, nor the reverse.
+    parts.append(settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL", ""))
+    return "|".join(parts)
 
 
 def cache_fingerprint(settings):
-    """Ties a cache entry to the pools, user and endpoint it was made for."""
-    parts = [settings.get(k) or "" for k in ("region", "user_pool_id", "client_id", "identity_pool_id",
-                                              "username")]
-    # Credentials from local_aws must never be handed out for AWS, nor the reverse.
-    parts.append(settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL", ""))
-    # Kept in clear (nothing here is secret) so the warm path needs no hashlib.
-    return "|".join(parts)
+    """Ties a cache entry to the user who signed in and the identity pool that gave the credentials."""
+    return user_fingerprint(settings) + "|" + (settings.get("identity_pool_id") or "")
+
+
+def fingerprint_file(fingerprint, suffix, environ=None):
+    """The file in the cache folder named by a hash of fingerprint: no username or pool id in a file name, and
+    two config files (or profiles) naming the same user share it, while two users never do."""
+    import hashlib
+
+    return os.path.join(cache_dir(environ), hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + suffix)
+
+
+def cache_path(settings, environ=None):
+    """The cache file of the user these settings sign in (the profile's name plays no part)."""
+    return fingerprint_file(cache_fingerprint(settings), ".json", environ)
 
 
 def read_private_json(path, warn, what="credential cache"):
@@ -1284,9 +1457,9 @@ def load_cache(path, fingerprint, warn):
     return entry if entry.get("fingerprint") == fingerprint else None
 
 
-def device_path(profile, environ=None):
-    """The file holding the profile's remembered device: it outlives `logout`, as the device does."""
-    return cache_path(profile, environ)[:-len(".json")] + ".device.json"
+def device_path(settings, environ=None):
+    """The file holding the user's remembered device: it outlives `logout`, as the device does."""
+    return fingerprint_file(user_fingerprint(settings), ".device.json", environ)
 
 
 def load_device(path, fingerprint, warn):
@@ -1323,26 +1496,65 @@ def cache_unusable(path, err, warn):
          f"continuing without it (set XDG_CACHE_HOME, or --no-cache)")
 
 
-@contextlib.contextmanager
-def cache_lock(path, warn):
-    """Serialise sign-ins per profile, so parallel AWS CLI calls make one login, not many.
+# How long a run waits for another process's sign-in of the same user, which may sit at a password prompt
+# for ever: the AWS CLI waits on credential_process with no time limit of its own.
+LOCK_WAIT_SECONDS = 10.0
+LOCK_POLL_SECONDS = 0.05
 
-    Yields whether the cache is usable; a folder that can't be used means a warning, not a crash.
+
+class CacheLock(collections.namedtuple("CacheLock", "held busy")):
+    """What cache_lock got: held, the cache is ours to read and write; else busy says who holds the lock
+    (another sign-in), or is "" when the cache folder can't be used at all."""
+
+
+def lock_holder(fd, lock):
+    """Who holds the lock file (its holder writes its pid there), for the message of a run that gave up waiting."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.pread(fd, 32, 0).decode().strip())
+        os.kill(pid, 0)  # OSError when no such process: the number is stale, not the holder
+        return f"process {pid}, lock {lock}"
+    return f"lock {lock}"
+
+
+@contextlib.contextmanager
+def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
+    """Serialise sign-ins per user, so parallel AWS CLI calls make one login, not many: a CacheLock.
+
+    A folder that can't be used means a warning, not a crash; another process holding the lock
+    longer than `wait` seconds means a CacheLock that is not held and says who is busy.
     """
     import fcntl
+    import time
 
+    lock = path + ".lock"
     try:
         ensure_private_dir(os.path.dirname(path))
         if os.path.isdir(path) and not os.path.islink(path):
             raise IsADirectoryError(0, f"{os.path.basename(path)} in it is a folder, not a file")
-        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as err:
         cache_unusable(path, err, warn)
-        yield False
+        yield CacheLock(False, "")
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield True
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield CacheLock(False, lock_holder(fd, lock))
+                    return
+                time.sleep(LOCK_POLL_SECONDS)
+        with contextlib.suppress(OSError):  # only for the message of whoever waits on us
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield CacheLock(True, "")
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # still held: the next waiter never reads our pid as its holder's
     finally:
         os.close(fd)
 
@@ -1377,7 +1589,7 @@ class Session(collections.namedtuple("Session", "identity_id credentials id_toke
                    entry.get("internal_username"), "cache", entry.get("rotation") is True)
 
     def cache_entry(self, fingerprint):
-        """The cache entry that stores this session for the profile with this fingerprint."""
+        """The cache entry that stores this session for the user and identity pool with this fingerprint."""
         return {"version": CACHE_VERSION, "fingerprint": fingerprint,
                 **{field: getattr(self, field) for field in self.CACHED}}
 
@@ -1412,12 +1624,14 @@ def session_from_token(settings, id_token, refresh_token, identity_id, source):
     return Session(identity_id, credentials, id_token, refresh_token, internal_username(id_token), source)
 
 
-def renew(settings, entry, out, device=None):
+def renew(settings, entry, out, device=None, keep=None):
     """Renew with the cached refresh token: (Session, None), or (None, Cognito's reason) when it is refused,
     so a password sign-in follows.
 
     A client that rotates refresh tokens refuses REFRESH_TOKEN_AUTH; then GetTokensFromRefreshToken
-    is used, now and (remembered in the cache) from then on, and its new refresh token is kept.
+    is used, now and (remembered in the cache) from then on. Its new refresh token goes to
+    keep(entry) the moment it arrives: the old one is dead, and a failure of the calls that follow must
+    not lose the session.
     """
     rotation = entry.get("rotation") is True
     result = None
@@ -1436,14 +1650,16 @@ def renew(settings, entry, out, device=None):
             out.note(f"Cognito refused the cached session ({message.rstrip('.') or code}); signing in again")
             return None, message.rstrip(".") or code
     out.trace("renewed the session with the refresh token")
-    session = session_from_token(settings, result["IdToken"], result.get("RefreshToken") or entry["refresh_token"],
-                                 entry["identity_id"], "refresh")
+    refresh_token = result.get("RefreshToken") or entry["refresh_token"]
+    if keep and (refresh_token != entry["refresh_token"] or rotation != (entry.get("rotation") is True)):
+        keep({**entry, "refresh_token": refresh_token, "id_token": result["IdToken"], "rotation": rotation})
+    session = session_from_token(settings, result["IdToken"], refresh_token, entry["identity_id"], "refresh")
     return session._replace(rotation=rotation), None
 
 
-def sign_in_tokens(settings, out, mfa_code, device=None):
+def sign_in_tokens(settings, out, mfa_code, device=None, no_prompt=None):
     """Cognito's AuthenticationResult of a sign-in as the profile's sign_in says (SRP by default), through
-    the remembered device, if any."""
+    the remembered device, if any; no_prompt: see challenge_answerer."""
     region, endpoint = settings["region"], settings.get("endpoint_url")
     client = make_client("cognito-idp", region, endpoint, unsigned=True)
     load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
@@ -1452,16 +1668,16 @@ def sign_in_tokens(settings, out, mfa_code, device=None):
     password = settings.get("password") or (lambda: password_for(settings))
     return authenticate_user(settings["username"], password, settings["user_pool_id"],
                              settings["client_id"], region, settings.get("client_secret"), endpoint,
-                             answer_challenge=challenge_answerer(mfa_code), client=client,
+                             answer_challenge=challenge_answerer(mfa_code, no_prompt), client=client,
                              sign_in=settings.get("sign_in") or "srp", note=out.note, device=device)
 
 
-def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None):
+def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None, no_prompt=None):
     """Sign in as the profile's sign_in says, then the identity id and credentials.
 
     A new device Cognito hands out goes to keep_device(AuthenticationResult), to be confirmed and kept.
     """
-    result = sign_in_tokens(settings, out, mfa_code, device)
+    result = sign_in_tokens(settings, out, mfa_code, device, no_prompt)
     if keep_device and "NewDeviceMetadata" in result:
         keep_device(result)
     known_id = entry["identity_id"] if entry else None
@@ -1481,23 +1697,34 @@ def save_device(path, fingerprint, settings, tokens, remember, out):
         cache_unusable(path, err, out.warn)
 
 
-def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=None, remember_device=False,
-                     renew_now=False):
-    """Under the profile's lock: reuse what another process cached, else renew or sign in, and cache it.
+def store_session(path, entry, out):
+    """Write a cache entry (atomically, 0600); a cache that can't be written costs a warning, not the run."""
+    try:
+        save_cache(path, entry)
+        out.trace(f"cached the session in {path}")
+    except OSError as err:
+        cache_unusable(path, err, out.warn)
+
+
+def renew_or_sign_in(settings, out, path, mfa_code, usable, dead=None, remember_device=False, renew_now=False):
+    """Under the user's lock: reuse what another process cached, else renew or sign in, and cache it.
 
     A device Cognito hands out at sign-in is confirmed and kept beside the cache (device_path).
     """
+    fingerprint, who = cache_fingerprint(settings), user_fingerprint(settings)
     # Another process may have renewed the session while we waited for the lock.
     entry = load_cache(path, fingerprint, out.warn) if usable else None
     if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
         return Session.from_cache(entry)
-    device_file = device_path(settings["_profile"])
-    device = load_device(device_file, fingerprint, out.warn) if usable else None
-    session, refused = renew(settings, entry, out, device) if entry and entry.get("refresh_token") else (None, None)
+    device_file = device_path(settings)
+    device = load_device(device_file, who, out.warn) if usable else None
+    keep = (lambda renewed: store_session(path, renewed, out)) if usable else None
+    session, refused = renew(settings, entry, out, device, keep) if entry and entry.get("refresh_token") \
+        else (None, None)
     if session is None:
         def keep_device(tokens):
             """Confirm the new device and keep its secrets."""
-            save_device(device_file, fingerprint, settings, tokens, remember_device, out)
+            save_device(device_file, who, settings, tokens, remember_device, out)
         try:
             session = sign_in(settings, out, entry, mfa_code, device, keep_device if usable else None)
         except ToolError as err:
@@ -1507,32 +1734,43 @@ def renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead=No
             raise ToolError(f"Cognito refused the session's refresh token ({refused}), and {err}",
                             EXIT_LOGIN) from None
         session = session._replace(rotation=bool(entry and entry.get("rotation") is True))
-    if not usable:
-        return session
-    try:
-        save_cache(path, session.cache_entry(fingerprint))
-        out.trace(f"cached credentials in {path}")
-    except OSError as err:
-        cache_unusable(path, err, out.warn)
+    if usable:
+        store_session(path, session.cache_entry(fingerprint), out)
     return session
 
 
-def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False, renew_now=False):
+def sign_in_beside_busy_lock(settings, out, mfa_code, busy, uncached_ok=True):
+    """Another process's sign-in of this user held the lock past LOCK_WAIT_SECONDS: sign in without the cache
+    when nothing needs a prompt (a password at hand) and uncached_ok, else exit 3 saying who is busy."""
+    message = (f"another sign-in of {settings['username']} is in progress ({busy}) and did not end within "
+               f"{LOCK_WAIT_SECONDS:g} s; finish it (it may be waiting at a prompt) or end it, then run again")
+    if not settings.get("password") or not uncached_ok:
+        raise ToolError(message, EXIT_LOGIN)
+    out.note(f"another sign-in of {settings['username']} is in progress ({busy}); signing in without the cache")
+    device = load_device(device_path(settings), user_fingerprint(settings), out.warn)
+    return sign_in(settings, out, None, mfa_code, device, no_prompt=message)
+
+
+def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, remember_device=False, renew_now=False,
+                 uncached_ok=True):
     """The user's Session: from the cache, a token refresh, or a password sign-in.
 
     settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
     credentials are not reused, whatever their Expiration says. renew_now skips credentials that are
-    still valid, for whoever needs the longest-lived ones (`share`).
+    still valid, for whoever needs the longest-lived ones (`share`). uncached_ok: when another sign-in
+    holds the lock too long, sign in without the cache (if no prompt is needed) rather than exit 3.
     """
-    path, fingerprint = cache_path(settings["_profile"]), cache_fingerprint(settings)
+    path = cache_path(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
-    entry = load_cache(path, fingerprint, out.warn)
+    entry = load_cache(path, cache_fingerprint(settings), out.warn)
     if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
         out.trace(f"using cached credentials from {path}")
         return Session.from_cache(entry)
-    with cache_lock(path, out.warn) as usable:
-        return renew_or_sign_in(settings, out, path, fingerprint, mfa_code, usable, dead, remember_device, renew_now)
+    with cache_lock(path, out.warn) as lock:
+        if lock.busy:
+            return sign_in_beside_busy_lock(settings, out, mfa_code, lock.busy, uncached_ok)
+        return renew_or_sign_in(settings, out, path, mfa_code, lock.held, dead, remember_device, renew_now)
 
 
 # ====================================================================== s3
@@ -1557,8 +1795,10 @@ UPLOAD_ARGS = {"ChecksumAlgorithm": "CRC32"}
 TREE_IN_FLIGHT = 64
 # SigV4 presigned URLs live at most 7 days.
 PRESIGN_MAX_SECONDS = 7 * 24 * 3600
-# How long Ctrl-C waits for the aborts of open multipart uploads before the tool ends anyway.
-ABORT_GRACE = 3
+# How long Ctrl-C waits for the aborts of open multipart uploads before the tool ends anyway. The wait
+# ends as soon as they are answered (a second Ctrl-C ends it too); 3 s was too short for a loaded machine
+# or a slow link, where a new connection and the abort can take seconds, and the upload stayed open.
+ABORT_GRACE = 10
 
 
 def user_folder(template, identity_id):
@@ -1673,10 +1913,75 @@ def client_writes(client):
     return writes
 
 
-def s3_client(credentials, region, endpoint_url=None):
-    """An S3 client signed with the user's temporary credentials."""
+# What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
+# revoked session, a clock that is wrong) or that it no longer knows.
+DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
+SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def renewing_credentials(credentials, renew):
+    """botocore RefreshableCredentials over the session's credentials, renewed in place by renew(why) -> new
+    credentials (the dict a Session holds): by botocore when their Expiration nears (15 minutes before it,
+    blocking from 10), and at once when S3 has called them dead (renew_when_refused).
+    """
+    from botocore.credentials import RefreshableCredentials
+
+    class Renewing(RefreshableCredentials):
+        """RefreshableCredentials that also renew when the access key in use was refused."""
+        current, refused, refusal = credentials["AccessKeyId"], None, ""
+
+        def refresh_needed(self, refresh_in=None):
+            """Refused by S3, or as botocore judges by the Expiration."""
+            return self.refused == self.current or super().refresh_needed(refresh_in)
+
+    def metadata(creds):
+        return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"], "expiry_time": creds["Expiration"]}
+
+    def refresh():
+        why = f"S3 refused them ({live.refusal})" if live.refused == live.current else \
+            f"they expire at {live.expiration}"
+        renewed = renew(why)
+        live.current, live.expiration = renewed["AccessKeyId"], renewed["Expiration"]
+        return metadata(renewed)
+
+    live = Renewing.create_from_metadata(metadata(credentials), refresh, "cog-auth-s3")
+    live.expiration = credentials["Expiration"]
+    return live
+
+
+def renew_when_refused(client, credentials):
+    """Make a request S3 refuses as signed with dead credentials (DEAD_SESSION_CODES) be renewed and sent
+    once more, signed anew: a transfer keeps its parts and its multipart upload instead of starting over."""
+    def note_signer(request, **kwargs):
+        """Which access key signed the request (registered after the signer)."""
+        found = SIGNED_KEY_RE.search(str(request.headers.get("Authorization", "")))
+        request.context["cog_auth_s3_signed_by"] = found.group(1) if found else None
+
+    def retry_renewed(response, request_dict, **kwargs):
+        """A retry at once (0 s) for the first refusal of a request as dead; None leaves it to botocore."""
+        context = request_dict["context"]
+        code = response[1].get("Error", {}).get("Code") if response else None
+        if code not in DEAD_SESSION_CODES or context.get("cog_auth_s3_renewed"):
+            return None
+        context["cog_auth_s3_renewed"] = True
+        # Only the key in use is renewed: parts refused together make one renewal, not one each.
+        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), code
+        return 0
+
+    client.meta.events.register_last("request-created", note_signer)
+    client.meta.events.register_first("needs-retry.s3", retry_renewed)
+
+
+def s3_client(credentials, region, endpoint_url=None, renew=None):
+    """An S3 client signed with the user's temporary credentials; with renew (see renewing_credentials)
+    they renew in place, so transfers outlive them."""
+    live = renewing_credentials(credentials, renew) if renew else credentials
     # SigV4 said outright: botocore would presign `share` links with the legacy SigV2 in us-east-1.
-    return make_client("s3", region, endpoint_url, credentials=credentials, signature_version="s3v4")
+    client = make_client("s3", region, endpoint_url, credentials=live, signature_version="s3v4")
+    if renew:
+        renew_when_refused(client, live)
+    return client
 
 
 def strict_reads():
@@ -1777,7 +2082,9 @@ def interruptible(manager, on_interrupt):
     except KeyboardInterrupt:
         raise Interrupted(on_interrupt()) from None
     except BaseException as err:
-        manager.shutdown(cancel=True, cancel_msg=one_line(err))
+        # The manager's own exit cancels the rest, with err's text. Not shutdown(cancel=True, cancel_msg=...):
+        # s3transfer 0.17.1 passes cancel_msg on as the exception type ("'str' object is not callable").
+        manager.__exit__(type(err), err, err.__traceback__)
         raise
     else:
         manager.shutdown()
@@ -1844,9 +2151,9 @@ class DirectS3:
         for attempt in range(1, 100):
             request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
             request.context.update(self.PAYLOAD_CONTEXT)
-            signer = self.client._request_signer
-            S3SigV4Auth(self.client._get_credentials().get_frozen_credentials(), signer.signing_name,
-                        signer.region_name).add_auth(request)
+            signer, frozen = self.client._request_signer, self.client._get_credentials().get_frozen_credentials()
+            S3SigV4Auth(frozen, signer.signing_name, signer.region_name).add_auth(request)
+            request_dict["context"]["cog_auth_s3_signed_by"] = frozen.access_key  # as renew_when_refused notes it
             response, caught = None, None
             try:
                 http_response = self.client._endpoint.http_session.send(request.prepare())
@@ -1969,11 +2276,23 @@ class Transfers:
         return self.managed().download(self.bucket, key, path, extra_args={"ChecksumMode": "ENABLED"},
                                        subscribers=list(subscribers))
 
-    def shutdown(self, cancel=False, cancel_msg=""):
-        """Wait for (or with cancel, drop) what is queued, as TransferManager.shutdown does."""
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+    def shutdown(self):
+        """Wait for everything queued, as TransferManager.shutdown does."""
+        self.pool.shutdown()
         if self.manager is not None:
-            self.manager.shutdown(cancel=cancel, cancel_msg=cancel_msg)
+            self.manager.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        """Wait for the rest, or after an error drop what is queued and cancel the manager's with it."""
+        if exc_type is None:
+            self.shutdown()
+            return
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.manager is not None:
+            self.manager.__exit__(exc_type, exc, traceback)
 
 
 def upload_outcome(path, key, bucket, future, info, writes):
@@ -2013,9 +2332,15 @@ def stop_uploads(client, bucket, pairs, futures, writes):
 
     def abort():
         for key, upload_id in uploads.items():
-            with contextlib.suppress(AwsStepError), aws_step("abort the upload of", key, "s3"):
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-                aborted.append(key)
+            try:
+                with aws_step("abort the upload of", key, "s3"):
+                    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except AwsStepError as step:
+                # s3transfer's own clean-up of the cancelled upload may abort it first: then it is gone all
+                # the same (had it completed, its key would be stored or in doubt, said above).
+                if error_code(step.error)[0] != "NoSuchUpload":
+                    continue
+            aborted.append(key)
 
     if uploads:
         worker = threading.Thread(target=abort, name="abort-uploads", daemon=True)
@@ -2177,6 +2502,30 @@ class Transfer(collections.namedtuple("Transfer", "upload path key size etag mti
     """One file of a tree transfer: upload path to key, or download key to path (size, ETag, time as listed)."""
 
 
+def delete_object(client, bucket, key):
+    """Delete one object."""
+    with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
+        client.delete_object(Bucket=bucket, Key=key)
+
+
+def changed_upload(client, bucket, transfer, before, stored):
+    """The error for a tree upload whose file changed while it was read (exit 2). What was stored may mix old
+    and new bytes yet look newer than the file, so it is deleted again: the next sync uploads the file."""
+    uri = f"s3://{bucket}/{transfer.key}"
+    change = file_change(transfer.path, before)
+    if not stored:
+        outcome = f"nothing was stored at {uri}"
+    else:
+        try:
+            delete_object(client, bucket, transfer.key)
+            outcome = f"what was stored at {uri} may mix old and new bytes, so it was deleted again"
+        except AwsStepError as step:
+            outcome = (f"{uri} was stored and may mix old and new bytes, and deleting it failed "
+                       f"({error_code(step.error)[0] or one_line(step.error)}); upload the file with put")
+    return ToolError(f"{shown_path(transfer.path)} changed while it was being uploaded ({change}); {outcome}; run "
+                     f"again when it has stopped changing", EXIT_USAGE)
+
+
 def transfer_tree(client, bucket, transfers, on_done):
     """Run Transfers through one transfer manager, a bounded number in flight, so memory stays flat.
 
@@ -2201,34 +2550,38 @@ def transfer_tree(client, bucket, transfers, on_done):
 
     pending = collections.deque()
 
-    def finish(transfer, future):
+    def finish(transfer, future, before):
         verb = "put" if transfer.upload else "get"
-        with aws_step(verb, f"s3://{bucket}/{transfer.key}", "s3"), \
-                local_file_errors("read" if transfer.upload else "write", transfer.path):
-            future.result()
+        try:
+            with aws_step(verb, f"s3://{bucket}/{transfer.key}", "s3"), \
+                    local_file_errors("read" if transfer.upload else "write", transfer.path):
+                future.result()
+        except (ToolError, AwsStepError) as err:
+            if not transfer.upload or not file_change(transfer.path, before):
+                raise
+            raise changed_upload(client, bucket, transfer, before, stored=False) from err
+        if transfer.upload and file_change(transfer.path, before):
+            raise changed_upload(client, bucket, transfer, before, stored=True)
         on_done(transfer)
 
-    moving = Transfers(client, bucket, client_writes(client))
-    try:
+    with Transfers(client, bucket, client_writes(client)) as moving:
         for transfer in transfers:
+            before = None
             if transfer.upload:
+                # put's check, file by file: a file rewritten while its parts are read may be stored mixed.
                 with local_file_errors("read", transfer.path):
-                    size = os.stat(transfer.path).st_size
-                future = moving.upload(transfer.path, transfer.key, size)
+                    before = os.stat(transfer.path)
+                future = moving.upload(transfer.path, transfer.key, before.st_size)
             else:
                 with local_file_errors("write", transfer.path):
                     os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
                 future = moving.download(transfer.key, transfer.path, transfer.size,
                                          [Listed(transfer.size, transfer.etag)] if transfer.etag else [])
-            pending.append((transfer, future))
+            pending.append((transfer, future, before))
             if len(pending) >= TREE_IN_FLIGHT:
                 finish(*pending.popleft())
         while pending:
             finish(*pending.popleft())
-    except BaseException as err:
-        moving.shutdown(cancel=True, cancel_msg=one_line(err))
-        raise
-    moving.shutdown()
 
 
 def delete_objects(client, bucket, keys):
@@ -2265,12 +2618,6 @@ def head_object(client, bucket, key):
         return client.head_object(Bucket=bucket, Key=key)
 
 
-def delete_object(client, bucket, key):
-    """Delete one object."""
-    with aws_step("delete", f"s3://{bucket}/{key}", "s3"):
-        client.delete_object(Bucket=bucket, Key=key)
-
-
 def key_listed(client, bucket, key):
     """Whether a listing of the key as a prefix shows the key itself; None when that listing is refused too.
 
@@ -2285,6 +2632,17 @@ def key_listed(client, bucket, key):
             return None
         raise
     return any(item["Key"] == key for item in page.get("Contents", []))  # the key sorts first under itself
+
+
+def holds_objects(client, bucket, prefix):
+    """Whether any object lies under prefix; False when that listing is refused too."""
+    try:
+        with aws_step("list", f"s3://{bucket}/{prefix}", "s3"):
+            return bool(client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("Contents"))
+    except AwsStepError as step:
+        if error_code(step.error)[0] == "AccessDenied":
+            return False
+        raise
 
 
 def object_exists(client, bucket, key):
@@ -2303,11 +2661,12 @@ def object_exists(client, bucket, key):
 
 
 @contextlib.contextmanager
-def bucket_diagnosis(client_of, bucket, folder):
-    """Say why a request in the user's own folder was refused: list that folder once, which tells a
-    missing bucket (NoSuchBucket) from one the role may not use (AccessDenied) from a policy that
-    lacks just the permission refused (the listing works). Only on failure: no extra request (and no
-    client, which client_of() makes) otherwise."""
+def bucket_diagnosis(client_of, bucket, folder, own=None):
+    """Say why a request in folder was refused: list the user's own folder (own, else folder) once, which
+    tells a missing bucket (NoSuchBucket) from one the role may not use (AccessDenied) from a policy that
+    lacks just the permission refused, or reaches only the own folder when folder is another (the listing
+    works). Only on failure: no extra request (and no client, which client_of() makes) otherwise."""
+    own = own or folder
     try:
         yield
     except AwsStepError as step:
@@ -2318,11 +2677,13 @@ def bucket_diagnosis(client_of, bucket, folder):
             raise AwsStepError(step.error, "use", bucket, "bucket") from step
         try:
             with aws_step("list your folder in", bucket, "bucket"):
-                client_of().list_objects_v2(Bucket=bucket, Prefix=folder, MaxKeys=1)
+                client_of().list_objects_v2(Bucket=bucket, Prefix=own, MaxKeys=1)
         except AwsStepError as check:
             if error_code(check.error)[0] not in ("AccessDenied", "NoSuchBucket"):
                 raise step from None
             raise AwsStepError(check.error, "use", bucket, "bucket") from step
+        if folder != own:
+            raise AwsStepError(step.error, step.verb, step.obj, "other-folder") from step
         # A read refused in your own folder may be S3's answer for a key that is not there.
         key = step.obj[len(f"s3://{bucket}/"):] if step.obj.startswith(f"s3://{bucket}/") else ""
         if step.verb in ("get", "look up") and key.startswith(folder) \
@@ -2331,89 +2692,209 @@ def bucket_diagnosis(client_of, bucket, folder):
         raise AwsStepError(step.error, step.verb, step.obj, "own-folder") from step
 
 
+# The isolation probe (`run --try-identity`) asks S3 itself, with the user's credentials, for what
+# another identity has. It sends only requests that leave that identity's data as it was. Each
+# answer is one entry: {"verb", "action" (the S3 API), "permission" (the IAM action S3 checks),
+# "uri", "result", "detail"}; result is "allowed", "refused", "unproven" (refused, but for a key no
+# listing showed, which S3 refuses as it refuses a forbidden one when the caller may not list), or
+# "undecided" (S3 found the request itself wrong, 400, which says nothing about the permission).
+PROBE_REFUSED = ("AccessDenied",)
+# S3 authorizes an object request before it looks the object up: one of these proves the permission.
+PROBE_MISSING = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload")
+# Listings of another folder and of the bucket: (action, permission, client method, its page-size
+# parameter, the parameter that starts a prefix-less listing after a key).
+PROBE_LISTINGS = (
+    ("ListObjectsV2", "s3:ListBucket", "list_objects_v2", "MaxKeys", "StartAfter"),
+    ("ListObjectVersions", "s3:ListBucketVersions", "list_object_versions", "MaxKeys", "KeyMarker"),
+    ("ListMultipartUploads", "s3:ListBucketMultipartUploads", "list_multipart_uploads", "MaxUploads", "KeyMarker"),
+)
+# Reads of one existing object: (action, permission, client method, extra parameters); each is
+# tried on the object itself and on a version of it (VersionId=null where no version was listed,
+# which names the object of a bucket that was never versioned), whose permission is named in
+# PROBE_VERSION_PERMISSIONS.
+PROBE_READS = (
+    ("GetObject", "s3:GetObject", "get_object", {}),
+    ("HeadObject", "s3:GetObject", "head_object", {}),
+    ("GetObjectTagging", "s3:GetObjectTagging", "get_object_tagging", {}),
+    ("GetObjectAcl", "s3:GetObjectAcl", "get_object_acl", {}),
+    ("GetObjectAttributes", "s3:GetObjectAttributes", "get_object_attributes",
+     {"ObjectAttributes": ["ETag", "ObjectSize"]}),
+)
+PROBE_VERSION_PERMISSIONS = {
+    "s3:GetObject": "s3:GetObjectVersion", "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl", "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+}
+# What the probe never sends, because an allowed request would change the other identity's objects
+# or the bucket every user shares: (action, permission, why). `doctor` decides them (and every
+# other S3 action) from the policies, without a request.
+THEIR_OBJECTS = "it would change an object of theirs"
+THE_BUCKET = "it would change the bucket every user shares"
+PROBE_NOT_TRIED = (
+    ("PutObjectAcl", "s3:PutObjectAcl", THEIR_OBJECTS),
+    ("PutObjectTagging", "s3:PutObjectTagging", THEIR_OBJECTS),
+    ("DeleteObjectTagging", "s3:DeleteObjectTagging", THEIR_OBJECTS),
+    ("PutObjectRetention", "s3:PutObjectRetention", THEIR_OBJECTS),
+    ("PutObjectLegalHold", "s3:PutObjectLegalHold", THEIR_OBJECTS),
+    ("RestoreObject", "s3:RestoreObject", THEIR_OBJECTS),
+    ("DeleteObject of an existing version", "s3:DeleteObjectVersion", THEIR_OBJECTS),
+    ("PutBucketPolicy", "s3:PutBucketPolicy", THE_BUCKET),
+    ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", THE_BUCKET),
+    ("PutBucketAcl", "s3:PutBucketAcl", THE_BUCKET),
+    ("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls", THE_BUCKET),
+    ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", THE_BUCKET),
+    ("PutBucketVersioning", "s3:PutBucketVersioning", THE_BUCKET),
+    ("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration", THE_BUCKET),
+    ("PutBucketReplication", "s3:PutReplicationConfiguration", THE_BUCKET),
+    ("PutBucketCors", "s3:PutBucketCORS", THE_BUCKET),
+    ("DeleteBucket", "s3:DeleteBucket", THE_BUCKET),
+)
+NO_KEY_KNOWN = ("no object of theirs is known: no listing showed one, and S3 refuses a missing key as it "
+                "refuses a forbidden one; name one with --try-key KEY")
+
+
+def probe_entry(verb, action, permission, uri, result, detail):
+    """One request of the isolation probe and S3's answer to it."""
+    return {"verb": verb, "action": action, "permission": permission, "uri": uri, "result": result,
+            "detail": detail}
+
+
 def probe_call(verb, uri, call, **params):
-    """One isolation probe request: (its response, None), or (None, the refusal code) when AWS refused it."""
+    """One isolation probe request: (its response, None), or (None, the error code) when S3 refused it,
+    said what it acted on is missing, or found the request itself wrong (400)."""
     try:
         with aws_step(verb, uri, "s3"):
             return call(**params), None
     except AwsStepError as step:
         code = error_code(step.error)[0]
-        if code != "AccessDenied":
+        status = getattr(step.error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code not in PROBE_REFUSED + PROBE_MISSING and status != 400:
             raise
-        return None, code
+        return None, code or "400"
 
 
-def probe_result(result, uri, detail):
-    """One verb's line of the isolation report."""
-    return {"result": result, "uri": uri, "detail": detail}
+def probe_verdict(code, seen=True):
+    """(result, detail) of one probe request from its error code (None: it worked); a refusal of an object
+    no listing showed is unproven, as S3 refuses a missing object alike to a caller who may not list."""
+    if code is None:
+        return "allowed", "S3 answered it"
+    if code in PROBE_MISSING:
+        return "allowed", f"S3 answered {code}, which it does only after granting the permission"
+    if code not in PROBE_REFUSED:
+        return "undecided", f"S3 answered {code}, which tells nothing about the permission"
+    return ("refused", code) if seen else \
+        ("unproven", f"{code}, but no listing showed this key: S3 refuses a missing one alike")
+
+
+def probe_key(folder):
+    """A random key in folder that no one has written."""
+    import secrets
+
+    return f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
 
 
 def probe_write(client, bucket, folder):
-    """Try to write a new random key into folder; what got through is deleted again."""
-    import secrets
-
-    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+    """Try to write a new random key into folder; what got through is deleted again (in a versioned bucket,
+    its version, else a delete marker would hide it and keep it)."""
+    key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
     try:
         # If-None-Match: a probe never replaces anything; AWS checks permission before the precondition.
-        _, refused = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
-                                Body=b"cog_auth_s3 isolation probe; delete me\n")
+        response, code = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
+                                    Body=b"cog_auth_s3 isolation probe; delete me\n")
     except AwsStepError as step:
         if error_code(step.error)[0] != "PreconditionFailed":
             raise
-        return probe_result("allowed", uri, "the write reached the precondition check: an object of that "
-                                            "name already existed and was left as it was")
-    if refused:
-        return probe_result("refused", uri, refused)
+        return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed",
+                           "the write reached the precondition check: an object of that name already existed "
+                           "and was left as it was")
+    if code:
+        return probe_entry("write", "PutObject", "s3:PutObject", uri, *probe_verdict(code))
+    version = {"VersionId": response["VersionId"]} if response.get("VersionId") else {}
     try:
-        delete_object(client, bucket, key)
+        with aws_step("delete", uri, "s3"):
+            client.delete_object(Bucket=bucket, Key=key, **version)
         outcome = "the probe object was deleted again"
     except AwsStepError:
-        outcome = "the probe object could not be deleted; remove it by hand"
-    return probe_result("allowed", uri, outcome)
+        outcome = f"the probe object could not be deleted; remove it by hand{' (its version)' if version else ''}"
+    return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed", outcome)
 
 
-def probe_delete(client, bucket, folder):
-    """Try to delete a random key that does not exist in folder, so nothing can be lost."""
-    import secrets
-
-    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+def probe_harmless(client, bucket, folder):
+    """Requests that change nothing even when allowed: delete the null version of a random key that does not
+    exist, then the key (in a versioned bucket that makes a delete marker, which is removed again), and
+    abort a made-up multipart upload of it."""
+    key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
-    _, refused = probe_call("delete", uri, client.delete_object, Bucket=bucket, Key=key)
-    return probe_result("refused", uri, refused) if refused else \
-        probe_result("allowed", uri, "S3 accepted deleting a key in that folder (the key did not exist)")
+    tries = (
+        ("delete", "DeleteObject", "s3:DeleteObjectVersion", f"{uri}?versionId=null", client.delete_object,
+         {"VersionId": "null"}),
+        ("delete", "DeleteObject", "s3:DeleteObject", uri, client.delete_object, {}),
+        ("write", "AbortMultipartUpload", "s3:AbortMultipartUpload", f"{uri}?uploadId=cog-auth-s3-probe",
+         client.abort_multipart_upload, {"UploadId": "cog-auth-s3-probe"}),
+    )
+    entries = []
+    for verb, action, permission, where, call, extra in tries:
+        response, code = probe_call(verb, where, call, Bucket=bucket, Key=key, **extra)
+        result, detail = probe_verdict(code)
+        if response and response.get("DeleteMarker") and response.get("VersionId"):
+            try:
+                with aws_step("delete", uri, "s3"):
+                    client.delete_object(Bucket=bucket, Key=key, VersionId=response["VersionId"])
+                detail += "; the delete marker it made was removed again"
+            except AwsStepError:
+                detail += "; the delete marker it made could not be removed: remove it by hand"
+        entries.append(probe_entry(verb, action, permission, where, result, detail))
+    return entries
 
 
-def probe_list(client, bucket, folder):
-    """Try to list folder (one key at most); returns (the verb's result, a key it revealed or None)."""
-    uri = f"s3://{bucket}/{folder}"
-    response, refused = probe_call("list", uri, client.list_objects_v2, Bucket=bucket, Prefix=folder, MaxKeys=1)
-    if refused:
-        return probe_result("refused", uri, refused), None
-    keys = [item["Key"] for item in response.get("Contents", [])]
-    detail = f"the listing showed {keys[0]}" if keys else "the listing was allowed (the folder is empty)"
-    return probe_result("allowed", uri, detail), keys[0] if keys else None
+def probe_listings(client, bucket, folder, parent):
+    """List their folder, the folders' parent and the bucket root (with no prefix and with an empty one)
+    every way S3 can, with and without a delimiter, as a policy's condition may let one of them through;
+    one item each. A wider listing starts after folder, so what it shows first is theirs if they have any.
+
+    Returns (the entries, {key: version id or None} of the objects of folder that were seen).
+    """
+    scopes = [(folder, {"Prefix": folder})] + ([(parent, {"Prefix": parent})] if parent else []) + \
+        [("", {}), ("", {"Prefix": ""})]
+    entries, seen = [], {}
+    for where, scope in scopes:
+        for delimiter in ({}, {"Delimiter": "/"}):
+            shown_query = [f"{name.lower()}={value}" for name, value in {**scope, **delimiter}.items()
+                           if name == "Delimiter" or not value]  # what the path does not already say
+            uri = f"s3://{bucket}/{where}" + (f"?{'&'.join(shown_query)}" if shown_query else "")
+            for action, permission, method, page, after in PROBE_LISTINGS:
+                params = {"Bucket": bucket, page: 1, **scope, **delimiter, **({after: folder} if where != folder
+                                                                               else {})}
+                response, code = probe_call("list", uri, getattr(client, method), **params)
+                if code:
+                    entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
+                    continue
+                items = response.get("Contents") or response.get("Versions") or response.get("Uploads") or []
+                shown = [item["Key"] for item in items] + [item["Prefix"] for item in response.get("CommonPrefixes")
+                                                           or []]
+                entries.append(probe_entry("list", action, permission, uri, "allowed",
+                                           f"the listing showed {shown[0]}" if shown else "the listing was allowed"))
+                if action != "ListMultipartUploads":  # an upload's key is not an object yet
+                    seen.update((item["Key"], item.get("VersionId")) for item in items
+                                if item["Key"].startswith(folder) and item["Key"] not in seen)
+    return entries, seen
 
 
-def probe_read(client, bucket, folder, listed_key, try_key):
-    """Try to read an existing key of folder: one the listing revealed, else try_key; else say why not."""
-    key = listed_key or try_key
-    if key is None:
-        return probe_result("not tested", f"s3://{bucket}/{folder}",
-                            "no key in that folder is known and S3 refuses a missing key as it refuses "
-                            "a forbidden one; name an object of that user with --try-key KEY")
+def probe_reads(client, bucket, key, version_id, listed):
+    """Every read of one object, of itself and of a version of it; a refusal proves isolation only when
+    the object was listed (exists)."""
     uri = f"s3://{bucket}/{key}"
-    try:
-        response, refused = probe_call("read", uri, client.get_object, Bucket=bucket, Key=key)
-    except AwsStepError as step:
-        if error_code(step.error)[0] not in ("NoSuchKey", "NotFound"):
-            raise
-        return probe_result("not tested", uri, "that key does not exist; name an existing object with --try-key")
-    if refused:
-        proof = "" if listed_key else "; this proves isolation only if that key exists"
-        return probe_result("refused", uri, refused + proof)
-    response["Body"].close()  # permission is proven; the other user's bytes are not wanted
-    return probe_result("allowed", uri, "the object could be read")
+    entries = []
+    for action, permission, method, extra in PROBE_READS:
+        for version in (None, version_id or "null"):
+            where = f"{uri}?versionId={version}" if version else uri
+            response, code = probe_call("read", where, getattr(client, method), Bucket=bucket, Key=key, **extra,
+                                        **({"VersionId": version} if version else {}))
+            if response and "Body" in response:
+                response["Body"].close()  # permission is proven; the other user's bytes are not wanted
+            entries.append(probe_entry("read", action, PROBE_VERSION_PERMISSIONS[permission] if version
+                                       else permission, where, *probe_verdict(code, listed)))
+    return entries
 
 
 # ====================================================================== provisioning
@@ -3029,6 +3510,40 @@ def contact_attributes(email, phone):
     return [{"Name": k, "Value": v} for k, v in attributes.items()]
 
 
+# A pool's PasswordPolicy flags and what each asks of a password, as add-user states them.
+PASSWORD_CLASSES = (("RequireUppercase", "an upper-case letter"), ("RequireLowercase", "a lower-case letter"),
+                    ("RequireNumbers", "a number"), ("RequireSymbols", "a symbol"))
+
+
+def password_policy_text(idp, user_pool_id):
+    """The pool's password policy in words ("at least 8 characters, with an upper-case letter, ..."), from
+    DescribeUserPool; "" when it can't be read."""
+    try:
+        pool = admin_call("describe", f"user pool {user_pool_id}", idp.describe_user_pool, UserPoolId=user_pool_id)
+    except AwsStepError:
+        return ""
+    policy = pool["UserPool"].get("Policies", {}).get("PasswordPolicy", {})
+    needs = [text for flag, text in PASSWORD_CLASSES if policy.get(flag)]
+    classes = (", ".join(needs[:-1]) + " and " + needs[-1]) if len(needs) > 1 else "".join(needs)
+    return f"at least {policy.get('MinimumLength', 8)} characters" + (f", with {classes}" if classes else "")
+
+
+def refused_password(idp, user_pool_id, username, step, created):
+    """add-user's error for a password the pool refused: AWS's reason, the pool's policy, and what is left
+    (the user this run created is deleted again, so a rerun starts clean; an existing one is kept)."""
+    who = f"user {username}"
+    if created:
+        try:
+            admin_call("delete", who, idp.admin_delete_user, UserPoolId=user_pool_id, Username=username)
+            left = f"nothing was created ({who} was deleted again)"
+        except AwsStepError:
+            left = f"{who} was created but could not be deleted again; delete it, or rerun add-user"
+    else:
+        left = f"{who} was left as it was" if step.verb != "create" else "nothing was created"
+    policy = password_policy_text(idp, user_pool_id)
+    return ToolError(f"{explain_aws_error(step)}" + (f" ({policy})" if policy else "") + f"; {left}", EXIT_AWS)
+
+
 def ensure_user(idp, user_pool_id, username, password, attributes=()):
     """A confirmed user with a permanent password (password() asks for it only when one must be set),
     and the attributes given (add-user's verified email and phone).
@@ -3047,12 +3562,19 @@ def ensure_user(idp, user_pool_id, username, password, attributes=()):
                    Username=username, UserAttributes=list(attributes))
         return "updated"
     secret = password()
-    if user is None:
-        # The password doubles as the temporary one, so a policy violation stops before the user exists.
-        admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
-                   TemporaryPassword=secret, MessageAction="SUPPRESS", UserAttributes=list(attributes))
-    admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
-               Username=username, Password=secret, Permanent=True)
+    created = False
+    try:
+        if user is None:
+            # The password doubles as the temporary one, so a policy violation stops before the user exists.
+            admin_call("create", who, idp.admin_create_user, UserPoolId=user_pool_id, Username=username,
+                       TemporaryPassword=secret, MessageAction="SUPPRESS", UserAttributes=list(attributes))
+            created = True
+        admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
+                   Username=username, Password=secret, Permanent=True)
+    except AwsStepError as step:
+        if error_code(step.error)[0] != "InvalidPasswordException":
+            raise
+        raise refused_password(idp, user_pool_id, username, step, created) from step
     return "created" if user is None else "confirmed"
 
 
@@ -3132,19 +3654,107 @@ PROBE_KEY = "doctor-probe.txt"
 PROBE_ACTIONS = (("get", "s3:GetObject"), ("put", "s3:PutObject"), ("delete", "s3:DeleteObject"),
                  ("list", "s3:ListBucket"))
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
-SEVERITIES = ("critical", "error", "warning")
+# info: advice that changes no verdict (doctor's exit code follows only critical and error findings).
+SEVERITIES = ("critical", "error", "warning", "info")
 SUB_KEY = f"{COGNITO_IDENTITY}:sub"
+AMR_KEY = f"{COGNITO_IDENTITY}:amr"
+# Cognito's multivalued context keys: a plain operator on one is not read as "any of its values".
+MULTIVALUED_KEYS = {AMR_KEY}
 # Variables that have one value for every user of a role: a "folder" named after one is everyone's.
 SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "aws:principaltype",
                     "aws:requestedregion", f"{COGNITO_IDENTITY}:aud"}
+# Policy versions in which IAM reads ${...} as literal text, not as a variable (no Version means 2008-10-17).
+LITERAL_VERSIONS = (None, "2008-10-17")
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
-PROOF_FOLDERS = {"own": "its own folder", "other": "B's folder", "root": "the bucket root"}
+BUCKET_POLICY = "bucket policy"  # the "policy" of a statement reference into the bucket's policy
+
+# Every S3 action IAM knows, with the resource it is authorized on, as the AWS Service Authorization Reference
+# ("Actions, resources, and condition keys for Amazon S3") lists them on S3_ACTIONS_DATE; a test checks that each
+# S3 operation of the installed botocore maps to one. doctor's proof simulates every one of them.
+# "object": an object ARN (bucket/key); "bucket": the bucket ARN; "none": no resource of the bucket (the account,
+# access points, Batch Operations jobs, Storage Lens, Access Grants, Multi-Region Access Points), decided on "*".
+S3_ACTIONS_DATE = "2025-11-01"
+S3_OBJECT_ACTIONS = (
+    "AbortMultipartUpload", "BypassGovernanceRetention", "DeleteObject", "DeleteObjectTagging", "DeleteObjectVersion",
+    "DeleteObjectVersionTagging", "GetObject", "GetObjectAcl", "GetObjectAttributes", "GetObjectLegalHold",
+    "GetObjectRetention", "GetObjectTagging", "GetObjectTorrent", "GetObjectVersion", "GetObjectVersionAcl",
+    "GetObjectVersionAttributes", "GetObjectVersionForReplication", "GetObjectVersionTagging",
+    "GetObjectVersionTorrent", "InitiateReplication", "ListMultipartUploadParts", "ObjectOwnerOverrideToBucketOwner",
+    "PutObject", "PutObjectAcl", "PutObjectLegalHold", "PutObjectRetention", "PutObjectTagging", "PutObjectVersionAcl",
+    "PutObjectVersionTagging", "ReplicateDelete", "ReplicateObject", "ReplicateTags", "RestoreObject")
+S3_BUCKET_ACTIONS = (
+    "CreateBucket", "CreateBucketMetadataTableConfiguration", "DeleteBucket", "DeleteBucketMetadataTableConfiguration",
+    "DeleteBucketPolicy", "DeleteBucketWebsite", "GetAccelerateConfiguration", "GetAnalyticsConfiguration",
+    "GetBucketAbac", "GetBucketAcl", "GetBucketCORS", "GetBucketLocation", "GetBucketLogging",
+    "GetBucketMetadataTableConfiguration", "GetBucketNotification", "GetBucketObjectLockConfiguration",
+    "GetBucketOwnershipControls", "GetBucketPolicy", "GetBucketPolicyStatus", "GetBucketPublicAccessBlock",
+    "GetBucketRequestPayment", "GetBucketTagging", "GetBucketVersioning", "GetBucketWebsite",
+    "GetEncryptionConfiguration", "GetIntelligentTieringConfiguration", "GetInventoryConfiguration",
+    "GetLifecycleConfiguration", "GetMetricsConfiguration", "GetReplicationConfiguration", "ListBucket",
+    "ListBucketMultipartUploads", "ListBucketVersions", "PutAccelerateConfiguration", "PutAnalyticsConfiguration",
+    "PutBucketAbac", "PutBucketAcl", "PutBucketCORS", "PutBucketLogging", "PutBucketNotification",
+    "PutBucketObjectLockConfiguration", "PutBucketOwnershipControls", "PutBucketPolicy", "PutBucketPublicAccessBlock",
+    "PutBucketRequestPayment", "PutBucketTagging", "PutBucketVersioning", "PutBucketWebsite",
+    "PutEncryptionConfiguration", "PutIntelligentTieringConfiguration", "PutInventoryConfiguration",
+    "PutLifecycleConfiguration", "PutMetricsConfiguration", "PutReplicationConfiguration",
+    "UpdateBucketMetadataInventoryTableConfiguration", "UpdateBucketMetadataJournalTableConfiguration")
+S3_OTHER_ACTIONS = (
+    "AssociateAccessGrantsIdentityCenter", "CreateAccessGrant", "CreateAccessGrantsInstance",
+    "CreateAccessGrantsLocation", "CreateAccessPoint", "CreateAccessPointForObjectLambda", "CreateJob",
+    "CreateMultiRegionAccessPoint", "CreateStorageLensGroup", "DeleteAccessGrant", "DeleteAccessGrantsInstance",
+    "DeleteAccessGrantsInstanceResourcePolicy", "DeleteAccessGrantsLocation", "DeleteAccessPoint",
+    "DeleteAccessPointForObjectLambda", "DeleteAccessPointPolicy", "DeleteAccessPointPolicyForObjectLambda",
+    "DeleteJobTagging", "DeleteMultiRegionAccessPoint", "DeleteStorageLensConfiguration",
+    "DeleteStorageLensConfigurationTagging", "DeleteStorageLensGroup", "DescribeJob",
+    "DescribeMultiRegionAccessPointOperation", "DissociateAccessGrantsIdentityCenter", "GetAccessGrant",
+    "GetAccessGrantsInstance", "GetAccessGrantsInstanceForPrefix", "GetAccessGrantsInstanceResourcePolicy",
+    "GetAccessGrantsLocation", "GetAccessPoint", "GetAccessPointConfigurationForObjectLambda",
+    "GetAccessPointForObjectLambda", "GetAccessPointPolicy", "GetAccessPointPolicyForObjectLambda",
+    "GetAccessPointPolicyStatus", "GetAccessPointPolicyStatusForObjectLambda", "GetAccountPublicAccessBlock",
+    "GetDataAccess", "GetJobTagging", "GetMultiRegionAccessPoint", "GetMultiRegionAccessPointPolicy",
+    "GetMultiRegionAccessPointPolicyStatus", "GetMultiRegionAccessPointRoutes", "GetStorageLensConfiguration",
+    "GetStorageLensConfigurationTagging", "GetStorageLensDashboard", "GetStorageLensGroup", "ListAccessGrants",
+    "ListAccessGrantsInstances", "ListAccessGrantsLocations", "ListAccessPoints", "ListAccessPointsForObjectLambda",
+    "ListAllMyBuckets", "ListCallerAccessGrants", "ListJobs", "ListMultiRegionAccessPoints",
+    "ListStorageLensConfigurations", "ListStorageLensGroups", "ListTagsForResource",
+    "PutAccessGrantsInstanceResourcePolicy", "PutAccessPointConfigurationForObjectLambda", "PutAccessPointPolicy",
+    "PutAccessPointPolicyForObjectLambda", "PutAccountPublicAccessBlock", "PutJobTagging",
+    "PutMultiRegionAccessPointPolicy", "PutStorageLensConfiguration", "PutStorageLensConfigurationTagging",
+    "SubmitMultiRegionAccessPointRoutes", "TagResource", "UntagResource", "UpdateAccessGrantsLocation",
+    "UpdateJobPriority", "UpdateJobStatus", "UpdateStorageLensGroup")
+S3_ACTIONS = {f"s3:{name}": kind for names, kind in ((S3_OBJECT_ACTIONS, "object"), (S3_BUCKET_ACTIONS, "bucket"),
+                                                     (S3_OTHER_ACTIONS, "none")) for name in names}
+# The listings S3 authorizes with the request's prefix as s3:prefix.
+PREFIX_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+# Bucket-level actions that change who can reach the data, or lose it: allowed to a user's role, each one breaks
+# isolation (a new bucket policy or ACL opens every folder; lifecycle, versioning, replication, object lock and
+# encryption settings delete, copy out or lock away everyone's files; notifications, inventory, logging, analytics
+# and metadata tables send every key name elsewhere).
+BUCKET_CONTROL_ACTIONS = tuple(f"s3:{name}" for name in (
+    "PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl", "PutBucketOwnershipControls", "PutLifecycleConfiguration",
+    "PutBucketVersioning", "PutReplicationConfiguration", "DeleteBucket", "PutBucketPublicAccessBlock",
+    "PutBucketObjectLockConfiguration", "PutEncryptionConfiguration", "PutBucketCORS", "PutBucketWebsite",
+    "DeleteBucketWebsite", "PutBucketLogging", "PutBucketNotification", "PutInventoryConfiguration",
+    "PutAnalyticsConfiguration", "PutBucketRequestPayment", "PutBucketTagging", "PutBucketAbac",
+    "CreateBucketMetadataTableConfiguration", "UpdateBucketMetadataInventoryTableConfiguration",
+    "UpdateBucketMetadataJournalTableConfiguration", "DeleteBucketMetadataTableConfiguration"))
 
 
-def finding(finding_id, severity, resource, detail, fix):
-    """One finding of doctor, as --json prints it."""
-    return {"id": finding_id, "severity": severity, "resource": resource, "detail": detail, "fix": fix}
+def finding(finding_id, severity, resource, detail, fix, **facts):
+    """One finding of doctor, as --json prints it, with the facts (role, action, witness, statement...) that apply."""
+    return {"id": finding_id, "severity": severity, "resource": resource, "detail": detail, "fix": fix,
+            **{key: value for key, value in facts.items() if value is not None}}
+
+
+def statement_ref(policy_name, index, statement):
+    """Where a statement stands: its policy's name, its index in the policy's Statement list and its Sid."""
+    return {"policy": policy_name, "index": index, **({"sid": statement["Sid"]} if statement.get("Sid") else {})}
+
+
+def statement_label(ref):
+    """A statement reference as text."""
+    return f"statement {ref.get('sid') or '#' + str(ref.get('index'))} of {ref['policy']}"
 
 
 def policy_value_matches(pattern, value, variables, ignore_case=False):
@@ -3168,8 +3778,9 @@ def policy_value_matches(pattern, value, variables, ignore_case=False):
     return re.fullmatch("".join(parts), value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
 
 
-def statement_covers(statement, action, resource, variables):
-    """Do the statement's Action and Resource (or NotAction, NotResource) cover action on resource, conditions aside?"""
+def statement_covers(statement, action, resource, variables, resource_aside=False):
+    """Do the statement's Action and Resource (or NotAction, NotResource) cover action on resource, conditions aside
+    (and the resource too, when told)?"""
     def covers(element, value, ignore_case):
         """Does the statement's element (or its Not- form) cover value?"""
         if element in statement:
@@ -3178,18 +3789,144 @@ def statement_covers(statement, action, resource, variables):
             return not any(policy_value_matches(p, value, variables, ignore_case)
                            for p in policy_list(statement["Not" + element]))
         return False
-    return covers("Action", action, True) and covers("Resource", resource, False)
+    return covers("Action", action, True) and (resource_aside or covers("Resource", resource, False))
 
 
-def condition_values(statement, key):
-    """The values a positive String condition requires of key, or None when no such condition limits it."""
+STAR, ONE = "\0*", "\0?"  # IAM's wildcards in a policy value, apart from its literal characters
+
+
+def glob_tokens(pattern, variables, literal_variables=False):
+    """A policy value as tokens (STAR, ONE or one literal character each), its variables filled from variables;
+    None when it names a variable that has no value (the value then matches nothing)."""
+    def text(chunk):
+        """Tokens of literal policy text with wildcards."""
+        return [STAR if char == "*" else ONE if char == "?" else char for char in chunk]
+
+    tokens, pos = [], 0
+    for match in ([] if literal_variables else re.finditer(r"\$\{([^}]*)\}", pattern)):
+        tokens += text(pattern[pos:match.start()])
+        name = match.group(1)
+        if name in ("*", "?", "$"):
+            tokens.append(name)
+        elif name.lower() in variables:
+            tokens += list(variables[name.lower()])
+        else:
+            return None
+        pos = match.end()
+    return tokens + text(pattern[pos:])
+
+
+def glob_meet(first, second):
+    """A text that both token lists match (few moves through both), or None when none exists."""
+    start, goal = (0, 0), (len(first), len(second))
+    parents, queue = {start: None}, collections.deque([start])
+    while queue and goal not in parents:
+        i, j = state = queue.popleft()
+        a = first[i] if i < len(first) else None
+        b = second[j] if j < len(second) else None
+        moves = [((i + 1, j), "")] if a == STAR else []
+        moves += [((i, j + 1), "")] if b == STAR else []
+        if a is not None and b is not None and STAR not in (a, b):
+            if a == ONE or b == ONE or a == b:
+                moves.append(((i + 1, j + 1), "x" if a == b == ONE else b if a == ONE else a))
+        elif a == STAR and b not in (None, STAR):
+            moves.append(((i, j + 1), "x" if b == ONE else b))
+        elif b == STAR and a not in (None, STAR):
+            moves.append(((i + 1, j), "x" if a == ONE else a))
+        for following, char in moves:
+            if following not in parents:
+                parents[following] = (state, char)
+                queue.append(following)
+    if goal not in parents:
+        return None
+    chars, state = [], goal
+    while parents[state]:
+        state, char = parents[state]
+        chars.append(char)
+    return "".join(reversed(chars))
+
+
+def pattern_witnesses(pattern, targets, variables, literal_variables=False):
+    """Texts the policy value matches inside each target glob (one per target that it meets), each made to read
+    as a file where it still matches: 'b//k/.jpg' becomes 'b/x/k/x.jpg'."""
+    tokens = glob_tokens(str(pattern), variables, literal_variables)
+    found = []
+    for target in ([] if tokens is None else targets):
+        target_tokens = glob_tokens(target, {}, True)
+        met = glob_meet(tokens, target_tokens)
+        if met is None:
+            continue
+        nicer = re.sub(r"/(?=[/.])", "/x", met) + ("x" if met.endswith("/") else "")
+        if nicer != met and glob_meet(tokens, list(nicer)) is not None \
+                and glob_meet(target_tokens, list(nicer)) is not None:
+            met = nicer
+        found.append(met)
+    return found
+
+
+AUD_KEY = f"{COGNITO_IDENTITY}:aud"
+# The amr a guest's and a signed-in user's credentials carry (the user pool and sub parts stand for any).
+GUEST_AMR = ["unauthenticated"]
+SIGNED_IN_AMR = ["authenticated", "cognito-idp.amazonaws.com/user-pool",
+                 "cognito-idp.amazonaws.com/user-pool:CognitoSignIn:sub"]
+STRING_OPERATORS = {"StringEquals": (False, False), "StringNotEquals": (True, False),
+                    "StringEqualsIgnoreCase": (False, False), "StringNotEqualsIgnoreCase": (True, False),
+                    "StringLike": (False, True), "StringNotLike": (True, True)}  # operator: (negated, wildcards)
+
+
+def condition_values(statement, key, positive_only=True):
+    """The values the String conditions (positive ones only, unless told) set for key, or None if none does."""
     found = None
     for operator, block in (statement.get("Condition") or {}).items():
-        if "Not" in operator or not operator.split(":")[-1].startswith("String"):
+        base = operator.split(":")[-1].removesuffix("IfExists")
+        if base not in STRING_OPERATORS or (positive_only and STRING_OPERATORS[base][0]):
             continue
         for name, values in block.items():
             if name.lower() == key.lower():
                 found = (found or []) + [str(v) for v in policy_list(values)]
+    return found
+
+
+def condition_admits(statement, key, values):
+    """Do the statement's String conditions on key let a request whose key has these values through, as IAM reads
+    them (ForAnyValue:/ForAllValues: over the values, wildcards only for ...Like)? Other keys aside. A plain operator
+    on a multivalued key (amr) matches no request that has the key: IAM requires a set operator there."""
+    def passes(operator, patterns):
+        """Does one condition pass?"""
+        qualifier, _, base = operator.rpartition(":")
+        base = base.removesuffix("IfExists")
+        negated, wildcards = STRING_OPERATORS[base]
+        fold = "IgnoreCase" in base
+
+        def hit(value):
+            """Does value meet one of the patterns (before negation)?"""
+            return any(policy_value_matches(p, value, {}, fold) if wildcards else
+                       (p.lower() == value.lower() if fold else p == value) for p in patterns)
+        if not qualifier and key.lower() in MULTIVALUED_KEYS and values:
+            return False
+        if qualifier == "ForAllValues":
+            return all(hit(v) != negated for v in values)
+        return any(hit(v) != negated for v in values)
+
+    return all(passes(operator, [str(p) for p in policy_list(block[name])])
+               for operator, block in (statement.get("Condition") or {}).items()
+               if operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
+               for name in block if name.lower() == key.lower())
+
+
+def multivalued_findings(statements, policy_name, role_name, resource):
+    """Conditions with a plain operator (no ForAnyValue:/ForAllValues:) on a multivalued key such as amr."""
+    found = []
+    for index, statement in enumerate(statements):
+        for operator, block in (statement.get("Condition") or {}).items():
+            for key in [k for k in block if k.lower() in MULTIVALUED_KEYS and not operator.startswith("For")]:
+                found.append(finding(
+                    "condition-plain-operator-multivalued", "warning", resource,
+                    f"{statement_label(statement_ref(policy_name, index, statement))} tests the multivalued key "
+                    f"{key} with {operator}: IAM requires ForAnyValue: or ForAllValues: there, and a plain operator "
+                    f"matches no request that has the key, not 'any of its values', as its author likely meant",
+                    f"write ForAnyValue:{operator} (as Cognito's documentation does)", role=role_name,
+                    statement=statement_ref(policy_name, index, statement)))
     return found
 
 
@@ -3203,56 +3940,68 @@ def check_trust(role, pool_id, kind):
     amr = "authenticated" if kind == "authenticated" else "unauthenticated"
     resource = f"role {role['name']} (trust policy)"
     fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
-           f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {COGNITO_IDENTITY}:amr = "
+           f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {AMR_KEY} = "
            f"{amr} (`cog_auth_s3.py policy` prints it; doctor --fix sets it)")
-    allows = [s for s in statements_of(role["trust"]) if s.get("Effect") == "Allow"]
+    statements = statements_of(role["trust"])
+    allows = [s for s in statements if s.get("Effect") == "Allow"]
 
     def federated(statement):
         """The web identity providers a statement trusts."""
         principal = statement.get("Principal")
         return policy_list(principal.get("Federated")) if isinstance(principal, dict) else []
 
+    def report(finding_id, severity, detail, statement=None):
+        """A finding of this trust policy (and of one of its statements)."""
+        return finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=statement and
+                       statement_ref("trust policy", statements.index(statement), statement))
+
     cognito = [s for s in allows if COGNITO_IDENTITY in federated(s)]
     if not cognito:
         named = sorted({p for s in allows for p in federated(s)})
-        return [finding("trust-wrong-principal", "error", resource,
-                        f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
-                        f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone", fix)]
+        return [report("trust-wrong-principal", "error",
+                       f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
+                       f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone")]
     web = [s for s in cognito if any(policy_value_matches(a, "sts:AssumeRoleWithWebIdentity", {}, True)
                                      for a in policy_list(s.get("Action")))]
     if not web:
         actions = sorted({a for s in cognito for a in policy_list(s.get("Action"))})
-        return [finding("trust-wrong-action", "error", resource,
-                        f"allows {', '.join(actions)}, but Cognito assumes roles with "
-                        f"sts:AssumeRoleWithWebIdentity: no user gets this role", fix)]
+        return [report("trust-wrong-action", "error", f"allows {', '.join(actions)}, but Cognito assumes roles with "
+                                                      f"sts:AssumeRoleWithWebIdentity: no user gets this role")]
     found = []
     for statement in web:
-        auds = condition_values(statement, f"{COGNITO_IDENTITY}:aud")
+        auds = condition_values(statement, AUD_KEY)
         if auds is None:
-            found.append(finding("trust-aud-missing", "critical", resource,
-                                 f"no {COGNITO_IDENTITY}:aud condition: any identity pool, in any account, can "
-                                 f"give this role, and its access to the bucket, to its users", fix))
+            found.append(report("trust-aud-missing", "critical",
+                                f"no {AUD_KEY} condition: any identity pool, in any account, can give this role, and "
+                                f"its access to the bucket, to its users", statement))
         else:
             others = [aud for aud in auds if aud != pool_id]
             if others:
-                found.append(finding("trust-other-pool", "critical", resource,
-                                     f"trusts identity pool {', '.join(others)}: its users get this role and "
-                                     f"its access to the bucket", fix))
-            if pool_id not in auds:
-                found.append(finding("trust-aud-excludes-pool", "error", resource,
-                                     f"does not trust this identity pool {pool_id}: its users can't get the role",
-                                     fix))
-        amrs = condition_values(statement, f"{COGNITO_IDENTITY}:amr")
+                found.append(report("trust-other-pool", "critical",
+                                    f"trusts identity pool {', '.join(others)}: its users get this role and its "
+                                    f"access to the bucket", statement))
+            if not condition_admits(statement, AUD_KEY, [pool_id]):
+                found.append(report("trust-aud-excludes-pool", "error",
+                                    f"does not trust this identity pool {pool_id}: its users can't get the role",
+                                    statement))
+        amrs = condition_values(statement, AMR_KEY, positive_only=False)
         if kind == "authenticated" and amrs is None:
-            found.append(finding("trust-amr-missing", "critical", resource,
-                                 f"no {COGNITO_IDENTITY}:amr = authenticated condition: guests (unauthenticated "
-                                 f"identities) of a trusted pool can assume this role through the classic flow",
-                                 fix))
-        elif amrs is not None and amr not in amrs:
-            found.append(finding("trust-amr-mismatch", "error", resource,
-                                 f"requires amr {', '.join(amrs)}, but the pool gives this role to {amr} "
-                                 f"identities: they can't get it", fix))
-    return found
+            found.append(report("trust-amr-missing", "critical",
+                                f"no {AMR_KEY} = authenticated condition: guests (unauthenticated identities) of a "
+                                f"trusted pool can assume this role through the classic flow", statement))
+            continue
+        if kind == "authenticated" and condition_admits(statement, AMR_KEY, GUEST_AMR):
+            found.append(report("trust-amr-admits-guests", "critical",
+                                f"its {AMR_KEY} condition ({', '.join(amrs)}) is met by a guest's amr "
+                                f"['unauthenticated']: guests (anyone, without signing in) of a trusted pool can "
+                                f"assume this role through the classic flow", statement))
+        wanted = SIGNED_IN_AMR if kind == "authenticated" else GUEST_AMR
+        if not condition_admits(statement, AMR_KEY, wanted):
+            found.append(report("trust-amr-mismatch", "error",
+                                f"requires amr {', '.join(amrs or [])}, which the amr of a{'n' if amr[0] == 'a' else ''} "
+                                f"{amr} identity ({', '.join(wanted)}) does not meet: the users the pool gives this "
+                                f"role to can't get it", statement))
+    return found + multivalued_findings(statements, "trust policy", role["name"], resource)
 
 
 def variable_findings(statement, label):
@@ -3287,37 +4036,6 @@ def slash_findings(statement, label, bucket_arn):
              f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
 
 
-def listing_findings(statement, label, bucket_arn, own, template=DEFAULT_FOLDER):
-    """An Allow of s3:ListBucket without an s3:prefix condition, or with prefixes beyond the user's folder."""
-    if statement.get("Effect") != "Allow" or not statement_covers(statement, "s3:ListBucket", bucket_arn, own):
-        return []
-    prefixes = condition_values(statement, "s3:prefix")
-    if prefixes is None:
-        return [("perm-list-unconditioned", "critical",
-                 f"{label} allows s3:ListBucket with no s3:prefix condition: every user can list every user's keys",
-                 f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; " + POLICY_FIX)]
-    # A prefix led (after the template's fixed part) by another variable is the wrong-variable finding;
-    # without one it is too broad.
-    lead = template.partition(IDENTITY_PLACEHOLDER)[0] + "${"
-    if all(str(prefix).startswith(lead) for prefix in prefixes):
-        return []
-    return [("perm-list-too-broad", "critical",
-             f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, beyond the user's own folder: "
-             f"users can list others' keys",
-             f"limit s3:prefix to ${{{SUB_KEY}}}/ and ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
-
-
-def reach_findings(statement, label, bucket_arn, own, other_folder):
-    """An Allow of object actions whose resources cover another user's folder or the bucket root."""
-    beyond = sorted({action for action in OBJECT_ACTIONS for key in (f"{other_folder}{PROBE_KEY}", PROBE_KEY)
-                     if statement_covers(statement, action, f"{bucket_arn}/{key}", own)})
-    if statement.get("Effect") != "Allow" or not beyond:
-        return []
-    resources = ", ".join(map(str, policy_list(statement.get("Resource")))) or "its NotResource"
-    return [("perm-reaches-other-folders", "critical",
-             f"{label} allows {', '.join(beyond)} on {resources}, which covers other users' folders", POLICY_FIX)]
-
-
 def deny_findings(statement, label, bucket_arn, own, own_folder):
     """An unconditioned Deny that takes the user's own folder away (an explicit Deny wins over any Allow)."""
     cancelled = [action for action in OBJECT_ACTIONS
@@ -3345,45 +4063,41 @@ def unreachable_actions(statements, bucket_arn, own, own_folder):
 
 
 def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
-    """Findings of the authenticated role's policies: each user must reach their own folder and nothing else."""
-    own_id, other_id = probe_ids(region)
+    """Findings of a signed-in role's policies as written: variables, slashes, Denies and the own folder.
+
+    Whether they reach beyond the own folder is the proof's to decide (prove_role), not the text's."""
+    own_id, _ = probe_ids(region)
     bucket_arn, own = f"arn:{partition}:s3:::{bucket}", {SUB_KEY: own_id}
-    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
-    found = []
+    own_folder = user_folder(template, own_id)
+    found, usable = [], []
     for policy in role["policies"]:
-        for statement in statements_of(policy["document"]):
-            label = f"statement {statement.get('Sid') or json.dumps(statement)[:160]}"
+        resource = f"role {role['name']}, policy {policy['name']}"
+        statements = statements_of(policy["document"])
+        version = (policy["document"] or {}).get("Version")
+        literal = version in LITERAL_VERSIONS and "${" in json.dumps(statements)
+        if literal:
+            found.append(finding("perm-literal-variables", "error", resource,
+                                 f"its Version is {version or 'missing'}, so IAM reads every ${{...}} in it as literal "
+                                 f"text: its statements name one folder literally called "
+                                 f"'{user_folder(template, SUB_VARIABLE)}', which every user of the role shares, "
+                                 f"and no user reaches their own",
+                                 'set "Version": "2012-10-17"; ' + POLICY_FIX, role=role["name"],
+                                 statement={"policy": policy["name"]}))
+        usable += [] if literal else statements
+        for index, statement in enumerate(statements):
+            ref = statement_ref(policy["name"], index, statement)
+            label = statement_label(ref)
             for finding_id, severity, detail, fix in (
                     variable_findings(statement, label) + slash_findings(statement, label, bucket_arn)
-                    + listing_findings(statement, label, bucket_arn, own, template)
-                    + reach_findings(statement, label, bucket_arn, own, other_folder)
                     + deny_findings(statement, label, bucket_arn, own, own_folder)):
-                found.append(finding(finding_id, severity, f"role {role['name']}, policy {policy['name']}", detail,
-                                     fix))
-    missing = unreachable_actions([s for p in role["policies"] for s in statements_of(p["document"])], bucket_arn,
-                                  own, own_folder)
+                found.append(finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=ref))
+        found += multivalued_findings(statements, policy["name"], role["name"], resource)
+    missing = unreachable_actions(usable, bucket_arn, own, own_folder)
     if missing:
         found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
                              f"no statement allows {', '.join(missing)} in the user's own folder "
-                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX))
+                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX, role=role["name"]))
     return found
-
-
-def check_guest_role(role, bucket, partition, region, template=DEFAULT_FOLDER):
-    """Findings of the guests' role: it must not reach the bucket at all."""
-    own_id, _ = probe_ids(region)
-    own_folder = user_folder(template, own_id)
-    bucket_arn = f"arn:{partition}:s3:::{bucket}"
-    reach = sorted({action for policy in role["policies"] for s in statements_of(policy["document"])
-                    if s.get("Effect") == "Allow"
-                    for action in OBJECT_ACTIONS + ("s3:ListBucket",)
-                    for target in (bucket_arn, f"{bucket_arn}/{PROBE_KEY}", f"{bucket_arn}/{own_folder}{PROBE_KEY}")
-                    if statement_covers(s, action, target, {SUB_KEY: own_id})})
-    if not reach:
-        return []
-    return [finding("guest-bucket-access", "critical", f"role {role['name']}",
-                    f"guests (anyone, without signing in) get this role, which allows {', '.join(reach)} on bucket "
-                    f"{bucket}", "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)")]
 
 
 def check_identity_pool(deployment):
@@ -3401,12 +4115,6 @@ def check_identity_pool(deployment):
             found.append(finding("role-not-found", "error", resource,
                                  f"the {kind} role {deployment['role_arns'][kind]} does not exist: those users get "
                                  f"no credentials", "create it (setup) or map an existing role"))
-    for provider, rule in (deployment["role_mappings"] or {}).items():
-        if rule.get("Type") == "Token":
-            found.append(finding("pool-token-role-mapping", "warning", resource,
-                                 f"users of {provider} get the role their ID token's cognito:roles claim names (the "
-                                 f"user pool groups' roles): doctor did not audit or prove those roles",
-                                 "check the roles of the user pool's groups by hand, or map roles with rules"))
     if pool.get("AllowClassicFlow"):
         found.append(finding("pool-classic-flow", "warning", resource,
                              "the classic (basic) flow is allowed: an identity can take any role that trusts "
@@ -3420,13 +4128,15 @@ def check_identity_pool(deployment):
         found.append(finding("pool-provider-mismatch", "error", resource,
                              f"the profile's app client {expected[1]} of {expected[0]} is not a login provider "
                              f"(providers: {named}): its users are refused an identity",
-                             "add the user pool and app client as the pool's Cognito provider (doctor --fix)"))
+                             "add the user pool and app client as the pool's Cognito provider (doctor --fix)",
+                             client={"user_pool_id": expected[0], "client_id": expected[1]}))
     for client in deployment["clients"]:
         if client["client"] is None:
             found.append(finding("pool-provider-mismatch", "error", resource,
                                  f"provider {client['provider']} names app client {client['client_id']}, which "
                                  f"user pool {client['user_pool_id']} does not have: no sign-in can use it",
-                                 "set the provider's ClientId to the user pool's app client"))
+                                 "set the provider's ClientId to the user pool's app client",
+                                 provider=client["provider"]))
     return found
 
 
@@ -3445,6 +4155,10 @@ def check_app_client(client):
         found.append(finding("client-no-refresh", "warning", resource,
                              "the refresh flow is not allowed: every renewal is a full sign-in",
                              "add ALLOW_REFRESH_TOKEN_AUTH to the client's ExplicitAuthFlows"))
+    if client.get("EnableTokenRevocation") is False:
+        found.append(finding("client-token-revocation-off", "warning", resource,
+                             "token revocation is off: a signed-out or stolen refresh token keeps getting new tokens "
+                             "until it expires", "set EnableTokenRevocation on the client"))
     if client.get("PreventUserExistenceErrors") != "ENABLED":
         found.append(finding("client-user-existence-errors", "warning", resource,
                              "sign-in errors tell whether a username exists",
@@ -3484,24 +4198,7 @@ def policy_for_role(policy, role_arn, caller_arn):
     return dict(policy, Statement=kept) if kept else None
 
 
-def bucket_grant_findings(bucket, policy, role_arns, region, template=DEFAULT_FOLDER):
-    """Bucket policy statements (other than public ones) granting a mapped role beyond the user's own folder."""
-    own_id, other_id = probe_ids(region)
-    bucket_arn, own, found = f"arn:{arn_partition(region)}:s3:::{bucket}", {SUB_KEY: own_id}, []
-    for statement in statements_of(policy):
-        if is_public_grant(statement) or not any(principal_may_be_role(statement, arn) for arn in role_arns):
-            continue
-        label = f"bucket policy statement {statement.get('Sid') or json.dumps(statement)[:160]}"
-        for _, _, detail, _ in (listing_findings(statement, label, bucket_arn, own, template)
-                                + reach_findings(statement, label, bucket_arn, own, user_folder(template, other_id))):
-            found.append(finding("bucket-policy-reaches-other-folders", "critical", f"bucket {bucket}", detail,
-                                 f"limit the statement to {bucket_arn}/{user_folder(template, SUB_VARIABLE)}* (and "
-                                 f"s3:prefix {user_folder(template, SUB_VARIABLE)}) or remove it; doctor does not "
-                                 f"change it"))
-    return found
-
-
-def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DEFAULT_FOLDER):
+def check_bucket(bucket, settings, region="us-east-1"):
     """Findings of the bucket: Block Public Access, its policy, TLS, encryption and the abort rule."""
     resource, found = f"bucket {bucket}", []
     if "public_access_block" in settings:
@@ -3523,7 +4220,6 @@ def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DE
             found.append(finding("bucket-no-tls-deny", "warning", resource,
                                  "the bucket policy does not deny requests without TLS",
                                  "add a Deny of s3:* when aws:SecureTransport is false (doctor --fix does)"))
-        found += bucket_grant_findings(bucket, settings["policy"], role_arns, region, template)
     if "encryption" in settings and not has_default_encryption(settings["encryption"]):
         found.append(finding("bucket-no-encryption", "warning", resource, "no default encryption",
                              "set default encryption (SSE-S3 or KMS; doctor --fix sets SSE-S3)"))
@@ -3534,8 +4230,67 @@ def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DE
     return found
 
 
+def writable_attributes(client, user_pool):
+    """The attributes a user may change themselves (UpdateUserAttributes) through the app client."""
+    mutable = {a["Name"] for a in user_pool.get("SchemaAttributes") or []
+               if a.get("Mutable", True) and a["Name"] != "sub" and not a["Name"].endswith("_verified")}
+    return mutable & set(client["WriteAttributes"]) if client.get("WriteAttributes") else mutable
+
+
+def check_user_pools(deployment):
+    """Findings of the user pools and of what users can change: attributes that pick a role or a folder, deletion
+    protection, password length and MFA."""
+    found = []
+    policies_text = json.dumps([p["document"] for role in deployment["roles"].values() if role
+                                for p in role.get("policies", [])]).lower()
+    for client in deployment["clients"]:
+        user_pool = deployment.get("user_pools", {}).get(client["user_pool_id"])
+        if not client["client"] or not user_pool:
+            continue
+        writable = writable_attributes(client["client"], user_pool)
+        resource = f"identity pool {deployment['pool_id']}"
+        rules = ((deployment["role_mappings"] or {}).get(f"{client['provider']}:{client['client_id']}") or {})
+        for n, rule in enumerate((rules.get("RulesConfiguration") or {}).get("Rules", []), 1):
+            if rule.get("Claim") in writable:
+                found.append(finding("rule-writable-claim", "critical", resource,
+                                     f"role-mapping rule {n} of {client['provider']} picks role {rule.get('RoleARN')} "
+                                     f"by the claim {rule['Claim']}, which users may change themselves through app "
+                                     f"client {client['client_id']}: each user picks their own role",
+                                     f"map roles by a claim users can't write (cognito:groups, or an attribute left "
+                                     f"out of the client's WriteAttributes)", claim=rule["Claim"],
+                                     role=role_name_of(rule.get("RoleARN") or "")))
+        tags = (deployment.get("principal_tags") or {}).get(client["provider"]) or {}
+        for tag, claim in (tags.get("PrincipalTags") or {}).items():
+            if claim not in writable:
+                continue
+            used = f"aws:principaltag/{tag.lower()}" in policies_text
+            found.append(finding("principal-tag-writable", "critical" if used else "warning", resource,
+                                 f"principal tag {tag} comes from the claim {claim}, which users may change themselves "
+                                 f"through app client {client['client_id']}" + (
+                                     ": the roles' policies test it, so a user changes what they reach" if used else
+                                     "; no role policy tests it yet"),
+                                 f"map the tag from a claim users can't write, or remove {claim} from the client's "
+                                 f"WriteAttributes", claim=claim))
+    for user_pool_id, user_pool in (deployment.get("user_pools") or {}).items():
+        resource = f"user pool {user_pool_id}"
+        if user_pool.get("DeletionProtection") != "ACTIVE":
+            found.append(finding("user-pool-deletion-protection-off", "info", resource,
+                                 "deletion protection is off: one call deletes every user and their sign-in",
+                                 "set DeletionProtection to ACTIVE (teardown must then turn it off first)"))
+        length = ((user_pool.get("Policies") or {}).get("PasswordPolicy") or {}).get("MinimumLength")
+        if length is not None and length < 12:
+            found.append(finding("user-pool-short-passwords", "info", resource,
+                                 f"passwords may be as short as {length} characters",
+                                 "set the password policy's MinimumLength to 12 or more"))
+        if user_pool.get("MfaConfiguration", "OFF") == "OFF":
+            found.append(finding("user-pool-mfa-off", "info", resource,
+                                 "MFA is off: a password alone opens a user's folder",
+                                 "turn MFA on (setup --mfa optional or required)"))
+    return found
+
+
 def audit_findings(deployment):
-    """Every finding about the deployment's documents (the proof's findings come from prove_isolation)."""
+    """Every finding about the deployment's documents (the proof's come from prove_role)."""
     found = check_identity_pool(deployment)
     partition, region = arn_partition(deployment["region"]), deployment["region"]
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
@@ -3547,12 +4302,11 @@ def audit_findings(deployment):
             found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"])
         elif guests:
             found += check_trust(role, deployment["pool_id"], kind)
-            found += check_guest_role(role, deployment["bucket"], partition, region, deployment["folder"])
     for client in deployment["clients"]:
         if client["client"]:
             found += check_app_client(client["client"])
-    found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region,
-                          [arn for arn in deployment["role_arns"].values() if arn], deployment["folder"])
+    found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region)
+    found += check_user_pools(deployment)
     unique = []
     for item in found:
         if item not in unique:
@@ -3561,30 +4315,14 @@ def audit_findings(deployment):
 
 
 def proof_findings(matrix, guest_roles):
-    """Findings of the proof: a role that reaches beyond its own folder, or can't use it."""
+    """Findings of the proof's matrix: a signed-in role that can't use its own folder."""
     found = []
-    for role in dict.fromkeys(row["role"] for row in matrix):
-        rows = [row for row in matrix if row["role"] == role]
-        if role in guest_roles:
-            reached = [f"{r['action']} in {PROOF_FOLDERS[r['folder']]}" for r in rows if r["allowed"]]
-            if reached:
-                found.append(finding("proof-guest-access", "critical", f"role {role}",
-                                     f"the simulation lets a guest {', '.join(reached)}",
-                                     "take the bucket away from the guests' role (doctor --fix unmaps it)"))
-            continue
-        beyond = [f"{r['action']} in {PROOF_FOLDERS[r['folder']]}" for r in rows
-                  if r["allowed"] and r["folder"] != "own"]
-        if beyond:
-            found.append(finding("proof-cross-user", "critical", f"role {role}",
-                                 f"the simulation lets identity A {', '.join(beyond)}",
-                                 "narrow what grants it: the role's permissions policy (make it the one "
-                                 "`cog_auth_s3.py policy` prints; doctor --fix does) or the bucket policy's "
-                                 "statements for the role"))
-        denied = [r["action"] for r in rows if not r["allowed"] and r["folder"] == "own"]
+    for role in dict.fromkeys(row["role"] for row in matrix if row["role"] not in guest_roles):
+        denied = [r["action"] for r in matrix if r["role"] == role and not r["allowed"] and r["folder"] == "own"]
         if denied:
             found.append(finding("proof-own-denied", "error", f"role {role}",
                                  f"the simulation refuses identity A {', '.join(denied)} in its own folder",
-                                 POLICY_FIX))
+                                 POLICY_FIX, role=role))
     return found
 
 
@@ -3622,13 +4360,34 @@ class AuditReader:
             raise
 
 
+# What a server answers for an operation it does not have (local_aws's moto lacks some Cognito reads).
+UNSUPPORTED_CODES = ("InvalidAction", "NotImplemented", "UnknownOperationException", "UnrecognizedClientException")
+
+
+def read_optional(reader, resource, permission, call, **params):
+    """reader.read of a setting that may be absent: None when it is missing, unread or the server lacks the call
+    (then an "unreadable" finding says so)."""
+    try:
+        got = reader.read(resource, permission, call, missing=("ResourceNotFoundException",), **params)
+    except AwsStepError as step:
+        if error_code(step.error)[0] not in UNSUPPORTED_CODES and getattr(step.error, "response", {}).get(
+                "ResponseMetadata", {}).get("HTTPStatusCode") not in (404, 501):
+            raise
+        reader.unreadable.append(finding("unreadable", "warning", resource,
+                                         f"the server does not answer {permission.split(':')[1]}, so doctor could "
+                                         f"not check it", f"check {resource} by hand"))
+        return None
+    return None if got is UNREAD else got
+
+
 def read_role(reader, iam, arn):
     """{"name", "arn", "trust", "policies": [{"name", "document", "inline"}]}, None if gone; unread keys left out."""
     name = role_name_of(arn)
     found = reader.read(f"role {name}", "iam:GetRole", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
     if found is None or found is UNREAD:
         return None if found is None else {"name": name, "arn": arn}
-    role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument")}
+    role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument"),
+            "boundary": (found["Role"].get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")}
     names = reader.read(f"the policies of role {name}", "iam:ListRolePolicies and iam:ListAttachedRolePolicies",
                         role_policy_names, iam=iam, role=name)
     if names is UNREAD:
@@ -3680,13 +4439,25 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
                                        for provider, rules in (role_mappings or {}).items()
                                        for n, item in enumerate((rules.get("RulesConfiguration") or {}).get(
                                            "Rules", []), 1)}}
+    # A token mapping gives users the role their ID token names (cognito:preferred_role, one of cognito:roles):
+    # the role of one of their user pool groups. Each group role is judged as the authenticated one is.
+    for provider, rule in (role_mappings or {}).items():
+        if rule.get("Type") != "Token":
+            continue
+        user_pool_id = provider.split(":")[0].rsplit("/", 1)[-1]
+        groups = reader.read(f"the groups of user pool {user_pool_id}", "cognito-idp:ListGroups",
+                             lambda **params: [group for page in idp.get_paginator("list_groups").paginate(**params)
+                                               for group in page["Groups"]],
+                             missing=("ResourceNotFoundException",), UserPoolId=user_pool_id)
+        role_arns.update({f"group {group['GroupName']} of {user_pool_id}": group["RoleArn"]
+                          for group in (groups if isinstance(groups, list) else []) if group.get("RoleArn")})
     roles = {kind: read_role(reader, iam, arn) for kind, arn in role_arns.items()}
     partition = arn_partition(region)
     bucket = bucket or discover_bucket(roles, partition)
     if not bucket:
         raise ToolError(f"can't tell the bucket of identity pool {pool_id} from its role's policies; "
                         f"name it with --bucket", EXIT_USAGE)
-    app_clients = []
+    app_clients, user_pools, principal_tags = [], {}, {}
     for provider in pool.get("CognitoIdentityProviders") or []:
         user_pool_id = provider.get("ProviderName", "").rsplit("/", 1)[-1]
         described = reader.read(f"app client {provider.get('ClientId')}", "cognito-idp:DescribeUserPoolClient",
@@ -3696,6 +4467,17 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
             app_clients.append({"provider": provider.get("ProviderName"), "user_pool_id": user_pool_id,
                                 "client_id": provider.get("ClientId"),
                                 "client": described and described["UserPoolClient"]})
+        if user_pool_id not in user_pools:
+            described = reader.read(f"user pool {user_pool_id}", "cognito-idp:DescribeUserPool",
+                                    idp.describe_user_pool, missing=("ResourceNotFoundException",),
+                                    UserPoolId=user_pool_id)
+            if described is not UNREAD and described:
+                user_pools[user_pool_id] = described["UserPool"]
+        tags = read_optional(reader, f"the principal tags of {provider.get('ProviderName')}",
+                             "cognito-identity:GetPrincipalTagAttributeMap", identity.get_principal_tag_attribute_map,
+                             IdentityPoolId=pool_id, IdentityProviderName=provider.get("ProviderName"))
+        if tags:
+            principal_tags[provider.get("ProviderName")] = tags
     settings = {}
     for key, permission, call, missing, pick in (
             ("public_access_block", "s3:GetBucketPublicAccessBlock", s3.get_public_access_block,
@@ -3706,7 +4488,9 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
              ("ServerSideEncryptionConfigurationNotFoundError",),
              lambda r: r["ServerSideEncryptionConfiguration"]["Rules"]),
             ("lifecycle", "s3:GetLifecycleConfiguration", s3.get_bucket_lifecycle_configuration,
-             ("NoSuchLifecycleConfiguration",), lambda r: r["Rules"])):
+             ("NoSuchLifecycleConfiguration",), lambda r: r["Rules"]),
+            ("ownership", "s3:GetBucketOwnershipControls", s3.get_bucket_ownership_controls,
+             ("OwnershipControlsNotFoundError",), lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"])):
         got = reader.read(f"the {key.replace('_', ' ')} of bucket {bucket}", permission, call, missing=missing,
                           Bucket=bucket)
         if got is not UNREAD:
@@ -3714,57 +4498,249 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
     deployment = {"region": region, "pool_id": pool_id, "pool": pool, "mapping": mapping, "roles": roles,
                   "folder": folder,
                   "role_arns": role_arns, "role_mappings": role_mappings,
-                  "clients": app_clients, "bucket": bucket, "bucket_settings": settings,
+                  "clients": app_clients, "user_pools": user_pools, "principal_tags": principal_tags,
+                  "bucket": bucket, "bucket_settings": settings,
                   "expected_client": expected_client}
     return deployment, reader.unreadable
 
 
-def simulate_decisions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None):
-    """{action: allowed?} for one resource from IAM's SimulatePrincipalPolicy.
+def simulate_actions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None, calls=None):
+    """{action: (allowed?, [names of the policies that decided], [context keys it had no value for])} for one
+    resource from IAM's SimulatePrincipalPolicy; calls counts the requests.
 
     One resource per call: AWS now sums several resources into one result, the most restrictive."""
     params = {"PolicySourceArn": role["arn"], "ActionNames": list(actions), "ResourceArns": [resource],
-              "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
+              "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": policy_list(v),
+                                  "ContextKeyType": "stringList" if isinstance(v, list) else "string"}
                                  for k, v in context.items()]}
     if resource_policy:
         params.update(ResourcePolicy=json.dumps(resource_policy), CallerArn=caller_arn)
     with aws_step("simulate the policies of", f"role {role['name']}", "admin"):
-        results = [r for page in iam.get_paginator("simulate_principal_policy").paginate(**params)
-                   for r in page["EvaluationResults"]]
+        results = []
+        for page in iam.get_paginator("simulate_principal_policy").paginate(**params):
+            results += page["EvaluationResults"]
+            if calls is not None:
+                calls.append(resource)
     decisions = {}
     for result in results:
-        specific = [r["EvalResourceDecision"] for r in result.get("ResourceSpecificResults") or []
-                    if r.get("EvalResourceName") == resource]
-        decisions[result["EvalActionName"]] = (specific or [result["EvalDecision"]])[0] == "allowed"
+        specific = [r for r in result.get("ResourceSpecificResults") or [] if r.get("EvalResourceName") == resource]
+        decided = (specific or [result])[0]
+        matched = decided.get("MatchedStatements") or result.get("MatchedStatements") or []
+        decisions[result["EvalActionName"]] = (
+            (decided.get("EvalResourceDecision") or decided.get("EvalDecision")) == "allowed",
+            [BUCKET_POLICY if m.get("SourcePolicyType") == "resource" else m.get("SourcePolicyId") for m in matched],
+            result.get("MissingContextValues") or [])
     return decisions
 
 
-def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, caller_arn=None,
-                    template=DEFAULT_FOLDER):
-    """The proof's rows for one role: identity A's Get/Put/Delete/List in its own folder, B's and the root."""
+def role_statements(role, bucket_statements=()):
+    """[(reference, statement)] of the role's policies, then the bucket policy's statements that can apply to it;
+    a reference into a policy whose Version makes ${...} literal text says so ("literal")."""
+    found = []
+    for policy in role["policies"]:
+        literal = (policy["document"] or {}).get("Version") in LITERAL_VERSIONS
+        found += [(dict(statement_ref(policy["name"], index, s), **({"literal": True} if literal else {})), s)
+                  for index, s in enumerate(statements_of(policy["document"]))]
+    return found + [(statement_ref(BUCKET_POLICY, index, s), s) for index, s in bucket_statements]
+
+
+def proof_witnesses(statements, bucket_arn, template, own_id, other_id, variables):
+    """(object ARNs, listing prefixes) outside identity A's folder that some Allow statement's Resource (or
+    NotResource) and s3:prefix patterns can match, plus B's folder and the root; None is a listing without prefix.
+
+    Each pattern is met with these places: another identity's folder (at any depth), the bucket root and the
+    template's fixed part, and keys that start with A's id; the simulation then decides each witness."""
+    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
+    lead = template.partition(IDENTITY_PLACEHOLDER)[0]
+    places = [f"{other_folder}*", "*", f"{lead}*", f"{own_folder.rstrip('/')}*"]
+    arns = [f"{bucket_arn}/{other_folder}{PROBE_KEY}", f"{bucket_arn}/{PROBE_KEY}"]
+    prefixes = [None, other_folder] + ([lead] if lead else [])
+    for ref, statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        # A NotResource statement matches nearly everything: its witnesses are those of "*", filtered by the simulation.
+        patterns = policy_list(statement.get("Resource")) if "Resource" in statement else ["*"]
+        for pattern in patterns:
+            arns += pattern_witnesses(pattern, [f"{bucket_arn}/{place}" for place in places], variables,
+                                      ref.get("literal", False))
+        for value in condition_values(statement, "s3:prefix") or []:
+            prefixes += pattern_witnesses(value, places, variables, ref.get("literal", False))
+    arns = [arn for arn in dict.fromkeys(arns) if arn.startswith(bucket_arn + "/")
+            and not arn.startswith(f"{bucket_arn}/{own_folder}")]
+    return arns, [p for p in dict.fromkeys(prefixes) if p is None or not p.startswith(own_folder)]
+
+
+def context_admits(statement, context):
+    """Could the statement's String conditions pass for this request context (other operators assumed to)?"""
+    for operator, block in (statement.get("Condition") or {}).items():
+        base = operator.split(":")[-1]
+        if base.removesuffix("IfExists") not in STRING_OPERATORS:
+            continue
+        for key in block:
+            values = context.get(key.lower())
+            if values is None and not (base.endswith("IfExists") or STRING_OPERATORS[base.removesuffix(
+                    "IfExists")][0]):
+                return False
+            if values is not None and not condition_admits(statement, key, policy_list(values)):
+                return False
+    return True
+
+
+def granting_statement(statements, action, resource, context, variables, matched):
+    """The reference of the Allow statement that grants action on resource: of those whose Action and Resource
+    cover it, one in a policy the simulation names and whose conditions can pass for the context, first."""
+    covering = [(ref, s) for ref, s in statements if s.get("Effect") == "Allow"
+                and statement_covers(s, action, resource, {} if ref.get("literal") else variables)]
+    ranked = sorted(covering, key=lambda item: (
+        not any(item[0]["policy"] == m or item[0]["policy"].endswith("/" + str(m)) for m in matched),
+        not context_admits(item[1], context)))
+    chosen = ([ref for ref, _ in ranked] or [{"policy": matched[0] if matched else "unknown"}])[0]
+    return {key: value for key, value in chosen.items() if key != "literal"}
+
+
+def leak_kind(source, action, statement):
+    """(finding id, severity) of an action allowed outside the own folder, by who grants it and what it reaches."""
+    if action in BUCKET_CONTROL_ACTIONS:
+        return f"{source}-bucket-control", "critical"
+    if S3_ACTIONS.get(action) == "bucket" and action not in PREFIX_ACTIONS:
+        return f"{source}-bucket-settings", "warning"
+    if S3_ACTIONS.get(action) == "none":
+        return f"{source}-beyond-the-bucket", "warning"
+    if source == "perm" and action in PREFIX_ACTIONS:
+        prefixed = statement is not None and condition_values(statement, "s3:prefix") is not None
+        return ("perm-list-too-broad" if prefixed else "perm-list-unconditioned"), "critical"
+    return {"perm": "perm-reaches-other-folders", "bucket-policy": "bucket-policy-reaches-other-folders",
+            "guest": "guest-bucket-access"}[source], "critical"
+
+
+def leak_findings(role, kind, hits, statements, context, places):
+    """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
+    (anywhere, for guests): the first action and witness named, the others counted."""
+    grouped = {}
+    order = {action: n for n, action in enumerate([a for _, a in PROBE_ACTIONS] + list(BUCKET_CONTROL_ACTIONS))}
+    for action, resource, prefix, matched in sorted(hits, key=lambda hit: (order.get(hit[0], len(order)), hit[0])):
+        request = {key.lower(): value for key, value in context.items()}
+        request.update({} if prefix is None else {"s3:prefix": prefix})
+        ref = granting_statement(statements, action, resource, request, {SUB_KEY: context[SUB_KEY],
+                                                                         AUD_KEY: context[AUD_KEY]}, matched)
+        statement = next((s for r, s in statements if r["policy"] == ref["policy"] and r["index"] == ref.get("index")),
+                         None)
+        source = "guest" if kind == "unauthenticated" else "bucket-policy" if ref["policy"] == BUCKET_POLICY \
+            else "perm"
+        finding_id, severity = leak_kind(source, action, statement)
+        grouped.setdefault((finding_id, severity, json.dumps(ref, sort_keys=True)), []).append(
+            (action, resource, prefix))
+    found = []
+    for (finding_id, severity, ref_text), reached in grouped.items():
+        ref = json.loads(ref_text)
+        action, witness, prefix = reached[0]
+        actions = list(dict.fromkeys(a for a, _, _ in reached))
+        more = f" (and {len(actions) - 1} more: {', '.join(actions[1:9])}{', ...' if len(actions) > 9 else ''})" \
+            if len(actions) > 1 else ""
+        who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A"
+        where = places(action, witness, prefix)
+        label = statement_label(ref) if "index" in ref else f"policy {ref['policy']}"
+        found.append(finding(
+            finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else
+            f"bucket {witness.split(':::', 1)[1].split('/', 1)[0]}",
+            f"{label} lets {who} {action} in {where}{more}",
+            leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
+            prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref))
+    return found
+
+
+def leak_fix(role, kind, ref):
+    """How to take away a leak, by who grants it."""
+    if kind == "unauthenticated":
+        return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
+    if ref["policy"] == BUCKET_POLICY:
+        return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
+                f"doctor does not change it")
+    if ref["policy"] == ROLE_POLICY_NAME:
+        return POLICY_FIX
+    if ref["policy"].startswith("arn:"):
+        return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
+    return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
+
+
+def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resource_policy=None, caller_arn=None,
+               calls=None):
+    """Simulate every S3 action for one role: identity A in its own folder, and on every witness outside it.
+
+    Returns (the matrix rows, the leak findings, the context keys the simulation lacked), or None when the
+    administrator may not simulate."""
+    region, bucket, template = deployment["region"], deployment["bucket"], deployment["folder"]
     own_id, other_id = probe_ids(region)
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
-    rows = []
-    for folder, prefix in (("own", user_folder(template, own_id)), ("other", user_folder(template, other_id)),
-                           ("root", "")):
-        context = {SUB_KEY: own_id}
+    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
+    guest = kind == "unauthenticated"
+    provider = next((c["provider"] for c in deployment["clients"]), "cognito-idp.amazonaws.com/user-pool")
+    context = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"],
+               AMR_KEY: GUEST_AMR if guest else ["authenticated", provider,
+                                                 f"{provider}:CognitoSignIn:{PROBE_UUIDS[0]}"]}
+    variables = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"]}
+    statements = role_statements(role, bucket_statements)
+    keys, prefixes = proof_witnesses(statements, bucket_arn, template, own_id, other_id, variables)
+    object_actions, bucket_actions = ([a for a, kind_of in S3_ACTIONS.items() if kind_of == wanted]
+                                      for wanted in ("object", "bucket"))
+    # (resource, s3:prefix or None, actions); guests are judged in their own folder too, over every action, last
+    # so that a finding names a witness outside it when there is one.
+    requests = [(key, None, object_actions) for key in keys] + [(bucket_arn, None, bucket_actions)]
+    requests += [(bucket_arn, prefix, PREFIX_ACTIONS) for prefix in prefixes if prefix is not None]
+    requests.append(("*", None, [a for a, kind_of in S3_ACTIONS.items() if kind_of == "none"]))
+    requests += [(f"{bucket_arn}/{own_folder}{PROBE_KEY}", None, object_actions if guest else OBJECT_ACTIONS),
+                 (bucket_arn, own_folder, PREFIX_ACTIONS if guest else ["s3:ListBucket"])]
+    # Only an action some Allow statement names can be allowed: the others are implicitly denied, so the
+    # simulation is not asked about them (it costs the server per action).
+    allows = [s for _, s in statements if s.get("Effect") == "Allow"]
+    grantable = {action for action in S3_ACTIONS if any(statement_covers(s, action, "*", {}, resource_aside=True)
+                                                        for s in allows)}
+    results, missing = {}, set()
+    for resource, prefix, wanted in requests:
+        actions = [action for action in wanted if action in grantable]
+        if not actions:
+            continue
         try:
-            decisions = simulate_decisions(iam, role, OBJECT_ACTIONS, f"{bucket_arn}/{prefix}{PROBE_KEY}", context,
-                                           resource_policy, caller_arn)
-            # A listing of the root sends no prefix at all, so the simulation gets no s3:prefix either.
-            decisions.update(simulate_decisions(iam, role, ["s3:ListBucket"], bucket_arn,
-                                                {**context, **({"s3:prefix": prefix} if prefix else {})},
-                                                resource_policy, caller_arn))
+            decisions = simulate_actions(iam, role, actions, resource,
+                                         {**context, **({} if prefix is None else {"s3:prefix": prefix})},
+                                         resource_policy, caller_arn, calls)
         except AwsStepError as step:
             if error_code(step.error)[0] not in ACCESS_CODES:
                 raise
             reader.unreadable.append(finding("unreadable", "error", f"role {role['name']}",
                                              "the administrator may not simulate its policies, so there is no proof",
-                                             "grant the administrator iam:SimulatePrincipalPolicy"))
-            return []
-        rows += [{"role": role["name"], "identity": own_id, "folder": folder, "action": label,
-                  "allowed": decisions.get(action, False)} for label, action in PROBE_ACTIONS]
-    return rows
+                                             "grant the administrator iam:SimulatePrincipalPolicy", role=role["name"]))
+            return None
+        results[(resource, prefix)] = decisions
+        missing |= {key for allowed, _, lacked in decisions.values() if not allowed for key in lacked
+                    if key.lower() != "s3:prefix"}
+    own = {(f"{bucket_arn}/{own_folder}{PROBE_KEY}", None), (bucket_arn, own_folder)}
+    hits = [(action, resource, prefix, matched) for (resource, prefix), decisions in results.items()
+            for action, (allowed, matched, _) in decisions.items() if allowed and (guest or (resource, prefix) not in own)]
+    cells = {"own": (f"{bucket_arn}/{own_folder}{PROBE_KEY}", own_folder),
+             "other": (f"{bucket_arn}/{other_folder}{PROBE_KEY}", other_folder),
+             "root": (f"{bucket_arn}/{PROBE_KEY}", None)}
+    rows = [{"role": role["name"], "identity": own_id, "folder": folder, "action": label,
+             "allowed": results.get((bucket_arn, prefix) if action == "s3:ListBucket" else (key, None), {}).get(
+                 action, (False,))[0]}
+            for folder, (key, prefix) in cells.items() for label, action in PROBE_ACTIONS]
+
+    def places(action, witness, prefix):
+        """Where a witness lies, in words."""
+        if witness == bucket_arn:
+            return ("the whole bucket (a listing without a prefix)" if action in PREFIX_ACTIONS else
+                    "the bucket itself") if prefix is None else \
+                f"another identity's folder (a listing of prefix {prefix!r})" if prefix.startswith(other_folder) \
+                else f"identity A's own folder (a listing of prefix {prefix!r})" if prefix.startswith(own_folder) \
+                else f"keys outside every user's folder (a listing of prefix {prefix!r})"
+        if witness == "*":
+            return "the account's S3 resources beyond this bucket"
+        key = witness[len(bucket_arn) + 1:]
+        return "identity A's own folder" if key.startswith(own_folder) else \
+            "another identity's folder" if key.startswith(other_folder) else \
+            "a key outside identity A's folder that starts with its id" if key.startswith(own_id) else \
+            "outside every user's folder"
+    return rows, leak_findings(role, kind, hits, statements, context, places), missing
 
 
 def fix_plan(clients, deployment, findings, out):
@@ -3777,8 +4753,8 @@ def fix_plan(clients, deployment, findings, out):
 
     def about(role, *prefixes):
         """The findings of these id prefixes on the role (its trust, its policies or itself)."""
-        return [item for item in findings if item["id"].startswith(prefixes) and role
-                and re.match(rf"role {re.escape(role['name'])}($| \(|,)", item["resource"])]
+        return [item for item in findings if role and item.get("role") == role["name"]
+                and item["id"].startswith(prefixes)]
 
     def plan_role(role, policies, what, **options):
         """Plan ensure_role for role with policies (as setup makes it)."""
@@ -3786,17 +4762,21 @@ def fix_plan(clients, deployment, findings, out):
                      lambda: role_changed.append(ensure_role(iam, role["name"], policies, changes, **options)[1])))
 
     role, guest = roles.get("authenticated"), roles.get("unauthenticated")
-    if role and "policies" in role and about(role, "trust-", "perm-"):
+    if role and "policies" in role and about(role, "trust-", "perm-", "condition-"):
         plan_role(role, role_policies(bucket, pool_id, region, deployment["folder"]),
                   f"set the trust policy to this pool's signed-in users and inline policy {ROLE_POLICY_NAME} to "
                   f"the user's own folder only (as setup does)")
-        ours = [item for item in about(role, "perm-") if ", policy " not in item["resource"]
-                or item["resource"].endswith(f", policy {ROLE_POLICY_NAME}")]
+        # The rewrite replaces the trust policy and our inline policy; other policies and the bucket's stay.
+        rewritten = ("trust policy", ROLE_POLICY_NAME, None)
+        ours = [item for item in about(role, "perm-", "condition-")
+                if (item.get("statement") or {}).get("policy") in rewritten]
         fixed += about(role, "trust-") + ours
         # The proof follows the policies only when nothing else (another policy, the bucket's) grants more.
-        if len(ours) == len(about(role, "perm-")) and "bucket-policy-reaches-other-folders" not in ids:
+        if len(ours) == len(about(role, "perm-", "condition-")) and not any(
+                item["id"].startswith("bucket-policy-") and item.get("role") == role["name"] for item in findings):
             fixed += about(role, "proof-")
-    unmap_guests = guest and ids & {"guest-bucket-access", "proof-guest-access"}
+    unmap_guests = guest and any(item.get("role") == guest["name"] and item["id"].startswith("guest-")
+                                 for item in findings)
     if not unmap_guests and guest and "policies" in guest and about(guest, "trust-"):
         plan_role(guest, {"TrustPolicy": trust_policy(pool_id, "unauthenticated"), "PermissionsPolicy": None},
                   "set the trust policy to this pool's guests", description="Guests of this deployment")
@@ -3809,8 +4789,8 @@ def fix_plan(clients, deployment, findings, out):
         fixed += [item for item in findings if item["id"] == "pool-no-authenticated-role"] if role_arn else []
     if role_arn and (unmap_guests or role_arn != mapping.get("authenticated")):
         guest_arn = None if unmap_guests else mapping.get("unauthenticated")
-        fixed += [item for item in findings if unmap_guests and item["id"] in ("guest-bucket-access",
-                                                                                "proof-guest-access")]
+        fixed += [item for item in findings if unmap_guests and item.get("role") == guest["name"]
+                  and item["id"].startswith("guest-")]
         plan.append((f"identity pool {pool_id}: map signed-in users to {role_arn}" +
                      ("; unmap the guests' role" if unmap_guests else ""),
                      lambda: ensure_role_mapping(identity, pool_id, role_arn, any(role_changed), changes, guest_arn,
@@ -3825,7 +4805,8 @@ def fix_plan(clients, deployment, findings, out):
             replaced = [p["ClientId"] for p in providers if p.get("ProviderName") == wanted["ProviderName"]]
             providers = [p for p in providers if p.get("ProviderName") != wanted["ProviderName"]] + [wanted]
         fixed += [item for item in findings if item["id"] == "pool-classic-flow"
-                  or (provider_fix and item["id"] == "pool-provider-mismatch" and "the profile's" in item["detail"])]
+                  or (provider_fix and item["id"] == "pool-provider-mismatch"
+                      and item.get("client") == {"user_pool_id": expected[0], "client_id": expected[1]})]
         plan.append((f"identity pool {pool_id}: classic flow off, login providers "
                      f"{', '.join(p['ClientId'] for p in providers)}" +
                      (f" (replacing app client {', '.join(replaced)} of {expected[0]})" if replaced else ""),
@@ -3846,10 +4827,23 @@ def fix_plan(clients, deployment, findings, out):
     return plan, [item for item in findings if item not in fixed]
 
 
-def proof_scope(deployment, caller_arn, proven, skipped):
-    """{"simulated": [...], "not_simulated": [...]}: what the proof's simulation took into account, and what not."""
-    simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role")]
-    not_simulated = ["service control policies and permissions boundaries"]
+def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
+    """{"simulated", "not_simulated", "simulate_calls"}: what the proof's simulation took into account, and what not."""
+    counts = collections.Counter(S3_ACTIONS.values())
+    own_folder = user_folder(deployment["folder"], probe_ids(deployment["region"])[0])
+    witnesses = len({resource for resource in calls if "/" in resource.split(":::", 1)[-1]
+                     and not resource.split("/", 1)[-1].startswith(own_folder)})
+    simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role"),
+                 f"all {len(S3_ACTIONS)} S3 actions of the AWS Service Authorization Reference as of {S3_ACTIONS_DATE} "
+                 f"({counts['object']} object actions on identity A's folder and on {witnesses} witness keys: another "
+                 f"identity's folder, the bucket root, and whatever else each Allow statement's patterns reach; "
+                 f"{counts['bucket']} bucket actions on the bucket, listings with and without prefixes; "
+                 f"{counts['none']} others on '*'); an action no Allow statement names is denied without asking"]
+    roles = [role for role in deployment["roles"].values() if role]
+    not_simulated = ["service control policies (AWS Organizations) and resource control policies",
+                     "permissions boundaries" + "".join(f"; role {r['name']} has one ({r['boundary']}), which can "
+                                                        f"only narrow it" for r in roles if r.get("boundary")),
+                     "session policies (Cognito passes none in the enhanced flow; one can only narrow a session)"]
     if "policy" not in deployment["bucket_settings"]:
         not_simulated.append("the bucket policy: the administrator may not read it")
     elif ":user/" not in caller_arn:
@@ -3857,10 +4851,30 @@ def proof_scope(deployment, caller_arn, proven, skipped):
                              "evaluates one only with an IAM user as the caller); run doctor as an IAM user")
     elif deployment["bucket_settings"]["policy"]:
         simulated.append("the bucket policy's statements whose Principal can be the role's sessions")
+    ownership = deployment["bucket_settings"].get("ownership", "unread")
+    if ownership != "BucketOwnerEnforced":
+        not_simulated.append(f"object ACLs: the bucket's ObjectOwnership is {ownership or 'not set'}, not "
+                             f"BucketOwnerEnforced, so an object's ACL can grant what no policy shows; doctor does not "
+                             f"read each object's ACL")
+    not_simulated.append("access points, Multi-Region Access Points, Object Lambda and Access Grants: their actions "
+                         "were simulated on '*' only, not on their own ARNs")
+    if missing:
+        not_simulated.append(f"conditions on {', '.join(sorted(missing))}: the simulation had no value for them, so "
+                             f"statements that test them were judged as for a request without them")
     not_simulated += [f"role {name}: {why}" for name, why in skipped.items() if name not in proven]
-    if any(rule.get("Type") == "Token" for rule in (deployment["role_mappings"] or {}).values()):
-        not_simulated.append("the roles users get from their ID token (user pool groups)")
-    return {"simulated": simulated, "not_simulated": not_simulated}
+    return {"simulated": simulated, "not_simulated": not_simulated, "simulate_calls": len(calls)}
+
+
+def registration_findings(deployment, matrix, guest_roles):
+    """Self-registration (anyone may sign up) in a user pool whose users get roles that reach the bucket."""
+    reaching = sorted({row["role"] for row in matrix if row["allowed"] and row["role"] not in guest_roles})
+    return [finding("user-pool-self-registration", "warning", f"user pool {user_pool_id}",
+                    f"anyone may sign up (AllowAdminCreateUserOnly is false) and get role(s) {', '.join(reaching)}, "
+                    f"with a folder in bucket {deployment['bucket']}",
+                    "set AllowAdminCreateUserOnly (setup's pools have it), unless anyone may have a folder",
+                    roles=reaching)
+            for user_pool_id, user_pool in (deployment.get("user_pools") or {}).items()
+            if reaching and not (user_pool.get("AdminCreateUserConfig") or {}).get("AllowAdminCreateUserOnly")]
 
 
 def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, folder=DEFAULT_FOLDER):
@@ -3868,8 +4882,8 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
     deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, folder)
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
-    bucket_policy = deployment["bucket_settings"].get("policy") if ":user/" in caller_arn else None
-    guest_roles, proven, skipped = set(), [], {}
+    bucket_policy = deployment["bucket_settings"].get("policy")
+    guest_roles, proven, skipped, missing, calls = set(), [], {}, set(), []
     for kind, role in deployment["roles"].items():
         if role is None or role["name"] in proven:
             continue
@@ -3879,16 +4893,24 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
             continue
         if kind == "unauthenticated":
             guest_roles.add(role["name"])
-        rows = prove_isolation(reader, clients["iam"], role, deployment["bucket"], region,
-                               bucket_policy and policy_for_role(bucket_policy, role["arn"], caller_arn), caller_arn,
-                               folder)
-        proven += [role["name"]] if rows else []
-        skipped.update({} if rows else {role["name"]: "the administrator may not simulate its policies"})
-        matrix += rows
+        applying = [(index, s) for index, s in enumerate(statements_of(bucket_policy))
+                    if principal_may_be_role(s, role["arn"])]
+        proof = prove_role(reader, clients["iam"], role, kind, deployment, applying,
+                           bucket_policy and ":user/" in caller_arn and policy_for_role(bucket_policy, role["arn"],
+                                                                                         caller_arn),
+                           caller_arn, calls)
+        if proof is None:
+            skipped[role["name"]] = "the administrator may not simulate its policies"
+            continue
+        proven.append(role["name"])
+        matrix += proof[0]
+        findings += proof[1]
+        missing |= proof[2]
     findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
+    findings += registration_findings(deployment, matrix, guest_roles)
     findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
     return {"deployment": deployment, "findings": findings, "matrix": matrix,
-            "proof": proof_scope(deployment, caller_arn, proven, skipped)}
+            "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls)}
 
 
 def apply_fixes(clients, audit, out, confirm):
@@ -3899,7 +4921,8 @@ def apply_fixes(clients, audit, out, confirm):
         for what, _ in plan:
             out.note(f"  - {what}")
     for item in left:
-        out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
+        if item["severity"] != "info":  # advice stays in the findings, not in the list of what --fix leaves
+            out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
     if not plan:
         return False
     if not confirm():
@@ -3944,15 +4967,10 @@ def folder_template(args, settings):
     return settings.get("folder") or DEFAULT_FOLDER
 
 
-def session_for(args, settings, out, dead=None, renew_now=False):
+def session_for(args, settings, out, dead=None, renew_now=False, uncached_ok=True):
     """The user's Session, honouring --no-cache, --mfa-code and --remember-device; never the dead one."""
     return user_session(settings, out, use_cache=not args.no_cache, mfa_code=args.mfa_code, dead=dead,
-                        remember_device=args.remember_device, renew_now=renew_now)
-
-
-# What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
-# revoked session, a clock that is wrong) or that it no longer knows.
-DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
+                        remember_device=args.remember_device, renew_now=renew_now, uncached_ok=uncached_ok)
 
 
 def with_live_session(args, settings, out, operation, renew_now=False):
@@ -4016,39 +5034,93 @@ def check_try_identity(other_id, identity_id):
                         f"name an identity of the same identity pool", EXIT_USAGE)
 
 
-def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER):
-    """Probe another identity's folder (under the same template) with every verb the role policy governs;
-    refusal is the healthy outcome.
+def probe_summary(entries):
+    """The old per-verb view of the probe (write, delete, list, read): allowed if any request of the verb
+    was, else refused, unproven, or not tested; uri and detail are those of the request that decided it."""
+    verbs = {}
+    for verb in ("write", "delete", "list", "read"):
+        mine = [entry for entry in entries if entry["verb"] == verb]
+        for result in ("allowed", "undecided", "unproven", "refused"):
+            decisive = [entry for entry in mine if entry["result"] == result]
+            if decisive:
+                verbs[verb] = {"result": result, "uri": decisive[0]["uri"], "detail": decisive[0]["detail"]}
+                break
+        else:
+            verbs[verb] = {"result": "not tested", "uri": "", "detail": NO_KEY_KNOWN}
+    return verbs
 
-    Returns (the `isolation` report, exit code): EXIT_ISOLATION if any verb was allowed.
+
+def probe_message(entries, not_tested, folder):
+    """The probe's headline: broken and by what, or for how many actions isolation holds, what stayed
+    unproven and what was not tried."""
+    def names(items, key="action"):
+        return ", ".join(dict.fromkeys(item[key] for item in items))
+
+    allowed = [entry for entry in entries if entry["result"] == "allowed"]
+    if allowed:
+        return f"isolation is BROKEN: {names(allowed)} ALLOWED on another user's folder {folder} or the bucket"
+    refused = [entry for entry in entries if entry["result"] == "refused"]
+    unproven = [entry for entry in entries if entry["result"] == "unproven"]
+    undecided = [entry for entry in entries if entry["result"] == "undecided"]
+    held = len(set(entry["permission"] for entry in refused))
+    message = f"isolation holds for the {held} actions tried ({len(refused)} requests, each refused)"
+    if unproven:
+        message += (f"; unproven: {names(unproven)} of {unproven[0]['uri'].split('?')[0]}, which no listing "
+                    f"showed (a refusal may mean it is missing)")
+    if undecided:
+        message += f"; undecided: {names(undecided)} (S3 answered neither yes nor no)"
+    reads = [item for item in not_tested if item["why"] == NO_KEY_KNOWN]
+    if reads:
+        message += "; reads of their objects not tried (no key of theirs is known: name one with --try-key)"
+    others = [item for item in not_tested if item["why"] != NO_KEY_KNOWN]
+    return message + f"; not tried: {len(others)} actions that would change their objects or the bucket " \
+                     f"({names(others[:2])}...); `doctor` decides every S3 action from the policies"
+
+
+def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER):
+    """Probe another identity's folder (under the same template) and the bucket above it with every request
+    that can't change their data: listings, reads of an object of theirs, a write that replaces nothing,
+    deletes and an abort of what does not exist. Refusal is the healthy outcome.
+
+    Returns (the `isolation` report, exit code): EXIT_ISOLATION if any request was allowed.
     """
     folder = user_folder(template, other_id)
-    verbs = {"write": probe_write(client, bucket, folder), "delete": probe_delete(client, bucket, folder)}
-    verbs["list"], listed_key = probe_list(client, bucket, folder)
-    verbs["read"] = probe_read(client, bucket, folder, listed_key, try_key)
-    allowed = [verb for verb, item in verbs.items() if item["result"] == "allowed"]
-    untested = [verb for verb, item in verbs.items() if item["result"] == "not tested"]
+    parent = template.partition(IDENTITY_PLACEHOLDER)[0]
+    entries, seen = probe_listings(client, bucket, folder, parent)
+    entries += [probe_write(client, bucket, folder)] + probe_harmless(client, bucket, folder)
+    keys = list(dict.fromkeys([*seen][:1] + ([try_key] if try_key else [])))
+    for key in keys:
+        entries += probe_reads(client, bucket, key, seen.get(key), key in seen)
+    not_tested = [{"action": action, "permission": permission, "why": why}
+                  for action, permission, why in PROBE_NOT_TRIED]
+    if not keys:
+        not_tested = [{"action": action, "permission": permission, "why": NO_KEY_KNOWN}
+                      for action, permission, _, _ in PROBE_READS] + not_tested
+    allowed = [entry for entry in entries if entry["result"] == "allowed"]
     if allowed:
-        message = f"isolation is BROKEN: {', '.join(allowed)} ALLOWED in another user's folder {folder}"
-        out.warn(f"the role policy does not isolate users: {', '.join(allowed)} in another user's folder "
-                 f"s3://{bucket}/{folder} was allowed; restrict it to ${{cognito-identity.amazonaws.com:sub}}/* "
-                 f"(see `policy`)")
-    else:
-        tested = [verb for verb in verbs if verb not in untested]
-        message = (f"isolation holds for the verbs tested ({', '.join(tested)} refused); "
-                   f"{', '.join(untested)} not tested" if untested
-                   else f"isolation holds: every verb refused ({', '.join(tested)})")
-    # "refused" (every verb tested was refused) is kept for readers of the write-only probe's report.
+        actions = ", ".join(dict.fromkeys(entry["action"] for entry in allowed))
+        out.warn(f"the role policy (or the bucket policy) does not isolate users: {actions} on another user's "
+                 f"folder s3://{bucket}/{folder} or the bucket was allowed; restrict them to "
+                 f"${{cognito-identity.amazonaws.com:sub}}/* (see `policy`), and run `doctor`")
+    # "refused" (nothing tried was allowed) and "verbs" are kept for readers of the earlier reports.
     report = {"identity": other_id, "verdict": "broken" if allowed else "holds", "refused": not allowed,
-              "message": message, "verbs": verbs}
+              "message": probe_message(entries, not_tested, folder), "actions": entries,
+              "tried": len(set(entry["permission"] for entry in entries)), "not_tested": not_tested,
+              "verbs": probe_summary(entries)}
     return report, EXIT_ISOLATION if allowed else EXIT_OK
 
 
 def isolation_lines(isolation):
-    """The verdict, then one (label, value) per verb: refused, ALLOWED, or not tested and why."""
-    return [("Isolation", isolation["message"])] + [
-        (f"  {verb}", f"{'ALLOWED' if item['result'] == 'allowed' else item['result']}: {item['uri']} "
-                      f"({item['detail']})") for verb, item in isolation["verbs"].items()]
+    """The verdict, then one line per request (ALLOWED, refused, unproven or undecided), then what was not
+    tried and why."""
+    lines = labelled([("Isolation", isolation["message"])])
+    lines += [f"  {entry['result'].upper() if entry['result'] == 'allowed' else entry['result']:<10}"
+              f"{entry['action']:<21}{entry['uri']} ({entry['detail']})" for entry in isolation["actions"]]
+    reasons = {}
+    for item in isolation["not_tested"]:
+        reasons.setdefault(item["why"], []).append(item["action"])
+    lines += [f"  not tried {', '.join(actions)}: {why}" for why, actions in reasons.items()]
+    return lines
 
 
 def cmd_run(args, out):
@@ -4088,7 +5160,7 @@ def cmd_run(args, out):
     lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
                       for key, label in RUN_LABELS]
                      + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
-                     + (isolation_lines(report["isolation"]) if "isolation" in report else []))
+                     ) + (isolation_lines(report["isolation"]) if "isolation" in report else [])
     out.result(report, lines)
     return status
 
@@ -4123,7 +5195,7 @@ def cmd_creds(args, out):
 def cmd_login(args, out):
     """Sign in (or renew) and fill the cache, so later runs (credential_process too) need no prompt."""
     settings = profile_settings(args)
-    session = session_for(args, settings, out)
+    session = session_for(args, settings, out, uncached_ok=False)  # a sign-in that fills no cache is no login
     report = {"profile": args.profile, "username": settings["username"], "identity_id": session.identity_id,
               "expiration": session.credentials["Expiration"], "source": session.source}
     how = {"cache": "cached session", "refresh": "renewed session", "login": "new sign-in"}[session.source]
@@ -4132,46 +5204,74 @@ def cmd_login(args, out):
     return EXIT_OK
 
 
-def forget_device(args, out):
-    """ForgetDevice for the profile's remembered device, with a token from the refresh token or a sign-in;
-    then its secrets are deleted."""
-    settings = profile_settings(args)
-    fingerprint, path = cache_fingerprint(settings), device_path(args.profile)
-    with cache_lock(cache_path(args.profile), out.warn):
-        device = load_device(path, fingerprint, out.warn)
-        if device is None:
-            out.note(f"no remembered device for profile {args.profile}")
-            return
-        entry = load_cache(cache_path(args.profile), fingerprint, out.warn)
-        result = None
-        if entry and entry.get("refresh_token"):
-            with contextlib.suppress(AwsStepError):  # refused or rotated away: a sign-in gets a token instead
-                result = refresh_tokens(settings, entry, device, entry.get("rotation") is True)
-        result = result or sign_in_tokens(settings, out, args.mfa_code, device)
-        client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
-        try:
-            with aws_step("forget this device of", settings["username"], "login", client.meta.endpoint_url):
-                client.forget_device(AccessToken=result["AccessToken"], DeviceKey=device["device_key"])
-        except AwsStepError as step:
-            if error_code(step.error)[0] != "ResourceNotFoundException":  # already forgotten
-                raise
-        os.unlink(path)
-    out.note(f"Cognito forgot this device; deleted {path}")
+def forget_device(settings, entry, device, out, mfa_code):
+    """ForgetDevice for the user's remembered device, with a token from the cached refresh token or a
+    sign-in; returns the refresh tokens that are left to revoke."""
+    result = None
+    if entry and entry.get("refresh_token"):
+        with contextlib.suppress(AwsStepError):  # refused or rotated away: a sign-in gets a token instead
+            result = refresh_tokens(settings, entry, device, entry.get("rotation") is True)
+    tokens = [entry["refresh_token"]] if entry and entry.get("refresh_token") and not (
+        result and result.get("RefreshToken")) else []  # a rotated one is dead already
+    result = result or sign_in_tokens(settings, out, mfa_code, device)
+    client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
+    try:
+        with aws_step("forget this device of", settings["username"], "login", client.meta.endpoint_url):
+            client.forget_device(AccessToken=result["AccessToken"], DeviceKey=device["device_key"])
+    except AwsStepError as step:
+        if error_code(step.error)[0] != "ResourceNotFoundException":  # already forgotten
+            raise
+    return tokens + ([result["RefreshToken"]] if result.get("RefreshToken") else [])
+
+
+def remote_failure(err):
+    """One line for what logout could not do at Cognito, and its exit code."""
+    explained = explain_aws_error(err) if isinstance(err, AwsStepError) else err
+    return str(explained), explained.exit_code
 
 
 def cmd_logout(args, out):
-    """Delete the profile's cached credentials and refresh token; the remembered device stays unless
-    --forget-device, which tells Cognito to forget it too."""
-    path = cache_path(args.profile)
-    if args.forget_device:
-        forget_device(args, out)
-    removed = False
-    # The .lock file stays: another process may be holding it right now. A folder is no session
-    # (creds warns about it); it is left alone.
-    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-        os.unlink(path)
-        removed = True
-    out.note(f"deleted {path}" if removed else f"no cached session for profile {args.profile}")
+    """Revoke the cached refresh token at Cognito, then delete the cached session; with --forget-device
+    Cognito forgets the remembered device too, and its secrets are deleted.
+
+    The local secrets are always deleted; what Cognito could not be told is said in one line, with the
+    exit code of its cause (2: no password to sign in with, 3: refused, 4: AWS or the network).
+    """
+    settings = profile_settings(args)
+    path, device_file = cache_path(settings), device_path(settings)
+    with cache_lock(path, out.warn):  # held or not (another sign-in, busy): the secrets go either way
+        entry = load_cache(path, cache_fingerprint(settings), out.warn)
+        device = load_device(device_file, user_fingerprint(settings), out.warn) if args.forget_device else None
+        tokens, failures = [entry["refresh_token"]] if entry and entry.get("refresh_token") else [], []
+        if args.forget_device and not device:
+            out.note(f"no remembered device for {settings['username']}")
+        if device:
+            try:
+                tokens = forget_device(settings, entry, device, out, args.mfa_code)
+                out.note(f"Cognito forgot this device ({device['device_key']})")
+            except (AwsStepError, ToolError) as err:
+                message, code = remote_failure(err)
+                failures.append((f"Cognito was not told to forget device {device['device_key']} ({message}); an "
+                                 f"administrator can (AdminForgetDevice)", code))
+        for token in tokens:
+            try:
+                revoke_refresh_token(token, settings["client_id"], settings["region"], settings.get("client_secret"),
+                                     settings.get("endpoint_url"))
+                out.note("Cognito revoked the session's refresh token")
+            except AwsStepError as err:
+                message, code = remote_failure(err)
+                failures.append((f"Cognito did not revoke the refresh token ({message}); it stays valid until it "
+                                 f"expires, but no copy is left here", code))
+        # The .lock file stays: another process may be holding it right now. A folder is no session
+        # (creds warns about it); it is left alone.
+        deleted = []
+        for doomed in [path] + [device_file] * bool(args.forget_device):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(doomed)
+                deleted.append(doomed)
+    out.note(f"deleted {', '.join(deleted)}" if deleted else f"no cached session for {settings['username']}")
+    if failures:
+        raise ToolError("; ".join(message for message, _ in failures), max(code for _, code in failures))
     return EXIT_OK
 
 
@@ -4189,37 +5289,66 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         confine(template, prefix, settings["bucket"], folder_ok=True)
 
     def attempt(session):
-        """The operation with one session's credentials."""
-        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"))
+        """The operation with one session's credentials, renewed in place as they near their end."""
+        live = [session]
+
+        def renew(why):
+            """The next credentials, from the cache (another process's renewal) or the refresh token."""
+            out.note(f"renewing the session's credentials during the transfer: {why}")
+            live[0] = session_for(args, settings, out, dead=live[0])
+            return live[0].credentials
+        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), renew)
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
         folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
-        with bucket_diagnosis(lambda: client, settings["bucket"], folder):
+        # The folder the role policy gives this user: the profile's, whatever --level or --identity chose.
+        own = user_folder(settings.get("folder") or DEFAULT_FOLDER, session.identity_id)
+        with bucket_diagnosis(lambda: client, settings["bucket"], folder, own):
             return operation(settings["bucket"], folder, client)
     return with_live_session(args, settings, out, attempt, renew_now)
 
 
-def walk_files(folder, note, relative=""):
+def name_problem(path, relative):
+    """Why a file's name can't become an S3 key, or "": S3 keys are UTF-8, and Linux file names are bytes."""
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{shown_path(path)}: its name is not UTF-8, so it can't be an S3 key; rename it"
+    return ""
+
+
+def walk_files(folder, note, relative="", skip=None):
     """(path, path relative to folder) of every file below folder, in S3's key order; symbolic links are skipped.
 
     Key order (a/b before a-c, as S3 lists them) lets `sync` walk a folder and a listing side by side.
+    Without skip, a path that can't be uploaded (not a regular file, an unreadable folder) stops the walk
+    (exit 2); with it, skip(path, relative name, reason or None for a symbolic link) is told and the walk
+    goes on. A skipped folder's relative name ends with /.
     """
     try:
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
     except OSError as err:
-        raise ToolError(f"can't read folder {folder}: {err.strerror}", EXIT_USAGE) from None
+        if skip is None or not relative:
+            raise ToolError(f"can't read folder {shown_path(folder)}: {err.strerror}", EXIT_USAGE) from None
+        skip(folder, relative, f"can't read folder: {err.strerror}")
+        return
     for entry in entries:
         if entry.is_symlink():
             # A link could reach far outside the folder (~/.aws/credentials); name it to upload it.
-            note(f"skipped symbolic link {entry.path}; name it on the command line to upload its target")
+            note(f"skipped symbolic link {shown_path(entry.path)}; name it on the command line to upload its target")
+            if skip:
+                skip(entry.path, relative + entry.name, None)
         elif entry.is_dir(follow_symlinks=False):
-            yield from walk_files(entry.path, note, f"{relative}{entry.name}/")
+            yield from walk_files(entry.path, note, f"{relative}{entry.name}/", skip)
         else:
             problem = not_a_regular_file(entry.path)
-            if problem:
-                raise ToolError(f"{entry.path} is {problem}; move it out of {folder} or upload the files one by one",
-                                EXIT_USAGE)
-            yield entry.path, relative + entry.name
+            if problem and skip:
+                skip(entry.path, relative + entry.name, problem)
+            elif problem:
+                raise ToolError(f"{shown_path(entry.path)} is {problem}; move it out of {shown_path(folder)} or "
+                                f"upload the files one by one", EXIT_USAGE)
+            else:
+                yield entry.path, relative + entry.name
 
 
 def upload_plan(paths, key, recursive, note):
@@ -4238,9 +5367,11 @@ def upload_plan(paths, key, recursive, note):
             problem = not_a_regular_file(path)
             raise ToolError(f"{path} not found; check the path" if problem == "not found" else f"{path} is {problem}",
                             EXIT_USAGE)
-    for path, _ in pairs:
+    for path, relative in pairs:
+        if name_problem(path, relative):
+            raise ToolError(name_problem(path, relative), EXIT_USAGE)
         if not os.access(path, os.R_OK):
-            raise ToolError(f"{path} is not readable; fix its permissions or leave it out", EXIT_USAGE)
+            raise ToolError(f"{shown_path(path)} is not readable; fix its permissions or leave it out", EXIT_USAGE)
     if not pairs:
         raise ToolError("nothing to upload: the folders are empty", EXIT_USAGE)
     seen = {}
@@ -4469,7 +5600,9 @@ def cmd_rm(args, out):
             if exists is not False:
                 delete_object(client, bucket, key)
             outcome = {True: "deleted", False: "absent", None: "deleted if it existed"}[exists]
-            results.append({"uri": uri, "outcome": outcome})
+            # `rm photos` for the folder photos/: only an absent key costs this extra listing.
+            folder_hint = exists is False and holds_objects(client, bucket, key + "/")
+            results.append({"uri": uri, "outcome": outcome, **({"folder": True} if folder_hint else {})})
             if not args.json:  # as each is done, so a failure later still shows what was deleted
                 print(RM_LINES[outcome].format(uri=uri), flush=True)
         return results
@@ -4478,6 +5611,14 @@ def cmd_rm(args, out):
         print(json.dumps({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"],
                           "files": results}, indent=2))
     absent = [item["uri"] for item in results if item["outcome"] == "absent"]
+    folders = [key for key, item in zip(args.keys, results) if item.get("folder")]
+    if folders:
+        import shlex
+
+        raise ToolError(f"{', '.join(absent)} did not exist; nothing was deleted there; "
+                        f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'}: delete "
+                        f"what {'it holds' if len(folders) == 1 else 'they hold'} with "
+                        + " and ".join(f"`rm --recursive {shlex.quote(key)}`" for key in folders), EXIT_AWS)
     if absent:
         raise ToolError(f"{', '.join(absent)} did not exist; nothing was deleted there (see `ls`)", EXIT_AWS)
     return EXIT_OK
@@ -4495,6 +5636,7 @@ def tool_command():
 
 def cmd_aws_profile(args, out):
     """Write an AWS CLI/SDK profile whose credential_process is this tool, for the current profile."""
+    check_aws_profile_name(args.name)
     settings = profile_settings(args)
     import shlex
 
@@ -4531,9 +5673,13 @@ def spoken_duration(seconds):
     return " ".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
 
 
+SHARE_DEFAULT_SECONDS = 3600
+
+
 def cmd_share(args, out):
     """Print a presigned GET URL for one object of the user's folder, valid no longer than its credentials."""
-    wanted = parse_duration(args.expires)
+    # No --expires: an hour, or less without a warning when the credentials end sooner.
+    wanted = parse_duration(args.expires) if args.expires else SHARE_DEFAULT_SECONDS
     if wanted > PRESIGN_MAX_SECONDS:
         raise ToolError(f"--expires {args.expires} is longer than S3 allows for a signed link (7d)", EXIT_USAGE)
     if args.key.endswith("/"):
@@ -4549,7 +5695,7 @@ def cmd_share(args, out):
         if left < 1:
             raise ToolError("the session's credentials have already expired; run `logout`, then again", EXIT_AWS)
         seconds = min(wanted, left)
-        if seconds < wanted:
+        if seconds < wanted and args.expires:
             out.warn(f"the link works for {spoken_duration(seconds)}, not {spoken_duration(wanted)}: it is signed "
                      f"with temporary credentials that expire then")
         url = presigned_get(client, bucket, key, seconds)
@@ -4560,16 +5706,45 @@ def cmd_share(args, out):
     return with_user_files(args, out, run, keys=[args.key], renew_now=True)
 
 
-def local_tree(folder, note):
-    """(relative path, path, size, mtime) of every file below folder, in S3's key order."""
+class Skipped:
+    """The paths a tree walk for `sync` left out, so --delete never deletes their copies on the other side;
+    problems (all but symbolic links, which are skipped by design) are warned about and end the run with exit 2."""
+
+    def __init__(self, warn):
+        self.warn, self.names, self.problems = warn, set(), 0
+
+    def __call__(self, path, relative, reason):
+        """Note one skipped path (reason None: a symbolic link, already noted by the walk)."""
+        self.names.add(relative.rstrip("/"))
+        if reason:
+            self.problems += 1
+            self.warn(f"skipped {shown_path(path)}: {reason}")
+
+    def covers(self, relative):
+        """Whether relative is a skipped path or lies below one."""
+        parts = relative.split("/")
+        return any("/".join(parts[:end]) in self.names for end in range(1, len(parts) + 1))
+
+
+def local_tree(folder, note, skip, uploading=True):
+    """(relative path, path, size, mtime) of every file below folder, in S3's key order; what can't be
+    used (not a regular file; when uploading, unreadable or a name that is not UTF-8) goes to skip instead."""
     import stat
 
-    for path, relative in walk_files(folder, note):
-        with local_file_errors("read", path):
+    for path, relative in walk_files(folder, note, skip=skip):
+        try:
             info = os.stat(path)
+        except OSError as err:
+            skip(path, relative, f"can't read it: {err.strerror}")
+            continue
         if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{path} is not a regular file; move it out of {folder} and run again", EXIT_USAGE)
-        yield relative, path, info.st_size, info.st_mtime
+            skip(path, relative, "not a regular file")
+        elif uploading and name_problem(path, relative):
+            skip(path, relative, "its name is not UTF-8, so it can't be an S3 key; rename it")
+        elif uploading and not os.access(path, os.R_OK):
+            skip(path, relative, "it is not readable")
+        else:
+            yield relative, path, info.st_size, info.st_mtime
 
 
 def sync_pairs(local_items, remote_items):
@@ -4618,7 +5793,7 @@ def cmd_sync(args, out):
         """Compare the two sides with this session's client and copy (or delete) what differs."""
         prefix = tree_prefix(folder, named, bucket) if named else folder
         counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
-        tag, doomed = "(dryrun) " if args.dryrun else "", []
+        tag, doomed, skipped = "(dryrun) " if args.dryrun else "", [], Skipped(out.warn)
 
         def say(line, what):
             counts[what] += 1
@@ -4646,7 +5821,9 @@ def cmd_sync(args, out):
                     out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name")
 
         def actions():
-            files = local_tree(local, out.note) if os.path.isdir(local) else iter(())
+            # Going down, a link matters only if an object would be written through it (warned below).
+            note = out.note if up else (lambda message: None)
+            files = local_tree(local, note, skipped, uploading=up) if os.path.isdir(local) else iter(())
             for mine, theirs in sync_pairs(files, remote_items()):
                 if mine and theirs and not differs(mine, theirs[1], up, args.checksum):
                     counts["unchanged"] += 1
@@ -4654,12 +5831,17 @@ def cmd_sync(args, out):
                     try:
                         key = user_key(prefix, mine[0], bucket)
                     except ToolError as err:
-                        out.warn(f"skipped {mine[1]}: {err}")
+                        skipped(mine[1], mine[0], str(err))
                         continue
                     if args.dryrun:
                         say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
                     else:
                         yield Transfer(True, mine[1], key)
+                elif theirs and skipped.covers(theirs[0]):
+                    # A path the walk skipped (a link, say) is neither deleted nor written through.
+                    if not up:
+                        skipped(local_path_for(folder, local, theirs[0]), theirs[0],
+                                f"s3://{bucket}/{theirs[1]['Key']} was not downloaded: a path on its way was skipped")
                 elif not up and theirs:
                     key, path = theirs[1]["Key"], local_path_for(folder, local, theirs[0])
                     if args.dryrun:
@@ -4697,6 +5879,11 @@ def cmd_sync(args, out):
         if counts["refused"]:
             raise ToolError(f"{counts['refused']} objects could not be deleted (see above); check the role policy",
                             EXIT_AWS)
+        if skipped.problems:
+            many = skipped.problems > 1
+            raise ToolError(f"{skipped.problems} path{'s were' if many else ' was'} skipped (see the warnings above): "
+                            f"not copied, and {'their copies' if many else 'its copy'}, if any, kept; fix or move "
+                            f"{'them' if many else 'it'} and run again", EXIT_USAGE)
         return EXIT_OK
     return with_user_files(args, out, run, prefix=named or None)
 
@@ -4814,16 +6001,27 @@ def cmd_teardown(args, out):
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_role(iam, names["sms_role"], changes, optional=True)
     remove_bucket(s3, names["bucket"], args.force, changes)
+    if all(item["status"] == "absent" for item in changes.items):
+        # Most likely a typo in --name (or another region or endpoint): saying "6 absent" and 0 would hide it.
+        raise ToolError(f"nothing named {names['user_pool']} was found in {region}"
+                        f"{f' at {endpoint}' if endpoint else ''}; check --name and --region "
+                        f"(if it was torn down already, there is nothing left to do)", EXIT_AWS)
     out.result({"resources": changes.items}, [changes.summary(f"teardown of {names['user_pool']}")])
     return EXIT_OK
 
 
 def audit_lines(findings, matrix, proof):
     """doctor's findings and its proof matrix as text lines."""
-    lines = [f"findings ({len(findings)}):" if findings else "findings: none"]
+    info = all(item["severity"] == "info" for item in findings)
+    lines = ["findings: none" if not findings else f"findings: none above info ({len(findings)} info):" if info
+             else f"findings ({len(findings)}):"]
     for item in findings:
-        lines += [f"  {item['severity']:<8} {item['id']}  [{item['resource']}]", f"           {item['detail']}",
-                  f"           fix: {item['fix']}"]
+        lines += [f"  {item['severity']:<8} {item['id']}  [{item['resource']}]", f"           {item['detail']}"]
+        if item.get("witness"):
+            lines.append(f"           witness: {item['action']} on {item['witness']}" +
+                         (f" with s3:prefix {item['prefix']!r}" if item.get("prefix") is not None else "") +
+                         f" ({statement_label(item['statement']) if 'index' in item['statement'] else 'policy ' + item['statement']['policy']})")
+        lines.append(f"           fix: {item['fix']}")
     if not matrix:
         return lines + ["proof: none (no role could be simulated)"] + \
             [f"  not simulated: {item}" for item in proof["not_simulated"]]
@@ -4837,11 +6035,15 @@ def audit_lines(findings, matrix, proof):
             cells = {row["action"]: row["allowed"] for row in matrix if row["role"] == role and row["folder"] == folder}
             lines.append(("  " + (role if folder == "own" else "").ljust(width) + folder.ljust(8) +
                           "".join(("ALLOW" if cells.get(label) else "deny").ljust(8) for label in labels)).rstrip())
-    beyond = any(row["allowed"] for row in matrix if row["folder"] != "own")
-    lines.append("proof: " + ("identity A reaches beyond its own folder" if beyond else
-                              "identity A reaches nothing beyond its own folder"))
+    leaks = [item for item in findings if item.get("witness") and item["severity"] == "critical"]
+    beyond = leaks or any(row["allowed"] for row in matrix if row["folder"] != "own")
+    lines.append("proof: " + (f"a role reaches beyond its own folder ({len(leaks)} critical findings above name an "
+                              f"action and a witness)" if beyond else
+                              "no role reaches beyond its own folder in this simulation (every S3 action, on every "
+                              "witness its statements' patterns give):"))
     return lines + [f"  simulated: {item}" for item in proof["simulated"]] + \
-        [f"  not simulated: {item}" for item in proof["not_simulated"]]
+        [f"  not simulated: {item}" for item in proof["not_simulated"]] + \
+        [f"  simulate calls: {proof['simulate_calls']}"]
 
 
 def confirm_fix(assume_yes):
@@ -4930,11 +6132,14 @@ def add_run_options(parser, default):
     parser.add_argument("--upload-file", metavar="PATH", default=default,
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
-                        help="after uploading, try to write, delete, list and read in this identity's folder; "
-                             "each must be refused (exit 5 if any is allowed)")
+                        help="after uploading, try every request that can't change this identity's data on "
+                             "its folder and the bucket root (listings, reads, a write that replaces nothing, "
+                             "deletes and an abort of what does not exist); each must be refused (exit 5 if any "
+                             "is allowed); what can't be tried is named")
     parser.add_argument("--try-key", metavar="KEY", default=default,
-                        help="an existing object of --try-identity (relative to its folder) for the read probe, "
-                             "needed when listing that folder is refused")
+                        help="an existing object of --try-identity (relative to its folder) for the reads, "
+                             "needed when listing is refused (a refused read of a key no listing showed is "
+                             "unproven)")
 
 
 def add_identity_option(parser):
@@ -4995,10 +6200,13 @@ def build_parser():
     login.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                        help="print one JSON object (as the global --json)")
 
-    logout = commands.add_parser("logout", help="delete the profile's cached credentials and refresh token",
-                                 description="Delete the profile's cached credentials and refresh token. A "
-                                             "remembered device stays, as it belongs to this computer: later "
-                                             "sign-ins still skip MFA, unless --forget-device.")
+    logout = commands.add_parser("logout", help="revoke the user's refresh token; delete the cached session",
+                                 description="Revoke the cached refresh token at Cognito (RevokeToken), then "
+                                             "delete the user's cached credentials and tokens. A remembered "
+                                             "device stays, as it belongs to this computer: later sign-ins still "
+                                             "skip MFA, unless --forget-device. The local secrets are deleted "
+                                             "even when Cognito can't be reached; what it was not told is said "
+                                             "(exit 3 or 4).")
     logout.add_argument("--forget-device", action="store_true",
                         help="also make Cognito forget this computer's remembered device, and delete its secrets")
 
@@ -5057,7 +6265,8 @@ def build_parser():
                     "dies when they expire (about an hour on Cognito), so a longer --expires is cut to what they "
                     "allow, with a warning.")
     share.add_argument("key", help="key relative to your folder")
-    share.add_argument("--expires", default="1h", metavar="DURATION", help="such as 90s, 10m, 12h (default: 1h)")
+    share.add_argument("--expires", metavar="DURATION",
+                       help="such as 90s, 10m, 12h (default: 1h, or less when the credentials end sooner)")
 
     policy = commands.add_parser(
         "policy", help="print the role's trust and permissions policies as JSON",
@@ -5178,6 +6387,52 @@ def validate_args(args):
         mfa_factors(args.mfa, args.mfa_factors)
 
 
+# An option whose name says password or secret: the tool has none, as argv is readable by other users
+# of the computer and kept in shell history, so one is refused before parsing, without its value.
+PASSWORD_OPTION_RE = re.compile(r"^--?[\w-]*(pass|secret)[\w-]*$", re.IGNORECASE)
+# Any option whose name may carry a secret (the tool's own --mfa-code among them): no error echoes
+# the value given after it (or after its =), wherever on the command line it stands.
+SECRET_OPTION_RE = re.compile(r"^(--?[\w-]*(pass|secret|token|code|otp|pin|credential)[\w-]*|-p)$", re.IGNORECASE)
+HIDDEN = "<hidden>"
+
+
+def secret_values(argv):
+    """The values on a command line that follow a secret-bearing option name, or its "="."""
+    values = []
+    for index, token in enumerate(argv):
+        if token == "--":
+            break
+        name, equals, value = token.partition("=")
+        if SECRET_OPTION_RE.match(name):
+            values.append(value if equals else argv[index + 1] if index + 1 < len(argv) else "")
+    return [value for value in values if value]
+
+
+def redacted(message, secrets):
+    """message with each secret, as argparse echoes it (quoted with repr, or bare in a list of arguments), hidden."""
+    for value in sorted(set(secrets), key=len, reverse=True):
+        message = message.replace(repr(value), repr(HIDDEN))
+        message = re.sub(rf"(?<![^\s=]){re.escape(value)}(?![^\s;])", HIDDEN, message)
+    return message
+
+
+def parse_command_line(argv):
+    """The parsed and checked arguments; usage errors never echo a secret given on the command line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for token in argv[:argv.index("--")] if "--" in argv else argv:
+        name = token.partition("=")[0]
+        if PASSWORD_OPTION_RE.match(name):
+            raise ToolError(f"{name} is not an option: the tool never takes a password or secret on the command "
+                            f"line, where other users and the shell history can read it; set {ENV_PREFIX}PASSWORD "
+                            f"or type it when asked", EXIT_USAGE)
+    try:
+        args = build_parser().parse_args(argv)
+        validate_args(args)
+    except ToolError as err:
+        raise ToolError(redacted(str(err), secret_values(argv)), err.exit_code) from None
+    return args
+
+
 # ====================================================================== main
 
 COMMANDS = {
@@ -5226,10 +6481,9 @@ def main(argv=None) -> int:
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_command_line(argv)
         command = args.command
         debug = args.debug
-        validate_args(args)
         out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
         return COMMANDS[args.command](args, out)
     except (ToolError, AwsStepError) as err:

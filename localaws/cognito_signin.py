@@ -37,6 +37,10 @@ SRP and SECRET_HASH checks (srp_challenge, srp_verify, check_secret_hash). What 
   UserMFAPreference honour EmailMfaSettings, and GetUser/AdminGetUser list EMAIL_OTP.
 - AdminCreateUser and SignUp refuse usernames outside UsernameType (1 to 128 letters, marks, symbols,
   numbers or punctuation: no spaces) with AWS's validation wording.
+- Passwords follow the pool's Policies.PasswordPolicy as Cognito applies it (check_password): AdminCreateUser's
+  TemporaryPassword too ("must conform to the password policy"; moto stored any), a missing MinimumLength is
+  8 (moto: 5), Cognito's symbol set (a space inside counts), and Cognito's wording, "Password did not conform
+  with policy: Password must have uppercase characters" (moto: one fixed sentence).
 
 Differences from AWS that remain (see also local_aws.py's list):
 - WEB_AUTHN is never offered. Codes by email (sign-in or MFA) need no SES sending configuration
@@ -542,6 +546,39 @@ def check_username(username):
             f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems))
 
 
+# ---- passwords
+
+# Cognito's special characters; a space counts too, unless it leads or trails.
+PASSWORD_SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-")
+
+
+def password_problem(policy, password):
+    """What Cognito says of a password under a pool's PasswordPolicy, or None when it conforms."""
+    inner = password[1:-1]
+    checks = (
+        (len(password) >= policy.get("MinimumLength", 8), "Password not long enough"),
+        (not policy.get("RequireLowercase") or any(ch.islower() for ch in password),
+         "Password must have lowercase characters"),
+        (not policy.get("RequireUppercase") or any(ch.isupper() for ch in password),
+         "Password must have uppercase characters"),
+        (not policy.get("RequireNumbers") or any(ch.isdigit() for ch in password),
+         "Password must have numeric characters"),
+        (not policy.get("RequireSymbols") or any(ch in PASSWORD_SYMBOLS for ch in password) or " " in inner,
+         "Password must have symbol characters"),
+    )
+    return next((message for ok, message in checks if not ok), None)
+
+
+def check_password(backend, user_pool_id, password):
+    """Refuse a password the pool's policy refuses, as Cognito does (InvalidPasswordException)."""
+    from moto.core.exceptions import JsonRESTError
+
+    pool = backend.describe_user_pool(user_pool_id)
+    problem = password_problem(pool.extended_config.get("Policies", {}).get("PasswordPolicy", {}), password)
+    if problem:
+        raise JsonRESTError("InvalidPasswordException", f"Password did not conform with policy: {problem}")
+
+
 # ---- install
 
 def install(local_aws):
@@ -644,9 +681,11 @@ def install(local_aws):
             pool.mfa_config = extended_config["MfaConfiguration"]  # moto stored it and ignored it
         pool.extended_config.pop("MfaConfiguration", None)
 
-    def checked_admin_create_user(self, user_pool_id, username, *args, **kwargs):
+    def checked_admin_create_user(self, user_pool_id, username, message_action, temporary_password, attributes):
         check_username(username)
-        return admin_create_user(self, user_pool_id, username, *args, **kwargs)
+        if temporary_password and message_action != "RESEND":
+            check_password(self, user_pool_id, temporary_password)
+        return admin_create_user(self, user_pool_id, username, message_action, temporary_password, attributes)
 
     def checked_sign_up(self, client_id, username, *args, **kwargs):
         check_username(username)
@@ -721,6 +760,7 @@ def install(local_aws):
     CognitoIdpBackend.create_user_pool = pool_with_mfa_setting
     CognitoIdpBackend.update_user_pool = update_honouring_mfa
     CognitoIdpBackend.admin_create_user = checked_admin_create_user
+    CognitoIdpBackend._validate_password = check_password
     CognitoIdpBackend.sign_up = checked_sign_up
     CognitoIdpUser.to_json = to_json_with_email_mfa
     CognitoIdpResponse.set_user_mfa_preference = response_set_user_mfa_preference

@@ -289,29 +289,55 @@ def request_log(local_aws):
     return log
 
 
+class Faults:
+    """add(operation, skip=..., times=..., status=..., code=...) makes a local_aws fail requests; clear() ends it."""
+
+    def __init__(self, endpoint_url):
+        self.url = endpoint_url + "/_local_aws/faults"
+
+    def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected",
+            action="error", delay_ms=0):
+        import urllib.request
+
+        body = json.dumps({"operation": operation, "skip": skip, "times": times, "status": status,
+                           "code": code, "message": message, "action": action, "delay_ms": delay_ms}).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def clear(self):
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(self.url, method="DELETE"), timeout=10).close()
+
+
 @pytest.fixture
 def faults(local_aws):
-    """faults.add(operation, skip=..., times=..., status=..., code=...) makes local_aws fail requests."""
-    import urllib.request
-
-    url = local_aws["endpoint_url"] + "/_local_aws/faults"
-
-    class Faults:
-        def add(self, operation, skip=0, times=1000, status=500, code="InternalError", message="injected",
-                action="error", delay_ms=0):
-            body = json.dumps({"operation": operation, "skip": skip, "times": times, "status": status,
-                               "code": code, "message": message, "action": action,
-                               "delay_ms": delay_ms}).encode()
-            request = urllib.request.Request(url, data=body, method="POST",
-                                             headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(request, timeout=10).close()
-
-        def clear(self):
-            urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
-
-    injector = Faults()
+    """Faults of the shared local_aws, cleared at the end of the test."""
+    injector = Faults(local_aws["endpoint_url"])
     yield injector
     injector.clear()
+
+
+def session_files(tmp_path):
+    """The credential cache files (one per user signed in) under a user_env's XDG_CACHE_HOME."""
+    folder = tmp_path / "cache" / "cog-auth-s3"
+    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(".device.json")) if folder.is_dir() else []
+
+
+def session_file(tmp_path, stack, username="alice"):
+    """Where the tool caches username's session of stack, in a user_env of tmp_path (named by a hash of who
+    signs in, which only the tool's own cache_path computes)."""
+    sys.path.insert(0, str(ROOT))
+    import cog_auth_s3
+
+    settings = {**stack, "username": username}
+    return Path(cog_auth_s3.cache_path(settings, {"XDG_CACHE_HOME": str(tmp_path / "cache")}))
+
+
+def device_files(tmp_path):
+    """The remembered-device files under a user_env's XDG_CACHE_HOME."""
+    return sorted((tmp_path / "cache" / "cog-auth-s3").glob("*.device.json"))
 
 
 def totp(secret, at=None):
@@ -812,3 +838,82 @@ def pytest_terminal_summary(terminalreporter):
     if skipped:
         terminalreporter.write_sep("!", f"{len(skipped)} real-browser tests SKIPPED: chromium is not installed "
                                         "(apt-get install chromium, or run .ci/run)", red=True, bold=True)
+
+def identity_pool_with(admin, dep, name, extra=(), guest=None, bucket_statements=(), managed=(), trust_condition=None,
+                       groups=None, user_pool=None, rules=None):
+    """A new identity pool of its own, with its own bucket and roles, on dep's user pool and app client (or
+    user_pool=(id, client id)), so that a case changes nothing another case sees. The signed-in role has setup's
+    own-folder policy plus an inline policy "extra" of the statements in extra (and the managed policy ARNs);
+    guest=statements lets guests in with a role holding them; bucket_statements are added to a TLS-only bucket
+    policy with the signed-in role (or "guest") as Principal; groups={name: statements} makes user pool groups with
+    roles and maps roles from the ID token; rules=[rule] maps by rules. Returns {"identity_pool_id", "bucket",
+    "role", "guest_role", "group_roles", "args" (doctor's --identity-pool-id and --bucket)}."""
+    sys.path.insert(0, str(ROOT))
+    import cog_auth_s3 as tool
+
+    iam, identity, s3 = admin("iam"), admin("cognito-identity"), admin("s3")
+    user_pool_id, client_id = user_pool or (dep["user_pool_id"], dep["client_id"])
+    provider = f"cognito-idp.{REGION}.amazonaws.com/{user_pool_id}"
+    pool_id = identity.create_identity_pool(
+        IdentityPoolName=name, AllowUnauthenticatedIdentities=guest is not None,
+        CognitoIdentityProviders=[{"ProviderName": provider, "ClientId": client_id,
+                                   "ServerSideTokenCheck": False}])["IdentityPoolId"]
+    bucket = f"{name}-bucket"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        key: True for key in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    tool_policies = tool.role_policies(bucket, pool_id, REGION)
+
+    def role(role_name, trust_document, statements, policy_arns=()):
+        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust_document))["Role"]["Arn"]
+        if statements:
+            iam.put_role_policy(RoleName=role_name, PolicyName="extra", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": list(statements)}))
+        for policy_arn in policy_arns:
+            iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
+        return arn
+
+    trust_document = tool_policies["TrustPolicy"]
+    if trust_condition is not None:  # "POOL" stands for the new identity pool's id
+        trust_document = json.loads(json.dumps(trust_document))
+        trust_document["Statement"][0]["Condition"] = json.loads(json.dumps(trust_condition).replace("POOL", pool_id))
+    role_arn = role(f"{name}-auth", trust_document, extra, managed)
+    iam.put_role_policy(RoleName=f"{name}-auth", PolicyName=tool.ROLE_POLICY_NAME,
+                        PolicyDocument=json.dumps(tool_policies["PermissionsPolicy"]))
+    roles = {"authenticated": role_arn}
+    if guest is not None:
+        roles["unauthenticated"] = role(f"{name}-guest", tool.trust_policy(pool_id, "unauthenticated"), guest)
+    group_roles = {}
+    for group, statements in (groups or {}).items():
+        group_roles[group] = role(f"{name}-{group}", tool.trust_policy(pool_id), statements)
+        admin("cognito-idp").create_group(GroupName=f"{name}-{group}", UserPoolId=user_pool_id,
+                                          RoleArn=group_roles[group])
+    mappings = {}
+    if groups:
+        mappings = {f"{provider}:{client_id}": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}}
+    if rules:  # a rule's RoleARN "ROLE" stands for the signed-in role
+        mappings = {f"{provider}:{client_id}": {"Type": "Rules", "AmbiguousRoleResolution": "AuthenticatedRole",
+                                                "RulesConfiguration": {"Rules": [
+                                                    dict(rule, RoleARN=role_arn) if rule["RoleARN"] == "ROLE" else rule
+                                                    for rule in rules]}}}
+    identity.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=roles, RoleMappings=mappings)
+    policy = {"Version": "2012-10-17", "Statement": [tool.tls_statement(bucket, REGION)] + [
+        dict(statement, Principal={"AWS": roles["unauthenticated"] if statement.get("Principal") == "guest"
+                                   else role_arn}) for statement in bucket_statements]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "abort", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}}]})
+    return {"identity_pool_id": pool_id, "bucket": bucket, "role": f"{name}-auth", "guest_role": f"{name}-guest",
+            "group_roles": {g: f"{name}-{g}" for g in group_roles},
+            "args": ("--identity-pool-id", pool_id, "--bucket", bucket)}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Mark a test whose call failed (item.failed_call), for fixtures that repair what it left broken."""
+    outcome = yield
+    if call.when == "call" and outcome.get_result().failed:
+        item.failed_call = True

@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import user_env
+import pytest
+
+from conftest import TOOL, user_env
 
 
 def aws(tmp_path, *args, aws_config):
@@ -100,3 +102,50 @@ def test_a_linked_aws_config_is_updated_where_it_lives_and_stays_a_link(cli, use
     link.symlink_to(target)
     assert cli("--config", user_config(), "aws-profile", "me", env_extra={"AWS_CONFIG_FILE": link}).returncode == 0
     assert link.is_symlink() and "[profile me]" in target.read_text() and "[profile work]" in target.read_text()
+
+
+def botocore_profiles(aws_config):
+    """The profiles botocore reads from an AWS config file (it raises on a file it can't parse)."""
+    from botocore.configloader import load_config
+
+    return load_config(str(aws_config))["profiles"]
+
+
+def test_a_header_with_spaces_or_a_comment_is_the_same_profile_as_botocore_reads_it(cli, user_config, tmp_path):
+    config = user_config()
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[default]\nregion = eu-west-1\n\n  [profile   me]   # main\nregion = us-west-2\n")
+    env = {"AWS_CONFIG_FILE": aws_config}
+    refused = cli("--config", config, "aws-profile", "me", env_extra=env)
+    assert refused.returncode == 2 and "--force" in refused.stderr, refused.stderr
+    forced = cli("--config", config, "aws-profile", "me", "--force", env_extra=env)
+    assert forced.returncode == 0, forced.stderr
+    profiles = botocore_profiles(aws_config)  # one [profile me]: botocore parses the file
+    assert "credential_process" in profiles["me"] and profiles["default"] == {"region": "eu-west-1"}
+    assert aws_config.read_text().count("me]") == 1
+
+
+@pytest.mark.parametrize("name", ["", " ", "x\n[default", "a b", "a[b", "a]b", "a#b", "a;b", "tab\tname"])
+def test_a_profile_name_the_aws_cli_would_not_accept_is_exit_2_and_nothing_is_written(cli, user_config, tmp_path,
+                                                                                      name):
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[profile work]\nregion = us-west-2\n")
+    result = cli("--config", user_config(), "aws-profile", name, env_extra={"AWS_CONFIG_FILE": aws_config})
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "profile name" in result.stderr, result.stderr
+    assert aws_config.read_text() == "[profile work]\nregion = us-west-2\n"
+
+
+def test_parallel_runs_keep_every_profile(user_config, tmp_path):
+    config = user_config()
+    aws_config = tmp_path / "aws-config"
+    env = user_env(tmp_path, AWS_CONFIG_FILE=aws_config)
+    for trial in range(3):
+        names = [f"p{trial}-{i}" for i in range(6)]
+        procs = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), "aws-profile", name], env=env,
+                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for name in names]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        assert set(names) <= set(botocore_profiles(aws_config)), aws_config.read_text()

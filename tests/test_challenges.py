@@ -8,7 +8,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from conftest import PASSWORDS, local_now, totp, write_config
+from conftest import PASSWORDS, local_now, session_file, totp, write_config
 
 TEMPORARY = "Temporary-passw0rd!"
 NEW = "Brand-new-passw0rd!"
@@ -93,7 +93,7 @@ def test_an_app_client_with_a_secret_signs_in_and_refreshes(cli, secret_stack, t
     config = write_config(tmp_path / "c.ini", {"default": values})
     first = cli("--config", config, "creds", env_extra={"COG_AUTH_S3_PASSWORD": PASSWORDS["alice"]})
     assert first.returncode == 0, first.stderr
-    cache = tmp_path / "cache" / "cog-auth-s3" / "default.json"
+    cache = session_file(tmp_path, secret_stack)
     entry = json.loads(cache.read_text())
     soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)
     entry["credentials"]["Expiration"] = soon.strftime("%Y-%m-%dT%H:%M:%SZ")

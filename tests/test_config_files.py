@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from conftest import PASSWORDS, ROOT, TOOL, run_cli, user_env, without_root_file_access, write_config
+from conftest import (PASSWORDS, ROOT, TOOL, run_cli, session_file, user_env, without_root_file_access,
+                      write_config)
 
 sys.path.insert(0, str(ROOT))
 import cog_auth_s3 as tool  # noqa: E402
@@ -83,22 +84,23 @@ def test_setup_tightens_a_config_that_holds_a_password_to_0600(tmp_path):
 
 # ---------------------------------------------------------------- the cache in the wrong shape
 
-def test_a_folder_where_the_cache_file_should_be_is_warned_about_once(cli, user_config, tmp_path):
-    (tmp_path / CACHE / "default.json").mkdir(parents=True)
+def test_a_folder_where_the_cache_file_should_be_is_warned_about_once(cli, user_config, tmp_path, stack):
+    folder = session_file(tmp_path, stack)
+    folder.mkdir(parents=True)
     result = cli("--config", user_config(), "creds", "--format", "process")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["AccessKeyId"]
     warnings = result.stderr.splitlines()
-    assert len(warnings) == 1 and "default.json in it is a folder" in warnings[0], warnings
+    assert len(warnings) == 1 and f"{folder.name} in it is a folder" in warnings[0], warnings
     assert "continuing without it" in warnings[0]
     logout = cli("logout")
     assert logout.returncode == 0 and "no cached session" in logout.stderr, logout.stderr
 
 
-def test_a_corrupt_cache_is_warned_about_once_not_twice(cli, user_config, tmp_path):
+def test_a_corrupt_cache_is_warned_about_once_not_twice(cli, user_config, tmp_path, stack):
     config = user_config()
     assert cli("--config", config, "creds").returncode == 0
-    (tmp_path / CACHE / "default.json").write_text("{\"version\": 1, \"credentials\": tru")
+    session_file(tmp_path, stack).write_text("{\"version\": 1, \"credentials\": tru")
     result = cli("--config", config, "creds")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("ignoring corrupt credential cache") == 1, result.stderr
@@ -118,11 +120,11 @@ def test_a_cache_folder_that_is_a_link_is_refused_and_its_target_left_alone(cli,
     assert stat.S_IMODE(target.stat().st_mode) == 0o755 and list(target.iterdir()) == []
 
 
-def test_a_relative_xdg_cache_home_is_ignored_for_the_home_cache(cli, user_config, tmp_path):
+def test_a_relative_xdg_cache_home_is_ignored_for_the_home_cache(cli, user_config, tmp_path, stack):
     result = cli("--config", user_config(), "creds", env_extra={"XDG_CACHE_HOME": "relative-cache"})
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "relative-cache").exists()
-    assert (tmp_path / "home" / ".cache" / "cog-auth-s3" / "default.json").is_file()
+    assert (tmp_path / "home" / ".cache" / "cog-auth-s3" / session_file(tmp_path, stack).name).is_file()
 
 
 # ---------------------------------------------------------------- provisioning names

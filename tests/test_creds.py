@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 
-from conftest import PASSWORDS, TOOL, user_env
-
-CACHE = Path("cache") / "cog-auth-s3" / "default.json"
-
+from conftest import PASSWORDS, TOOL, session_files, user_env
 
 def cache_file(tmp_path):
-    return tmp_path / CACHE
+    """The user's one credential cache file (a path that does not exist when there is none)."""
+    files = session_files(tmp_path)
+    assert len(files) <= 1, files
+    return files[0] if files else tmp_path / "cache" / "cog-auth-s3" / "no-session.json"
 
 
 def expire_cache_soon(tmp_path, minutes=10):
@@ -115,7 +115,8 @@ def test_parallel_refreshes_leave_a_valid_cache_and_sign_in_once(user_config, tm
     assert len(keys) == 1  # one sign-in served all four
     assert request_log.cognito_calls().count("InitiateAuth") == 1
     assert json.loads(cache_file(tmp_path).read_text())["credentials"]["AccessKeyId"] in keys
-    assert sorted(p.name for p in cache_file(tmp_path).parent.iterdir()) == ["default.json", "default.json.lock"]
+    name = cache_file(tmp_path).name
+    assert sorted(p.name for p in cache_file(tmp_path).parent.iterdir()) == [name, name + ".lock"]
 
 
 def test_logout_deletes_the_cache_and_no_cache_bypasses_it(cli, user_config, tmp_path):

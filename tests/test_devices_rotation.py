@@ -5,13 +5,12 @@ Tests that move the clock run on a local_aws of the module's own (clock_aws), ne
 
 import json
 import stat
-from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORDS, REGION, RequestLog, advance_clock, totp, write_config
+from conftest import (PASSWORDS, REGION, RequestLog, advance_clock, device_files, session_files, totp,
+                      write_config)
 
-CACHE = Path("cache") / "cog-auth-s3"
 # More than the credentials' and tokens' hour: every credential issued before is dead on local_aws's clock.
 PAST_THEIR_LIFETIME = 3700
 
@@ -25,9 +24,16 @@ def profile(stack, username="alice", **extra):
     return values
 
 
-def cached(tmp_path, name="default.json"):
-    """The profile's cache file (or device file) as a dict."""
-    return json.loads((tmp_path / CACHE / name).read_text())
+def only_file(tmp_path, device=False):
+    """The user's one credential cache file (or remembered-device file)."""
+    files = device_files(tmp_path) if device else session_files(tmp_path)
+    assert len(files) == 1, files
+    return files[0]
+
+
+def cached(tmp_path, device=False):
+    """The user's cache file (or device file) as a dict."""
+    return json.loads(only_file(tmp_path, device).read_text())
 
 
 def kill_the_session(clock_aws, stack, username="alice"):
@@ -72,15 +78,15 @@ def device_stack(make_stack, admin_session, local_aws):
 def test_a_remembered_device_skips_mfa_until_it_is_forgotten(cli, device_stack, tmp_path, admin_client,
                                                              request_log):
     config = write_config(tmp_path / "config.ini", {"default": profile(device_stack)})
-    device_file = tmp_path / CACHE / "default.device.json"
 
     no_code = cli("--config", config, "creds")
     assert no_code.returncode == 3 and "--mfa-code" in no_code.stderr
     first = cli("--config", config, "--mfa-code", totp(device_stack["totp_secret"]), "creds")
     assert first.returncode == 0, first.stderr
     assert "this device is remembered" in first.stderr
+    device_file = only_file(tmp_path, device=True)
     assert stat.S_IMODE(device_file.stat().st_mode) == 0o600
-    device = cached(tmp_path, "default.device.json")
+    device = cached(tmp_path, device=True)
     listed = admin_client("cognito-idp").admin_list_devices(UserPoolId=device_stack["user_pool_id"],
                                                             Username="alice")["Devices"]
     assert [d["DeviceKey"] for d in listed] == [device["device_key"]]
@@ -93,7 +99,7 @@ def test_a_remembered_device_skips_mfa_until_it_is_forgotten(cli, device_stack, 
     # A refresh of a device's tokens works only with its DEVICE_KEY (local_aws refuses it otherwise).
     entry = cached(tmp_path)
     entry["credentials"]["Expiration"] = "2000-01-01T00:00:00Z"
-    (tmp_path / CACHE / "default.json").write_text(json.dumps(entry))
+    only_file(tmp_path).write_text(json.dumps(entry))
     request_log.clear()
     renewed = cli("--config", config, "--json", "creds")
     assert renewed.returncode == 0, renewed.stderr
@@ -101,7 +107,7 @@ def test_a_remembered_device_skips_mfa_until_it_is_forgotten(cli, device_stack, 
 
     forgot = cli("--config", config, "logout", "--forget-device")
     assert forgot.returncode == 0, forgot.stderr
-    assert not device_file.exists() and not (tmp_path / CACHE / "default.json").exists()
+    assert not device_file.exists() and session_files(tmp_path) == []
     assert admin_client("cognito-idp").admin_list_devices(UserPoolId=device_stack["user_pool_id"],
                                                           Username="alice")["Devices"] == []
     again = cli("--config", config, "creds")
@@ -240,11 +246,11 @@ def test_a_failed_confirm_device_costs_only_the_device(cli, plain_device_stack, 
     result = cli("--config", config, "creds")
     assert result.returncode == 0, result.stderr
     assert "couldn't confirm this device" in result.stderr
-    assert not (tmp_path / CACHE / "default.device.json").exists()
+    assert device_files(tmp_path) == []
     assert cli("--config", config, "logout").returncode == 0
     again = cli("--config", config, "creds")
     assert again.returncode == 0 and "this device is remembered" in again.stderr
-    device = cached(tmp_path, "default.device.json")
+    device = cached(tmp_path, device=True)
     assert remembered_status(admin_client, plain_device_stack, device["device_key"]) == "remembered"
 
 
@@ -253,11 +259,30 @@ def test_an_opt_in_pool_remembers_the_device_only_when_asked(cli, plain_device_s
     config = write_config(tmp_path / "config.ini", {"default": profile(plain_device_stack)})
     tracked = cli("--config", config, "creds")
     assert tracked.returncode == 0 and "--remember-device" in tracked.stderr
-    first = cached(tmp_path, "default.device.json")["device_key"]
+    first = cached(tmp_path, device=True)["device_key"]
     assert remembered_status(admin_client, plain_device_stack, first) == "not_remembered"
     assert cli("--config", config, "logout", "--forget-device").returncode == 0
     asked = cli("--config", config, "--remember-device", "creds")
     assert asked.returncode == 0 and "this device is remembered" in asked.stderr
-    second = cached(tmp_path, "default.device.json")["device_key"]
+    second = cached(tmp_path, device=True)["device_key"]
     assert second != first and remembered_status(admin_client, plain_device_stack, second) == "remembered"
     assert remembered_status(admin_client, plain_device_stack, first) is None
+
+
+def test_logout_forget_device_deletes_the_secrets_even_when_cognito_cant_be_told(cli, plain_device_stack, tmp_path,
+                                                                                 admin_client):
+    track_devices(admin_client, plain_device_stack, opt_in=False)
+    config = write_config(tmp_path / "config.ini", {"default": profile(plain_device_stack)})
+    assert cli("--config", config, "creds").returncode == 0
+    device = cached(tmp_path, device=True)
+    assert cli("--config", config, "logout").returncode == 0  # no renewable session left
+
+    # No session, no password, no terminal: nothing can get Cognito a token to forget the device with.
+    no_password = write_config(tmp_path / "nopw.ini", {"default": profile(plain_device_stack, password=None)})
+    forgot = cli("--config", no_password, "logout", "--forget-device")
+    assert forgot.returncode == 2, forgot.stderr
+    assert device_files(tmp_path) == [] and session_files(tmp_path) == []
+    line = forgot.stderr.strip().splitlines()[-1]
+    assert device["device_key"] in line and "AdminForgetDevice" in line and "password" in line, line
+    # What it says is so: Cognito still remembers the device.
+    assert remembered_status(admin_client, plain_device_stack, device["device_key"]) == "remembered"

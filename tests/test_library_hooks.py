@@ -39,6 +39,54 @@ def test_aws_srp_loads_without_the_pycognito_package_and_the_package_still_impor
     assert result.returncode == 0, result.stderr
 
 
+def credentials(key, minutes):
+    """A credentials dict as a Session holds it, expiring in minutes."""
+    import datetime
+
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+    return {"AccessKeyId": key, "SecretAccessKey": "secret-" + key, "SessionToken": "token-" + key,
+            "Expiration": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_renewing_credentials_renew_in_botocores_window_and_once_per_refused_key():
+    sys.path.insert(0, str(ROOT))
+    import cog_auth_s3 as tool
+
+    renewals = []
+
+    def renew(why):
+        renewals.append(why)
+        return credentials(f"AK{len(renewals) + 1}", 60)
+
+    live = tool.renewing_credentials(credentials("AK1", 60), renew)
+    assert live.get_frozen_credentials().access_key == "AK1" and renewals == []
+    live.refused = "AK1"  # what renew_when_refused sets after S3's ExpiredToken
+    assert live.get_frozen_credentials().access_key == "AK2" and renewals == ["S3 refused them ()"]
+    live.refused = "AK1"  # a part refused before the renewal: no second one
+    assert live.get_frozen_credentials().access_key == "AK2" and len(renewals) == 1
+    # botocore's mandatory window (10 minutes before the Expiration) renews without being told.
+    soon = tool.renewing_credentials(credentials("AK1", 5), renew)
+    assert soon.get_frozen_credentials().access_key == "AK3"
+    # A client made with them signs with what they hold now (a presigned URL shows the key).
+    client = tool.make_client("s3", "us-east-1", "http://127.0.0.1:9", credentials=live, signature_version="s3v4")
+    assert "AK2%2F" in client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+
+
+def test_a_transfer_managers_exit_cancels_with_the_error_and_shutdown_cancel_msg_is_still_broken():
+    import boto3
+    from s3transfer.manager import TransferManager
+
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    params = inspect.signature(TransferManager._shutdown).parameters
+    assert list(params)[1:4] == ["cancel", "cancel_msg", "exc_type"], "TransferManager._shutdown changed"
+    source = inspect.getsource(TransferManager.shutdown)
+    # When this fails s3transfer fixed shutdown(cancel_msg=): interruptible may go back to calling it.
+    assert "self._shutdown(cancel, cancel, cancel_msg)" in source
+    manager = TransferManager(client)
+    error = RuntimeError("boom")
+    manager.__exit__(type(error), error, None)  # what interruptible calls; nothing in flight: returns at once
+
+
 def test_an_s3_client_still_has_what_the_direct_small_object_path_reads():
     """DirectS3 signs with the client's credentials and signer settings, sends over its HTTP session and
     asks its retry handler (the needs-retry event); if botocore moves them, this names which."""
