@@ -2246,8 +2246,9 @@ class Transfers:
         self.pool = concurrent.futures.ThreadPoolExecutor(MAX_CONCURRENCY, thread_name_prefix="direct-s3")
 
     def small(self, size):
-        """Whether an object of size bytes goes in one request of the direct path."""
-        return size is not None and size < TRANSFER_SETTINGS["multipart_threshold"]
+        """Whether an object of size bytes goes by the direct path, body in memory: up to 2 MiB, so
+        MAX_CONCURRENCY of them in flight hold at most IN_FLIGHT_BUDGET, as the transfer manager would."""
+        return size is not None and size <= IN_FLIGHT_BUDGET // MAX_CONCURRENCY
 
     def managed(self):
         """s3transfer's manager, for objects of several parts."""
