@@ -1,6 +1,7 @@
 """localaws.cognito_devices: Cognito's remembered devices, with device SRP verified for real.
 
-Installed by localaws.cognito_tokens.install(); its RespondToAuthChallenge wrapper is the outermost one.
+install() wraps moto's Cognito over localaws.cognito_tokens (order: localaws.server.INSTALLERS); its InitiateAuth
+and RespondToAuthChallenge wrappers are the outermost ones, so they bind the tokens the inner layers issue.
 
 What it adds to moto 5.2.1, as AWS does:
 - A pool's DeviceConfiguration (CreateUserPool/UpdateUserPool; any value turns tracking on):
@@ -34,7 +35,9 @@ import threading
 import uuid
 
 import localaws.cognito_signin
-from localaws import clock
+from localaws import clock, cognito_tokens, srp
+from localaws.cognito_clients import EXPIRED_SESSION, check_secret_hash, find_pool_client, session_seconds
+from localaws.cognito_records import confirmed, devices, records
 
 PUBLIC = ("ConfirmDevice", "UpdateDeviceStatus", "GetDevice", "ListDevices", "ForgetDevice")
 MFA_CHALLENGES = ("SOFTWARE_TOKEN_MFA", "SMS_MFA", "EMAIL_OTP", "SELECT_MFA_TYPE")
@@ -42,27 +45,12 @@ lock = threading.RLock()
 srp_devices = {}     # SECRET_BLOCK of a PASSWORD_VERIFIER challenge -> DEVICE_KEY the InitiateAuth sent
 session_devices = {}  # challenge Session -> DEVICE_KEY, while MFA or DEVICE_SRP_AUTH is pending
 device_pending = {}  # SECRET_BLOCK of a DEVICE_PASSWORD_VERIFIER challenge -> what checks the proof
-_helpers = []        # the local_aws module: SRP math, SECRET_HASH checks
 
 
 def tracking(pool):
     """The pool's DeviceConfiguration when device tracking is on, else None."""
     config = pool.extended_config.get("DeviceConfiguration")
     return config if config else None
-
-
-def devices(pool):
-    """device key -> record, for every device the pool has handed out."""
-    if not hasattr(pool, "local_aws_devices"):
-        pool.local_aws_devices = {}
-    return pool.local_aws_devices
-
-
-def confirmed(pool, device_key, username):
-    """Whether device_key is a confirmed device of this user (moto user name)."""
-    device = devices(pool).get(device_key or "")
-    user = pool._get_user(username)
-    return bool(device and user and device["sub"] == user.id and device["verifier"] is not None)
 
 
 def remembered(pool, device_key, user):
@@ -86,8 +74,6 @@ def new_device(pool, user):
 
 def bind(pool, result, user, device_key):
     """Tokens just issued: bind the refresh token to the device, handing out a new one when needed."""
-    from localaws import cognito_tokens
-
     tokens = result.get("AuthenticationResult") if isinstance(result, dict) else None
     if not tokens or not tracking(pool) or user is None:
         return result
@@ -97,7 +83,7 @@ def bind(pool, result, user, device_key):
         else:
             tokens["NewDeviceMetadata"] = new_device(pool, user)
             device_key = tokens["NewDeviceMetadata"]["DeviceKey"]
-        record = cognito_tokens.records(pool).get(tokens.get("RefreshToken"))
+        record = records(pool).get(tokens.get("RefreshToken"))
         if record is not None:
             record["device_key"] = device_key
     return result
@@ -139,7 +125,6 @@ def device_srp_auth(backend, pool, client, session, responses):
     """DEVICE_SRP_AUTH: the server's half of SRP for the device, as a DEVICE_PASSWORD_VERIFIER challenge."""
     from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError
 
-    la = _helpers[0]
     for name in ("USERNAME", "DEVICE_KEY", "SRP_A"):
         if not responses.get(name):
             raise InvalidParameterException(f"Missing required parameter {name}")
@@ -150,7 +135,7 @@ def device_srp_auth(backend, pool, client, session, responses):
         if (session and session_devices.get(session) != device_key) or not remembered(pool, device_key, user):
             raise NotAuthorizedError("Invalid device key given.")
         device = devices(pool)[device_key]
-    n = la.srp_n()
+    n = srp.srp_n()
     try:
         a_value = int(responses["SRP_A"], 16)
     except ValueError:
@@ -158,10 +143,10 @@ def device_srp_auth(backend, pool, client, session, responses):
     if a_value % n == 0:
         raise InvalidParameterException("SRP_A is invalid.")
     b_secret = secrets.randbelow(n - 2) + 1
-    k = la.hash_hex(la.pad(n) + la.pad(la.SRP_G))
-    b_public = (k * device["verifier"] + pow(la.SRP_G, b_secret, n)) % n
+    k = srp.hash_hex(srp.pad(n) + srp.pad(srp.SRP_G))
+    b_public = (k * device["verifier"] + pow(srp.SRP_G, b_secret, n)) % n
     block = base64.b64encode(secrets.token_bytes(64)).decode()
-    validity = localaws.cognito_signin.session_seconds(client)
+    validity = session_seconds(client)
     with lock:
         now = clock.now()
         for stale in [b for b, p in device_pending.items() if p["expires"] < now]:
@@ -181,7 +166,6 @@ def device_password_verifier(backend, pool, client, session, responses):
 
     from moto.cognitoidp.exceptions import InvalidParameterException, NotAuthorizedError
 
-    la = _helpers[0]
     for name in ("USERNAME", "PASSWORD_CLAIM_SECRET_BLOCK", "PASSWORD_CLAIM_SIGNATURE", "TIMESTAMP", "DEVICE_KEY"):
         if not responses.get(name):
             raise InvalidParameterException(f"Missing required parameter {name}")
@@ -193,14 +177,14 @@ def device_password_verifier(backend, pool, client, session, responses):
             or pending["device_key"] != responses["DEVICE_KEY"]:
         raise NotAuthorizedError("Invalid session for the user.")
     if clock.now() > pending["expires"]:
-        raise NotAuthorizedError(localaws.cognito_signin.EXPIRED_SESSION)
-    timestamp = la.canonical_timestamp(responses["TIMESTAMP"])
+        raise NotAuthorizedError(EXPIRED_SESSION)
+    timestamp = srp.canonical_timestamp(responses["TIMESTAMP"])
     with lock:
         device = devices(pool).get(pending["device_key"])
         if device is None:
             raise NotAuthorizedError("Invalid device key given.")
         verifier, group = device["verifier"], device["group_key"]
-    key = la.srp_session_key(pending["a"], pending["b_public"], pending["b_secret"], verifier)
+    key = srp.srp_session_key(pending["a"], pending["b_public"], pending["b_secret"], verifier)
     message = (group + pending["device_key"]).encode() + base64.b64decode(block) + timestamp.encode()
     try:
         claimed = base64.b64decode(responses["PASSWORD_CLAIM_SIGNATURE"], validate=True)
@@ -220,7 +204,6 @@ def session_user(backend, pool, client, session, responses):
     and AWS serves them), it must be the one issued, for the same user. SECRET_HASH is checked."""
     from moto.cognitoidp.exceptions import NotAuthorizedError
 
-    la = _helpers[0]
     user = pool._get_user(responses.get("USERNAME") or "")
     if user is None:
         raise NotAuthorizedError("Incorrect username or password.")
@@ -229,7 +212,7 @@ def session_user(backend, pool, client, session, responses):
         owner = held and pool._get_user(held[0])
         if owner is None or user.id != owner.id:
             raise NotAuthorizedError("Invalid session for the user.")
-    la.check_secret_hash(client, responses, [responses.get("USERNAME"), user.username])
+    check_secret_hash(client, responses, [responses.get("USERNAME"), user.username])
     return user
 
 
@@ -248,8 +231,6 @@ def device_json(device):
 def caller(response):
     """(pool, user, params) of a device operation: by AccessToken, or UserPoolId+Username for Admin*."""
     import json
-
-    from localaws import cognito_tokens
 
     params = json.loads(response.body or "{}")
     if "AccessToken" in params:
@@ -282,7 +263,7 @@ def confirm_device(self):
         salt = base64.b64decode(config["Salt"], validate=True).hex()
     except (KeyError, TypeError, ValueError):
         raise InvalidParameterException("DeviceSecretVerifierConfig needs a base64 PasswordVerifier and Salt")
-    if not salt or verifier % _helpers[0].srp_n() == 0:
+    if not salt or verifier % srp.srp_n() == 0:
         raise InvalidParameterException("DeviceSecretVerifierConfig needs a base64 PasswordVerifier and Salt")
     ask = bool((tracking(pool) or {}).get("DeviceOnlyRememberedOnUserPrompt"))
     with lock:
@@ -335,16 +316,25 @@ def forget_device(self):
     return EmptyResult()
 
 
-def install(local_aws):
-    """Wrap RespondToAuthChallenge (outermost) and add the device operations."""
+def install():
+    """Wrap InitiateAuth and RespondToAuthChallenge (outermost) and add the device operations."""
     from moto.cognitoidp.models import CognitoIdpBackend
     from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.authorization import ActionAuthenticatorMixin
 
-    _helpers[:] = [local_aws]
+    initiate_auth = CognitoIdpBackend.initiate_auth
     respond = CognitoIdpBackend.respond_to_auth_challenge
 
+    def device_initiate_auth(self, client_id, auth_flow, auth_parameters):
+        """A sign-in's answer carries its DEVICE_KEY on, or binds its tokens; a refresh's tokens stay bound."""
+        result = initiate_auth(self, client_id, auth_flow, auth_parameters)
+        if auth_flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+            return result
+        pool, client = find_pool_client(self, client_id)
+        return after_initiate(self, pool, client, dict(auth_parameters or {}), result)
+
     def device_respond(self, session, client_id, challenge_name, challenge_responses):
-        pool, client = local_aws.find_pool_client(self, client_id)
+        pool, client = find_pool_client(self, client_id)
         if pool is None:
             return respond(self, session, client_id, challenge_name, challenge_responses)
         responses = dict(challenge_responses or {})
@@ -366,7 +356,9 @@ def install(local_aws):
                 session_devices[result["Session"]] = device_key  # carried on to the MFA answer
         return bind(pool, result, user, device_key)
 
+    CognitoIdpBackend.initiate_auth = device_initiate_auth
     CognitoIdpBackend.respond_to_auth_challenge = device_respond
+    ActionAuthenticatorMixin.PUBLIC_OPERATIONS += [f"AWSCognitoIdentityProviderService.{op}" for op in PUBLIC]
     CognitoIdpResponse.confirm_device = confirm_device
     for name, method in (("update_device_status", update_device_status), ("get_device", get_device),
                          ("list_devices", list_devices), ("forget_device", forget_device)):

@@ -1,7 +1,7 @@
 """local_aws's Cognito sign-in beyond SRP: choice-based sign-in (USER_AUTH), one-time codes and MFA.
 
-install(local_aws) wraps moto's CognitoIdpBackend after local_aws.py's patch_cognito(), reusing its
-SRP and SECRET_HASH checks (srp_challenge, srp_verify, check_secret_hash). What it adds, as AWS does:
+install() wraps moto's CognitoIdpBackend over localaws.cognito_auth (order: localaws.server.INSTALLERS), reusing
+localaws.srp's srp_challenge and localaws.cognito_clients' SECRET_HASH check. What it adds, as AWS does:
 
 - InitiateAuth USER_AUTH, gated on the app client's ALLOW_USER_AUTH and the pool's
   Policies.SignInPolicy.AllowedFirstAuthFactors (AWS's default: PASSWORD only). PREFERRED_CHALLENGE
@@ -17,7 +17,7 @@ SRP and SECRET_HASH checks (srp_challenge, srp_verify, check_secret_hash). What 
   {"user_pool_id", "username", "channel" ("email"|"sms"), "code", "time"}, newest last; DELETE empties it.
 - Every challenge must be answered within the app client's AuthSessionValidity (3 minutes by default) on
   localaws.clock, or NotAuthorizedException "Invalid session for the user, session is expired.": this
-  module's sessions, SRP's SECRET_BLOCK (local_aws.py), and sessions other layers issue (moto's
+  module's sessions, SRP's SECRET_BLOCK (localaws.srp), and sessions other layers issue (moto's
   NEW_PASSWORD_REQUIRED, localaws.cognito_devices' DEVICE_SRP_AUTH) through stamp() and check_deadline().
 - After the password (USER_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_*_PASSWORD_AUTH, USER_AUTH PASSWORD
   and PASSWORD_SRP, and NEW_PASSWORD_REQUIRED), one decision in next_after_password(): the pool's
@@ -42,7 +42,7 @@ SRP and SECRET_HASH checks (srp_challenge, srp_verify, check_secret_hash). What 
   8 (moto: 5), Cognito's symbol set (a space inside counts), and Cognito's wording, "Password did not conform
   with policy: Password must have uppercase characters" (moto: one fixed sentence).
 
-Differences from AWS that remain (see also local_aws.py's list):
+Differences from AWS that remain (see also localaws/__init__.py's list):
 - WEB_AUTHN is never offered. Codes by email (sign-in or MFA) need no SES sending configuration
   (AWS: EmailConfiguration with EmailSendingAccount DEVELOPER), codes by SMS need no working SNS
   role (SmsConfiguration is stored, its role never assumed or checked), and neither needs the
@@ -63,6 +63,8 @@ import threading
 import unicodedata
 
 from localaws import clock, control
+from localaws.cognito_clients import EXPIRED_SESSION, check_secret_hash, find_pool_client, session_seconds
+from localaws.srp import srp_challenge
 
 TOTP_STEP = 30
 CODE_DIGITS = {"email": 8, "sms": 6}
@@ -76,7 +78,6 @@ OWN_CHALLENGES = ("SELECT_CHALLENGE", "PASSWORD", "PASSWORD_SRP", "EMAIL_OTP", "
 CODE_KEYS = {"EMAIL_OTP": "EMAIL_OTP_CODE", "SMS_OTP": "SMS_OTP_CODE", "SMS_MFA": "SMS_MFA_CODE",
              "SOFTWARE_TOKEN_MFA": "SOFTWARE_TOKEN_MFA_CODE"}
 INVALID_SESSION = "Invalid session for the user."
-EXPIRED_SESSION = "Invalid session for the user, session is expired."
 WRONG_PASSWORD = "Incorrect username or password."
 USERNAME_CATEGORIES = ("L", "M", "S", "N", "P")
 
@@ -197,10 +198,6 @@ def user_mfa_factors(pool, user):
 
 
 # ---- sessions
-
-def session_seconds(client):
-    """How long a sign-in step may wait for its answer: the app client's AuthSessionValidity (minutes)."""
-    return int(client.extended_config.get("AuthSessionValidity") or 3) * 60
 
 
 def stamp(client, result):
@@ -324,15 +321,6 @@ def new_password_required(backend, pool, user):
 
 # ---- USER_AUTH
 
-class Hooks:
-    """What install() takes from local_aws.py (its module is __main__ when run as a script)."""
-
-    def __init__(self, local_aws):
-        self.find_pool_client = local_aws.find_pool_client
-        self.check_secret_hash = local_aws.check_secret_hash
-        self.srp_challenge = local_aws.srp_challenge
-
-
 def errors():
     """moto's exception classes, imported late as local_aws does."""
     from moto.cognitoidp import exceptions
@@ -340,7 +328,7 @@ def errors():
     return exceptions
 
 
-def start_factor(hooks, backend, pool, client, user, factor, params):
+def start_factor(backend, pool, client, user, factor, params):
     """Begin a first factor: check a password sent along, start SRP, or send a code."""
     ex = errors()
     if factor == "PASSWORD":
@@ -362,7 +350,7 @@ def start_factor(hooks, backend, pool, client, user, factor, params):
             return {"Session": session}
 
         srp_params = {k: params[k] for k in ("USERNAME", "SRP_A", "SECRET_HASH") if params.get(k)}
-        result = hooks.srp_challenge(backend, pool, client, srp_params, start_session)
+        result = srp_challenge(backend, pool, client, srp_params, start_session)
         return dict(result, Session=result["ChallengeParameters"]["SECRET_BLOCK"])
     channel = "email" if factor == "EMAIL_OTP" else "sms"
     if user is None:  # an unknown user under PreventUserExistenceErrors: a challenge nothing answers
@@ -372,7 +360,7 @@ def start_factor(hooks, backend, pool, client, user, factor, params):
     return challenge(backend, pool, client, user, factor, parameters, code=code, first_factor=True)
 
 
-def user_auth(hooks, backend, pool, client, params):
+def user_auth(backend, pool, client, params):
     """InitiateAuth USER_AUTH: the preferred first factor, else SELECT_CHALLENGE."""
     ex = errors()
     flows = client.extended_config.get("ExplicitAuthFlows") or []
@@ -386,7 +374,7 @@ def user_auth(hooks, backend, pool, client, params):
         raise ex.InvalidParameterException(
             f"1 validation error detected: Value '{preferred}' at 'PREFERRED_CHALLENGE' failed to satisfy "
             f"constraint: Member must satisfy enum value set: {list(KNOWN_FIRST_FACTORS)}")
-    hooks.check_secret_hash(client, params, [username])
+    check_secret_hash(client, params, [username])
     user = pool._get_user(username)
     if user is None:
         if client.extended_config.get("PreventUserExistenceErrors") != "ENABLED":
@@ -395,7 +383,7 @@ def user_auth(hooks, backend, pool, client, params):
         allowed = sign_in_factors(pool)
         available = [f for f in FIRST_FACTORS if f in allowed or (f == "PASSWORD_SRP" and "PASSWORD" in allowed)]
         if preferred in available:
-            return start_factor(hooks, backend, pool, client, None, preferred, params)
+            return start_factor(backend, pool, client, None, preferred, params)
         return dict(challenge(backend, pool, client, None, "SELECT_CHALLENGE", available=available),
                     AvailableChallenges=available)
     if not user.enabled:
@@ -404,7 +392,7 @@ def user_auth(hooks, backend, pool, client, params):
         raise ex.UserNotConfirmedException("User is not confirmed.")
     available = first_factors(pool, user)
     if preferred in available:
-        return start_factor(hooks, backend, pool, client, user, preferred, params)
+        return start_factor(backend, pool, client, user, preferred, params)
     if not available:
         raise ex.NotAuthorizedError(WRONG_PASSWORD)
     return dict(challenge(backend, pool, client, user, "SELECT_CHALLENGE", available=available),
@@ -451,7 +439,7 @@ def check_code(backend, session, flow, user, name, sent):
     raise ex.CodeMismatchException("Invalid code received for user")
 
 
-def answer_own_challenge(hooks, backend, pool, client, session, name, responses):
+def answer_own_challenge(backend, pool, client, session, name, responses):
     """RespondToAuthChallenge for a session this module issued."""
     ex = errors()
     flow = take_flow(session, client, name)
@@ -459,7 +447,7 @@ def answer_own_challenge(hooks, backend, pool, client, session, name, responses)
     if not username:
         raise ex.InvalidParameterException("Missing required parameter USERNAME")
     user = pool._get_user(username)
-    hooks.check_secret_hash(client, responses, [username, user and user.username])
+    check_secret_hash(client, responses, [username, user and user.username])
     if flow["sub"] is None:  # the decoy of an unknown user
         retire(backend, session)
         raise ex.NotAuthorizedError(WRONG_PASSWORD)
@@ -470,13 +458,13 @@ def answer_own_challenge(hooks, backend, pool, client, session, name, responses)
         if answer not in flow["available"]:
             raise ex.InvalidParameterException(f"The challenge {answer} is not available for this user.")
         retire(backend, session)
-        return start_factor(hooks, backend, pool, client, user, answer, dict(responses, USERNAME=username))
+        return start_factor(backend, pool, client, user, answer, dict(responses, USERNAME=username))
     if name in ("PASSWORD", "PASSWORD_SRP"):
         retire(backend, session)
         key = "PASSWORD" if name == "PASSWORD" else "SRP_A"
         if not responses.get(key):
             raise ex.InvalidParameterException(f"Missing required parameter {key}")
-        return start_factor(hooks, backend, pool, client, user, name, dict(responses, USERNAME=username))
+        return start_factor(backend, pool, client, user, name, dict(responses, USERNAME=username))
     if name in CODE_KEYS:
         check_code(backend, session, flow, user, name, responses.get(CODE_KEYS[name]))
         if name in ("EMAIL_OTP", "SMS_OTP", "SMS_MFA"):
@@ -581,14 +569,13 @@ def check_password(backend, user_pool_id, password):
 
 # ---- install
 
-def install(local_aws):
-    """Wrap moto's Cognito (already wrapped by local_aws.patch_cognito) with this module's sign-in."""
+def install():
+    """Wrap moto's Cognito (already wrapped by localaws.cognito_auth) with this module's sign-in."""
     from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUser
     from moto.cognitoidp.responses import CognitoIdpResponse
     from moto.core.exceptions import JsonRESTError
     from moto.core.responses import ActionResult, EmptyResult
 
-    hooks = Hooks(local_aws)
     ex = errors()
     initiate_auth = CognitoIdpBackend.initiate_auth
     admin_initiate_auth = CognitoIdpBackend.admin_initiate_auth
@@ -603,12 +590,12 @@ def install(local_aws):
     set_preference = CognitoIdpBackend.admin_set_user_mfa_preference
 
     def signin_initiate_auth(self, client_id, auth_flow, auth_parameters):
-        pool, client = hooks.find_pool_client(self, client_id)
+        pool, client = find_pool_client(self, client_id)
         if pool is None:
             return initiate_auth(self, client_id, auth_flow, auth_parameters)
         params = dict(auth_parameters or {})
         if auth_flow == "USER_AUTH":
-            return stamp(client, user_auth(hooks, self, pool, client, params))
+            return stamp(client, user_auth(self, pool, client, params))
         result = initiate_auth(self, client_id, auth_flow, params)
         if auth_flow == "USER_PASSWORD_AUTH":
             result = after_password(self, pool, client, pool._get_user(params.get("USERNAME") or ""), result)
@@ -623,7 +610,7 @@ def install(local_aws):
         return stamp(pool.clients[client_id], result)
 
     def signin_respond(self, session, client_id, challenge_name, challenge_responses):
-        pool, client = hooks.find_pool_client(self, client_id)
+        pool, client = find_pool_client(self, client_id)
         if pool is None:
             return respond(self, session, client_id, challenge_name, challenge_responses)
         responses = dict(challenge_responses or {})
@@ -632,7 +619,7 @@ def install(local_aws):
         if ours or challenge_name in OWN_CHALLENGES:
             if not ours:
                 raise ex.NotAuthorizedError(INVALID_SESSION)
-            result = answer_own_challenge(hooks, self, pool, client, session, challenge_name, responses)
+            result = answer_own_challenge(self, pool, client, session, challenge_name, responses)
             return stamp(client, result)
         check_deadline(self, session)
         result = respond(self, session, client_id, challenge_name, responses)

@@ -1,7 +1,7 @@
 """localaws.cognito_tokens: Cognito tokens that expire, rotate, die on sign-out and carry each pool's own keys.
 
-install() patches moto 5.2.1 in-process; local_aws.py's serve() calls it after patch_cognito() (and after
-the sign-in layer), so its InitiateAuth/RespondToAuthChallenge wrappers are the outermost ones.
+install() patches moto 5.2.1 in-process, over the sign-in layers (localaws.cognito_auth, localaws.cognito_signin)
+and under the device layer (localaws.cognito_devices); the order is localaws.server.INSTALLERS.
 
 What it adds, as AWS does:
 - Keys: each user pool signs with its own RSA-2048 key pairs, made when the pool is created: one for ID
@@ -42,6 +42,8 @@ import json
 import threading
 
 from localaws import clock
+from localaws.cognito_clients import find_pool_client
+from localaws.cognito_records import confirmed, records
 
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 # (setting, unit key in TokenValidityUnits, default value, default unit) per token use.
@@ -65,7 +67,7 @@ def generate_keys(pool):
     pool.local_aws_keys = {use: RSAKey.generate_key(2048, parameters={"kid": f"{pool.id}-{use}", "use": "sig",
                                                                         "alg": "RS256"}, private=True)
                            for use in ("id", "access")}
-    # GetId (local_aws._verified_login) verifies Logins tokens with json_web_key: ID tokens only.
+    # GetId (localaws.cognito_identity._verified_login) verifies Logins tokens with json_web_key: ID tokens only.
     pool.json_web_key = pool.local_aws_keys["id"]
 
 
@@ -196,12 +198,6 @@ def user_of_access_token(token):
 
 # ---- refresh tokens
 
-def records(pool):
-    """What local_aws knows of each refresh token of a pool: expiry, device, family, when rotated out."""
-    if not hasattr(pool, "local_aws_refresh"):
-        pool.local_aws_refresh = {}
-    return pool.local_aws_refresh
-
 
 def rotation(client):
     """(rotating?, grace seconds) of an app client."""
@@ -212,8 +208,6 @@ def rotation(client):
 def check_refresh(pool, client, token, device_key):
     """The user name a refresh token was issued to, if it may renew now for this client and device."""
     from moto.cognitoidp.exceptions import NotAuthorizedError
-
-    from localaws import cognito_devices
 
     stored, record = pool.refresh_tokens.get(token), records(pool).get(token)
     if not token or token not in pool.refresh_tokens or record is None:
@@ -228,7 +222,7 @@ def check_refresh(pool, client, token, device_key):
     if now >= record["expires"]:
         raise NotAuthorizedError("Refresh Token has expired")
     if record["device_key"] and (device_key != record["device_key"]
-                                 or not cognito_devices.confirmed(pool, device_key, stored[1])):
+                                 or not confirmed(pool, device_key, stored[1])):
         raise NotAuthorizedError(INVALID_REFRESH)
     return stored[1]
 
@@ -350,18 +344,13 @@ def revoke_token(self):
 
 # ---- install
 
-def install(local_aws):
-    """Patch moto: pool keys, clock-based expiry, refresh checks, rotation, revocation, devices.
-
-    local_aws is the local_aws module, whose SRP and SECRET_HASH helpers the device layer reuses.
-    """
+def install():
+    """Patch moto: pool keys, clock-based expiry, refresh checks, rotation, revocation."""
     from moto.cognitoidp import urls
     from moto.cognitoidp.exceptions import InvalidParameterException
     from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
     from moto.cognitoidp.responses import CognitoIdpResponse
     from moto.core.authorization import ActionAuthenticatorMixin
-
-    from localaws import cognito_devices
 
     pool_init = CognitoIdpUserPool.__init__
     create_refresh_token = CognitoIdpUserPool.create_refresh_token
@@ -382,16 +371,14 @@ def install(local_aws):
         return token, origin
 
     def checked_initiate_auth(self, client_id, auth_flow, auth_parameters):
-        pool, client = local_aws.find_pool_client(self, client_id)
+        pool, client = find_pool_client(self, client_id)
         params = dict(auth_parameters or {})
         if pool is not None and auth_flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
             if rotation(client)[0]:
                 raise InvalidParameterException(ROTATION_REFUSAL)
             with lock:
                 check_refresh(pool, client, params.get("REFRESH_TOKEN"), params.get("DEVICE_KEY"))
-            return initiate_auth(self, client_id, auth_flow, auth_parameters)
-        result = initiate_auth(self, client_id, auth_flow, auth_parameters)
-        return cognito_devices.after_initiate(self, pool, client, params, result)
+        return initiate_auth(self, client_id, auth_flow, auth_parameters)
 
     def checked_create_client(self, user_pool_id, generate_secret, extended_config):
         check_rotation_flows(extended_config or {})
@@ -426,6 +413,4 @@ def install(local_aws):
     CognitoIdpResponse.get_tokens_from_refresh_token = get_tokens_from_refresh_token
     CognitoIdpResponse.revoke_token = revoke_token
     urls.url_paths["{0}/(?P<user_pool_id>[^/]+)/.well-known/jwks.json$"] = serve_jwks
-    cognito_devices.install(local_aws)
-    ActionAuthenticatorMixin.PUBLIC_OPERATIONS += [
-        f"AWSCognitoIdentityProviderService.{operation}" for operation in PUBLIC + cognito_devices.PUBLIC]
+    ActionAuthenticatorMixin.PUBLIC_OPERATIONS += [f"AWSCognitoIdentityProviderService.{op}" for op in PUBLIC]

@@ -172,7 +172,7 @@ def _is_presigned(response):
 
 def install():
     """Issue STS sessions on local_aws's clock; refuse expired ones; verify and authorize S3 presigned URLs.
-    Call after local_aws's enforce_iam(), whose signature and policy checks this wraps."""
+    Installed after localaws.iam_enforcement, whose signature and policy checks this wraps."""
     import moto.core.utils
     import moto.sts.models
     from moto.core.authorization import ActionAuthenticatorMixin

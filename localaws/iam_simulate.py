@@ -1,8 +1,8 @@
 """localaws.iam_simulate: IAM SimulatePrincipalPolicy and SimulateCustomPolicy, which moto 5.2.1 lacks.
 
 Each statement is judged by the evaluator that enforces every request local_aws serves (moto's
-IAMPolicyStatement.is_action_permitted, which local_aws.py replaces with statement_is_action_permitted),
-and the decision is the one local_aws.py's _permitted makes: an explicit Deny anywhere wins, else an
+IAMPolicyStatement.is_action_permitted, which localaws.iam_policy replaces with statement_is_action_permitted),
+and the decision is the one localaws.iam_policy's _permitted makes: an explicit Deny anywhere wins, else an
 Allow, else an implicit deny. So a simulation answers what a request with the same context would get.
 
 As AWS does (since AWS returns one result per action):
@@ -26,7 +26,7 @@ Differences from AWS that remain:
   come in one page) and EvalDecisionDetails is never filled in.
 - A CallerArn of a role is accepted (AWS takes only a user's ARN there).
 - ContextKeyType is not checked against the values: a value is compared as the operator reads it; whether
-  a key is multivalued comes from its name (local_aws.MULTIVALUED_KEYS), not from a stringList type.
+  a key is multivalued comes from its name (localaws.iam_policy.MULTIVALUED_KEYS), not from a stringList type.
 """
 
 import json

@@ -66,6 +66,8 @@ import uuid
 from urllib.parse import urlencode, urlparse
 
 from localaws import clock, cognito_signin, cognito_tokens
+from localaws.cognito_clients import secret_hash
+from localaws.cognito_records import records
 
 PREFIX = "/_local_aws/domain/"
 DISCOVERY = re.compile(r"/([a-z]{2}(?:-[a-z]+)+-\d_\w+)/\.well-known/openid-configuration")
@@ -90,10 +92,6 @@ _codes = {}      # authorization code -> what /oauth2/token needs to honour it
 _sessions = {}   # browser session cookie -> {pool, username, auth_time, expires}
 _federation = {}  # state sent to an external provider -> {flow, nonce, provider, redirect}
 _claims = contextvars.ContextVar("managed_login_claims", default=None)
-
-
-# What install() takes from local_aws.py (its module is __main__ when run as a script): its secret_hash.
-_installed = {}
 
 
 # ---- routing
@@ -415,7 +413,7 @@ def answer(backend, pool, client, flow, step, data):
     username = flow["username"]
     responses = {"USERNAME": username}
     if client.generate_secret:
-        responses["SECRET_HASH"] = _installed["secret_hash"](client, username)
+        responses["SECRET_HASH"] = secret_hash(client, username)
     if step == "NEW_PASSWORD_REQUIRED":
         responses["NEW_PASSWORD"] = data.get("new_password", "")
     elif step == "SELECT_MFA_TYPE":
@@ -526,7 +524,7 @@ def redeem_code(pool, client, data):
         raise OAuthError("invalid_grant")
     with cognito_tokens.lock:
         refresh, _ = pool.create_refresh_token(client.id, grant["username"])
-        family = cognito_tokens.records(pool)[refresh]["family"]
+        family = records(pool)[refresh]["family"]
         login_claims(pool)[family] = {"scopes": grant["scopes"], "auth_time": grant["auth_time"]}
         marker = _claims.set({"nonce": grant["nonce"]})
         try:
@@ -591,7 +589,7 @@ def revoke(pool, request):
         raise OAuthError("unsupported_token_type", "Only refresh tokens can be revoked")
     with cognito_tokens.lock:
         stored = pool.refresh_tokens.get(value)
-        if value in cognito_tokens.records(pool):
+        if value in records(pool):
             if stored is not None and stored[0] != client.id:
                 raise OAuthError("invalid_request", "Token was not issued to this client")
             cognito_tokens.revoke_family(pool, value)
@@ -825,11 +823,10 @@ def app(environ, start_response):
 
 # ---- install
 
-def install(local_aws):
+def install():
     """Patch moto: managed-login claims in tokens issued from its refresh tokens."""
     from moto.cognitoidp.models import CognitoIdpUserPool
 
-    _installed["secret_hash"] = local_aws.secret_hash
     create_jwt = CognitoIdpUserPool.create_jwt
     from_refresh = CognitoIdpUserPool.create_tokens_from_refresh_token
 
@@ -838,7 +835,7 @@ def install(local_aws):
         return create_jwt(self, client_id, username, token_use, expires_in, extra)
 
     def tokens_with_login_claims(self, refresh_token):
-        family = (cognito_tokens.records(self).get(refresh_token) or {}).get("family")
+        family = (records(self).get(refresh_token) or {}).get("family")
         session = login_claims(self).get(family)
         if session is None:
             return from_refresh(self, refresh_token)

@@ -38,12 +38,16 @@ import re
 import threading
 import uuid
 
+from localaws.s3_actions import iam_action
+from localaws.s3_checksums import verify_checksum
+
 MAX_KEY_BYTES = 1024
 # Conditional writes of the same key serialize on one of these (chosen by hashing bucket and key): a
 # bounded set, so the server's memory does not grow with the number of keys ever written.
 _KEY_LOCKS = [threading.Lock() for _ in range(64)]
 _REQUEST_ID = re.compile(rb"<RequestId>([^<]+)</RequestId>")
 _LISTING_CHECK = threading.local()  # .active while a missing key's s3:ListBucket check is evaluated
+_DELETING = threading.local()  # .current: (response, iter of "names a version?") while DeleteObjects authorizes keys
 
 
 def key_lock(bucket_name, key_name):
@@ -105,7 +109,15 @@ def require_bucket(request, resource):
 
 
 def install():
-    """Patch moto's S3 responses and backend with the behaviours above."""
+    """Every patch local_aws makes to moto's S3, in one place; each wraps what the ones above it patched."""
+    install_checksums()  # innermost: a body is verified before any layer above stores it
+    install_fidelity()  # wraps put_object, _key_response_post and head_object over the checksum checks
+    install_iam_actions()  # the IAM action each request is authorized as (localaws.s3_actions)
+    install_per_key_deletes()  # DeleteObjects authorizes each key (localaws.iam_policy evaluates)
+
+
+def install_fidelity():
+    """Patch moto's S3 responses and backend with the behaviours in this module's docstring."""
     from moto.s3.models import S3Backend
     from moto.s3.responses import S3Response
 
@@ -229,3 +241,102 @@ def with_request_ids(app):
         start_response(status, list(headers) + extra, exc_info)
         return body
     return call
+
+
+def install_checksums():
+    """localaws.s3_checksums: verify sent checksums on PutObject/UploadPart; give HEAD the composite "-N" and checksum type."""
+    from moto.s3.responses import S3Response
+
+    put_object, upload_part, head_object = S3Response.put_object, S3Response.upload_part, S3Response.head_object
+
+    def checked_put_object(self):
+        verify_checksum(self)
+        return put_object(self)
+
+    def checked_upload_part(self):
+        verify_checksum(self)  # before moto stores the part, as S3 stores no bad part
+        return upload_part(self)
+
+    def head_object_with_checksum_type(self, bucket_name, query, key_name, headers):
+        status, response_headers, body = head_object(self, bucket_name, query, key_name, headers)
+        if status == 200 and headers.get("x-amz-checksum-mode") == "ENABLED" and "partNumber" not in query:
+            key = self.backend.head_object(bucket_name, key_name, version_id=query.get("versionId", [None])[0])
+            if key is not None and key.checksum_algorithm and key.checksum_type:
+                if key.checksum_type == "COMPOSITE":
+                    response_headers[f"x-amz-checksum-{key.checksum_algorithm.lower()}"] = \
+                        f"{key.checksum_value}-{key.checksum_parts}"
+                response_headers["x-amz-checksum-type"] = key.checksum_type
+        return status, response_headers, body
+
+    key_response_post = S3Response._key_response_post
+
+    def complete_with_checksum(self, request, body, bucket_name, query, key_name):
+        """CompleteMultipartUpload answers with the object's composite checksum, as S3 does."""
+        status, headers, xml = key_response_post(self, request, body, bucket_name, query, key_name)
+        if status == 200 and "uploadId" in query and "</CompleteMultipartUploadResponse>" in str(xml):
+            key = self.backend.head_object(bucket_name, key_name)
+            if key is not None and key.checksum_algorithm and key.checksum_type == "COMPOSITE":
+                name = f"Checksum{key.checksum_algorithm.upper()}"
+                extra = (f"<{name}>{key.checksum_value}-{key.checksum_parts}</{name}>"
+                         f"<ChecksumType>COMPOSITE</ChecksumType>")
+                xml = xml.replace("</CompleteMultipartUploadResponse>", extra + "</CompleteMultipartUploadResponse>")
+        return status, headers, xml
+
+    S3Response.put_object = checked_put_object
+    S3Response.upload_part = checked_upload_part
+    S3Response.head_object = head_object_with_checksum_type
+    S3Response._key_response_post = complete_with_checksum
+
+
+def install_iam_actions():
+    """Make moto's S3 responses name AWS's IAM action for every request."""
+    from moto.s3.responses import S3Response
+
+    def set_action(self, action_resource_type, method, querystring):
+        """The IAM action AWS checks for this request (moto passes "KEY" or "BUCKET" and the query)."""
+        self.data["Action"] = iam_action(action_resource_type, method, querystring)
+
+    S3Response._set_action = set_action
+
+
+def install_per_key_deletes():
+    """DeleteObjects is authorized per key, as AWS does, through moto's bucket policy pre-check."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import FakeBucket
+    from moto.s3.responses import S3Response
+
+    delete_keys = S3Response._bucket_response_delete_keys
+
+    def get_permission(bucket, action, resource):
+        """moto's context-free bucket policy pre-check; check_action_permitted evaluates the bucket
+        policy with the request's context instead. During DeleteObjects, the full check of each key."""
+        deleting = getattr(_DELETING, "current", None)
+        if deleting is None:
+            return PermissionResult.NEUTRAL
+        response, versioned = deleting[0], next(deleting[1], False)  # moto asks once per object, in order
+        response.data["Action"] = "DeleteObjectVersion" if versioned else "DeleteObject"
+        try:
+            response._authenticate_and_authorize_s3_action(bucket_name=bucket.name, key_name=resource.split("/", 1)[1])
+        except S3ClientError:
+            return PermissionResult.DENIED
+        return PermissionResult.NEUTRAL
+
+    def bucket_response_delete_keys(self, bucket_name, authenticated=True):
+        """DeleteObjects: AWS checks s3:DeleteObject on each key (s3:DeleteObjectVersion when the
+        entry names a version), not on the bucket."""
+        import xmltodict
+
+        try:
+            objects = xmltodict.parse(self.body)["Delete"].get("Object", [])
+        except Exception:  # moto answers MalformedXML itself
+            objects = []
+        objects = objects if isinstance(objects, list) else [objects]
+        _DELETING.current = (self, iter([bool(o.get("VersionId")) for o in objects if isinstance(o, dict)]))
+        try:
+            return delete_keys(self, bucket_name, authenticated=True)
+        finally:
+            _DELETING.current = None
+
+    FakeBucket.get_permission = get_permission
+    S3Response._bucket_response_delete_keys = bucket_response_delete_keys

@@ -131,14 +131,3 @@ def copy_source_check(copy_source):
     source = unquote(path).lstrip("/")
     action = "s3:GetObjectVersion" if parse_qs(query).get("versionId") else "s3:GetObject"
     return action, f"arn:aws:s3:::{source}"
-
-
-def install():
-    """Make moto's S3 responses name AWS's IAM action for every request."""
-    from moto.s3.responses import S3Response
-
-    def set_action(self, action_resource_type, method, querystring):
-        """The IAM action AWS checks for this request (moto passes "KEY" or "BUCKET" and the query)."""
-        self.data["Action"] = iam_action(action_resource_type, method, querystring)
-
-    S3Response._set_action = set_action

@@ -23,7 +23,7 @@ from test_local_aws_iam import assert_denied, error_of
 from test_local_aws_s3_actions import ActionWorld
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import local_aws  # noqa: E402
+from localaws.iam_policy import _condition_matches  # noqa: E402
 
 AMR = "cognito-identity.amazonaws.com:amr"
 
@@ -152,7 +152,7 @@ def test_simulation_reads_plain_operators_on_amr_as_enforcement_does(aw, operato
 ])
 def test_condition_operator_on_single_and_multivalued_keys(operator, key, values, expected):
     context = {key.lower(): values} if values else {}
-    assert local_aws._condition_matches(operator, key, ["a"], context, "Allow") is expected
+    assert _condition_matches(operator, key, ["a"], context, "Allow") is expected
 
 
 def folder_policy(aw, version):

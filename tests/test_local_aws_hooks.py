@@ -119,8 +119,8 @@ def test_cognito_hooks():
     for name in ("get_id", "get_credentials_for_identity"):
         assert callable(getattr(CognitoIdentityResponse, name, None)), f"CognitoIdentityResponse.{name} is gone"
     for name in ("set_identity_pool_roles", "get_identity_pool_roles"):
-        assert not hasattr(CognitoIdentityResponse, name) or getattr(CognitoIdentityResponse, name).__module__ == "local_aws", \
-            f"moto now implements CognitoIdentityResponse.{name}: reconsider local_aws's version"
+        assert not hasattr(CognitoIdentityResponse, name) or getattr(CognitoIdentityResponse, name).__module__ == "localaws.cognito_identity", \
+            f"moto now implements CognitoIdentityResponse.{name}: reconsider localaws.cognito_identity's version"
     source_has(CognitoIdentityBackend.__init__, "self.identity_pools", "self.pools_identities")
     source_has(CognitoIdentityPool.__init__, "self.cognito_identity_providers", "self.allow_unauthenticated_identities")
     source_has(CognitoIdpUserPool.__init__, "self.json_web_key")
@@ -336,7 +336,7 @@ def test_s3_missing_bucket_hooks():
 def test_s3_action_and_policy_version_hooks():
     """localaws/s3_actions.py replaces S3Response._set_action; localaws/policy_language.py replaces
     IAMPolicy.is_action_permitted, the inline put_*_policy methods and the trust validator's version check;
-    local_aws.serve turns on moto's AWS managed policies; localaws/s3.py works around HEAD's versionId 400."""
+    localaws.server.serve turns on moto's AWS managed policies; localaws/s3.py works around HEAD's versionId 400."""
     from moto import settings
     from moto.iam.access_control import IAMPolicy
     from moto.iam.models import IAMBackend

@@ -349,7 +349,7 @@ def test_a_temporary_password_leads_to_a_new_password_page(login_app, idp):
     page = browser.sign_in("carol", password="Temp-passw0rd!")
     assert 'name="new_password"' in page.text
     weak = browser.submit(page, new_password="short")
-    assert "password policy" in weak.text and 'name="new_password"' in weak.text
+    assert "Password did not conform with policy" in weak.text and 'name="new_password"' in weak.text
     done = browser.submit(weak, new_password="Carol-new-passw0rd!")
     assert done.status_code == 302
     again = FormBrowser(app).sign_in("carol", password="Carol-new-passw0rd!")
