@@ -210,6 +210,21 @@ class Bench:
         self.row("`creds --format process`, warm cache (wall)", f"{tool * 1000:.0f} ms",
                  f"`python -c \"import boto3\"` {anchor * 1000:.0f} ms", f"{ratio:.2f}×", "≤ 0.5×", ratio <= 0.5)
 
+    def one_put(self):
+        """put of one small file with a warm cache against aws s3 cp of it: mostly start-up."""
+        st = self.stack
+        path = st.work / "hello.txt"
+        found = st.interleaved(max(self.args.runs, 5), {
+            "tool": (lambda i: st.tool("put", path, "--key", "bench/one.txt"), st.user_env),
+            "cli": (lambda i: [AWS, "s3", "cp", "--only-show-errors", path,
+                               f"s3://{st.bucket}/{st.identity}/bench/one-cli.txt"], st.anchor_env)})
+        tool, cli = found["tool"], found["cli"]
+        ratio = tool["wall"] / cli["wall"]
+        self.row("`put` of one small file, warm cache (wall)", f"{tool['wall'] * 1000:.0f} ms",
+                 f"aws s3 cp {cli['wall'] * 1000:.0f} ms", f"{ratio:.2f}×", "reported", True)
+        self.notes.append(f"`put` of one small file: client CPU {tool['cpu'] * 1000:.0f} ms "
+                          f"(aws s3 cp {cli['cpu'] * 1000:.0f} ms)")
+
     def cold_flow(self):
         st = self.stack
         seed_cfg = json.dumps(dict(st.settings(), username="bencher", password=PASSWORD,
@@ -454,8 +469,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="cog-bench-"))
     bench = Bench(args, work)
     try:
-        for name in args.only or ["warm_creds", "cold_flow", "big_put", "peak_rss", "many_small", "scale", "doctor",
-                                     "srp_cpu"]:
+        for name in args.only or ["warm_creds", "one_put", "cold_flow", "big_put", "peak_rss", "many_small", "scale",
+                                     "doctor", "srp_cpu"]:
             print(f"measuring {name} ...", file=sys.stderr)
             getattr(bench, name)()
     finally:

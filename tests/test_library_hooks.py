@@ -109,7 +109,8 @@ def test_an_s3_client_still_has_what_the_direct_small_object_path_reads():
     assert request.headers["X-Amz-Security-Token"] == "token" and "Signature=" in request.headers["Authorization"]
     model = client.meta.service_model.operation_model("PutObject")
     delays = client.meta.events.emit("needs-retry.s3.PutObject", response=None, endpoint=client._endpoint,
-                                     operation=model, attempts=1, caught_exception=EndpointConnectionError(endpoint_url="x"),
+                                     operation=model, attempts=1,
+                                     caught_exception=EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
                                      request_dict={"context": {"s3_redirected": True}})
     assert any(isinstance(delay, (int, float)) and delay is not False for _, delay in delays), \
         "the client's retry handler no longer answers needs-retry with a delay"
