@@ -2124,8 +2124,6 @@ class DirectS3:
     def __init__(self, client, bucket):
         from urllib.parse import urlsplit
 
-        from botocore.parsers import create_parser
-
         self.client, self.bucket = client, bucket
         marker = "cog-auth-s3-marker"
         with aws_step("address", f"s3://{bucket}/", "s3"):
@@ -2133,7 +2131,6 @@ class DirectS3:
                                                            ExpiresIn=60))
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path[:-len(marker)]}"
         self.model = client.meta.service_model
-        self.parser = create_parser(self.model.protocol)
 
     def send(self, operation, method, key, body=b"", headers=None):
         """One request, retried as the client's retry policy says; the AWSResponse of a 2xx, else what botocore
@@ -2143,6 +2140,7 @@ class DirectS3:
 
         from botocore.auth import S3SigV4Auth
         from botocore.awsrequest import AWSRequest
+        from botocore.parsers import create_parser
 
         model = self.model.operation_model(operation)
         url = self.base + quote(key, safe="/~")
@@ -2162,8 +2160,10 @@ class DirectS3:
             else:
                 if http_response.status_code < 300:
                     return http_response
-                parsed = self.parser.parse({"status_code": http_response.status_code, "body": http_response.content,
-                                            "headers": http_response.headers}, model.output_shape)
+                # A parser per answer, as botocore's endpoint makes one per response: threads share no state.
+                parsed = create_parser(self.model.protocol).parse(
+                    {"status_code": http_response.status_code, "body": http_response.content,
+                     "headers": http_response.headers}, model.output_shape)
                 response = (http_response, parsed)
             delays = self.client.meta.events.emit(
                 f"needs-retry.s3.{operation}", response=response, endpoint=self.client._endpoint, operation=model,
