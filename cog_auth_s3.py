@@ -1905,6 +1905,14 @@ class S3Writes:
         return sorted({key for name, key in list(self.in_flight.values()) if name in operations and key})
 
 
+def client_writes(client):
+    """The S3Writes of a client, its hooks put on at the first use."""
+    writes = getattr(client, "cog_auth_s3_writes", None)
+    if writes is None:
+        writes = client.cog_auth_s3_writes = S3Writes(client)
+    return writes
+
+
 # What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
 # revoked session, a clock that is wrong) or that it no longer knows.
 DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
@@ -2095,6 +2103,199 @@ def file_change(path, info):
     return ""
 
 
+class DirectS3:
+    """PutObject and GetObject of one small object each, signed by botocore's own SigV4 signer and sent over
+    the client's own connection pool, without the rest of botocore's per-request machinery.
+
+    botocore spends about 3.3 ms of CPU on a 16 KiB PutObject, this about 1.4 ms (notes/docs-speed.md).
+    It keeps what the client does: the client's credentials, read at each signature (credentials that
+    renew themselves renew here too), its endpoint and addressing (taken from a URL the client signs), its
+    timeouts, proxies and TLS settings (its HTTP session), its retry policy (the same needs-retry event),
+    and its errors (S3's XML parsed by botocore's parser into the client's own exception classes), so
+    aws_step and explain_aws_error read them as ever. tests/test_library_hooks.py fails if the private
+    botocore attributes used here move.
+    """
+
+    # What botocore's signer reads to choose the payload hash, as botocore sets it for PutObject: the body is
+    # hashed over http, and sent as UNSIGNED-PAYLOAD over https, where TLS and the CRC32 guard it.
+    PAYLOAD_CONTEXT = {"has_streaming_input": True,
+                       "checksum": {"request_algorithm": {"in": "header", "name": "x-amz-checksum-crc32"}}}
+
+    def __init__(self, client, bucket):
+        from urllib.parse import urlsplit
+
+        self.client, self.bucket = client, bucket
+        marker = "cog-auth-s3-marker"
+        with aws_step("address", f"s3://{bucket}/", "s3"):
+            parts = urlsplit(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": marker},
+                                                           ExpiresIn=60))
+        self.base = f"{parts.scheme}://{parts.netloc}{parts.path[:-len(marker)]}"
+        self.model = client.meta.service_model
+
+    def send(self, operation, method, key, body=b"", headers=None):
+        """One request, retried as the client's retry policy says; the AWSResponse of a 2xx, else what botocore
+        would raise (a ClientError subclass, or a connection error)."""
+        import time
+        from urllib.parse import quote
+
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.parsers import create_parser
+
+        model = self.model.operation_model(operation)
+        url = self.base + quote(key, safe="/~")
+        # s3_redirected: a wrong region is reported, not followed (the client is made for the bucket's region).
+        request_dict = {"url": url, "method": method, "context": {"s3_redirected": True}}
+        for attempt in range(1, 100):
+            request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
+            request.context.update(self.PAYLOAD_CONTEXT)
+            signer, frozen = self.client._request_signer, self.client._get_credentials().get_frozen_credentials()
+            S3SigV4Auth(frozen, signer.signing_name, signer.region_name).add_auth(request)
+            request_dict["context"]["cog_auth_s3_signed_by"] = frozen.access_key  # as renew_when_refused notes it
+            response, caught = None, None
+            try:
+                http_response = self.client._endpoint.http_session.send(request.prepare())
+            except Exception as err:  # only botocore's connection errors are retried; the rest raise below
+                caught = err
+            else:
+                if http_response.status_code < 300:
+                    return http_response
+                # A parser per answer, as botocore's endpoint makes one per response: threads share no state.
+                parsed = create_parser(self.model.protocol).parse(
+                    {"status_code": http_response.status_code, "body": http_response.content,
+                     "headers": http_response.headers}, model.output_shape)
+                response = (http_response, parsed)
+            delays = self.client.meta.events.emit(
+                f"needs-retry.s3.{operation}", response=response, endpoint=self.client._endpoint, operation=model,
+                attempts=attempt, caught_exception=caught, request_dict=request_dict)
+            delay = next((d for d in delays if d[1] is not None), (None, None))[1]
+            if delay is None or delay is False:
+                break
+            time.sleep(delay)
+        if caught is not None:
+            raise caught
+        code = response[1].get("Error", {}).get("Code", "")
+        raise self.client.exceptions.from_code(code)(response[1], operation)
+
+    def put(self, path, key, size, writes, no_clobber):
+        """Upload one file of size bytes (its size when the upload began) with a CRC32 S3 checks; its bytes."""
+        import base64
+        import zlib
+
+        with open(path, "rb") as handle:
+            body = handle.read(size)
+        if len(body) < size:
+            raise ToolError("the file ended before the size it had when the upload began", EXIT_USAGE)
+        # The algorithm named as botocore names it: S3 then stores the checksum and reports it back.
+        headers = {"Content-Length": str(size), "x-amz-sdk-checksum-algorithm": "CRC32",
+                   "x-amz-checksum-crc32": base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()}
+        if no_clobber:
+            headers["If-None-Match"] = "*"
+        token = object()
+        writes.in_flight[id(token)] = ("PutObject", key)
+        try:
+            answer = self.send("PutObject", "PUT", key, body, headers)
+        finally:
+            writes.in_flight.pop(id(token), None)
+        writes.results[key] = {"etag": answer.headers.get("ETag", ""),
+                               "checksum_crc32": answer.headers.get("x-amz-checksum-crc32", "")}
+        return size
+
+    def get(self, key, path):
+        """Download one object into path, written beside it and renamed into place; its CRC32 checked if S3
+        has one (as botocore's ChecksumMode=ENABLED does); its bytes."""
+        import base64
+        import tempfile
+        import zlib
+
+        from botocore.exceptions import FlexibleChecksumError
+
+        answer = self.send("GetObject", "GET", key, headers={"x-amz-checksum-mode": "ENABLED"})
+        body, expected = answer.content, answer.headers.get("x-amz-checksum-crc32", "")
+        if expected and "-" not in expected:  # a multipart object's checksum covers its parts, not its bytes
+            actual = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+            if actual != expected:
+                raise FlexibleChecksumError(error_msg=f"expected checksum {expected} did not match calculated "
+                                                      f"checksum {actual}")
+        fd, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".cog_auth_s3-",
+                                    suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                mask = os.umask(0)
+                os.umask(mask)
+                os.fchmod(handle.fileno(), 0o666 & ~mask)  # what a plain open() would have made
+                handle.write(body)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        return len(body)
+
+
+class Transfers:
+    """Small objects through DirectS3 on a pool of threads, the rest through s3transfer's manager (made when
+    first needed): futures of either kind answer result() and cancel() alike."""
+
+    def __init__(self, client, bucket, writes, progress=None, largest=None, no_clobber=False):
+        import concurrent.futures
+
+        self.client, self.bucket, self.writes, self.no_clobber = client, bucket, writes, no_clobber
+        self.progress, self.largest, self.manager = progress, largest, None
+        self.direct = DirectS3(client, bucket)
+        self.pool = concurrent.futures.ThreadPoolExecutor(MAX_CONCURRENCY, thread_name_prefix="direct-s3")
+
+    def small(self, size):
+        """Whether an object of size bytes goes by the direct path, body in memory: up to 2 MiB, so
+        MAX_CONCURRENCY of them in flight hold at most IN_FLIGHT_BUDGET, as the transfer manager would."""
+        return size is not None and size <= IN_FLIGHT_BUDGET // MAX_CONCURRENCY
+
+    def managed(self):
+        """s3transfer's manager, for objects of several parts."""
+        if self.manager is None:
+            self.manager = transfer_manager(self.client, self.largest)
+        return self.manager
+
+    def counted(self, call, *args):
+        """call(*args) returning its bytes, which then count on the progress bar."""
+        done = call(*args)
+        if self.progress is not None and self.progress.bar is not None:
+            self.progress.bar.update(done)
+        return done
+
+    def upload(self, path, key, size):
+        """A future of uploading path (size bytes when the upload began) to key, with a CRC32 S3 checks."""
+        if self.small(size):
+            return self.pool.submit(self.counted, self.direct.put, path, key, size, self.writes, self.no_clobber)
+        listeners = self.progress.listeners if self.progress else []
+        return self.managed().upload(path, self.bucket, key, extra_args=dict(UPLOAD_ARGS), subscribers=listeners)
+
+    def download(self, key, path, size=None, subscribers=()):
+        """A future of downloading key (of size bytes as listed) to path."""
+        if self.small(size):
+            return self.pool.submit(self.counted, self.direct.get, key, path)
+        return self.managed().download(self.bucket, key, path, extra_args={"ChecksumMode": "ENABLED"},
+                                       subscribers=list(subscribers))
+
+    def shutdown(self):
+        """Wait for everything queued, as TransferManager.shutdown does."""
+        self.pool.shutdown()
+        if self.manager is not None:
+            self.manager.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        """Wait for the rest, or after an error drop what is queued and cancel the manager's with it."""
+        if exc_type is None:
+            self.shutdown()
+            return
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.manager is not None:
+            self.manager.__exit__(exc_type, exc, traceback)
+
+
 def upload_outcome(path, key, bucket, future, info, writes):
     """Wait for one upload; its outcome dict, with "exception" (the ToolError or AwsStepError) unless stored."""
     uri = f"s3://{bucket}/{key}"
@@ -2174,9 +2375,7 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
     manager. A file that changes while it is read fails with exit 2, saying what was stored.
     """
     out = out or Output(quiet=True)
-    writes = getattr(client, "cog_auth_s3_writes", None)
-    if writes is None:  # hooks go on once per client
-        writes = client.cog_auth_s3_writes = S3Writes(client)
+    writes = client_writes(client)
     writes.no_clobber = no_clobber
     before = []
     for path, key in pairs:
@@ -2185,12 +2384,12 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
         writes.results.pop(key, None)
     progress = Progress(out, sum(info.st_size for info in before), "upload")
     futures, outcomes = [], []
-    manager = transfer_manager(client, largest=max(info.st_size for info in before))
+    transfers = Transfers(client, bucket, writes, progress, largest=max(info.st_size for info in before),
+                          no_clobber=no_clobber)
     try:
-        with interruptible(manager, lambda: stop_uploads(client, bucket, pairs, futures, writes)):
-            for path, key in pairs:
-                futures.append(manager.upload(path, bucket, key, extra_args=dict(UPLOAD_ARGS),
-                                              subscribers=progress.listeners))
+        with interruptible(transfers, lambda: stop_uploads(client, bucket, pairs, futures, writes)):
+            for (path, key), info in zip(pairs, before):
+                futures.append(transfers.upload(path, key, info.st_size))
             for (path, key), future, info in zip(pairs, futures, before):
                 outcome = upload_outcome(path, key, bucket, future, info, writes)
                 outcomes.append(outcome)
@@ -2366,19 +2565,19 @@ def transfer_tree(client, bucket, transfers, on_done):
             raise changed_upload(client, bucket, transfer, before, stored=True)
         on_done(transfer)
 
-    with transfer_manager(client) as manager:
+    with Transfers(client, bucket, client_writes(client)) as moving:
         for transfer in transfers:
             before = None
             if transfer.upload:
                 # put's check, file by file: a file rewritten while its parts are read may be stored mixed.
                 with local_file_errors("read", transfer.path):
                     before = os.stat(transfer.path)
-                future = manager.upload(transfer.path, bucket, transfer.key, extra_args=dict(UPLOAD_ARGS))
+                future = moving.upload(transfer.path, transfer.key, before.st_size)
             else:
                 with local_file_errors("write", transfer.path):
                     os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
-                future = manager.download(bucket, transfer.key, transfer.path, extra_args={"ChecksumMode": "ENABLED"},
-                                          subscribers=[Listed(transfer.size, transfer.etag)] if transfer.etag else [])
+                future = moving.download(transfer.key, transfer.path, transfer.size,
+                                         [Listed(transfer.size, transfer.etag)] if transfer.etag else [])
             pending.append((transfer, future, before))
             if len(pending) >= TREE_IN_FLIGHT:
                 finish(*pending.popleft())
