@@ -1002,15 +1002,25 @@ class SignIn:
             raise ToolError(f"the user pool requires MFA and {self.username} has none; it offers to set up only "
                             f"{', '.join(can_setup) or 'nothing'}: give the user a phone number or email address "
                             f"(add-user --phone/--email), then sign in again", EXIT_LOGIN)
+        # The secret is shown only on the terminal: stderr may be a log or a CI transcript. Without
+        # one, nothing is asked of Cognito, so no secret is made that no one can see.
+        terminal = open_terminal()
+        if terminal is None:
+            raise ToolError(f"Cognito asks {self.username} to set up an authenticator app (MFA_SETUP) and there "
+                            f"is no terminal to show its secret on; run `{os.path.basename(sys.argv[0])} login` "
+                            f"in a terminal once", EXIT_LOGIN)
         from urllib.parse import quote
 
-        associated = self.client.associate_software_token(Session=response["Session"])
-        secret = associated["SecretCode"]
-        label = quote(f"{TOTP_ISSUER}:{self.username}")
-        # Printed even with --quiet: without the secret the user can't enrol.
-        print(f"MFA is required: add this account to an authenticator app, then enter its code.\n"
-              f"  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
-              f"  secret: {secret}", file=sys.stderr, flush=True)
+        try:
+            associated = self.client.associate_software_token(Session=response["Session"])
+            secret = associated["SecretCode"]
+            label = quote(f"{TOTP_ISSUER}:{self.username}")
+            # Shown even with --quiet: without the secret the user can't enrol.
+            os.write(terminal, (f"MFA is required: add this account to an authenticator app, then enter its "
+                                f"code.\n  otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}\n"
+                                f"  secret: {secret}\n").encode())
+        finally:
+            os.close(terminal)
         code, _ = self.code("SOFTWARE_TOKEN_MFA", {})
         verified = self.client.verify_software_token(Session=associated["Session"], FriendlyDeviceName=TOTP_ISSUER,
                                                      UserCode=code["SOFTWARE_TOKEN_MFA_CODE"])
@@ -2138,89 +2148,209 @@ def bucket_diagnosis(client_of, bucket, folder):
         raise AwsStepError(step.error, step.verb, step.obj, "own-folder") from step
 
 
+# The isolation probe (`run --try-identity`) asks S3 itself, with the user's credentials, for what
+# another identity has. It sends only requests that leave that identity's data as it was. Each
+# answer is one entry: {"verb", "action" (the S3 API), "permission" (the IAM action S3 checks),
+# "uri", "result", "detail"}; result is "allowed", "refused", "unproven" (refused, but for a key no
+# listing showed, which S3 refuses as it refuses a forbidden one when the caller may not list), or
+# "undecided" (S3 found the request itself wrong, 400, which says nothing about the permission).
+PROBE_REFUSED = ("AccessDenied",)
+# S3 authorizes an object request before it looks the object up: one of these proves the permission.
+PROBE_MISSING = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload")
+# Listings of another folder and of the bucket: (action, permission, client method, its page-size
+# parameter, the parameter that starts a prefix-less listing after a key).
+PROBE_LISTINGS = (
+    ("ListObjectsV2", "s3:ListBucket", "list_objects_v2", "MaxKeys", "StartAfter"),
+    ("ListObjectVersions", "s3:ListBucketVersions", "list_object_versions", "MaxKeys", "KeyMarker"),
+    ("ListMultipartUploads", "s3:ListBucketMultipartUploads", "list_multipart_uploads", "MaxUploads", "KeyMarker"),
+)
+# Reads of one existing object: (action, permission, client method, extra parameters); each is
+# tried on the object itself and on a version of it (VersionId=null where no version was listed,
+# which names the object of a bucket that was never versioned), whose permission is named in
+# PROBE_VERSION_PERMISSIONS.
+PROBE_READS = (
+    ("GetObject", "s3:GetObject", "get_object", {}),
+    ("HeadObject", "s3:GetObject", "head_object", {}),
+    ("GetObjectTagging", "s3:GetObjectTagging", "get_object_tagging", {}),
+    ("GetObjectAcl", "s3:GetObjectAcl", "get_object_acl", {}),
+    ("GetObjectAttributes", "s3:GetObjectAttributes", "get_object_attributes",
+     {"ObjectAttributes": ["ETag", "ObjectSize"]}),
+)
+PROBE_VERSION_PERMISSIONS = {
+    "s3:GetObject": "s3:GetObjectVersion", "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl", "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+}
+# What the probe never sends, because an allowed request would change the other identity's objects
+# or the bucket every user shares: (action, permission, why). `doctor` decides them (and every
+# other S3 action) from the policies, without a request.
+THEIR_OBJECTS = "it would change an object of theirs"
+THE_BUCKET = "it would change the bucket every user shares"
+PROBE_NOT_TRIED = (
+    ("PutObjectAcl", "s3:PutObjectAcl", THEIR_OBJECTS),
+    ("PutObjectTagging", "s3:PutObjectTagging", THEIR_OBJECTS),
+    ("DeleteObjectTagging", "s3:DeleteObjectTagging", THEIR_OBJECTS),
+    ("PutObjectRetention", "s3:PutObjectRetention", THEIR_OBJECTS),
+    ("PutObjectLegalHold", "s3:PutObjectLegalHold", THEIR_OBJECTS),
+    ("RestoreObject", "s3:RestoreObject", THEIR_OBJECTS),
+    ("DeleteObject of an existing version", "s3:DeleteObjectVersion", THEIR_OBJECTS),
+    ("PutBucketPolicy", "s3:PutBucketPolicy", THE_BUCKET),
+    ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", THE_BUCKET),
+    ("PutBucketAcl", "s3:PutBucketAcl", THE_BUCKET),
+    ("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls", THE_BUCKET),
+    ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", THE_BUCKET),
+    ("PutBucketVersioning", "s3:PutBucketVersioning", THE_BUCKET),
+    ("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration", THE_BUCKET),
+    ("PutBucketReplication", "s3:PutReplicationConfiguration", THE_BUCKET),
+    ("PutBucketCors", "s3:PutBucketCORS", THE_BUCKET),
+    ("DeleteBucket", "s3:DeleteBucket", THE_BUCKET),
+)
+NO_KEY_KNOWN = ("no object of theirs is known: no listing showed one, and S3 refuses a missing key as it "
+                "refuses a forbidden one; name one with --try-key KEY")
+
+
+def probe_entry(verb, action, permission, uri, result, detail):
+    """One request of the isolation probe and S3's answer to it."""
+    return {"verb": verb, "action": action, "permission": permission, "uri": uri, "result": result,
+            "detail": detail}
+
+
 def probe_call(verb, uri, call, **params):
-    """One isolation probe request: (its response, None), or (None, the refusal code) when AWS refused it."""
+    """One isolation probe request: (its response, None), or (None, the error code) when S3 refused it,
+    said what it acted on is missing, or found the request itself wrong (400)."""
     try:
         with aws_step(verb, uri, "s3"):
             return call(**params), None
     except AwsStepError as step:
         code = error_code(step.error)[0]
-        if code != "AccessDenied":
+        status = getattr(step.error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code not in PROBE_REFUSED + PROBE_MISSING and status != 400:
             raise
-        return None, code
+        return None, code or "400"
 
 
-def probe_result(result, uri, detail):
-    """One verb's line of the isolation report."""
-    return {"result": result, "uri": uri, "detail": detail}
+def probe_verdict(code, seen=True):
+    """(result, detail) of one probe request from its error code (None: it worked); a refusal of an object
+    no listing showed is unproven, as S3 refuses a missing object alike to a caller who may not list."""
+    if code is None:
+        return "allowed", "S3 answered it"
+    if code in PROBE_MISSING:
+        return "allowed", f"S3 answered {code}, which it does only after granting the permission"
+    if code not in PROBE_REFUSED:
+        return "undecided", f"S3 answered {code}, which tells nothing about the permission"
+    return ("refused", code) if seen else \
+        ("unproven", f"{code}, but no listing showed this key: S3 refuses a missing one alike")
+
+
+def probe_key(folder):
+    """A random key in folder that no one has written."""
+    import secrets
+
+    return f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
 
 
 def probe_write(client, bucket, folder):
-    """Try to write a new random key into folder; what got through is deleted again."""
-    import secrets
-
-    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+    """Try to write a new random key into folder; what got through is deleted again (in a versioned bucket,
+    its version, else a delete marker would hide it and keep it)."""
+    key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
     try:
         # If-None-Match: a probe never replaces anything; AWS checks permission before the precondition.
-        _, refused = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
-                                Body=b"cog_auth_s3 isolation probe; delete me\n")
+        response, code = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
+                                    Body=b"cog_auth_s3 isolation probe; delete me\n")
     except AwsStepError as step:
         if error_code(step.error)[0] != "PreconditionFailed":
             raise
-        return probe_result("allowed", uri, "the write reached the precondition check: an object of that "
-                                            "name already existed and was left as it was")
-    if refused:
-        return probe_result("refused", uri, refused)
+        return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed",
+                           "the write reached the precondition check: an object of that name already existed "
+                           "and was left as it was")
+    if code:
+        return probe_entry("write", "PutObject", "s3:PutObject", uri, *probe_verdict(code))
+    version = {"VersionId": response["VersionId"]} if response.get("VersionId") else {}
     try:
-        delete_object(client, bucket, key)
+        with aws_step("delete", uri, "s3"):
+            client.delete_object(Bucket=bucket, Key=key, **version)
         outcome = "the probe object was deleted again"
     except AwsStepError:
-        outcome = "the probe object could not be deleted; remove it by hand"
-    return probe_result("allowed", uri, outcome)
+        outcome = f"the probe object could not be deleted; remove it by hand{' (its version)' if version else ''}"
+    return probe_entry("write", "PutObject", "s3:PutObject", uri, "allowed", outcome)
 
 
-def probe_delete(client, bucket, folder):
-    """Try to delete a random key that does not exist in folder, so nothing can be lost."""
-    import secrets
-
-    key = f"{folder}cog-auth-s3-probe-{secrets.token_hex(8)}"
+def probe_harmless(client, bucket, folder):
+    """Requests that change nothing even when allowed: delete the null version of a random key that does not
+    exist, then the key (in a versioned bucket that makes a delete marker, which is removed again), and
+    abort a made-up multipart upload of it."""
+    key = probe_key(folder)
     uri = f"s3://{bucket}/{key}"
-    _, refused = probe_call("delete", uri, client.delete_object, Bucket=bucket, Key=key)
-    return probe_result("refused", uri, refused) if refused else \
-        probe_result("allowed", uri, "S3 accepted deleting a key in that folder (the key did not exist)")
+    tries = (
+        ("delete", "DeleteObject", "s3:DeleteObjectVersion", f"{uri}?versionId=null", client.delete_object,
+         {"VersionId": "null"}),
+        ("delete", "DeleteObject", "s3:DeleteObject", uri, client.delete_object, {}),
+        ("write", "AbortMultipartUpload", "s3:AbortMultipartUpload", f"{uri}?uploadId=cog-auth-s3-probe",
+         client.abort_multipart_upload, {"UploadId": "cog-auth-s3-probe"}),
+    )
+    entries = []
+    for verb, action, permission, where, call, extra in tries:
+        response, code = probe_call(verb, where, call, Bucket=bucket, Key=key, **extra)
+        result, detail = probe_verdict(code)
+        if response and response.get("DeleteMarker") and response.get("VersionId"):
+            try:
+                with aws_step("delete", uri, "s3"):
+                    client.delete_object(Bucket=bucket, Key=key, VersionId=response["VersionId"])
+                detail += "; the delete marker it made was removed again"
+            except AwsStepError:
+                detail += "; the delete marker it made could not be removed: remove it by hand"
+        entries.append(probe_entry(verb, action, permission, where, result, detail))
+    return entries
 
 
-def probe_list(client, bucket, folder):
-    """Try to list folder (one key at most); returns (the verb's result, a key it revealed or None)."""
-    uri = f"s3://{bucket}/{folder}"
-    response, refused = probe_call("list", uri, client.list_objects_v2, Bucket=bucket, Prefix=folder, MaxKeys=1)
-    if refused:
-        return probe_result("refused", uri, refused), None
-    keys = [item["Key"] for item in response.get("Contents", [])]
-    detail = f"the listing showed {keys[0]}" if keys else "the listing was allowed (the folder is empty)"
-    return probe_result("allowed", uri, detail), keys[0] if keys else None
+def probe_listings(client, bucket, folder, parent):
+    """List their folder, the folders' parent and the bucket root (with no prefix and with an empty one)
+    every way S3 can, with and without a delimiter, as a policy's condition may let one of them through;
+    one item each. A wider listing starts after folder, so what it shows first is theirs if they have any.
+
+    Returns (the entries, {key: version id or None} of the objects of folder that were seen).
+    """
+    scopes = [(folder, {"Prefix": folder})] + ([(parent, {"Prefix": parent})] if parent else []) + \
+        [("", {}), ("", {"Prefix": ""})]
+    entries, seen = [], {}
+    for where, scope in scopes:
+        for delimiter in ({}, {"Delimiter": "/"}):
+            shown_query = [f"{name.lower()}={value}" for name, value in {**scope, **delimiter}.items()
+                           if name == "Delimiter" or not value]  # what the path does not already say
+            uri = f"s3://{bucket}/{where}" + (f"?{'&'.join(shown_query)}" if shown_query else "")
+            for action, permission, method, page, after in PROBE_LISTINGS:
+                params = {"Bucket": bucket, page: 1, **scope, **delimiter, **({after: folder} if where != folder
+                                                                               else {})}
+                response, code = probe_call("list", uri, getattr(client, method), **params)
+                if code:
+                    entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
+                    continue
+                items = response.get("Contents") or response.get("Versions") or response.get("Uploads") or []
+                shown = [item["Key"] for item in items] + [item["Prefix"] for item in response.get("CommonPrefixes")
+                                                           or []]
+                entries.append(probe_entry("list", action, permission, uri, "allowed",
+                                           f"the listing showed {shown[0]}" if shown else "the listing was allowed"))
+                if action != "ListMultipartUploads":  # an upload's key is not an object yet
+                    seen.update((item["Key"], item.get("VersionId")) for item in items
+                                if item["Key"].startswith(folder) and item["Key"] not in seen)
+    return entries, seen
 
 
-def probe_read(client, bucket, folder, listed_key, try_key):
-    """Try to read an existing key of folder: one the listing revealed, else try_key; else say why not."""
-    key = listed_key or try_key
-    if key is None:
-        return probe_result("not tested", f"s3://{bucket}/{folder}",
-                            "no key in that folder is known and S3 refuses a missing key as it refuses "
-                            "a forbidden one; name an object of that user with --try-key KEY")
+def probe_reads(client, bucket, key, version_id, listed):
+    """Every read of one object, of itself and of a version of it; a refusal proves isolation only when
+    the object was listed (exists)."""
     uri = f"s3://{bucket}/{key}"
-    try:
-        response, refused = probe_call("read", uri, client.get_object, Bucket=bucket, Key=key)
-    except AwsStepError as step:
-        if error_code(step.error)[0] not in ("NoSuchKey", "NotFound"):
-            raise
-        return probe_result("not tested", uri, "that key does not exist; name an existing object with --try-key")
-    if refused:
-        proof = "" if listed_key else "; this proves isolation only if that key exists"
-        return probe_result("refused", uri, refused + proof)
-    response["Body"].close()  # permission is proven; the other user's bytes are not wanted
-    return probe_result("allowed", uri, "the object could be read")
+    entries = []
+    for action, permission, method, extra in PROBE_READS:
+        for version in (None, version_id or "null"):
+            where = f"{uri}?versionId={version}" if version else uri
+            response, code = probe_call("read", where, getattr(client, method), Bucket=bucket, Key=key, **extra,
+                                        **({"VersionId": version} if version else {}))
+            if response and "Body" in response:
+                response["Body"].close()  # permission is proven; the other user's bytes are not wanted
+            entries.append(probe_entry("read", action, PROBE_VERSION_PERMISSIONS[permission] if version
+                                       else permission, where, *probe_verdict(code, listed)))
+    return entries
 
 
 # ====================================================================== provisioning
@@ -2939,19 +3069,107 @@ PROBE_KEY = "doctor-probe.txt"
 PROBE_ACTIONS = (("get", "s3:GetObject"), ("put", "s3:PutObject"), ("delete", "s3:DeleteObject"),
                  ("list", "s3:ListBucket"))
 OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
-SEVERITIES = ("critical", "error", "warning")
+# info: advice that changes no verdict (doctor's exit code follows only critical and error findings).
+SEVERITIES = ("critical", "error", "warning", "info")
 SUB_KEY = f"{COGNITO_IDENTITY}:sub"
+AMR_KEY = f"{COGNITO_IDENTITY}:amr"
+# Cognito's multivalued context keys: a plain operator on one is not read as "any of its values".
+MULTIVALUED_KEYS = {AMR_KEY}
 # Variables that have one value for every user of a role: a "folder" named after one is everyone's.
 SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "aws:principaltype",
                     "aws:requestedregion", f"{COGNITO_IDENTITY}:aud"}
+# Policy versions in which IAM reads ${...} as literal text, not as a variable (no Version means 2008-10-17).
+LITERAL_VERSIONS = (None, "2008-10-17")
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
-PROOF_FOLDERS = {"own": "its own folder", "other": "B's folder", "root": "the bucket root"}
+BUCKET_POLICY = "bucket policy"  # the "policy" of a statement reference into the bucket's policy
+
+# Every S3 action IAM knows, with the resource it is authorized on, as the AWS Service Authorization Reference
+# ("Actions, resources, and condition keys for Amazon S3") lists them on S3_ACTIONS_DATE; a test checks that each
+# S3 operation of the installed botocore maps to one. doctor's proof simulates every one of them.
+# "object": an object ARN (bucket/key); "bucket": the bucket ARN; "none": no resource of the bucket (the account,
+# access points, Batch Operations jobs, Storage Lens, Access Grants, Multi-Region Access Points), decided on "*".
+S3_ACTIONS_DATE = "2025-11-01"
+S3_OBJECT_ACTIONS = (
+    "AbortMultipartUpload", "BypassGovernanceRetention", "DeleteObject", "DeleteObjectTagging", "DeleteObjectVersion",
+    "DeleteObjectVersionTagging", "GetObject", "GetObjectAcl", "GetObjectAttributes", "GetObjectLegalHold",
+    "GetObjectRetention", "GetObjectTagging", "GetObjectTorrent", "GetObjectVersion", "GetObjectVersionAcl",
+    "GetObjectVersionAttributes", "GetObjectVersionForReplication", "GetObjectVersionTagging",
+    "GetObjectVersionTorrent", "InitiateReplication", "ListMultipartUploadParts", "ObjectOwnerOverrideToBucketOwner",
+    "PutObject", "PutObjectAcl", "PutObjectLegalHold", "PutObjectRetention", "PutObjectTagging", "PutObjectVersionAcl",
+    "PutObjectVersionTagging", "ReplicateDelete", "ReplicateObject", "ReplicateTags", "RestoreObject")
+S3_BUCKET_ACTIONS = (
+    "CreateBucket", "CreateBucketMetadataTableConfiguration", "DeleteBucket", "DeleteBucketMetadataTableConfiguration",
+    "DeleteBucketPolicy", "DeleteBucketWebsite", "GetAccelerateConfiguration", "GetAnalyticsConfiguration",
+    "GetBucketAbac", "GetBucketAcl", "GetBucketCORS", "GetBucketLocation", "GetBucketLogging",
+    "GetBucketMetadataTableConfiguration", "GetBucketNotification", "GetBucketObjectLockConfiguration",
+    "GetBucketOwnershipControls", "GetBucketPolicy", "GetBucketPolicyStatus", "GetBucketPublicAccessBlock",
+    "GetBucketRequestPayment", "GetBucketTagging", "GetBucketVersioning", "GetBucketWebsite",
+    "GetEncryptionConfiguration", "GetIntelligentTieringConfiguration", "GetInventoryConfiguration",
+    "GetLifecycleConfiguration", "GetMetricsConfiguration", "GetReplicationConfiguration", "ListBucket",
+    "ListBucketMultipartUploads", "ListBucketVersions", "PutAccelerateConfiguration", "PutAnalyticsConfiguration",
+    "PutBucketAbac", "PutBucketAcl", "PutBucketCORS", "PutBucketLogging", "PutBucketNotification",
+    "PutBucketObjectLockConfiguration", "PutBucketOwnershipControls", "PutBucketPolicy", "PutBucketPublicAccessBlock",
+    "PutBucketRequestPayment", "PutBucketTagging", "PutBucketVersioning", "PutBucketWebsite",
+    "PutEncryptionConfiguration", "PutIntelligentTieringConfiguration", "PutInventoryConfiguration",
+    "PutLifecycleConfiguration", "PutMetricsConfiguration", "PutReplicationConfiguration",
+    "UpdateBucketMetadataInventoryTableConfiguration", "UpdateBucketMetadataJournalTableConfiguration")
+S3_OTHER_ACTIONS = (
+    "AssociateAccessGrantsIdentityCenter", "CreateAccessGrant", "CreateAccessGrantsInstance",
+    "CreateAccessGrantsLocation", "CreateAccessPoint", "CreateAccessPointForObjectLambda", "CreateJob",
+    "CreateMultiRegionAccessPoint", "CreateStorageLensGroup", "DeleteAccessGrant", "DeleteAccessGrantsInstance",
+    "DeleteAccessGrantsInstanceResourcePolicy", "DeleteAccessGrantsLocation", "DeleteAccessPoint",
+    "DeleteAccessPointForObjectLambda", "DeleteAccessPointPolicy", "DeleteAccessPointPolicyForObjectLambda",
+    "DeleteJobTagging", "DeleteMultiRegionAccessPoint", "DeleteStorageLensConfiguration",
+    "DeleteStorageLensConfigurationTagging", "DeleteStorageLensGroup", "DescribeJob",
+    "DescribeMultiRegionAccessPointOperation", "DissociateAccessGrantsIdentityCenter", "GetAccessGrant",
+    "GetAccessGrantsInstance", "GetAccessGrantsInstanceForPrefix", "GetAccessGrantsInstanceResourcePolicy",
+    "GetAccessGrantsLocation", "GetAccessPoint", "GetAccessPointConfigurationForObjectLambda",
+    "GetAccessPointForObjectLambda", "GetAccessPointPolicy", "GetAccessPointPolicyForObjectLambda",
+    "GetAccessPointPolicyStatus", "GetAccessPointPolicyStatusForObjectLambda", "GetAccountPublicAccessBlock",
+    "GetDataAccess", "GetJobTagging", "GetMultiRegionAccessPoint", "GetMultiRegionAccessPointPolicy",
+    "GetMultiRegionAccessPointPolicyStatus", "GetMultiRegionAccessPointRoutes", "GetStorageLensConfiguration",
+    "GetStorageLensConfigurationTagging", "GetStorageLensDashboard", "GetStorageLensGroup", "ListAccessGrants",
+    "ListAccessGrantsInstances", "ListAccessGrantsLocations", "ListAccessPoints", "ListAccessPointsForObjectLambda",
+    "ListAllMyBuckets", "ListCallerAccessGrants", "ListJobs", "ListMultiRegionAccessPoints",
+    "ListStorageLensConfigurations", "ListStorageLensGroups", "ListTagsForResource",
+    "PutAccessGrantsInstanceResourcePolicy", "PutAccessPointConfigurationForObjectLambda", "PutAccessPointPolicy",
+    "PutAccessPointPolicyForObjectLambda", "PutAccountPublicAccessBlock", "PutJobTagging",
+    "PutMultiRegionAccessPointPolicy", "PutStorageLensConfiguration", "PutStorageLensConfigurationTagging",
+    "SubmitMultiRegionAccessPointRoutes", "TagResource", "UntagResource", "UpdateAccessGrantsLocation",
+    "UpdateJobPriority", "UpdateJobStatus", "UpdateStorageLensGroup")
+S3_ACTIONS = {f"s3:{name}": kind for names, kind in ((S3_OBJECT_ACTIONS, "object"), (S3_BUCKET_ACTIONS, "bucket"),
+                                                     (S3_OTHER_ACTIONS, "none")) for name in names}
+# The listings S3 authorizes with the request's prefix as s3:prefix.
+PREFIX_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+# Bucket-level actions that change who can reach the data, or lose it: allowed to a user's role, each one breaks
+# isolation (a new bucket policy or ACL opens every folder; lifecycle, versioning, replication, object lock and
+# encryption settings delete, copy out or lock away everyone's files; notifications, inventory, logging, analytics
+# and metadata tables send every key name elsewhere).
+BUCKET_CONTROL_ACTIONS = tuple(f"s3:{name}" for name in (
+    "PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl", "PutBucketOwnershipControls", "PutLifecycleConfiguration",
+    "PutBucketVersioning", "PutReplicationConfiguration", "DeleteBucket", "PutBucketPublicAccessBlock",
+    "PutBucketObjectLockConfiguration", "PutEncryptionConfiguration", "PutBucketCORS", "PutBucketWebsite",
+    "DeleteBucketWebsite", "PutBucketLogging", "PutBucketNotification", "PutInventoryConfiguration",
+    "PutAnalyticsConfiguration", "PutBucketRequestPayment", "PutBucketTagging", "PutBucketAbac",
+    "CreateBucketMetadataTableConfiguration", "UpdateBucketMetadataInventoryTableConfiguration",
+    "UpdateBucketMetadataJournalTableConfiguration", "DeleteBucketMetadataTableConfiguration"))
 
 
-def finding(finding_id, severity, resource, detail, fix):
-    """One finding of doctor, as --json prints it."""
-    return {"id": finding_id, "severity": severity, "resource": resource, "detail": detail, "fix": fix}
+def finding(finding_id, severity, resource, detail, fix, **facts):
+    """One finding of doctor, as --json prints it, with the facts (role, action, witness, statement...) that apply."""
+    return {"id": finding_id, "severity": severity, "resource": resource, "detail": detail, "fix": fix,
+            **{key: value for key, value in facts.items() if value is not None}}
+
+
+def statement_ref(policy_name, index, statement):
+    """Where a statement stands: its policy's name, its index in the policy's Statement list and its Sid."""
+    return {"policy": policy_name, "index": index, **({"sid": statement["Sid"]} if statement.get("Sid") else {})}
+
+
+def statement_label(ref):
+    """A statement reference as text."""
+    return f"statement {ref.get('sid') or '#' + str(ref.get('index'))} of {ref['policy']}"
 
 
 def policy_value_matches(pattern, value, variables, ignore_case=False):
@@ -2988,15 +3206,140 @@ def statement_covers(statement, action, resource, variables):
     return covers("Action", action, True) and covers("Resource", resource, False)
 
 
-def condition_values(statement, key):
-    """The values a positive String condition requires of key, or None when no such condition limits it."""
+STAR, ONE = "\0*", "\0?"  # IAM's wildcards in a policy value, apart from its literal characters
+
+
+def glob_tokens(pattern, variables, literal_variables=False):
+    """A policy value as tokens (STAR, ONE or one literal character each), its variables filled from variables;
+    None when it names a variable that has no value (the value then matches nothing)."""
+    def text(chunk):
+        """Tokens of literal policy text with wildcards."""
+        return [STAR if char == "*" else ONE if char == "?" else char for char in chunk]
+
+    tokens, pos = [], 0
+    for match in ([] if literal_variables else re.finditer(r"\$\{([^}]*)\}", pattern)):
+        tokens += text(pattern[pos:match.start()])
+        name = match.group(1)
+        if name in ("*", "?", "$"):
+            tokens.append(name)
+        elif name.lower() in variables:
+            tokens += list(variables[name.lower()])
+        else:
+            return None
+        pos = match.end()
+    return tokens + text(pattern[pos:])
+
+
+def glob_meet(first, second):
+    """A text that both token lists match (few moves through both), or None when none exists."""
+    start, goal = (0, 0), (len(first), len(second))
+    parents, queue = {start: None}, collections.deque([start])
+    while queue and goal not in parents:
+        i, j = state = queue.popleft()
+        a = first[i] if i < len(first) else None
+        b = second[j] if j < len(second) else None
+        moves = [((i + 1, j), "")] if a == STAR else []
+        moves += [((i, j + 1), "")] if b == STAR else []
+        if a is not None and b is not None and STAR not in (a, b):
+            if a == ONE or b == ONE or a == b:
+                moves.append(((i + 1, j + 1), "x" if a == b == ONE else b if a == ONE else a))
+        elif a == STAR and b not in (None, STAR):
+            moves.append(((i, j + 1), "x" if b == ONE else b))
+        elif b == STAR and a not in (None, STAR):
+            moves.append(((i + 1, j), "x" if a == ONE else a))
+        for following, char in moves:
+            if following not in parents:
+                parents[following] = (state, char)
+                queue.append(following)
+    if goal not in parents:
+        return None
+    chars, state = [], goal
+    while parents[state]:
+        state, char = parents[state]
+        chars.append(char)
+    return "".join(reversed(chars))
+
+
+def pattern_witnesses(pattern, targets, variables, literal_variables=False):
+    """Texts the policy value matches inside each target glob (one per target that it meets), each made to read
+    as a file where it still matches: 'b//k/.jpg' becomes 'b/x/k/x.jpg'."""
+    tokens = glob_tokens(str(pattern), variables, literal_variables)
+    found = []
+    for target in ([] if tokens is None else targets):
+        target_tokens = glob_tokens(target, {}, True)
+        met = glob_meet(tokens, target_tokens)
+        if met is None:
+            continue
+        nicer = re.sub(r"/(?=[/.])", "/x", met) + ("x" if met.endswith("/") else "")
+        if nicer != met and glob_meet(tokens, list(nicer)) is not None \
+                and glob_meet(target_tokens, list(nicer)) is not None:
+            met = nicer
+        found.append(met)
+    return found
+
+
+AUD_KEY = f"{COGNITO_IDENTITY}:aud"
+# The amr a guest's and a signed-in user's credentials carry (the user pool and sub parts stand for any).
+GUEST_AMR = ["unauthenticated"]
+SIGNED_IN_AMR = ["authenticated", "cognito-idp.amazonaws.com/user-pool",
+                 "cognito-idp.amazonaws.com/user-pool:CognitoSignIn:sub"]
+STRING_OPERATORS = {"StringEquals": (False, False), "StringNotEquals": (True, False),
+                    "StringEqualsIgnoreCase": (False, False), "StringNotEqualsIgnoreCase": (True, False),
+                    "StringLike": (False, True), "StringNotLike": (True, True)}  # operator: (negated, wildcards)
+
+
+def condition_values(statement, key, positive_only=True):
+    """The values the String conditions (positive ones only, unless told) set for key, or None if none does."""
     found = None
     for operator, block in (statement.get("Condition") or {}).items():
-        if "Not" in operator or not operator.split(":")[-1].startswith("String"):
+        base = operator.split(":")[-1].removesuffix("IfExists")
+        if base not in STRING_OPERATORS or (positive_only and STRING_OPERATORS[base][0]):
             continue
         for name, values in block.items():
             if name.lower() == key.lower():
                 found = (found or []) + [str(v) for v in policy_list(values)]
+    return found
+
+
+def condition_admits(statement, key, values, any_reading=False):
+    """Do the statement's String conditions on key let a request whose key has these values through, as IAM reads
+    them (ForAnyValue:/ForAllValues: over the values, wildcards only for ...Like)? Other keys aside. A plain
+    operator on a multivalued key has no one documented reading: any_reading admits when either set reading does."""
+    def one(operator, patterns):
+        """The readings' outcomes of one condition."""
+        qualifier, _, base = operator.rpartition(":")
+        base = base.removesuffix("IfExists")
+        negated, wildcards = STRING_OPERATORS[base]
+        fold = "IgnoreCase" in base
+
+        def hit(value):
+            """Does value meet one of the patterns (before negation)?"""
+            return any(policy_value_matches(p, value, {}, fold) if wildcards else
+                       (p.lower() == value.lower() if fold else p == value) for p in patterns)
+        readings = [qualifier] if qualifier else ["ForAnyValue", "ForAllValues"]
+        return {any(hit(v) != negated for v in values) if reading == "ForAnyValue" else
+                all(hit(v) != negated for v in values) for reading in readings}
+
+    outcomes = [one(operator, [str(p) for p in policy_list(block[name])])
+                for operator, block in (statement.get("Condition") or {}).items()
+                if operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
+                for name in block if name.lower() == key.lower()]
+    return all((True in outcome) if any_reading else outcome == {True} for outcome in outcomes)
+
+
+def multivalued_findings(statements, policy_name, role_name, resource):
+    """Conditions with a plain operator (no ForAnyValue:/ForAllValues:) on a multivalued key such as amr."""
+    found = []
+    for index, statement in enumerate(statements):
+        for operator, block in (statement.get("Condition") or {}).items():
+            for key in [k for k in block if k.lower() in MULTIVALUED_KEYS and not operator.startswith("For")]:
+                found.append(finding(
+                    "condition-plain-operator-multivalued", "warning", resource,
+                    f"{statement_label(statement_ref(policy_name, index, statement))} tests the multivalued key "
+                    f"{key} with {operator}: AWS requires ForAnyValue: or ForAllValues: there and will not read it as "
+                    f"'any of its values matches', as its author likely meant",
+                    f"write ForAnyValue:{operator} (as Cognito's documentation does)", role=role_name,
+                    statement=statement_ref(policy_name, index, statement)))
     return found
 
 
@@ -3010,56 +3353,68 @@ def check_trust(role, pool_id, kind):
     amr = "authenticated" if kind == "authenticated" else "unauthenticated"
     resource = f"role {role['name']} (trust policy)"
     fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
-           f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {COGNITO_IDENTITY}:amr = "
+           f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {AMR_KEY} = "
            f"{amr} (`cog_auth_s3.py policy` prints it; doctor --fix sets it)")
-    allows = [s for s in statements_of(role["trust"]) if s.get("Effect") == "Allow"]
+    statements = statements_of(role["trust"])
+    allows = [s for s in statements if s.get("Effect") == "Allow"]
 
     def federated(statement):
         """The web identity providers a statement trusts."""
         principal = statement.get("Principal")
         return policy_list(principal.get("Federated")) if isinstance(principal, dict) else []
 
+    def report(finding_id, severity, detail, statement=None):
+        """A finding of this trust policy (and of one of its statements)."""
+        return finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=statement and
+                       statement_ref("trust policy", statements.index(statement), statement))
+
     cognito = [s for s in allows if COGNITO_IDENTITY in federated(s)]
     if not cognito:
         named = sorted({p for s in allows for p in federated(s)})
-        return [finding("trust-wrong-principal", "error", resource,
-                        f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
-                        f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone", fix)]
+        return [report("trust-wrong-principal", "error",
+                       f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
+                       f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone")]
     web = [s for s in cognito if any(policy_value_matches(a, "sts:AssumeRoleWithWebIdentity", {}, True)
                                      for a in policy_list(s.get("Action")))]
     if not web:
         actions = sorted({a for s in cognito for a in policy_list(s.get("Action"))})
-        return [finding("trust-wrong-action", "error", resource,
-                        f"allows {', '.join(actions)}, but Cognito assumes roles with "
-                        f"sts:AssumeRoleWithWebIdentity: no user gets this role", fix)]
+        return [report("trust-wrong-action", "error", f"allows {', '.join(actions)}, but Cognito assumes roles with "
+                                                      f"sts:AssumeRoleWithWebIdentity: no user gets this role")]
     found = []
     for statement in web:
-        auds = condition_values(statement, f"{COGNITO_IDENTITY}:aud")
+        auds = condition_values(statement, AUD_KEY)
         if auds is None:
-            found.append(finding("trust-aud-missing", "critical", resource,
-                                 f"no {COGNITO_IDENTITY}:aud condition: any identity pool, in any account, can "
-                                 f"give this role, and its access to the bucket, to its users", fix))
+            found.append(report("trust-aud-missing", "critical",
+                                f"no {AUD_KEY} condition: any identity pool, in any account, can give this role, and "
+                                f"its access to the bucket, to its users", statement))
         else:
             others = [aud for aud in auds if aud != pool_id]
             if others:
-                found.append(finding("trust-other-pool", "critical", resource,
-                                     f"trusts identity pool {', '.join(others)}: its users get this role and "
-                                     f"its access to the bucket", fix))
-            if pool_id not in auds:
-                found.append(finding("trust-aud-excludes-pool", "error", resource,
-                                     f"does not trust this identity pool {pool_id}: its users can't get the role",
-                                     fix))
-        amrs = condition_values(statement, f"{COGNITO_IDENTITY}:amr")
+                found.append(report("trust-other-pool", "critical",
+                                    f"trusts identity pool {', '.join(others)}: its users get this role and its "
+                                    f"access to the bucket", statement))
+            if not condition_admits(statement, AUD_KEY, [pool_id]):
+                found.append(report("trust-aud-excludes-pool", "error",
+                                    f"does not trust this identity pool {pool_id}: its users can't get the role",
+                                    statement))
+        amrs = condition_values(statement, AMR_KEY, positive_only=False)
         if kind == "authenticated" and amrs is None:
-            found.append(finding("trust-amr-missing", "critical", resource,
-                                 f"no {COGNITO_IDENTITY}:amr = authenticated condition: guests (unauthenticated "
-                                 f"identities) of a trusted pool can assume this role through the classic flow",
-                                 fix))
-        elif amrs is not None and amr not in amrs:
-            found.append(finding("trust-amr-mismatch", "error", resource,
-                                 f"requires amr {', '.join(amrs)}, but the pool gives this role to {amr} "
-                                 f"identities: they can't get it", fix))
-    return found
+            found.append(report("trust-amr-missing", "critical",
+                                f"no {AMR_KEY} = authenticated condition: guests (unauthenticated identities) of a "
+                                f"trusted pool can assume this role through the classic flow", statement))
+            continue
+        if kind == "authenticated" and condition_admits(statement, AMR_KEY, GUEST_AMR, any_reading=True):
+            found.append(report("trust-amr-admits-guests", "critical",
+                                f"its {AMR_KEY} condition ({', '.join(amrs)}) is met by a guest's amr "
+                                f"['unauthenticated']: guests (anyone, without signing in) of a trusted pool can "
+                                f"assume this role through the classic flow", statement))
+        wanted = SIGNED_IN_AMR if kind == "authenticated" else GUEST_AMR
+        if not condition_admits(statement, AMR_KEY, wanted, any_reading=True):
+            found.append(report("trust-amr-mismatch", "error",
+                                f"requires amr {', '.join(amrs or [])}, which the amr of a{'n' if amr[0] == 'a' else ''} "
+                                f"{amr} identity ({', '.join(wanted)}) does not meet: the users the pool gives this "
+                                f"role to can't get it", statement))
+    return found + multivalued_findings(statements, "trust policy", role["name"], resource)
 
 
 def variable_findings(statement, label):
@@ -3094,37 +3449,6 @@ def slash_findings(statement, label, bucket_arn):
              f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
 
 
-def listing_findings(statement, label, bucket_arn, own, template=DEFAULT_FOLDER):
-    """An Allow of s3:ListBucket without an s3:prefix condition, or with prefixes beyond the user's folder."""
-    if statement.get("Effect") != "Allow" or not statement_covers(statement, "s3:ListBucket", bucket_arn, own):
-        return []
-    prefixes = condition_values(statement, "s3:prefix")
-    if prefixes is None:
-        return [("perm-list-unconditioned", "critical",
-                 f"{label} allows s3:ListBucket with no s3:prefix condition: every user can list every user's keys",
-                 f"add StringLike s3:prefix [${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*]; " + POLICY_FIX)]
-    # A prefix led (after the template's fixed part) by another variable is the wrong-variable finding;
-    # without one it is too broad.
-    lead = template.partition(IDENTITY_PLACEHOLDER)[0] + "${"
-    if all(str(prefix).startswith(lead) for prefix in prefixes):
-        return []
-    return [("perm-list-too-broad", "critical",
-             f"{label} allows s3:ListBucket for prefixes {', '.join(prefixes)}, beyond the user's own folder: "
-             f"users can list others' keys",
-             f"limit s3:prefix to ${{{SUB_KEY}}}/ and ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
-
-
-def reach_findings(statement, label, bucket_arn, own, other_folder):
-    """An Allow of object actions whose resources cover another user's folder or the bucket root."""
-    beyond = sorted({action for action in OBJECT_ACTIONS for key in (f"{other_folder}{PROBE_KEY}", PROBE_KEY)
-                     if statement_covers(statement, action, f"{bucket_arn}/{key}", own)})
-    if statement.get("Effect") != "Allow" or not beyond:
-        return []
-    resources = ", ".join(map(str, policy_list(statement.get("Resource")))) or "its NotResource"
-    return [("perm-reaches-other-folders", "critical",
-             f"{label} allows {', '.join(beyond)} on {resources}, which covers other users' folders", POLICY_FIX)]
-
-
 def deny_findings(statement, label, bucket_arn, own, own_folder):
     """An unconditioned Deny that takes the user's own folder away (an explicit Deny wins over any Allow)."""
     cancelled = [action for action in OBJECT_ACTIONS
@@ -3152,45 +3476,40 @@ def unreachable_actions(statements, bucket_arn, own, own_folder):
 
 
 def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
-    """Findings of the authenticated role's policies: each user must reach their own folder and nothing else."""
-    own_id, other_id = probe_ids(region)
+    """Findings of a signed-in role's policies as written: variables, slashes, Denies and the own folder.
+
+    Whether they reach beyond the own folder is the proof's to decide (prove_role), not the text's."""
+    own_id, _ = probe_ids(region)
     bucket_arn, own = f"arn:{partition}:s3:::{bucket}", {SUB_KEY: own_id}
-    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
-    found = []
+    own_folder = user_folder(template, own_id)
+    found, usable = [], []
     for policy in role["policies"]:
-        for statement in statements_of(policy["document"]):
-            label = f"statement {statement.get('Sid') or json.dumps(statement)[:160]}"
+        resource = f"role {role['name']}, policy {policy['name']}"
+        statements = statements_of(policy["document"])
+        version = (policy["document"] or {}).get("Version")
+        literal = version in LITERAL_VERSIONS and "${" in json.dumps(statements)
+        if literal:
+            found.append(finding("perm-literal-variables", "error", resource,
+                                 f"its Version is {version or 'missing'}, so IAM reads every ${{...}} in it as literal "
+                                 f"text: its statements name a folder literally called "
+                                 f"'{user_folder(template, SUB_VARIABLE)}', and no user reaches their own",
+                                 'set "Version": "2012-10-17"; ' + POLICY_FIX, role=role["name"],
+                                 statement={"policy": policy["name"]}))
+        usable += [] if literal else statements
+        for index, statement in enumerate(statements):
+            ref = statement_ref(policy["name"], index, statement)
+            label = statement_label(ref)
             for finding_id, severity, detail, fix in (
                     variable_findings(statement, label) + slash_findings(statement, label, bucket_arn)
-                    + listing_findings(statement, label, bucket_arn, own, template)
-                    + reach_findings(statement, label, bucket_arn, own, other_folder)
                     + deny_findings(statement, label, bucket_arn, own, own_folder)):
-                found.append(finding(finding_id, severity, f"role {role['name']}, policy {policy['name']}", detail,
-                                     fix))
-    missing = unreachable_actions([s for p in role["policies"] for s in statements_of(p["document"])], bucket_arn,
-                                  own, own_folder)
+                found.append(finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=ref))
+        found += multivalued_findings(statements, policy["name"], role["name"], resource)
+    missing = unreachable_actions(usable, bucket_arn, own, own_folder)
     if missing:
         found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
                              f"no statement allows {', '.join(missing)} in the user's own folder "
-                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX))
+                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX, role=role["name"]))
     return found
-
-
-def check_guest_role(role, bucket, partition, region, template=DEFAULT_FOLDER):
-    """Findings of the guests' role: it must not reach the bucket at all."""
-    own_id, _ = probe_ids(region)
-    own_folder = user_folder(template, own_id)
-    bucket_arn = f"arn:{partition}:s3:::{bucket}"
-    reach = sorted({action for policy in role["policies"] for s in statements_of(policy["document"])
-                    if s.get("Effect") == "Allow"
-                    for action in OBJECT_ACTIONS + ("s3:ListBucket",)
-                    for target in (bucket_arn, f"{bucket_arn}/{PROBE_KEY}", f"{bucket_arn}/{own_folder}{PROBE_KEY}")
-                    if statement_covers(s, action, target, {SUB_KEY: own_id})})
-    if not reach:
-        return []
-    return [finding("guest-bucket-access", "critical", f"role {role['name']}",
-                    f"guests (anyone, without signing in) get this role, which allows {', '.join(reach)} on bucket "
-                    f"{bucket}", "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)")]
 
 
 def check_identity_pool(deployment):
@@ -3208,12 +3527,6 @@ def check_identity_pool(deployment):
             found.append(finding("role-not-found", "error", resource,
                                  f"the {kind} role {deployment['role_arns'][kind]} does not exist: those users get "
                                  f"no credentials", "create it (setup) or map an existing role"))
-    for provider, rule in (deployment["role_mappings"] or {}).items():
-        if rule.get("Type") == "Token":
-            found.append(finding("pool-token-role-mapping", "warning", resource,
-                                 f"users of {provider} get the role their ID token's cognito:roles claim names (the "
-                                 f"user pool groups' roles): doctor did not audit or prove those roles",
-                                 "check the roles of the user pool's groups by hand, or map roles with rules"))
     if pool.get("AllowClassicFlow"):
         found.append(finding("pool-classic-flow", "warning", resource,
                              "the classic (basic) flow is allowed: an identity can take any role that trusts "
@@ -3227,13 +3540,15 @@ def check_identity_pool(deployment):
         found.append(finding("pool-provider-mismatch", "error", resource,
                              f"the profile's app client {expected[1]} of {expected[0]} is not a login provider "
                              f"(providers: {named}): its users are refused an identity",
-                             "add the user pool and app client as the pool's Cognito provider (doctor --fix)"))
+                             "add the user pool and app client as the pool's Cognito provider (doctor --fix)",
+                             client={"user_pool_id": expected[0], "client_id": expected[1]}))
     for client in deployment["clients"]:
         if client["client"] is None:
             found.append(finding("pool-provider-mismatch", "error", resource,
                                  f"provider {client['provider']} names app client {client['client_id']}, which "
                                  f"user pool {client['user_pool_id']} does not have: no sign-in can use it",
-                                 "set the provider's ClientId to the user pool's app client"))
+                                 "set the provider's ClientId to the user pool's app client",
+                                 provider=client["provider"]))
     return found
 
 
@@ -3252,6 +3567,10 @@ def check_app_client(client):
         found.append(finding("client-no-refresh", "warning", resource,
                              "the refresh flow is not allowed: every renewal is a full sign-in",
                              "add ALLOW_REFRESH_TOKEN_AUTH to the client's ExplicitAuthFlows"))
+    if client.get("EnableTokenRevocation") is False:
+        found.append(finding("client-token-revocation-off", "warning", resource,
+                             "token revocation is off: a signed-out or stolen refresh token keeps getting new tokens "
+                             "until it expires", "set EnableTokenRevocation on the client"))
     if client.get("PreventUserExistenceErrors") != "ENABLED":
         found.append(finding("client-user-existence-errors", "warning", resource,
                              "sign-in errors tell whether a username exists",
@@ -3291,24 +3610,7 @@ def policy_for_role(policy, role_arn, caller_arn):
     return dict(policy, Statement=kept) if kept else None
 
 
-def bucket_grant_findings(bucket, policy, role_arns, region, template=DEFAULT_FOLDER):
-    """Bucket policy statements (other than public ones) granting a mapped role beyond the user's own folder."""
-    own_id, other_id = probe_ids(region)
-    bucket_arn, own, found = f"arn:{arn_partition(region)}:s3:::{bucket}", {SUB_KEY: own_id}, []
-    for statement in statements_of(policy):
-        if is_public_grant(statement) or not any(principal_may_be_role(statement, arn) for arn in role_arns):
-            continue
-        label = f"bucket policy statement {statement.get('Sid') or json.dumps(statement)[:160]}"
-        for _, _, detail, _ in (listing_findings(statement, label, bucket_arn, own, template)
-                                + reach_findings(statement, label, bucket_arn, own, user_folder(template, other_id))):
-            found.append(finding("bucket-policy-reaches-other-folders", "critical", f"bucket {bucket}", detail,
-                                 f"limit the statement to {bucket_arn}/{user_folder(template, SUB_VARIABLE)}* (and "
-                                 f"s3:prefix {user_folder(template, SUB_VARIABLE)}) or remove it; doctor does not "
-                                 f"change it"))
-    return found
-
-
-def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DEFAULT_FOLDER):
+def check_bucket(bucket, settings, region="us-east-1"):
     """Findings of the bucket: Block Public Access, its policy, TLS, encryption and the abort rule."""
     resource, found = f"bucket {bucket}", []
     if "public_access_block" in settings:
@@ -3330,7 +3632,6 @@ def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DE
             found.append(finding("bucket-no-tls-deny", "warning", resource,
                                  "the bucket policy does not deny requests without TLS",
                                  "add a Deny of s3:* when aws:SecureTransport is false (doctor --fix does)"))
-        found += bucket_grant_findings(bucket, settings["policy"], role_arns, region, template)
     if "encryption" in settings and not has_default_encryption(settings["encryption"]):
         found.append(finding("bucket-no-encryption", "warning", resource, "no default encryption",
                              "set default encryption (SSE-S3 or KMS; doctor --fix sets SSE-S3)"))
@@ -3338,6 +3639,65 @@ def check_bucket(bucket, settings, region="us-east-1", role_arns=(), template=DE
         found.append(finding("bucket-no-abort-lifecycle", "warning", resource,
                              "no lifecycle rule aborts incomplete multipart uploads: their parts stay billed",
                              "add a rule aborting incomplete multipart uploads after a few days (doctor --fix)"))
+    return found
+
+
+def writable_attributes(client, user_pool):
+    """The attributes a user may change themselves (UpdateUserAttributes) through the app client."""
+    mutable = {a["Name"] for a in user_pool.get("SchemaAttributes") or []
+               if a.get("Mutable", True) and a["Name"] != "sub" and not a["Name"].endswith("_verified")}
+    return mutable & set(client["WriteAttributes"]) if client.get("WriteAttributes") else mutable
+
+
+def check_user_pools(deployment):
+    """Findings of the user pools and of what users can change: attributes that pick a role or a folder, deletion
+    protection, password length and MFA."""
+    found = []
+    policies_text = json.dumps([p["document"] for role in deployment["roles"].values() if role
+                                for p in role.get("policies", [])]).lower()
+    for client in deployment["clients"]:
+        user_pool = deployment.get("user_pools", {}).get(client["user_pool_id"])
+        if not client["client"] or not user_pool:
+            continue
+        writable = writable_attributes(client["client"], user_pool)
+        resource = f"identity pool {deployment['pool_id']}"
+        rules = ((deployment["role_mappings"] or {}).get(f"{client['provider']}:{client['client_id']}") or {})
+        for n, rule in enumerate((rules.get("RulesConfiguration") or {}).get("Rules", []), 1):
+            if rule.get("Claim") in writable:
+                found.append(finding("rule-writable-claim", "critical", resource,
+                                     f"role-mapping rule {n} of {client['provider']} picks role {rule.get('RoleARN')} "
+                                     f"by the claim {rule['Claim']}, which users may change themselves through app "
+                                     f"client {client['client_id']}: each user picks their own role",
+                                     f"map roles by a claim users can't write (cognito:groups, or an attribute left "
+                                     f"out of the client's WriteAttributes)", claim=rule["Claim"],
+                                     role=role_name_of(rule.get("RoleARN") or "")))
+        tags = (deployment.get("principal_tags") or {}).get(client["provider"]) or {}
+        for tag, claim in (tags.get("PrincipalTags") or {}).items():
+            if claim not in writable:
+                continue
+            used = f"aws:principaltag/{tag.lower()}" in policies_text
+            found.append(finding("principal-tag-writable", "critical" if used else "warning", resource,
+                                 f"principal tag {tag} comes from the claim {claim}, which users may change themselves "
+                                 f"through app client {client['client_id']}" + (
+                                     ": the roles' policies test it, so a user changes what they reach" if used else
+                                     "; no role policy tests it yet"),
+                                 f"map the tag from a claim users can't write, or remove {claim} from the client's "
+                                 f"WriteAttributes", claim=claim))
+    for user_pool_id, user_pool in (deployment.get("user_pools") or {}).items():
+        resource = f"user pool {user_pool_id}"
+        if user_pool.get("DeletionProtection") != "ACTIVE":
+            found.append(finding("user-pool-deletion-protection-off", "info", resource,
+                                 "deletion protection is off: one call deletes every user and their sign-in",
+                                 "set DeletionProtection to ACTIVE (teardown must then turn it off first)"))
+        length = ((user_pool.get("Policies") or {}).get("PasswordPolicy") or {}).get("MinimumLength")
+        if length is not None and length < 12:
+            found.append(finding("user-pool-short-passwords", "info", resource,
+                                 f"passwords may be as short as {length} characters",
+                                 "set the password policy's MinimumLength to 12 or more"))
+        if user_pool.get("MfaConfiguration", "OFF") == "OFF":
+            found.append(finding("user-pool-mfa-off", "info", resource,
+                                 "MFA is off: a password alone opens a user's folder",
+                                 "turn MFA on (setup --mfa optional or required)"))
     return found
 
 
@@ -3354,12 +3714,11 @@ def audit_findings(deployment):
             found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"])
         elif guests:
             found += check_trust(role, deployment["pool_id"], kind)
-            found += check_guest_role(role, deployment["bucket"], partition, region, deployment["folder"])
     for client in deployment["clients"]:
         if client["client"]:
             found += check_app_client(client["client"])
-    found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region,
-                          [arn for arn in deployment["role_arns"].values() if arn], deployment["folder"])
+    found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region)
+    found += check_user_pools(deployment)
     unique = []
     for item in found:
         if item not in unique:
@@ -3368,30 +3727,14 @@ def audit_findings(deployment):
 
 
 def proof_findings(matrix, guest_roles):
-    """Findings of the proof: a role that reaches beyond its own folder, or can't use it."""
+    """Findings of the proof's matrix: a signed-in role that can't use its own folder."""
     found = []
-    for role in dict.fromkeys(row["role"] for row in matrix):
-        rows = [row for row in matrix if row["role"] == role]
-        if role in guest_roles:
-            reached = [f"{r['action']} in {PROOF_FOLDERS[r['folder']]}" for r in rows if r["allowed"]]
-            if reached:
-                found.append(finding("proof-guest-access", "critical", f"role {role}",
-                                     f"the simulation lets a guest {', '.join(reached)}",
-                                     "take the bucket away from the guests' role (doctor --fix unmaps it)"))
-            continue
-        beyond = [f"{r['action']} in {PROOF_FOLDERS[r['folder']]}" for r in rows
-                  if r["allowed"] and r["folder"] != "own"]
-        if beyond:
-            found.append(finding("proof-cross-user", "critical", f"role {role}",
-                                 f"the simulation lets identity A {', '.join(beyond)}",
-                                 "narrow what grants it: the role's permissions policy (make it the one "
-                                 "`cog_auth_s3.py policy` prints; doctor --fix does) or the bucket policy's "
-                                 "statements for the role"))
-        denied = [r["action"] for r in rows if not r["allowed"] and r["folder"] == "own"]
+    for role in dict.fromkeys(row["role"] for row in matrix if row["role"] not in guest_roles):
+        denied = [r["action"] for r in matrix if r["role"] == role and not r["allowed"] and r["folder"] == "own"]
         if denied:
             found.append(finding("proof-own-denied", "error", f"role {role}",
                                  f"the simulation refuses identity A {', '.join(denied)} in its own folder",
-                                 POLICY_FIX))
+                                 POLICY_FIX, role=role))
     return found
 
 
@@ -3429,13 +3772,34 @@ class AuditReader:
             raise
 
 
+# What a server answers for an operation it does not have (local_aws's moto lacks some Cognito reads).
+UNSUPPORTED_CODES = ("InvalidAction", "NotImplemented", "UnknownOperationException", "UnrecognizedClientException")
+
+
+def read_optional(reader, resource, permission, call, **params):
+    """reader.read of a setting that may be absent: None when it is missing, unread or the server lacks the call
+    (then an "unreadable" finding says so)."""
+    try:
+        got = reader.read(resource, permission, call, missing=("ResourceNotFoundException",), **params)
+    except AwsStepError as step:
+        if error_code(step.error)[0] not in UNSUPPORTED_CODES and getattr(step.error, "response", {}).get(
+                "ResponseMetadata", {}).get("HTTPStatusCode") not in (404, 501):
+            raise
+        reader.unreadable.append(finding("unreadable", "warning", resource,
+                                         f"the server does not answer {permission.split(':')[1]}, so doctor could "
+                                         f"not check it", f"check {resource} by hand"))
+        return None
+    return None if got is UNREAD else got
+
+
 def read_role(reader, iam, arn):
     """{"name", "arn", "trust", "policies": [{"name", "document", "inline"}]}, None if gone; unread keys left out."""
     name = role_name_of(arn)
     found = reader.read(f"role {name}", "iam:GetRole", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
     if found is None or found is UNREAD:
         return None if found is None else {"name": name, "arn": arn}
-    role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument")}
+    role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument"),
+            "boundary": (found["Role"].get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")}
     names = reader.read(f"the policies of role {name}", "iam:ListRolePolicies and iam:ListAttachedRolePolicies",
                         role_policy_names, iam=iam, role=name)
     if names is UNREAD:
@@ -3487,13 +3851,25 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
                                        for provider, rules in (role_mappings or {}).items()
                                        for n, item in enumerate((rules.get("RulesConfiguration") or {}).get(
                                            "Rules", []), 1)}}
+    # A token mapping gives users the role their ID token names (cognito:preferred_role, one of cognito:roles):
+    # the role of one of their user pool groups. Each group role is judged as the authenticated one is.
+    for provider, rule in (role_mappings or {}).items():
+        if rule.get("Type") != "Token":
+            continue
+        user_pool_id = provider.split(":")[0].rsplit("/", 1)[-1]
+        groups = reader.read(f"the groups of user pool {user_pool_id}", "cognito-idp:ListGroups",
+                             lambda **params: [group for page in idp.get_paginator("list_groups").paginate(**params)
+                                               for group in page["Groups"]],
+                             missing=("ResourceNotFoundException",), UserPoolId=user_pool_id)
+        role_arns.update({f"group {group['GroupName']} of {user_pool_id}": group["RoleArn"]
+                          for group in (groups if isinstance(groups, list) else []) if group.get("RoleArn")})
     roles = {kind: read_role(reader, iam, arn) for kind, arn in role_arns.items()}
     partition = arn_partition(region)
     bucket = bucket or discover_bucket(roles, partition)
     if not bucket:
         raise ToolError(f"can't tell the bucket of identity pool {pool_id} from its role's policies; "
                         f"name it with --bucket", EXIT_USAGE)
-    app_clients = []
+    app_clients, user_pools, principal_tags = [], {}, {}
     for provider in pool.get("CognitoIdentityProviders") or []:
         user_pool_id = provider.get("ProviderName", "").rsplit("/", 1)[-1]
         described = reader.read(f"app client {provider.get('ClientId')}", "cognito-idp:DescribeUserPoolClient",
@@ -3503,6 +3879,17 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
             app_clients.append({"provider": provider.get("ProviderName"), "user_pool_id": user_pool_id,
                                 "client_id": provider.get("ClientId"),
                                 "client": described and described["UserPoolClient"]})
+        if user_pool_id not in user_pools:
+            described = reader.read(f"user pool {user_pool_id}", "cognito-idp:DescribeUserPool",
+                                    idp.describe_user_pool, missing=("ResourceNotFoundException",),
+                                    UserPoolId=user_pool_id)
+            if described is not UNREAD and described:
+                user_pools[user_pool_id] = described["UserPool"]
+        tags = read_optional(reader, f"the principal tags of {provider.get('ProviderName')}",
+                             "cognito-identity:GetPrincipalTagAttributeMap", identity.get_principal_tag_attribute_map,
+                             IdentityPoolId=pool_id, IdentityProviderName=provider.get("ProviderName"))
+        if tags:
+            principal_tags[provider.get("ProviderName")] = tags
     settings = {}
     for key, permission, call, missing, pick in (
             ("public_access_block", "s3:GetBucketPublicAccessBlock", s3.get_public_access_block,
@@ -3513,7 +3900,9 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
              ("ServerSideEncryptionConfigurationNotFoundError",),
              lambda r: r["ServerSideEncryptionConfiguration"]["Rules"]),
             ("lifecycle", "s3:GetLifecycleConfiguration", s3.get_bucket_lifecycle_configuration,
-             ("NoSuchLifecycleConfiguration",), lambda r: r["Rules"])):
+             ("NoSuchLifecycleConfiguration",), lambda r: r["Rules"]),
+            ("ownership", "s3:GetBucketOwnershipControls", s3.get_bucket_ownership_controls,
+             ("OwnershipControlsNotFoundError",), lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"])):
         got = reader.read(f"the {key.replace('_', ' ')} of bucket {bucket}", permission, call, missing=missing,
                           Bucket=bucket)
         if got is not UNREAD:
@@ -3521,57 +3910,240 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
     deployment = {"region": region, "pool_id": pool_id, "pool": pool, "mapping": mapping, "roles": roles,
                   "folder": folder,
                   "role_arns": role_arns, "role_mappings": role_mappings,
-                  "clients": app_clients, "bucket": bucket, "bucket_settings": settings,
+                  "clients": app_clients, "user_pools": user_pools, "principal_tags": principal_tags,
+                  "bucket": bucket, "bucket_settings": settings,
                   "expected_client": expected_client}
     return deployment, reader.unreadable
 
 
-def simulate_decisions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None):
-    """{action: allowed?} for one resource from IAM's SimulatePrincipalPolicy.
+def simulate_actions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None, calls=None):
+    """{action: (allowed?, [names of the policies that decided], [context keys it had no value for])} for one
+    resource from IAM's SimulatePrincipalPolicy; calls counts the requests.
 
     One resource per call: AWS now sums several resources into one result, the most restrictive."""
     params = {"PolicySourceArn": role["arn"], "ActionNames": list(actions), "ResourceArns": [resource],
-              "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
+              "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": policy_list(v),
+                                  "ContextKeyType": "stringList" if isinstance(v, list) else "string"}
                                  for k, v in context.items()]}
     if resource_policy:
         params.update(ResourcePolicy=json.dumps(resource_policy), CallerArn=caller_arn)
     with aws_step("simulate the policies of", f"role {role['name']}", "admin"):
-        results = [r for page in iam.get_paginator("simulate_principal_policy").paginate(**params)
-                   for r in page["EvaluationResults"]]
+        results = []
+        for page in iam.get_paginator("simulate_principal_policy").paginate(**params):
+            results += page["EvaluationResults"]
+            if calls is not None:
+                calls.append(resource)
     decisions = {}
     for result in results:
-        specific = [r["EvalResourceDecision"] for r in result.get("ResourceSpecificResults") or []
-                    if r.get("EvalResourceName") == resource]
-        decisions[result["EvalActionName"]] = (specific or [result["EvalDecision"]])[0] == "allowed"
+        specific = [r for r in result.get("ResourceSpecificResults") or [] if r.get("EvalResourceName") == resource]
+        decided = (specific or [result])[0]
+        matched = decided.get("MatchedStatements") or result.get("MatchedStatements") or []
+        decisions[result["EvalActionName"]] = (
+            (decided.get("EvalResourceDecision") or decided.get("EvalDecision")) == "allowed",
+            [BUCKET_POLICY if m.get("SourcePolicyType") == "resource" else m.get("SourcePolicyId") for m in matched],
+            result.get("MissingContextValues") or [])
     return decisions
 
 
-def prove_isolation(reader, iam, role, bucket, region, resource_policy=None, caller_arn=None,
-                    template=DEFAULT_FOLDER):
-    """The proof's rows for one role: identity A's Get/Put/Delete/List in its own folder, B's and the root."""
+def role_statements(role, bucket_statements=()):
+    """[(reference, statement)] of the role's policies, then the bucket policy's statements that can apply to it;
+    a reference into a policy whose Version makes ${...} literal text says so ("literal")."""
+    found = []
+    for policy in role["policies"]:
+        literal = (policy["document"] or {}).get("Version") in LITERAL_VERSIONS
+        found += [(dict(statement_ref(policy["name"], index, s), **({"literal": True} if literal else {})), s)
+                  for index, s in enumerate(statements_of(policy["document"]))]
+    return found + [(statement_ref(BUCKET_POLICY, index, s), s) for index, s in bucket_statements]
+
+
+def proof_witnesses(statements, bucket_arn, template, own_id, other_id, variables):
+    """(object ARNs, listing prefixes) outside identity A's folder that some Allow statement's Resource (or
+    NotResource) and s3:prefix patterns can match, plus B's folder and the root; None is a listing without prefix.
+
+    Each pattern is met with these places: another identity's folder (at any depth), the bucket root and the
+    template's fixed part, and keys that start with A's id; the simulation then decides each witness."""
+    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
+    lead = template.partition(IDENTITY_PLACEHOLDER)[0]
+    places = [f"{other_folder}*", "*", f"{lead}*", f"{own_folder.rstrip('/')}*"]
+    arns = [f"{bucket_arn}/{other_folder}{PROBE_KEY}", f"{bucket_arn}/{PROBE_KEY}"]
+    prefixes = [None, other_folder] + ([lead] if lead else [])
+    for ref, statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        # A NotResource statement matches nearly everything: its witnesses are those of "*", filtered by the simulation.
+        patterns = policy_list(statement.get("Resource")) if "Resource" in statement else ["*"]
+        for pattern in patterns:
+            arns += pattern_witnesses(pattern, [f"{bucket_arn}/{place}" for place in places], variables,
+                                      ref.get("literal", False))
+        for value in condition_values(statement, "s3:prefix") or []:
+            prefixes += pattern_witnesses(value, places, variables, ref.get("literal", False))
+    arns = [arn for arn in dict.fromkeys(arns) if arn.startswith(bucket_arn + "/")
+            and not arn.startswith(f"{bucket_arn}/{own_folder}")]
+    return arns, [p for p in dict.fromkeys(prefixes) if p is None or not p.startswith(own_folder)]
+
+
+def context_admits(statement, context):
+    """Could the statement's String conditions pass for this request context (other operators assumed to)?"""
+    for operator, block in (statement.get("Condition") or {}).items():
+        base = operator.split(":")[-1]
+        if base.removesuffix("IfExists") not in STRING_OPERATORS:
+            continue
+        for key in block:
+            values = context.get(key.lower())
+            if values is None and not (base.endswith("IfExists") or STRING_OPERATORS[base.removesuffix(
+                    "IfExists")][0]):
+                return False
+            if values is not None and not condition_admits(statement, key, policy_list(values), any_reading=True):
+                return False
+    return True
+
+
+def granting_statement(statements, action, resource, context, variables, matched):
+    """The reference of the Allow statement that grants action on resource: of those whose Action and Resource
+    cover it, one in a policy the simulation names and whose conditions can pass for the context, first."""
+    covering = [(ref, s) for ref, s in statements if s.get("Effect") == "Allow"
+                and statement_covers(s, action, resource, {} if ref.get("literal") else variables)]
+    ranked = sorted(covering, key=lambda item: (
+        not any(item[0]["policy"] == m or item[0]["policy"].endswith("/" + str(m)) for m in matched),
+        not context_admits(item[1], context)))
+    chosen = ([ref for ref, _ in ranked] or [{"policy": matched[0] if matched else "unknown"}])[0]
+    return {key: value for key, value in chosen.items() if key != "literal"}
+
+
+def leak_kind(source, action, statement):
+    """(finding id, severity) of an action allowed outside the own folder, by who grants it and what it reaches."""
+    if action in BUCKET_CONTROL_ACTIONS:
+        return f"{source}-bucket-control", "critical"
+    if S3_ACTIONS.get(action) == "bucket" and action not in PREFIX_ACTIONS:
+        return f"{source}-bucket-settings", "warning"
+    if S3_ACTIONS.get(action) == "none":
+        return f"{source}-beyond-the-bucket", "warning"
+    if source == "perm" and action in PREFIX_ACTIONS:
+        prefixed = statement is not None and condition_values(statement, "s3:prefix") is not None
+        return ("perm-list-too-broad" if prefixed else "perm-list-unconditioned"), "critical"
+    return {"perm": "perm-reaches-other-folders", "bucket-policy": "bucket-policy-reaches-other-folders",
+            "guest": "guest-bucket-access"}[source], "critical"
+
+
+def leak_findings(role, kind, hits, statements, context, places):
+    """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
+    (anywhere, for guests): the first action and witness named, the others counted."""
+    grouped = {}
+    order = {action: n for n, action in enumerate([a for _, a in PROBE_ACTIONS] + list(BUCKET_CONTROL_ACTIONS))}
+    for action, resource, prefix, matched in sorted(hits, key=lambda hit: (order.get(hit[0], len(order)), hit[0])):
+        request = {key.lower(): value for key, value in context.items()}
+        request.update({} if prefix is None else {"s3:prefix": prefix})
+        ref = granting_statement(statements, action, resource, request, {SUB_KEY: context[SUB_KEY],
+                                                                         AUD_KEY: context[AUD_KEY]}, matched)
+        statement = next((s for r, s in statements if r["policy"] == ref["policy"] and r["index"] == ref.get("index")),
+                         None)
+        source = "guest" if kind == "unauthenticated" else "bucket-policy" if ref["policy"] == BUCKET_POLICY \
+            else "perm"
+        finding_id, severity = leak_kind(source, action, statement)
+        grouped.setdefault((finding_id, severity, json.dumps(ref, sort_keys=True)), []).append(
+            (action, resource, prefix))
+    found = []
+    for (finding_id, severity, ref_text), reached in grouped.items():
+        ref = json.loads(ref_text)
+        action, witness, prefix = reached[0]
+        actions = list(dict.fromkeys(a for a, _, _ in reached))
+        more = f" (and {len(actions) - 1} more: {', '.join(actions[1:9])}{', ...' if len(actions) > 9 else ''})" \
+            if len(actions) > 1 else ""
+        who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A"
+        where = places(witness, prefix)
+        label = statement_label(ref) if "index" in ref else f"policy {ref['policy']}"
+        found.append(finding(
+            finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else
+            f"bucket {witness.split(':::', 1)[1].split('/', 1)[0]}",
+            f"{label} lets {who} {action} on {witness}"
+            f"{'' if prefix is None or action not in PREFIX_ACTIONS else f' with prefix {prefix!r}'} ({where}){more}",
+            leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
+            prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref))
+    return found
+
+
+def leak_fix(role, kind, ref):
+    """How to take away a leak, by who grants it."""
+    if kind == "unauthenticated":
+        return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
+    if ref["policy"] == BUCKET_POLICY:
+        return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
+                f"doctor does not change it")
+    if ref["policy"] == ROLE_POLICY_NAME:
+        return POLICY_FIX
+    if ref["policy"].startswith("arn:"):
+        return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
+    return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
+
+
+def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resource_policy=None, caller_arn=None,
+               calls=None):
+    """Simulate every S3 action for one role: identity A in its own folder, and on every witness outside it.
+
+    Returns (the matrix rows, the leak findings, the context keys the simulation lacked), or None when the
+    administrator may not simulate."""
+    region, bucket, template = deployment["region"], deployment["bucket"], deployment["folder"]
     own_id, other_id = probe_ids(region)
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
-    rows = []
-    for folder, prefix in (("own", user_folder(template, own_id)), ("other", user_folder(template, other_id)),
-                           ("root", "")):
-        context = {SUB_KEY: own_id}
+    own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
+    guest = kind == "unauthenticated"
+    provider = next((c["provider"] for c in deployment["clients"]), "cognito-idp.amazonaws.com/user-pool")
+    context = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"],
+               AMR_KEY: GUEST_AMR if guest else ["authenticated", provider,
+                                                 f"{provider}:CognitoSignIn:{PROBE_UUIDS[0]}"]}
+    variables = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"]}
+    statements = role_statements(role, bucket_statements)
+    keys, prefixes = proof_witnesses(statements, bucket_arn, template, own_id, other_id, variables)
+    object_actions, bucket_actions = ([a for a, kind_of in S3_ACTIONS.items() if kind_of == wanted]
+                                      for wanted in ("object", "bucket"))
+    # (resource, s3:prefix or None, actions); guests are judged in their own folder too, over every action.
+    requests = [(f"{bucket_arn}/{own_folder}{PROBE_KEY}", None, object_actions if guest else OBJECT_ACTIONS),
+                (bucket_arn, own_folder, PREFIX_ACTIONS if guest else ["s3:ListBucket"])]
+    requests += [(key, None, object_actions) for key in keys] + [(bucket_arn, None, bucket_actions)]
+    requests += [(bucket_arn, prefix, PREFIX_ACTIONS) for prefix in prefixes if prefix is not None]
+    requests.append(("*", None, [a for a, kind_of in S3_ACTIONS.items() if kind_of == "none"]))
+    results, missing = {}, set()
+    for resource, prefix, actions in requests:
         try:
-            decisions = simulate_decisions(iam, role, OBJECT_ACTIONS, f"{bucket_arn}/{prefix}{PROBE_KEY}", context,
-                                           resource_policy, caller_arn)
-            # A listing of the root sends no prefix at all, so the simulation gets no s3:prefix either.
-            decisions.update(simulate_decisions(iam, role, ["s3:ListBucket"], bucket_arn,
-                                                {**context, **({"s3:prefix": prefix} if prefix else {})},
-                                                resource_policy, caller_arn))
+            decisions = simulate_actions(iam, role, actions, resource,
+                                         {**context, **({} if prefix is None else {"s3:prefix": prefix})},
+                                         resource_policy, caller_arn, calls)
         except AwsStepError as step:
             if error_code(step.error)[0] not in ACCESS_CODES:
                 raise
             reader.unreadable.append(finding("unreadable", "error", f"role {role['name']}",
                                              "the administrator may not simulate its policies, so there is no proof",
-                                             "grant the administrator iam:SimulatePrincipalPolicy"))
-            return []
-        rows += [{"role": role["name"], "identity": own_id, "folder": folder, "action": label,
-                  "allowed": decisions.get(action, False)} for label, action in PROBE_ACTIONS]
-    return rows
+                                             "grant the administrator iam:SimulatePrincipalPolicy", role=role["name"]))
+            return None
+        results[(resource, prefix)] = decisions
+        missing |= {key for allowed, _, lacked in decisions.values() if not allowed for key in lacked
+                    if key.lower() != "s3:prefix"}
+    own = {(f"{bucket_arn}/{own_folder}{PROBE_KEY}", None), (bucket_arn, own_folder)}
+    hits = [(action, resource, prefix, matched) for (resource, prefix), decisions in results.items()
+            for action, (allowed, matched, _) in decisions.items() if allowed and (guest or (resource, prefix) not in own)]
+    cells = {"own": (f"{bucket_arn}/{own_folder}{PROBE_KEY}", own_folder),
+             "other": (f"{bucket_arn}/{other_folder}{PROBE_KEY}", other_folder),
+             "root": (f"{bucket_arn}/{PROBE_KEY}", None)}
+    rows = [{"role": role["name"], "identity": own_id, "folder": folder, "action": label,
+             "allowed": results.get((bucket_arn, prefix) if action == "s3:ListBucket" else (key, None), {}).get(
+                 action, (False,))[0]}
+            for folder, (key, prefix) in cells.items() for label, action in PROBE_ACTIONS]
+
+    def places(witness, prefix):
+        """Where a witness lies, in words."""
+        if witness == bucket_arn:
+            return "the bucket itself" if prefix is None else \
+                "a listing of another identity's folder" if prefix.startswith(other_folder) else \
+                "a listing of identity A's own folder" if prefix.startswith(own_folder) else \
+                "a listing outside every user's folder"
+        if witness == "*":
+            return "the account's S3 resources beyond this bucket"
+        key = witness[len(bucket_arn) + 1:]
+        return "identity A's own folder" if key.startswith(own_folder) else \
+            "another identity's folder" if key.startswith(other_folder) else \
+            "a key outside identity A's folder that starts with its id" if key.startswith(own_id) else \
+            "outside every user's folder"
+    return rows, leak_findings(role, kind, hits, statements, context, places), missing
 
 
 def fix_plan(clients, deployment, findings, out):
@@ -3584,8 +4156,8 @@ def fix_plan(clients, deployment, findings, out):
 
     def about(role, *prefixes):
         """The findings of these id prefixes on the role (its trust, its policies or itself)."""
-        return [item for item in findings if item["id"].startswith(prefixes) and role
-                and re.match(rf"role {re.escape(role['name'])}($| \(|,)", item["resource"])]
+        return [item for item in findings if role and item.get("role") == role["name"]
+                and item["id"].startswith(prefixes)]
 
     def plan_role(role, policies, what, **options):
         """Plan ensure_role for role with policies (as setup makes it)."""
@@ -3593,17 +4165,21 @@ def fix_plan(clients, deployment, findings, out):
                      lambda: role_changed.append(ensure_role(iam, role["name"], policies, changes, **options)[1])))
 
     role, guest = roles.get("authenticated"), roles.get("unauthenticated")
-    if role and "policies" in role and about(role, "trust-", "perm-"):
+    if role and "policies" in role and about(role, "trust-", "perm-", "condition-"):
         plan_role(role, role_policies(bucket, pool_id, region, deployment["folder"]),
                   f"set the trust policy to this pool's signed-in users and inline policy {ROLE_POLICY_NAME} to "
                   f"the user's own folder only (as setup does)")
-        ours = [item for item in about(role, "perm-") if ", policy " not in item["resource"]
-                or item["resource"].endswith(f", policy {ROLE_POLICY_NAME}")]
+        # The rewrite replaces the trust policy and our inline policy; other policies and the bucket's stay.
+        rewritten = ("trust policy", ROLE_POLICY_NAME, None)
+        ours = [item for item in about(role, "perm-", "condition-")
+                if (item.get("statement") or {}).get("policy") in rewritten]
         fixed += about(role, "trust-") + ours
         # The proof follows the policies only when nothing else (another policy, the bucket's) grants more.
-        if len(ours) == len(about(role, "perm-")) and "bucket-policy-reaches-other-folders" not in ids:
+        if len(ours) == len(about(role, "perm-", "condition-")) and not any(
+                item["id"].startswith("bucket-policy-") and item.get("role") == role["name"] for item in findings):
             fixed += about(role, "proof-")
-    unmap_guests = guest and ids & {"guest-bucket-access", "proof-guest-access"}
+    unmap_guests = guest and any(item.get("role") == guest["name"] and item["id"].startswith("guest-")
+                                 for item in findings)
     if not unmap_guests and guest and "policies" in guest and about(guest, "trust-"):
         plan_role(guest, {"TrustPolicy": trust_policy(pool_id, "unauthenticated"), "PermissionsPolicy": None},
                   "set the trust policy to this pool's guests", description="Guests of this deployment")
@@ -3616,8 +4192,8 @@ def fix_plan(clients, deployment, findings, out):
         fixed += [item for item in findings if item["id"] == "pool-no-authenticated-role"] if role_arn else []
     if role_arn and (unmap_guests or role_arn != mapping.get("authenticated")):
         guest_arn = None if unmap_guests else mapping.get("unauthenticated")
-        fixed += [item for item in findings if unmap_guests and item["id"] in ("guest-bucket-access",
-                                                                                "proof-guest-access")]
+        fixed += [item for item in findings if unmap_guests and item.get("role") == guest["name"]
+                  and item["id"].startswith("guest-")]
         plan.append((f"identity pool {pool_id}: map signed-in users to {role_arn}" +
                      ("; unmap the guests' role" if unmap_guests else ""),
                      lambda: ensure_role_mapping(identity, pool_id, role_arn, any(role_changed), changes, guest_arn,
@@ -3632,7 +4208,8 @@ def fix_plan(clients, deployment, findings, out):
             replaced = [p["ClientId"] for p in providers if p.get("ProviderName") == wanted["ProviderName"]]
             providers = [p for p in providers if p.get("ProviderName") != wanted["ProviderName"]] + [wanted]
         fixed += [item for item in findings if item["id"] == "pool-classic-flow"
-                  or (provider_fix and item["id"] == "pool-provider-mismatch" and "the profile's" in item["detail"])]
+                  or (provider_fix and item["id"] == "pool-provider-mismatch"
+                      and item.get("client") == {"user_pool_id": expected[0], "client_id": expected[1]})]
         plan.append((f"identity pool {pool_id}: classic flow off, login providers "
                      f"{', '.join(p['ClientId'] for p in providers)}" +
                      (f" (replacing app client {', '.join(replaced)} of {expected[0]})" if replaced else ""),
@@ -3653,10 +4230,21 @@ def fix_plan(clients, deployment, findings, out):
     return plan, [item for item in findings if item not in fixed]
 
 
-def proof_scope(deployment, caller_arn, proven, skipped):
-    """{"simulated": [...], "not_simulated": [...]}: what the proof's simulation took into account, and what not."""
-    simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role")]
-    not_simulated = ["service control policies and permissions boundaries"]
+def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
+    """{"simulated", "not_simulated", "simulate_calls"}: what the proof's simulation took into account, and what not."""
+    counts = collections.Counter(S3_ACTIONS.values())
+    witnesses = len({resource for resource in calls if "/" in resource.split(":::", 1)[-1]})
+    simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role"),
+                 f"all {len(S3_ACTIONS)} S3 actions of the AWS Service Authorization Reference as of {S3_ACTIONS_DATE}: "
+                 f"{counts['object']} object actions on identity A's folder and on {witnesses} witness keys (another "
+                 f"identity's folder, the bucket root, and whatever else each Allow statement's patterns reach), "
+                 f"{counts['bucket']} bucket actions on the bucket (listings with and without prefixes), "
+                 f"{counts['none']} others on '*'"]
+    roles = [role for role in deployment["roles"].values() if role]
+    not_simulated = ["service control policies (AWS Organizations) and resource control policies",
+                     "permissions boundaries" + "".join(f"; role {r['name']} has one ({r['boundary']}), which can "
+                                                        f"only narrow it" for r in roles if r.get("boundary")),
+                     "session policies (Cognito passes none in the enhanced flow; one can only narrow a session)"]
     if "policy" not in deployment["bucket_settings"]:
         not_simulated.append("the bucket policy: the administrator may not read it")
     elif ":user/" not in caller_arn:
@@ -3664,10 +4252,30 @@ def proof_scope(deployment, caller_arn, proven, skipped):
                              "evaluates one only with an IAM user as the caller); run doctor as an IAM user")
     elif deployment["bucket_settings"]["policy"]:
         simulated.append("the bucket policy's statements whose Principal can be the role's sessions")
+    ownership = deployment["bucket_settings"].get("ownership", "unread")
+    if ownership != "BucketOwnerEnforced":
+        not_simulated.append(f"object ACLs: the bucket's ObjectOwnership is {ownership or 'not set'}, not "
+                             f"BucketOwnerEnforced, so an object's ACL can grant what no policy shows; doctor does not "
+                             f"read each object's ACL")
+    not_simulated.append("access points, Multi-Region Access Points, Object Lambda and Access Grants: their actions "
+                         "were simulated on '*' only, not on their own ARNs")
+    if missing:
+        not_simulated.append(f"conditions on {', '.join(sorted(missing))}: the simulation had no value for them, so "
+                             f"statements that test them were judged as for a request without them")
     not_simulated += [f"role {name}: {why}" for name, why in skipped.items() if name not in proven]
-    if any(rule.get("Type") == "Token" for rule in (deployment["role_mappings"] or {}).values()):
-        not_simulated.append("the roles users get from their ID token (user pool groups)")
-    return {"simulated": simulated, "not_simulated": not_simulated}
+    return {"simulated": simulated, "not_simulated": not_simulated, "simulate_calls": len(calls)}
+
+
+def registration_findings(deployment, matrix, guest_roles):
+    """Self-registration (anyone may sign up) in a user pool whose users get roles that reach the bucket."""
+    reaching = sorted({row["role"] for row in matrix if row["allowed"] and row["role"] not in guest_roles})
+    return [finding("user-pool-self-registration", "warning", f"user pool {user_pool_id}",
+                    f"anyone may sign up (AllowAdminCreateUserOnly is false) and get role(s) {', '.join(reaching)}, "
+                    f"with a folder in bucket {deployment['bucket']}",
+                    "set AllowAdminCreateUserOnly (setup's pools have it), unless anyone may have a folder",
+                    roles=reaching)
+            for user_pool_id, user_pool in (deployment.get("user_pools") or {}).items()
+            if reaching and not (user_pool.get("AdminCreateUserConfig") or {}).get("AllowAdminCreateUserOnly")]
 
 
 def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, folder=DEFAULT_FOLDER):
@@ -3675,8 +4283,8 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
     deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, folder)
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
-    bucket_policy = deployment["bucket_settings"].get("policy") if ":user/" in caller_arn else None
-    guest_roles, proven, skipped = set(), [], {}
+    bucket_policy = deployment["bucket_settings"].get("policy")
+    guest_roles, proven, skipped, missing, calls = set(), [], {}, set(), []
     for kind, role in deployment["roles"].items():
         if role is None or role["name"] in proven:
             continue
@@ -3686,16 +4294,24 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
             continue
         if kind == "unauthenticated":
             guest_roles.add(role["name"])
-        rows = prove_isolation(reader, clients["iam"], role, deployment["bucket"], region,
-                               bucket_policy and policy_for_role(bucket_policy, role["arn"], caller_arn), caller_arn,
-                               folder)
-        proven += [role["name"]] if rows else []
-        skipped.update({} if rows else {role["name"]: "the administrator may not simulate its policies"})
-        matrix += rows
+        applying = [(index, s) for index, s in enumerate(statements_of(bucket_policy))
+                    if principal_may_be_role(s, role["arn"])]
+        proof = prove_role(reader, clients["iam"], role, kind, deployment, applying,
+                           bucket_policy and ":user/" in caller_arn and policy_for_role(bucket_policy, role["arn"],
+                                                                                         caller_arn),
+                           caller_arn, calls)
+        if proof is None:
+            skipped[role["name"]] = "the administrator may not simulate its policies"
+            continue
+        proven.append(role["name"])
+        matrix += proof[0]
+        findings += proof[1]
+        missing |= proof[2]
     findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
+    findings += registration_findings(deployment, matrix, guest_roles)
     findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
     return {"deployment": deployment, "findings": findings, "matrix": matrix,
-            "proof": proof_scope(deployment, caller_arn, proven, skipped)}
+            "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls)}
 
 
 def apply_fixes(clients, audit, out, confirm):
@@ -3823,39 +4439,92 @@ def check_try_identity(other_id, identity_id):
                         f"name an identity of the same identity pool", EXIT_USAGE)
 
 
-def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER):
-    """Probe another identity's folder (under the same template) with every verb the role policy governs;
-    refusal is the healthy outcome.
+def probe_summary(entries):
+    """The old per-verb view of the probe (write, delete, list, read): allowed if any request of the verb
+    was, else refused, unproven, or not tested; uri and detail are those of the request that decided it."""
+    verbs = {}
+    for verb in ("write", "delete", "list", "read"):
+        mine = [entry for entry in entries if entry["verb"] == verb]
+        for result in ("allowed", "undecided", "unproven", "refused"):
+            decisive = [entry for entry in mine if entry["result"] == result]
+            if decisive:
+                verbs[verb] = {"result": result, "uri": decisive[0]["uri"], "detail": decisive[0]["detail"]}
+                break
+        else:
+            verbs[verb] = {"result": "not tested", "uri": "", "detail": NO_KEY_KNOWN}
+    return verbs
 
-    Returns (the `isolation` report, exit code): EXIT_ISOLATION if any verb was allowed.
+
+def probe_message(entries, not_tested, folder):
+    """The probe's headline: broken and by what, or for how many actions isolation holds, what stayed
+    unproven and what was not tried."""
+    def names(items, key="action"):
+        return ", ".join(dict.fromkeys(item[key] for item in items))
+
+    allowed = [entry for entry in entries if entry["result"] == "allowed"]
+    if allowed:
+        return f"isolation is BROKEN: {names(allowed)} ALLOWED on another user's folder {folder} or the bucket"
+    refused = [entry for entry in entries if entry["result"] == "refused"]
+    unproven = [entry for entry in entries if entry["result"] == "unproven"]
+    undecided = [entry for entry in entries if entry["result"] == "undecided"]
+    held = len(set(entry["permission"] for entry in refused))
+    message = f"isolation holds for the {held} actions tried ({len(refused)} requests, each refused)"
+    if unproven:
+        message += (f"; unproven: {names(unproven)} of {unproven[0]['uri'].split('?')[0]}, which no listing "
+                    f"showed (a refusal may mean it is missing)")
+    if undecided:
+        message += f"; undecided: {names(undecided)} (S3 answered neither yes nor no)"
+    reads = [item for item in not_tested if item["why"] == NO_KEY_KNOWN]
+    if reads:
+        message += "; reads of their objects not tried (no key of theirs is known: name one with --try-key)"
+    others = [item for item in not_tested if item["why"] != NO_KEY_KNOWN]
+    return message + f"; not tried: {len(others)} actions that would change their objects or the bucket " \
+                     f"({names(others[:2])}...); `doctor` decides every S3 action from the policies"
+
+
+def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER):
+    """Probe another identity's folder (under the same template) and the bucket above it with every request
+    that can't change their data: listings, reads of an object of theirs, a write that replaces nothing,
+    deletes and an abort of what does not exist. Refusal is the healthy outcome.
+
+    Returns (the `isolation` report, exit code): EXIT_ISOLATION if any request was allowed.
     """
     folder = user_folder(template, other_id)
-    verbs = {"write": probe_write(client, bucket, folder), "delete": probe_delete(client, bucket, folder)}
-    verbs["list"], listed_key = probe_list(client, bucket, folder)
-    verbs["read"] = probe_read(client, bucket, folder, listed_key, try_key)
-    allowed = [verb for verb, item in verbs.items() if item["result"] == "allowed"]
-    untested = [verb for verb, item in verbs.items() if item["result"] == "not tested"]
+    parent = template.partition(IDENTITY_PLACEHOLDER)[0]
+    entries, seen = probe_listings(client, bucket, folder, parent)
+    entries += [probe_write(client, bucket, folder)] + probe_harmless(client, bucket, folder)
+    keys = list(dict.fromkeys([*seen][:1] + ([try_key] if try_key else [])))
+    for key in keys:
+        entries += probe_reads(client, bucket, key, seen.get(key), key in seen)
+    not_tested = [{"action": action, "permission": permission, "why": why}
+                  for action, permission, why in PROBE_NOT_TRIED]
+    if not keys:
+        not_tested = [{"action": action, "permission": permission, "why": NO_KEY_KNOWN}
+                      for action, permission, _, _ in PROBE_READS] + not_tested
+    allowed = [entry for entry in entries if entry["result"] == "allowed"]
     if allowed:
-        message = f"isolation is BROKEN: {', '.join(allowed)} ALLOWED in another user's folder {folder}"
-        out.warn(f"the role policy does not isolate users: {', '.join(allowed)} in another user's folder "
-                 f"s3://{bucket}/{folder} was allowed; restrict it to ${{cognito-identity.amazonaws.com:sub}}/* "
-                 f"(see `policy`)")
-    else:
-        tested = [verb for verb in verbs if verb not in untested]
-        message = (f"isolation holds for the verbs tested ({', '.join(tested)} refused); "
-                   f"{', '.join(untested)} not tested" if untested
-                   else f"isolation holds: every verb refused ({', '.join(tested)})")
-    # "refused" (every verb tested was refused) is kept for readers of the write-only probe's report.
+        actions = ", ".join(dict.fromkeys(entry["action"] for entry in allowed))
+        out.warn(f"the role policy (or the bucket policy) does not isolate users: {actions} on another user's "
+                 f"folder s3://{bucket}/{folder} or the bucket was allowed; restrict them to "
+                 f"${{cognito-identity.amazonaws.com:sub}}/* (see `policy`), and run `doctor`")
+    # "refused" (nothing tried was allowed) and "verbs" are kept for readers of the earlier reports.
     report = {"identity": other_id, "verdict": "broken" if allowed else "holds", "refused": not allowed,
-              "message": message, "verbs": verbs}
+              "message": probe_message(entries, not_tested, folder), "actions": entries,
+              "tried": len(set(entry["permission"] for entry in entries)), "not_tested": not_tested,
+              "verbs": probe_summary(entries)}
     return report, EXIT_ISOLATION if allowed else EXIT_OK
 
 
 def isolation_lines(isolation):
-    """The verdict, then one (label, value) per verb: refused, ALLOWED, or not tested and why."""
-    return [("Isolation", isolation["message"])] + [
-        (f"  {verb}", f"{'ALLOWED' if item['result'] == 'allowed' else item['result']}: {item['uri']} "
-                      f"({item['detail']})") for verb, item in isolation["verbs"].items()]
+    """The verdict, then one line per request (ALLOWED, refused or unproven), then what was not tried and why."""
+    lines = labelled([("Isolation", isolation["message"])])
+    lines += [f"  {entry['result'].upper() if entry['result'] == 'allowed' else entry['result']:<9}"
+              f"{entry['action']:<21}{entry['uri']} ({entry['detail']})" for entry in isolation["actions"]]
+    reasons = {}
+    for item in isolation["not_tested"]:
+        reasons.setdefault(item["why"], []).append(item["action"])
+    lines += [f"  not tried {', '.join(actions)}: {why}" for why, actions in reasons.items()]
+    return lines
 
 
 def cmd_run(args, out):
@@ -3895,7 +4564,7 @@ def cmd_run(args, out):
     lines = labelled([(label, report[key] or f"(none: {session.source} credentials were used, no sign-in)")
                       for key, label in RUN_LABELS]
                      + [("Uploaded", f"{upload['uri']} ({upload['size']} bytes, ETag {upload['etag']})")]
-                     + (isolation_lines(report["isolation"]) if "isolation" in report else []))
+                     ) + (isolation_lines(report["isolation"]) if "isolation" in report else [])
     out.result(report, lines)
     return status
 
@@ -4629,8 +5298,12 @@ def audit_lines(findings, matrix, proof):
     """doctor's findings and its proof matrix as text lines."""
     lines = [f"findings ({len(findings)}):" if findings else "findings: none"]
     for item in findings:
-        lines += [f"  {item['severity']:<8} {item['id']}  [{item['resource']}]", f"           {item['detail']}",
-                  f"           fix: {item['fix']}"]
+        lines += [f"  {item['severity']:<8} {item['id']}  [{item['resource']}]", f"           {item['detail']}"]
+        if item.get("witness"):
+            lines.append(f"           witness: {item['action']} on {item['witness']}" +
+                         (f" with s3:prefix {item['prefix']!r}" if item.get("prefix") is not None else "") +
+                         f" ({statement_label(item['statement']) if 'index' in item['statement'] else 'policy ' + item['statement']['policy']})")
+        lines.append(f"           fix: {item['fix']}")
     if not matrix:
         return lines + ["proof: none (no role could be simulated)"] + \
             [f"  not simulated: {item}" for item in proof["not_simulated"]]
@@ -4648,7 +5321,8 @@ def audit_lines(findings, matrix, proof):
     lines.append("proof: " + ("identity A reaches beyond its own folder" if beyond else
                               "identity A reaches nothing beyond its own folder"))
     return lines + [f"  simulated: {item}" for item in proof["simulated"]] + \
-        [f"  not simulated: {item}" for item in proof["not_simulated"]]
+        [f"  not simulated: {item}" for item in proof["not_simulated"]] + \
+        [f"  simulate calls: {proof['simulate_calls']}"]
 
 
 def confirm_fix(assume_yes):
@@ -4737,11 +5411,14 @@ def add_run_options(parser, default):
     parser.add_argument("--upload-file", metavar="PATH", default=default,
                         help="file to upload (default: the profile's upload_file)")
     parser.add_argument("--try-identity", metavar="ID", default=default,
-                        help="after uploading, try to write, delete, list and read in this identity's folder; "
-                             "each must be refused (exit 5 if any is allowed)")
+                        help="after uploading, try every request that can't change this identity's data on "
+                             "its folder and the bucket root (listings, reads, a write that replaces nothing, "
+                             "deletes and an abort of what does not exist); each must be refused (exit 5 if any "
+                             "is allowed); what can't be tried is named")
     parser.add_argument("--try-key", metavar="KEY", default=default,
-                        help="an existing object of --try-identity (relative to its folder) for the read probe, "
-                             "needed when listing that folder is refused")
+                        help="an existing object of --try-identity (relative to its folder) for the reads, "
+                             "needed when listing is refused (a refused read of a key no listing showed is "
+                             "unproven)")
 
 
 def add_identity_option(parser):
@@ -4985,6 +5662,52 @@ def validate_args(args):
         mfa_factors(args.mfa, args.mfa_factors)
 
 
+# An option whose name says password or secret: the tool has none, as argv is readable by other users
+# of the computer and kept in shell history, so one is refused before parsing, without its value.
+PASSWORD_OPTION_RE = re.compile(r"^--?[\w-]*(pass|secret)[\w-]*$", re.IGNORECASE)
+# Any option whose name may carry a secret (the tool's own --mfa-code among them): no error echoes
+# the value given after it (or after its =), wherever on the command line it stands.
+SECRET_OPTION_RE = re.compile(r"^(--?[\w-]*(pass|secret|token|code|otp|pin|credential)[\w-]*|-p)$", re.IGNORECASE)
+HIDDEN = "<hidden>"
+
+
+def secret_values(argv):
+    """The values on a command line that follow a secret-bearing option name, or its "="."""
+    values = []
+    for index, token in enumerate(argv):
+        if token == "--":
+            break
+        name, equals, value = token.partition("=")
+        if SECRET_OPTION_RE.match(name):
+            values.append(value if equals else argv[index + 1] if index + 1 < len(argv) else "")
+    return [value for value in values if value]
+
+
+def redacted(message, secrets):
+    """message with each secret, as argparse echoes it (quoted with repr, or bare in a list of arguments), hidden."""
+    for value in sorted(set(secrets), key=len, reverse=True):
+        message = message.replace(repr(value), repr(HIDDEN))
+        message = re.sub(rf"(?<![^\s=]){re.escape(value)}(?![^\s;])", HIDDEN, message)
+    return message
+
+
+def parse_command_line(argv):
+    """The parsed and checked arguments; usage errors never echo a secret given on the command line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for token in argv[:argv.index("--")] if "--" in argv else argv:
+        name = token.partition("=")[0]
+        if PASSWORD_OPTION_RE.match(name):
+            raise ToolError(f"{name} is not an option: the tool never takes a password or secret on the command "
+                            f"line, where other users and the shell history can read it; set {ENV_PREFIX}PASSWORD "
+                            f"or type it when asked", EXIT_USAGE)
+    try:
+        args = build_parser().parse_args(argv)
+        validate_args(args)
+    except ToolError as err:
+        raise ToolError(redacted(str(err), secret_values(argv)), err.exit_code) from None
+    return args
+
+
 # ====================================================================== main
 
 COMMANDS = {
@@ -5033,10 +5756,9 @@ def main(argv=None) -> int:
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_command_line(argv)
         command = args.command
         debug = args.debug
-        validate_args(args)
         out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
         return COMMANDS[args.command](args, out)
     except (ToolError, AwsStepError) as err:

@@ -18,6 +18,8 @@ What S3 does and moto 5.2.1 did not (install() patches moto in-process):
   bucket policy, the request's context, presigned URLs alike) of s3:ListBucket on the bucket's ARN with no
   s3:prefix, s3:delimiter or s3:max-keys in the context: a ListBucket grant conditioned on s3:prefix does not
   count. moto answered 404 to everyone.
+- HeadObject with versionId=null on a bucket that was never versioned reads the object, as GetObject
+  does and as S3 does (moto answered 400); it is authorized as s3:GetObjectVersion.
 - A signed request naming a bucket that does not exist answers 404 NoSuchBucket once its signature and
   credentials are checked and before the caller's policies are (moto evaluated them first and answered
   AccessDenied). CreateBucket is exempt; unsigned requests still get AccessDenied.
@@ -153,7 +155,18 @@ def install():
             raise
 
     def listing_checked_head_object(self, bucket_name, query, key_name, headers):
-        """HeadObject of a missing key: a bare 404 only for a caller who may list the bucket."""
+        """HeadObject of a missing key: a bare 404 only for a caller who may list the bucket.
+        versionId=null on a never-versioned bucket reads the object (moto answered 400)."""
+        if query.get("versionId") == ["null"] and self.backend.get_bucket(bucket_name).versioning_status is None:
+            # Authorized as asked (s3:GetObjectVersion); then the current object, which is the null version.
+            self._set_action("KEY", "HEAD", query)
+            self._authenticate_and_authorize_s3_action(bucket_name=bucket_name, key_name=key_name)
+            self._authenticate_and_authorize_s3_action = lambda **kwargs: None
+            try:
+                return head_object(self, bucket_name, {k: v for k, v in query.items() if k != "versionId"},
+                                   key_name, headers)
+            finally:
+                del self._authenticate_and_authorize_s3_action
         answer = head_object(self, bucket_name, query, key_name, headers)
         if answer[0] == 404 and not query.get("versionId"):
             _require_list_bucket(self, bucket_name)

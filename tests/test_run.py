@@ -185,6 +185,31 @@ def test_upload_file_that_is_a_folder_exits_2(cli, user_config, tmp_path):
     assert result.returncode == 2 and "folder" in result.stderr
 
 
+SECRET = "hunter2-Xq9"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--password", SECRET, "ls"], [f"--password={SECRET}", "ls"], ["put", "x.txt", "--pass", SECRET],
+    ["--client-secret", SECRET], ["--new-password", SECRET, "creds"],
+])
+def test_a_password_option_is_refused_without_echoing_its_value(cli, argv):
+    result = cli(*argv)
+    assert result.returncode == 2 and SECRET not in result.stderr + result.stdout
+    assert f"{argv[0].partition('=')[0] if argv[0] != 'put' else '--pass'} is not an option" in result.stderr
+    assert "COG_AUTH_S3_PASSWORD" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["--token", SECRET, "ls"], [f"--token={SECRET}"], ["ls", "x", "--session-token", SECRET], ["-p", SECRET],
+    ["--mfa-code", SECRET, "--level", SECRET], ["--mfa-code", SECRET, f"--no-cache={SECRET}"],
+    ["--otp", f"{SECRET} with spaces", "ls"], ["--mfa-code", f"{SECRET}'\\", "--level", f"{SECRET}'\\"],
+])
+def test_no_usage_error_echoes_a_value_given_after_a_secret_option(cli, argv):
+    result = cli(*argv)
+    assert result.returncode == 2 and SECRET not in result.stderr + result.stdout
+    assert "<hidden>" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
 def test_malformed_try_identity_is_a_usage_error(cli, user_config):
     result = cli("--config", user_config(), "--try-identity", "bob")
     assert result.returncode == 2 and "<region>:<uuid>" in result.stderr

@@ -261,11 +261,12 @@ def required(local_aws, tmp_path_factory):
 
 
 def enrol(run):
-    """Answer MFA_SETUP as a person would: read the URI and secret the tool shows on stderr; return the secret."""
-    run.wait_for("Code from your authenticator app")  # the prompt, on the terminal
-    shown = run.wait_for("&issuer=cog_auth_s3\n", where="stderr")
-    secret = re.search(r"otpauth://totp/cog_auth_s3%3A\w+\?secret=([A-Z2-7]+)&", shown).group(1)
-    run.wait_for(f"secret: {secret}\n", where="stderr")
+    """Answer MFA_SETUP as a person would: read the URI and secret the tool shows on the terminal (and never on
+    stderr, which may be a log); return the secret."""
+    shown = run.wait_for("Code from your authenticator app")  # the prompt, after the secret
+    secret = re.search(r"otpauth://totp/cog_auth_s3%3A\w+\?secret=([A-Z2-7]+)&issuer=cog_auth_s3", shown).group(1)
+    assert f"secret: {secret}" in shown
+    assert secret not in run.stderr.decode() and "otpauth" not in run.stderr.decode()
     return secret
 
 
@@ -283,6 +284,16 @@ def test_mfa_enrolment_from_a_new_user_to_a_working_session(required, tmp_path, 
     # Enrolled: a fresh sign-in now asks for the app's code, and takes it.
     again = cli("--config", config, "--no-cache", "--mfa-code", totp(secret, at=local_now(local_aws)), "creds")
     assert again.returncode == 0, again.stderr
+
+
+def test_mfa_setup_without_a_terminal_is_refused_before_any_secret_is_made(required, tmp_path, cli, request_log):
+    required.add_user("pia")
+    result = cli("--config", required.user_config(tmp_path, "pia", PASSWORD), "--no-cache", "--mfa-code", "123456",
+                 "creds")
+    assert result.returncode == 3, result.stderr
+    assert "MFA_SETUP" in result.stderr and "login` in a terminal" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "otpauth" not in result.stderr + result.stdout
+    assert "AssociateSoftwareToken" not in request_log.cognito_calls()
 
 
 def test_a_wrong_code_at_enrolment_exits_3(required, tmp_path, on_terminal, local_aws):
