@@ -151,6 +151,7 @@ import localaws.s3
 import localaws.s3_actions
 import localaws.iam_simulate
 import localaws.identity_pools
+import localaws.policy_language
 
 ADMIN_USER = "local-aws-admin"
 HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -826,6 +827,7 @@ def enforce_iam():
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
     install_policy_evaluation()
+    localaws.policy_language.install()  # Version 2008-10-17 and none: stored, ${...} literal
     install_cognito_identity()
     localaws.iam_simulate.install()  # SimulatePrincipalPolicy/SimulateCustomPolicy on the evaluator above
     localaws.identity_pools.install()  # AllowClassicFlow kept and described
@@ -851,6 +853,7 @@ def _anonymous_denied(response, iam_request_cls):
 
 _REQUEST = threading.local()  # .context (condition keys, lower-cased -> list of str) and .caller of the request
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_LITERAL_VARIABLES = " literal variables"  # context marker (no condition key has a space): see _pattern
 
 
 def _as_list(value):
@@ -860,11 +863,14 @@ def _as_list(value):
 
 
 def _pattern(value, context, wildcards):
-    """Regex for a policy value with ${...} variables substituted literally; None if one is unresolved."""
+    """Regex for a policy value with ${...} variables substituted literally; None if one is unresolved.
+    In a document whose Version is not 2012-10-17 (context[_LITERAL_VARIABLES]), ${...} is plain text."""
     def glob(text):
         text = re.escape(text)
         return text.replace(r"\*", ".*").replace(r"\?", ".") if wildcards else text
 
+    if context.get(_LITERAL_VARIABLES):
+        return glob(value)
     parts, pos = [], 0
     for match in _VARIABLE.finditer(value):
         parts.append(glob(value[pos:match.start()]))
@@ -1035,6 +1041,8 @@ def statement_is_action_permitted(self, action, resource="*", principal=None, in
     statement = self._statement
     context = dict(getattr(_REQUEST, "context", None) or {})
     context.update({k.lower(): _as_list(v) for k, v in (incoming_condition_values or {}).items()})
+    if getattr(self, "literal_variables", False):  # set by localaws.policy_language from the Version
+        context[_LITERAL_VARIABLES] = True
     caller = _caller_of(principal) if principal else getattr(_REQUEST, "caller", None)
     if not _element_matches(statement, "Action", action, context, ignore_case=True):
         return PermissionResult.NEUTRAL

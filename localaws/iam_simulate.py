@@ -25,11 +25,14 @@ Differences from AWS that remain:
   and ResourceHandlingOption are accepted and ignored; MaxItems/Marker paging is not done (all results
   come in one page) and EvalDecisionDetails is never filled in.
 - A CallerArn of a role is accepted (AWS takes only a user's ARN there).
-- ContextKeyType is not checked against the values: a value is compared as the operator reads it.
+- ContextKeyType is not checked against the values: a value is compared as the operator reads it; whether
+  a key is multivalued comes from its name (local_aws.MULTIVALUED_KEYS), not from a stringList type.
 """
 
 import json
 import re
+
+from localaws.policy_language import variables_are_literal
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
@@ -105,9 +108,11 @@ def context_of(entries):
     return context
 
 
-def referenced_keys(statement):
-    """Condition keys and ${...} variables a statement reads."""
+def referenced_keys(statement, literal_variables=False):
+    """Condition keys and ${...} variables (unless they are literal text) a statement reads."""
     keys = {key for block in (statement.get("Condition") or {}).values() for key in block}
+    if literal_variables:
+        return keys
     text = json.dumps({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")})
     keys |= {name for name in _VARIABLE.findall(text) if name not in ("*", "?", "$")}
     return keys
@@ -118,9 +123,12 @@ def judge(sources, action, resource, context, principal=None):
     from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 
     allowed, denied, missing = [], [], set()
-    for source_id, source_type, _, spans in sources:
+    for source_id, source_type, text, spans in sources:
+        literal = variables_are_literal(text)
         for statement, start, end in spans:
-            result = IAMPolicyStatement(statement).is_action_permitted(
+            evaluated = IAMPolicyStatement(statement)
+            evaluated.literal_variables = literal  # Version other than 2012-10-17: ${...} is text
+            result = evaluated.is_action_permitted(
                 action, resource, principal if source_type == "resource" else None, context)
             match = {"SourcePolicyId": source_id, "SourcePolicyType": source_type,
                      "StartPosition": start, "EndPosition": end}
@@ -130,7 +138,7 @@ def judge(sources, action, resource, context, principal=None):
                 allowed.append(match)
             if IAMPolicyStatement(dict(statement, Effect="Allow", Condition={}, Resource="*")).is_action_permitted(
                     action, "*", None, {}) == PermissionResult.PERMITTED:
-                missing |= {key for key in referenced_keys(statement) if key.lower() not in context}
+                missing |= {key for key in referenced_keys(statement, literal) if key.lower() not in context}
     if denied:
         return "explicitDeny", denied, missing
     return ("allowed", allowed, missing) if allowed else ("implicitDeny", [], missing)

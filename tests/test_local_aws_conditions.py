@@ -153,3 +153,44 @@ def test_simulation_reads_plain_operators_on_amr_as_enforcement_does(aw, operato
 def test_condition_operator_on_single_and_multivalued_keys(operator, key, values, expected):
     context = {key.lower(): values} if values else {}
     assert local_aws._condition_matches(operator, key, ["a"], context, "Allow") is expected
+
+
+def folder_policy(aw, version):
+    """The own-folder read policy under a given Version (None: no Version element)."""
+    document = own_folder_read(aw, {"ForAnyValue:StringLike": {AMR: "authenticated"}})
+    if version is None:
+        del document["Version"]
+    else:
+        document["Version"] = version
+    return document
+
+
+@pytest.mark.parametrize("version", ["2008-10-17", None])
+def test_policy_of_an_older_version_is_stored_and_its_variables_are_literal_text(aw, version):
+    """IAM User Guide, "IAM JSON policy elements: Version": under 2008-10-17 (the default) variables
+    "aren't recognized as variables and are instead treated as literal strings"."""
+    key = own_object(aw)
+    aw.use(folder_policy(aw, version))
+    stored = aw.admin("iam").get_role_policy(RoleName=aw.probe_role.split("/")[-1], PolicyName="folder")
+    assert stored["PolicyDocument"].get("Version") == version
+    assert_denied(aw.user.get_object, Bucket=aw.bucket, Key=key)
+    literal = "${cognito-identity.amazonaws.com:sub}/a.txt"
+    aw.admin("s3").put_object(Bucket=aw.bucket, Key=literal, Body=b"literal")
+    assert aw.user.get_object(Bucket=aw.bucket, Key=literal)["Body"].read() == b"literal"
+    assert simulate(aw, folder_policy(aw, version), SIGNED_IN) == "implicitDeny"
+    aw.use(folder_policy(aw, "2012-10-17"))
+    assert aw.user.get_object(Bucket=aw.bucket, Key=key)["Body"].read() == b"mine"
+
+
+def test_managed_policy_still_needs_the_current_version(aw):
+    code, message = error_of(aw.admin("iam").create_policy, PolicyName=f"old{uuid.uuid4().hex[:6]}",
+                             PolicyDocument=json.dumps(folder_policy(aw, "2008-10-17")))
+    assert (code, message) == ("MalformedPolicyDocument", "Policy document must be version 2012-10-17 or greater.")
+
+
+def test_trust_policy_of_version_2008_is_accepted(aw):
+    document = {"Version": "2008-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = aw.admin("iam").create_role(RoleName=f"old{uuid.uuid4().hex[:6]}",
+                                       AssumeRolePolicyDocument=json.dumps(document))["Role"]
+    assert role["AssumeRolePolicyDocument"]["Version"] == "2008-10-17"

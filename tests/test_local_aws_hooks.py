@@ -331,3 +331,30 @@ def test_s3_missing_bucket_hooks():
     source_has(S3Backend.__init__, "self.buckets")
     error = MissingBucket(bucket="b")
     assert error.code == "NoSuchBucket" and error.bucket_name == "b", "MissingBucket changed"
+
+
+def test_s3_action_and_policy_version_hooks():
+    """localaws/s3_actions.py replaces S3Response._set_action; localaws/policy_language.py replaces
+    IAMPolicy.is_action_permitted, the inline put_*_policy methods and the trust validator's version check;
+    local_aws.serve turns on moto's AWS managed policies; localaws/s3.py works around HEAD's versionId 400."""
+    from moto import settings
+    from moto.iam.access_control import IAMPolicy
+    from moto.iam.models import IAMBackend
+    from moto.iam.policy_validation import BaseIAMPolicyValidator, IAMTrustPolicyDocumentValidator
+    from moto.s3.responses import S3Response
+
+    assert params(S3Response._set_action) == ["self", "action_resource_type", "method", "querystring"]
+    for handler, kind in ((S3Response._key_response_get, '"KEY", "GET"'), (S3Response._key_response_put, '"KEY", "PUT"'),
+                          (S3Response.head_object, '"KEY", "HEAD"'), (S3Response._key_response_delete, '"KEY", "DELETE"'),
+                          (S3Response._bucket_response_put, '"BUCKET", "PUT"'),
+                          (S3Response._bucket_response_delete, '"BUCKET", "DELETE"')):
+        source_has(handler, f"self._set_action({kind}", "self._authenticate_and_authorize_s3_action(")
+    source_has(S3Response.head_object, "is_versioned", "return 400")
+    source_has(S3Response._bucket_response_delete_keys, "for obj in objects", "bucket.get_permission(")
+    source_has(IAMPolicy.__init__, "self._policy_json = json.loads(policy_document)")
+    source_has(BaseIAMPolicyValidator.validate, "self._validate_version()")
+    assert "_validate_version" in vars(BaseIAMPolicyValidator) and issubclass(
+        IAMTrustPolicyDocumentValidator, BaseIAMPolicyValidator)
+    for name in ("put_role_policy", "put_user_policy", "put_group_policy"):
+        source_has(getattr(IAMBackend, name), "IAMPolicyDocumentValidator(policy_json)", ".put_policy(policy_name, policy_json)")
+    source_has(settings.load_iam_aws_managed_policies, "MOTO_IAM_LOAD_MANAGED_POLICIES")
