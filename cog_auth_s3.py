@@ -3193,8 +3193,9 @@ def policy_value_matches(pattern, value, variables, ignore_case=False):
     return re.fullmatch("".join(parts), value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
 
 
-def statement_covers(statement, action, resource, variables):
-    """Do the statement's Action and Resource (or NotAction, NotResource) cover action on resource, conditions aside?"""
+def statement_covers(statement, action, resource, variables, resource_aside=False):
+    """Do the statement's Action and Resource (or NotAction, NotResource) cover action on resource, conditions aside
+    (and the resource too, when told)?"""
     def covers(element, value, ignore_case):
         """Does the statement's element (or its Not- form) cover value?"""
         if element in statement:
@@ -3203,7 +3204,7 @@ def statement_covers(statement, action, resource, variables):
             return not any(policy_value_matches(p, value, variables, ignore_case)
                            for p in policy_list(statement["Not" + element]))
         return False
-    return covers("Action", action, True) and covers("Resource", resource, False)
+    return covers("Action", action, True) and (resource_aside or covers("Resource", resource, False))
 
 
 STAR, ONE = "\0*", "\0?"  # IAM's wildcards in a policy value, apart from its literal characters
@@ -3301,12 +3302,12 @@ def condition_values(statement, key, positive_only=True):
     return found
 
 
-def condition_admits(statement, key, values, any_reading=False):
+def condition_admits(statement, key, values):
     """Do the statement's String conditions on key let a request whose key has these values through, as IAM reads
-    them (ForAnyValue:/ForAllValues: over the values, wildcards only for ...Like)? Other keys aside. A plain
-    operator on a multivalued key has no one documented reading: any_reading admits when either set reading does."""
-    def one(operator, patterns):
-        """The readings' outcomes of one condition."""
+    them (ForAnyValue:/ForAllValues: over the values, wildcards only for ...Like)? Other keys aside. A plain operator
+    on a multivalued key (amr) matches no request that has the key: IAM requires a set operator there."""
+    def passes(operator, patterns):
+        """Does one condition pass?"""
         qualifier, _, base = operator.rpartition(":")
         base = base.removesuffix("IfExists")
         negated, wildcards = STRING_OPERATORS[base]
@@ -3316,15 +3317,16 @@ def condition_admits(statement, key, values, any_reading=False):
             """Does value meet one of the patterns (before negation)?"""
             return any(policy_value_matches(p, value, {}, fold) if wildcards else
                        (p.lower() == value.lower() if fold else p == value) for p in patterns)
-        readings = [qualifier] if qualifier else ["ForAnyValue", "ForAllValues"]
-        return {any(hit(v) != negated for v in values) if reading == "ForAnyValue" else
-                all(hit(v) != negated for v in values) for reading in readings}
+        if not qualifier and key.lower() in MULTIVALUED_KEYS and values:
+            return False
+        if qualifier == "ForAllValues":
+            return all(hit(v) != negated for v in values)
+        return any(hit(v) != negated for v in values)
 
-    outcomes = [one(operator, [str(p) for p in policy_list(block[name])])
-                for operator, block in (statement.get("Condition") or {}).items()
-                if operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
-                for name in block if name.lower() == key.lower()]
-    return all((True in outcome) if any_reading else outcome == {True} for outcome in outcomes)
+    return all(passes(operator, [str(p) for p in policy_list(block[name])])
+               for operator, block in (statement.get("Condition") or {}).items()
+               if operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
+               for name in block if name.lower() == key.lower())
 
 
 def multivalued_findings(statements, policy_name, role_name, resource):
@@ -3336,8 +3338,8 @@ def multivalued_findings(statements, policy_name, role_name, resource):
                 found.append(finding(
                     "condition-plain-operator-multivalued", "warning", resource,
                     f"{statement_label(statement_ref(policy_name, index, statement))} tests the multivalued key "
-                    f"{key} with {operator}: AWS requires ForAnyValue: or ForAllValues: there and will not read it as "
-                    f"'any of its values matches', as its author likely meant",
+                    f"{key} with {operator}: IAM requires ForAnyValue: or ForAllValues: there, and a plain operator "
+                    f"matches no request that has the key, not 'any of its values', as its author likely meant",
                     f"write ForAnyValue:{operator} (as Cognito's documentation does)", role=role_name,
                     statement=statement_ref(policy_name, index, statement)))
     return found
@@ -3403,13 +3405,13 @@ def check_trust(role, pool_id, kind):
                                 f"no {AMR_KEY} = authenticated condition: guests (unauthenticated identities) of a "
                                 f"trusted pool can assume this role through the classic flow", statement))
             continue
-        if kind == "authenticated" and condition_admits(statement, AMR_KEY, GUEST_AMR, any_reading=True):
+        if kind == "authenticated" and condition_admits(statement, AMR_KEY, GUEST_AMR):
             found.append(report("trust-amr-admits-guests", "critical",
                                 f"its {AMR_KEY} condition ({', '.join(amrs)}) is met by a guest's amr "
                                 f"['unauthenticated']: guests (anyone, without signing in) of a trusted pool can "
                                 f"assume this role through the classic flow", statement))
         wanted = SIGNED_IN_AMR if kind == "authenticated" else GUEST_AMR
-        if not condition_admits(statement, AMR_KEY, wanted, any_reading=True):
+        if not condition_admits(statement, AMR_KEY, wanted):
             found.append(report("trust-amr-mismatch", "error",
                                 f"requires amr {', '.join(amrs or [])}, which the amr of a{'n' if amr[0] == 'a' else ''} "
                                 f"{amr} identity ({', '.join(wanted)}) does not meet: the users the pool gives this "
@@ -3993,7 +3995,7 @@ def context_admits(statement, context):
             if values is None and not (base.endswith("IfExists") or STRING_OPERATORS[base.removesuffix(
                     "IfExists")][0]):
                 return False
-            if values is not None and not condition_admits(statement, key, policy_list(values), any_reading=True):
+            if values is not None and not condition_admits(statement, key, policy_list(values)):
                 return False
     return True
 
@@ -4055,8 +4057,7 @@ def leak_findings(role, kind, hits, statements, context, places):
         found.append(finding(
             finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else
             f"bucket {witness.split(':::', 1)[1].split('/', 1)[0]}",
-            f"{label} lets {who} {action} on {witness}"
-            f"{'' if prefix is None or action not in PREFIX_ACTIONS else f' with prefix {prefix!r}'} ({where}){more}",
+            f"{label} lets {who} {action} in {where}{more}",
             leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
             prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref))
     return found
@@ -4096,14 +4097,23 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
     keys, prefixes = proof_witnesses(statements, bucket_arn, template, own_id, other_id, variables)
     object_actions, bucket_actions = ([a for a, kind_of in S3_ACTIONS.items() if kind_of == wanted]
                                       for wanted in ("object", "bucket"))
-    # (resource, s3:prefix or None, actions); guests are judged in their own folder too, over every action.
-    requests = [(f"{bucket_arn}/{own_folder}{PROBE_KEY}", None, object_actions if guest else OBJECT_ACTIONS),
-                (bucket_arn, own_folder, PREFIX_ACTIONS if guest else ["s3:ListBucket"])]
-    requests += [(key, None, object_actions) for key in keys] + [(bucket_arn, None, bucket_actions)]
+    # (resource, s3:prefix or None, actions); guests are judged in their own folder too, over every action, last
+    # so that a finding names a witness outside it when there is one.
+    requests = [(key, None, object_actions) for key in keys] + [(bucket_arn, None, bucket_actions)]
     requests += [(bucket_arn, prefix, PREFIX_ACTIONS) for prefix in prefixes if prefix is not None]
     requests.append(("*", None, [a for a, kind_of in S3_ACTIONS.items() if kind_of == "none"]))
+    requests += [(f"{bucket_arn}/{own_folder}{PROBE_KEY}", None, object_actions if guest else OBJECT_ACTIONS),
+                 (bucket_arn, own_folder, PREFIX_ACTIONS if guest else ["s3:ListBucket"])]
+    # Only an action some Allow statement names can be allowed: the others are implicitly denied, so the
+    # simulation is not asked about them (it costs the server per action).
+    allows = [s for _, s in statements if s.get("Effect") == "Allow"]
+    grantable = {action for action in S3_ACTIONS if any(statement_covers(s, action, "*", {}, resource_aside=True)
+                                                        for s in allows)}
     results, missing = {}, set()
-    for resource, prefix, actions in requests:
+    for resource, prefix, wanted in requests:
+        actions = [action for action in wanted if action in grantable]
+        if not actions:
+            continue
         try:
             decisions = simulate_actions(iam, role, actions, resource,
                                          {**context, **({} if prefix is None else {"s3:prefix": prefix})},
@@ -4516,9 +4526,10 @@ def try_identity(client, bucket, other_id, try_key, out, template=DEFAULT_FOLDER
 
 
 def isolation_lines(isolation):
-    """The verdict, then one line per request (ALLOWED, refused or unproven), then what was not tried and why."""
+    """The verdict, then one line per request (ALLOWED, refused, unproven or undecided), then what was not
+    tried and why."""
     lines = labelled([("Isolation", isolation["message"])])
-    lines += [f"  {entry['result'].upper() if entry['result'] == 'allowed' else entry['result']:<9}"
+    lines += [f"  {entry['result'].upper() if entry['result'] == 'allowed' else entry['result']:<10}"
               f"{entry['action']:<21}{entry['uri']} ({entry['detail']})" for entry in isolation["actions"]]
     reasons = {}
     for item in isolation["not_tested"]:
@@ -5296,7 +5307,9 @@ def cmd_teardown(args, out):
 
 def audit_lines(findings, matrix, proof):
     """doctor's findings and its proof matrix as text lines."""
-    lines = [f"findings ({len(findings)}):" if findings else "findings: none"]
+    info = all(item["severity"] == "info" for item in findings)
+    lines = ["findings: none" if not findings else f"findings: none above info ({len(findings)} info):" if info
+             else f"findings ({len(findings)}):"]
     for item in findings:
         lines += [f"  {item['severity']:<8} {item['id']}  [{item['resource']}]", f"           {item['detail']}"]
         if item.get("witness"):

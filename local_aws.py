@@ -117,8 +117,10 @@ Differences from AWS that remain:
   SigV2 presigned URLs get InvalidRequest (as S3 answers for buckets made since June 2020);
   aws:SourceIp, VPC keys, tags and most service-specific keys are absent from the request context;
   ${aws:username, 'default'} defaults are not supported.
-- Session policies, permission boundaries, SCPs and cross-account access are not evaluated;
-  policy Version "2008-10-17" is still given variable substitution.
+- Session policies, permission boundaries, SCPs and cross-account access are not evaluated.
+  Multivalued condition keys are a fixed list by name (MULTIVALUED_KEYS). S3 Control, access points,
+  s3:BypassGovernanceRetention and KMS permissions are not part of S3 authorization (localaws/s3_actions.py).
+  AWS managed policies are moto's snapshot of them, not live AWS.
 - Cognito tokens (expiry, rotation, revocation, devices): see localaws/cognito_tokens.py and
   localaws/cognito_devices.py. A SigV4 X-Amz-Date far from local_aws's clock is accepted (no
   RequestTimeTooSkewed / "Signature expired"): clients sign with real time, and a test that moves the
@@ -187,8 +189,13 @@ S3_SUBRESOURCES = {
     "lifecycle": "BucketLifecycleConfiguration", "encryption": "BucketEncryption",
     "notification": "BucketNotificationConfiguration", "location": "BucketLocation",
     "publicAccessBlock": "PublicAccessBlock", "ownershipControls": "BucketOwnershipControls",
-    "tagging": "{kind}Tagging", "acl": "{kind}Acl",
+    "replication": "BucketReplication", "website": "BucketWebsite", "logging": "BucketLogging",
+    "accelerate": "BucketAccelerateConfiguration", "requestPayment": "BucketRequestPayment",
+    "object-lock": "ObjectLockConfiguration",
+    "tagging": "{kind}Tagging", "acl": "{kind}Acl", "retention": "{kind}Retention", "legal-hold": "{kind}LegalHold",
 }
+# Where S3's DELETE of a sub-resource has a name of its own.
+S3_DELETE_NAMES = {"lifecycle": "DeleteBucketLifecycle"}
 
 
 def s3_operation(method, path, query, headers):
@@ -201,7 +208,7 @@ def s3_operation(method, path, query, headers):
     if not key:
         for sub, name in S3_SUBRESOURCES.items():
             if sub in query and verb and verb != "Head":
-                return verb + name.format(kind="Bucket")
+                return (method == "DELETE" and S3_DELETE_NAMES.get(sub)) or verb + name.format(kind="Bucket")
         return {
             "GET": "ListMultipartUploads" if "uploads" in query else
                    "ListObjectsV2" if query.get("list-type") == ["2"] else

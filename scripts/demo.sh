@@ -76,5 +76,5 @@ as_user bob run
 BOB_ID=$(COG_AUTH_S3_USERNAME=bob "$PYTHON" cog_auth_s3.py --config "$DEMO/config.ini" --profile bob --quiet \
     creds --format json | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["IdentityId"])')
 
-step "alice: probe bob's folder ($BOB_ID/): write, delete, list and read (his hello-bob.txt) must all be refused"
+step "alice: probe bob's folder ($BOB_ID/) and the bucket root: every listing, read (of his hello-bob.txt), write and delete that harms nothing must be refused"
 as_user alice run --try-identity "$BOB_ID" --try-key hello-bob.txt

@@ -734,3 +734,83 @@ def rule_mapped_role(admin, dep, name, statements, mapping_type="Rules"):
         f"cognito-idp.{REGION}.amazonaws.com/{dep['user_pool_id']}:{dep['client_id']}": {
             "Type": mapping_type, "AmbiguousRoleResolution": "AuthenticatedRole", **rules}})
     return roles
+
+
+def identity_pool_with(admin, dep, name, extra=(), guest=None, bucket_statements=(), managed=(), trust_condition=None,
+                       groups=None, user_pool=None, rules=None):
+    """A new identity pool of its own, with its own bucket and roles, on dep's user pool and app client (or
+    user_pool=(id, client id)), so that a case changes nothing another case sees. The signed-in role has setup's
+    own-folder policy plus an inline policy "extra" of the statements in extra (and the managed policy ARNs);
+    guest=statements lets guests in with a role holding them; bucket_statements are added to a TLS-only bucket
+    policy with the signed-in role (or "guest") as Principal; groups={name: statements} makes user pool groups with
+    roles and maps roles from the ID token; rules=[rule] maps by rules. Returns {"identity_pool_id", "bucket",
+    "role", "guest_role", "group_roles", "args" (doctor's --identity-pool-id and --bucket)}."""
+    sys.path.insert(0, str(ROOT))
+    import cog_auth_s3 as tool
+
+    iam, identity, s3 = admin("iam"), admin("cognito-identity"), admin("s3")
+    user_pool_id, client_id = user_pool or (dep["user_pool_id"], dep["client_id"])
+    provider = f"cognito-idp.{REGION}.amazonaws.com/{user_pool_id}"
+    pool_id = identity.create_identity_pool(
+        IdentityPoolName=name, AllowUnauthenticatedIdentities=guest is not None,
+        CognitoIdentityProviders=[{"ProviderName": provider, "ClientId": client_id,
+                                   "ServerSideTokenCheck": False}])["IdentityPoolId"]
+    bucket = f"{name}-bucket"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        key: True for key in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    tool_policies = tool.role_policies(bucket, pool_id, REGION)
+
+    def role(role_name, trust_document, statements, policy_arns=()):
+        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust_document))["Role"]["Arn"]
+        if statements:
+            iam.put_role_policy(RoleName=role_name, PolicyName="extra", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": list(statements)}))
+        for policy_arn in policy_arns:
+            iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
+        return arn
+
+    trust_document = tool_policies["TrustPolicy"]
+    if trust_condition is not None:  # "POOL" stands for the new identity pool's id
+        trust_document = json.loads(json.dumps(trust_document))
+        trust_document["Statement"][0]["Condition"] = json.loads(json.dumps(trust_condition).replace("POOL", pool_id))
+    role_arn = role(f"{name}-auth", trust_document, extra, managed)
+    iam.put_role_policy(RoleName=f"{name}-auth", PolicyName=tool.ROLE_POLICY_NAME,
+                        PolicyDocument=json.dumps(tool_policies["PermissionsPolicy"]))
+    roles = {"authenticated": role_arn}
+    if guest is not None:
+        roles["unauthenticated"] = role(f"{name}-guest", tool.trust_policy(pool_id, "unauthenticated"), guest)
+    group_roles = {}
+    for group, statements in (groups or {}).items():
+        group_roles[group] = role(f"{name}-{group}", tool.trust_policy(pool_id), statements)
+        admin("cognito-idp").create_group(GroupName=f"{name}-{group}", UserPoolId=user_pool_id,
+                                          RoleArn=group_roles[group])
+    mappings = {}
+    if groups:
+        mappings = {f"{provider}:{client_id}": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}}
+    if rules:  # a rule's RoleARN "ROLE" stands for the signed-in role
+        mappings = {f"{provider}:{client_id}": {"Type": "Rules", "AmbiguousRoleResolution": "AuthenticatedRole",
+                                                "RulesConfiguration": {"Rules": [
+                                                    dict(rule, RoleARN=role_arn) if rule["RoleARN"] == "ROLE" else rule
+                                                    for rule in rules]}}}
+    identity.set_identity_pool_roles(IdentityPoolId=pool_id, Roles=roles, RoleMappings=mappings)
+    policy = {"Version": "2012-10-17", "Statement": [tool.tls_statement(bucket, REGION)] + [
+        dict(statement, Principal={"AWS": roles["unauthenticated"] if statement.get("Principal") == "guest"
+                                   else role_arn}) for statement in bucket_statements]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "abort", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}}]})
+    return {"identity_pool_id": pool_id, "bucket": bucket, "role": f"{name}-auth", "guest_role": f"{name}-guest",
+            "group_roles": {g: f"{name}-{g}" for g in group_roles},
+            "args": ("--identity-pool-id", pool_id, "--bucket", bucket)}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Mark a test whose call failed (item.failed_call), for fixtures that repair what it left broken."""
+    outcome = yield
+    if call.when == "call" and outcome.get_result().failed:
+        item.failed_call = True

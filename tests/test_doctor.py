@@ -32,6 +32,11 @@ def ids(report):
     return {item["id"] for item in report["findings"]}
 
 
+def serious(report):
+    """The findings other than info (advice such as MFA off, which changes no verdict)."""
+    return [item for item in report["findings"] if item["severity"] != "info"]
+
+
 def cells(report, role):
     """{(folder, action): allowed} of one role in the proof matrix."""
     return {(row["folder"], row["action"]): row["allowed"] for row in report["matrix"] if row["role"] == role}
@@ -85,6 +90,16 @@ def deployment(setup_deployment):
     return setup_deployment("doc" + uuid.uuid4().hex[:8])
 
 
+@pytest.fixture
+def repaired_deployment(deployment, request):
+    """The module's deployment for a case that breaks it; when the case fails before doctor --fix made it clean
+    again, setup repairs it for the next one."""
+    yield deployment
+    if getattr(request.node, "failed_call", False):
+        repaired = deployment["admin"]("setup", "--name", deployment["name"])
+        assert repaired.returncode == 0, repaired.stderr
+
+
 @pytest.fixture(scope="module")
 def users(deployment, tmp_path_factory):
     """alice's session (identity id, S3 client) and bob's identity id, from real sign-ins through the CLI."""
@@ -127,21 +142,19 @@ def isolation_holds(dep, users, fresh):
 
 def test_a_setup_deployment_is_clean_and_its_proof_shows_only_the_own_folder(deployment):
     code, report, _ = doctor(deployment)
-    assert (code, report["findings"]) == (0, [])
+    assert (code, serious(report)) == (0, [])
     assert cells(report, deployment["role"]) == {
         (folder, action): folder == "own" for folder in FOLDERS for action in ACTIONS}
     text = deployment["admin"]("doctor")
     assert text.returncode == 0 and "findings: none" in text.stdout and "ALLOW" in text.stdout
-    assert "not simulated: service control policies" in text.stdout and len(report["proof"]["simulated"]) == 2
+    assert "not simulated: service control policies" in text.stdout and len(report["proof"]["simulated"]) == 3
+    assert report["proof"]["simulate_calls"] > 0
 
 
 @pytest.mark.parametrize("mistake", list(DOCTOR_MISTAKES))
-def test_doctor_names_each_mistake_and_fix_repairs_it(mistake, deployment, users, admin_client):
+def test_doctor_names_each_mistake_and_fix_repairs_it(mistake, repaired_deployment, users, admin_client):
     breaker, finding_id, code = DOCTOR_MISTAKES[mistake]
-    if deployment.get("dirty"):  # an earlier case failed before doctor was clean again: let setup repair it
-        repaired = deployment["admin"]("setup", "--name", deployment["name"])
-        assert repaired.returncode == 0, repaired.stderr
-    deployment["dirty"] = True
+    deployment = repaired_deployment
     breaker(admin_client, deployment)
 
     found, report, stderr = doctor(deployment)
@@ -160,9 +173,8 @@ def test_doctor_names_each_mistake_and_fix_repairs_it(mistake, deployment, users
         assert fixed == code and f"not fixed by doctor: {finding_id}" in stderr
         set_app_client(admin_client, deployment)
         fixed, report, stderr = doctor(deployment)
-    assert (fixed, report["findings"]) == (0, []), stderr
+    assert (fixed, serious(report)) == (0, []), stderr
     assert isolation_holds(deployment, users, fresh=mistake.startswith(("trust-", "pool-", "client-")))
-    deployment["dirty"] = False
 
 
 def test_the_bucket_policy_is_proven_for_the_users_role_not_for_the_administrator(deployment, users, admin_client):
@@ -173,7 +185,7 @@ def test_the_bucket_policy_is_proven_for_the_users_role_not_for_the_administrato
         "Resource": f"arn:aws:s3:::{bucket}/*"})
     try:
         code, report, stderr = doctor(deployment)
-        assert code == 5 and {"bucket-policy-reaches-other-folders", "proof-cross-user"} <= ids(report), stderr
+        assert code == 5 and "bucket-policy-reaches-other-folders" in ids(report), stderr
         assert cells(report, deployment["role"]) == real_cells(users["alice_s3"], bucket, users["alice"],
                                                                users["bob"], s3)
         assert cells(report, deployment["role"])[("other", "get")]
@@ -185,14 +197,14 @@ def test_the_bucket_policy_is_proven_for_the_users_role_not_for_the_administrato
             "Sid": "AdminAll", "Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "s3:*",
             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]})
         code, report, stderr = doctor(deployment)
-        assert (code, report["findings"]) == (0, []), stderr
+        assert (code, serious(report)) == (0, []), stderr
         assert any("bucket policy" in item for item in report["proof"]["simulated"])
     finally:
         s3.put_bucket_policy(Bucket=bucket, Policy=before)
 
 
 @pytest.mark.parametrize("mapping_type", ["Rules", "Token"])
-def test_roles_given_through_role_mappings_are_audited_or_said_to_be_unchecked(mapping_type, deployment,
+def test_roles_given_through_role_mappings_are_audited_and_a_role_no_token_can_name_is_not(mapping_type, deployment,
                                                                                admin_client):
     name = f"{deployment['name']}-by-{mapping_type.lower()}"
     roles = rule_mapped_role(admin_client, deployment, name, [
@@ -201,11 +213,11 @@ def test_roles_given_through_role_mappings_are_audited_or_said_to_be_unchecked(m
     try:
         code, report, _ = doctor(deployment)
         if mapping_type == "Rules":
-            assert code == 5 and {"perm-reaches-other-folders", "proof-cross-user"} <= ids(report)
+            assert code == 5 and "perm-reaches-other-folders" in ids(report)
             assert cells(report, name)[("other", "get")] and not cells(report, deployment["role"])[("other", "get")]
         else:
-            assert (code, ids(report)) == (0, {"pool-token-role-mapping"}) and not cells(report, name)
-            assert any("ID token" in item for item in report["proof"]["not_simulated"])
+            # No user pool group has the role, so no ID token can name it (test_doctor_leaks covers group roles).
+            assert (code, serious(report)) == (0, []) and not cells(report, name)
     finally:
         admin_client("cognito-identity").set_identity_pool_roles(IdentityPoolId=deployment["identity_pool_id"],
                                                                  Roles=roles)
@@ -213,7 +225,8 @@ def test_roles_given_through_role_mappings_are_audited_or_said_to_be_unchecked(m
 
 def test_fix_adds_the_profiles_provider_and_keeps_other_apps_providers(deployment, admin_client):
     idp, identity = admin_client("cognito-idp"), admin_client("cognito-identity")
-    other_pool = idp.create_user_pool(PoolName=f"{deployment['name']}-other-app")["UserPool"]["Id"]
+    other_pool = idp.create_user_pool(PoolName=f"{deployment['name']}-other-app", AdminCreateUserConfig={
+        "AllowAdminCreateUserOnly": True})["UserPool"]["Id"]
     other_client = idp.create_user_pool_client(UserPoolId=other_pool, ClientName="app",
                                                PreventUserExistenceErrors="ENABLED")["UserPoolClient"]["ClientId"]
     other = {"ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{other_pool}", "ClientId": other_client,
@@ -224,7 +237,7 @@ def test_fix_adds_the_profiles_provider_and_keeps_other_apps_providers(deploymen
         code, report, _ = doctor(deployment)
         assert code == 4 and "pool-provider-mismatch" in ids(report)
         code, report, stderr = doctor(deployment, "--fix", "--yes")
-        assert (code, report["findings"]) == (0, []), stderr
+        assert (code, serious(report)) == (0, []), stderr
         providers = identity.describe_identity_pool(IdentityPoolId=deployment["identity_pool_id"])[
             "CognitoIdentityProviders"]
         assert other in providers and deployment["client_id"] in {p["ClientId"] for p in providers}
@@ -239,7 +252,7 @@ def test_fix_without_a_terminal_needs_yes_and_changes_nothing(deployment, admin_
     assert code == 2 and report is None and "--yes" in stderr and len(stderr.splitlines()) == 3
     assert "bucket-no-encryption" in ids(doctor(deployment)[1])
     code, report, _ = doctor(deployment, "--fix", "--yes")
-    assert (code, report["findings"]) == (0, [])
+    assert (code, serious(report)) == (0, [])
 
 
 def test_fix_on_a_terminal_asks_and_a_no_changes_nothing(deployment, admin_client):
@@ -301,11 +314,11 @@ def test_setup_guests_is_clean_any_bucket_access_of_the_guest_role_is_critical_a
         setup_deployment, deployment, admin_client):
     dep = setup_deployment("dg" + uuid.uuid4().hex[:8], "--guests")
     code, report, _ = doctor(dep)
-    assert (code, report["findings"]) == (0, [])
+    assert (code, serious(report)) == (0, [])
     assert set(cells(report, dep["guest_role"]).values()) == {False}
     # From another deployment's folder: its profile's bucket, user pool and client are not this pool's.
     code, report, stderr = doctor(deployment, "--identity-pool-id", dep["identity_pool_id"])
-    assert (code, report["findings"]) == (0, []) and cells(report, dep["guest_role"]), stderr
+    assert (code, serious(report)) == (0, []) and cells(report, dep["guest_role"]), stderr
     # A trust mistake on the guests' role is repaired there, not on the signed-in users' role.
     guest_trust = trust(dep["identity_pool_id"])
     guest_trust["Statement"][0]["Condition"] = {"StringEquals": {
@@ -315,14 +328,14 @@ def test_setup_guests_is_clean_any_bucket_access_of_the_guest_role_is_critical_a
     assert code == 5 and {item["resource"] for item in report["findings"] if item["id"] == "trust-other-pool"} == {
         f"role {dep['guest_role']} (trust policy)"}
     code, report, stderr = doctor(dep, "--fix", "--yes")
-    assert (code, report["findings"]) == (0, []), stderr
+    assert (code, serious(report)) == (0, []), stderr
     assert admin_client("iam").get_role(RoleName=dep["role"])["Role"]["AssumeRolePolicyDocument"] == \
         tool.trust_policy(dep["identity_pool_id"])
     admin_client("iam").put_role_policy(RoleName=dep["guest_role"], PolicyName="oops", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
                                                 "Resource": f"arn:aws:s3:::{dep['bucket']}"}]}))
     code, report, _ = doctor(dep)
-    assert code == 5 and {"guest-bucket-access", "proof-guest-access"} <= ids(report)
+    assert code == 5 and "guest-bucket-access" in ids(report)
     assert cells(report, dep["guest_role"])[("root", "list")]
     removed = dep["admin"]("teardown", "--name", dep["name"], "--force")
     assert removed.returncode == 0, removed.stderr
@@ -335,7 +348,7 @@ def test_doctor_follows_the_profiles_folder_template(setup_deployment, admin_cli
     template = "private/{identity_id}/"
     dep = setup_deployment("df" + uuid.uuid4().hex[:8], "--folder", template)
     code, report, stderr = doctor(dep)
-    assert (code, report["findings"]) == (0, []), stderr
+    assert (code, serious(report)) == (0, []), stderr
     assert cells(report, dep["role"]) == {(folder, action): folder == "own" for folder in FOLDERS for action in ACTIONS}
     own = f"private/{SUB}/"
     admin_client("iam").put_role_policy(RoleName=dep["role"], PolicyName="own-folder-in-bucket",
@@ -343,9 +356,9 @@ def test_doctor_follows_the_profiles_folder_template(setup_deployment, admin_cli
                                             _objects(dep["bucket"], f"{own}*"),
                                             _listing(dep["bucket"], ["private/", "private/*"])]}))
     code, report, _ = doctor(dep)
-    assert code == 5 and {"perm-list-too-broad", "proof-cross-user"} <= ids(report)
+    assert code == 5 and "perm-list-too-broad" in ids(report)
     code, report, stderr = doctor(dep, "--fix", "--yes")
-    assert (code, report["findings"]) == (0, []), stderr
+    assert (code, serious(report)) == (0, []), stderr
     assert admin_client("iam").get_role_policy(RoleName=dep["role"], PolicyName="own-folder-in-bucket")[
         "PolicyDocument"] == tool.role_policies(dep["bucket"], dep["identity_pool_id"], REGION, template)[
         "PermissionsPolicy"]
@@ -409,7 +422,18 @@ def trust_with(**changes):
     (trust_with(Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL}}), "authenticated",
      {"trust-amr-missing"}),
     (tool.trust_policy(POOL, "unauthenticated"), "unauthenticated", set()),
-    (tool.trust_policy(POOL, "unauthenticated"), "authenticated", {"trust-amr-mismatch"}),
+    (tool.trust_policy(POOL, "unauthenticated"), "authenticated", {"trust-amr-mismatch", "trust-amr-admits-guests"}),
+    (trust_with(Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL}, "ForAnyValue:StringLike": {
+        "cognito-identity.amazonaws.com:amr": ["authenticated", "unauthenticated"]}}), "authenticated",
+     {"trust-amr-admits-guests"}),
+    (trust_with(Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL}, "ForAnyValue:StringLike": {
+        "cognito-identity.amazonaws.com:amr": "*authenticated"}}), "authenticated", {"trust-amr-admits-guests"}),
+    (trust_with(Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL}, "StringLike": {
+        "cognito-identity.amazonaws.com:amr": "authenticated"}}), "authenticated",
+     {"trust-amr-mismatch", "condition-plain-operator-multivalued"}),
+    (trust_with(Condition={"StringLike": {"cognito-identity.amazonaws.com:aud": "us-east-1:*"},
+                           "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}),
+     "authenticated", {"trust-other-pool"}),
 ])
 def test_trust_checks_name_each_variant(document, kind, expected):
     found = tool.check_trust({"name": "r", "trust": document}, POOL, kind)

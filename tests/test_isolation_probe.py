@@ -75,7 +75,7 @@ def test_a_policy_leaking_read_and_list_is_caught_on_read(cli, make_stack, tmp_p
     config, bob = users(cli, tmp_path, stack)
     text = cli("--config", config, "--profile", "alice", "run", "--try-identity", bob)
     assert text.returncode == 5, text.stderr
-    assert f"ALLOWED  GetObject            s3://{stack['bucket']}/{bob}/bob.txt (S3 answered it)" in text.stdout
+    assert f"ALLOWED   GetObject            s3://{stack['bucket']}/{bob}/bob.txt (S3 answered it)" in text.stdout
     assert "isolation is BROKEN: ListObjectsV2, GetObject, HeadObject ALLOWED" in text.stdout
     assert "does not isolate users" in text.stderr
     code, isolation = probe(cli, config, bob)
@@ -144,7 +144,7 @@ def test_a_read_of_a_key_no_listing_showed_is_unproven(cli, stack, tmp_path):
     assert isolation["message"].startswith(f"isolation holds for the {len(held)} actions tried")
     assert "s3:GetObject" not in held
     text = cli("--config", config, "--profile", "alice", "run", "--try-identity", bob, "--try-key", "bob.txt")
-    assert text.returncode == 0 and "unproven GetObject" in text.stdout
+    assert text.returncode == 0 and "unproven  GetObject" in text.stdout
 
 
 # Each class of read-side leak the issue names, in the role's policy: the probe must catch it on the

@@ -152,6 +152,7 @@ BUCKET_REQUESTS = [
             {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}), None),
     ("PutBucketTagging", "s3:PutBucketTagging", lambda aw, b: aw.user.put_bucket_tagging(
         Bucket=b, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}), None),
+    ("DeleteBucketTagging", "s3:PutBucketTagging", lambda aw, b: aw.user.delete_bucket_tagging(Bucket=b), None),
     ("DeleteBucket of a bucket with objects", "s3:DeleteBucket",
      lambda aw, b: aw.user.delete_bucket(Bucket=b), "BucketNotEmpty"),
 ]
@@ -186,14 +187,16 @@ def check(aw, action, resource, call, allowed_error):
 
 
 @pytest.mark.parametrize("name,action,request_of,allowed_error", OBJECT_REQUESTS, ids=[r[0] for r in OBJECT_REQUESTS])
-def test_object_request_is_authorized_for_its_own_action(aw, name, action, request_of, allowed_error):
+def test_object_request_is_authorized_for_its_own_action(aw, request_log, name, action, request_of, allowed_error):
     key = other_object(aw)
     check(aw, action, f"arn:aws:s3:::{aw.bucket}/{OTHER}/*", lambda: request_of(aw, key), allowed_error)
+    assert request_log.operations("s3")[-1] == name.split()[0]  # the request log and faults name it so
 
 
 @pytest.mark.parametrize("name,action,request_of,allowed_error", BUCKET_REQUESTS, ids=[r[0] for r in BUCKET_REQUESTS])
-def test_bucket_request_is_authorized_for_its_own_action(aw, name, action, request_of, allowed_error):
+def test_bucket_request_is_authorized_for_its_own_action(aw, request_log, name, action, request_of, allowed_error):
     check(aw, action, f"arn:aws:s3:::{aw.scratch}", lambda: request_of(aw, aw.scratch), allowed_error)
+    assert request_log.operations("s3")[-1] == name.split()[0]
 
 
 def test_least_privilege_user_cannot_read_another_folder_by_version_tagging_acl_or_attributes(aw):
@@ -312,3 +315,17 @@ def test_simulation_of_wildcard_and_not_action_grants_matches_the_wire(aw):
     assert_denied(aw.user.get_object_tagging, Bucket=aw.bucket, Key=key)
     assert simulated(aw, ["s3:PutBucketPolicy", "s3:CreateBucket"], f"arn:aws:s3:::{aw.scratch}") == {
         "s3:PutBucketPolicy": "implicitDeny", "s3:CreateBucket": "allowed"}
+
+
+def test_bucket_policy_granting_a_version_action_to_the_role_is_enforced(aw):
+    aw.allow()
+    statement = {"Effect": "Allow", "Principal": {"AWS": aw.probe_role}, "Action": "s3:ListBucketVersions",
+                 "Resource": f"arn:aws:s3:::{aw.scratch}"}
+    assert_denied(aw.user.list_object_versions, Bucket=aw.scratch)
+    aw.admin("s3").put_bucket_policy(Bucket=aw.scratch, Policy=json.dumps({"Version": "2012-10-17",
+                                                                           "Statement": [statement]}))
+    try:
+        assert [v["Key"] for v in aw.user.list_object_versions(Bucket=aw.scratch)["Versions"]] == ["keep"]
+        assert_denied(aw.user.list_objects_v2, Bucket=aw.scratch)  # only the granted action
+    finally:
+        aw.admin("s3").delete_bucket_policy(Bucket=aw.scratch)

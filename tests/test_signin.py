@@ -278,7 +278,7 @@ def test_mfa_enrolment_from_a_new_user_to_a_working_session(required, tmp_path, 
     run.type(totp(secret, at=local_now(local_aws)))
     code, stdout, stderr, terminal = run.finish()
     assert code == 0, stderr + terminal
-    assert "signed in as nina" in stdout
+    assert "signed in as nina" in stdout and secret not in stdout + stderr
     cached = cli("--config", config, "login", "--json")
     assert cached.returncode == 0 and json.loads(cached.stdout)["source"] == "cache"
     # Enrolled: a fresh sign-in now asks for the app's code, and takes it.
@@ -301,8 +301,8 @@ def test_a_wrong_code_at_enrolment_exits_3(required, tmp_path, on_terminal, loca
     run = on_terminal("--config", required.user_config(tmp_path, "omar", PASSWORD), "--no-cache", "creds")
     secret = enrol(run)
     run.type(totp(secret, at=local_now(local_aws) - 3600))
-    code, _, stderr, _ = run.finish()
-    assert code == 3 and "authenticator app's code was wrong" in stderr
+    code, stdout, stderr, _ = run.finish()
+    assert code == 3 and "authenticator app's code was wrong" in stderr and secret not in stdout + stderr
 
 
 def test_login_json_reports_who_and_until_when(cli, choice, tmp_path):

@@ -444,3 +444,47 @@ def test_confine_without_a_folder_checks_against_the_default_template():
     assert tool.confine(None, f"s3://b/{OTHER}/a.txt", "b") == "a.txt"
     with pytest.raises(tool.ToolError, match="outside your folder <identity id>/"):
         tool.confine(None, "s3://b/a.txt", "b")
+
+
+# ---- the isolation probe's verdicts and the command line's secrets
+
+def test_a_probe_answer_is_judged_by_what_s3_can_only_say_after_granting():
+    assert tool.probe_verdict(None)[0] == "allowed"
+    assert all(tool.probe_verdict(code)[0] == "allowed" for code in ("NoSuchKey", "NotFound", "NoSuchVersion",
+                                                                      "NoSuchUpload"))
+    assert tool.probe_verdict("AccessDenied") == ("refused", "AccessDenied")
+    assert tool.probe_verdict("AccessDenied", seen=False)[0] == "unproven"
+    assert tool.probe_verdict("400")[0] == "undecided"
+
+
+def probe_entries(*results):
+    return [tool.probe_entry("read", f"Action{i}", f"s3:Action{i % 2}", f"s3://b/{OTHER}/k", result, "d")
+            for i, result in enumerate(results)]
+
+
+def test_the_probe_headline_counts_only_what_held_and_names_the_rest():
+    not_tested = [{"action": "PutObjectAcl", "permission": "s3:PutObjectAcl", "why": tool.THEIR_OBJECTS}]
+    message = tool.probe_message(probe_entries("refused", "refused", "unproven"), not_tested, OTHER + "/")
+    assert message.startswith("isolation holds for the 2 actions tried (2 requests, each refused)")
+    assert "unproven: Action2" in message and "PutObjectAcl" in message and "`doctor`" in message
+    assert "every" not in message.split("`doctor`")[0]
+    broken = tool.probe_message(probe_entries("refused", "allowed"), not_tested, OTHER + "/")
+    assert broken.startswith("isolation is BROKEN: Action1 ALLOWED")
+
+
+@pytest.mark.parametrize("argv,secret", [
+    (["--mfa-code", "123456", "ls"], "123456"), (["--token=abc", "ls"], "abc"), (["-p", "x y", "ls"], "x y"),
+    (["ls", "--refresh-token-rotation"], None), (["--mfa-code"], None), (["--", "--password", "v"], None),
+])
+def test_the_values_after_secret_options_are_found(argv, secret):
+    assert tool.secret_values(argv) == ([secret] if secret else [])
+
+
+def test_a_secret_is_hidden_as_argparse_echoes_it_and_nowhere_else():
+    assert tool.redacted("invalid choice: 'hunter2' (choose from 'run')", ["hunter2"]) == \
+        "invalid choice: '<hidden>' (choose from 'run')"
+    assert tool.redacted("unrecognized arguments: --token=hunter2 x; see", ["hunter2"]) == \
+        "unrecognized arguments: --token=<hidden> x; see"
+    assert tool.redacted("invalid choice: \"it's\\\\\"", ["it's\\"]) == "invalid choice: '<hidden>'"
+    assert tool.redacted("argument COMMAND: invalid choice: 'runner'", ["run"]) == \
+        "argument COMMAND: invalid choice: 'runner'"
