@@ -226,6 +226,12 @@ def test_a_bucket_policy_grant_to_everyone_narrowed_to_the_role_is_a_named_leak(
                                          "S3 API has it; it re-encrypts an existing object) is missing from "
                                          "S3_ACTIONS, so an Allow of it on every object is never simulated"),
                  id="action-missing-from-the-table"),
+    pytest.param(lambda b: allow("s3:GetObject", obj(b, "${aws:username, 'shared'}/*")), "s3:GetObject",
+                 marks=pytest.mark.xfail(strict=True, reason="doctor exits 4 (perm-wrong-variable: 'matches "
+                                         "nothing'): IAM's default value syntax (User Guide, 'Specifying default "
+                                         "values') makes it 'shared/' for every Cognito session, which has no "
+                                         "aws:username: one folder all users share (local_aws lacks defaults)"),
+                 id="variable-with-a-default-value"),
 ])
 def test_every_leak_is_named_with_its_action_and_a_witness(statement, action, base, pool):
     made = pool(lambda b: {"extra": [statement(b)]})
@@ -245,6 +251,25 @@ def test_a_trust_statement_for_every_principal_is_critical(base, pool, admin_cli
     code, report, _ = doctor(base, made)
     assert code == 5 and any(item["id"].startswith("trust-") and item["severity"] == "critical"
                              for item in report["findings"]), report["findings"]
+
+
+@pytest.mark.xfail(strict=True, reason="doctor exits 0 with only a 'pool-classic-flow' warning: with the classic "
+                                       "(basic) flow the app picks the role (GetOpenIdToken, then "
+                                       "AssumeRoleWithWebIdentity), so any role whose trust admits this pool's users "
+                                       "is one they can hold; doctor audits only the mapped roles")
+def test_an_unmapped_role_reachable_through_the_classic_flow_is_audited(base, pool, admin_client):
+    made = pool()
+    iam, identity = admin_client("iam"), admin_client("cognito-identity")
+    spare = made["role"].replace("-auth", "-spare")
+    iam.create_role(RoleName=spare, AssumeRolePolicyDocument=json.dumps(tool.trust_policy(made["identity_pool_id"])))
+    iam.put_role_policy(RoleName=spare, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [allow("s3:GetObject", obj(made["bucket"]))]}))
+    described = identity.describe_identity_pool(IdentityPoolId=made["identity_pool_id"])
+    identity.update_identity_pool(IdentityPoolId=made["identity_pool_id"], IdentityPoolName=described[
+        "IdentityPoolName"], AllowUnauthenticatedIdentities=False, AllowClassicFlow=True,
+        CognitoIdentityProviders=described["CognitoIdentityProviders"])
+    code, report, _ = doctor(base, made)
+    assert code == 5 and named_leak(report, "s3:GetObject"), report["findings"]
 
 
 @pytest.mark.xfail(strict=True, reason="doctor's text ends 'proof: identity A reaches nothing beyond its own "
