@@ -3493,8 +3493,9 @@ def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
         if literal:
             found.append(finding("perm-literal-variables", "error", resource,
                                  f"its Version is {version or 'missing'}, so IAM reads every ${{...}} in it as literal "
-                                 f"text: its statements name a folder literally called "
-                                 f"'{user_folder(template, SUB_VARIABLE)}', and no user reaches their own",
+                                 f"text: its statements name one folder literally called "
+                                 f"'{user_folder(template, SUB_VARIABLE)}', which every user of the role shares, "
+                                 f"and no user reaches their own",
                                  'set "Version": "2012-10-17"; ' + POLICY_FIX, role=role["name"],
                                  statement={"policy": policy["name"]}))
         usable += [] if literal else statements
@@ -3704,7 +3705,7 @@ def check_user_pools(deployment):
 
 
 def audit_findings(deployment):
-    """Every finding about the deployment's documents (the proof's findings come from prove_isolation)."""
+    """Every finding about the deployment's documents (the proof's come from prove_role)."""
     found = check_identity_pool(deployment)
     partition, region = arn_partition(deployment["region"]), deployment["region"]
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
@@ -4052,7 +4053,7 @@ def leak_findings(role, kind, hits, statements, context, places):
         more = f" (and {len(actions) - 1} more: {', '.join(actions[1:9])}{', ...' if len(actions) > 9 else ''})" \
             if len(actions) > 1 else ""
         who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A"
-        where = places(witness, prefix)
+        where = places(action, witness, prefix)
         label = statement_label(ref) if "index" in ref else f"policy {ref['policy']}"
         found.append(finding(
             finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else
@@ -4139,13 +4140,14 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
                  action, (False,))[0]}
             for folder, (key, prefix) in cells.items() for label, action in PROBE_ACTIONS]
 
-    def places(witness, prefix):
+    def places(action, witness, prefix):
         """Where a witness lies, in words."""
         if witness == bucket_arn:
-            return "the bucket itself" if prefix is None else \
-                "a listing of another identity's folder" if prefix.startswith(other_folder) else \
-                "a listing of identity A's own folder" if prefix.startswith(own_folder) else \
-                "a listing outside every user's folder"
+            return ("the whole bucket (a listing without a prefix)" if action in PREFIX_ACTIONS else
+                    "the bucket itself") if prefix is None else \
+                f"another identity's folder (a listing of prefix {prefix!r})" if prefix.startswith(other_folder) \
+                else f"identity A's own folder (a listing of prefix {prefix!r})" if prefix.startswith(own_folder) \
+                else f"keys outside every user's folder (a listing of prefix {prefix!r})"
         if witness == "*":
             return "the account's S3 resources beyond this bucket"
         key = witness[len(bucket_arn) + 1:]
@@ -4243,13 +4245,15 @@ def fix_plan(clients, deployment, findings, out):
 def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
     """{"simulated", "not_simulated", "simulate_calls"}: what the proof's simulation took into account, and what not."""
     counts = collections.Counter(S3_ACTIONS.values())
-    witnesses = len({resource for resource in calls if "/" in resource.split(":::", 1)[-1]})
+    own_folder = user_folder(deployment["folder"], probe_ids(deployment["region"])[0])
+    witnesses = len({resource for resource in calls if "/" in resource.split(":::", 1)[-1]
+                     and not resource.split("/", 1)[-1].startswith(own_folder)})
     simulated = ["the inline and attached policies of " + (", ".join(proven) or "no role"),
-                 f"all {len(S3_ACTIONS)} S3 actions of the AWS Service Authorization Reference as of {S3_ACTIONS_DATE}: "
-                 f"{counts['object']} object actions on identity A's folder and on {witnesses} witness keys (another "
-                 f"identity's folder, the bucket root, and whatever else each Allow statement's patterns reach), "
-                 f"{counts['bucket']} bucket actions on the bucket (listings with and without prefixes), "
-                 f"{counts['none']} others on '*'"]
+                 f"all {len(S3_ACTIONS)} S3 actions of the AWS Service Authorization Reference as of {S3_ACTIONS_DATE} "
+                 f"({counts['object']} object actions on identity A's folder and on {witnesses} witness keys: another "
+                 f"identity's folder, the bucket root, and whatever else each Allow statement's patterns reach; "
+                 f"{counts['bucket']} bucket actions on the bucket, listings with and without prefixes; "
+                 f"{counts['none']} others on '*'); an action no Allow statement names is denied without asking"]
     roles = [role for role in deployment["roles"].values() if role]
     not_simulated = ["service control policies (AWS Organizations) and resource control policies",
                      "permissions boundaries" + "".join(f"; role {r['name']} has one ({r['boundary']}), which can "
@@ -4332,7 +4336,8 @@ def apply_fixes(clients, audit, out, confirm):
         for what, _ in plan:
             out.note(f"  - {what}")
     for item in left:
-        out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
+        if item["severity"] != "info":  # advice stays in the findings, not in the list of what --fix leaves
+            out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
     if not plan:
         return False
     if not confirm():
@@ -5330,9 +5335,12 @@ def audit_lines(findings, matrix, proof):
             cells = {row["action"]: row["allowed"] for row in matrix if row["role"] == role and row["folder"] == folder}
             lines.append(("  " + (role if folder == "own" else "").ljust(width) + folder.ljust(8) +
                           "".join(("ALLOW" if cells.get(label) else "deny").ljust(8) for label in labels)).rstrip())
-    beyond = any(row["allowed"] for row in matrix if row["folder"] != "own")
-    lines.append("proof: " + ("identity A reaches beyond its own folder" if beyond else
-                              "identity A reaches nothing beyond its own folder"))
+    leaks = [item for item in findings if item.get("witness") and item["severity"] == "critical"]
+    beyond = leaks or any(row["allowed"] for row in matrix if row["folder"] != "own")
+    lines.append("proof: " + (f"a role reaches beyond its own folder ({len(leaks)} critical findings above name an "
+                              f"action and a witness)" if beyond else
+                              "no role reaches beyond its own folder in this simulation (every S3 action, on every "
+                              "witness its statements' patterns give):"))
     return lines + [f"  simulated: {item}" for item in proof["simulated"]] + \
         [f"  not simulated: {item}" for item in proof["not_simulated"]] + \
         [f"  simulate calls: {proof['simulate_calls']}"]

@@ -308,6 +308,18 @@ class Bench:
                      f"{growth:.2f}× time per object; RSS {rss:.2f}×",
                      "RSS within 1.2×; time per object within 1.5×", rss <= 1.2 and growth <= 1.5)
 
+    def doctor(self):
+        """doctor on the demo deployment (setup's own): wall time, and the SimulatePrincipalPolicy calls it made."""
+        st = self.stack
+        cmd = st.tool("--json", "doctor")
+        results = [st.measured(cmd, st.admin_env) for _ in range(self.args.runs)]
+        tool = medians(results)
+        calls = json.loads(results[-1][0].out)["proof"]["simulate_calls"]
+        self.row("`doctor` on the demo deployment: wall; SimulatePrincipalPolicy calls",
+                 f"{tool['wall']:.2f} s; {calls} calls", "none", "-", "≤ 3 s", tool["wall"] <= 3)
+        self.notes.append(f"`doctor`: client CPU {tool['cpu'] * 1000:.0f} ms, local_aws CPU {tool['server'] * 1000:.0f} "
+                          f"ms (reads, and the simulations of only the actions the role's statements name)")
+
     def srp_cpu(self):
         """Client-side SRP work of one login: A = g^a, then the password key from a server's B and salt."""
         from pycognito.aws_srp import AWSSRP, hex_to_long, N_HEX
@@ -360,7 +372,8 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="cog-bench-"))
     bench = Bench(args, work)
     try:
-        for name in args.only or ["warm_creds", "cold_flow", "big_put", "peak_rss", "many_small", "scale", "srp_cpu"]:
+        for name in args.only or ["warm_creds", "cold_flow", "big_put", "peak_rss", "many_small", "scale", "doctor",
+                                     "srp_cpu"]:
             print(f"measuring {name} ...", file=sys.stderr)
             getattr(bench, name)()
     finally:

@@ -189,7 +189,8 @@ def test_a_group_role_reaching_other_folders_through_a_token_mapping_is_caught(b
     assert not any("ID token" in line for line in report["proof"]["not_simulated"])
 
 
-def test_a_role_policy_whose_variables_are_literal_text_is_an_error(base, pool, admin_client):
+def test_a_role_policy_whose_variables_are_literal_text_is_named_and_its_shared_folder_is_a_leak(base, pool,
+                                                                                                admin_client):
     made = pool()
     document = dict(tool.role_policies(made["bucket"], made["identity_pool_id"], REGION)["PermissionsPolicy"],
                     Version="2008-10-17")
@@ -197,7 +198,10 @@ def test_a_role_policy_whose_variables_are_literal_text_is_an_error(base, pool, 
                                         PolicyDocument=json.dumps(document))
     code, report = doctor(base, made)
     ids = {item["id"] for item in report["findings"]}
-    assert code == 4 and {"perm-literal-variables", "perm-own-folder-unreachable"} <= ids, report["findings"]
+    assert code == 5 and {"perm-literal-variables", "perm-own-folder-unreachable"} <= ids, report["findings"]
+    # Every user of the role reaches the one folder literally named after the variable: a folder they all share.
+    shared = leak(report, "s3:GetObject", "perm-reaches-other-folders")
+    assert shared["witness"].startswith(obj(made["bucket"], SUB + "/")), shared
 
 
 def test_fix_rewrites_only_its_own_policy_and_names_what_it_leaves(base, pool):
