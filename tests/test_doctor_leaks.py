@@ -334,3 +334,28 @@ def test_listing_prefixes_come_from_the_s3_prefix_patterns():
                                        tool.DEFAULT_FOLDER, OWN_ID, OTHER_ID, {tool.SUB_KEY: OWN_ID})
     assert prefixes[:2] == [None, f"{OTHER_ID}/"] and OWN_ID in prefixes
     assert any(p and p.startswith("public/") for p in prefixes)
+
+
+def test_the_witness_of_a_version_leak_is_real_for_a_signed_in_user(base, pool, admin_client, tmp_path):
+    import boto3
+
+    from conftest import PASSWORDS, run_cli, user_env, write_config
+
+    made = pool(lambda b: {"extra": [allow(VERSION_ACTIONS, [f"arn:aws:s3:::{b}", obj(b)])]})
+    _, report = doctor(base, made)
+    item = leak(report, "s3:GetObjectVersion", "perm-reaches-other-folders")
+    key = item["witness"].split(":::", 1)[1].split("/", 1)[1]
+    admin_client("s3").put_object(Bucket=made["bucket"], Key=key, Body=b"not alice's")
+    profile = {k: base[k] for k in ("region", "user_pool_id", "client_id", "endpoint_url")}
+    config = write_config(tmp_path / "alice.ini", {"default": dict(
+        profile, identity_pool_id=made["identity_pool_id"], bucket=made["bucket"], username="alice",
+        password=PASSWORDS["alice"])})
+    result = run_cli("--config", config, "--no-cache", "creds", "--format", "json", env=user_env(tmp_path),
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    creds = json.loads(result.stdout)
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=base["endpoint_url"],
+                      aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                      aws_session_token=creds["SessionToken"])
+    # An unversioned bucket serves VersionId=null: the action doctor named reads another identity's file.
+    assert s3.get_object(Bucket=made["bucket"], Key=key, VersionId="null")["Body"].read() == b"not alice's"
