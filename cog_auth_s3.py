@@ -3484,7 +3484,10 @@ S3_OBJECT_ACTIONS = (
     "GetObjectVersionAttributes", "GetObjectVersionForReplication", "GetObjectVersionTagging",
     "GetObjectVersionTorrent", "InitiateReplication", "ListMultipartUploadParts", "ObjectOwnerOverrideToBucketOwner",
     "PutObject", "PutObjectAcl", "PutObjectLegalHold", "PutObjectRetention", "PutObjectTagging", "PutObjectVersionAcl",
-    "PutObjectVersionTagging", "ReplicateDelete", "ReplicateObject", "ReplicateTags", "RestoreObject")
+    "PutObjectVersionTagging", "ReplicateDelete", "ReplicateObject", "ReplicateTags", "RestoreObject",
+    # Newer than S3_ACTIONS_DATE: the action is named after its operation (botocore's UpdateObjectEncryption, which
+    # re-keys an existing object), as every S3 object operation's action is; not read in the reference.
+    "UpdateObjectEncryption")
 S3_BUCKET_ACTIONS = (
     "CreateBucket", "CreateBucketMetadataTableConfiguration", "DeleteBucket", "DeleteBucketMetadataTableConfiguration",
     "DeleteBucketPolicy", "DeleteBucketWebsite", "GetAccelerateConfiguration", "GetAnalyticsConfiguration",

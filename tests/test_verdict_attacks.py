@@ -224,9 +224,6 @@ def test_a_bucket_policy_grant_to_everyone_narrowed_to_the_role_is_a_named_leak(
                             "proof has no value for ${aws:userid}, so the shared folder "
                             "'<role id>:CognitoIdentityCredentials/' is never simulated"), id="aws-userid-folder"),
     pytest.param(lambda b: allow("s3:UpdateObjectEncryption", obj(b)), "s3:UpdateObjectEncryption",
-                 marks=pytest.mark.xfail(strict=True, reason="doctor exits 0: s3:UpdateObjectEncryption (botocore's "
-                                         "S3 API has it; it re-encrypts an existing object) is missing from "
-                                         "S3_ACTIONS, so an Allow of it on every object is never simulated"),
                  id="action-missing-from-the-table"),
     pytest.param(lambda b: allow("s3:GetObject", obj(b, "${aws:username, 'shared'}/*")), "s3:GetObject",
                  marks=pytest.mark.xfail(strict=True, reason="doctor exits 4 (perm-wrong-variable: 'matches "
