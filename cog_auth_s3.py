@@ -4418,7 +4418,7 @@ def leak_kind(source, action, statement):
             "guest": "guest-bucket-access"}[source], "critical"
 
 
-def leak_findings(role, kind, hits, statements, context, places):
+def leak_findings(role, kind, hits, statements, context, places, bucket):
     """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
     (anywhere, for guests): the first action and witness named, the others counted."""
     grouped = {}
@@ -4446,8 +4446,7 @@ def leak_findings(role, kind, hits, statements, context, places):
         where = places(action, witness, prefix)
         label = statement_label(ref) if "index" in ref else f"policy {ref['policy']}"
         found.append(finding(
-            finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else
-            f"bucket {witness.split(':::', 1)[1].split('/', 1)[0]}",
+            finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else f"bucket {bucket}",
             f"{label} lets {who} {action} in {where}{more}",
             leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
             prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref))
@@ -4545,7 +4544,7 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
             "another identity's folder" if key.startswith(other_folder) else \
             "a key outside identity A's folder that starts with its id" if key.startswith(own_id) else \
             "outside every user's folder"
-    return rows, leak_findings(role, kind, hits, statements, context, places), missing
+    return rows, leak_findings(role, kind, hits, statements, context, places, bucket), missing
 
 
 def fix_plan(clients, deployment, findings, out):

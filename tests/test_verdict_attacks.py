@@ -189,9 +189,6 @@ def test_the_probe_counts_a_read_of_an_archived_object_as_allowed(base, pool, tm
 
 # ---- other verdicts that are wrong today
 
-@pytest.mark.xfail(strict=True, reason="doctor crashes (exit 1, 'unexpected error: IndexError'): a bucket policy "
-                                       "statement granting the role actions on '*' (NotAction + NotResource) makes "
-                                       "a witness '*', which leak_findings splits as a bucket ARN")
 def test_a_bucket_policy_grant_with_not_action_and_not_resource_is_a_finding_not_a_crash(base, pool):
     made = pool(lambda b: {"bucket_statements": [{"Effect": "Allow", "NotAction": "s3:DeleteBucket",
                                                   "NotResource": obj(b, f"{SUB}/*")}]})
