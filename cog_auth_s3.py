@@ -2502,7 +2502,11 @@ def bucket_diagnosis(client_of, bucket, folder, own=None):
 # "undecided" (S3 found the request itself wrong, 400, which says nothing about the permission).
 PROBE_REFUSED = ("AccessDenied",)
 # S3 authorizes an object request before it looks the object up: one of these proves the permission.
-PROBE_MISSING = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload")
+# So do the answers about the object's state that S3 gives only to a request it authorized: an archived object
+# (InvalidObjectState, a 403 that is no refusal), a failed or met precondition (412, 304), a range past its end
+# (416), a delete marker read as a version (405 MethodNotAllowed).
+PROBE_GRANTED = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload", "InvalidObjectState", "PreconditionFailed",
+                 "NotModified", "304", "InvalidRange", "416", "MethodNotAllowed")
 # Listings of another folder and of the bucket: (action, permission, client method, its page-size
 # parameter, the parameter that starts a prefix-less listing after a key).
 PROBE_LISTINGS = (
@@ -2569,7 +2573,7 @@ def probe_call(verb, uri, call, **params):
     except AwsStepError as step:
         code = error_code(step.error)[0]
         status = getattr(step.error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code not in PROBE_REFUSED + PROBE_MISSING and status != 400:
+        if code not in PROBE_REFUSED + PROBE_GRANTED and status != 400:
             raise
         return None, code or "400"
 
@@ -2579,7 +2583,7 @@ def probe_verdict(code, seen=True):
     no listing showed is unproven, as S3 refuses a missing object alike to a caller who may not list."""
     if code is None:
         return "allowed", "S3 answered it"
-    if code in PROBE_MISSING:
+    if code in PROBE_GRANTED:
         return "allowed", f"S3 answered {code}, which it does only after granting the permission"
     if code not in PROBE_REFUSED:
         return "undecided", f"S3 answered {code}, which tells nothing about the permission"

@@ -174,9 +174,6 @@ def test_the_probe_catches_a_listing_open_to_larger_pages(base, pool, tmp_path, 
     assert code == 5 and isolation["verdict"] == "broken", (isolation or {}).get("message", stderr)
 
 
-@pytest.mark.xfail(strict=True, reason="run --try-identity exits 4 with 'couldn't read ...: InvalidObjectState' "
-                                       "and no isolation report: S3 answers InvalidObjectState (403) for an archived "
-                                       "object only after it granted s3:GetObject, so the read is allowed (exit 5)")
 def test_the_probe_counts_a_read_of_an_archived_object_as_allowed(base, pool, tmp_path, admin_client):
     made = pool(lambda b: {"extra": [allow("s3:GetObject", obj(b))]})
     who = people(base, made, tmp_path)
