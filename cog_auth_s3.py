@@ -2655,8 +2655,8 @@ def probe_harmless(client, bucket, folder):
 
 def probe_listings(client, bucket, folder, parent):
     """List their folder, the folders' parent and the bucket root (with no prefix and with an empty one)
-    every way S3 can, with and without a delimiter, as a policy's condition may let one of them through;
-    one item each. A wider listing starts after folder, so what it shows first is theirs if they have any.
+    every way S3 can, with and without a delimiter, one item and a full page, as a policy's condition may
+    let one of them through. A wider listing starts after folder, so what it shows first is theirs if they have any.
 
     Returns (the entries, {key: version id or None} of the objects of folder that were seen).
     """
@@ -2669,9 +2669,13 @@ def probe_listings(client, bucket, folder, parent):
                            if name == "Delimiter" or not value]  # what the path does not already say
             uri = f"s3://{bucket}/{where}" + (f"?{'&'.join(shown_query)}" if shown_query else "")
             for action, permission, method, page, after in PROBE_LISTINGS:
-                params = {"Bucket": bucket, page: 1, **scope, **delimiter, **({after: folder} if where != folder
-                                                                               else {})}
-                response, code = probe_call("list", uri, getattr(client, method), **params)
+                # One item, then S3's largest page, sent (a condition on s3:max-keys may let either through, and
+                # one on a key the request lacks fails).
+                for size in ({page: 1}, {page: 1000}):
+                    response, code = probe_call("list", uri, getattr(client, method), Bucket=bucket, **size, **scope,
+                                                **delimiter, **({after: folder} if where != folder else {}))
+                    if code not in PROBE_REFUSED:
+                        break
                 if code:
                     entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
                     continue
