@@ -3682,6 +3682,14 @@ AUD_KEY = f"{COGNITO_IDENTITY}:aud"
 GUEST_AMR = ["unauthenticated"]
 SIGNED_IN_AMR = ["authenticated", "cognito-idp.amazonaws.com/user-pool",
                  "cognito-idp.amazonaws.com/user-pool:CognitoSignIn:sub"]
+COGNITO_SESSION = "CognitoIdentityCredentials"  # the session name of every role session Cognito makes
+# Condition keys whose value doctor knows for a request by a role's Cognito session (session_context gives them;
+# s3:prefix comes with each listing it simulates), or knows to be absent (a role session has no aws:username).
+# Any other key depends on the request (its parameters and headers, the time, the network, TLS) or on the user
+# (principal tags): doctor assumes an Allow's condition on it can be met and a Deny's may not fire.
+KNOWN_KEYS = {SUB_KEY, AUD_KEY, AMR_KEY, "s3:prefix", "aws:userid", "aws:principalarn", "aws:principaltype",
+              "aws:principalaccount", "aws:federatedprovider", "aws:principalisawsservice", "aws:viaawsservice",
+              "aws:username"}
 STRING_OPERATORS = {"StringEquals": (False, False), "StringNotEquals": (True, False),
                     "StringEqualsIgnoreCase": (False, False), "StringNotEqualsIgnoreCase": (True, False),
                     "StringLike": (False, True), "StringNotLike": (True, True)}  # operator: (negated, wildcards)
@@ -3741,6 +3749,38 @@ def multivalued_findings(statements, policy_name, role_name, resource):
                     f"write ForAnyValue:{operator} (as Cognito's documentation does)", role=role_name,
                     statement=statement_ref(policy_name, index, statement)))
     return found
+
+
+def session_context(role, pool_id, identity_id, amr, provider=COGNITO_IDENTITY):
+    """The condition keys of a request by identity_id's Cognito session of role, as IAM fills them (global keys of
+    an assumed-role session from a web identity, and Cognito's own)."""
+    known = {"aws:PrincipalArn": role["arn"], "aws:PrincipalType": "AssumedRole",
+             "aws:PrincipalAccount": role["arn"].split(":")[4], "aws:FederatedProvider": provider,
+             "aws:PrincipalIsAWSService": "false", "aws:ViaAWSService": "false",
+             SUB_KEY: identity_id, AUD_KEY: pool_id, AMR_KEY: amr}
+    return dict(known, **({"aws:userid": f"{role['id']}:{COGNITO_SESSION}"} if role.get("id") else {}))
+
+
+def assume_conditions(statement):
+    """(the statement as doctor simulates it, None when left out; the keys outside KNOWN_KEYS it tests): an Allow's
+    conditions on such keys are taken as met (removed), a Deny that tests one as not firing (left out)."""
+    condition = statement.get("Condition") or {}
+    unknown = sorted({key for block in condition.values() for key in block if key.lower() not in KNOWN_KEYS})
+    if not unknown:
+        return statement, []
+    if statement.get("Effect") != "Allow":
+        return None, unknown
+    kept = {operator: {key: value for key, value in block.items() if key.lower() in KNOWN_KEYS}
+            for operator, block in condition.items()}
+    kept = {operator: block for operator, block in kept.items() if block}
+    return dict({k: v for k, v in statement.items() if k != "Condition"}, **({"Condition": kept} if kept else {})), \
+        unknown
+
+
+def assumed_document(document):
+    """A policy document with assume_conditions applied to each statement; None when none is left."""
+    kept = [simulated for simulated, _ in map(assume_conditions, statements_of(document)) if simulated is not None]
+    return dict(document, Statement=kept) if kept else None
 
 
 def probe_ids(region):
@@ -3827,7 +3867,8 @@ def variable_findings(statement, label):
         if variable.lower() in SHARED_VARIABLES:
             found.append(("perm-shared-variable", "critical",
                           f"{label} names folders after ${{{variable}}}, which is the same for every user of the "
-                          f"role: they all share one folder", f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
+                          f"role: they all share one folder",
+                          f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
         else:
             misspelled = " (misspelled: the service is cognito-identity.amazonaws.com)" \
                 if "cognito-identity" in variable.lower() else ""
@@ -4199,7 +4240,8 @@ def read_role(reader, iam, arn):
     found = reader.read(f"role {name}", "iam:GetRole", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
     if found is None or found is UNREAD:
         return None if found is None else {"name": name, "arn": arn}
-    role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument"),
+    role = {"name": name, "arn": arn, "id": found["Role"].get("RoleId"),
+            "trust": found["Role"].get("AssumeRolePolicyDocument"),
             "boundary": (found["Role"].get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")}
     names = reader.read(f"the policies of role {name}", "iam:ListRolePolicies and iam:ListAttachedRolePolicies",
                         role_policy_names, iam=iam, role=name)
@@ -4317,20 +4359,28 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
     return deployment, reader.unreadable
 
 
-def simulate_actions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None, calls=None):
+def simulate_actions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None, calls=None,
+                     documents=None):
     """{action: (allowed?, [names of the policies that decided], [context keys it had no value for])} for one
-    resource from IAM's SimulatePrincipalPolicy; calls counts the requests.
+    resource from IAM's SimulatePrincipalPolicy, or SimulateCustomPolicy of documents ([(name, document)]) in
+    place of the role's policies; calls counts the requests.
 
     One resource per call: AWS now sums several resources into one result, the most restrictive."""
-    params = {"PolicySourceArn": role["arn"], "ActionNames": list(actions), "ResourceArns": [resource],
+    params = {"ActionNames": list(actions), "ResourceArns": [resource],
               "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": policy_list(v),
                                   "ContextKeyType": "stringList" if isinstance(v, list) else "string"}
                                  for k, v in context.items()]}
     if resource_policy:
         params.update(ResourcePolicy=json.dumps(resource_policy), CallerArn=caller_arn)
+    if documents is None:
+        params["PolicySourceArn"] = role["arn"]
+    else:
+        params["PolicyInputList"] = [json.dumps(document) for _, document in documents]
+    names = {f"PolicyInputList.{n}": name for n, (name, _) in enumerate(documents or [], 1)}
     with aws_step("simulate the policies of", f"role {role['name']}", "admin"):
         results = []
-        for page in iam.get_paginator("simulate_principal_policy").paginate(**params):
+        operation = "simulate_principal_policy" if documents is None else "simulate_custom_policy"
+        for page in iam.get_paginator(operation).paginate(**params):
             results += page["EvaluationResults"]
             if calls is not None:
                 calls.append(resource)
@@ -4341,7 +4391,9 @@ def simulate_actions(iam, role, actions, resource, context, resource_policy=None
         matched = decided.get("MatchedStatements") or result.get("MatchedStatements") or []
         decisions[result["EvalActionName"]] = (
             (decided.get("EvalResourceDecision") or decided.get("EvalDecision")) == "allowed",
-            [BUCKET_POLICY if m.get("SourcePolicyType") == "resource" else m.get("SourcePolicyId") for m in matched],
+            [BUCKET_POLICY if m.get("SourcePolicyType") == "resource" else names.get(m.get("SourcePolicyId"),
+                                                                                     m.get("SourcePolicyId"))
+             for m in matched],
             result.get("MissingContextValues") or [])
     return decisions
 
@@ -4426,16 +4478,16 @@ def leak_kind(source, action, statement):
             "guest": "guest-bucket-access"}[source], "critical"
 
 
-def leak_findings(role, kind, hits, statements, context, places, bucket):
+def leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed):
     """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
-    (anywhere, for guests): the first action and witness named, the others counted."""
+    (anywhere, for guests): the first action and witness named, the others counted, and the conditions assumed
+    met (assumed: {(policy, index): (effect, keys, label)}) said."""
     grouped = {}
     order = {action: n for n, action in enumerate([a for _, a in PROBE_ACTIONS] + list(BUCKET_CONTROL_ACTIONS))}
     for action, resource, prefix, matched in sorted(hits, key=lambda hit: (order.get(hit[0], len(order)), hit[0])):
         request = {key.lower(): value for key, value in context.items()}
         request.update({} if prefix is None else {"s3:prefix": prefix})
-        ref = granting_statement(statements, action, resource, request, {SUB_KEY: context[SUB_KEY],
-                                                                         AUD_KEY: context[AUD_KEY]}, matched)
+        ref = granting_statement(statements, action, resource, request, variables, matched)
         statement = next((s for r, s in statements if r["policy"] == ref["policy"] and r["index"] == ref.get("index")),
                          None)
         source = "guest" if kind == "unauthenticated" else "bucket-policy" if ref["policy"] == BUCKET_POLICY \
@@ -4453,11 +4505,14 @@ def leak_findings(role, kind, hits, statements, context, places, bucket):
         who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A"
         where = places(action, witness, prefix)
         label = statement_label(ref) if "index" in ref else f"policy {ref['policy']}"
+        keys = (assumed.get((ref["policy"], ref.get("index"))) or (None, None))[1]
+        condition = f", if its condition on {', '.join(keys)} is met (doctor assumes it can be: the request or the " \
+                    f"user decides it, not the role)" if keys else ""
         found.append(finding(
             finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else f"bucket {bucket}",
-            f"{label} lets {who} {action} in {where}{more}",
+            f"{label} lets {who} {action} in {where}{more}{condition}",
             leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
-            prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref))
+            prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref, assumed=keys))
     return found
 
 
@@ -4479,19 +4534,35 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
                calls=None):
     """Simulate every S3 action for one role: identity A in its own folder, and on every witness outside it.
 
-    Returns (the matrix rows, the leak findings, the context keys the simulation lacked), or None when the
-    administrator may not simulate."""
+    Returns (the matrix rows, the leak findings, the context keys the simulation lacked, [(effect, keys, statement
+    label)] of the conditions assumed), or None when the administrator may not simulate."""
     region, bucket, template = deployment["region"], deployment["bucket"], deployment["folder"]
     own_id, other_id = probe_ids(region)
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
     own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
     guest = kind == "unauthenticated"
     provider = next((c["provider"] for c in deployment["clients"]), "cognito-idp.amazonaws.com/user-pool")
-    context = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"],
-               AMR_KEY: GUEST_AMR if guest else ["authenticated", provider,
-                                                 f"{provider}:CognitoSignIn:{PROBE_UUIDS[0]}"]}
-    variables = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"]}
-    statements = role_statements(role, bucket_statements)
+    context = session_context(role, deployment["pool_id"], own_id, GUEST_AMR if guest else [
+        "authenticated", provider, f"{provider}:CognitoSignIn:{PROBE_UUIDS[0]}"])
+    variables = {key.lower(): value for key, value in context.items() if isinstance(value, str)}
+    # Conditions on keys that depend on the request or the user: an Allow's are assumed met, a Deny's not to fire,
+    # and the simulation then runs on the policies so rewritten.
+    statements, assumed = [], {}
+    for ref, written in role_statements(role, bucket_statements):
+        simulated, keys = assume_conditions(written)
+        if keys:
+            assumed[(ref["policy"], ref["index"])] = (written.get("Effect"), keys, statement_label(ref))
+        if simulated is not None:
+            statements.append((ref, simulated))
+    # The bucket policy is sent with each simulation anyway; the role's policies are sent (SimulateCustomPolicy in
+    # place of SimulatePrincipalPolicy) only when one of them was rewritten.
+    resource_policy = resource_policy and assumed_document(resource_policy)
+    documents = None
+    if any(policy != BUCKET_POLICY for policy, _ in assumed):
+        documents = [(policy["name"], assumed_document(policy["document"])) for policy in role["policies"]]
+        # SimulateCustomPolicy needs one document; this one grants what every session may do anyway.
+        documents = [item for item in documents if item[1]] or [("(none)", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]})]
     keys, prefixes = proof_witnesses(statements, bucket_arn, template, own_id, other_id, variables)
     object_actions, bucket_actions = ([a for a, kind_of in S3_ACTIONS.items() if kind_of == wanted]
                                       for wanted in ("object", "bucket"))
@@ -4515,13 +4586,14 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
         try:
             decisions = simulate_actions(iam, role, actions, resource,
                                          {**context, **({} if prefix is None else {"s3:prefix": prefix})},
-                                         resource_policy, caller_arn, calls)
+                                         resource_policy, caller_arn, calls, documents)
         except AwsStepError as step:
             if error_code(step.error)[0] not in ACCESS_CODES:
                 raise
             reader.unreadable.append(finding("unreadable", "error", f"role {role['name']}",
                                              "the administrator may not simulate its policies, so there is no proof",
-                                             "grant the administrator iam:SimulatePrincipalPolicy", role=role["name"]))
+                                             "grant the administrator iam:SimulatePrincipalPolicy and "
+                                             "iam:SimulateCustomPolicy", role=role["name"]))
             return None
         results[(resource, prefix)] = decisions
         missing |= {key for allowed, _, lacked in decisions.values() if not allowed for key in lacked
@@ -4548,11 +4620,14 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
         if witness == "*":
             return "the account's S3 resources beyond this bucket"
         key = witness[len(bucket_arn) + 1:]
+        shared = variables.get("aws:userid")
         return "identity A's own folder" if key.startswith(own_folder) else \
             "another identity's folder" if key.startswith(other_folder) else \
             "a key outside identity A's folder that starts with its id" if key.startswith(own_id) else \
+            f"the folder {shared}/ every session of the role shares" if shared and key.startswith(shared) else \
             "outside every user's folder"
-    return rows, leak_findings(role, kind, hits, statements, context, places, bucket), missing
+    return rows, leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed), missing, \
+        [(effect, keys, label) for effect, keys, label in assumed.values()]
 
 
 def fix_plan(clients, deployment, findings, out):
@@ -4639,7 +4714,7 @@ def fix_plan(clients, deployment, findings, out):
     return plan, [item for item in findings if item not in fixed]
 
 
-def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
+def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=(), assumed=()):
     """{"simulated", "not_simulated", "simulate_calls"}: what the proof's simulation took into account, and what not."""
     counts = collections.Counter(S3_ACTIONS.values())
     own_folder = user_folder(deployment["folder"], probe_ids(deployment["region"])[0])
@@ -4673,6 +4748,9 @@ def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
     if missing:
         not_simulated.append(f"conditions on {', '.join(sorted(missing))}: the simulation had no value for them, so "
                              f"statements that test them were judged as for a request without them")
+    not_simulated += [f"{label} tests {', '.join(keys)}, which the request or the user decides, not the role: doctor "
+                      + ("assumed that condition met" if effect == "Allow" else "assumed this Deny may not fire")
+                      for effect, keys, label in assumed]
     not_simulated += [f"role {name}: {why}" for name, why in skipped.items() if name not in proven]
     return {"simulated": simulated, "not_simulated": not_simulated, "simulate_calls": len(calls)}
 
@@ -4695,7 +4773,7 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     bucket_policy = deployment["bucket_settings"].get("policy")
-    guest_roles, proven, skipped, missing, calls = set(), [], {}, set(), []
+    guest_roles, proven, skipped, missing, calls, assumed = set(), [], {}, set(), [], []
     for kind, role in deployment["roles"].items():
         if role is None or role["name"] in proven:
             continue
@@ -4718,11 +4796,12 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
         matrix += proof[0]
         findings += proof[1]
         missing |= proof[2]
+        assumed += [item for item in proof[3] if item not in assumed]
     findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
     findings += registration_findings(deployment, matrix, guest_roles)
     findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
     return {"deployment": deployment, "findings": findings, "matrix": matrix,
-            "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls)}
+            "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls, assumed)}
 
 
 def apply_fixes(clients, audit, out, confirm):
