@@ -3570,6 +3570,17 @@ def statement_label(ref):
     return f"statement {ref.get('sid') or '#' + str(ref.get('index'))} of {ref['policy']}"
 
 
+DEFAULT_VALUE_RE = re.compile(r"^\s*(.+?)\s*,\s*'([^']*)'\s*$")
+
+
+def variable_value(name, variables):
+    """The text of a ${name} policy variable: its value, else the default it gives (IAM User Guide, "Specifying
+    default values": ${aws:username, 'shared'} is 'shared' when the key is absent), else None."""
+    default = DEFAULT_VALUE_RE.match(name)
+    key = default.group(1) if default else name
+    return variables.get(key.lower(), default and default.group(2))
+
+
 def policy_value_matches(pattern, value, variables, ignore_case=False):
     """Does an IAM policy value (* and ? wildcards, ${...} variables) match value? (Unset variables never match.)"""
     def glob(text):
@@ -3582,8 +3593,8 @@ def policy_value_matches(pattern, value, variables, ignore_case=False):
         name = match.group(1)
         if name in ("*", "?", "$"):
             parts.append(re.escape(name))
-        elif name.lower() in variables:
-            parts.append(re.escape(variables[name.lower()]))
+        elif variable_value(name, variables) is not None:
+            parts.append(re.escape(variable_value(name, variables)))
         else:
             return False
         pos = match.end()
@@ -3621,8 +3632,8 @@ def glob_tokens(pattern, variables, literal_variables=False):
         name = match.group(1)
         if name in ("*", "?", "$"):
             tokens.append(name)
-        elif name.lower() in variables:
-            tokens += list(variables[name.lower()])
+        elif variable_value(name, variables) is not None:
+            tokens += list(variable_value(name, variables))
         else:
             return None
         pos = match.end()
@@ -3862,12 +3873,16 @@ def variable_findings(statement, label):
     quoted = json.dumps({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")})
     found = []
     for variable in sorted(set(re.findall(r"\$\{([^}]*)\}", quoted)) - {"*", "?", "$"}):
-        if variable.lower() == SUB_KEY:
+        default = DEFAULT_VALUE_RE.match(variable)
+        key = (default.group(1) if default else variable).lower()
+        if key == SUB_KEY:
             continue
-        if variable.lower() in SHARED_VARIABLES:
+        if key in SHARED_VARIABLES or default:
+            why = "which is the same for every user of the role" if key in SHARED_VARIABLES else \
+                f"which is '{default.group(2)}' for every user whose session lacks {key} (IAM's default value; a " \
+                f"Cognito session never has aws:username)"
             found.append(("perm-shared-variable", "critical",
-                          f"{label} names folders after ${{{variable}}}, which is the same for every user of the "
-                          f"role: they all share one folder",
+                          f"{label} names folders after ${{{variable}}}, {why}: they all share one folder",
                           f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
         else:
             misspelled = " (misspelled: the service is cognito-identity.amazonaws.com)" \

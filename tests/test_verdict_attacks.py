@@ -208,10 +208,6 @@ def test_a_bucket_policy_grant_to_everyone_narrowed_to_the_role_is_a_named_leak(
     pytest.param(lambda b: allow("s3:UpdateObjectEncryption", obj(b)), "s3:UpdateObjectEncryption",
                  id="action-missing-from-the-table"),
     pytest.param(lambda b: allow("s3:GetObject", obj(b, "${aws:username, 'shared'}/*")), "s3:GetObject",
-                 marks=pytest.mark.xfail(strict=True, reason="doctor exits 4 (perm-wrong-variable: 'matches "
-                                         "nothing'): IAM's default value syntax (User Guide, 'Specifying default "
-                                         "values') makes it 'shared/' for every Cognito session, which has no "
-                                         "aws:username: one folder all users share (local_aws lacks defaults)"),
                  id="variable-with-a-default-value"),
 ])
 def test_every_leak_is_named_with_its_action_and_a_witness(statement, action, base, pool):
