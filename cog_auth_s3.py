@@ -3814,47 +3814,72 @@ def check_trust(role, pool_id, kind):
         principal = statement.get("Principal")
         return policy_list(principal.get("Federated")) if isinstance(principal, dict) else []
 
+    def for_cognito(statement):
+        """Can the statement's Principal be a Cognito web identity (named, '*', or not excluded by NotPrincipal)?"""
+        if "NotPrincipal" in statement:
+            excluded = statement["NotPrincipal"]
+            return not (isinstance(excluded, dict) and COGNITO_IDENTITY in policy_list(excluded.get("Federated")))
+        return statement.get("Principal") in PUBLIC_PRINCIPALS or any(
+            p in (COGNITO_IDENTITY, "*") for p in federated(statement))
+
+    def denied(pool, amr_values):
+        """Does an explicit Deny keep out a web identity of pool with these amr values? Only a Deny whose every
+        condition is a String one on aud or amr counts: whether another fires depends on the request."""
+        return any(s.get("Effect") == "Deny" and for_cognito(s) and statement_covers(
+            s, "sts:AssumeRoleWithWebIdentity", "*", {}, resource_aside=True)
+            and all(operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
+                    and all(key.lower() in (AUD_KEY, AMR_KEY) for key in block)
+                    for operator, block in (s.get("Condition") or {}).items())
+            and condition_admits(s, AMR_KEY, amr_values) and condition_admits(s, AUD_KEY, [pool])
+            for s in statements)
+
     def report(finding_id, severity, detail, statement=None):
         """A finding of this trust policy (and of one of its statements)."""
         return finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=statement and
                        statement_ref("trust policy", statements.index(statement), statement))
 
-    cognito = [s for s in allows if COGNITO_IDENTITY in federated(s)]
+    cognito = [s for s in allows if for_cognito(s)]
     if not cognito:
         named = sorted({p for s in allows for p in federated(s)})
         return [report("trust-wrong-principal", "error",
                        f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
                        f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone")]
-    web = [s for s in cognito if any(policy_value_matches(a, "sts:AssumeRoleWithWebIdentity", {}, True)
-                                     for a in policy_list(s.get("Action")))]
+    web = [s for s in cognito if statement_covers(s, "sts:AssumeRoleWithWebIdentity", "*", {}, resource_aside=True)]
     if not web:
         actions = sorted({a for s in cognito for a in policy_list(s.get("Action"))})
         return [report("trust-wrong-action", "error", f"allows {', '.join(actions)}, but Cognito assumes roles with "
                                                       f"sts:AssumeRoleWithWebIdentity: no user gets this role")]
     found = []
+    # An identity of another pool (signed in or not), or a guest of this one, that a Deny keeps out, gets nothing.
+    others_out = all(denied(f"{pool_id.split(':')[0]}:{PROBE_UUIDS[1]}", amr_values)
+                     for amr_values in (GUEST_AMR, SIGNED_IN_AMR))
+    guests_out = denied(pool_id, GUEST_AMR)
+    if denied(pool_id, GUEST_AMR if kind != "authenticated" else SIGNED_IN_AMR):
+        found.append(report("trust-denies-its-users", "error",
+                            f"an explicit Deny keeps out the {amr} identities of this pool, the users it is for"))
     for statement in web:
         auds = condition_values(statement, AUD_KEY)
-        if auds is None:
+        if auds is None and not others_out:
             found.append(report("trust-aud-missing", "critical",
                                 f"no {AUD_KEY} condition: any identity pool, in any account, can give this role, and "
                                 f"its access to the bucket, to its users", statement))
-        else:
-            others = [aud for aud in auds if aud != pool_id]
-            if others:
-                found.append(report("trust-other-pool", "critical",
-                                    f"trusts identity pool {', '.join(others)}: its users get this role and its "
-                                    f"access to the bucket", statement))
-            if not condition_admits(statement, AUD_KEY, [pool_id]):
-                found.append(report("trust-aud-excludes-pool", "error",
-                                    f"does not trust this identity pool {pool_id}: its users can't get the role",
-                                    statement))
+        others = [aud for aud in auds or [] if aud != pool_id]
+        if others and not others_out:
+            found.append(report("trust-other-pool", "critical",
+                                f"trusts identity pool {', '.join(others)}: its users get this role and its "
+                                f"access to the bucket", statement))
+        if auds is not None and not condition_admits(statement, AUD_KEY, [pool_id]):
+            found.append(report("trust-aud-excludes-pool", "error",
+                                f"does not trust this identity pool {pool_id}: its users can't get the role",
+                                statement))
         amrs = condition_values(statement, AMR_KEY, positive_only=False)
-        if kind == "authenticated" and amrs is None:
+        guests_in = kind == "authenticated" and not guests_out
+        if guests_in and amrs is None:
             found.append(report("trust-amr-missing", "critical",
                                 f"no {AMR_KEY} = authenticated condition: guests (unauthenticated identities) of a "
                                 f"trusted pool can assume this role through the classic flow", statement))
             continue
-        if kind == "authenticated" and condition_admits(statement, AMR_KEY, GUEST_AMR):
+        if guests_in and condition_admits(statement, AMR_KEY, GUEST_AMR):
             found.append(report("trust-amr-admits-guests", "critical",
                                 f"its {AMR_KEY} condition ({', '.join(amrs)}) is met by a guest's amr "
                                 f"['unauthenticated']: guests (anyone, without signing in) of a trusted pool can "

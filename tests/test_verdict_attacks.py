@@ -216,9 +216,6 @@ def test_every_leak_is_named_with_its_action_and_a_witness(statement, action, ba
     assert code == 5 and named_leak(report, action), report["findings"]
 
 
-@pytest.mark.xfail(strict=True, reason="doctor exits 0: a second trust statement with Principal '*' and "
-                                       "sts:AssumeRoleWithWebIdentity (no aud, no amr) is never read, as "
-                                       "check_trust looks only at statements naming Federated cognito-identity")
 def test_a_trust_statement_for_every_principal_is_critical(base, pool, admin_client):
     made = pool()
     iam = admin_client("iam")
@@ -286,8 +283,6 @@ def test_a_grant_to_one_named_identity_is_a_leak(base, one_user_reads_all):
 
 # ---- false alarms: safe deployments doctor calls critical
 
-@pytest.mark.xfail(strict=True, reason="doctor exits 5 (trust-amr-missing): the Allow has no amr condition, but "
-                                       "an explicit Deny for amr 'unauthenticated' keeps every guest out")
 def test_a_trust_that_denies_guests_explicitly_is_not_critical(base, pool, admin_client):
     made = pool(lambda b: {"trust_condition": {"StringEquals": {AUD: "POOL"}}})
     iam = admin_client("iam")
