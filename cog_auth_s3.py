@@ -3477,6 +3477,9 @@ SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "a
 LITERAL_VERSIONS = (None, "2008-10-17")
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
+# The same for a role doctor --fix leaves alone (it rewrites the authenticated role only).
+POLICY_BY_HAND = ("make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix rewrites "
+                  "only the authenticated role, not this one)")
 BUCKET_POLICY = "bucket policy"  # the "policy" of a statement reference into the bucket's policy
 
 # Every S3 action IAM knows, with the resource it is authorized on, as the AWS Service Authorization Reference
@@ -3799,13 +3802,14 @@ def probe_ids(region):
     return tuple(f"{region}:{uuid}" for uuid in PROBE_UUIDS)
 
 
-def check_trust(role, pool_id, kind):
-    """Findings of a role's trust policy: only this pool's users of this kind may get the role, and they can."""
+def check_trust(role, pool_id, kind, fixable=True):
+    """Findings of a role's trust policy: only this pool's users of this kind may get the role, and they can
+    (fixable: doctor --fix sets it)."""
     amr = "authenticated" if kind == "authenticated" else "unauthenticated"
     resource = f"role {role['name']} (trust policy)"
     fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
            f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {AMR_KEY} = "
-           f"{amr} (`cog_auth_s3.py policy` prints it; doctor --fix sets it)")
+           f"{amr} (`cog_auth_s3.py policy` prints it{'; doctor --fix sets it' if fixable else ''})")
     statements = statements_of(role["trust"])
     allows = [s for s in statements if s.get("Effect") == "Allow"]
 
@@ -3893,7 +3897,7 @@ def check_trust(role, pool_id, kind):
     return found + multivalued_findings(statements, "trust policy", role["name"], resource)
 
 
-def variable_findings(statement, label):
+def variable_findings(statement, label, repair=POLICY_FIX):
     """A statement's ${...} variables other than the identity id: shared by all users, or never set."""
     quoted = json.dumps({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")})
     found = []
@@ -3908,18 +3912,18 @@ def variable_findings(statement, label):
                 f"Cognito session never has aws:username)"
             found.append(("perm-shared-variable", "critical",
                           f"{label} names folders after ${{{variable}}}, {why}: they all share one folder",
-                          f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
+                          f"use ${{{SUB_KEY}}} (the identity id); " + repair))
         else:
             misspelled = " (misspelled: the service is cognito-identity.amazonaws.com)" \
                 if "cognito-identity" in variable.lower() else ""
             found.append(("perm-wrong-variable", "error",
                           f"{label} uses ${{{variable}}}, which IAM never sets for Cognito identities, so the "
                           f"statement matches nothing{misspelled}",
-                          f"use ${{{SUB_KEY}}} (the identity id, not the user pool's sub); " + POLICY_FIX))
+                          f"use ${{{SUB_KEY}}} (the identity id, not the user pool's sub); " + repair))
     return found
 
 
-def slash_findings(statement, label, bucket_arn):
+def slash_findings(statement, label, bucket_arn, repair=POLICY_FIX):
     """A resource or s3:prefix where the identity id is not followed by '/'."""
     values = policy_list(statement.get("Resource")) + (condition_values(statement, "s3:prefix") or [])
     if not any(re.search(re.escape(SUB_VARIABLE) + r"(?!/)", str(value)) for value in values):
@@ -3927,10 +3931,10 @@ def slash_findings(statement, label, bucket_arn):
     return [("perm-missing-slash", "critical",
              f"{label} has no / after ${{{SUB_KEY}}}: keys outside the user's folder that start with the "
              f"identity id (e.g. '<identity id>-x/...') match too",
-             f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
+             f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + repair)]
 
 
-def deny_findings(statement, label, bucket_arn, own, own_folder):
+def deny_findings(statement, label, bucket_arn, own, own_folder, repair=POLICY_FIX):
     """An unconditioned Deny that takes the user's own folder away (an explicit Deny wins over any Allow)."""
     cancelled = [action for action in OBJECT_ACTIONS
                  if statement_covers(statement, action, f"{bucket_arn}/{own_folder}{PROBE_KEY}", own)]
@@ -3940,7 +3944,7 @@ def deny_findings(statement, label, bucket_arn, own, own_folder):
         return []
     return [("perm-deny-own-folder", "error",
              f"{label} denies {', '.join(cancelled)} in the user's own folder; an explicit Deny wins over every Allow",
-             "narrow or remove the Deny; " + POLICY_FIX)]
+             "narrow or remove the Deny; " + repair)]
 
 
 def unreachable_actions(statements, bucket_arn, own, own_folder):
@@ -3956,14 +3960,15 @@ def unreachable_actions(statements, bucket_arn, own, own_folder):
     return missing
 
 
-def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
-    """Findings of a signed-in role's policies as written: variables, slashes, Denies and the own folder.
+def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER, fixable=True):
+    """Findings of a signed-in role's policies as written: variables, slashes, Denies and the own folder
+    (fixable: doctor --fix rewrites them).
 
     Whether they reach beyond the own folder is the proof's to decide (prove_role), not the text's."""
     own_id, _ = probe_ids(region)
     bucket_arn, own = f"arn:{partition}:s3:::{bucket}", {SUB_KEY: own_id}
     own_folder = user_folder(template, own_id)
-    found, usable = [], []
+    found, usable, repair = [], [], POLICY_FIX if fixable else POLICY_BY_HAND
     for policy in role["policies"]:
         resource = f"role {role['name']}, policy {policy['name']}"
         statements = statements_of(policy["document"])
@@ -3975,22 +3980,22 @@ def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
                                  f"text: its statements name one folder literally called "
                                  f"'{user_folder(template, SUB_VARIABLE)}', which every user of the role shares, "
                                  f"and no user reaches their own",
-                                 'set "Version": "2012-10-17"; ' + POLICY_FIX, role=role["name"],
+                                 'set "Version": "2012-10-17"; ' + repair, role=role["name"],
                                  statement={"policy": policy["name"]}))
         usable += [] if literal else statements
         for index, statement in enumerate(statements):
             ref = statement_ref(policy["name"], index, statement)
             label = statement_label(ref)
             for finding_id, severity, detail, fix in (
-                    variable_findings(statement, label) + slash_findings(statement, label, bucket_arn)
-                    + deny_findings(statement, label, bucket_arn, own, own_folder)):
+                    variable_findings(statement, label, repair) + slash_findings(statement, label, bucket_arn, repair)
+                    + deny_findings(statement, label, bucket_arn, own, own_folder, repair)):
                 found.append(finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=ref))
         found += multivalued_findings(statements, policy["name"], role["name"], resource)
     missing = unreachable_actions(usable, bucket_arn, own, own_folder)
     if missing:
         found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
                              f"no statement allows {', '.join(missing)} in the user's own folder "
-                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX, role=role["name"]))
+                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", repair, role=role["name"]))
     return found
 
 
@@ -4183,6 +4188,11 @@ def check_user_pools(deployment):
     return found
 
 
+def fixed_role(deployment):
+    """The name of the one signed-in role doctor --fix rewrites: the authenticated role."""
+    return (deployment["roles"].get("authenticated") or {}).get("name")
+
+
 def audit_findings(deployment):
     """Every finding about the deployment's documents (the proof's come from prove_role)."""
     found = check_identity_pool(deployment)
@@ -4192,8 +4202,9 @@ def audit_findings(deployment):
         if role is None or "policies" not in role:
             continue
         if kind != "unauthenticated":  # the authenticated role, or one a rule gives to signed-in users
-            found += check_trust(role, deployment["pool_id"], "authenticated")
-            found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"])
+            fixable = role["name"] == fixed_role(deployment)  # doctor --fix rewrites that one only
+            found += check_trust(role, deployment["pool_id"], "authenticated", fixable)
+            found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"], fixable)
         elif guests:
             found += check_trust(role, deployment["pool_id"], kind)
     for client in deployment["clients"]:
@@ -4208,7 +4219,7 @@ def audit_findings(deployment):
     return unique
 
 
-def proof_findings(matrix, guest_roles):
+def proof_findings(matrix, guest_roles, fixable_role=None):
     """Findings of the proof's matrix: a signed-in role that can't use its own folder."""
     found = []
     for role in dict.fromkeys(row["role"] for row in matrix if row["role"] not in guest_roles):
@@ -4216,7 +4227,7 @@ def proof_findings(matrix, guest_roles):
         if denied:
             found.append(finding("proof-own-denied", "error", f"role {role}",
                                  f"the simulation refuses identity A {', '.join(denied)} in its own folder",
-                                 POLICY_FIX, role=role))
+                                 POLICY_FIX if role == fixable_role else POLICY_BY_HAND, role=role))
     return found
 
 
@@ -4518,7 +4529,7 @@ def leak_kind(source, action, statement):
             "guest": "guest-bucket-access"}[source], "critical"
 
 
-def leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed):
+def leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed, fixable):
     """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
     (anywhere, for guests): the first action and witness named, the others counted, and the conditions assumed
     met (assumed: {(policy, index): (effect, keys, label)}) said."""
@@ -4551,20 +4562,20 @@ def leak_findings(role, kind, hits, statements, context, places, bucket, variabl
         found.append(finding(
             finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else f"bucket {bucket}",
             f"{label} lets {who} {action} in {where}{more}{condition}",
-            leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
+            leak_fix(role, kind, ref, fixable), role=role["name"], action=action, witness=witness,
             prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref, assumed=keys))
     return found
 
 
-def leak_fix(role, kind, ref):
-    """How to take away a leak, by who grants it."""
+def leak_fix(role, kind, ref, fixable):
+    """How to take away a leak, by who grants it (fixable: doctor --fix rewrites the role's policy)."""
     if kind == "unauthenticated":
         return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
     if ref["policy"] == BUCKET_POLICY:
         return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
                 f"doctor does not change it")
     if ref["policy"] == ROLE_POLICY_NAME:
-        return POLICY_FIX
+        return POLICY_FIX if fixable else POLICY_BY_HAND
     if ref["policy"].startswith("arn:"):
         return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
     return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
@@ -4666,7 +4677,9 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
             "a key outside identity A's folder that starts with its id" if key.startswith(own_id) else \
             f"the folder {shared}/ every session of the role shares" if shared and key.startswith(shared) else \
             "outside every user's folder"
-    return rows, leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed), missing, \
+    fixable = role["name"] == fixed_role(deployment)
+    return rows, leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed,
+                               fixable), missing, \
         [(effect, keys, label) for effect, keys, label in assumed.values()]
 
 
@@ -4837,7 +4850,7 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
         findings += proof[1]
         missing |= proof[2]
         assumed += [item for item in proof[3] if item not in assumed]
-    findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
+    findings += proof_findings(matrix, guest_roles, fixed_role(deployment)) + unreadable + reader.unreadable
     findings += registration_findings(deployment, matrix, guest_roles)
     findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
     return {"deployment": deployment, "findings": findings, "matrix": matrix,

@@ -314,9 +314,6 @@ def test_a_fence_conditioned_on_aws_userid_is_clean(base, userid_fenced):
     assert code == 0, [item for item in report["findings"] if item["severity"] == "critical"]
 
 
-@pytest.mark.xfail(strict=True, reason="the finding of a group role's policy named own-folder-in-bucket says "
-                                       "'(doctor --fix does)', and --fix then lists it under 'not fixed by doctor' "
-                                       "with that same text: --fix rewrites only the authenticated role")
 def test_fix_never_promises_a_repair_it_does_not_make(base, pool, admin_client):
     made = pool(lambda b: {"groups": {"staff": []}})
     admin_client("iam").put_role_policy(RoleName=made["group_roles"]["staff"], PolicyName=tool.ROLE_POLICY_NAME,
