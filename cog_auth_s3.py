@@ -3802,6 +3802,19 @@ def probe_ids(region):
     return tuple(f"{region}:{uuid}" for uuid in PROBE_UUIDS)
 
 
+def admits_cognito(statement):
+    """Can a trust statement's Principal be a Cognito web identity (Federated by name or '*', Principal '*', or one
+    that NotPrincipal does not exclude), for sts:AssumeRoleWithWebIdentity (Action or NotAction)?"""
+    if "NotPrincipal" in statement:
+        excluded = statement["NotPrincipal"]
+        principal = not (isinstance(excluded, dict) and COGNITO_IDENTITY in policy_list(excluded.get("Federated")))
+    else:
+        named = statement.get("Principal")
+        principal = named in PUBLIC_PRINCIPALS or isinstance(named, dict) and any(
+            p in (COGNITO_IDENTITY, "*") for p in policy_list(named.get("Federated")))
+    return principal and statement_covers(statement, "sts:AssumeRoleWithWebIdentity", "*", {}, resource_aside=True)
+
+
 def check_trust(role, pool_id, kind, fixable=True):
     """Findings of a role's trust policy: only this pool's users of this kind may get the role, and they can
     (fixable: doctor --fix sets it)."""
@@ -3818,22 +3831,13 @@ def check_trust(role, pool_id, kind, fixable=True):
         principal = statement.get("Principal")
         return policy_list(principal.get("Federated")) if isinstance(principal, dict) else []
 
-    def for_cognito(statement):
-        """Can the statement's Principal be a Cognito web identity (named, '*', or not excluded by NotPrincipal)?"""
-        if "NotPrincipal" in statement:
-            excluded = statement["NotPrincipal"]
-            return not (isinstance(excluded, dict) and COGNITO_IDENTITY in policy_list(excluded.get("Federated")))
-        return statement.get("Principal") in PUBLIC_PRINCIPALS or any(
-            p in (COGNITO_IDENTITY, "*") for p in federated(statement))
-
     def denied(pool, amr_values):
         """Does an explicit Deny keep out a web identity of pool with these amr values? Only a Deny whose every
         condition is a String one on aud or amr counts: whether another fires depends on the request."""
-        return any(s.get("Effect") == "Deny" and for_cognito(s) and statement_covers(
-            s, "sts:AssumeRoleWithWebIdentity", "*", {}, resource_aside=True)
-            and all(operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
-                    and all(key.lower() in (AUD_KEY, AMR_KEY) for key in block)
-                    for operator, block in (s.get("Condition") or {}).items())
+        return any(s.get("Effect") == "Deny" and admits_cognito(s) and all(
+            operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
+            and all(key.lower() in (AUD_KEY, AMR_KEY) for key in block)
+            for operator, block in (s.get("Condition") or {}).items())
             and condition_admits(s, AMR_KEY, amr_values) and condition_admits(s, AUD_KEY, [pool])
             for s in statements)
 
@@ -3842,13 +3846,13 @@ def check_trust(role, pool_id, kind, fixable=True):
         return finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=statement and
                        statement_ref("trust policy", statements.index(statement), statement))
 
-    cognito = [s for s in allows if for_cognito(s)]
+    cognito = [s for s in allows if admits_cognito(s) or COGNITO_IDENTITY in federated(s)]
     if not cognito:
         named = sorted({p for s in allows for p in federated(s)})
         return [report("trust-wrong-principal", "error",
                        f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
                        f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone")]
-    web = [s for s in cognito if statement_covers(s, "sts:AssumeRoleWithWebIdentity", "*", {}, resource_aside=True)]
+    web = [s for s in cognito if admits_cognito(s)]
     if not web:
         actions = sorted({a for s in cognito for a in policy_list(s.get("Action"))})
         return [report("trust-wrong-action", "error", f"allows {', '.join(actions)}, but Cognito assumes roles with "
@@ -4188,6 +4192,10 @@ def check_user_pools(deployment):
     return found
 
 
+# The kind of a role only the classic flow gives: not the deployment's, so only what it reaches in the bucket is judged.
+CLASSIC_FLOW = "classic flow: "
+
+
 def fixed_role(deployment):
     """The name of the one signed-in role doctor --fix rewrites: the authenticated role."""
     return (deployment["roles"].get("authenticated") or {}).get("name")
@@ -4199,7 +4207,7 @@ def audit_findings(deployment):
     partition, region = arn_partition(deployment["region"]), deployment["region"]
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     for kind, role in deployment["roles"].items():
-        if role is None or "policies" not in role:
+        if role is None or "policies" not in role or kind.startswith(CLASSIC_FLOW):
             continue
         if kind != "unauthenticated":  # the authenticated role, or one a rule gives to signed-in users
             fixable = role["name"] == fixed_role(deployment)  # doctor --fix rewrites that one only
@@ -4357,6 +4365,20 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
                              missing=("ResourceNotFoundException",), UserPoolId=user_pool_id)
         role_arns.update({f"group {group['GroupName']} of {user_pool_id}": group["RoleArn"]
                           for group in (groups if isinstance(groups, list) else []) if group.get("RoleArn")})
+    # The classic (basic) flow lets the app pick any role whose trust admits this pool's identities
+    # (GetOpenIdToken, then AssumeRoleWithWebIdentity with a RoleArn of its choice): each is judged as the
+    # authenticated role is.
+    if pool.get("AllowClassicFlow"):
+        listed = reader.read("the account's roles", "iam:ListRoles", lambda: [
+            item for page in iam.get_paginator("list_roles").paginate() for item in page["Roles"]])
+        for item in listed if isinstance(listed, list) else []:
+            trust = item.get("AssumeRolePolicyDocument")  # botocore decodes it (json_decode_policies)
+            if item["Arn"] not in role_arns.values() and isinstance(trust, dict) and any(
+                    s.get("Effect") == "Allow" and admits_cognito(s) and condition_admits(s, AUD_KEY, [pool_id])
+                    and any(condition_admits(s, AMR_KEY, amr) for amr in [SIGNED_IN_AMR] + (
+                        [GUEST_AMR] if pool.get("AllowUnauthenticatedIdentities") else []))
+                    for s in statements_of(trust)):
+                role_arns[CLASSIC_FLOW + item["RoleName"]] = item["Arn"]
     roles = {kind: read_role(reader, iam, arn) for kind, arn in role_arns.items()}
     partition = arn_partition(region)
     bucket = bucket or discover_bucket(roles, partition)
@@ -4838,15 +4860,15 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
             guest_roles.add(role["name"])
         applying = [(index, s) for index, s in enumerate(statements_of(bucket_policy))
                     if principal_may_be_role(s, role["arn"])]
-        proof = prove_role(reader, clients["iam"], role, kind, deployment, applying,
-                           bucket_policy and ":user/" in caller_arn and policy_for_role(bucket_policy, role["arn"],
-                                                                                         caller_arn),
-                           caller_arn, calls)
+        resource_policy = bucket_policy and ":user/" in caller_arn and policy_for_role(bucket_policy, role["arn"],
+                                                                                       caller_arn)
+        proof = prove_role(reader, clients["iam"], role, kind, deployment, applying, resource_policy, caller_arn,
+                           calls)
         if proof is None:
             skipped[role["name"]] = "the administrator may not simulate its policies"
             continue
         proven.append(role["name"])
-        matrix += proof[0]
+        matrix += [] if kind.startswith(CLASSIC_FLOW) else proof[0]  # a role not meant for them need not serve them
         findings += proof[1]
         missing |= proof[2]
         assumed += [item for item in proof[3] if item not in assumed]

@@ -227,10 +227,6 @@ def test_a_trust_statement_for_every_principal_is_critical(base, pool, admin_cli
                              for item in report["findings"]), report["findings"]
 
 
-@pytest.mark.xfail(strict=True, reason="doctor exits 0 with only a 'pool-classic-flow' warning: with the classic "
-                                       "(basic) flow the app picks the role (GetOpenIdToken, then "
-                                       "AssumeRoleWithWebIdentity), so any role whose trust admits this pool's users "
-                                       "is one they can hold; doctor audits only the mapped roles")
 def test_an_unmapped_role_reachable_through_the_classic_flow_is_audited(base, pool, admin_client):
     made = pool()
     iam, identity = admin_client("iam"), admin_client("cognito-identity")
