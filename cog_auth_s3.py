@@ -4575,7 +4575,8 @@ def leak_findings(role, kind, hits, statements, context, places, bucket, variabl
         actions = list(dict.fromkeys(a for a, _, _ in reached))
         more = f" (and {len(actions) - 1} more: {', '.join(actions[1:9])}{', ...' if len(actions) > 9 else ''})" \
             if len(actions) > 1 else ""
-        who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A"
+        who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A" \
+            if context[SUB_KEY].endswith(PROBE_UUIDS[0]) else f"identity {context[SUB_KEY]} (a condition names it)"
         where = places(action, witness, prefix)
         label = statement_label(ref) if "index" in ref else f"policy {ref['policy']}"
         keys = (assumed.get((ref["policy"], ref.get("index"))) or (None, None))[1]
@@ -4603,14 +4604,27 @@ def leak_fix(role, kind, ref, fixable):
     return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
 
 
+def named_identities(statements, probes):
+    """The identity ids that conditions on sub name (wildcards read as nothing or '0'), other than the proof's."""
+    found = []
+    for _, statement in statements:
+        for value in condition_values(statement, SUB_KEY) or []:
+            identity_id = value.replace("*", "").replace("?", "0")
+            if "${" not in value and REGION_UUID_RE.match(identity_id) and identity_id not in probes + tuple(found):
+                found.append(identity_id)
+    return found
+
+
 def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resource_policy=None, caller_arn=None,
-               calls=None):
-    """Simulate every S3 action for one role: identity A in its own folder, and on every witness outside it.
+               calls=None, identity_id=None):
+    """Simulate every S3 action for one role: identity A (or identity_id) in its own folder, and on every witness
+    outside it.
 
     Returns (the matrix rows, the leak findings, the context keys the simulation lacked, [(effect, keys, statement
     label)] of the conditions assumed), or None when the administrator may not simulate."""
     region, bucket, template = deployment["region"], deployment["bucket"], deployment["folder"]
     own_id, other_id = probe_ids(region)
+    own_id = identity_id or own_id
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
     own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
     guest = kind == "unauthenticated"
@@ -4872,6 +4886,11 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
         findings += proof[1]
         missing |= proof[2]
         assumed += [item for item in proof[3] if item not in assumed]
+        # An identity a condition names (a "support user" granted more) is simulated as itself, for its leaks.
+        for identity_id in named_identities(role_statements(role, applying), probe_ids(region)):
+            named = prove_role(reader, clients["iam"], role, kind, deployment, applying, resource_policy,
+                               caller_arn, calls, identity_id)
+            findings += [item for item in (named or [[], []])[1] if item not in findings]
     findings += proof_findings(matrix, guest_roles, fixed_role(deployment)) + unreadable + reader.unreadable
     findings += registration_findings(deployment, matrix, guest_roles)
     findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))

@@ -268,10 +268,6 @@ def test_the_identity_named_in_a_condition_reads_other_folders_on_the_wire(one_u
     assert served(lambda: who["bob_s3"].get_object(Bucket=made["bucket"], Key=key))
 
 
-@pytest.mark.xfail(strict=True, reason="doctor exits 0: its proof simulates one made-up identity A, so a grant "
-                                       "conditioned on another identity's sub (one real user reads every folder) "
-                                       "never applies in the simulation; the sub patterns of conditions need "
-                                       "witnesses as Resource patterns get them")
 def test_a_grant_to_one_named_identity_is_a_leak(base, one_user_reads_all):
     code, report, _ = doctor(base, one_user_reads_all[0])
     assert code == 5 and named_leak(report, "s3:GetObject"), report["findings"]
