@@ -376,13 +376,20 @@ class Output:
         """A progress bar only for a person watching a terminal."""
         return not self.quiet and not self.as_json and sys.stderr.isatty()
 
-    def result(self, data, lines):
-        """Print a command's result on stdout: data as one JSON object with --json, else the text lines."""
-        if self.as_json:
-            print(json.dumps(data, indent=2))
+    def result(self, data, lines, as_json=None):
+        """Print a command's result on stdout: data as one JSON object with --json (as_json decides when given),
+        else the text lines. data may be a function that makes it, called only for JSON, so text can stream."""
+        if self.as_json if as_json is None else as_json:
+            print(json.dumps(data() if callable(data) else data, indent=2))
         else:
             for line in lines:
                 print(line)
+
+    def line(self, text):
+        """One text line of a result as soon as it is known (a file done, an object deleted); with --json the
+        result is printed once, at the end, by result()."""
+        if not self.as_json:
+            print(text, flush=True)
 
 
 def labelled(pairs):
@@ -4972,25 +4979,22 @@ def cmd_creds(args, out):
     settings = profile_settings(args)
     session = session_for(args, settings, out)
     creds, region = session.credentials, settings["region"]
-    fmt = args.format or ("json" if args.json else "text")
-    if fmt == "process":
-        print(json.dumps({"Version": 1, **{k: creds[k] for k in
-                                          ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}}))
-    elif fmt == "json":
-        print(json.dumps({"IdentityId": session.identity_id, "Region": region, **creds}, indent=2))
+    fmt = args.format or ("json" if out.as_json else "text")
+    if fmt == "process":  # one compact JSON line, as credential_process expects
+        lines = [json.dumps({"Version": 1, **{k: creds[k] for k in
+                                              ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}})]
     elif fmt == "env":
         import shlex
 
         # AWS_REGION is what the SDKs read; the AWS CLI v1 reads AWS_DEFAULT_REGION.
-        for name, value in (("AWS_ACCESS_KEY_ID", creds["AccessKeyId"]),
-                            ("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"]),
-                            ("AWS_SESSION_TOKEN", creds["SessionToken"]),
-                            ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)):
-            print(f"export {name}={shlex.quote(value)}")
+        lines = [f"export {name}={shlex.quote(value)}" for name, value in (
+            ("AWS_ACCESS_KEY_ID", creds["AccessKeyId"]), ("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"]),
+            ("AWS_SESSION_TOKEN", creds["SessionToken"]), ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region))]
     else:
-        out.result(None, labelled((("Identity id", session.identity_id), ("Access key id", creds["AccessKeyId"]),
-                                   ("Secret access key", creds["SecretAccessKey"]),
-                                   ("Session token", creds["SessionToken"]), ("Expiration", creds["Expiration"]))))
+        lines = labelled((("Identity id", session.identity_id), ("Access key id", creds["AccessKeyId"]),
+                          ("Secret access key", creds["SecretAccessKey"]),
+                          ("Session token", creds["SessionToken"]), ("Expiration", creds["Expiration"])))
+    out.result({"IdentityId": session.identity_id, "Region": region, **creds}, lines, as_json=fmt == "json")
     return EXIT_OK
 
 
@@ -5101,7 +5105,7 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
             return live[0].credentials
         client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), renew)
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
-        folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
+        folder = user_folder(template, getattr(args, "other_identity_id", None) or session.identity_id)
         # The folder the role policy gives this user: the profile's, whatever --level or --identity chose.
         own = user_folder(settings.get("folder") or DEFAULT_FOLDER, session.identity_id)
         with bucket_diagnosis(lambda: client, settings["bucket"], folder, own):
@@ -5214,8 +5218,7 @@ def cmd_put(args, out):
         """One file's outcome, as soon as it is known; dead credentials stop it all, for with_live_session."""
         if isinstance(exception, AwsStepError) and error_code(exception.error)[0] in DEAD_SESSION_CODES:
             raise exception
-        if not args.json:
-            print(PUT_LINES[item["outcome"]].format(**item), flush=True)
+        out.line(PUT_LINES[item["outcome"]].format(**item))
 
     def upload(bucket, folder, client):
         """Every planned file into the user's folder."""
@@ -5269,8 +5272,7 @@ def get_tree(args, out):
 
         def report(transfer):
             done.append(1)
-            if not args.json:
-                print(f"s3://{bucket}/{transfer.key} -> {transfer.path}")
+            out.line(f"s3://{bucket}/{transfer.key} -> {transfer.path}")
 
         transfer_tree(client, bucket, actions(), report)
         # Text lines went out as each file arrived; --json answers once, at the end.
@@ -5310,9 +5312,9 @@ def cmd_ls(args, out):
     def listing(bucket, folder, client):
         """Print the objects under the prefix: text page by page (flat memory for any folder), --json at once."""
         objects = iter_objects(client, bucket, user_prefix(folder, args.prefix, bucket))
-        out.result({"bucket": bucket, "folder": folder, "objects": [
+        out.result(lambda: {"bucket": bucket, "folder": folder, "objects": [
             {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
-             "etag": o.get("ETag", "")} for o in objects]} if args.json else None,
+             "etag": o.get("ETag", "")} for o in objects]},
             (f"{iso8601(o['LastModified'])[:-1].replace('T', ' ')} {o['Size']:>12} {o['Key'][len(folder):]}"
              for o in objects))
     with_user_files(args, out, listing, prefix=args.prefix)
@@ -5358,8 +5360,8 @@ def rm_tree(args, out):
             failed = {key for key, _ in failures}
             refused.extend(failures)
             for key in batch:
-                if key not in failed and not args.json:
-                    print(f"deleted s3://{bucket}/{key}")
+                if key not in failed:
+                    out.line(f"deleted s3://{bucket}/{key}")
             deleted += len(batch) - len(failed)
             batch.clear()
 
@@ -5405,13 +5407,10 @@ def cmd_rm(args, out):
             # `rm photos` for the folder photos/: only an absent key costs this extra listing.
             folder_hint = exists is False and holds_objects(client, bucket, key + "/")
             results.append({"uri": uri, "outcome": outcome, **({"folder": True} if folder_hint else {})})
-            if not args.json:  # as each is done, so a failure later still shows what was deleted
-                print(RM_LINES[outcome].format(uri=uri), flush=True)
+            out.line(RM_LINES[outcome].format(uri=uri))  # as each is done: a failure later still shows these
         return results
     results = with_user_files(args, out, delete, keys=[] if args.exact else args.keys)
-    if args.json:
-        print(json.dumps({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"],
-                          "files": results}, indent=2))
+    out.result({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"], "files": results}, [])
     absent = [item["uri"] for item in results if item["outcome"] == "absent"]
     folders = [key for key, item in zip(args.keys, results) if item.get("folder")]
     if folders:
@@ -5599,8 +5598,7 @@ def cmd_sync(args, out):
 
         def say(line, what):
             counts[what] += 1
-            if not args.json:
-                print(tag + line)
+            out.line(tag + line)
 
         def delete_remote(flush=False):
             if not doomed or (len(doomed) < 1000 and not flush):
@@ -5690,12 +5688,30 @@ def cmd_sync(args, out):
     return with_user_files(args, out, run, prefix=named or None)
 
 
+def policy_settings(args, out):
+    """policy's bucket, identity pool and folder template: the flags, else the profile's (as doctor reads them,
+    only when the profile is that of the identity pool named)."""
+    profile = {}
+    if not (args.bucket and args.identity_pool_id):  # both given: no config is needed, as before
+        profile = read_profile(config_path(args), args.profile, {"endpoint_url": args.endpoint_url},
+                               explicit_path=args.config is not None, warn=out.warn)
+        if args.identity_pool_id and profile.get("identity_pool_id") != args.identity_pool_id:
+            profile = {}  # another deployment's bucket and folder are not this one's
+    bucket, pool_id = args.bucket or profile.get("bucket"), args.identity_pool_id or profile.get("identity_pool_id")
+    if not bucket or not pool_id:
+        raise ToolError(f"policy needs the bucket and the identity pool: pass --bucket and --identity-pool-id, or "
+                        f"use a profile that has bucket and identity_pool_id (not [{args.profile}] of "
+                        f"{config_path(args)})", EXIT_USAGE)
+    region = pool_region(pool_id, args.region)
+    validate_settings({"bucket": bucket})
+    template = check_folder_template(args.folder_template, "--folder") if args.folder_template else \
+        check_folder_template(profile.get("folder") or DEFAULT_FOLDER)
+    return bucket, pool_id, region, template
+
+
 def cmd_policy(args, out):
     """Print the role's trust and permissions policies as one JSON object."""
-    region = pool_region(args.identity_pool_id, args.region)
-    validate_settings({"bucket": args.bucket})
-    folder = check_folder_template(args.folder, "--folder")
-    policies = role_policies(args.bucket, args.identity_pool_id, region, folder)
+    policies = role_policies(*policy_settings(args, out))
     out.result(policies, [json.dumps(policies, indent=2)])  # JSON either way: it is pasted into IAM
     return EXIT_OK
 
@@ -5712,8 +5728,8 @@ def admin_endpoint(args, parser, profile):
 def cmd_setup(args, out):
     """Create or repair every resource of deployment NAME, then write the profile that uses them."""
     name, region = check_name(args.name), admin_region(args.region)
-    folder = check_folder_template(args.folder, "--folder")
-    path, profile = args.write_config or config_path(args), args.write_profile or args.profile
+    folder = check_folder_template(args.folder_template or DEFAULT_FOLDER, "--folder")
+    path, profile = args.write_config or config_path(args), args.target_profile or args.profile
     if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise ToolError(f"can't write config {path}: name a file in an existing folder", EXIT_USAGE)
     if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
@@ -5900,21 +5916,23 @@ def cmd_doctor(args, out):
 
 # ====================================================================== parser
 
-EXAMPLES = """examples:
-  cog_auth_s3.py                                  sign in, print credentials, upload upload_file
-  cog_auth_s3.py --json run --try-identity us-east-1:0e3c...   ...and check another folder is refused
-  cog_auth_s3.py creds --format env               export lines for a shell: eval "$(...)"
-  cog_auth_s3.py creds --format process           for credential_process in ~/.aws/config
-  cog_auth_s3.py put report.pdf --key docs/       upload into <identity id>/docs/report.pdf
-  cog_auth_s3.py put photos --recursive --no-clobber
-  cog_auth_s3.py ls docs/ ; cog_auth_s3.py get docs/report.pdf /tmp/
-  cog_auth_s3.py sync up ~/photos photos --delete     mirror a folder (sync down photos ~/photos back)
-  cog_auth_s3.py share docs/report.pdf --expires 10m  print a download link
-  cog_auth_s3.py --amplify-config amplify_outputs.json ls    an Amplify app's pools, bucket and folder
-  cog_auth_s3.py setup --name demo --write-config config.ini   provision everything (admin credentials)
+TOOL = "cog-auth-s3"  # the one name of the tool, in help and messages, however it was started
 
-exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken,
-  130 interrupted
+EXAMPLES = f"""examples:
+  {TOOL}                                  sign in, print credentials, upload upload_file
+  {TOOL} run --try-identity us-east-1:0e3c... --json   ...and check another folder is refused
+  {TOOL} creds --format env               export lines for a shell: eval "$(...)"
+  {TOOL} put report.pdf --key docs/       upload into <identity id>/docs/report.pdf
+  {TOOL} ls docs/ ; {TOOL} get docs/report.pdf /tmp/
+  {TOOL} sync up ~/photos photos --delete     mirror a folder (sync down photos ~/photos back)
+  {TOOL} share docs/report.pdf --expires 10m  print a download link
+  {TOOL} ls --amplify-config amplify_outputs.json    an Amplify app's pools, bucket and folder
+  {TOOL} setup --name demo --write-config config.ini   provision everything (admin credentials)
+  {TOOL} COMMAND --help                   what COMMAND does, its options and an example
+
+Global options are accepted before or after the command.
+
+exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken, 130 interrupted
 """
 
 
@@ -5929,239 +5947,66 @@ class ToolArgumentParser(argparse.ArgumentParser):
         raise ToolError(f"{message}; see {self.prog} --help", EXIT_USAGE)
 
 
-def add_run_options(parser, default):
-    """Options of `run`, accepted with or without the word run."""
-    parser.add_argument("--upload-file", metavar="PATH", default=default,
-                        help="file to upload (default: the profile's upload_file)")
-    parser.add_argument("--try-identity", metavar="ID", default=default,
-                        help="after uploading, try every request that can't change this identity's data on "
-                             "its folder and the bucket root (listings, reads, a write that replaces nothing, "
-                             "deletes and an abort of what does not exist); each must be refused (exit 5 if any "
-                             "is allowed); what can't be tried is named")
-    parser.add_argument("--try-key", metavar="KEY", default=default,
-                        help="an existing object of --try-identity (relative to its folder) for the reads, "
-                             "needed when listing is refused (a refused read of a key no listing showed is "
-                             "unproven)")
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps prose to the terminal, but keeps indented lines (examples) as written."""
+
+    def _fill_text(self, text, width, indent):
+        return "\n".join(line if line.startswith("  ") or not line else super(HelpFormatter, self)._fill_text(
+            line, width, indent) for line in text.splitlines())
 
 
-def add_identity_option(parser):
-    """--identity: read another identity's folder, where the role allows it (Amplify's protected level)."""
-    parser.add_argument("--identity", metavar="ID",
-                        help="read this identity's folder under the same template instead of yours "
-                             "(e.g. with --level protected, as Amplify allows)")
+def option(*flags, **spec):
+    """One argument of a command or a global option: add_argument's flags and keywords."""
+    return flags, spec
 
 
-def add_folder_option(parser):
-    """--folder for the commands that make the role policy."""
-    parser.add_argument("--folder", default=DEFAULT_FOLDER, metavar="TEMPLATE",
-                        help=f"the users' folder template, with {IDENTITY_PLACEHOLDER} once and a / after it "
-                             f"(default: {DEFAULT_FOLDER})")
+GLOBAL_OPTIONS = (
+    option("--config", metavar="PATH", help=f"INI file of profiles (default: ./{DEFAULT_CONFIG})"),
+    option("--profile", metavar="NAME", default="default", help="profile (section of the config file) to use"),
+    option("--endpoint-url", metavar="URL", help="endpoint for every AWS client (e.g. local_aws)"),
+    option("--json", action="store_true", help="print one JSON object instead of text"),
+    option("--quiet", action="store_true", help="no notes or progress bars on stderr"),
+    option("--debug", action="store_true", help="show tracebacks and debug notes"),
+    option("--no-cache", action="store_true", help="neither read nor write the credential cache"),
+    option("--mfa-code", metavar="CODE", help="answer an MFA challenge with this code"),
+    option("--remember-device", action="store_true",
+           help="in a pool that remembers devices when the user opts in, remember this one"),
+    option("--amplify-config", metavar="PATH",
+           help=f"read pools, region, bucket and folder from an Amplify app's amplify_outputs.json or "
+                f"amplifyconfiguration.json (or {AMPLIFY_ENV}); the profile's keys win"),
+    option("--level", choices=tuple(LEVEL_FOLDERS),
+           help="Amplify Gen 1 access level: private/<id>/, protected/<id>/ or the shared public/"),
+)
 
+# `run`'s options, accepted with or without the word run.
+RUN_OPTIONS = (
+    option("--upload-file", metavar="PATH", help="file to upload (default: the profile's upload_file)"),
+    option("--try-identity", metavar="IDENTITY_ID",
+           help="after uploading, try every request that can't change this identity's data on its folder and the "
+                "bucket root (listings, reads, a write that replaces nothing, deletes and an abort of what does not "
+                "exist); each must be refused (exit 5 if any is allowed); what can't be tried is named"),
+    option("--try-key", metavar="KEY",
+           help="an existing object of --try-identity (relative to its folder) for the reads, needed when listing "
+                "is refused (a refused read of a key no listing showed is unproven)"),
+)
+
+# --identity: read another identity's folder, where the role allows it (Amplify's protected level).
+IDENTITY_OPTION = option("--identity", dest="other_identity_id", metavar="IDENTITY_ID",
+                         help="read this identity's folder under the same template instead of yours "
+                              "(e.g. with --level protected, as Amplify allows)")
+
+FOLDER_OPTION = option("--folder", dest="folder_template", metavar="TEMPLATE",
+                       help=f"the users' folder template, with {IDENTITY_PLACEHOLDER} once and a / after it "
+                            f"(default: the profile's folder, else {DEFAULT_FOLDER})")
+
+REGION_OPTION = option("--region", metavar="REGION", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
 
 ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
                      "the global --endpoint-url applies to every client.")
 
 
-def build_parser():
-    """The whole command line: global options, then one subparser per command."""
-    parser = ToolArgumentParser(
-        description="Sign a Cognito user in and use their own folder of an S3 bucket.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", metavar="PATH", help=f"INI file of profiles (default: ./{DEFAULT_CONFIG})")
-    parser.add_argument("--profile", metavar="NAME", default="default", help="profile (section) to use")
-    parser.add_argument("--endpoint-url", metavar="URL", help="endpoint for every AWS client (e.g. local_aws)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--quiet", action="store_true", help="no notes or progress bars on stderr")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug notes")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the credential cache")
-    parser.add_argument("--mfa-code", metavar="CODE", help="answer an MFA challenge with this code")
-    parser.add_argument("--remember-device", action="store_true",
-                        help="in a pool that remembers devices when the user opts in, remember this one")
-    parser.add_argument("--amplify-config", metavar="PATH",
-                        help=f"read pools, region, bucket and folder from an Amplify app's amplify_outputs.json or "
-                             f"amplifyconfiguration.json (or {AMPLIFY_ENV}); the profile's keys win")
-    parser.add_argument("--level", choices=tuple(LEVEL_FOLDERS),
-                        help="Amplify Gen 1 access level: private/<id>/, protected/<id>/ or the shared public/")
-    add_run_options(parser, None)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ToolArgumentParser)
-    parser.set_defaults(command="run")  # after add_subparsers, whose own default would win
-
-    run = commands.add_parser("run", help="sign in, print credentials, upload (the default)")
-    add_run_options(run, argparse.SUPPRESS)
-
-    creds = commands.add_parser("creds", help="print the temporary credentials (cached while valid)")
-    creds.add_argument("--format", choices=("text", "json", "env", "process"),
-                       help="text (default), json, env (export lines) or process (credential_process)")
-
-    login = commands.add_parser(
-        "login", help="sign in (or renew) now and cache the session; print who and until when",
-        description="Sign in, or renew the cached session, and fill the cache, so that later commands (and "
-                    "credential_process, which hides prompts) need no code or password. Prints who is signed in "
-                    "and until when the credentials last.")
-    login.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="print one JSON object (as the global --json)")
-
-    logout = commands.add_parser("logout", help="revoke the user's refresh token; delete the cached session",
-                                 description="Revoke the cached refresh token at Cognito (RevokeToken), then "
-                                             "delete the user's cached credentials and tokens. A remembered "
-                                             "device stays, as it belongs to this computer: later sign-ins still "
-                                             "skip MFA, unless --forget-device. The local secrets are deleted "
-                                             "even when Cognito can't be reached; what it was not told is said "
-                                             "(exit 3 or 4).")
-    logout.add_argument("--forget-device", action="store_true",
-                        help="also make Cognito forget this computer's remembered device, and delete its secrets")
-
-    aws_profile = commands.add_parser(
-        "aws-profile", help="write an AWS CLI/SDK profile that gets its credentials from this tool",
-        description="Write [profile NAME] into the AWS config file (AWS_CONFIG_FILE, else ~/.aws/config) with "
-                    "credential_process running this tool for the current --config and --profile, and region "
-                    "(and endpoint_url, when the profile has one). Other profiles and comments are kept and the "
-                    "file is replaced atomically. A different existing [profile NAME] is refused without --force.")
-    aws_profile.add_argument("name", help="the AWS profile to write, used as aws --profile NAME")
-    aws_profile.add_argument("--force", action="store_true", help="replace a different existing [profile NAME]")
-
-    put = commands.add_parser("put", help="upload files into your folder")
-    put.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders with --recursive")
-    put.add_argument("--key", help="key for one file, or a prefix ending in / (relative to your folder)")
-    put.add_argument("--recursive", action="store_true", help="upload folders with everything in them")
-    put.add_argument("--no-clobber", action="store_true", help="never overwrite an existing object")
-
-    get = commands.add_parser("get", help="download an object from your folder")
-    get.add_argument("key", help="key relative to your folder")
-    get.add_argument("dest", nargs="?", help="file or folder to write (default: ./<basename>); an existing file "
-                                             "is replaced, once the download is complete")
-    get.add_argument("--no-clobber", action="store_true", help="never replace an existing local file (exit 2)")
-    get.add_argument("--recursive", action="store_true",
-                     help="KEY is a prefix: download everything under it into the folder DEST (default: .)")
-    add_identity_option(get)
-
-    ls = commands.add_parser("ls", help="list your folder")
-    ls.add_argument("prefix", nargs="?", default="", help="only keys under this prefix")
-    add_identity_option(ls)
-
-    rm = commands.add_parser("rm", help="delete objects from your folder")
-    rm.add_argument("keys", nargs="+", metavar="KEY", help="keys relative to your folder")
-    rm.add_argument("--recursive", action="store_true", help="delete every object under one PREFIX (asks first)")
-    rm.add_argument("--force", action="store_true", help="with --recursive: don't ask (needed without a terminal)")
-    rm.add_argument("--exact", action="store_true",
-                    help="take each KEY verbatim, as `ls` prints it (for keys with .. or // that another client "
-                         "made); it still names only objects under your folder")
-
-    sync = commands.add_parser(
-        "sync", help="copy only what differs between a local folder and your folder",
-        description="sync up DIR [PREFIX] uploads, sync down [PREFIX] DIR downloads, each file whose size differs "
-                    "or whose source is newer (as aws s3 sync), or with --checksum whose content differs. Every "
-                    "object and file is replaced whole, so an interrupted sync leaves each old or new; run it "
-                    "again to finish.")
-    sync.add_argument("direction", choices=("up", "down"))
-    sync.add_argument("paths", nargs="+", metavar="DIR|PREFIX", help="up: DIR [PREFIX]; down: [PREFIX] DIR")
-    sync.add_argument("--delete", action="store_true", help="delete what the source lacks")
-    sync.add_argument("--dryrun", action="store_true", help="print what would be done; change nothing")
-    sync.add_argument("--checksum", action="store_true",
-                      help="compare content (MD5 against the ETag) instead of modification times")
-
-    share = commands.add_parser(
-        "share", help="print a link that lets anyone download one object for a while",
-        description="Print a presigned GET URL for KEY. It is signed with freshly renewed temporary credentials and "
-                    "dies when they expire (about an hour on Cognito), so a longer --expires is cut to what they "
-                    "allow, with a warning.")
-    share.add_argument("key", help="key relative to your folder")
-    share.add_argument("--expires", metavar="DURATION",
-                       help="such as 90s, 10m, 12h (default: 1h, or less when the credentials end sooner)")
-
-    policy = commands.add_parser(
-        "policy", help="print the role's trust and permissions policies as JSON",
-        description="Print {\"TrustPolicy\": ..., \"PermissionsPolicy\": ...}: exactly what setup attaches to the "
-                    "authenticated role. Each user may get, put and delete objects under <identity id>/, abort "
-                    "their own multipart uploads there, and list only that folder; nothing else.")
-    policy.add_argument("--bucket", required=True, help="the bucket the users' folders are in")
-    policy.add_argument("--identity-pool-id", required=True, metavar="ID", help="the identity pool, <region>:<uuid>")
-    policy.add_argument("--region", help="region of the ARNs' partition (default: the identity pool's region)")
-    add_folder_option(policy)
-
-    setup = commands.add_parser(
-        "setup", help="create (or repair) bucket, pools, role and mapping; write the profile",
-        description="Create whatever is missing of deployment NAME: bucket NAME-<account id> (private, encrypted, "
-                    "TLS only, stale multipart uploads aborted after 3 days), user pool NAME with app client NAME "
-                    "(no secret, SRP; --sign-in and --mfa shape them), identity pool NAME, role "
-                    "NAME-authenticated, and the role mapping. Existing "
-                    "resources are found by name and reported 'exists', or 'updated' when they had drifted; a second "
-                    "run changes nothing. Then it writes the profile to the config file, keeping its other "
-                    "profiles and keys (configparser drops comments). " + ADMIN_CREDENTIALS)
-    setup.add_argument("--name", required=True, help="deployment name: 2-32 lowercase letters, digits, hyphens")
-    setup.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
-    setup.add_argument("--write-config", metavar="PATH", help=f"config file to update (default: --config or "
-                                                              f"./{DEFAULT_CONFIG})")
-    setup.add_argument("--profile", dest="write_profile", metavar="P",
-                       help="profile to write (default: the global --profile)")
-    setup.add_argument("--device-tracking", choices=tuple(DEVICE_TRACKING),
-                       help="remember users' devices: off, opt-in (users choose, --remember-device) or always; a "
-                            "remembered device skips MFA (default: off for a new pool, else unchanged)")
-    setup.add_argument("--refresh-token-rotation", action=argparse.BooleanOptionalAction,
-                       help="issue a new refresh token at every renewal (GetTokensFromRefreshToken) "
-                            "(default: off for a new app client, else unchanged)")
-    setup.add_argument("--guests", action="store_true",
-                       help="allow guests (unauthenticated identities), mapped to role NAME-guest, which has no "
-                            "access to the bucket")
-    setup.add_argument("--mfa", choices=tuple(MFA_CONFIGURATIONS),
-                       help="the user pool's MFA (new pools: off; omitted: left as it is)")
-    setup.add_argument("--mfa-factors", metavar="LIST",
-                       help="comma-separated MFA factors of totp, sms, email (default with --mfa: totp)")
-    setup.add_argument("--sign-in", choices=tuple(SIGN_IN_FACTORS),
-                       help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
-                            "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
-                            "written to the profile as sign_in")
-    add_folder_option(setup)
-
-    add_user = commands.add_parser(
-        "add-user", help="create a confirmed user in the profile's user pool",
-        description=f"Create USERNAME in the profile's user pool, confirmed, with a permanent password from "
-                    f"{ENV_PREFIX}PASSWORD (or the profile's password), else a prompt typed twice. A user that "
-                    f"already exists is left unchanged (exit 0), unless it still waits for its first password "
-                    f"(FORCE_CHANGE_PASSWORD), which is then set. A password the pool's policy refuses exits 4; "
-                    f"no password and no terminal exits 2. " + ADMIN_CREDENTIALS)
-    add_user.add_argument("username", help="the new user's name")
-    add_user.add_argument("--email", metavar="ADDRESS", help="email address, set as verified (email codes)")
-    add_user.add_argument("--phone", metavar="NUMBER", help="phone number in E.164 form, set as verified (SMS)")
-
-    teardown = commands.add_parser(
-        "teardown", help="delete what setup created for NAME",
-        description="Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, "
-                    "user pool and bucket of "
-                    "deployment NAME, in that order (the reverse of setup). What is already gone is reported "
-                    "'absent', so it can be rerun. A bucket that still holds objects stops it before anything "
-                    "is deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS)
-    teardown.add_argument("--name", required=True, help="the deployment name given to setup")
-    teardown.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
-    teardown.add_argument("--force", action="store_true",
-                          help="first delete every object version and open multipart upload in the bucket")
-    doctor = commands.add_parser(
-        "doctor", help="audit a deployment for leaks and breakage, and prove user isolation",
-        description="Read the whole chain (app client, identity pool, its roles' trust and policies, the bucket) "
-                    "and report every finding with an id, a severity (critical: users can reach one another's "
-                    "files or anyone can; error: users can't use their own folder, or something can't be read; "
-                    "warning: weaker hygiene) and its fix. Then prove isolation without any password: IAM's "
-                    "SimulatePrincipalPolicy decides, for each mapped role, whether a made-up identity A may get, "
-                    "put, delete and list in its own folder, in another identity's folder and at the bucket root. "
-                    "Exit 0 when nothing is worse than a warning, 5 on a critical finding, else 4. --fix applies "
-                    "the fixes setup knows (role trust and permissions policies, role mapping, identity pool login "
-                    "settings, bucket settings) after showing them; it never deletes a resource. "
-                    "The bucket and user pool come from the flags or the profile, or are found through the role's "
-                    "policies and the identity pool's providers. " + ADMIN_CREDENTIALS)
-    doctor.add_argument("--identity-pool-id", metavar="ID", help="the deployment's identity pool (default: the "
-                                                                 "profile's identity_pool_id)")
-    doctor.add_argument("--bucket", help="the users' bucket (default: the profile's, else the one the role names)")
-    doctor.add_argument("--user-pool-id", metavar="ID", help="the user pool whose app client must be the provider")
-    doctor.add_argument("--client-id", metavar="ID", help="that app client (default: the profile's client_id)")
-    doctor.add_argument("--region", help="default: the profile's region, else the identity pool's")
-    doctor.add_argument("--fix", action="store_true", help="repair what setup knows how to, after showing it")
-    doctor.add_argument("--yes", action="store_true", help="with --fix: don't ask (needed without a terminal)")
-    return parser
-
-
-def validate_args(args):
-    """Rules that span several options, checked once after parsing."""
+def check_run_options(args):
+    """--try-identity, --try-key and --upload-file: well formed, together, and only for `run`."""
     if args.try_identity and not REGION_UUID_RE.match(args.try_identity):
         raise ToolError(f"--try-identity {args.try_identity!r} is not an identity id of the form <region>:<uuid>",
                         EXIT_USAGE)
@@ -6171,22 +6016,287 @@ def validate_args(args):
         raise ToolError("--try-key names an object of --try-identity; give both", EXIT_USAGE)
     if args.try_key:
         confine(None, args.try_key)
-    if args.command == "rm" and args.exact and not all(args.keys):
+
+
+def check_identity_option(args):
+    """--identity names another identity's per-user folder."""
+    other_id = args.other_identity_id
+    if other_id and not REGION_UUID_RE.match(other_id):
+        raise ToolError(f"--identity {other_id!r} is not an identity id of the form <region>:<uuid>", EXIT_USAGE)
+    if other_id and args.level == "public":
+        raise ToolError("--identity names a per-user folder; public/ is shared by every user", EXIT_USAGE)
+
+
+def check_creds_options(args):
+    """--json and --format must not disagree."""
+    if args.format and args.json and args.format != "json":
+        raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
+
+
+def check_put_options(args):
+    """--key names one object unless it is a prefix."""
+    if args.key and len(args.paths) > 1 and not args.key.endswith("/"):
+        raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
+
+
+def check_rm_options(args):
+    """rm --exact takes keys as `ls` prints them, never an empty one."""
+    if args.exact and not all(args.keys):
         raise ToolError("rm --exact: an empty KEY would name your folder itself; give the key as `ls` prints it",
                         EXIT_USAGE)
-    if args.command == "put" and args.key and len(args.paths) > 1 and not args.key.endswith("/"):
-        raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
-    if args.command == "doctor" and args.yes and not args.fix:
+
+
+def check_doctor_options(args):
+    """--yes only confirms --fix."""
+    if args.yes and not args.fix:
         raise ToolError("--yes confirms --fix; add --fix or drop --yes", EXIT_USAGE)
-    identity = getattr(args, "identity", None)
-    if identity and not REGION_UUID_RE.match(identity):
-        raise ToolError(f"--identity {identity!r} is not an identity id of the form <region>:<uuid>", EXIT_USAGE)
-    if identity and args.level == "public":
-        raise ToolError("--identity names a per-user folder; public/ is shared by every user", EXIT_USAGE)
-    if args.command == "creds" and args.format and args.json and args.format != "json":
-        raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
-    if args.command == "setup":
-        mfa_factors(args.mfa, args.mfa_factors)
+
+
+class Command:
+    """Everything one command is: its name, handler, help (summary, description, one example), arguments,
+    the checks that span several options, and what an interrupt may have left. The parser, the checks,
+    dispatch and --help all come from here, so a new command is one entry of COMMANDS."""
+
+    def __init__(self, name, handler, summary, description, example, arguments=(), checks=None,
+                 interrupted_after=""):
+        self.name, self.handler, self.summary, self.description = name, handler, summary, description
+        self.example, self.arguments, self.checks = example, arguments, checks
+        self.interrupted_after = interrupted_after  # appended to "interrupted", for commands that change AWS
+
+
+COMMANDS = {command.name: command for command in (
+    Command("run", cmd_run, "sign in, print credentials, upload (the default)",
+            "Sign in, print the ID token, the identity id and the temporary credentials, and upload upload_file "
+            "into your folder. With --try-identity, then try another identity's folder with every request that "
+            "can't change their data: each must be refused (exit 5 if any is allowed). The word run may be left out.",
+            f"{TOOL} run --upload-file notes.txt", RUN_OPTIONS),
+    Command("creds", cmd_creds, "print the temporary credentials (cached while valid)",
+            "Print the user's temporary AWS credentials: as text, JSON, export lines for a shell (env) or the "
+            "JSON credential_process expects (process). They come from the cache while valid, else a renewal "
+            "or a sign-in.",
+            f'eval "$({TOOL} creds --format env)"',
+            [option("--format", choices=("text", "json", "env", "process"),
+                    help="text (default), json, env (export lines) or process (credential_process)")],
+            checks=check_creds_options),
+    Command("login", cmd_login, "sign in (or renew) now and cache the session; print who and until when",
+            "Sign in, or renew the cached session, and fill the cache, so that later commands (and "
+            "credential_process, which hides prompts) need no code or password. Prints who is signed in and until "
+            "when the credentials last.",
+            f"{TOOL} login --profile alice"),
+    Command("logout", cmd_logout, "revoke the user's refresh token; delete the cached session",
+            "Revoke the cached refresh token at Cognito (RevokeToken), then delete the user's cached credentials "
+            "and tokens. A remembered device stays, as it belongs to this computer: later sign-ins still skip MFA, "
+            "unless --forget-device. The local secrets are deleted even when Cognito can't be reached; what it was "
+            "not told is said (exit 3 or 4).",
+            f"{TOOL} logout --forget-device",
+            [option("--forget-device", action="store_true",
+                    help="also make Cognito forget this computer's remembered device, and delete its secrets")]),
+    Command("aws-profile", cmd_aws_profile, "write an AWS profile that gets its credentials from this tool",
+            "Write [profile NAME] into the AWS config file (AWS_CONFIG_FILE, else ~/.aws/config) with "
+            f"credential_process running {TOOL} for the current --config and --profile, and region (and "
+            "endpoint_url, when the profile has one). Other AWS profiles and comments are kept and the file is "
+            "replaced atomically. A different existing [profile NAME] is refused without --force.",
+            f"{TOOL} aws-profile alice",
+            [option("name", metavar="NAME", help="the AWS profile to write, used as aws --profile NAME"),
+             option("--force", action="store_true", help="replace a different existing [profile NAME]")],
+            interrupted_after="; the AWS config file was written whole or not at all"),
+    Command("put", cmd_put, "upload files into your folder",
+            "Upload files (with --recursive, folders and everything in them) into your folder, each under its "
+            "name or --key. An object is replaced whole, never half-written; --no-clobber keeps existing ones.",
+            f"{TOOL} put photos --recursive --no-clobber",
+            [option("paths", nargs="+", metavar="PATH", help="files, or folders with --recursive"),
+             option("--key", metavar="KEY", help="key for one file, or a prefix ending in / (relative to your folder)"),
+             option("--recursive", action="store_true", help="upload folders with everything in them"),
+             option("--no-clobber", action="store_true", help="never overwrite an existing object")],
+            checks=check_put_options),
+    Command("get", cmd_get, "download an object from your folder",
+            "Download one object of your folder (with --recursive, every object under a prefix) to a file. The "
+            "file appears whole once the download is complete, or not at all.",
+            f"{TOOL} get docs/report.pdf /tmp/",
+            [option("key", metavar="KEY", help="key relative to your folder"),
+             option("dest", nargs="?", metavar="DEST", help="file or folder to write (default: ./<basename>); an "
+                                                            "existing file is replaced, once the download is complete"),
+             option("--no-clobber", action="store_true", help="never replace an existing local file (exit 2)"),
+             option("--recursive", action="store_true",
+                    help="KEY is a prefix: download everything under it into the folder DEST (default: .)"),
+             IDENTITY_OPTION],
+            checks=check_identity_option),
+    Command("ls", cmd_ls, "list your folder",
+            "List the objects in your folder (or under PREFIX in it): time, size and key relative to the folder, "
+            "as `get` and `rm` take it.",
+            f"{TOOL} ls docs/ --json",
+            [option("prefix", nargs="?", default="", metavar="PREFIX", help="only keys under this prefix"),
+             IDENTITY_OPTION],
+            checks=check_identity_option),
+    Command("rm", cmd_rm, "delete objects from your folder",
+            "Delete objects from your folder, saying of each whether it existed (when S3 can tell); with "
+            "--recursive, every object under one prefix, after asking.",
+            f"{TOOL} rm docs/old.pdf",
+            [option("keys", nargs="+", metavar="KEY", help="keys relative to your folder"),
+             option("--recursive", action="store_true", help="delete every object under one PREFIX (asks first)"),
+             option("--force", action="store_true", help="with --recursive: don't ask (needed without a terminal)"),
+             option("--exact", action="store_true",
+                    help="take each KEY verbatim, as `ls` prints it (for keys with .. or // that another client "
+                         "made); it still names only objects under your folder")],
+            checks=check_rm_options),
+    Command("sync", cmd_sync, "copy only what differs between a local folder and your folder",
+            "sync up DIR [PREFIX] uploads, sync down [PREFIX] DIR downloads, each file whose size differs or whose "
+            "source is newer (as aws s3 sync), or with --checksum whose content differs. Every object and file is "
+            "replaced whole, so an interrupted sync leaves each old or new; run it again to finish.",
+            f"{TOOL} sync up ~/photos photos --delete",
+            [option("direction", choices=("up", "down")),
+             option("paths", nargs="+", metavar="DIR|PREFIX", help="up: DIR [PREFIX]; down: [PREFIX] DIR"),
+             option("--delete", action="store_true", help="delete what the source lacks"),
+             option("--dryrun", action="store_true", help="print what would be done; change nothing"),
+             option("--checksum", action="store_true",
+                    help="compare content (MD5 against the ETag) instead of modification times")]),
+    Command("share", cmd_share, "print a link that lets anyone download one object for a while",
+            "Print a presigned GET URL for KEY. It is signed with freshly renewed temporary credentials and dies "
+            "when they expire (about an hour on Cognito), so a longer --expires is cut to what they allow, with a "
+            "warning.",
+            f"{TOOL} share docs/report.pdf --expires 10m",
+            [option("key", metavar="KEY", help="key relative to your folder"),
+             option("--expires", metavar="DURATION",
+                    help="such as 90s, 10m, 12h (default: 1h, or less when the credentials end sooner)")]),
+    Command("policy", cmd_policy, "print the role's trust and permissions policies as JSON",
+            "Print {\"TrustPolicy\": ..., \"PermissionsPolicy\": ...}: exactly what setup attaches to the "
+            "authenticated role. Each user may get, put and delete objects under <identity id>/, abort their own "
+            "multipart uploads there, and list only that folder; nothing else. The bucket, identity pool and "
+            "folder come from the flags or the profile.",
+            f"{TOOL} policy --bucket photos-123456789012 --identity-pool-id us-east-1:0e3c...",
+            [option("--bucket", metavar="BUCKET", help="the bucket the users' folders are in (default: the profile's)"),
+             option("--identity-pool-id", metavar="ID",
+                    help="the identity pool, <region>:<uuid> (default: the profile's identity_pool_id)"),
+             option("--region", metavar="REGION",
+                    help="region of the ARNs' partition (default: the identity pool's region)"),
+             FOLDER_OPTION]),
+    Command("setup", cmd_setup, "create (or repair) bucket, pools, role and mapping; write the profile",
+            "Create whatever is missing of deployment NAME: bucket NAME-<account id> (private, encrypted, TLS only, "
+            "stale multipart uploads aborted after 3 days), user pool NAME with app client NAME (no secret, SRP; "
+            "--sign-in and --mfa shape them), identity pool NAME, role NAME-authenticated, and the role mapping. "
+            "Existing resources are found by name and reported 'exists', or 'updated' when they had drifted; a "
+            "second run changes nothing. Then it writes the profile to the config file, keeping its other profiles "
+            "and keys (configparser drops comments). " + ADMIN_CREDENTIALS,
+            f"{TOOL} setup --name demo --write-config config.ini",
+            [option("--name", required=True, metavar="NAME",
+                    help="deployment name: 2-32 lowercase letters, digits, hyphens"),
+             REGION_OPTION,
+             option("--write-config", metavar="PATH", help=f"config file to update (default: --config or "
+                                                           f"./{DEFAULT_CONFIG})"),
+             # Given after `setup`, --profile is the profile to write; the global one (before `setup`) is its default.
+             option("--profile", dest="target_profile", metavar="PROFILE",
+                    help="profile to write (default: the global --profile)"),
+             option("--device-tracking", choices=tuple(DEVICE_TRACKING),
+                    help="remember users' devices: off, opt-in (users choose, --remember-device) or always; a "
+                         "remembered device skips MFA (default: off for a new pool, else unchanged)"),
+             option("--refresh-token-rotation", action=argparse.BooleanOptionalAction,
+                    help="issue a new refresh token at every renewal (GetTokensFromRefreshToken) "
+                         "(default: off for a new app client, else unchanged)"),
+             option("--guests", action="store_true",
+                    help="allow guests (unauthenticated identities), mapped to role NAME-guest, which has no "
+                         "access to the bucket"),
+             option("--mfa", choices=tuple(MFA_CONFIGURATIONS),
+                    help="the user pool's MFA (new pools: off; omitted: left as it is)"),
+             option("--mfa-factors", metavar="LIST",
+                    help="comma-separated MFA factors of totp, sms, email (default with --mfa: totp)"),
+             option("--sign-in", choices=tuple(SIGN_IN_FACTORS),
+                    help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
+                         "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
+                         "written to the profile as sign_in"),
+             FOLDER_OPTION],
+            checks=lambda args: mfa_factors(args.mfa, args.mfa_factors),
+            interrupted_after="; setup may have made part of the deployment: run it again to finish (it repairs "
+                              "what exists)"),
+    Command("add-user", cmd_add_user, "create a confirmed user in the profile's user pool",
+            f"Create USERNAME in the profile's user pool, confirmed, with a permanent password from "
+            f"{ENV_PREFIX}PASSWORD (or the profile's password), else a prompt typed twice. A user that already "
+            f"exists is left unchanged (exit 0), unless it still waits for its first password "
+            f"(FORCE_CHANGE_PASSWORD), which is then set. A password the pool's policy refuses exits 4; no "
+            f"password and no terminal exits 2. " + ADMIN_CREDENTIALS,
+            f"{TOOL} add-user alice --email alice@example.com",
+            [option("username", metavar="USERNAME", help="the new user's name"),
+             option("--email", metavar="ADDRESS", help="email address, set as verified (email codes)"),
+             option("--phone", metavar="NUMBER", help="phone number in E.164 form, set as verified (SMS)")],
+            interrupted_after="; the user may exist without its password: run add-user again"),
+    Command("teardown", cmd_teardown, "delete what setup created for NAME",
+            "Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, user "
+            "pool and bucket of deployment NAME, in that order (the reverse of setup). What is already gone is "
+            "reported 'absent', so it can be rerun. A bucket that still holds objects stops it before anything is "
+            "deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS,
+            f"{TOOL} teardown --name demo --force",
+            [option("--name", required=True, metavar="NAME", help="the deployment name given to setup"),
+             REGION_OPTION,
+             option("--force", action="store_true",
+                    help="first delete every object version and open multipart upload in the bucket")],
+            interrupted_after="; teardown may have deleted part of the deployment: run it again to finish"),
+    Command("doctor", cmd_doctor, "audit a deployment for leaks and breakage, and prove user isolation",
+            "Read the whole chain (app client, identity pool, its roles' trust and policies, the bucket) and report "
+            "every finding with an id, a severity (critical: users can reach one another's files or anyone can; "
+            "error: users can't use their own folder, or something can't be read; warning: weaker hygiene) and its "
+            "fix. Then prove isolation without any password: IAM's SimulatePrincipalPolicy decides, for each mapped "
+            "role, whether a made-up identity A may get, put, delete and list in its own folder, in another "
+            "identity's folder and at the bucket root. Exit 0 when nothing is worse than a warning, 5 on a critical "
+            "finding, else 4. --fix applies the fixes setup knows (role trust and permissions policies, role "
+            "mapping, identity pool login settings, bucket settings) after showing them; it never deletes a "
+            "resource. The bucket and user pool come from the flags or the profile, or are found through the role's "
+            "policies and the identity pool's providers. " + ADMIN_CREDENTIALS,
+            f"{TOOL} doctor --fix",
+            [option("--identity-pool-id", metavar="ID",
+                    help="the deployment's identity pool (default: the profile's identity_pool_id)"),
+             option("--bucket", metavar="BUCKET",
+                    help="the users' bucket (default: the profile's, else the one the role names)"),
+             option("--user-pool-id", metavar="ID", help="the user pool whose app client must be the provider"),
+             option("--client-id", metavar="ID", help="that app client (default: the profile's client_id)"),
+             option("--region", metavar="REGION", help="default: the profile's region, else the identity pool's"),
+             option("--fix", action="store_true", help="repair what setup knows how to, after showing it"),
+             option("--yes", action="store_true", help="with --fix: don't ask (needed without a terminal)")],
+            checks=check_doctor_options,
+            interrupted_after="; doctor --fix may have applied part of its plan: run doctor again to see what is left"),
+)}
+
+
+def option_dest(flags, spec):
+    """The attribute an option sets, as argparse names it."""
+    return spec.get("dest") or max(flags, key=lambda flag: flag.startswith("--")).lstrip("-").replace("-", "_")
+
+
+def build_parser():
+    """The whole command line from GLOBAL_OPTIONS, RUN_OPTIONS and COMMANDS.
+
+    Global options are accepted after the command too (as the AWS CLI accepts them): each subparser declares
+    them again with default=SUPPRESS, so one given before the command is not reset by the subparser. A
+    command's own option of the same name (setup --profile) wins after the command.
+    """
+    parser = ToolArgumentParser(prog=TOOL, description="Sign a Cognito user in and use their own folder of an S3 "
+                                                       "bucket.", epilog=EXAMPLES, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    for flags, spec in GLOBAL_OPTIONS + RUN_OPTIONS:
+        parser.add_argument(*flags, **spec)
+    main_dests = {option_dest(flags, spec) for flags, spec in GLOBAL_OPTIONS + RUN_OPTIONS}
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ToolArgumentParser)
+    parser.set_defaults(command="run")  # after add_subparsers, whose own default would win
+    for command in COMMANDS.values():
+        sub = subparsers.add_parser(command.name, help=command.summary, description=command.description,
+                                    epilog=f"example:\n  {command.example}", formatter_class=HelpFormatter)
+        own = set()
+        for flags, spec in command.arguments:
+            suppressed = option_dest(flags, spec) in main_dests and "default" not in spec
+            sub.add_argument(*flags, **spec, **({"default": argparse.SUPPRESS} if suppressed else {}))
+            own.update(flags)
+        # The usage line names the command's own arguments; the global ones are listed below it.
+        sub.usage = sub.format_usage().partition(" ")[2].rstrip().replace("[-h]", "[-h] [GLOBAL OPTIONS]", 1)
+        group = sub.add_argument_group("global options (also accepted before the command)")
+        for flags, spec in GLOBAL_OPTIONS:
+            if not own.intersection(flags):
+                group.add_argument(*flags, **{**spec, "default": argparse.SUPPRESS})
+    return parser
+
+
+def check_args(args):
+    """Rules that span several options, checked once after parsing: the global ones, then the command's."""
+    check_run_options(args)
+    if COMMANDS[args.command].checks:
+        COMMANDS[args.command].checks(args)
 
 
 # An option whose name says password or secret: the tool has none, as argv is readable by other users
@@ -6229,21 +6339,13 @@ def parse_command_line(argv):
                             f"or type it when asked", EXIT_USAGE)
     try:
         args = build_parser().parse_args(argv)
-        validate_args(args)
+        check_args(args)
     except ToolError as err:
         raise ToolError(redacted(str(err), secret_values(argv)), err.exit_code) from None
     return args
 
 
 # ====================================================================== main
-
-COMMANDS = {
-    "run": cmd_run, "creds": cmd_creds, "login": cmd_login, "logout": cmd_logout, "aws-profile": cmd_aws_profile,
-    "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm, "share": cmd_share, "sync": cmd_sync,
-    "policy": cmd_policy, "setup": cmd_setup, "add-user": cmd_add_user, "teardown": cmd_teardown,
-    "doctor": cmd_doctor,
-}
-
 
 def on_terminate(signum, frame):
     """Turn SIGTERM into KeyboardInterrupt, so transfers are cancelled and multipart uploads aborted."""
@@ -6268,16 +6370,6 @@ def exit_now(code):
     os._exit(code)
 
 
-# What an interrupted command may have left, for the commands that change AWS resources.
-INTERRUPTED_AFTER = {
-    "setup": "; setup may have made part of the deployment: run it again to finish (it repairs what exists)",
-    "teardown": "; teardown may have deleted part of the deployment: run it again to finish",
-    "doctor": "; doctor --fix may have applied part of its plan: run doctor again to see what is left",
-    "add-user": "; the user may exist without its password: run add-user again",
-    "aws-profile": "; the AWS config file was written whole or not at all",
-}
-
-
 def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
@@ -6286,23 +6378,23 @@ def main(argv=None) -> int:
         args = parse_command_line(argv)
         command = args.command
         debug = args.debug
-        out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
-        return COMMANDS[args.command](args, out)
+        out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)  # every result goes through out
+        return COMMANDS[command].handler(args, out)
     except (ToolError, AwsStepError) as err:
         error = explain_aws_error(err) if isinstance(err, AwsStepError) else err
         if debug:
             import traceback
 
             traceback.print_exc()
-        print(f"cog_auth_s3: error: {error}", file=sys.stderr)
+        print(f"{TOOL}: error: {error}", file=sys.stderr)
         return error.exit_code
     except Interrupted as err:
-        print(f"cog_auth_s3: interrupted: {err}", file=sys.stderr)
+        print(f"{TOOL}: interrupted: {err}", file=sys.stderr)
         exit_now(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         # Transfers answer through Interrupted above; here nothing was being uploaded, but a command that
         # changes AWS resources may have made part of its changes.
-        print(f"cog_auth_s3: interrupted{INTERRUPTED_AFTER.get(command, '')}", file=sys.stderr)
+        print(f"{TOOL}: interrupted{COMMANDS[command].interrupted_after if command else ''}", file=sys.stderr)
         exit_now(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # Output piped into `head` and cut short is not an error worth a traceback.
@@ -6312,7 +6404,7 @@ def main(argv=None) -> int:
     except Exception as err:
         if debug:
             raise
-        print(f"cog_auth_s3: unexpected error: {type(err).__name__}: {one_line(err)}; "
+        print(f"{TOOL}: unexpected error: {type(err).__name__}: {one_line(err)}; "
               f"run again with --debug for details", file=sys.stderr)
         return EXIT_UNEXPECTED
 
