@@ -5948,11 +5948,20 @@ class ToolArgumentParser(argparse.ArgumentParser):
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """Wraps prose to the terminal, but keeps indented lines (examples) as written."""
+    """Wraps prose to the terminal, never inside a word (us-east-1, --no-clobber), and keeps indented lines
+    (examples) as written."""
+
+    def _split_lines(self, text, width):
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
     def _fill_text(self, text, width, indent):
-        return "\n".join(line if line.startswith("  ") or not line else super(HelpFormatter, self)._fill_text(
-            line, width, indent) for line in text.splitlines())
+        import textwrap
+
+        return "\n".join(line if line.startswith("  ") or not line else textwrap.fill(
+            " ".join(line.split()), width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+            for line in text.splitlines())
 
 
 def option(*flags, **spec):
