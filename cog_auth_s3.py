@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""cog_auth_s3: sign a Cognito user in and use their own folder of a private S3 bucket.
+"""cog-auth-s3: sign a Cognito user in and use their own folder of a private S3 bucket.
 
 An app's users sign in to an Amazon Cognito user pool (SRP). A Cognito identity
 pool trades the user's ID token for temporary AWS credentials, and an IAM role
@@ -8,21 +8,24 @@ put and delete objects only under <identity id>/ in one bucket. This tool proves
 that chain for a real user, then makes it practical to use.
 
 Usage:
-    cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID [--try-key KEY]]
-    cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
-    cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
-    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
-    cog_auth_s3.py [GLOBAL OPTIONS] login | logout [--forget-device] | aws-profile NAME [--force]
-    cog_auth_s3.py [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
-    cog_auth_s3.py [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
-    cog_auth_s3.py [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
-    cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
-    cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P] [--guests]
-                   [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
-                   [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation]
-    cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME [--email ADDRESS] [--phone NUMBER]
-    cog_auth_s3.py [GLOBAL OPTIONS] teardown --name NAME [--region R] [--force]
-    cog_auth_s3.py [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket B] [--fix [--yes]]
+    cog-auth-s3 [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity IDENTITY_ID [--try-key KEY]]
+    cog-auth-s3 [GLOBAL OPTIONS] creds [--format text|json|env|process]
+    cog-auth-s3 [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
+    cog-auth-s3 [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
+    cog-auth-s3 [GLOBAL OPTIONS] login | logout [--forget-device] | aws-profile NAME [--force]
+    cog-auth-s3 [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
+    cog-auth-s3 [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
+    cog-auth-s3 [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
+    cog-auth-s3 [GLOBAL OPTIONS] policy [--bucket BUCKET] [--identity-pool-id ID] [--region REGION]
+    cog-auth-s3 [GLOBAL OPTIONS] setup --name NAME [--region REGION] [--write-config PATH] [--profile PROFILE]
+                [--guests] [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
+                [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation]
+    cog-auth-s3 [GLOBAL OPTIONS] add-user USERNAME [--email ADDRESS] [--phone NUMBER]
+    cog-auth-s3 [GLOBAL OPTIONS] teardown --name NAME [--region REGION] [--force]
+    cog-auth-s3 [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket BUCKET] [--fix [--yes]]
+
+    Global options are accepted before or after the command; `COMMAND --help` shows
+    what each does, its options and an example.
 
     With no command, `run` signs in, prints the ID token, the identity id and the
     temporary credentials, and uploads upload_file to s3://bucket/<identity id>/.
@@ -83,6 +86,7 @@ import re
 import sys
 
 __version__ = "0.2.0"
+TOOL = "cog-auth-s3"  # the one name of the tool, in help and messages, however it was started
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LOGIN, EXIT_AWS, EXIT_ISOLATION = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -1047,7 +1051,7 @@ SELECTABLE_CHALLENGES = ("PASSWORD_SRP", "EMAIL_OTP", "SMS_OTP")  # SELECT_CHALL
 SELECTABLE_MFA = ("SOFTWARE_TOKEN_MFA", "EMAIL_OTP", "SMS_MFA")
 # A sign-in needs at most: choice, SRP verifier, new password, MFA type, MFA (or MFA set-up).
 MAX_CHALLENGES = 8
-TOTP_ISSUER = "cog_auth_s3"
+TOTP_ISSUER = TOOL
 
 
 class SignIn:
@@ -1272,7 +1276,7 @@ def confirm_device(client, tokens, remember, out):
     with aws_step("confirm this device for", "the user", "login", client.meta.endpoint_url):
         answer = client.confirm_device(AccessToken=tokens["AccessToken"], DeviceKey=meta["DeviceKey"],
                                        DeviceSecretVerifierConfig=verifier,
-                                       DeviceName=f"cog_auth_s3 on {platform.node() or 'this computer'}")
+                                       DeviceName=f"{TOOL} on {platform.node() or 'this computer'}")
         if answer.get("UserConfirmationNecessary") and remember:
             client.update_device_status(AccessToken=tokens["AccessToken"], DeviceKey=meta["DeviceKey"],
                                         DeviceRememberedStatus="remembered")
@@ -1315,7 +1319,7 @@ def challenge_answerer(mfa_code, no_prompt=None):
         if not value and no_prompt:
             raise ToolError(no_prompt, EXIT_LOGIN)
         where = f" to {destination}" if destination else ""
-        # getpass prompts on the terminal, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
+        # getpass prompts on the terminal, so `eval "$(cog-auth-s3 creds --format env)"` stays clean.
         return value or prompt_secret(
             f"{CODE_PROMPTS.get(name, 'Code')}{where}: ",
             f"Cognito asks for a code ({name}) and there is no terminal to ask on; pass --mfa-code or set "
@@ -2609,7 +2613,7 @@ def probe_write(client, bucket, folder):
     try:
         # If-None-Match: a probe never replaces anything; AWS checks permission before the precondition.
         response, code = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
-                                    Body=b"cog_auth_s3 isolation probe; delete me\n")
+                                    Body=f"{TOOL} isolation probe; delete me\n".encode())
     except AwsStepError as step:
         if error_code(step.error)[0] != "PreconditionFailed":
             raise
@@ -3475,7 +3479,7 @@ SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "a
 # Policy versions in which IAM reads ${...} as literal text, not as a variable (no Version means 2008-10-17).
 LITERAL_VERSIONS = (None, "2008-10-17")
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
-POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
+POLICY_FIX = "make the role's permissions policy the one `cog-auth-s3 policy` prints (doctor --fix does)"
 BUCKET_POLICY = "bucket policy"  # the "policy" of a statement reference into the bucket's policy
 
 # Every S3 action IAM knows, with the resource it is authorized on, as the AWS Service Authorization Reference
@@ -3750,7 +3754,7 @@ def check_trust(role, pool_id, kind):
     resource = f"role {role['name']} (trust policy)"
     fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
            f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {AMR_KEY} = "
-           f"{amr} (`cog_auth_s3.py policy` prints it; doctor --fix sets it)")
+           f"{amr} (`cog-auth-s3 policy` prints it; doctor --fix sets it)")
     statements = statements_of(role["trust"])
     allows = [s for s in statements if s.get("Effect") == "Allow"]
 
@@ -5915,8 +5919,6 @@ def cmd_doctor(args, out):
 
 
 # ====================================================================== parser
-
-TOOL = "cog-auth-s3"  # the one name of the tool, in help and messages, however it was started
 
 EXAMPLES = f"""examples:
   {TOOL}                                  sign in, print credentials, upload upload_file
