@@ -2306,11 +2306,6 @@ def iter_objects(client, bucket, prefix):
             yield from page.get("Contents", [])
 
 
-def list_objects(client, bucket, prefix):
-    """Every object under prefix, as S3 lists them."""
-    return list(iter_objects(client, bucket, prefix))
-
-
 class Transfer(collections.namedtuple("Transfer", "upload path key size etag mtime", defaults=(None,) * 3)):
     """One file of a tree transfer: upload path to key, or download key to path (size, ETag, time as listed)."""
 
@@ -5580,116 +5575,163 @@ def differs(item, obj, up, checksum):
     return int(mtime) > modified if up else modified > int(mtime)
 
 
-def cmd_sync(args, out):
-    """sync up DIR [PREFIX] / sync down [PREFIX] DIR: copy what differs, optionally delete what the source lacks."""
-    up = args.direction == "up"
-    if len(args.paths) > 2:
-        raise ToolError(f"sync {args.direction} takes {'DIR [PREFIX]' if up else '[PREFIX] DIR'}", EXIT_USAGE)
+def sync_plan(local_items, remote_items, up, delete, checksum, skipped=None):
+    """What `sync` does with each name, in S3's key order: (action, local item or None, remote item or None).
+
+    Local items are (relative path, path, size, mtime), remote ones (relative key, listed object), each in key
+    order. The action is "unchanged"; "upload" or "download" (the source's file differs or the destination
+    lacks it); with delete "delete remote" or "delete local" (the source lacks it), without it "keep"; or
+    "skip": an object under a path the local walk skipped (a link, say) is neither deleted nor written
+    through. Lazy, so any tree is planned in flat memory; skipped(relative) is asked as the walk goes.
+    """
+    for mine, theirs in sync_pairs(local_items, remote_items):
+        if mine and theirs and not differs(mine, theirs[1], up, checksum):
+            yield "unchanged", mine, theirs
+        elif up and mine:
+            yield "upload", mine, theirs
+        elif theirs and skipped and skipped(theirs[0]):
+            yield "skip", mine, theirs
+        elif not up and theirs:
+            yield "download", mine, theirs
+        else:  # only the destination has it
+            yield ("delete remote" if up else "delete local") if delete else "keep", mine, theirs
+
+
+def sync_paths(direction, paths):
+    """(local folder, prefix named or "") of `sync up DIR [PREFIX]` or `sync down [PREFIX] DIR`, checked."""
+    up = direction == "up"
+    if len(paths) > 2:
+        raise ToolError(f"sync {direction} takes {'DIR [PREFIX]' if up else '[PREFIX] DIR'}", EXIT_USAGE)
     if up:
-        local, named = args.paths[0], (args.paths[1] if len(args.paths) == 2 else "")
+        local, named = paths[0], (paths[1] if len(paths) == 2 else "")
         if not os.path.isdir(local):
             raise ToolError(f"{local} is not a folder; sync up takes DIR [PREFIX]", EXIT_USAGE)
     else:
-        named, local = (args.paths[0], args.paths[1]) if len(args.paths) == 2 else ("", args.paths[0])
+        named, local = (paths[0], paths[1]) if len(paths) == 2 else ("", paths[0])
         if os.path.exists(local) and not os.path.isdir(local):
             raise ToolError(f"{local} is not a folder; sync down takes [PREFIX] DIR", EXIT_USAGE)
+    return local, named
 
-    def run(bucket, folder, client):
-        """Compare the two sides with this session's client and copy (or delete) what differs."""
-        prefix = tree_prefix(folder, named, bucket) if named else folder
-        counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
-        tag, doomed, skipped = "(dryrun) " if args.dryrun else "", [], Skipped(out.warn)
 
-        def say(line, what):
-            counts[what] += 1
-            out.line(tag + line)
+class Sync:
+    """One `sync` between a local folder and a prefix of the user's folder: carries out sync_plan's actions
+    (copies through transfer_tree, remote deletes 1,000 per request), saying and counting each as it is done."""
 
-        def delete_remote(flush=False):
-            if not doomed or (len(doomed) < 1000 and not flush):
-                return
-            failed = dict(delete_objects(client, bucket, doomed))
-            for key in doomed:
-                if key in failed:
-                    counts["refused"] += 1
-                    out.warn(f"S3 refused to delete s3://{bucket}/{key} ({failed[key]})")
-                else:
-                    say(f"delete: s3://{bucket}/{key}", "deleted")
-            doomed.clear()
+    def __init__(self, args, local, named, out):
+        self.up, self.local, self.named, self.out = args.direction == "up", local, named, out
+        self.direction, self.delete, self.dryrun, self.checksum = args.direction, args.delete, args.dryrun, \
+            args.checksum
+        self.tag = "(dryrun) " if args.dryrun else ""
 
-        def remote_items():
-            for item in iter_objects(client, bucket, prefix):
-                relative = item["Key"][len(prefix):]
-                if local_path_for(folder, local, relative):
-                    yield relative, item
-                elif not item["Key"].endswith("/"):
-                    out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name")
-
-        def actions():
-            # Going down, a link matters only if an object would be written through it (warned below).
-            note = out.note if up else (lambda message: None)
-            files = local_tree(local, note, skipped, uploading=up) if os.path.isdir(local) else iter(())
-            for mine, theirs in sync_pairs(files, remote_items()):
-                if mine and theirs and not differs(mine, theirs[1], up, args.checksum):
-                    counts["unchanged"] += 1
-                elif up and mine:
-                    try:
-                        key = user_key(prefix, mine[0], bucket)
-                    except ToolError as err:
-                        skipped(mine[1], mine[0], str(err))
-                        continue
-                    if args.dryrun:
-                        say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
-                    else:
-                        yield Transfer(True, mine[1], key)
-                elif theirs and skipped.covers(theirs[0]):
-                    # A path the walk skipped (a link, say) is neither deleted nor written through.
-                    if not up:
-                        skipped(local_path_for(folder, local, theirs[0]), theirs[0],
-                                f"s3://{bucket}/{theirs[1]['Key']} was not downloaded: a path on its way was skipped")
-                elif not up and theirs:
-                    key, path = theirs[1]["Key"], local_path_for(folder, local, theirs[0])
-                    if args.dryrun:
-                        say(f"download: s3://{bucket}/{key} to {path}", "copied")
-                    else:
-                        yield Transfer(False, path, key, theirs[1]["Size"], theirs[1].get("ETag"),
-                                       theirs[1]["LastModified"].timestamp())
-                elif args.delete and up and args.dryrun:
-                    say(f"delete: s3://{bucket}/{theirs[1]['Key']}", "deleted")
-                elif args.delete and up:
-                    doomed.append(theirs[1]["Key"])
-                    delete_remote()
-                elif args.delete:
-                    if not args.dryrun:
-                        with local_file_errors("delete", mine[1]):
-                            os.unlink(mine[1])
-                    say(f"delete: {mine[1]}", "deleted")
-            delete_remote(flush=True)
-
-        def done(transfer):
-            if transfer.upload:
-                say(f"upload: {transfer.path} to s3://{bucket}/{transfer.key}", "copied")
-                return
-            # The object's time, as aws s3 sync does: the next run sees the two as the same.
-            with local_file_errors("write", transfer.path):
-                os.utime(transfer.path, (transfer.mtime, transfer.mtime))
-            say(f"download: s3://{bucket}/{transfer.key} to {transfer.path}", "copied")
-
-        transfer_tree(client, bucket, actions(), done)
-        out.result({"direction": args.direction, "uri": f"s3://{bucket}/{prefix}", "local": local,
-                    "dryrun": args.dryrun, **counts}, [])
-        verb = "uploaded" if up else "downloaded"
-        out.note(f"{tag}sync {args.direction}: {counts['copied']} {verb}, {counts['deleted']} deleted, "
-                 f"{counts['unchanged']} unchanged")
+    def attempt(self, bucket, folder, client):
+        """Compare the two sides with this session's client and copy (or delete) what differs; a session
+        renewed after dead credentials (with_live_session) starts again, as a rerun would."""
+        self.bucket, self.folder, self.client = bucket, folder, client
+        self.prefix = tree_prefix(folder, self.named, bucket) if self.named else folder
+        self.counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
+        self.doomed, self.skipped = [], Skipped(self.out.warn)
+        transfer_tree(client, bucket, self.transfers(), self.done)
+        counts = self.counts
+        self.out.result({"direction": self.direction, "uri": f"s3://{bucket}/{self.prefix}", "local": self.local,
+                         "dryrun": self.dryrun, **counts}, [])
+        self.out.note(f"{self.tag}sync {self.direction}: {counts['copied']} {'uploaded' if self.up else 'downloaded'}"
+                      f", {counts['deleted']} deleted, {counts['unchanged']} unchanged")
         if counts["refused"]:
             raise ToolError(f"{counts['refused']} objects could not be deleted (see above); check the role policy",
                             EXIT_AWS)
-        if skipped.problems:
-            many = skipped.problems > 1
-            raise ToolError(f"{skipped.problems} path{'s were' if many else ' was'} skipped (see the warnings above): "
+        problems = self.skipped.problems
+        if problems:
+            many = problems > 1
+            raise ToolError(f"{problems} path{'s were' if many else ' was'} skipped (see the warnings above): "
                             f"not copied, and {'their copies' if many else 'its copy'}, if any, kept; fix or move "
                             f"{'them' if many else 'it'} and run again", EXIT_USAGE)
         return EXIT_OK
-    return with_user_files(args, out, run, prefix=named or None)
+
+    def say(self, line, what):
+        """Count one action and print its line (marked when --dryrun)."""
+        self.counts[what] += 1
+        self.out.line(self.tag + line)
+
+    def remote_items(self):
+        """(key relative to the prefix, listed object) of every object a file can take; others are warned about."""
+        for item in iter_objects(self.client, self.bucket, self.prefix):
+            relative = item["Key"][len(self.prefix):]
+            if local_path_for(self.folder, self.local, relative):
+                yield relative, item
+            elif not item["Key"].endswith("/"):
+                self.out.warn(f"skipped s3://{self.bucket}/{item['Key']}: its key can't be a file name")
+
+    def transfers(self):
+        """The plan's copies as Transfers for transfer_tree; the rest (--dryrun, deletes, skips) done here."""
+        # Going down, a link matters only if an object would be written through it (warned as a skip).
+        note = self.out.note if self.up else (lambda message: None)
+        files = local_tree(self.local, note, self.skipped, uploading=self.up) if os.path.isdir(self.local) \
+            else iter(())
+        bucket = self.bucket
+        for action, mine, theirs in sync_plan(files, self.remote_items(), self.up, self.delete, self.checksum,
+                                              self.skipped.covers):
+            if action == "unchanged":
+                self.counts["unchanged"] += 1
+            elif action == "upload":
+                try:
+                    key = user_key(self.prefix, mine[0], bucket)
+                except ToolError as err:
+                    self.skipped(mine[1], mine[0], str(err))
+                    continue
+                if self.dryrun:
+                    self.say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
+                else:
+                    yield Transfer(True, mine[1], key)
+            elif action == "skip" and not self.up:
+                self.skipped(local_path_for(self.folder, self.local, theirs[0]), theirs[0],
+                             f"s3://{bucket}/{theirs[1]['Key']} was not downloaded: a path on its way was skipped")
+            elif action == "download":
+                key, path = theirs[1]["Key"], local_path_for(self.folder, self.local, theirs[0])
+                if self.dryrun:
+                    self.say(f"download: s3://{bucket}/{key} to {path}", "copied")
+                else:
+                    yield Transfer(False, path, key, theirs[1]["Size"], theirs[1].get("ETag"),
+                                   theirs[1]["LastModified"].timestamp())
+            elif action == "delete remote" and self.dryrun:
+                self.say(f"delete: s3://{bucket}/{theirs[1]['Key']}", "deleted")
+            elif action == "delete remote":
+                self.doomed.append(theirs[1]["Key"])
+                self.delete_remote()
+            elif action == "delete local":
+                if not self.dryrun:
+                    with local_file_errors("delete", mine[1]):
+                        os.unlink(mine[1])
+                self.say(f"delete: {mine[1]}", "deleted")
+        self.delete_remote(flush=True)
+
+    def delete_remote(self, flush=False):
+        """Delete the objects gathered for deletion, 1,000 per request (all that are left, when flush)."""
+        if not self.doomed or (len(self.doomed) < 1000 and not flush):
+            return
+        failed = dict(delete_objects(self.client, self.bucket, self.doomed))
+        for key in self.doomed:
+            if key in failed:
+                self.counts["refused"] += 1
+                self.out.warn(f"S3 refused to delete s3://{self.bucket}/{key} ({failed[key]})")
+            else:
+                self.say(f"delete: s3://{self.bucket}/{key}", "deleted")
+        self.doomed.clear()
+
+    def done(self, transfer):
+        """Say one finished copy; a downloaded file takes the object's time, as aws s3 sync does, so the next
+        run sees the two as the same."""
+        if transfer.upload:
+            self.say(f"upload: {transfer.path} to s3://{self.bucket}/{transfer.key}", "copied")
+            return
+        with local_file_errors("write", transfer.path):
+            os.utime(transfer.path, (transfer.mtime, transfer.mtime))
+        self.say(f"download: s3://{self.bucket}/{transfer.key} to {transfer.path}", "copied")
+
+
+def cmd_sync(args, out):
+    """sync up DIR [PREFIX] / sync down [PREFIX] DIR: copy what differs, optionally delete what the source lacks."""
+    local, named = sync_paths(args.direction, args.paths)
+    return with_user_files(args, out, Sync(args, local, named, out).attempt, prefix=named or None)
 
 
 def policy_settings(args, out):
