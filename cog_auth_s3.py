@@ -413,7 +413,7 @@ def open_terminal():
         return None
 
 
-def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
+def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, twice=False):
     """Read a secret with getpass (which prompts and reads on /dev/tty), or fail at once without a terminal."""
     terminal = open_terminal()
     if terminal is None:
@@ -423,7 +423,7 @@ def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
 
     try:
         value = getpass.getpass(prompt)
-        if confirm and getpass.getpass("Again: ") != value:
+        if twice and getpass.getpass("Again: ") != value:
             raise ToolError("the two entries differ; run again", exit_code)
     except EOFError:
         raise ToolError("input ended before a value was entered; run again", exit_code) from None
@@ -465,7 +465,7 @@ AMPLIFY_ENV = ENV_PREFIX + "AMPLIFY_CONFIG"
 AMPLIFY_MAX_BYTES = 16 * 1024 * 1024
 
 
-def read_config_text(config_path, what="config", remedy="pick another with --config", limit=CONFIG_MAX_BYTES):
+def read_config_text(path, what="config", remedy="pick another with --config", limit=CONFIG_MAX_BYTES):
     """The text of a config file (a leading UTF-8 BOM dropped), or None when absent.
 
     configparser.read would skip a file it can't open (an unreadable config looked empty) and
@@ -477,40 +477,40 @@ def read_config_text(config_path, what="config", remedy="pick another with --con
 
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below, unread.
-        fd = os.open(config_path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except PermissionError:
-        raise ToolError(f"can't read {what}: permission denied: {config_path}; fix its permissions "
+        raise ToolError(f"can't read {what}: permission denied: {path}; fix its permissions "
                         f"(chmod 600) or {remedy}", EXIT_USAGE) from None
     except OSError as err:
-        raise ToolError(f"can't read {what} {config_path}: {err.strerror}; {remedy}", EXIT_USAGE) from None
+        raise ToolError(f"can't read {what} {path}: {err.strerror}; {remedy}", EXIT_USAGE) from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{what} {config_path} is not a regular file; {remedy}", EXIT_USAGE)
+            raise ToolError(f"{what} {path} is not a regular file; {remedy}", EXIT_USAGE)
         data = b"" if info.st_size > limit else handle.read(limit + 1)
     if info.st_size > limit or len(data) > limit:  # also a file that grew meanwhile
-        raise ToolError(f"{what} {config_path} is larger than {limit // 1024 // 1024} MiB, too large "
+        raise ToolError(f"{what} {path} is larger than {limit // 1024 // 1024} MiB, too large "
                         f"to be a config; {remedy}", EXIT_USAGE)
     try:
         return data.decode("utf-8-sig")  # Windows editors start UTF-8 files with a BOM
     except UnicodeDecodeError:
-        raise ToolError(f"can't read {what} {config_path}: it is not UTF-8 text; {remedy}", EXIT_USAGE) from None
+        raise ToolError(f"can't read {what} {path}: it is not UTF-8 text; {remedy}", EXIT_USAGE) from None
 
 
-def load_ini(config_path):
-    """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
+def load_ini(path):
+    """Parse the INI file at path (empty when absent), or fail with a usage error."""
     parser = configparser.ConfigParser(interpolation=None)
-    text = read_config_text(config_path)
+    text = read_config_text(path)
     try:
         if text is not None:
-            parser.read_string(text, source=config_path)
+            parser.read_string(text, source=path)
     except configparser.Error as err:
         # The parser's own text quotes the offending line, which may hold the password.
         line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
         where = f" at line {line}" if line else ""
-        raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
+        raise ToolError(f"can't read config {path}: {type(err).__name__}{where}; fix the INI syntax",
                         EXIT_USAGE)
     return parser
 
@@ -534,48 +534,48 @@ def unknown_name_warning(name, known, label):
     return f"{label} is not a setting this tool reads, so it is ignored{hint}"
 
 
-def warn_unknown_names(parser, profile, config_path, environ, warn):
+def warn_unknown_names(parser, profile, path, environ, warn):
     """Warn about keys of the profile and COG_AUTH_S3_* variables that no setting has: a typo is never silent."""
     if parser is not None:
         for key in parser.options(profile):
             if key not in CONFIG_KEYS:
-                warn(unknown_name_warning(key, CONFIG_KEYS, f"key {key} in [{profile}] of {config_path}"))
+                warn(unknown_name_warning(key, CONFIG_KEYS, f"key {key} in [{profile}] of {path}"))
     known = [ENV_PREFIX + key.upper() for key in CONFIG_KEYS + ENV_ONLY_NAMES]
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX) and name not in known:
             warn(unknown_name_warning(name, known, f"environment variable {name}"))
 
 
-def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
+def read_profile(path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
     """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
     environ = os.environ if environ is None else environ
     values = dict(base or {})
-    if os.path.isdir(config_path):
-        raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
-    if os.path.exists(config_path):
-        parser = load_ini(config_path)
-        if warn and holds_password(parser) and os.stat(config_path).st_mode & 0o044:
+    if os.path.isdir(path):
+        raise ToolError(f"config {path} is a folder; pass the INI file with --config", EXIT_USAGE)
+    if os.path.exists(path):
+        parser = load_ini(path)
+        if warn and holds_password(parser) and os.stat(path).st_mode & 0o044:
             # As ssh does for a private key: say so, every run, until it is fixed.
-            warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
+            warn(f"config {path} holds a password and is readable by others; run chmod 600 {path}")
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
             if warn:
-                warn_unknown_names(parser, profile, config_path, {}, warn)
+                warn_unknown_names(parser, profile, path, {}, warn)
         else:
             found = ", ".join(parser.sections()) or "none"
-            raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
+            raise ToolError(f"no [{profile}] section in {path} (sections: {found}); "
                             f"add it or pick one with --profile", EXIT_USAGE)
     elif explicit_path:
-        raise ToolError(f"config file {config_path} not found; copy config.example.ini there "
-                        f"or run `setup --write-config {config_path}`", EXIT_USAGE)
+        raise ToolError(f"config file {path} not found; copy config.example.ini there "
+                        f"or run `setup --write-config {path}`", EXIT_USAGE)
     for key in CONFIG_KEYS:
         value = environ.get(ENV_PREFIX + key.upper(), "").strip()
         if value:
             values[key] = value
     if warn:
-        warn_unknown_names(None, profile, config_path, environ, warn)
+        warn_unknown_names(None, profile, path, environ, warn)
     values.update((k, v) for k, v in (overrides or {}).items() if v)
-    values["_profile"], values["_config"] = profile, config_path
+    values["_profile"], values["_config"] = profile, path
     return values
 
 
@@ -635,9 +635,9 @@ def validate_settings(settings):
                         f"http://127.0.0.1:4566 (no query or fragment)", EXIT_USAGE)
     if match and match.group(2) is not None and not 0 < int(match.group(2)) < 65536:
         raise ToolError(f"endpoint_url '{endpoint}' has port {match.group(2)}; a port is 1 to 65535", EXIT_USAGE)
-    sign_in = settings.get("sign_in")
-    if sign_in and sign_in not in SIGN_IN_MODES:
-        raise ToolError(f"sign_in '{sign_in}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
+    mode = settings.get("sign_in")
+    if mode and mode not in SIGN_IN_MODES:
+        raise ToolError(f"sign_in '{mode}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
     if settings.get("folder"):
         check_folder_template(settings["folder"])
 
@@ -1058,13 +1058,13 @@ class SignIn:
     """One sign-in conversation with Cognito: its SRP state, and how each challenge is answered."""
 
     def __init__(self, client, username, password, user_pool_id, client_id, client_secret, answer_challenge,
-                 sign_in, note, device=None):
+                 sign_in_mode, note, device=None):
         """password is the password, or a function that gets it (a prompt) only if SRP needs it;
         device ({"device_key", "device_group_key", "device_password"}) is the remembered device, if any."""
         self.client, self.username, self.user_pool_id, self.note = client, username, user_pool_id, note
-        self.client_id, self.client_secret, self.sign_in, self.device = client_id, client_secret, sign_in, device
+        self.client_id, self.client_secret, self.sign_in_mode, self.device = client_id, client_secret, sign_in_mode, device
         self.password = password if callable(password) else (lambda: password)
-        self.password_known = not callable(password) or sign_in in ("srp", "choice")
+        self.password_known = not callable(password) or sign_in_mode in ("srp", "choice")
         self.answer_challenge = answer_challenge
         self.srp = self.auth_params = None
 
@@ -1085,7 +1085,7 @@ class SignIn:
 
     def start(self):
         """The first InitiateAuth of the configured sign_in."""
-        flow, preferred = SIGN_IN_FLOWS[self.sign_in]
+        flow, preferred = SIGN_IN_FLOWS[self.sign_in_mode]
         params = self.start_srp() if preferred in (None, "PASSWORD_SRP") else {"USERNAME": self.username}
         if preferred:
             params["PREFERRED_CHALLENGE"] = preferred
@@ -1125,7 +1125,7 @@ class SignIn:
         usable = [c for c in SELECTABLE_CHALLENGES if c in offered and (c != "PASSWORD_SRP" or self.password_known)]
         if not usable:
             raise ToolError(f"Cognito offers {self.username} only {', '.join(offered) or 'nothing'} at sign-in, "
-                            f"none of which this tool can use with sign_in = {self.sign_in}; allow the factor in "
+                            f"none of which this tool can use with sign_in = {self.sign_in_mode}; allow the factor in "
                             f"the user pool's sign-in policy (and give the user a verified email or phone), or "
                             f"set a password and sign_in = choice", EXIT_LOGIN)
         answers = {"ANSWER": usable[0]}
@@ -1190,8 +1190,9 @@ CHALLENGE_HANDLERS = {
 
 
 def authenticate_user(username, password, user_pool_id, client_id, region, client_secret=None,
-                      endpoint_url=None, answer_challenge=None, client=None, sign_in="srp", note=None, device=None):
-    """Sign in as sign_in says (SRP, or USER_AUTH) and return Cognito's AuthenticationResult.
+                      endpoint_url=None, answer_challenge=None, client=None, sign_in_mode="srp", note=None,
+                      device=None):
+    """Sign in as sign_in_mode says (SRP, or USER_AUTH) and return Cognito's AuthenticationResult.
 
     password is the password, or a function that returns it, called only if SRP needs it;
     note(message) tells the user what was chosen for them (default: a line on stderr). With a
@@ -1199,7 +1200,7 @@ def authenticate_user(username, password, user_pool_id, client_id, region, clien
     """
     client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
     conversation = SignIn(client, username, password, user_pool_id, client_id, client_secret, answer_challenge,
-                          sign_in, note or (lambda message: print(message, file=sys.stderr)), device)
+                          sign_in_mode, note or (lambda message: print(message, file=sys.stderr)), device)
     with aws_step("sign in", username, "login", client.meta.endpoint_url):
         response = conversation.start()
         for _ in range(MAX_CHALLENGES):
@@ -1314,7 +1315,7 @@ def challenge_answerer(mfa_code, no_prompt=None):
             if not value and no_prompt:
                 raise ToolError(no_prompt, EXIT_LOGIN)
             return value or prompt_secret("New password: ", "Cognito requires a new password and there is no "
-                                          f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
+                                          f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, twice=True)
         value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
         if not value and no_prompt:
             raise ToolError(no_prompt, EXIT_LOGIN)
@@ -1680,7 +1681,7 @@ def sign_in_tokens(settings, out, mfa_code, device=None, no_prompt=None):
     return authenticate_user(settings["username"], password, settings["user_pool_id"],
                              settings["client_id"], region, settings.get("client_secret"), endpoint,
                              answer_challenge=challenge_answerer(mfa_code, no_prompt), client=client,
-                             sign_in=settings.get("sign_in") or "srp", note=out.note, device=device)
+                             sign_in_mode=settings.get("sign_in") or "srp", note=out.note, device=device)
 
 
 def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None, no_prompt=None):
@@ -1922,9 +1923,9 @@ DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
 SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 
-def renewing_credentials(credentials, renew):
-    """botocore RefreshableCredentials over the session's credentials, renewed in place by renew(why) -> new
-    credentials (the dict a Session holds): by botocore when their Expiration nears (15 minutes before it,
+def renewing_credentials(credentials, renew_credentials):
+    """botocore RefreshableCredentials over the session's credentials, renewed in place by
+    renew_credentials(why) -> new credentials (the dict a Session holds): by botocore when their Expiration nears (15 minutes before it,
     blocking from 10), and at once when S3 has called them dead (renew_when_refused).
     """
     from botocore.credentials import RefreshableCredentials
@@ -1944,7 +1945,7 @@ def renewing_credentials(credentials, renew):
     def refresh():
         why = f"S3 refused them ({live.refusal})" if live.refused == live.current else \
             f"they expire at {live.expiration}"
-        renewed = renew(why)
+        renewed = renew_credentials(why)
         live.current, live.expiration = renewed["AccessKeyId"], renewed["Expiration"]
         return metadata(renewed)
 
@@ -1976,13 +1977,13 @@ def renew_when_refused(client, credentials):
     client.meta.events.register_first("needs-retry.s3", retry_renewed)
 
 
-def s3_client(credentials, region, endpoint_url=None, renew=None):
-    """An S3 client signed with the user's temporary credentials; with renew (see renewing_credentials)
-    they renew in place, so transfers outlive them."""
-    live = renewing_credentials(credentials, renew) if renew else credentials
+def s3_client(credentials, region, endpoint_url=None, renew_credentials=None):
+    """An S3 client signed with the user's temporary credentials; with renew_credentials (see
+    renewing_credentials) they renew in place, so transfers outlive them."""
+    live = renewing_credentials(credentials, renew_credentials) if renew_credentials else credentials
     # SigV4 said outright: botocore would presign `share` links with the legacy SigV2 in us-east-1.
     client = make_client("s3", region, endpoint_url, credentials=live, signature_version="s3v4")
-    if renew:
+    if renew_credentials:
         renew_when_refused(client, live)
     return client
 
@@ -3087,22 +3088,22 @@ def current_mfa(idp, user_pool_id):
     return mfa, factors
 
 
-def user_pool_drift(pool, mfa_now, sign_in, mfa, factors):
+def user_pool_drift(pool, mfa_now, sign_in_mode, mfa, factors):
     """What differs between an existing pool and the requested sign-in and MFA settings (None: unchanged)."""
     drift = []
     allowed = ((pool.get("Policies") or {}).get("SignInPolicy") or {}).get("AllowedFirstAuthFactors") or ["PASSWORD"]
-    if sign_in and sorted(allowed) != sorted(SIGN_IN_FACTORS[sign_in]):
-        drift.append(f"sign-in {sign_in}")
+    if sign_in_mode and sorted(allowed) != sorted(SIGN_IN_FACTORS[sign_in_mode]):
+        drift.append(f"sign-in {sign_in_mode}")
     if mfa and (mfa, sorted(factors)) != (mfa_now[0], sorted(mfa_now[1]) if mfa_now[0] != "off" else []):
         drift.append(f"MFA {mfa}" + (f" with {', '.join(factors)}" if factors else ""))
     return drift
 
 
-def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, factors=(), sms_configuration=None,
+def ensure_user_pool(idp, name, changes, used=None, sign_in_mode=None, mfa=None, factors=(), sms_configuration=None,
                      role_changed=False, device_tracking=None):
     """The user pool called name, where only an administrator adds users, with the requested settings.
 
-    sign_in, mfa and device_tracking (off, opt-in, always) of None leave an existing pool's settings as
+    sign_in_mode, mfa and device_tracking (off, opt-in, always) of None leave an existing pool's settings as
     they are; a new pool gets srp, no MFA and no device tracking.
     """
     factors = list(factors)
@@ -3111,7 +3112,7 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
     if found:
         pool = admin_call("read", f"user pool {found}", idp.describe_user_pool, UserPoolId=found)["UserPool"]
         mfa_now = current_mfa(idp, found)
-        drift = user_pool_drift(pool, mfa_now, sign_in, mfa, factors)
+        drift = user_pool_drift(pool, mfa_now, sign_in_mode, mfa, factors)
         if device_tracking is not None and (pool.get("DeviceConfiguration") or None) != devices:
             drift.append(f"device tracking {device_tracking}")
         if not drift:
@@ -3122,9 +3123,9 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
             # AWS refuses both settings in one request; the password policy's is the one that counts.
             update["AdminCreateUserConfig"] = {k: v for k, v in (pool.get("AdminCreateUserConfig") or {}).items()
                                                if k != "UnusedAccountValidityDays"}
-        if sign_in:
+        if sign_in_mode:
             update["Policies"] = dict(pool.get("Policies") or {},
-                                      SignInPolicy={"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in]})
+                                      SignInPolicy={"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in_mode]})
         if sms_configuration:
             update["SmsConfiguration"] = sms_configuration
         if device_tracking is not None:
@@ -3134,8 +3135,8 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
         user_pool_id, status, detail = found, "updated", ", ".join(drift)
     else:
         create = {"PoolName": name, "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}}
-        if sign_in:
-            create["Policies"] = {"SignInPolicy": {"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in]}}
+        if sign_in_mode:
+            create["Policies"] = {"SignInPolicy": {"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in_mode]}}
         if sms_configuration:
             create["SmsConfiguration"] = sms_configuration
         if devices:
@@ -3151,17 +3152,17 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
     return user_pool_id
 
 
-def client_flows(sign_in, rotation):
-    """The app client's sign-in flows for sign_in; no REFRESH_TOKEN_AUTH when tokens rotate (AWS refuses
+def client_flows(sign_in_mode, rotation):
+    """The app client's sign-in flows for sign_in_mode; no REFRESH_TOKEN_AUTH when tokens rotate (AWS refuses
     that flow on a rotating client; GetTokensFromRefreshToken needs none)."""
-    return [flow for flow in SIGN_IN_CLIENT_FLOWS[sign_in or "srp"]
+    return [flow for flow in SIGN_IN_CLIENT_FLOWS[sign_in_mode or "srp"]
             if not (rotation and flow == "ALLOW_REFRESH_TOKEN_AUTH")]
 
 
-def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None, rotation=None):
+def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in_mode=None, rotation=None):
     """The pool's app client called name: no secret, SRP (plus USER_AUTH for choice) and refresh sign-ins.
 
-    sign_in and rotation (True, False) of None leave an existing client's settings as they are.
+    sign_in_mode and rotation (True, False) of None leave an existing client's settings as they are.
     """
     setting = {"Feature": "ENABLED" if rotation else "DISABLED", "RetryGracePeriodSeconds": 0}
     found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
@@ -3171,9 +3172,9 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None,
         current = client.get("ExplicitAuthFlows") or []
         rotating = (client.get("RefreshTokenRotation") or {}).get("Feature") == "ENABLED"
         rotate = rotating if rotation is None else rotation
-        flows = client_flows(sign_in, rotate) if sign_in else \
+        flows = client_flows(sign_in_mode, rotate) if sign_in_mode else \
             [f for f in current if f != "ALLOW_REFRESH_TOKEN_AUTH"] + ([] if rotate else ["ALLOW_REFRESH_TOKEN_AUTH"])
-        drift = ([f"sign-in {sign_in}"] if sign_in and sorted(flows) != sorted(current) else []) + \
+        drift = ([f"sign-in {sign_in_mode}"] if sign_in_mode and sorted(flows) != sorted(current) else []) + \
             (["refresh tokens rotate" if rotate else "refresh tokens no longer rotate"] if rotate != rotating else [])
         if not drift:
             changes.record("app client", found, "exists")
@@ -3185,7 +3186,7 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None,
     extra = {"RefreshTokenRotation": setting} if rotation else {}
     client = admin_call("create", f"app client {name}", idp.create_user_pool_client, UserPoolId=user_pool_id,
                         ClientName=name, GenerateSecret=False, PreventUserExistenceErrors="ENABLED",
-                        ExplicitAuthFlows=client_flows(sign_in, rotation), **extra)["UserPoolClient"]
+                        ExplicitAuthFlows=client_flows(sign_in_mode, rotation), **extra)["UserPoolClient"]
     changes.record("app client", client["ClientId"], "created")
     return client["ClientId"]
 
@@ -4721,8 +4722,8 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
             "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls)}
 
 
-def apply_fixes(clients, audit, out, confirm):
-    """Print doctor --fix's plan and what it leaves, and apply the plan once confirm() agrees; True if applied."""
+def apply_fixes(clients, audit, out, approve):
+    """Print doctor --fix's plan and what it leaves, and apply the plan once approve() agrees; True if applied."""
     plan, left = fix_plan(clients, audit["deployment"], audit["findings"], out)
     if plan:
         out.note("doctor --fix will change:")
@@ -4733,7 +4734,7 @@ def apply_fixes(clients, audit, out, confirm):
             out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
     if not plan:
         return False
-    if not confirm():
+    if not approve():
         out.note("nothing was changed")
         return False
     for what, apply in plan:
@@ -5097,12 +5098,12 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         """The operation with one session's credentials, renewed in place as they near their end."""
         live = [session]
 
-        def renew(why):
+        def next_credentials(why):
             """The next credentials, from the cache (another process's renewal) or the refresh token."""
             out.note(f"renewing the session's credentials during the transfer: {why}")
             live[0] = session_for(args, settings, out, dead=live[0])
             return live[0].credentials
-        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), renew)
+        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), next_credentials)
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
         folder = user_folder(template, getattr(args, "other_identity_id", None) or session.identity_id)
         # The folder the role policy gives this user: the profile's, whatever --level or --identity chose.
@@ -5832,7 +5833,7 @@ def cmd_add_user(args, out):
                          username, lambda: settings.get("password") or prompt_secret(
                              f"Password for {username}: ", f"a password for {username} is needed but there is no "
                                                            f"terminal to ask on; set {ENV_PREFIX}PASSWORD",
-                             EXIT_USAGE, confirm=True), attributes)
+                             EXIT_USAGE, twice=True), attributes)
     contact = " and ".join(a["Name"].replace("_number", "") for a in attributes if not a["Name"].endswith("_verified"))
     contact = f"{contact} set as verified" if contact else ""
     detail = {"exists": "password unchanged", "updated": f"password unchanged, {contact}"}.get(
@@ -6052,7 +6053,8 @@ FOLDER_OPTION = option("--folder", dest="folder_template", metavar="TEMPLATE",
                        help=f"the users' folder template, with {IDENTITY_PLACEHOLDER} once and a / after it "
                             f"(default: the profile's folder, else {DEFAULT_FOLDER})")
 
-REGION_OPTION = option("--region", metavar="REGION", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
+REGION_OPTION = option("--region", metavar="REGION",
+                       help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
 
 ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
                      "the global --endpoint-url applies to every client.")
