@@ -284,7 +284,7 @@ def login_refusal(message, username):
     if "secret hash" in lowered:
         return "the app client rejected the secret hash; check 'client_secret' (and 'client_id')"
     if "session is expired" in lowered:
-        return ("the sign-in took longer than Cognito allows (its session and code expired); "
+        return ("the sign-in took longer than Cognito allows (the sign-in and its code expired); "
                 "run again and enter the code sooner")
     if "invalid session" in lowered:
         return "Cognito ended this sign-in (a code was used already, or wrong too often); run again"
@@ -546,10 +546,20 @@ def warn_unknown_names(parser, profile, path, environ, warn):
             warn(unknown_name_warning(name, known, f"environment variable {name}"))
 
 
+class Settings(dict):
+    """A profile's settings by config key, and where they came from: the profile's name, its config file, and
+    the per-user paths an Amplify config offered when it named several (the profile's folder must pick one)."""
+
+    def __init__(self, values=(), profile="default", path=DEFAULT_CONFIG, amplify_folders=()):
+        """values by config key; profile, path and amplify_folders say where they came from."""
+        super().__init__(values)
+        self.profile, self.path, self.amplify_folders = profile, path, tuple(amplify_folders)
+
+
 def read_profile(path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
-    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
+    """Return the profile's Settings: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
     environ = os.environ if environ is None else environ
-    values = dict(base or {})
+    values = Settings(base or {}, profile, path, getattr(base, "amplify_folders", ()))
     if os.path.isdir(path):
         raise ToolError(f"config {path} is a folder; pass the INI file with --config", EXIT_USAGE)
     if os.path.exists(path):
@@ -575,7 +585,6 @@ def read_profile(path, profile, overrides=None, environ=None, explicit_path=Fals
     if warn:
         warn_unknown_names(None, profile, path, environ, warn)
     values.update((k, v) for k, v in (overrides or {}).items() if v)
-    values["_profile"], values["_config"] = profile, path
     return values
 
 
@@ -646,13 +655,13 @@ def require(settings, keys):
     """Check that settings has every key and that each value is well formed."""
     for key in keys:
         if not settings.get(key):
-            where = settings.get("_config", DEFAULT_CONFIG)
+            where = settings.path
             if not os.path.exists(where):
                 # Run from another folder, the missing file is the news; the missing key follows from it.
                 raise ToolError(f"config file {where} not found (looked for {os.path.abspath(where)}), so "
                                 f"'{key}' is missing; run from the folder that holds it, pass --config PATH, "
                                 f"or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
-            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}; "
+            raise ToolError(f"missing '{key}' in [{settings.profile}] of {where}; "
                             f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
     validate_settings(settings)
 
@@ -681,9 +690,9 @@ def amplify_gen2_settings(document, path):
     folders = [name for entry in buckets if isinstance(entry, dict) and entry.get("bucket_name") == settings["bucket"]
                for name, rules in (entry.get("paths") or {}).items()
                if isinstance(rules, dict) and "entityidentity" in rules]
-    if len(folders) > 1:
-        settings["_amplify_folders"] = sorted(folders)  # the profile's folder must pick one (see folder_template)
-    elif folders:
+    if len(folders) > 1:  # the profile's folder must pick one (see folder_template)
+        return Settings(settings, amplify_folders=sorted(folders))
+    if folders:
         template = folders[0].replace("{entity_id}", IDENTITY_PLACEHOLDER)
         settings["folder"] = check_folder_template(template[:-1] if template.endswith("*") else template,
                                                    what=f"storage path {folders[0]!r} of {path} as a folder")
@@ -914,7 +923,7 @@ SMALL_CALL_SERVICES = ("cognito-idp", "cognito-identity", "sts", "iam")
 _BOTO = {}
 
 
-def boto_session():
+def shared_boto():
     """One boto3 session per process over a botocore session we hold, so service models are loaded once."""
     if not _BOTO:
         import boto3
@@ -934,7 +943,7 @@ def prefetch_models(services):
     """
     import threading
 
-    boto_session()
+    shared_boto()
     loader = _BOTO["botocore"].get_component("data_loader")  # the loader the clients will read from
 
     def load():
@@ -945,7 +954,7 @@ def prefetch_models(services):
     threading.Thread(target=load, name="prefetch-models", daemon=True).start()
 
 
-def credentials_session(credentials):
+def boto_with(credentials):
     """A boto3 session whose one credential provider answers these botocore credentials (a
     RefreshableCredentials renews in place), over the process's loaded service models."""
     import boto3
@@ -961,7 +970,7 @@ def credentials_session(credentials):
             return credentials
 
     core = botocore.session.get_session()
-    boto_session()
+    shared_boto()
     core.register_component("data_loader", _BOTO["botocore"].get_component("data_loader"))
     core.get_component("credential_provider").insert_before("env", Given())
     return boto3.session.Session(botocore_session=core)
@@ -986,11 +995,10 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
         kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
-    # Inside the step: a session reads AWS_PROFILE, and a missing profile is the user's to fix.
+    # Inside the step: a boto3 session reads AWS_PROFILE, and a missing profile is the user's to fix.
     with aws_step("set up a client for", service, "config"):
-        session = boto_session() if credentials is None or isinstance(credentials, dict) else \
-            credentials_session(credentials)
-        return session.client(service, **kwargs)
+        boto = shared_boto() if credentials is None or isinstance(credentials, dict) else boto_with(credentials)
+        return boto.client(service, **kwargs)
 
 
 # ====================================================================== login
@@ -1062,7 +1070,8 @@ class SignIn:
         """password is the password, or a function that gets it (a prompt) only if SRP needs it;
         device ({"device_key", "device_group_key", "device_password"}) is the remembered device, if any."""
         self.client, self.username, self.user_pool_id, self.note = client, username, user_pool_id, note
-        self.client_id, self.client_secret, self.sign_in_mode, self.device = client_id, client_secret, sign_in_mode, device
+        self.client_id, self.client_secret, self.device = client_id, client_secret, device
+        self.sign_in_mode = sign_in_mode
         self.password = password if callable(password) else (lambda: password)
         self.password_known = not callable(password) or sign_in_mode in ("srp", "choice")
         self.answer_challenge = answer_challenge
@@ -1144,7 +1153,8 @@ class SignIn:
         return {"ANSWER": usable[0]}, response.get("Session")
 
     def mfa_setup(self, name, response):
-        """Enrol an authenticator app: show its secret, check a code from it, and go on with the new session."""
+        """Enrol an authenticator app: show its secret, check a code from it, and go on with the new challenge
+        session."""
         can_setup = json.loads(response.get("ChallengeParameters", {}).get("MFAS_CAN_SETUP") or "[]")
         if "SOFTWARE_TOKEN_MFA" not in can_setup:
             raise ToolError(f"the user pool requires MFA and {self.username} has none; it offers to set up only "
@@ -1211,13 +1221,13 @@ def authenticate_user(username, password, user_pool_id, client_id, region, clien
             if handler is None:
                 raise ToolError(f"Cognito asked for a {name} challenge, which this tool can't answer; "
                                 f"sign in once with the hosted UI or an SDK to complete it", EXIT_LOGIN)
-            answers, session = handler(conversation, name, response)
+            answers, challenge_session = handler(conversation, name, response)
             answers.setdefault("USERNAME", params.get("USERNAME") or params.get("USER_ID_FOR_SRP") or username)
             conversation.hashed(answers, answers["USERNAME"])
             # USER_SRP_AUTH's PASSWORD_VERIFIER comes without a Session; later challenges carry one.
             response = client.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name,
                                                         ChallengeResponses=answers,
-                                                        **({"Session": session} if session else {}))
+                                                        **({"Session": challenge_session} if challenge_session else {}))
     raise ToolError("Cognito kept asking for challenges; sign-in gave up", EXIT_LOGIN)
 
 
@@ -1925,8 +1935,8 @@ SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 def renewing_credentials(credentials, renew_credentials):
     """botocore RefreshableCredentials over the session's credentials, renewed in place by
-    renew_credentials(why) -> new credentials (the dict a Session holds): by botocore when their Expiration nears (15 minutes before it,
-    blocking from 10), and at once when S3 has called them dead (renew_when_refused).
+    renew_credentials(why) -> new credentials (the dict a Session holds): by botocore when their Expiration
+    nears (15 minutes before it, blocking from 10), and at once when S3 has called them dead (renew_when_refused).
     """
     from botocore.credentials import RefreshableCredentials
 
@@ -3981,10 +3991,10 @@ def role_name_of(arn):
 
 
 def principal_may_be_role(statement, role_arn):
-    """Could a resource policy statement's Principal (or NotPrincipal) be a session of the role?"""
+    """Could a resource policy statement's Principal (or NotPrincipal) be the role, as assumed?"""
     partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
     exact = {"*", role_arn, f"arn:{partition}:iam::{account}:root", account}
-    session = f"arn:{partition}:sts::{account}:assumed-role/{role_name_of(role_arn)}/"
+    assumed = f"arn:{partition}:sts::{account}:assumed-role/{role_name_of(role_arn)}/"
 
     def names(spec):
         """The AWS principal ids a Principal element names ("*" for everyone)."""
@@ -3994,12 +4004,12 @@ def principal_may_be_role(statement, role_arn):
 
     for element, wanted in (("Principal", True), ("NotPrincipal", False)):
         if element in statement:
-            return any(n in exact or n.startswith(session) for n in names(statement[element])) == wanted
+            return any(n in exact or n.startswith(assumed) for n in names(statement[element])) == wanted
     return False
 
 
 def policy_for_role(policy, role_arn, caller_arn):
-    """The bucket policy's statements that can apply to the role's sessions, as the caller's; None if none does.
+    """The bucket policy's statements that can apply to the role as assumed, as the caller's; None if none does.
 
     SimulatePrincipalPolicy takes only an IAM user as the caller, so their Principal becomes that user."""
     kept = [dict({k: v for k, v in s.items() if k not in ("Principal", "NotPrincipal")}, Principal={"AWS": caller_arn})
@@ -4659,7 +4669,7 @@ def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
         not_simulated.append("the bucket policy: the administrator is not an IAM user (SimulatePrincipalPolicy "
                              "evaluates one only with an IAM user as the caller); run doctor as an IAM user")
     elif deployment["bucket_settings"]["policy"]:
-        simulated.append("the bucket policy's statements whose Principal can be the role's sessions")
+        simulated.append("the bucket policy's statements whose Principal can be the role as assumed")
     ownership = deployment["bucket_settings"].get("ownership", "unread")
     if ownership != "BucketOwnerEnforced":
         not_simulated.append(f"object ACLs: the bucket's ObjectOwnership is {ownership or 'not set'}, not "
@@ -4770,8 +4780,8 @@ def folder_template(args, settings):
     """The folder template: --level, else the profile's folder (flags > env > file > Amplify), else the default."""
     if args.level:
         return LEVEL_FOLDERS[args.level]
-    if not settings.get("folder") and settings.get("_amplify_folders"):
-        raise ToolError(f"the Amplify config gives several per-user paths ({', '.join(settings['_amplify_folders'])});"
+    if not settings.get("folder") and settings.amplify_folders:
+        raise ToolError(f"the Amplify config gives several per-user paths ({', '.join(settings.amplify_folders)});"
                         f" set 'folder' in the profile (or {ENV_PREFIX}FOLDER) to the one to use", EXIT_USAGE)
     return settings.get("folder") or DEFAULT_FOLDER
 
