@@ -2227,10 +2227,11 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
 
 
 def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
-             endpoint_url=None, *, key=None, out=None, folder=DEFAULT_FOLDER):
-    """Upload one file to s3://bucket/<folder of identity_id>/<key or its basename>; return {"uri", "size", ...}."""
+             endpoint_url=None, *, key=None, out=None, template=DEFAULT_FOLDER):
+    """Upload one file to s3://bucket/<template's folder of identity_id>/<key or its basename>; return {"uri",
+    "size", ...}."""
     credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": session_token}
-    full_key = user_key(user_folder(folder, identity_id), key or os.path.basename(upload_path), bucket)
+    full_key = user_key(user_folder(template, identity_id), key or os.path.basename(upload_path), bucket)
     return upload_files(s3_client(credentials, region, endpoint_url), bucket, [(upload_path, full_key)], out)[0]
 
 
@@ -2769,13 +2770,13 @@ def trust_policy(identity_pool_id, amr="authenticated"):
     }
 
 
-def role_policies(bucket, identity_pool_id, region, folder=DEFAULT_FOLDER):
+def role_policies(bucket, identity_pool_id, region, template=DEFAULT_FOLDER):
     """The authenticated role's trust and permissions policies; `policy` prints them and `setup` attaches them.
 
-    folder is the users' folder template; each user's is the template with their identity id (the sub).
+    template is the users' folder template; each user's folder is it with their identity id (the sub).
     """
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
-    own = user_folder(folder, SUB_VARIABLE)
+    own = user_folder(template, SUB_VARIABLE)
     trust = trust_policy(identity_pool_id)
     permissions = {
         "Version": "2012-10-17",
@@ -3201,17 +3202,18 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in_mode=
     return client["ClientId"]
 
 
-def ensure_identity_pool(identity, name, provider, client_id, changes, used=None, guests=False):
+def ensure_identity_pool(identity_client, name, provider, client_id, changes, used=None, guests=False):
     """The identity pool called name, whose only login is the user pool's app client; guests only if asked."""
     providers = [{"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False}]
-    pool_id = find_by_name(identity, "identity pool", name, used)
+    pool_id = find_by_name(identity_client, "identity pool", name, used)
     if not pool_id:
-        pool_id = admin_call("create", f"identity pool {name}", identity.create_identity_pool,
+        pool_id = admin_call("create", f"identity pool {name}", identity_client.create_identity_pool,
                              IdentityPoolName=name, AllowUnauthenticatedIdentities=guests,
                              CognitoIdentityProviders=providers)["IdentityPoolId"]
         changes.record("identity pool", pool_id, "created")
         return pool_id
-    pool = admin_call("read", f"identity pool {pool_id}", identity.describe_identity_pool, IdentityPoolId=pool_id)
+    pool = admin_call("read", f"identity pool {pool_id}", identity_client.describe_identity_pool,
+                      IdentityPoolId=pool_id)
     if pool.get("CognitoIdentityProviders") == providers and pool["AllowUnauthenticatedIdentities"] == guests \
             and not any(pool.get(key) for key in ("SupportedLoginProviders", "DeveloperProviderName",
                                                   "OpenIdConnectProviderARNs", "SamlProviderARNs",
@@ -3219,7 +3221,7 @@ def ensure_identity_pool(identity, name, provider, client_id, changes, used=None
         changes.record("identity pool", pool_id, "exists")
         return pool_id
     # Its only login is the app client: the other login settings are left out of the update, which drops them.
-    update_keeping(identity, "UpdateIdentityPool", pool, CognitoIdentityProviders=providers,
+    update_keeping(identity_client, "UpdateIdentityPool", pool, CognitoIdentityProviders=providers,
                    AllowUnauthenticatedIdentities=guests, AllowClassicFlow=False, SupportedLoginProviders=None,
                    DeveloperProviderName=None, OpenIdConnectProviderARNs=None, SamlProviderARNs=None)
     changes.record("identity pool", pool_id, "updated", "its only login is now the app client" +
@@ -3270,16 +3272,16 @@ def ensure_role(iam, role, policies, changes,
     return arn, status != "exists"
 
 
-def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn=None, role_mappings=None):
+def ensure_role_mapping(identity_client, pool_id, role_arn, role_changed, changes, guest_arn=None, role_mappings=None):
     """Map the pool's signed-in users to the role, guests to guest_arn if given; role_mappings are kept."""
     wanted = {"authenticated": role_arn, **({"unauthenticated": guest_arn} if guest_arn else {})}
-    current = admin_call("read the roles of", f"identity pool {pool_id}", identity.get_identity_pool_roles,
+    current = admin_call("read the roles of", f"identity pool {pool_id}", identity_client.get_identity_pool_roles,
                          IdentityPoolId=pool_id)
     if current.get("Roles") == wanted:
         changes.record("role mapping", pool_id, "exists")
         return
     retry_while_propagating(
-        lambda: admin_call("map the role to", f"identity pool {pool_id}", identity.set_identity_pool_roles,
+        lambda: admin_call("map the role to", f"identity pool {pool_id}", identity_client.set_identity_pool_roles,
                            IdentityPoolId=pool_id, Roles=wanted,
                            **({"RoleMappings": role_mappings} if role_mappings else {})),
         "role mapping", changes.out, role_changed)
@@ -3404,10 +3406,10 @@ def check_bucket_removable(s3, bucket, force):
                         f"to delete its objects too", EXIT_AWS)
 
 
-def remove_role_mapping(identity, pool_id, name, changes):
+def remove_role_mapping(identity_client, pool_id, name, changes):
     """Unmap the identity pool's roles: the reverse of ensure_role_mapping."""
     if pool_id:
-        admin_call("remove the role mapping of", f"identity pool {pool_id}", identity.set_identity_pool_roles,
+        admin_call("remove the role mapping of", f"identity pool {pool_id}", identity_client.set_identity_pool_roles,
                    IdentityPoolId=pool_id, Roles={})
     changes.record("role mapping", pool_id or name, "deleted" if pool_id else "absent")
 
@@ -3431,10 +3433,10 @@ def remove_role(iam, role, changes, optional=False):
     changes.record("role", role, "deleted")
 
 
-def remove_identity_pool(identity, pool_id, name, changes):
+def remove_identity_pool(identity_client, pool_id, name, changes):
     """Delete the identity pool: the reverse of ensure_identity_pool."""
     if pool_id:
-        admin_call("delete", f"identity pool {pool_id}", identity.delete_identity_pool, IdentityPoolId=pool_id)
+        admin_call("delete", f"identity pool {pool_id}", identity_client.delete_identity_pool, IdentityPoolId=pool_id)
     changes.record("identity pool", pool_id or name, "deleted" if pool_id else "absent")
 
 
@@ -4240,17 +4242,17 @@ def discover_bucket(roles, partition):
     return names.pop() if len(names) == 1 else None
 
 
-def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, folder=DEFAULT_FOLDER):
+def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, template=DEFAULT_FOLDER):
     """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
-    identity, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
+    identity_client, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
     reader = AuditReader()
     pool = reader.read(f"identity pool {pool_id}", "cognito-identity:DescribeIdentityPool",
-                       identity.describe_identity_pool, IdentityPoolId=pool_id)
+                       identity_client.describe_identity_pool, IdentityPoolId=pool_id)
     if pool is UNREAD:  # without the pool there is nothing to follow
         raise ToolError(f"the administrator may not read identity pool {pool_id}; grant "
                         f"cognito-identity:DescribeIdentityPool", EXIT_AWS)
     mapping = reader.read(f"the roles of identity pool {pool_id}", "cognito-identity:GetIdentityPoolRoles",
-                          identity.get_identity_pool_roles, IdentityPoolId=pool_id)
+                          identity_client.get_identity_pool_roles, IdentityPoolId=pool_id)
     role_mappings = None if mapping is UNREAD else (mapping or {}).get("RoleMappings", {})
     mapping = None if mapping is UNREAD else (mapping or {}).get("Roles", {})
     # Rules give signed-in users other roles than the authenticated one: each is judged as that one is.
@@ -4293,8 +4295,9 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
             if described is not UNREAD and described:
                 user_pools[user_pool_id] = described["UserPool"]
         tags = read_optional(reader, f"the principal tags of {provider.get('ProviderName')}",
-                             "cognito-identity:GetPrincipalTagAttributeMap", identity.get_principal_tag_attribute_map,
-                             IdentityPoolId=pool_id, IdentityProviderName=provider.get("ProviderName"))
+                             "cognito-identity:GetPrincipalTagAttributeMap",
+                             identity_client.get_principal_tag_attribute_map, IdentityPoolId=pool_id,
+                             IdentityProviderName=provider.get("ProviderName"))
         if tags:
             principal_tags[provider.get("ProviderName")] = tags
     settings = {}
@@ -4315,7 +4318,7 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
         if got is not UNREAD:
             settings[key] = got and pick(got)
     deployment = {"region": region, "pool_id": pool_id, "pool": pool, "mapping": mapping, "roles": roles,
-                  "folder": folder,
+                  "folder": template,
                   "role_arns": role_arns, "role_mappings": role_mappings,
                   "clients": app_clients, "user_pools": user_pools, "principal_tags": principal_tags,
                   "bucket": bucket, "bucket_settings": settings,
@@ -4565,7 +4568,7 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
 def fix_plan(clients, deployment, findings, out):
     """([(what will change, how)], the findings left to the administrator), made of setup's ensure_* helpers."""
     region, pool_id, bucket, pool = (deployment[key] for key in ("region", "pool_id", "bucket", "pool"))
-    iam, identity, s3 = clients["iam"], clients["cognito-identity"], clients["s3"]
+    iam, identity_client, s3 = clients["iam"], clients["cognito-identity"], clients["s3"]
     changes, ids, plan, fixed = Changes(out), {item["id"] for item in findings}, [], []
     roles, mapping = deployment["roles"], deployment["mapping"] or {}
     role_changed = []  # filled as the plan runs: the mapping retries only right after a role changed
@@ -4612,8 +4615,8 @@ def fix_plan(clients, deployment, findings, out):
                   and item["id"].startswith("guest-")]
         plan.append((f"identity pool {pool_id}: map signed-in users to {role_arn}" +
                      ("; unmap the guests' role" if unmap_guests else ""),
-                     lambda: ensure_role_mapping(identity, pool_id, role_arn, any(role_changed), changes, guest_arn,
-                                                 deployment["role_mappings"])))
+                     lambda: ensure_role_mapping(identity_client, pool_id, role_arn, any(role_changed), changes,
+                                                 guest_arn, deployment["role_mappings"])))
     expected = deployment.get("expected_client")
     provider_fix = "pool-provider-mismatch" in ids and expected
     if "pool-classic-flow" in ids or provider_fix:
@@ -4629,7 +4632,7 @@ def fix_plan(clients, deployment, findings, out):
         plan.append((f"identity pool {pool_id}: classic flow off, login providers "
                      f"{', '.join(p['ClientId'] for p in providers)}" +
                      (f" (replacing app client {', '.join(replaced)} of {expected[0]})" if replaced else ""),
-                     lambda: update_keeping(identity, "UpdateIdentityPool", pool, AllowClassicFlow=False,
+                     lambda: update_keeping(identity_client, "UpdateIdentityPool", pool, AllowClassicFlow=False,
                                             CognitoIdentityProviders=providers)))
     bucket_fixes = (
         ({"bucket-public-access"}, "block all public access", lambda: ensure_public_access_block(s3, bucket)),
@@ -4696,9 +4699,9 @@ def registration_findings(deployment, matrix, guest_roles):
             if reaching and not (user_pool.get("AdminCreateUserConfig") or {}).get("AllowAdminCreateUserOnly")]
 
 
-def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, folder=DEFAULT_FOLDER):
+def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, template=DEFAULT_FOLDER):
     """Read and judge the deployment and prove isolation: {"deployment", "findings", "matrix", "proof"}."""
-    deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, folder)
+    deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, template)
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     bucket_policy = deployment["bucket_settings"].get("policy")
@@ -4959,7 +4962,7 @@ def cmd_run(args, out):
         with bucket_diagnosis(lambda: s3_client(creds, region, endpoint), bucket,
                               user_folder(template, session.identity_id)):
             upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
-                              session.identity_id, bucket, path, endpoint, out=out, folder=template)
+                              session.identity_id, bucket, path, endpoint, out=out, template=template)
         try_key = user_key(user_folder(template, args.try_identity), args.try_key, bucket) if args.try_key else None
         probe = try_identity(s3_client(creds, region, endpoint), bucket, args.try_identity, try_key, out, template) \
             if args.try_identity else None
@@ -5795,7 +5798,7 @@ def cmd_setup(args, out):
     parser = load_ini(path)  # read before any change, so a broken file stops setup early
     endpoint = admin_endpoint(args, parser, profile)
     names = deployment_names(name, caller_identity(make_client("sts", region, endpoint))[0])
-    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
+    idp, identity_client = (make_client(service, region, endpoint) for service in ("cognito-idp", "cognito-identity"))
     changes, used = Changes(out), profile_uses(parser, profile, path)
     iam = make_client("iam", region, endpoint)
     ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
@@ -5810,7 +5813,7 @@ def cmd_setup(args, out):
                                     sms_configuration, sms_role_changed, args.device_tracking)
     client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used, args.sign_in,
                                   args.refresh_token_rotation)
-    pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
+    pool_id = ensure_identity_pool(identity_client, names["identity_pool"], cognito_provider(region, user_pool_id),
                                    client_id, changes, used, guests=args.guests)
     role_arn, role_changed = ensure_role(iam, names["role"], role_policies(names["bucket"], pool_id, region, folder),
                                          changes)
@@ -5821,7 +5824,7 @@ def cmd_setup(args, out):
                                        "PermissionsPolicy": None}, changes,
             description="Guests of this deployment: no access to the bucket")
         role_changed = role_changed or guest_changed
-    ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn)
+    ensure_role_mapping(identity_client, pool_id, role_arn, role_changed, changes, guest_arn)
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
               "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {}),
               **({"folder": folder} if folder != DEFAULT_FOLDER else {})}
@@ -5860,18 +5863,18 @@ def cmd_teardown(args, out):
         parser = load_ini(config_path(args))
     endpoint = admin_endpoint(args, parser, args.profile)
     names = deployment_names(check_name(args.name), caller_identity(make_client("sts", region, endpoint))[0])
-    s3, iam, idp, identity = (make_client(service, region, endpoint)
+    s3, iam, idp, identity_client = (make_client(service, region, endpoint)
                               for service in ("s3", "iam", "cognito-idp", "cognito-identity"))
     check_bucket_removable(s3, names["bucket"], args.force)
     changes, used = Changes(out), profile_uses(parser, args.profile, config_path(args))
     # Both lookups come first, so duplicates stop teardown before anything is deleted.
-    pool_id = find_by_name(identity, "identity pool", names["identity_pool"], used)
+    pool_id = find_by_name(identity_client, "identity pool", names["identity_pool"], used)
     user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
     # The reverse of setup: role mapping, roles, identity pool, app client, user pool, bucket.
-    remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
+    remove_role_mapping(identity_client, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
     remove_role(iam, names["guest_role"], changes, optional=True)
-    remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
+    remove_identity_pool(identity_client, pool_id, names["identity_pool"], changes)
     remove_app_client(idp, user_pool_id, names["client"], changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_role(iam, names["sms_role"], changes, optional=True)
