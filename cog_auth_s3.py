@@ -5760,8 +5760,8 @@ def policy_settings(args, out):
     bucket, pool_id = args.bucket or profile.get("bucket"), args.identity_pool_id or profile.get("identity_pool_id")
     if not bucket or not pool_id:
         raise ToolError(f"policy needs the bucket and the identity pool: pass --bucket and --identity-pool-id, or "
-                        f"use a profile that has bucket and identity_pool_id (not [{args.profile}] of "
-                        f"{config_path(args)})", EXIT_USAGE)
+                        f"use a profile that has bucket and identity_pool_id ([{args.profile}] of {config_path(args)} "
+                        f"has not both, or is another identity pool's)", EXIT_USAGE)
     region = pool_region(pool_id, args.region)
     validate_settings({"bucket": bucket})
     template = check_folder_template(args.folder_template, "--folder") if args.folder_template else \
