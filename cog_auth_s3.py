@@ -995,7 +995,7 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
         kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
-    # Inside the step: a boto3 session reads AWS_PROFILE, and a missing profile is the user's to fix.
+    # Inside the step: a boto3 session reads AWS_PROFILE, and a missing AWS profile is the user's to fix.
     with aws_step("set up a client for", service, "config"):
         boto = shared_boto() if credentials is None or isinstance(credentials, dict) else boto_with(credentials)
         return boto.client(service, **kwargs)
@@ -5449,7 +5449,7 @@ def tool_command():
 
 
 def cmd_aws_profile(args, out):
-    """Write an AWS CLI/SDK profile whose credential_process is this tool, for the current profile."""
+    """Write an AWS profile (AWS CLI and SDKs) whose credential_process is this tool, for the current profile."""
     check_aws_profile_name(args.name)
     settings = profile_settings(args)
     import shlex
