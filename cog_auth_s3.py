@@ -4435,6 +4435,20 @@ def leak_kind(source, action, statement):
             "guest": "guest-bucket-access"}[source], "critical"
 
 
+def leak_fix(role, kind, ref):
+    """How to take away a leak, by who grants it."""
+    if kind == "unauthenticated":
+        return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
+    if ref["policy"] == BUCKET_POLICY:
+        return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
+                f"doctor does not change it")
+    if ref["policy"] == ROLE_POLICY_NAME:
+        return POLICY_FIX
+    if ref["policy"].startswith("arn:"):
+        return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
+    return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
+
+
 def leak_findings(role, kind, hits, statements, context, places):
     """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
     (anywhere, for guests): the first action and witness named, the others counted."""
@@ -4469,20 +4483,6 @@ def leak_findings(role, kind, hits, statements, context, places):
             leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
             prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref))
     return found
-
-
-def leak_fix(role, kind, ref):
-    """How to take away a leak, by who grants it."""
-    if kind == "unauthenticated":
-        return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
-    if ref["policy"] == BUCKET_POLICY:
-        return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
-                f"doctor does not change it")
-    if ref["policy"] == ROLE_POLICY_NAME:
-        return POLICY_FIX
-    if ref["policy"].startswith("arn:"):
-        return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
-    return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
 
 
 def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resource_policy=None, caller_arn=None,
