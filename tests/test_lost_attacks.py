@@ -486,3 +486,34 @@ def test_the_tools_renewals_keep_the_sign_ins_auth_time(clock_aws, tmp_path):
         claims = jwt_claims(entry["id_token"])
         assert claims["iat"] > first["iat"] and claims["auth_time"] == first["auth_time"], (first, claims)
     assert len(tokens) == 3  # it did rotate each time
+
+
+# ================================================================ aws-profile as botocore reads the file
+
+def botocore_profiles(aws_config):
+    from botocore.configloader import load_config
+
+    return load_config(str(aws_config))["profiles"]
+
+
+@pytest.mark.parametrize("layout, name", [
+    pytest.param("[profile default]\nregion = eu-west-1\n", "default", marks=pytest.mark.xfail(
+        strict=True, reason="[profile default] is botocore's default profile too; aws-profile default appends a "
+                            "[default] that overrides it without --force")),
+    ("[profile me]\r\nregion = eu-west-1\r\n", "me"),
+    ("[profile\tme]\nregion = eu-west-1\n", "me"),
+    pytest.param("[profile me]\nregion = eu-west-1\n[profile  me]\nregion = eu-west-2\n", "me", marks=pytest.mark.xfail(
+        strict=True, reason="two spellings of one profile: botocore uses the last, aws-profile --force rewrites the "
+                            "first, so the new profile never takes effect")),
+])
+def test_an_existing_profile_in_any_spelling_botocore_reads_is_refused_then_replaced_with_force(
+        cli, user_config, tmp_path, layout, name):
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_bytes(layout.encode())
+    env = {"AWS_CONFIG_FILE": aws_config}
+    refused = cli("--config", user_config(), "aws-profile", name, env_extra=env)
+    assert refused.returncode == 2 and "--force" in refused.stderr, refused.stderr
+    assert aws_config.read_bytes() == layout.encode()
+    forced = cli("--config", user_config(), "aws-profile", name, "--force", env_extra=env)
+    assert forced.returncode == 0, forced.stderr
+    assert "credential_process" in botocore_profiles(aws_config)[name], aws_config.read_text()
