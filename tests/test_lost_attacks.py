@@ -17,6 +17,7 @@ import pytest
 
 from conftest import TOOL, cognito_user_session, Faults, RequestLog, advance_clock, session_files, user_env, write_config
 from test_devices_rotation import PAST_THEIR_LIFETIME, profile
+from test_devices_rotation import plain_device_stack  # noqa: F401 (a fixture)
 from test_files import random_file
 
 
@@ -75,7 +76,7 @@ HEAD_400 = pytest.mark.xfail(strict=True, reason="HeadObject refused for expired
 
 
 @pytest.mark.parametrize("command", [pytest.param("get", marks=HEAD_400), pytest.param("rm", marks=HEAD_400), "ls",
-                                     "share"])
+                                     "share", "rm --recursive", "sync down"])
 def test_a_command_whose_first_request_meets_dead_credentials_renews_them(clock_aws, alice, tmp_path, command):
     """The cache looks fresh to the tool (its clock did not move) but AWS calls the credentials expired: every
     file command must renew, as `put` does, whichever request meets them first (a HEAD has no error code)."""
@@ -84,11 +85,14 @@ def test_a_command_whose_first_request_meets_dead_credentials_renews_them(clock_
     assert alice("put", tmp_path / "o.txt", "--key", key).returncode == 0
     advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)
     args = {"get": ["get", key, tmp_path / "copy.txt"], "rm": ["rm", key], "ls": ["ls", "first/"],
-            "share": ["share", key]}[command]
+            "share": ["share", key], "rm --recursive": ["rm", "--recursive", "first", "--force"],
+            "sync down": ["sync", "down", "first", tmp_path / "down"]}[command]
     result = alice(*args)
     assert result.returncode == 0, result.stderr
     if command == "get":
         assert (tmp_path / "copy.txt").read_text() == "object"
+    if command == "sync down":
+        assert (tmp_path / "down" / key.split("/")[1]).read_text() == "object"
 
 
 def jump_while(clock_aws, proc, operation, log):
@@ -213,7 +217,7 @@ def hold(path):
     return fd
 
 
-@pytest.mark.parametrize("command", [["login"], ["put", "hello.txt", "--key", "held/hello.txt"]])
+@pytest.mark.parametrize("command", [["login"], ["put", "hello.txt", "--key", "held/hello.txt"], ["run"]])
 def test_a_held_session_lock_ends_login_and_put_without_a_password_in_bounded_time_with_exit_3(
         cli, user_config, tmp_path, command):
     config = user_config()
@@ -326,6 +330,37 @@ def test_a_file_truncated_deleted_or_replaced_during_its_sync_up_is_exit_2_and_n
     if change != "deleted" or stored:
         # Whatever is stored must be the file as it is now, or nothing.
         assert not stored or stored == {"big.bin": big.stat().st_size}, (stored, err)
+
+
+def test_links_to_twins_and_odd_names_keep_their_remote_copies_under_delete_and_dryrun_agrees(
+        cli, user_config, tmp_path, prefix):
+    from test_sync import remote
+
+    config = user_config()
+    files = lambda *a: cli("--config", config, *a)  # noqa: E731
+    tree = tmp_path / "tree"
+    (tree / "photos").mkdir(parents=True)
+    (tree / "photos" / "a.jpg").write_text("a photo")
+    (tree / "notes.txt").write_text("notes")
+    (tree / "keep.txt").write_text("keep")
+    assert files("sync", "up", tree, prefix).returncode == 0
+    # photos becomes a link to a twin folder with the same files; notes.txt a link to a twin file
+    (tmp_path / "twin").mkdir()
+    os.replace(tree / "photos", tmp_path / "twin" / "photos")
+    (tree / "photos").symlink_to(tmp_path / "twin" / "photos")
+    os.replace(tree / "notes.txt", tmp_path / "twin" / "notes.txt")
+    (tree / "notes.txt").symlink_to(tmp_path / "twin" / "notes.txt")
+    odd = os.path.join(os.fsencode(tree), b"sub\xff")
+    os.mkdir(odd)
+    with open(os.path.join(odd, b"x.txt"), "wb") as handle:
+        handle.write(b"x")
+    before = remote(files, prefix)
+    dry = files("sync", "up", tree, prefix, "--delete", "--dryrun")
+    assert "delete:" not in dry.stdout, dry.stdout
+    real = files("sync", "up", tree, prefix, "--delete")
+    assert real.returncode == dry.returncode == 2, real.stderr
+    assert "Traceback" not in real.stderr and "sub\\xff" in real.stderr, real.stderr
+    assert remote(files, prefix) == before
 
 
 @pytest.mark.xfail(strict=True, reason="`rm KEY/` is refused as a key with an empty segment and told to use --exact")
@@ -517,3 +552,22 @@ def test_an_existing_profile_in_any_spelling_botocore_reads_is_refused_then_repl
     forced = cli("--config", user_config(), "aws-profile", name, "--force", env_extra=env)
     assert forced.returncode == 0, forced.stderr
     assert "credential_process" in botocore_profiles(aws_config)[name], aws_config.read_text()
+
+
+# ================================================================ logout
+
+def test_logout_forget_device_with_cognito_unreachable_deletes_every_secret_and_says_what_it_could_not_do(
+        cli, plain_device_stack, tmp_path, admin_client, faults):
+    from test_devices_rotation import cached, device_files, track_devices
+
+    track_devices(admin_client, plain_device_stack, opt_in=False)
+    config = write_config(tmp_path / "config.ini", {"default": profile(plain_device_stack)})
+    assert cli("--config", config, "creds").returncode == 0
+    device = cached(tmp_path, device=True)
+    faults.add("*", times=1000, action="reset")  # the network is gone
+    result = cli("--config", config, "logout", "--forget-device", timeout=120)
+    faults.clear()
+    assert result.returncode == 4, result.stderr
+    assert device_files(tmp_path) == [] and session_files(tmp_path) == []
+    line = one_line_error(result)
+    assert device["device_key"] in line and "revoke" in line, line
