@@ -571,3 +571,45 @@ def test_logout_forget_device_with_cognito_unreachable_deletes_every_secret_and_
     assert device_files(tmp_path) == [] and session_files(tmp_path) == []
     line = one_line_error(result)
     assert device["device_key"] in line and "revoke" in line, line
+
+
+def test_a_password_typed_slowly_at_the_prompt_is_not_refused_as_an_expired_sign_in(clock_aws, jump_stack, tmp_path,
+                                                                                    on_terminal):
+    """Cognito's sign-in session lasts AuthSessionValidity (3 minutes) from InitiateAuth: a prompt shown after it
+    gives a slow typist less time than that, and one taking longer is refused."""
+    config = write_config(tmp_path / "config.ini", {"default": profile(jump_stack, password=None)})
+    log = RequestLog(clock_aws["endpoint_url"])
+    log.clear()
+    run = on_terminal("--config", config, "--no-cache", "creds")
+    run.wait_for("assword")
+    advance_clock(clock_aws["endpoint_url"], 4 * 60)  # the user took four minutes to type it
+    run.type("Alice-passw0rd!")
+    code, _, stderr, terminal = run.finish()
+    assert code == 0, (log.cognito_calls(), stderr)
+
+
+def test_parallel_renewals_of_a_rotating_session_rotate_once_and_all_succeed(make_stack, admin_session, local_aws,
+                                                                              tmp_path, request_log):
+    stack = make_stack(f"attack-par-{uuid.uuid4().hex[:6]}")
+    idp = admin_session.client("cognito-idp", endpoint_url=local_aws["endpoint_url"])
+    idp.update_user_pool_client(UserPoolId=stack["user_pool_id"], ClientId=stack["client_id"],
+                                ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"],
+                                RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})
+    signed = write_config(tmp_path / "pw.ini", {"default": profile(stack)})
+    nopw = write_config(tmp_path / "nopw.ini", {"default": profile(stack, password=None)})
+    env = user_env(tmp_path)
+    run = [sys.executable, str(TOOL), "--config"]
+    assert subprocess.run(run + [str(signed), "login"], env=env, capture_output=True, timeout=120).returncode == 0
+    cache = session_files(tmp_path)[0]
+    entry = json.loads(cache.read_text())
+    entry["credentials"]["Expiration"] = "2000-01-01T00:00:00Z"
+    cache.write_text(json.dumps(entry))
+    os.chmod(cache, 0o600)
+    request_log.clear()
+    procs = [subprocess.Popen(run + [str(nopw), "creds", "--format", "process"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+             for _ in range(6)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert request_log.cognito_calls().count("GetTokensFromRefreshToken") == 1, request_log.cognito_calls()
