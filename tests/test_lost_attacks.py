@@ -613,3 +613,41 @@ def test_parallel_renewals_of_a_rotating_session_rotate_once_and_all_succeed(mak
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert request_log.cognito_calls().count("GetTokensFromRefreshToken") == 1, request_log.cognito_calls()
+
+
+def test_parallel_forced_writers_of_one_profile_leave_one_section_botocore_reads(user_config, tmp_path):
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text("[profile work]\r\nregion = us-west-2\r\n")
+    env = user_env(tmp_path, AWS_CONFIG_FILE=aws_config)
+    configs = [user_config(name=f"c{i}.ini") for i in range(6)]
+    procs = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(c), "aws-profile", "same", "--force"],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in configs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    text = aws_config.read_text()
+    assert text.count("same]") == 1, text
+    profiles = botocore_profiles(aws_config)
+    assert profiles["work"] == {"region": "us-west-2"} and "credential_process" in profiles["same"], text
+
+
+@pytest.mark.parametrize("operation", ["CreateMultipartUpload", "CompleteMultipartUpload"])
+def test_a_multipart_put_whose_credentials_die_at_its_first_or_last_step_finishes_byte_exact(
+        clock_aws, jump_stack, alice, tmp_path, operation):
+    source = random_file(tmp_path / "big.bin", 12 * 1024 * 1024)
+    log, faults = RequestLog(clock_aws["endpoint_url"]), Faults(clock_aws["endpoint_url"])
+    log.clear()
+    faults.add(operation, times=1, action="delay", delay_ms=3000)
+    try:
+        proc = alice.start("put", source, "--key", f"edge/{operation}.bin")
+        jump_while(clock_aws, proc, operation, log)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        faults.clear()
+    assert proc.returncode == 0, err
+    entries = log.entries()
+    assert [e["operation"] for e in entries if e["status"] == 200].count("CreateMultipartUpload") == 1, entries
+    stored = admin_s3(clock_aws).get_object(Bucket=jump_stack["bucket"],
+                                            Key=f"{alice.identity}/edge/{operation}.bin")["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(source.read_bytes()).digest()
