@@ -122,7 +122,7 @@ def test_get_recursive_of_many_files_outlives_its_credentials(clock_aws, alice, 
         assert (tmp_path / "down" / path.name).read_bytes() == path.read_bytes()
 
 
-def test_put_recursive_of_many_files_outlives_its_credentials(clock_aws, alice, tmp_path):
+def test_put_recursive_of_many_files_outlives_its_credentials(clock_aws, jump_stack, alice, tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     for i in range(40):
@@ -138,12 +138,8 @@ def test_put_recursive_of_many_files_outlives_its_credentials(clock_aws, alice, 
         faults.clear()
     assert proc.returncode == 0, err
     assert "TypeError" not in err and "unexpected" not in err
-    listed = admin_s3(clock_aws).list_objects_v2(Bucket=alice_bucket(clock_aws), Prefix=f"{alice.identity}/manyup/")
+    listed = admin_s3(clock_aws).list_objects_v2(Bucket=jump_stack["bucket"], Prefix=f"{alice.identity}/manyup/")
     assert len(listed.get("Contents", [])) == 40, err
-
-
-def alice_bucket(clock_aws):
-    return "attack-jumps-bucket"
 
 
 @pytest.mark.xfail(strict=True, reason="a renewal that fails is tried again for every part in flight (4 refusals, 4 "
