@@ -470,21 +470,38 @@ def test_a_server_fault_setting_the_password_leaves_no_half_created_user_or_says
 
 # ================================================================ issue 20: local_aws's clock
 
-def test_a_shared_link_expires_on_local_aws_clock(clock_aws, alice, tmp_path):
+def test_a_shared_link_expires_on_local_aws_clock(tmp_path):
     import urllib.error
     import urllib.request
 
-    (tmp_path / "s.txt").write_text("shared")
-    assert alice("put", tmp_path / "s.txt", "--key", "share/s.txt").returncode == 0
-    link = alice("share", "share/s.txt", "--expires", "120s")
-    assert link.returncode == 0, link.stderr
-    url = link.stdout.strip().splitlines()[-1]
-    with urllib.request.urlopen(url, timeout=10) as response:
-        assert response.read() == b"shared"
-    advance_clock(clock_aws["endpoint_url"], 180)
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(url, timeout=10)
-    assert refused.value.code == 403
+    import boto3
+
+    from conftest import REGION, stack_maker, start_local_aws, stop_local_aws
+
+    # A local_aws of its own: the module's has been moved hours ahead, and a link is dated by the tool's clock.
+    proc, info = start_local_aws()
+    try:
+        admin = boto3.Session(aws_access_key_id=info["aws_access_key_id"],
+                              aws_secret_access_key=info["aws_secret_access_key"], region_name=REGION)
+        stack = stack_maker(admin, info)("attack-share-clock")
+        config = write_config(tmp_path / "config.ini", {"default": profile(stack)})
+        run = [sys.executable, str(TOOL), "--config", str(config)]
+        env = user_env(tmp_path)
+        (tmp_path / "s.txt").write_text("shared")
+        assert subprocess.run(run + ["put", tmp_path / "s.txt", "--key", "share/s.txt"], env=env,
+                              capture_output=True, timeout=120).returncode == 0
+        link = subprocess.run(run + ["share", "share/s.txt", "--expires", "120s"], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert link.returncode == 0, link.stderr
+        url = link.stdout.strip().splitlines()[-1]
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.read() == b"shared"
+        advance_clock(info["endpoint_url"], 180)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code == 403
+    finally:
+        stop_local_aws(proc)
 
 
 def test_the_tools_renewals_keep_the_sign_ins_auth_time(clock_aws, tmp_path):
