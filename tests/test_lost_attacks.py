@@ -323,9 +323,8 @@ def test_a_file_truncated_deleted_or_replaced_during_its_sync_up_is_exit_2_and_n
     assert "Traceback" not in err and "unexpected" not in err, err
     assert str(big) in err.strip().splitlines()[-1], err
     stored = remote(files, prefix)
-    if change != "deleted" or stored:
-        # Whatever is stored must be the file as it is now, or nothing.
-        assert not stored or stored == {"big.bin": big.stat().st_size}, (stored, err)
+    # Whatever is stored must be the file as it is now, or nothing.
+    assert not stored or (change != "deleted" and stored == {"big.bin": big.stat().st_size}), (stored, err)
 
 
 def test_links_to_twins_and_odd_names_keep_their_remote_copies_under_delete_and_dryrun_agrees(
