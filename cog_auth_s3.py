@@ -1908,6 +1908,9 @@ class S3Writes:
 # What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
 # revoked session, a clock that is wrong) or that it no longer knows.
 DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
+# S3 answers a HEAD (HeadObject, HeadBucket) it refuses with no body, so expired credentials read as a bare
+# 400 there: it may be a dead session, renewed and retried once like the codes above.
+BODILESS_REFUSAL = "400"
 SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -1950,15 +1953,18 @@ def renew_when_refused(client, credentials):
         found = SIGNED_KEY_RE.search(str(request.headers.get("Authorization", "")))
         request.context["cog_auth_s3_signed_by"] = found.group(1) if found else None
 
-    def retry_renewed(response, request_dict, **kwargs):
+    def retry_renewed(response, request_dict, operation=None, **kwargs):
         """A retry at once (0 s) for the first refusal of a request as dead; None leaves it to botocore."""
         context = request_dict["context"]
         code = response[1].get("Error", {}).get("Code") if response else None
-        if code not in DEAD_SESSION_CODES or context.get("cog_auth_s3_renewed"):
+        head = operation is not None and operation.http.get("method") == "HEAD"
+        if (code not in DEAD_SESSION_CODES and not (head and code == BODILESS_REFUSAL)) \
+                or context.get("cog_auth_s3_renewed"):
             return None
         context["cog_auth_s3_renewed"] = True
         # Only the key in use is renewed: parts refused together make one renewal, not one each.
-        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), code
+        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), \
+            code if code != BODILESS_REFUSAL else "400 Bad Request without a body, as for expired credentials"
         return 0
 
     client.meta.events.register_last("request-created", note_signer)

@@ -71,12 +71,7 @@ def admin_s3(clock_aws):
     return clock_aws["admin_session"].client("s3", endpoint_url=clock_aws["endpoint_url"])
 
 
-HEAD_400 = pytest.mark.xfail(strict=True, reason="HeadObject refused for expired credentials has no error code (400 Bad "
-                                                 "Request, as on AWS): get and rm exit 4 instead of renewing")
-
-
-@pytest.mark.parametrize("command", [pytest.param("get", marks=HEAD_400), pytest.param("rm", marks=HEAD_400), "ls",
-                                     "share", "rm --recursive", "sync down"])
+@pytest.mark.parametrize("command", ["get", "rm", "ls", "share", "rm --recursive", "sync down"])
 def test_a_command_whose_first_request_meets_dead_credentials_renews_them(clock_aws, alice, tmp_path, command):
     """The cache looks fresh to the tool (its clock did not move) but AWS calls the credentials expired: every
     file command must renew, as `put` does, whichever request meets them first (a HEAD has no error code)."""
