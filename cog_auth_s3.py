@@ -1799,6 +1799,8 @@ PRESIGN_MAX_SECONDS = 7 * 24 * 3600
 # ends as soon as they are answered (a second Ctrl-C ends it too); 3 s was too short for a loaded machine
 # or a slow link, where a new connection and the abort can take seconds, and the upload stayed open.
 ABORT_GRACE = 10
+# What a multipart upload nobody could abort costs, and what ends it.
+LEFT_OPEN = "(parts are not objects; setup's lifecycle rule aborts them after 3 days)"
 
 
 def user_folder(template, identity_id):
@@ -1923,7 +1925,7 @@ def renewing_credentials(credentials, renew):
 
     class Renewing(RefreshableCredentials):
         """RefreshableCredentials that also renew when the access key in use was refused."""
-        current, refused, refusal = credentials["AccessKeyId"], None, ""
+        current, refused, refusal, failed = credentials["AccessKeyId"], None, "", None
 
         def refresh_needed(self, refresh_in=None):
             """Refused by S3, or as botocore judges by the Expiration."""
@@ -1934,9 +1936,16 @@ def renewing_credentials(credentials, renew):
                 "token": creds["SessionToken"], "expiry_time": creds["Expiration"]}
 
     def refresh():
+        if live.failed and live.failed[0] == live.current:
+            # The parts in flight were refused together: they share the one renewal that failed.
+            raise live.failed[1]
         why = f"S3 refused them ({live.refusal})" if live.refused == live.current else \
             f"they expire at {live.expiration}"
-        renewed = renew(why)
+        try:
+            renewed = renew(why)
+        except Exception as err:
+            live.failed = (live.current, err)
+            raise
         live.current, live.expiration = renewed["AccessKeyId"], renewed["Expiration"]
         return metadata(renewed)
 
@@ -2101,6 +2110,22 @@ def file_change(path, info):
     return ""
 
 
+def client_writes(client):
+    """The S3Writes hooks of client, put on once."""
+    writes = getattr(client, "cog_auth_s3_writes", None)
+    if writes is None:
+        writes = client.cog_auth_s3_writes = S3Writes(client)
+    return writes
+
+
+def with_open_upload(error, writes, key, uri):
+    """error, saying that key's multipart upload may still be open when its abort failed too (a renewal that
+    can't succeed signs nothing, not even the abort): the user must hear of it."""
+    if not isinstance(error, ToolError) or key not in writes.open_uploads:
+        return error
+    return ToolError(f"{error}; the multipart upload of {uri} may still be open {LEFT_OPEN}", error.exit_code)
+
+
 def upload_outcome(path, key, bucket, future, info, writes):
     """Wait for one upload; its outcome dict, with "exception" (the ToolError or AwsStepError) unless stored."""
     uri = f"s3://{bucket}/{key}"
@@ -2121,6 +2146,7 @@ def upload_outcome(path, key, bucket, future, info, writes):
         return {**outcome, "outcome": "skipped", "exception": error}
     if error is None:
         return {**outcome, "outcome": "stored", **writes.results.get(key, {"etag": ""})}
+    error = with_open_upload(error, writes, key, uri)
     explained = explain_aws_error(error) if isinstance(error, AwsStepError) else error
     return {**outcome, "outcome": "failed", "error": str(explained), "exit_code": explained.exit_code,
             "exception": error}
@@ -2163,7 +2189,7 @@ def stop_uploads(client, bucket, pairs, futures, writes):
     left_open = [key for key in uploads if key not in aborted] + opening
     if left_open:
         parts.append(f"{len(left_open)} multipart upload{'s' if len(left_open) > 1 else ''} may still be open "
-                     f"(parts are not objects; setup's lifecycle rule aborts them after 3 days)")
+                     f"{LEFT_OPEN}")
     parts.append("nothing else was stored")
     return "; ".join(parts)
 
@@ -2180,9 +2206,7 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
     manager. A file that changes while it is read fails with exit 2, saying what was stored.
     """
     out = out or Output(quiet=True)
-    writes = getattr(client, "cog_auth_s3_writes", None)
-    if writes is None:  # hooks go on once per client
-        writes = client.cog_auth_s3_writes = S3Writes(client)
+    writes = client_writes(client)
     writes.no_clobber = no_clobber
     before = []
     for path, key in pairs:
@@ -2356,7 +2380,7 @@ def transfer_tree(client, bucket, transfers, on_done):
             future.meta.provide_transfer_size(self.size)
             future.meta.provide_object_etag(self.etag)
 
-    pending = collections.deque()
+    pending, writes = collections.deque(), client_writes(client)
 
     def finish(transfer, future, before):
         verb = "put" if transfer.upload else "get"
@@ -2366,6 +2390,9 @@ def transfer_tree(client, bucket, transfers, on_done):
                 future.result()
         except (ToolError, AwsStepError) as err:
             if not transfer.upload or not file_change(transfer.path, before):
+                opened = with_open_upload(err, writes, transfer.key, f"s3://{bucket}/{transfer.key}")
+                if opened is not err:
+                    raise opened from err
                 raise
             raise changed_upload(client, bucket, transfer, before, stored=False) from err
         if transfer.upload and file_change(transfer.path, before):

@@ -137,8 +137,6 @@ def test_put_recursive_of_many_files_outlives_its_credentials(clock_aws, jump_st
     assert len(listed.get("Contents", [])) == 40, err
 
 
-@pytest.mark.xfail(strict=True, reason="a renewal that fails is tried again for every part in flight (4 refusals, 4 "
-                                       "notes), and the multipart upload left open is not mentioned")
 @pytest.mark.parametrize("command", ["put", "sync"])
 def test_a_session_signed_out_everywhere_mid_upload_ends_in_one_line_exit_3_and_no_open_upload(
         clock_aws, jump_stack, alice, tmp_path, command):
