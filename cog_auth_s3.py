@@ -822,14 +822,37 @@ def aws_config_section(line):
     return ("other", header)
 
 
-@contextlib.contextmanager
-def file_lock(path):
-    """Hold an exclusive lock on path + ".lock" (made 0600): read-modify-writes of one file take turns."""
-    import fcntl
+# How long a writer of the AWS config waits for another's lock: a writer holds it for milliseconds, so a lock held
+# longer belongs to a process that is stuck, or is a stale lock another tool keeps open.
+FILE_LOCK_WAIT = 10.0
 
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+def flock_within(fd, wait, poll=0.05):
+    """Take an exclusive flock on fd, polling for at most `wait` seconds: True once held, False if not in time."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
+
+@contextlib.contextmanager
+def file_lock(path, wait=FILE_LOCK_WAIT):
+    """Hold an exclusive lock on path + ".lock" (made 0600): read-modify-writes of one file take turns; a lock
+    held past `wait` seconds ends the run with exit 2, naming the lock."""
+    lock = path + ".lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not flock_within(fd, wait):
+            raise ToolError(f"another process has held the lock {shown_path(lock)} for {wait:g} s; let it finish or "
+                            f"end it (`fuser {shown_path(lock)}` names it), then run again", EXIT_USAGE)
         yield
     finally:
         os.close(fd)
@@ -1523,9 +1546,6 @@ def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
     A folder that can't be used means a warning, not a crash; another process holding the lock
     longer than `wait` seconds means a CacheLock that is not held and says who is busy.
     """
-    import fcntl
-    import time
-
     lock = path + ".lock"
     try:
         ensure_private_dir(os.path.dirname(path))
@@ -1537,16 +1557,9 @@ def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
         yield CacheLock(False, "")
         return
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield CacheLock(False, lock_holder(fd, lock))
-                    return
-                time.sleep(LOCK_POLL_SECONDS)
+        if not flock_within(fd, wait, LOCK_POLL_SECONDS):
+            yield CacheLock(False, lock_holder(fd, lock))
+            return
         with contextlib.suppress(OSError):  # only for the message of whoever waits on us
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

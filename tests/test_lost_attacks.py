@@ -225,7 +225,6 @@ def test_a_held_session_lock_ends_login_and_put_without_a_password_in_bounded_ti
     assert "another sign-in" in one_line_error(result)
 
 
-@pytest.mark.xfail(strict=True, reason="aws-profile waits on ~/.aws/config.lock with a blocking flock and no bound")
 def test_aws_profile_waits_a_bounded_time_for_a_held_config_lock(cli, user_config, tmp_path):
     aws_config = tmp_path / "aws-config"
     aws_config.write_text("[profile work]\nregion = us-west-2\n")
