@@ -3198,12 +3198,19 @@ def client_flows(sign_in, rotation):
             if not (rotation and flow == "ALLOW_REFRESH_TOKEN_AUTH")]
 
 
+# How long a rotated-out refresh token still renews (AWS allows 0-60 s). With 0, a renewal whose answer is lost (the
+# process killed, a read timeout botocore retries, a dropped connection) leaves only a dead token in the cache and
+# logs the user out; with 60 the next run within a minute renews with it still.
+ROTATION_GRACE_SECONDS = 60
+
+
 def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None, rotation=None):
     """The pool's app client called name: no secret, SRP (plus USER_AUTH for choice) and refresh sign-ins.
 
     sign_in and rotation (True, False) of None leave an existing client's settings as they are.
     """
-    setting = {"Feature": "ENABLED" if rotation else "DISABLED", "RetryGracePeriodSeconds": 0}
+    setting = {"Feature": "ENABLED" if rotation else "DISABLED",
+               "RetryGracePeriodSeconds": ROTATION_GRACE_SECONDS if rotation else 0}
     found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
     if found:
         client = admin_call("read", f"app client {found}", idp.describe_user_pool_client,
@@ -3211,15 +3218,19 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None,
         current = client.get("ExplicitAuthFlows") or []
         rotating = (client.get("RefreshTokenRotation") or {}).get("Feature") == "ENABLED"
         rotate = rotating if rotation is None else rotation
+        # A rotating client of an older setup, without a grace period, gets one when rotation is asked for.
+        graceless = rotation and rotating and \
+            (client.get("RefreshTokenRotation") or {}).get("RetryGracePeriodSeconds", 0) != ROTATION_GRACE_SECONDS
         flows = client_flows(sign_in, rotate) if sign_in else \
             [f for f in current if f != "ALLOW_REFRESH_TOKEN_AUTH"] + ([] if rotate else ["ALLOW_REFRESH_TOKEN_AUTH"])
         drift = ([f"sign-in {sign_in}"] if sign_in and sorted(flows) != sorted(current) else []) + \
-            (["refresh tokens rotate" if rotate else "refresh tokens no longer rotate"] if rotate != rotating else [])
+            (["refresh tokens rotate" if rotate else "refresh tokens no longer rotate"] if rotate != rotating else []) + \
+            ([f"rotated refresh tokens renew for {ROTATION_GRACE_SECONDS} s more"] if graceless else [])
         if not drift:
             changes.record("app client", found, "exists")
             return found
         update_keeping(idp, "UpdateUserPoolClient", client, ExplicitAuthFlows=flows,
-                       **({"RefreshTokenRotation": setting} if rotate != rotating else {}))
+                       **({"RefreshTokenRotation": setting} if rotate != rotating or graceless else {}))
         changes.record("app client", found, "updated", ", ".join(drift))
         return found
     extra = {"RefreshTokenRotation": setting} if rotation else {}

@@ -198,8 +198,18 @@ def test_setup_turns_device_tracking_and_rotation_on_and_off(local_aws, tmp_path
     client = idp.describe_user_pool_client(UserPoolId=config["user_pool_id"],
                                            ClientId=config["client_id"])["UserPoolClient"]
     assert pool["DeviceConfiguration"]["DeviceOnlyRememberedOnUserPrompt"] is False
-    assert client["RefreshTokenRotation"]["Feature"] == "ENABLED"
+    assert client["RefreshTokenRotation"] == {"Feature": "ENABLED", "RetryGracePeriodSeconds": 60}
     assert "ALLOW_REFRESH_TOKEN_AUTH" not in client["ExplicitAuthFlows"]
+
+    # An older setup's rotating client without a grace period gets one (a lost answer must not log users out).
+    idp.update_user_pool_client(UserPoolId=config["user_pool_id"], ClientId=config["client_id"],
+                                ExplicitAuthFlows=client["ExplicitAuthFlows"],
+                                RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})
+    graced = admin(["setup", "--name", name, "--device-tracking", "always", "--refresh-token-rotation"],
+                   local_aws, tmp_path)
+    assert graced.returncode == 0 and statuses(graced)["app client"] == "updated", graced.stderr
+    assert idp.describe_user_pool_client(UserPoolId=config["user_pool_id"], ClientId=config["client_id"])[
+        "UserPoolClient"]["RefreshTokenRotation"]["RetryGracePeriodSeconds"] == 60
 
     changed = admin(["setup", "--name", name, "--device-tracking", "opt-in", "--no-refresh-token-rotation"],
                     local_aws, tmp_path)

@@ -242,8 +242,6 @@ def test_aws_profile_waits_a_bounded_time_for_a_held_config_lock(cli, user_confi
 
 # ================================================================ rotation
 
-@pytest.mark.xfail(strict=True, reason="setup's rotating app client has RetryGracePeriodSeconds 0: a renewal whose "
-                                       "answer never arrives (kill, timeout, dropped connection) logs the user out")
 def test_a_renewal_killed_while_cognito_rotates_the_token_does_not_log_the_user_out(local_aws, tmp_path, faults,
                                                                                     request_log):
     from test_provisioning import admin, unique_name
