@@ -5445,6 +5445,16 @@ def cmd_rm(args, out):
         try:
             confine(None, key)
         except ToolError as err:  # such a key may exist, made by another client
+            folder_named = ""
+            if key.endswith("/"):  # `rm photos/`: a folder, typed as one
+                with contextlib.suppress(ToolError):
+                    folder_named = confine(None, key, folder_ok=True)
+            if folder_named:
+                import shlex
+
+                raise ToolError(f"{key} ends in '/', so it names a folder: delete what it holds with "
+                                f"`rm --recursive {shlex.quote(key.rstrip('/'))}` (or an object of that very name "
+                                f"with `rm --exact {shlex.quote(folder_named)}`)", EXIT_USAGE) from None
             raise ToolError(f"{err}; to remove a key exactly as `ls` lists it, use `rm --exact`", EXIT_USAGE) from None
 
     def delete(bucket, folder, client):

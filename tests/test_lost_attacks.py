@@ -348,7 +348,6 @@ def test_links_to_twins_and_odd_names_keep_their_remote_copies_under_delete_and_
     assert remote(files, prefix) == before
 
 
-@pytest.mark.xfail(strict=True, reason="`rm KEY/` is refused as a key with an empty segment and told to use --exact")
 def test_rm_of_a_folder_typed_with_its_slash_suggests_recursive(cli, user_config, tmp_path, prefix):
     config = user_config()
     (tmp_path / "d").mkdir()
