@@ -3387,18 +3387,25 @@ def password_policy_text(idp, user_pool_id):
     return f"at least {policy.get('MinimumLength', 8)} characters" + (f", with {classes}" if classes else "")
 
 
-def refused_password(idp, user_pool_id, username, step, created):
-    """add-user's error for a password the pool refused: AWS's reason, the pool's policy, and what is left
-    (the user this run created is deleted again, so a rerun starts clean; an existing one is kept)."""
+def user_left(idp, user_pool_id, username, step, created):
+    """What add-user leaves after a failed step: the user this run created is deleted again, so a rerun starts
+    clean (a half-created one would wait in FORCE_CHANGE_PASSWORD); an existing one is kept as it was."""
     who = f"user {username}"
     if created:
         try:
             admin_call("delete", who, idp.admin_delete_user, UserPoolId=user_pool_id, Username=username)
-            left = f"nothing was created ({who} was deleted again)"
+            return f"nothing was created ({who} was deleted again)"
         except AwsStepError:
-            left = f"{who} was created but could not be deleted again; delete it, or rerun add-user"
-    else:
-        left = f"{who} was left as it was" if step.verb != "create" else "nothing was created"
+            return f"{who} was created without its password and could not be deleted again; rerun add-user to " \
+                   f"finish it, or delete it"
+    if step.verb == "create":
+        return "nothing was created"
+    return f"{who} was left as it was; rerun add-user to set its password"
+
+
+def refused_password(idp, user_pool_id, username, step, created):
+    """add-user's error for a password the pool refused: AWS's reason, the pool's policy, and what is left."""
+    left = user_left(idp, user_pool_id, username, step, created)
     policy = password_policy_text(idp, user_pool_id)
     return ToolError(f"{explain_aws_error(step)}" + (f" ({policy})" if policy else "") + f"; {left}", EXIT_AWS)
 
@@ -3431,9 +3438,14 @@ def ensure_user(idp, user_pool_id, username, password, attributes=()):
         admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
                    Username=username, Password=secret, Permanent=True)
     except AwsStepError as step:
-        if error_code(step.error)[0] != "InvalidPasswordException":
+        if error_code(step.error)[0] == "InvalidPasswordException":
+            raise refused_password(idp, user_pool_id, username, step, created) from step
+        if not created:
             raise
-        raise refused_password(idp, user_pool_id, username, step, created) from step
+        # A server fault or lost connection after the user was made: never leave it half-created.
+        failure = explain_aws_error(step)
+        raise ToolError(f"{failure}; {user_left(idp, user_pool_id, username, step, created)}",
+                        failure.exit_code) from step
     return "created" if user is None else "confirmed"
 
 

@@ -441,8 +441,6 @@ def test_a_password_with_outer_spaces_leaves_no_user(local_aws, admin_client, tm
         assert users_of(idp, pool) == {}, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="a server fault at AdminSetUserPassword after AdminCreateUser leaves the user "
-                                       "half-created in FORCE_CHANGE_PASSWORD, and the message does not say so")
 def test_a_server_fault_setting_the_password_leaves_no_half_created_user_or_says_so(local_aws, admin_client,
                                                                                     tmp_path, faults):
     from test_provisioning import admin
