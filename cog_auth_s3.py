@@ -861,10 +861,13 @@ def file_lock(path, wait=FILE_LOCK_WAIT):
 def replace_aws_profile(path, name, values, force):
     """write_aws_profile's read-modify-write, for a caller that holds the file's lock."""
     header = "[default]" if name == "default" else f"[profile {name}]"
-    section = "default" if name == "default" else ("profile", name)
+    # botocore reads [profile default] as the default profile too.
+    sections = ("default", ("profile", name)) if name == "default" else (("profile", name),)
     text = read_config_text(path, "AWS config", "point AWS_CONFIG_FILE at another file")
     lines = (text or "").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if aws_config_section(line) == section), None)
+    # Of sections naming one profile botocore keeps only the last ([profile me], then [profile  me]): that one is
+    # the profile, compared and replaced; the ones before it are dead already.
+    start = next((i for i in reversed(range(len(lines))) if aws_config_section(lines[i]) in sections), None)
     block = [header + "\n"] + [f"{key} = {value}\n" for key, value in values.items()]
     if start is None:
         status = "created"
@@ -883,7 +886,10 @@ def replace_aws_profile(path, name, values, force):
                             f"or choose another name", EXIT_USAGE)
         status = "updated"
         trailing = [line for line in lines[start + 1:end] if not line.strip()][:1]  # keep the blank separator
-        lines[start:end] = block + trailing
+        # Its section name as configparser reads it (unindented, no comment): another spelling could repeat a
+        # section before it ([profile me] then [profile  me]), which configparser refuses.
+        spelt = re.match(r"\[(.+)\]", lines[start].strip()).group(1)
+        lines[start:end] = [f"[{spelt}]\n"] + block[1:] + trailing
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
     write_private_file(path, "".join(lines).encode(), mode)
     return status

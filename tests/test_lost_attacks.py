@@ -531,14 +531,13 @@ def botocore_profiles(aws_config):
 
 
 @pytest.mark.parametrize("layout, name", [
-    pytest.param("[profile default]\nregion = eu-west-1\n", "default", marks=pytest.mark.xfail(
-        strict=True, reason="[profile default] is botocore's default profile too; aws-profile default appends a "
-                            "[default] that overrides it without --force")),
+    ("[profile default]\nregion = eu-west-1\n", "default"),
+    ("[default]\nregion = eu-west-1\n[profile default]\nregion = eu-west-2\n", "default"),
     ("[profile me]\r\nregion = eu-west-1\r\n", "me"),
     ("[profile\tme]\nregion = eu-west-1\n", "me"),
-    pytest.param("[profile me]\nregion = eu-west-1\n[profile  me]\nregion = eu-west-2\n", "me", marks=pytest.mark.xfail(
-        strict=True, reason="two spellings of one profile: botocore uses the last, aws-profile --force rewrites the "
-                            "first, so the new profile never takes effect")),
+    ("[profile me]\nregion = eu-west-1\n[profile  me]\nregion = eu-west-2\n", "me"),
+    ("[profile \"me\"]\nregion = eu-west-1\n[sso-session x]\nsso_region = us-east-1\n[profile me]\nregion = eu-west-2\n",
+     "me"),
 ])
 def test_an_existing_profile_in_any_spelling_botocore_reads_is_refused_then_replaced_with_force(
         cli, user_config, tmp_path, layout, name):
