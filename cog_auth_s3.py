@@ -301,6 +301,28 @@ def shown_path(path):
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def escape_unencodable(err):
+    """Codec error handler "cog_auth_s3_paths": what stdout or stderr can't encode, escaped as shown_path does (a
+    byte of a name that is not UTF-8, which Python holds as a surrogate, becomes \\xe9), never an exception."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    bad = err.object[err.start:err.end]
+    return "".join(f"\\x{ord(ch) - 0xdc00:02x}" if 0xdc80 <= ord(ch) <= 0xdcff else ch.encode(
+        "ascii", "backslashreplace").decode() for ch in bad), err.end
+
+
+def escape_paths_in_output():
+    """Under a UTF-8 locale stdout and stderr are strict: printing a local path that is not UTF-8 would end the run
+    (UnicodeEncodeError) after its work was done. Every line printed escapes such bytes instead."""
+    import codecs
+
+    codecs.register_error("cog_auth_s3_paths", escape_unencodable)
+    # stderr's own backslashreplace would show that byte as \\udce9; a C locale's stdout writes it raw (kept).
+    for stream, errors in ((sys.stdout, ("strict",)), (sys.stderr, ("strict", "backslashreplace"))):
+        if getattr(stream, "errors", None) in errors and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="cog_auth_s3_paths")
+
+
 def explain_aws_error(step):
     """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
     err, verb, obj = step.error, step.verb, step.obj
@@ -6367,6 +6389,7 @@ def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
+    escape_paths_in_output()
     try:
         args = parse_command_line(argv)
         command = args.command
