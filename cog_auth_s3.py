@@ -1600,10 +1600,10 @@ def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
         os.close(fd)
 
 
-def fresh(entry, now=None):
-    """True when the entry's credentials have more than REFRESH_WINDOW left."""
+def fresh(entry, now=None, life=None):
+    """True when the entry's credentials have more than REFRESH_WINDOW left (and more than life, when given)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return parse_time(entry["credentials"]["Expiration"]) - now > REFRESH_WINDOW
+    return parse_time(entry["credentials"]["Expiration"]) - now > max(REFRESH_WINDOW, life or REFRESH_WINDOW)
 
 
 # ====================================================================== identity: session
@@ -1755,7 +1755,7 @@ def renew_or_sign_in(settings, out, path, mfa_code, usable, dead=None, remember_
     fingerprint, who = cache_fingerprint(settings), user_fingerprint(settings)
     # Another process may have renewed the session while we waited for the lock.
     entry = load_cache(path, fingerprint, out.warn) if usable else None
-    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
+    if entry and fresh(entry, life=renew_now) and not same_credentials(entry, dead):
         return Session.from_cache(entry)
     device_file = device_path(settings)
     device = load_device(device_file, who, out.warn) if usable else None
@@ -1797,15 +1797,15 @@ def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, rememb
     """The user's Session: from the cache, a token refresh, or a password sign-in.
 
     settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
-    credentials are not reused, whatever their Expiration says. renew_now skips credentials that are
-    still valid, for whoever needs the longest-lived ones (`share`). uncached_ok: when another sign-in
+    credentials are not reused, whatever their Expiration says. renew_now (a timedelta) renews cached
+    credentials with less than that left, for whoever needs them to last (`share --expires`). uncached_ok: when another sign-in
     holds the lock too long, sign in without the cache (if no prompt is needed) rather than exit 3.
     """
     path = cache_path(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
     entry = load_cache(path, cache_fingerprint(settings), out.warn)
-    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
+    if entry and fresh(entry, life=renew_now) and not same_credentials(entry, dead):
         out.trace(f"using cached credentials from {path}")
         return Session.from_cache(entry)
     with cache_lock(path, out.warn) as lock:
@@ -5612,7 +5612,10 @@ def cmd_share(args, out):
         out.result({"url": url, "uri": f"s3://{bucket}/{key}", "expires_in": seconds, "expires_at": iso8601(expires)},
                    [url])
         return EXIT_OK
-    return with_user_files(args, out, run, keys=[args.key], renew_now=True)
+    # Renewed first only when the cached credentials end before the link asked for: a renewal costs a request
+    # (a rotation on a rotating client), and credentials that can't be renewed still sign a link while they last.
+    needed = datetime.timedelta(seconds=wanted) if args.expires else False
+    return with_user_files(args, out, run, keys=[args.key], renew_now=needed)
 
 
 class Skipped:

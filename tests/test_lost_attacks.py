@@ -672,8 +672,6 @@ def test_a_folder_name_that_is_not_utf8_around_the_files_is_no_unexpected_error_
     assert b"caf\\xe9" in result.stdout + result.stderr  # the path shown as shown_path shows it
 
 
-@pytest.mark.xfail(strict=True, reason="share always renews first (renew_now) and fails with exit 3 when it can't, "
-                                       "though the cached credentials are valid for most of an hour")
 def test_share_with_valid_credentials_but_a_revoked_refresh_token_still_gives_a_link(cli, make_stack, admin_client,
                                                                                     tmp_path):
     """share's default is the smaller of 1 hour and what the credentials have left: credentials valid for most
@@ -687,3 +685,7 @@ def test_share_with_valid_credentials_but_a_revoked_refresh_token_still_gives_a_
     assert cli("--config", nopw, "ls").returncode == 0  # the cached credentials still work
     result = cli("--config", nopw, "share", "s.txt")
     assert result.returncode == 0, result.stderr
+    within = cli("--config", nopw, "share", "s.txt", "--expires", "30m")  # they last that long: no renewal
+    assert within.returncode == 0, within.stderr
+    beyond = cli("--config", nopw, "share", "s.txt", "--expires", "2h")  # a renewal is needed, and refused
+    assert beyond.returncode == 3 and "password" in one_line_error(beyond), beyond.stderr
