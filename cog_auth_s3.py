@@ -4469,7 +4469,7 @@ def check_user_pools(deployment):
                                      f"by the claim {rule['Claim']}, which users may change themselves through app "
                                      f"client {client['client_id']}: each user picks their own role",
                                      "map roles by a claim users can't write (cognito:groups, or an attribute left "
-                                     f"out of the client's WriteAttributes)", claim=rule["Claim"],
+                                     "out of the client's WriteAttributes)", claim=rule["Claim"],
                                      role=role_name_of(rule.get("RoleARN") or "")))
         tags = (deployment.get("principal_tags") or {}).get(client["provider"]) or {}
         for tag, claim in (tags.get("PrincipalTags") or {}).items():
