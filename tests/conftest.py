@@ -365,4 +365,4 @@ def world(admin_session, local_aws):
 @pytest.fixture(scope="module")
 def plain_device_stack(make_stack, admin_session, local_aws):
     """A stack whose pool tracks devices without MFA; tests set always or opt-in as they need."""
-    return make_stack("devices-plain")
+    return make_stack(f"devices-plain-{uuid.uuid4().hex[:6]}")  # one per module that uses it
