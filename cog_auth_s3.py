@@ -410,8 +410,16 @@ def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
 CONFIG_KEYS = (
     "region", "user_pool_id", "client_id", "client_secret", "identity_pool_id",
     "username", "password", "bucket", "upload_file", "endpoint_url", "sign_in", "folder",
+    "domain", "scopes", "redirect_uris", "identity_provider",
 )
-SIGN_IN_MODES = ("srp", "choice", "email-otp", "sms-otp")
+SIGN_IN_MODES = ("srp", "choice", "email-otp", "sms-otp", "browser")
+# Browser sign-in (the managed login): what is asked for unless the profile's scopes say otherwise, and the
+# loopback callback URLs `setup --domain` registers, tried in order until one's port is free (fixed ports,
+# since Cognito matches a callback URL exactly, port included).
+DEFAULT_SCOPES = "openid email profile"
+DEFAULT_REDIRECT_URIS = ("http://localhost:53682/callback", "http://localhost:53683/callback",
+                         "http://localhost:53684/callback")
+LOOPBACK_URI_RE = re.compile(r"^http://(localhost|127\.0\.0\.1):(\d{1,5})(/[^\s?#]*)?$")
 DEFAULT_CONFIG = "config.ini"
 # Keys without which a user's session can't be made; run and files add bucket.
 SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "username")
@@ -581,8 +589,21 @@ def validate_settings(settings):
     sign_in = settings.get("sign_in")
     if sign_in and sign_in not in SIGN_IN_MODES:
         raise ToolError(f"sign_in '{sign_in}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
+    domain = settings.get("domain")
+    if domain and not ENDPOINT_RE.match(domain):
+        raise ToolError(f"domain '{domain}' is not the managed login's base URL, such as "
+                        f"https://PREFIX.auth.REGION.amazoncognito.com", EXIT_USAGE)
+    for uri in split_list(settings.get("redirect_uris")):
+        if not LOOPBACK_URI_RE.match(uri):
+            raise ToolError(f"redirect_uris: {uri!r} is not a loopback callback URL such as "
+                            f"http://localhost:53682/callback", EXIT_USAGE)
     if settings.get("folder"):
         check_folder_template(settings["folder"])
+
+
+def split_list(value):
+    """A list setting (scopes, redirect_uris) as a list: its items are separated by commas or spaces."""
+    return [item for item in re.split(r"[,\s]+", value or "") if item]
 
 
 def require(settings, keys):
@@ -607,13 +628,33 @@ def amplify_value(document, dotted, path):
     return value.strip()
 
 
+def amplify_oauth(oauth, domain_key, scopes_key, redirects_key):
+    """The managed login's settings from an Amplify config's oauth block: domain (a bare host there, so
+    https:// is added), scopes, and its loopback redirect URIs (an app's http://localhost:3000/ counts)."""
+    if not isinstance(oauth, dict) or not isinstance(oauth.get(domain_key), str) or not oauth[domain_key].strip():
+        return {}
+    host = oauth[domain_key].strip()
+    settings = {"domain": host if host.startswith(("https://", "http://")) else f"https://{host}"}
+    scopes, redirects = oauth.get(scopes_key), oauth.get(redirects_key)
+    if isinstance(scopes, list) and all(isinstance(scope, str) for scope in scopes) and scopes:
+        settings["scopes"] = " ".join(scopes)
+    # Gen 2 lists the redirect URIs; Gen 1 joins them with commas in one string.
+    redirects = split_list(",".join(redirects) if isinstance(redirects, list) else redirects
+                           if isinstance(redirects, str) else "")
+    loopback = [uri for uri in redirects if LOOPBACK_URI_RE.match(uri)]
+    if loopback:
+        settings["redirect_uris"] = " ".join(loopback)
+    return settings
+
+
 def amplify_gen2_settings(document, path):
     """amplify_outputs.json: auth.* and storage.bucket_name; the folder from the path with an entityidentity rule."""
     settings = {"region": amplify_value(document, "auth.aws_region", path),
                 "user_pool_id": amplify_value(document, "auth.user_pool_id", path),
                 "client_id": amplify_value(document, "auth.user_pool_client_id", path),
                 "identity_pool_id": amplify_value(document, "auth.identity_pool_id", path),
-                "bucket": amplify_value(document, "storage.bucket_name", path)}
+                "bucket": amplify_value(document, "storage.bucket_name", path),
+                **amplify_oauth(document["auth"].get("oauth"), "domain", "scopes", "redirect_sign_in_uri")}
     buckets = document["storage"].get("buckets") or []
     if not isinstance(buckets, list):
         raise ToolError(f"Amplify config {path}: storage.buckets is not a list", EXIT_USAGE)
@@ -637,7 +678,8 @@ def amplify_gen1_settings(document, path):
             "client_id": amplify_value(document, "aws_user_pools_web_client_id", path),
             "identity_pool_id": amplify_value(document, "aws_cognito_identity_pool_id", path),
             "bucket": amplify_value(document, "aws_user_files_s3_bucket", path),
-            "folder": LEVEL_FOLDERS["private"]}
+            "folder": LEVEL_FOLDERS["private"],
+            **amplify_oauth(document.get("oauth"), "domain", "scope", "redirectSignIn")}
 
 
 def read_amplify_config(path):
@@ -1156,6 +1198,279 @@ def challenge_answerer(mfa_code):
     return answer
 
 
+# ====================================================================== login: browser (managed login)
+
+BROWSER_TIMEOUT = 300  # a page nobody completes ends the wait after 5 minutes (--timeout)
+MANAGED_LOGIN_TIMEOUT = 10  # each request to the managed login's endpoints (token, revoke)
+# The managed login's OAuth errors (RFC 6749 codes, on the redirect or from /oauth2/token) -> what to do.
+OAUTH_REMEDIES = {
+    "access_denied": "the sign-in was refused or cancelled in the browser; run `login --browser` again",
+    "unauthorized_client": "the app client is not enabled for the authorization code grant; run "
+                           "`setup --domain PREFIX` (or enable the code grant and these callback URLs on it)",
+    "unsupported_response_type": "the app client does not allow the code grant; run `setup --domain PREFIX`",
+    "invalid_scope": "the app client does not allow these scopes; set 'scopes' in the profile to ones it allows",
+    "invalid_client": "the managed login does not accept this app client; check client_id and client_secret",
+    "invalid_grant": "the sign-in's code was refused (used, expired, or for another redirect); run "
+                     "`login --browser` again",
+    "invalid_request": "check the profile's identity_provider (--idp) and the app client's identity providers",
+    "server_error": "the managed login failed; try again later",
+    "temporarily_unavailable": "the managed login is busy; try again later",
+}
+CALLBACK_PAGE = ("<!doctype html><title>cog_auth_s3</title><p>{message}</p>"
+                 "<p>You can close this tab and return to the terminal.</p>")
+
+
+def pkce_pair():
+    """A PKCE code verifier and its S256 challenge (RFC 7636)."""
+    import base64
+    import hashlib
+    import secrets
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def redirect_candidates(settings):
+    """The loopback callback URLs to try, in order: the profile's redirect_uris, else setup's fixed ones."""
+    return split_list(settings.get("redirect_uris")) or list(DEFAULT_REDIRECT_URIS)
+
+
+def oauth_refusal(where, error, description):
+    """A ToolError for an OAuth error the managed login answered: one line, exit 3 (2 for a wrong client)."""
+    detail = " ".join(f"{error}: {description}".split()) if description else error
+    remedy = OAUTH_REMEDIES.get(error, "run `login --browser` again")
+    return ToolError(f"the managed login refused the sign-in at {where} ({detail[:200]}); {remedy}",
+                     EXIT_USAGE if error == "invalid_client" else EXIT_LOGIN)
+
+
+class CallbackListener:
+    """The loopback HTTP server the browser is redirected to: it keeps the first answer that carries this
+    sign-in's state, and shows the browser a page saying what happened."""
+
+    def __init__(self, candidates, state, out):
+        """Listen on the first candidate URL whose port is free; ToolError (exit 2) when none is."""
+        import http.server
+        import threading
+
+        self.state, self.query, self.done = state, None, threading.Event()
+        listener = self
+        busy = []
+        for uri in candidates:
+            host, port, path = LOOPBACK_URI_RE.match(uri).groups()
+
+            class Handler(http.server.BaseHTTPRequestHandler):
+                """Answers the callback path; anything else (favicon) is 404."""
+
+                def do_GET(self):
+                    """The browser's redirect from the managed login."""
+                    listener.answer(self, path or "/")
+
+                def log_message(self, *args):
+                    """No access log on stderr."""
+
+            try:
+                self.server = http.server.HTTPServer(("127.0.0.1", int(port)), Handler)
+            except OSError as err:
+                busy.append(f"{port} ({err.strerror})")
+                continue
+            self.uri, self.out = uri, out
+            threading.Thread(target=self.server.serve_forever, name="callback", daemon=True).start()
+            return
+        raise ToolError(f"no callback port is free for the browser sign-in (tried {', '.join(busy)}); end what "
+                        f"uses them, or set 'redirect_uris' to loopback URLs registered on the app client",
+                        EXIT_USAGE)
+
+    def answer(self, handler, path):
+        """Keep the callback's query when its state is this sign-in's; answer the browser."""
+        from urllib.parse import parse_qs, urlsplit
+
+        url = urlsplit(handler.path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if url.path != path or self.done.is_set():
+            status, message = 404, "Nothing here."
+        elif query.get("state") != self.state:
+            # Not this sign-in's redirect (an old tab, or a forged one): refused, and the wait goes on.
+            self.out.trace(f"ignored a callback with another state at {path}")
+            status, message = 400, "This page is not from the sign-in this tool started; use the newest tab."
+        else:
+            self.query = query
+            status, message = 200, ("Sign-in failed: " + query.get("error", "") if "error" in query
+                                    else "Signed in to cog_auth_s3.")
+        import html
+
+        body = CALLBACK_PAGE.format(message=html.escape(message)).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        if status == 200:
+            self.done.set()
+
+    def wait(self, timeout):
+        """The callback's query, or None when timeout seconds pass first."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        # Short waits, so Ctrl-C and SIGTERM end the wait at once.
+        while not self.done.wait(min(0.5, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return None
+        return self.query
+
+    def close(self):
+        """Stop listening."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def authorize_url(settings, redirect_uri, state, nonce, challenge):
+    """The managed login's /oauth2/authorize URL for a code grant with PKCE."""
+    from urllib.parse import urlencode
+
+    query = {"client_id": settings["client_id"], "response_type": "code", "redirect_uri": redirect_uri,
+             "scope": " ".join(split_list(settings.get("scopes") or DEFAULT_SCOPES)), "state": state,
+             "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256"}
+    if settings.get("identity_provider"):
+        query["identity_provider"] = settings["identity_provider"]
+    return settings["domain"].rstrip("/") + "/oauth2/authorize?" + urlencode(query)
+
+
+def managed_login_post(settings, endpoint, form, what):
+    """POST a form to the managed login's /oauth2/<endpoint> (client secret by HTTP Basic); its JSON answer.
+
+    An OAuth error becomes oauth_refusal's line; anything else that is not a JSON answer is a fault (exit 4).
+    """
+    import base64
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    url = settings["domain"].rstrip("/") + "/oauth2/" + endpoint
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    if settings.get("client_secret"):
+        pair = f"{settings['client_id']}:{settings['client_secret']}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    request = urllib.request.Request(url, data=urlencode(form).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=MANAGED_LOGIN_TIMEOUT) as response:
+            status, text = response.status, response.read(1024 * 1024)
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read(1024 * 1024)
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        if "timed out" in str(reason):
+            raise ToolError(f"{url} did not answer in time to {what}; check 'domain' and your network",
+                            EXIT_AWS) from None
+        raise ToolError(f"can't reach {url} to {what}: {one_line(reason)}; check 'domain' and your network",
+                        EXIT_AWS) from None
+    try:
+        answer = json.loads(text or b"{}")
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str) and status < 500:
+        raise oauth_refusal(url, answer["error"], str(answer.get("error_description") or ""))
+    if status != 200 or not isinstance(answer, dict):
+        snippet = " ".join(re.sub(r"<[^>]*>", " ", text.decode("utf-8", "replace")).split())[:100]
+        raise ToolError(f"{url} answered HTTP {status} to {what}" + (f" ({snippet})" if snippet else "") +
+                        ": a server fault or not a managed login; check 'domain', or try again later", EXIT_AWS)
+    return answer
+
+
+def redeem_code(settings, code, redirect_uri, verifier, nonce):
+    """Trade the authorization code for tokens at /oauth2/token; an AuthenticationResult-shaped dict.
+
+    The ID token came straight from the token endpoint, so its signature need not be checked (OIDC Core
+    3.1.3.7); its audience and the nonce this sign-in sent are.
+    """
+    tokens = managed_login_post(settings, "token", {
+        "grant_type": "authorization_code", "client_id": settings["client_id"], "code": code,
+        "redirect_uri": redirect_uri, "code_verifier": verifier}, "redeem the sign-in's code")
+    if not isinstance(tokens.get("id_token"), str):
+        raise ToolError("the managed login's token endpoint sent no ID token; add 'openid' to the profile's "
+                        "scopes (and to the app client's allowed scopes)", EXIT_LOGIN)
+    claims = jwt_claims(tokens["id_token"])
+    audience = claims.get("aud")
+    if claims.get("nonce") != nonce or settings["client_id"] not in (audience if isinstance(audience, list)
+                                                                     else [audience]):
+        raise ToolError("the ID token from the managed login is not for this sign-in (nonce or audience "
+                        "differ); run `login --browser` again", EXIT_LOGIN)
+    return {"IdToken": tokens["id_token"], "AccessToken": tokens.get("access_token"),
+            "RefreshToken": tokens.get("refresh_token"), "ExpiresIn": tokens.get("expires_in")}
+
+
+def pasted_callback(text, state):
+    """The callback query from a pasted URL (the redirect, or the address bar after it); ToolError when not."""
+    from urllib.parse import parse_qs, urlsplit
+
+    query = {key: values[0] for key, values in parse_qs(urlsplit(text.strip()).query).items()}
+    if "code" not in query and "error" not in query:
+        raise ToolError("the pasted text is not the URL the browser was sent back to (it has no code=); "
+                        "run `login --browser --no-browser` again and paste the whole URL", EXIT_LOGIN)
+    if query.get("state") != state:
+        raise ToolError("the pasted URL is from another sign-in (its state differs); paste the URL of the "
+                        "page this run printed", EXIT_LOGIN)
+    return query
+
+
+def browser_callback(settings, url, redirect_uri, listener, state, out):
+    """Open url in a browser (or print it) and wait for the callback; the callback's query."""
+    import webbrowser
+
+    timeout = settings.get("_timeout") or BROWSER_TIMEOUT
+    if listener is None:
+        text = prompt_secret(f"Open this URL in a browser and sign in:\n\n  {url}\n\nThe browser then goes to "
+                             f"{redirect_uri}?code=... (the page may not load); paste that URL here: ",
+                             "login --no-browser needs a terminal to paste the URL on", EXIT_LOGIN)
+        return pasted_callback(text, state)
+    # Printed even with --quiet: on a host without a browser it is the only way in.
+    print(f"Signing in through the browser; if it does not open, visit:\n  {url}", file=sys.stderr, flush=True)
+    if not webbrowser.open(url):
+        out.note("no browser could be started here; open the URL above, or use --no-browser")
+    query = listener.wait(timeout)
+    if query is None:
+        raise ToolError(f"the browser sign-in was not completed within {timeout:g}s; run `login --browser` "
+                        f"again (--timeout to wait longer; if the page showed an error such as "
+                        f"redirect_mismatch, register {redirect_uri} as a callback URL of the app client)",
+                        EXIT_LOGIN)
+    return query
+
+
+def browser_tokens(settings, out):
+    """Sign in through the managed login in a browser: authorization code with PKCE (S256), state and nonce.
+
+    The browser comes back to a loopback listener (the first free of the callback URLs), or with
+    _no_browser the person pastes the URL it came back to. Returns an AuthenticationResult-shaped dict.
+    """
+    import secrets
+
+    if not settings.get("_interactive") and open_terminal() is None:
+        # As `aws sso login`: credential_process can't show a browser to anyone.
+        raise ToolError(f"a browser sign-in is needed and there is no terminal; run `{os.path.basename(sys.argv[0])}"
+                        f" --profile {settings.get('_profile', 'default')} login --browser` first", EXIT_LOGIN)
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    verifier, challenge = pkce_pair()
+    listener = None if settings.get("_no_browser") else CallbackListener(redirect_candidates(settings), state, out)
+    redirect_uri = listener.uri if listener else redirect_candidates(settings)[0]
+    try:
+        url = authorize_url(settings, redirect_uri, state, nonce, challenge)
+        query = browser_callback(settings, url, redirect_uri, listener, state, out)
+    finally:
+        if listener:
+            listener.close()
+    if "error" in query:
+        raise oauth_refusal(settings["domain"].rstrip("/") + "/oauth2/authorize", query["error"],
+                            query.get("error_description", ""))
+    return redeem_code(settings, query["code"], redirect_uri, verifier, nonce)
+
+
+def revoke_refresh_token(settings, refresh_token):
+    """End a refresh token (and the tokens issued from it) at the managed login's /oauth2/revoke."""
+    managed_login_post(settings, "revoke", {"token": refresh_token, "client_id": settings["client_id"]},
+                       "revoke the session's refresh token")
+
+
 # ====================================================================== identity
 
 def get_id(identity_pool_id, provider, id_token, region, endpoint_url=None, client=None):
@@ -1443,7 +1758,10 @@ def renew(settings, entry, out, device=None):
 
 def sign_in_tokens(settings, out, mfa_code, device=None):
     """Cognito's AuthenticationResult of a sign-in as the profile's sign_in says (SRP by default), through
-    the remembered device, if any."""
+    the remembered device, if any; sign_in = browser goes through the managed login instead."""
+    if settings.get("sign_in") == "browser":
+        prefetch_models(("cognito-identity", "s3"))  # parsed while the person signs in
+        return browser_tokens(settings, out)
     region, endpoint = settings["region"], settings.get("endpoint_url")
     client = make_client("cognito-idp", region, endpoint, unsigned=True)
     load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
@@ -3731,12 +4049,29 @@ def config_path(args):
     return args.config or DEFAULT_CONFIG
 
 
+def browser_options(args):
+    """login's browser flags as settings: --browser (sign_in), --idp, and the private _no_browser, _timeout;
+    only `login` may open a browser without a terminal (_interactive)."""
+    browser = getattr(args, "browser", False)
+    return {"sign_in": "browser" if browser else None, "identity_provider": getattr(args, "idp", None),
+            "_no_browser": getattr(args, "no_browser", False), "_timeout": getattr(args, "timeout", None),
+            "_interactive": args.command == "login"}
+
+
 def profile_settings(args, keys=SESSION_KEYS):
-    """The profile's settings (flags > environment > file), checked for the keys the command needs."""
-    overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None)}
+    """The profile's settings (flags > environment > file), checked for the keys the command needs.
+
+    A browser sign-in needs the managed login's domain instead of a username.
+    """
+    options = browser_options(args)
+    overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None),
+                 **{key: value for key, value in options.items() if not key.startswith("_")}}
     amplify = args.amplify_config or os.environ.get(AMPLIFY_ENV, "").strip()
     settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None,
                             warn=Output().warn, base=read_amplify_config(amplify) if amplify else None)
+    settings.update((key, value) for key, value in options.items() if key.startswith("_"))
+    if settings.get("sign_in") == "browser" and "username" in keys:
+        keys = tuple(key for key in keys if key != "username") + ("domain",)
     require(settings, keys)
     return settings
 
@@ -3931,7 +4266,8 @@ def cmd_login(args, out):
     """Sign in (or renew) and fill the cache, so later runs (credential_process too) need no prompt."""
     settings = profile_settings(args)
     session = session_for(args, settings, out)
-    report = {"profile": args.profile, "username": settings["username"], "identity_id": session.identity_id,
+    report = {"profile": args.profile, "username": settings.get("username") or session.internal_username,
+              "identity_id": session.identity_id,
               "expiration": session.credentials["Expiration"], "source": session.source}
     how = {"cache": "cached session", "refresh": "renewed session", "login": "new sign-in"}[session.source]
     out.result(report, [f"signed in as {report['username']} (identity {report['identity_id']}) until "
@@ -3966,12 +4302,33 @@ def forget_device(args, out):
     out.note(f"Cognito forgot this device; deleted {path}")
 
 
+def revoke_browser_session(args, path, out):
+    """Before the cache goes: revoke its refresh token at the managed login, when the profile has a domain.
+
+    A refresh token that can't be revoked stays cached (exit 4), so `logout` can be run again.
+    """
+    settings = read_profile(config_path(args), args.profile, {"endpoint_url": args.endpoint_url},
+                            explicit_path=args.config is not None, warn=out.warn)
+    if not settings.get("domain") or not settings.get("client_id"):
+        return
+    validate_settings(settings)
+    entry = read_private_json(path, out.warn)
+    token = entry.get("refresh_token") if entry else None
+    if isinstance(token, str) and token:
+        try:
+            revoke_refresh_token(settings, token)
+        except ToolError as err:
+            raise ToolError(f"{err}; the session stays cached: run logout again", err.exit_code) from None
+        out.note("revoked the session's refresh token at the managed login")
+
+
 def cmd_logout(args, out):
     """Delete the profile's cached credentials and refresh token; the remembered device stays unless
     --forget-device, which tells Cognito to forget it too."""
     path = cache_path(args.profile)
     if args.forget_device:
         forget_device(args, out)
+    revoke_browser_session(args, path, out)
     removed = False
     # The .lock file stays: another process may be holding it right now. A folder is no session
     # (creds warns about it); it is left alone.
@@ -4801,6 +5158,15 @@ def build_parser():
                     "and until when the credentials last.")
     login.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                        help="print one JSON object (as the global --json)")
+    login.add_argument("--browser", action="store_true",
+                       help="sign in through the managed login (hosted UI) in a browser, as sign_in = browser does: "
+                            "code grant with PKCE, back on a loopback port of redirect_uris")
+    login.add_argument("--idp", metavar="NAME", help="go straight to this identity provider (implies --browser)")
+    login.add_argument("--no-browser", action="store_true",
+                       help="print the URL instead of opening a browser, and read the URL the browser ends on "
+                            "from the terminal (remote hosts, containers; implies --browser)")
+    login.add_argument("--timeout", type=int, metavar="SECONDS",
+                       help=f"give up on a browser sign-in not completed in time (default: {BROWSER_TIMEOUT})")
 
     logout = commands.add_parser("logout", help="delete the profile's cached credentials and refresh token",
                                  description="Delete the profile's cached credentials and refresh token. A "
@@ -4983,6 +5349,10 @@ def validate_args(args):
         raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
     if args.command == "setup":
         mfa_factors(args.mfa, args.mfa_factors)
+    if args.command == "login":
+        if args.timeout is not None and not 0 < args.timeout <= 3600:
+            raise ToolError(f"--timeout {args.timeout}: give 1 to 3600 seconds", EXIT_USAGE)
+        args.browser = args.browser or args.no_browser or bool(args.idp)
 
 
 # ====================================================================== main
