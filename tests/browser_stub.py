@@ -3,9 +3,9 @@ URL on instead of showing it.
 
 - BROWSER_STUB_FILE: append the URL as a line to that file; the test's own browser (Playwright, or
   `sign_in_over_http`) picks it up there and completes the page.
-- BROWSER_STUB_USERNAME and BROWSER_STUB_PASSWORD: complete the sign-in at once over HTTP, as a person
-  who types instantly would (bench/run.py measures `login --browser` this way, without the form filling).
-- BROWSER_STUB_FOLLOW_ONLY=1: follow the redirects only (a provider that approves at once, --idp).
+- else BROWSER_STUB_USERNAME and BROWSER_STUB_PASSWORD: complete the sign-in at once over HTTP, as a person
+  who types instantly would (bench/run.py measures `login --browser` this way, without the form filling);
+  with no username it only follows the redirects (a provider that approves at once, --idp).
 """
 
 import http.cookiejar

@@ -175,3 +175,233 @@ def test_a_pool_user_and_a_federated_user_sign_in_in_chromium_and_each_keeps_to_
                   federated["identity_id"])
     assert refused[0] == 4 and "cog_auth_s3: error:" in refused[2], refused
     assert not (tmp_path / "x.txt").exists()
+
+
+# ---- over HTTP (no page to fill in)
+
+def test_login_browser_caches_the_session_0600_and_put_uses_it_without_a_browser(browser_app, tmp_path,
+                                                                                  request_log):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    request_log.clear()
+    code, out, err = http_login(tmp_path, config)
+    assert code == 0, err
+    assert "signed in as alice" in out and "(new sign-in)" in out
+    assert "visit:\n  " + app["base"] + "/oauth2/authorize?" in err
+    assert stat.S_IMODE((tmp_path / CACHE).stat().st_mode) == 0o600
+    assert request_log.cognito_calls() == ["ManagedLoginAuthorize", "ManagedLoginLogin", "ManagedLoginToken",
+                                           "GetId", "GetCredentialsForIdentity"]
+    request_log.clear()
+    (tmp_path / "a.txt").write_text("a\n")
+    code, _, err = run(tmp_path, "--config", config, "put", "a.txt")  # no BROWSER: it must not be needed
+    assert code == 0, err
+    assert request_log.cognito_calls() == []
+
+
+def test_the_authorize_request_carries_pkce_s256_state_nonce_and_the_profiles_scopes(browser_app, tmp_path):
+    from urllib.parse import parse_qs, urlsplit
+
+    app = browser_app()
+    config = browser_profile(app, tmp_path, scopes="openid email")
+    urls = tmp_path / "urls.txt"
+    proc = tool(tmp_path, "--config", config, "login", "--browser", "--timeout", "30", env=stub_env(tmp_path, file=urls))
+    url = url_from_stub(urls, proc)
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    assert len(query["state"]) >= 32 and len(query["nonce"]) >= 32 and query["state"] != query["nonce"]
+    assert query["scope"] == "openid email" and query["redirect_uri"] == app["callbacks"][0]
+    assert query["client_id"] == app["client_id"] and query["response_type"] == "code"
+    # A redirect with another state is not this sign-in's: refused, and the tool keeps waiting for its own.
+    from urllib.request import urlopen
+    from urllib.error import HTTPError
+    with pytest.raises(HTTPError) as wrong:
+        urlopen(app["callbacks"][0] + "?code=stolen&state=not-this-one", timeout=10)
+    assert wrong.value.code == 400
+    assert proc.poll() is None
+    final = sign_in_over_http(url, "alice", PASSWORDS["alice"])
+    assert final.startswith(app["callbacks"][0])
+    code, _, err = finish(proc)
+    assert code == 0, err
+
+
+def test_the_second_callback_port_is_used_when_the_first_is_taken(browser_app, tmp_path):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", int(app["callbacks"][0].split(":")[2].split("/")[0])))
+    taken.listen()
+    try:
+        code, _, err = http_login(tmp_path, config)
+    finally:
+        taken.close()
+    assert code == 0, err
+    assert f"redirect_uri=http%3A%2F%2Flocalhost%3A{app['callbacks'][1].split(':')[2].split('/')[0]}" in err
+
+
+def test_idp_goes_straight_to_the_identity_provider(browser_app, tmp_path, oidc_provider):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    code, out, err = run(tmp_path, "--config", config, "--json", "login", "--idp", OIDC_PROVIDER,
+                         env=stub_env(tmp_path, username=""))
+    assert code == 0, err
+    assert json.loads(out)["username"] == f"{OIDC_PROVIDER}_sub-0001"
+    assert "identity_provider=TestIdP" in err
+
+
+def test_no_browser_prints_the_url_and_takes_the_pasted_redirect(browser_app, tmp_path, on_terminal):
+    import re
+
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    run_ = on_terminal("--config", config, "login", "--no-browser")
+    shown = run_.wait_for("paste that URL here")
+    url = re.search(r"(http://\S+/oauth2/authorize\?\S+)", shown).group(1)
+    # The person's browser, elsewhere: it signs in and ends on a callback URL that does not load.
+    landed = sign_in_over_http(url, "alice", PASSWORDS["alice"], until=app["callbacks"][0])
+    run_.type(landed)
+    code, out, err, _ = run_.finish()
+    assert code == 0, err
+    assert "signed in as alice" in out
+
+
+def test_a_browser_sign_in_that_is_never_completed_ends_after_timeout_with_exit_3(browser_app, tmp_path):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    code, _, err = run(tmp_path, "--config", config, "login", "--browser", "--timeout", "2",
+                       env=stub_env(tmp_path, file=tmp_path / "urls.txt"))
+    assert code == 3
+    assert err.count("\n") == 3 and err.splitlines()[-1].startswith("cog_auth_s3: error: the browser sign-in was "
+                                                                    "not completed within 2s")
+
+
+def test_an_error_on_the_redirect_is_one_line_with_exit_3(browser_app, tmp_path):
+    app = browser_app()
+    config = browser_profile(app, tmp_path, scopes="openid aws.cognito.signin.user.admin")
+    code, _, err = http_login(tmp_path, config)
+    assert code == 3
+    last = err.splitlines()[-1]
+    assert last.startswith("cog_auth_s3: error: the managed login refused the sign-in at ") and "invalid_scope" in last
+    assert "set 'scopes' in the profile" in last
+
+
+def test_a_token_endpoint_fault_is_one_line_with_exit_4(browser_app, tmp_path, faults):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    faults.add("ManagedLoginToken", status=503, code="ServiceUnavailable")
+    code, _, err = http_login(tmp_path, config)
+    assert code == 4
+    assert err.splitlines()[-1].startswith(f"cog_auth_s3: error: {app['base']}/oauth2/token answered HTTP 503 to "
+                                           f"redeem the sign-in's code")
+    assert "Traceback" not in err
+
+
+def test_a_refused_code_is_the_token_endpoints_invalid_grant_in_one_line_with_exit_3(browser_app, tmp_path):
+    import urllib.parse
+    import urllib.request
+    from urllib.error import HTTPError
+
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    urls = tmp_path / "urls.txt"
+    proc = tool(tmp_path, "--config", config, "login", "--browser", env=stub_env(tmp_path, file=urls))
+    landed = sign_in_over_http(url_from_stub(urls, proc), "alice", PASSWORDS["alice"], until=app["callbacks"][0])
+    code_value = urllib.parse.parse_qs(urllib.parse.urlsplit(landed).query)["code"][0]
+    # Someone else tries the code first (without the verifier): the managed login burns it.
+    with pytest.raises(HTTPError):
+        urllib.request.urlopen(app["base"] + "/oauth2/token", timeout=10, data=urllib.parse.urlencode({
+            "grant_type": "authorization_code", "code": code_value, "client_id": app["client_id"],
+            "redirect_uri": app["callbacks"][0]}).encode())
+    urllib.request.urlopen(landed, timeout=10).close()
+    code, _, err = finish(proc)
+    assert code == 3
+    assert err.splitlines()[-1].startswith("cog_auth_s3: error: the managed login refused the sign-in at "
+                                           f"{app['base']}/oauth2/token (invalid_grant")
+
+
+def test_creds_without_a_terminal_when_a_browser_sign_in_is_needed_exits_3_naming_login_browser(browser_app,
+                                                                                                 tmp_path):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    code, out, err = run(tmp_path, "--config", config, "creds", "--format", "process",
+                         env=stub_env(tmp_path, file=tmp_path / "urls.txt"))
+    assert (code, out) == (3, "")
+    assert "login --browser" in err and err.count("\n") == 1
+    assert not (tmp_path / "urls.txt").exists()  # no browser was opened for nobody to see
+
+
+def test_logout_revokes_so_a_copy_of_the_cache_no_longer_renews(browser_app, tmp_path, request_log):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    assert http_login(tmp_path, config)[0] == 0
+    copy = cached(tmp_path)
+    request_log.clear()
+    code, _, err = run(tmp_path, "--config", config, "logout")
+    assert code == 0, err
+    assert "revoked" in err and not (tmp_path / CACHE).exists()
+    assert request_log.cognito_calls() == ["ManagedLoginRevoke"]
+
+    copy["credentials"]["Expiration"] = "2000-01-01T00:00:00Z"  # so the copy must renew
+    (tmp_path / CACHE).write_text(json.dumps(copy))
+    os.chmod(tmp_path / CACHE, 0o600)
+    code, out, err = run(tmp_path, "--config", config, "creds", "--format", "process")
+    assert (code, out) == (3, "")
+    assert "Cognito refused the cached session" in err and "login --browser" in err.splitlines()[-1]
+
+
+def test_logout_that_cannot_revoke_keeps_the_session_and_says_so(browser_app, tmp_path, faults):
+    app = browser_app()
+    config = browser_profile(app, tmp_path)
+    assert http_login(tmp_path, config)[0] == 0
+    faults.add("ManagedLoginRevoke", status=500)
+    code, _, err = run(tmp_path, "--config", config, "logout")
+    assert code == 4 and err.count("\n") == 1 and "run logout again" in err
+    assert (tmp_path / CACHE).exists()
+
+
+@pytest.fixture(scope="module")
+def clock_app(clock_aws):
+    """A managed-login app on the module's own local_aws, whose clock the test moves."""
+    stack = clock_aws["make_stack"]("browser-renew")
+    callbacks = [f"http://localhost:{port}/callback" for port in free_ports(2)]
+    app = managed_login_app(clock_aws["admin_session"], clock_aws["endpoint_url"], stack, callbacks=callbacks)
+    return {**app, "callbacks": callbacks}
+
+
+def test_a_browser_session_renews_after_the_clock_passes_its_expiry_without_a_browser(clock_app, clock_aws,
+                                                                                     tmp_path):
+    config = browser_profile(clock_app, tmp_path)
+    assert http_login(tmp_path, config)[0] == 0
+    first = cached(tmp_path)
+    (tmp_path / "a.txt").write_text("a\n")
+    advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)  # every token and credential is dead there
+    log = RequestLog(clock_aws["endpoint_url"])
+    log.clear()
+    code, _, err = run(tmp_path, "--config", config, "put", "a.txt")  # no BROWSER in this environment
+    assert code == 0, err
+    assert "renewing" in err
+    assert not [op for op in log.cognito_calls() if op.startswith("ManagedLogin")]
+    assert "InitiateAuth" in log.cognito_calls() or "GetTokensFromRefreshToken" in log.cognito_calls()
+    renewed = cached(tmp_path)
+    assert renewed["identity_id"] == first["identity_id"]
+    assert renewed["credentials"]["AccessKeyId"] != first["credentials"]["AccessKeyId"]
+
+
+def test_a_client_with_a_secret_signs_in_by_basic_auth_and_renews_with_the_secret_hash(browser_app, tmp_path,
+                                                                                       request_log, admin_client):
+    app = browser_app(secret=True)
+    identity = admin_client("cognito-identity")
+    pool = identity.describe_identity_pool(IdentityPoolId=app["identity_pool_id"])
+    pool.pop("ResponseMetadata")
+    provider = pool["CognitoIdentityProviders"][0]
+    identity.update_identity_pool(**{**pool, "CognitoIdentityProviders": [{**provider, "ClientId": app["client_id"]}]})
+    config = browser_profile(app, tmp_path)
+    code, _, err = http_login(tmp_path, config)
+    assert code == 0, err
+    first = cached(tmp_path)
+    request_log.clear()
+    (tmp_path / "a.txt").write_text("a\n")
+    assert run(tmp_path, "--config", config, "put", "a.txt")[0] == 0
+    code, _, err = run(tmp_path, "--config", config, "share", "a.txt")  # share renews first, to last longest
+    assert code == 0, err
+    assert "InitiateAuth" in request_log.cognito_calls()
+    assert cached(tmp_path)["credentials"]["AccessKeyId"] != first["credentials"]["AccessKeyId"]
