@@ -3248,6 +3248,149 @@ def remove_bucket(s3, bucket, force, changes):
     changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
 
 
+# ---- the managed login: a domain, the app client's code grant, OIDC identity providers
+
+# A domain prefix as AWS accepts one: lowercase letters, digits and hyphens, without AWS's reserved words.
+DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RESERVED_PREFIX_WORDS = ("aws", "amazon", "cognito")
+SIGNED_OUT_URI = "http://localhost:53682/signed-out"  # where /logout may send the browser back
+OIDC_SECRET_ENV = ENV_PREFIX + "OIDC_CLIENT_SECRET"
+# Federated users' email reaches the user pool (and so the ID token); username is the provider's sub.
+OIDC_ATTRIBUTES = {"email": "email", "email_verified": "email_verified", "username": "sub"}
+OIDC_SCOPES = "openid email"
+
+
+def oidc_client_secret():
+    """The OIDC provider's client secret, from the environment only (argv is visible to every user)."""
+    secret = os.environ.get(OIDC_SECRET_ENV, "").strip()
+    if not secret:
+        raise ToolError(f"the OIDC provider's client secret is needed: set {OIDC_SECRET_ENV} (never a flag)",
+                        EXIT_USAGE)
+    return secret
+
+
+def check_domain_prefix(prefix):
+    """Refuse a domain prefix AWS would refuse; return it."""
+    if not DOMAIN_PREFIX_RE.match(prefix) or any(word in prefix for word in RESERVED_PREFIX_WORDS):
+        raise ToolError(f"--domain {prefix!r} is not a domain prefix: 1-63 lowercase letters, digits and hyphens, "
+                        f"not starting or ending with a hyphen, without {', '.join(RESERVED_PREFIX_WORDS)}",
+                        EXIT_USAGE)
+    return prefix
+
+
+def managed_login_base(prefix, region, endpoint_url=None):
+    """The managed login's base URL for a domain prefix: on AWS https://PREFIX.auth.REGION.amazoncognito.com;
+    against a custom endpoint (local_aws) the path local_aws serves it at, as no other host name reaches it."""
+    if endpoint_url:
+        return f"{endpoint_url.rstrip('/')}/_local_aws/domain/{prefix}"
+    return f"https://{prefix}.auth.{region}.amazoncognito.com"
+
+
+def ensure_user_pool_domain(idp, user_pool_id, prefix, changes):
+    """The user pool's domain PREFIX (a pool has at most one prefix domain)."""
+    owner = admin_call("read", f"user pool domain {prefix}", idp.describe_user_pool_domain,
+                       Domain=prefix)["DomainDescription"].get("UserPoolId")
+    if owner == user_pool_id:
+        changes.record("user pool domain", prefix, "exists")
+        return
+    if owner:
+        raise ToolError(f"domain prefix {prefix} belongs to another user pool ({owner}); choose another --domain",
+                        EXIT_AWS)
+    current = admin_call("read", f"user pool {user_pool_id}", idp.describe_user_pool,
+                         UserPoolId=user_pool_id)["UserPool"].get("Domain")
+    if current:
+        raise ToolError(f"user pool {user_pool_id} already has domain {current}; pass --domain {current}",
+                        EXIT_USAGE)
+    admin_call("create", f"user pool domain {prefix}", idp.create_user_pool_domain, UserPoolId=user_pool_id,
+               Domain=prefix)
+    changes.record("user pool domain", prefix, "created")
+
+
+def ensure_oidc_provider(idp, user_pool_id, name, issuer, client_id, client_secret, changes):
+    """The user pool's OIDC identity provider NAME: its issuer, client and the email mapping."""
+    details = {"oidc_issuer": issuer, "client_id": client_id, "authorize_scopes": OIDC_SCOPES,
+               "attributes_request_method": "GET"}
+    found = admin_call("read", f"identity provider {name}", idp.describe_identity_provider,
+                       missing=("ResourceNotFoundException",), UserPoolId=user_pool_id, ProviderName=name)
+    if found:
+        current = found["IdentityProvider"]
+        drift = [key for key, value in details.items() if current.get("ProviderDetails", {}).get(key) != value]
+        drift += ["attribute mapping"] if current.get("AttributeMapping") != OIDC_ATTRIBUTES else []
+        drift += ["client secret"] if current.get("ProviderDetails", {}).get("client_secret") != client_secret else []
+        if not drift:
+            changes.record("identity provider", name, "exists")
+            return
+        admin_call("update", f"identity provider {name}", idp.update_identity_provider, UserPoolId=user_pool_id,
+                   ProviderName=name, ProviderDetails={**details, "client_secret": client_secret},
+                   AttributeMapping=OIDC_ATTRIBUTES)
+        changes.record("identity provider", name, "updated", ", ".join(drift))
+        return
+    admin_call("create", f"identity provider {name}", idp.create_identity_provider, UserPoolId=user_pool_id,
+               ProviderName=name, ProviderType="OIDC", ProviderDetails={**details, "client_secret": client_secret},
+               AttributeMapping=OIDC_ATTRIBUTES)
+    changes.record("identity provider", name, "created")
+
+
+def merged(current, wanted):
+    """current's items, then the wanted ones it lacks: setup adds to an app's lists, never drops from them."""
+    return list(current or []) + [item for item in wanted if item not in (current or [])]
+
+
+def ensure_code_grant(idp, user_pool_id, client_id, callbacks, providers, changes):
+    """The app client allows the authorization code grant with the default scopes, the loopback callback
+    URLs and the identity providers; everything else on it is kept (update_keeping)."""
+    client = admin_call("read", f"app client {client_id}", idp.describe_user_pool_client,
+                        UserPoolId=user_pool_id, ClientId=client_id)["UserPoolClient"]
+    wanted = {"AllowedOAuthFlowsUserPoolClient": True,
+              "AllowedOAuthFlows": merged(client.get("AllowedOAuthFlows"), ["code"]),
+              "AllowedOAuthScopes": merged(client.get("AllowedOAuthScopes"), split_list(DEFAULT_SCOPES)),
+              "CallbackURLs": merged(client.get("CallbackURLs"), callbacks),
+              "LogoutURLs": merged(client.get("LogoutURLs"), [SIGNED_OUT_URI]),
+              "SupportedIdentityProviders": merged(client.get("SupportedIdentityProviders"),
+                                                   ["COGNITO", *providers])}
+    drift = [key for key, value in wanted.items() if client.get(key) != value]
+    if not drift:
+        changes.record("app client code grant", client_id, "exists")
+        return
+    update_keeping(idp, "UpdateUserPoolClient", client, **wanted)
+    changes.record("app client code grant", client_id, "updated", ", ".join(drift))
+
+
+def remove_user_pool_domain(idp, user_pool_id, changes):
+    """Delete the user pool's domain (AWS refuses to delete a pool that has one): the reverse of
+    ensure_user_pool_domain."""
+    prefix = user_pool_id and admin_call("read", f"user pool {user_pool_id}", idp.describe_user_pool,
+                                         UserPoolId=user_pool_id)["UserPool"].get("Domain")
+    if prefix:
+        admin_call("delete", f"user pool domain {prefix}", idp.delete_user_pool_domain, UserPoolId=user_pool_id,
+                   Domain=prefix)
+    changes.record("user pool domain", prefix or "of the user pool", "deleted" if prefix else "absent")
+
+
+def remove_identity_providers(idp, user_pool_id, changes):
+    """Delete the user pool's identity providers: the reverse of ensure_oidc_provider."""
+    names = []
+    if user_pool_id:
+        with aws_step("list", f"the identity providers of {user_pool_id}", "admin"):
+            names = [item["ProviderName"] for page in idp.get_paginator("list_identity_providers").paginate(
+                UserPoolId=user_pool_id, MaxResults=60) for item in page["Providers"]]
+    for name in names:
+        admin_call("delete", f"identity provider {name}", idp.delete_identity_provider, UserPoolId=user_pool_id,
+                   ProviderName=name)
+        changes.record("identity provider", name, "deleted")
+
+
+def ensure_managed_login(idp, user_pool_id, client_id, prefix, oidc, changes):
+    """Browser sign-in for the app client: the domain PREFIX (if given), the OIDC provider oidc = (name,
+    issuer, client id, client secret) (if given), and the code grant with setup's loopback callbacks."""
+    if prefix:
+        ensure_user_pool_domain(idp, user_pool_id, prefix, changes)
+    if oidc:
+        ensure_oidc_provider(idp, user_pool_id, *oidc, changes)
+    ensure_code_grant(idp, user_pool_id, client_id, list(DEFAULT_REDIRECT_URIS), [oidc[0]] if oidc else [],
+                      changes)
+
+
 # ====================================================================== provisioning: audit
 
 # doctor's proof asks about two made-up identities of the deployment's region: A's folder is "own",
@@ -3577,6 +3720,41 @@ def check_app_client(client):
     return found
 
 
+def safe_callback(uri):
+    """Whether a callback URL keeps the authorization code off the network: HTTPS, or a loopback http URL."""
+    return uri.startswith("https://") or bool(re.match(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(/|$)",
+                                                       uri))
+
+
+def check_managed_login(client, managed_login):
+    """Findings of an app client's browser sign-in: its callback URLs, implicit grant, and the domain and
+    identity providers (managed_login = {"domain", "providers"} as read from its user pool, or None)."""
+    resource = f"app client {client['ClientId']} of {client['UserPoolId']}"
+    found = [finding("client-callback-insecure", "warning", resource,
+                     f"callback URL {uri} is neither HTTPS nor localhost: the authorization code crosses the "
+                     f"network in the clear", "use https:// callback URLs (http only for http://localhost)")
+             for uri in client.get("CallbackURLs") or [] if not safe_callback(uri)]
+    if "implicit" in (client.get("AllowedOAuthFlows") or []):
+        found.append(finding("client-implicit-grant", "warning", resource,
+                             "the implicit grant is allowed: tokens come back in the browser's URL, where history "
+                             "and other pages can read them", "remove implicit from AllowedOAuthFlows; use the "
+                                                              "code grant with PKCE (setup --domain)"))
+    if not managed_login or not client.get("AllowedOAuthFlowsUserPoolClient"):
+        return found
+    if not managed_login["domain"]:
+        found.append(finding("managed-login-no-domain", "error", resource,
+                             "the client allows browser sign-in but its user pool has no domain, so there is no "
+                             "page to sign in on", "create one: setup --domain PREFIX"))
+    missing = [name for name in client.get("SupportedIdentityProviders") or []
+               if name != "COGNITO" and name not in managed_login["providers"]]
+    if missing:
+        found.append(finding("client-provider-missing", "error", resource,
+                             f"the client names identity providers its user pool lacks: {', '.join(missing)}; "
+                             f"their users can't sign in", "add them (setup --oidc-provider) or remove them from "
+                                                           "SupportedIdentityProviders"))
+    return found
+
+
 def role_name_of(arn):
     """The role name at the end of a role ARN (after any path)."""
     return arn.rsplit("/", 1)[-1]
@@ -3676,6 +3854,7 @@ def audit_findings(deployment):
     for client in deployment["clients"]:
         if client["client"]:
             found += check_app_client(client["client"])
+            found += check_managed_login(client["client"], client.get("managed_login"))
     found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region,
                           [arn for arn in deployment["role_arns"].values() if arn], deployment["folder"])
     unique = []
@@ -3787,6 +3966,18 @@ def discover_bucket(roles, partition):
     return names.pop() if len(names) == 1 else None
 
 
+def read_managed_login(reader, idp, user_pool_id):
+    """The user pool's domain prefix and identity provider names, or None when either can't be read."""
+    pool = reader.read(f"user pool {user_pool_id}", "cognito-idp:DescribeUserPool", idp.describe_user_pool,
+                       missing=("ResourceNotFoundException",), UserPoolId=user_pool_id)
+    listed = reader.read(f"the identity providers of {user_pool_id}", "cognito-idp:ListIdentityProviders",
+                         idp.list_identity_providers, missing=("ResourceNotFoundException",),
+                         UserPoolId=user_pool_id, MaxResults=60)
+    if pool in (UNREAD, None) or listed in (UNREAD, None):
+        return None
+    return {"domain": pool["UserPool"].get("Domain"), "providers": [p["ProviderName"] for p in listed["Providers"]]}
+
+
 def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, folder=DEFAULT_FOLDER):
     """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
     identity, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
@@ -3820,7 +4011,8 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
         if described is not UNREAD:
             app_clients.append({"provider": provider.get("ProviderName"), "user_pool_id": user_pool_id,
                                 "client_id": provider.get("ClientId"),
-                                "client": described and described["UserPoolClient"]})
+                                "client": described and described["UserPoolClient"],
+                                "managed_login": described and read_managed_login(reader, idp, user_pool_id)})
     settings = {}
     for key, permission, call, missing, pick in (
             ("public_access_block", "s3:GetBucketPublicAccessBlock", s3.get_public_access_block,
@@ -4895,6 +5087,7 @@ def cmd_setup(args, out):
         # configparser skips a file it can't open, so its profiles would be overwritten unseen.
         raise ToolError(f"can't read and write config {path}; fix its permissions or pick another", EXIT_USAGE)
     parser = load_ini(path)  # read before any change, so a broken file stops setup early
+    oidc = args.oidc_provider and (args.oidc_provider, args.oidc_issuer, args.oidc_client_id, oidc_client_secret())
     endpoint = admin_endpoint(args, parser, profile)
     names = deployment_names(name, caller_identity(make_client("sts", region, endpoint))[0])
     idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
@@ -4924,11 +5117,15 @@ def cmd_setup(args, out):
             description="Guests of this deployment: no access to the bucket")
         role_changed = role_changed or guest_changed
     ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn)
+    if args.domain or args.oidc_provider:
+        ensure_managed_login(idp, user_pool_id, client_id, args.domain, oidc, changes)
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
               "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {}),
               **({"folder": folder} if folder != DEFAULT_FOLDER else {})}
     if args.sign_in:
         values["sign_in"] = args.sign_in
+    if args.domain:
+        values["domain"] = managed_login_base(args.domain, region, endpoint)
     write_profile(path, parser, profile, values)
     out.result({"resources": changes.items, "config": {"path": path, "profile": profile, "values": values}},
                [f"wrote [{profile}] to {path}:"] + [f"  {key} = {value}" for key, value in values.items()])
@@ -4969,12 +5166,15 @@ def cmd_teardown(args, out):
     # Both lookups come first, so duplicates stop teardown before anything is deleted.
     pool_id = find_by_name(identity, "identity pool", names["identity_pool"], used)
     user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
-    # The reverse of setup: role mapping, roles, identity pool, app client, user pool, bucket.
+    # The reverse of setup: role mapping, roles, identity pool, app client, domain, identity providers,
+    # user pool, bucket.
     remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
     remove_role(iam, names["guest_role"], changes, optional=True)
     remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
     remove_app_client(idp, user_pool_id, names["client"], changes)
+    remove_user_pool_domain(idp, user_pool_id, changes)
+    remove_identity_providers(idp, user_pool_id, changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_role(iam, names["sms_role"], changes, optional=True)
     remove_bucket(s3, names["bucket"], args.force, changes)
@@ -5274,6 +5474,17 @@ def build_parser():
                        help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
                             "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
                             "written to the profile as sign_in")
+    setup.add_argument("--domain", metavar="PREFIX",
+                       help="browser sign-in: create the user pool domain PREFIX, allow the code grant on the app "
+                            "client with callbacks http://localhost:53682-53684/callback, and write the managed "
+                            "login's base URL to the profile as domain (with a custom --endpoint-url, local_aws's "
+                            "<endpoint>/_local_aws/domain/PREFIX)")
+    setup.add_argument("--oidc-provider", metavar="NAME",
+                       help=f"add an OIDC identity provider NAME to the user pool and the app client; its secret "
+                            f"comes from {OIDC_SECRET_ENV}")
+    setup.add_argument("--oidc-issuer", metavar="URL", help="the OIDC provider's issuer URL (with --oidc-provider)")
+    setup.add_argument("--oidc-client-id", metavar="ID",
+                       help="this user pool's client id at the OIDC provider (with --oidc-provider)")
     add_folder_option(setup)
 
     add_user = commands.add_parser(
@@ -5290,7 +5501,7 @@ def build_parser():
     teardown = commands.add_parser(
         "teardown", help="delete what setup created for NAME",
         description="Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, "
-                    "user pool and bucket of "
+                    "the user pool's domain and identity providers, user pool and bucket of "
                     "deployment NAME, in that order (the reverse of setup). What is already gone is reported "
                     "'absent', so it can be rerun. A bucket that still holds objects stops it before anything "
                     "is deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS)
@@ -5349,6 +5560,14 @@ def validate_args(args):
         raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
     if args.command == "setup":
         mfa_factors(args.mfa, args.mfa_factors)
+        if args.domain:
+            check_domain_prefix(args.domain)
+        oidc = (args.oidc_provider, args.oidc_issuer, args.oidc_client_id)
+        if any(oidc) and not all(oidc):
+            raise ToolError("--oidc-provider NAME needs --oidc-issuer URL and --oidc-client-id ID (and the reverse)",
+                            EXIT_USAGE)
+        if args.oidc_issuer and not ENDPOINT_RE.match(args.oidc_issuer):
+            raise ToolError(f"--oidc-issuer {args.oidc_issuer!r} is not an https URL", EXIT_USAGE)
     if args.command == "login":
         if args.timeout is not None and not 0 < args.timeout <= 3600:
             raise ToolError(f"--timeout {args.timeout}: give 1 to 3600 seconds", EXIT_USAGE)

@@ -405,3 +405,114 @@ def test_a_client_with_a_secret_signs_in_by_basic_auth_and_renews_with_the_secre
     assert code == 0, err
     assert "InitiateAuth" in request_log.cognito_calls()
     assert cached(tmp_path)["credentials"]["AccessKeyId"] != first["credentials"]["AccessKeyId"]
+
+
+# ---- setup --domain / --oidc-provider, teardown
+
+def test_setup_domain_and_oidc_provider_make_browser_sign_in_work_and_teardown_removes_them(
+        local_aws, admin_client, oidc_provider, tmp_path):
+    import configparser
+    import uuid
+
+    from conftest import admin_env, run_cli
+    from oidc_provider import CLIENT_ID, CLIENT_SECRET
+
+    name, prefix = "b" + uuid.uuid4().hex[:10], "signin-" + uuid.uuid4().hex[:8]
+    env = admin_env(local_aws, tmp_path, COG_AUTH_S3_OIDC_CLIENT_SECRET=CLIENT_SECRET)
+    config = tmp_path / "config.ini"
+
+    def admin(*args, **extra):
+        return run_cli("--endpoint-url", local_aws["endpoint_url"], "--config", config, *args,
+                       env={**env, **extra}, cwd=tmp_path)
+
+    flags = ("--domain", prefix, "--oidc-provider", OIDC_PROVIDER, "--oidc-issuer", oidc_provider.issuer,
+             "--oidc-client-id", CLIENT_ID)
+    made = admin("setup", "--name", name, *flags)
+    assert made.returncode == 0, made.stderr
+    assert f"user pool domain {prefix}: created" in made.stderr
+    assert f"identity provider {OIDC_PROVIDER}: created" in made.stderr
+    assert CLIENT_SECRET not in made.stdout + made.stderr
+    profile = configparser.ConfigParser(interpolation=None)
+    profile.read(config)
+    values = dict(profile["default"])
+    assert values["domain"] == f"{local_aws['endpoint_url']}/_local_aws/domain/{prefix}"
+    client = admin_client("cognito-idp").describe_user_pool_client(
+        UserPoolId=values["user_pool_id"], ClientId=values["client_id"])["UserPoolClient"]
+    assert client["AllowedOAuthFlows"] == ["code"] and client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert client["CallbackURLs"] == ["http://localhost:53682/callback", "http://localhost:53683/callback",
+                                      "http://localhost:53684/callback"]
+    assert client["SupportedIdentityProviders"] == ["COGNITO", OIDC_PROVIDER]
+    assert set(client["AllowedOAuthScopes"]) == {"openid", "email", "profile"}
+    assert "ALLOW_USER_SRP_AUTH" in client["ExplicitAuthFlows"]  # what setup made before is kept
+    assert admin("add-user", "alice", COG_AUTH_S3_PASSWORD=PASSWORDS["alice"]).returncode == 0
+
+    again = admin("setup", "--name", name, *flags)
+    assert again.returncode == 0, again.stderr
+    assert f"user pool domain {prefix}: exists" in again.stderr and "app client code grant" in again.stderr
+    assert "created" not in again.stderr and "updated" not in again.stderr
+
+    # The profile setup wrote signs in through the browser on setup's fixed callback ports.
+    code, out, err = run(tmp_path, "--config", config, "login", "--browser",
+                         env=stub_env(tmp_path, username="alice", password=PASSWORDS["alice"]))
+    assert code == 0, err
+    assert "signed in as alice" in out
+    code, out, err = run(tmp_path, "--config", config, "--no-cache", "login", "--idp", OIDC_PROVIDER,
+                         env=stub_env(tmp_path, username=""))
+    assert code == 0, err
+    assert f"signed in as {OIDC_PROVIDER}_sub-0001" in out
+
+    gone = admin("teardown", "--name", name, "--force")
+    assert gone.returncode == 0, gone.stderr
+    assert f"user pool domain {prefix}: deleted" in gone.stderr
+    assert f"identity provider {OIDC_PROVIDER}: deleted" in gone.stderr
+    assert admin_client("cognito-idp").describe_user_pool_domain(Domain=prefix)["DomainDescription"] == {}
+
+
+def test_setup_oidc_provider_without_the_secret_in_the_environment_exits_2_naming_the_variable(local_aws, tmp_path):
+    from conftest import admin_env, run_cli
+
+    result = run_cli("--endpoint-url", local_aws["endpoint_url"], "setup", "--name", "nosecret",
+                     "--oidc-provider", "P", "--oidc-issuer", "https://issuer.example", "--oidc-client-id", "c",
+                     env=admin_env(local_aws, tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "COG_AUTH_S3_OIDC_CLIENT_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize("flags", [("--domain", "Bad_Prefix"), ("--domain", "my-cognito-app"),
+                                   ("--oidc-provider", "P", "--oidc-issuer", "https://i.example")])
+def test_setup_refuses_a_bad_domain_prefix_or_half_an_oidc_provider_before_any_request(local_aws, tmp_path, flags):
+    from conftest import admin_env, run_cli
+
+    result = run_cli("setup", "--name", "x-bad", *flags, env=admin_env(local_aws, tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_doctor_finds_an_insecure_callback_the_implicit_grant_and_a_provider_the_pool_lacks(setup_deployment,
+                                                                                              admin_client):
+    import uuid
+
+    from conftest import set_app_client
+
+    dep = setup_deployment("b" + uuid.uuid4().hex[:8], "--domain", "doc-" + uuid.uuid4().hex[:8])
+    clean = dep["admin"]("--json", "doctor")
+    assert clean.returncode == 0, clean.stderr
+    assert not [f for f in json.loads(clean.stdout)["findings"] if f["id"].startswith(("client-", "managed-"))]
+
+    set_app_client(admin_client, dep, AllowedOAuthFlows=["code", "implicit"],
+                   CallbackURLs=["http://localhost:53682/callback", "http://app.example.com/cb",
+                                 "https://app.example.com/cb"], SupportedIdentityProviders=["COGNITO", "Gone"])
+    result = dep["admin"]("--json", "doctor")
+    assert result.returncode == 4, result.stderr  # an error finding, nothing critical
+    found = {f["id"]: f for f in json.loads(result.stdout)["findings"]}
+    assert {"client-callback-insecure", "client-implicit-grant", "client-provider-missing"} <= set(found)
+    assert "http://app.example.com/cb" in found["client-callback-insecure"]["detail"]
+    assert [f for f in json.loads(result.stdout)["findings"] if f["id"] == "client-callback-insecure"] == \
+        [found["client-callback-insecure"]]  # localhost and https callbacks are fine
+    assert "Gone" in found["client-provider-missing"]["detail"]
+    assert set(found["client-implicit-grant"]) == {"id", "severity", "resource", "detail", "fix"}
+
+    idp = admin_client("cognito-idp")
+    idp.delete_user_pool_domain(UserPoolId=dep["user_pool_id"],
+                                Domain=idp.describe_user_pool(UserPoolId=dep["user_pool_id"])["UserPool"]["Domain"])
+    found = {f["id"] for f in json.loads(dep["admin"]("--json", "doctor").stdout)["findings"]}
+    assert "managed-login-no-domain" in found
