@@ -12,14 +12,16 @@ Usage:
     cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
     cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
-    cog_auth_s3.py [GLOBAL OPTIONS] login | logout [--forget-device] | aws-profile NAME [--force]
+    cog_auth_s3.py [GLOBAL OPTIONS] login [--browser [--idp NAME] [--no-browser] [--timeout SECONDS]]
+    cog_auth_s3.py [GLOBAL OPTIONS] logout [--forget-device] | aws-profile NAME [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
     cog_auth_s3.py [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
     cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
     cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P] [--guests]
                    [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
-                   [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation]
+                   [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation] [--domain PREFIX]
+                   [--oidc-provider NAME --oidc-issuer URL --oidc-client-id ID]
     cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME [--email ADDRESS] [--phone NUMBER]
     cog_auth_s3.py [GLOBAL OPTIONS] teardown --name NAME [--region R] [--force]
     cog_auth_s3.py [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket B] [--fix [--yes]]
@@ -31,12 +33,18 @@ Usage:
 Configuration: an INI file (--config, default ./config.ini) whose sections are
 profiles (--profile, default "default"). Keys: region, user_pool_id, client_id,
 client_secret, identity_pool_id, username, password, bucket, upload_file,
-endpoint_url, sign_in, folder (a template such as private/{identity_id}/). An Amplify
-app's amplify_outputs.json or amplifyconfiguration.json (--amplify-config) can supply the
-pools, region, bucket and folder. Precedence: flags > environment > file > Amplify file.
+endpoint_url, sign_in, folder (a template such as private/{identity_id}/), and for browser
+sign-in domain (the managed login's base URL), scopes (default: openid email profile),
+redirect_uris (loopback callbacks; default http://localhost:53682-53684/callback) and
+identity_provider. An Amplify app's amplify_outputs.json or amplifyconfiguration.json
+(--amplify-config) can supply the pools, region, bucket, folder and its oauth domain, scopes
+and loopback redirects. Precedence: flags > environment > file > Amplify file.
 
 sign_in: srp (the default: USER_SRP_AUTH), choice (USER_AUTH preferring PASSWORD_SRP),
-email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password).
+email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password), or
+browser (the managed login in a browser: code grant with PKCE; `login --browser`; federated
+users too). A browser sign-in is started without a terminal only by `login`: credential_process
+then exits 3 naming `login --browser`, as `aws sso login` does.
 Codes (one-time codes, MFA, enrolling an authenticator app) come from --mfa-code,
 COG_AUTH_S3_MFA_CODE, or a prompt on the terminal (/dev/tty, even when stdin and
 stderr are redirected, as under credential_process); with no terminal the tool
@@ -47,6 +55,8 @@ Environment:
     COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
     COG_AUTH_S3_MFA_CODE      answers a code challenge: MFA or one-time code (like --mfa-code)
     COG_AUTH_S3_AMPLIFY_CONFIG  the Amplify config file (like --amplify-config)
+    COG_AUTH_S3_OIDC_CLIENT_SECRET  the OIDC provider's client secret for setup --oidc-provider
+    BROWSER                   the browser login --browser opens (Python's webbrowser)
     XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
     AWS_* / AWS_PROFILE       the administrator's credentials, for setup/add-user/teardown
@@ -5272,6 +5282,8 @@ EXAMPLES = """examples:
   cog_auth_s3.py share docs/report.pdf --expires 10m  print a download link
   cog_auth_s3.py --amplify-config amplify_outputs.json ls    an Amplify app's pools, bucket and folder
   cog_auth_s3.py setup --name demo --write-config config.ini   provision everything (admin credentials)
+  cog_auth_s3.py login --browser                  sign in on the managed login page (federated users too)
+  cog_auth_s3.py login --no-browser               ...on another machine's browser: paste the URL it ends on
 
 exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken,
   130 interrupted

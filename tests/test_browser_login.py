@@ -516,3 +516,86 @@ def test_doctor_finds_an_insecure_callback_the_implicit_grant_and_a_provider_the
                                 Domain=idp.describe_user_pool(UserPoolId=dep["user_pool_id"])["UserPool"]["Domain"])
     found = {f["id"] for f in json.loads(dep["admin"]("--json", "doctor").stdout)["findings"]}
     assert "managed-login-no-domain" in found
+
+
+# ---- pure logic
+
+sys.path.insert(0, str(TOOL.parent))
+import cog_auth_s3 as cog  # noqa: E402
+
+
+def test_amplify_gen2_and_gen1_oauth_blocks_give_domain_scopes_and_only_loopback_redirects():
+    gen2 = {"domain": "myapp.auth.us-east-1.amazoncognito.com", "scopes": ["openid", "email"],
+            "redirect_sign_in_uri": ["http://localhost:3000/", "https://app.example.com/"],
+            "identity_providers": ["GOOGLE"], "response_type": "code"}
+    assert cog.amplify_oauth(gen2, "domain", "scopes", "redirect_sign_in_uri") == {
+        "domain": "https://myapp.auth.us-east-1.amazoncognito.com", "scopes": "openid email",
+        "redirect_uris": "http://localhost:3000/"}
+    gen1 = {"domain": "old.auth.eu-west-1.amazoncognito.com", "scope": ["openid", "profile"],
+            "redirectSignIn": "myapp://,http://localhost:3000/"}
+    assert cog.amplify_oauth(gen1, "domain", "scope", "redirectSignIn") == {
+        "domain": "https://old.auth.eu-west-1.amazoncognito.com", "scopes": "openid profile",
+        "redirect_uris": "http://localhost:3000/"}
+    assert cog.amplify_oauth(None, "domain", "scope", "redirectSignIn") == {}
+    assert cog.amplify_oauth({"domain": ""}, "domain", "scope", "redirectSignIn") == {}
+
+
+def test_an_amplify_gen2_config_with_oauth_signs_in_through_the_browser_without_a_profile(browser_app, tmp_path):
+    app = browser_app()
+    outputs = {"version": "1.3", "auth": {
+        "aws_region": app["region"], "user_pool_id": app["user_pool_id"], "user_pool_client_id": app["client_id"],
+        "identity_pool_id": app["identity_pool_id"],
+        "oauth": {"domain": app["base"], "scopes": ["openid", "email"], "redirect_sign_in_uri": app["callbacks"],
+                  "identity_providers": [], "response_type": "code"}},
+        "storage": {"bucket_name": app["bucket"], "aws_region": app["region"]}}
+    (tmp_path / "amplify_outputs.json").write_text(json.dumps(outputs))
+    code, out, err = run(tmp_path, "--amplify-config", "amplify_outputs.json", "--endpoint-url",
+                         app["endpoint_url"], "login", "--browser",
+                         env=stub_env(tmp_path, username="bob", password=PASSWORDS["bob"]))
+    assert code == 0, err
+    assert "signed in as bob" in out and "scope=openid+email" in err
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("http://localhost:1/callback?code=abc&state=S", None),
+    ("  http://localhost:1/callback?error=access_denied&state=S\n", None),
+    ("http://localhost:1/callback?code=abc&state=OTHER", "another sign-in"),
+    ("abc", "no code="),
+])
+def test_a_pasted_url_gives_the_callback_only_with_this_sign_ins_state(text, problem):
+    if problem is None:
+        assert cog.pasted_callback(text, "S")["state"] == "S"
+    else:
+        with pytest.raises(cog.ToolError) as refused:
+            cog.pasted_callback(text, "S")
+        assert problem in str(refused.value) and refused.value.exit_code == 3
+
+
+@pytest.mark.parametrize("uri, safe", [("https://app.example.com/cb", True), ("http://localhost:53682/callback", True),
+                                       ("http://127.0.0.1/cb", True), ("http://localhost.evil.example/cb", False),
+                                       ("http://app.example.com/cb", False), ("myapp://callback", False)])
+def test_only_https_and_loopback_callbacks_are_safe(uri, safe):
+    assert cog.safe_callback(uri) is safe
+
+
+def test_the_managed_login_base_url_is_amazons_on_aws_and_local_aws_path_on_a_custom_endpoint():
+    assert cog.managed_login_base("myapp", "eu-west-1") == "https://myapp.auth.eu-west-1.amazoncognito.com"
+    assert cog.managed_login_base("myapp", "us-east-1", "http://127.0.0.1:4566/") == \
+        "http://127.0.0.1:4566/_local_aws/domain/myapp"
+
+
+def test_a_profile_with_a_malformed_domain_or_redirect_uri_exits_2(tmp_path):
+    config = write_config(tmp_path / "c.ini", {"default": {
+        "region": "us-east-1", "user_pool_id": "us-east-1_abc", "client_id": "abc",
+        "identity_pool_id": "us-east-1:0e3c1234-5678-4bfd-956f-2acfa1efd61f", "sign_in": "browser",
+        "domain": "myapp.auth.us-east-1.amazoncognito.com"}})
+    code, _, err = run(tmp_path, "--config", config, "login")
+    assert code == 2 and "domain 'myapp.auth" in err and err.count("\n") == 1
+    config = write_config(tmp_path / "c.ini", {"default": {
+        "region": "us-east-1", "user_pool_id": "us-east-1_abc", "client_id": "abc",
+        "identity_pool_id": "us-east-1:0e3c1234-5678-4bfd-956f-2acfa1efd61f", "sign_in": "browser",
+        "domain": "https://x.example", "redirect_uris": "https://app.example.com/cb"}})
+    code, _, err = run(tmp_path, "--config", config, "login")
+    assert code == 2 and "not a loopback callback URL" in err and err.count("\n") == 1
+    code, _, err = run(tmp_path, "--config", config, "login", "--timeout", "0")
+    assert code == 2 and "--timeout" in err
