@@ -3368,13 +3368,13 @@ def ensure_code_grant(idp, user_pool_id, client_id, callbacks, providers, change
 
 def remove_user_pool_domain(idp, user_pool_id, changes):
     """Delete the user pool's domain (AWS refuses to delete a pool that has one): the reverse of
-    ensure_user_pool_domain."""
+    ensure_user_pool_domain. Optional (only setup --domain makes one), so not reported when absent."""
     prefix = user_pool_id and admin_call("read", f"user pool {user_pool_id}", idp.describe_user_pool,
                                          UserPoolId=user_pool_id)["UserPool"].get("Domain")
     if prefix:
         admin_call("delete", f"user pool domain {prefix}", idp.delete_user_pool_domain, UserPoolId=user_pool_id,
                    Domain=prefix)
-    changes.record("user pool domain", prefix or "of the user pool", "deleted" if prefix else "absent")
+        changes.record("user pool domain", prefix, "deleted")
 
 
 def remove_identity_providers(idp, user_pool_id, changes):
@@ -4509,8 +4509,11 @@ def revoke_browser_session(args, path, out):
 
     A refresh token that can't be revoked stays cached (exit 4), so `logout` can be run again.
     """
-    settings = read_profile(config_path(args), args.profile, {"endpoint_url": args.endpoint_url},
-                            explicit_path=args.config is not None, warn=out.warn)
+    try:
+        settings = read_profile(config_path(args), args.profile, {"endpoint_url": args.endpoint_url},
+                                explicit_path=args.config is not None, warn=out.warn)
+    except ToolError:
+        return  # no readable profile, so no managed login to revoke at: the cache still goes
     if not settings.get("domain") or not settings.get("client_id"):
         return
     validate_settings(settings)
