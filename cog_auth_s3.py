@@ -43,7 +43,7 @@ and loopback redirects. Precedence: flags > environment > file > Amplify file.
 sign_in: srp (the default: USER_SRP_AUTH), choice (USER_AUTH preferring PASSWORD_SRP),
 email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password), or
 browser (the managed login in a browser: code grant with PKCE; `login --browser`; federated
-users too). A browser sign-in is started without a terminal only by `login`: credential_process
+users too; the default for a profile with a domain and no username). A browser sign-in is started without a terminal only by `login`: credential_process
 then exits 3 naming `login --browser`, as `aws sso login` does.
 Codes (one-time codes, MFA, enrolling an authenticator app) come from --mfa-code,
 COG_AUTH_S3_MFA_CODE, or a prompt on the terminal (/dev/tty, even when stdin and
@@ -4263,7 +4263,8 @@ def browser_options(args):
 def profile_settings(args, keys=SESSION_KEYS):
     """The profile's settings (flags > environment > file), checked for the keys the command needs.
 
-    A browser sign-in needs the managed login's domain instead of a username.
+    A browser sign-in needs the managed login's domain instead of a username; a profile with a domain and
+    no username signs in through the browser unless its sign_in says otherwise.
     """
     options = browser_options(args)
     overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None),
@@ -4272,6 +4273,8 @@ def profile_settings(args, keys=SESSION_KEYS):
     settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None,
                             warn=Output().warn, base=read_amplify_config(amplify) if amplify else None)
     settings.update((key, value) for key, value in options.items() if key.startswith("_"))
+    if not settings.get("sign_in") and settings.get("domain") and not settings.get("username"):
+        settings["sign_in"] = "browser"  # a managed login and nobody to sign in by password: the browser
     if settings.get("sign_in") == "browser" and "username" in keys:
         keys = tuple(key for key in keys if key != "username") + ("domain",)
     require(settings, keys)

@@ -456,6 +456,10 @@ def test_setup_domain_and_oidc_provider_make_browser_sign_in_work_and_teardown_r
                          env=stub_env(tmp_path, username="alice", password=PASSWORDS["alice"]))
     assert code == 0, err
     assert "signed in as alice" in out
+    # The profile has a domain and no username, so every command signs in (here: renews) that way.
+    (tmp_path / "a.txt").write_text("a\n")
+    code, _, err = run(tmp_path, "--config", config, "put", "a.txt")
+    assert code == 0, err
     code, out, err = run(tmp_path, "--config", config, "--no-cache", "login", "--idp", OIDC_PROVIDER,
                          env=stub_env(tmp_path, username=""))
     assert code == 0, err
