@@ -1272,6 +1272,8 @@ class CallbackListener:
             class Handler(http.server.BaseHTTPRequestHandler):
                 """Answers the callback path; anything else (favicon) is 404."""
 
+                timeout = MANAGED_LOGIN_TIMEOUT  # an idle connection (a browser's preconnect) is dropped
+
                 def do_GET(self):
                     """The browser's redirect from the managed login."""
                     listener.answer(self, path or "/")
@@ -1280,7 +1282,9 @@ class CallbackListener:
                     """No access log on stderr."""
 
             try:
-                self.server = http.server.HTTPServer(("127.0.0.1", int(port)), Handler)
+                # One thread per connection: a browser's idle speculative connection must not hold up the
+                # request that carries the code.
+                self.server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
             except OSError as err:
                 busy.append(f"{port} ({err.strerror})")
                 continue
@@ -1426,6 +1430,7 @@ def pasted_callback(text, state):
 
 def browser_callback(settings, url, redirect_uri, listener, state, out):
     """Open url in a browser (or print it) and wait for the callback; the callback's query."""
+    import threading
     import webbrowser
 
     timeout = settings.get("_timeout") or BROWSER_TIMEOUT
@@ -1436,8 +1441,13 @@ def browser_callback(settings, url, redirect_uri, listener, state, out):
         return pasted_callback(text, state)
     # Printed even with --quiet: on a host without a browser it is the only way in.
     print(f"Signing in through the browser; if it does not open, visit:\n  {url}", file=sys.stderr, flush=True)
-    if not webbrowser.open(url):
-        out.note("no browser could be started here; open the URL above, or use --no-browser")
+
+    def launch():
+        """Start the browser; webbrowser waits for a BROWSER command to end, which must not stop the timeout."""
+        if not webbrowser.open(url):
+            out.note("no browser could be started here; open the URL above, or use --no-browser")
+
+    threading.Thread(target=launch, name="browser", daemon=True).start()
     query = listener.wait(timeout)
     if query is None:
         raise ToolError(f"the browser sign-in was not completed within {timeout:g}s; run `login --browser` "

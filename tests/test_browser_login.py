@@ -264,11 +264,20 @@ def test_no_browser_prints_the_url_and_takes_the_pasted_redirect(browser_app, tm
     assert "signed in as alice" in out
 
 
-def test_a_browser_sign_in_that_is_never_completed_ends_after_timeout_with_exit_3(browser_app, tmp_path):
+@pytest.mark.parametrize("browser", ["stub", "never returns"])
+def test_a_browser_sign_in_that_is_never_completed_ends_after_timeout_with_exit_3(browser_app, tmp_path, browser):
     app = browser_app()
     config = browser_profile(app, tmp_path)
-    code, _, err = run(tmp_path, "--config", config, "login", "--browser", "--timeout", "2",
-                       env=stub_env(tmp_path, file=tmp_path / "urls.txt"))
+    env = stub_env(tmp_path, file=tmp_path / "urls.txt")
+    if browser == "never returns":  # webbrowser waits for a BROWSER command; the timeout must not
+        env["BROWSER"] = "sh -c 'sleep 30' %s"
+    # Output into a file: the never-ending BROWSER inherits it and would hold a pipe open.
+    with open(tmp_path / "stderr.txt", "w") as errors:
+        proc = subprocess.Popen([sys.executable, str(TOOL), "--config", config, "login", "--browser", "--timeout",
+                                 "2"], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=errors, start_new_session=True)
+        code = proc.wait(timeout=25)
+    err = (tmp_path / "stderr.txt").read_text()
     assert code == 3
     assert err.count("\n") == 3 and err.splitlines()[-1].startswith("cog_auth_s3: error: the browser sign-in was "
                                                                     "not completed within 2s")
