@@ -612,3 +612,43 @@ def test_a_profile_with_a_malformed_domain_or_redirect_uri_exits_2(tmp_path):
     assert code == 2 and "not a loopback callback URL" in err and err.count("\n") == 1
     code, _, err = run(tmp_path, "--config", config, "login", "--timeout", "0")
     assert code == 2 and "--timeout" in err
+
+
+def test_a_browser_session_on_a_client_that_rotates_refresh_tokens_renews_through_get_tokens_from_refresh_token(
+        browser_app, tmp_path, admin_client, request_log):
+    app = browser_app(provider=None)
+    idp = admin_client("cognito-idp")
+    client = idp.describe_user_pool_client(UserPoolId=app["user_pool_id"], ClientId=app["client_id"])["UserPoolClient"]
+    keep = ("ClientName", "AllowedOAuthFlows", "AllowedOAuthFlowsUserPoolClient", "AllowedOAuthScopes",
+            "CallbackURLs", "LogoutURLs", "SupportedIdentityProviders", "PreventUserExistenceErrors")
+    idp.update_user_pool_client(UserPoolId=app["user_pool_id"], ClientId=app["client_id"],
+                                ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"],
+                                RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0},
+                                **{key: client[key] for key in keep if key in client})
+    config = browser_profile(app, tmp_path)
+    assert http_login(tmp_path, config)[0] == 0
+    old = cached(tmp_path)["refresh_token"]
+    (tmp_path / "a.txt").write_text("a\n")
+    assert run(tmp_path, "--config", config, "put", "a.txt")[0] == 0
+    request_log.clear()
+    code, _, err = run(tmp_path, "--config", config, "share", "a.txt")  # renews first
+    assert code == 0, err
+    assert "GetTokensFromRefreshToken" in request_log.cognito_calls()
+    entry = cached(tmp_path)
+    assert entry["rotation"] is True and entry["refresh_token"] != old
+
+
+def test_sigterm_while_waiting_for_the_browser_ends_the_tool_with_130_and_frees_the_port(browser_app, tmp_path):
+    import signal
+
+    app = browser_app(provider=None)
+    config = browser_profile(app, tmp_path)
+    urls = tmp_path / "urls.txt"
+    proc = tool(tmp_path, "--config", config, "login", "--browser", env=stub_env(tmp_path, file=urls))
+    url_from_stub(urls, proc)
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = finish(proc, timeout=20)
+    assert code == 130 and err.splitlines()[-1] == "cog_auth_s3: interrupted"
+    port = int(app["callbacks"][0].split(":")[2].split("/")[0])
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # nothing holds it any more
