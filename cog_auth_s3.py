@@ -1263,24 +1263,25 @@ class CallbackListener:
         import http.server
         import threading
 
-        self.state, self.query, self.done = state, None, threading.Event()
+        self.state, self.query, self.done, self.out = state, None, threading.Event(), out
+        self.lock = threading.Lock()  # connections are answered on threads of their own
         listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            """Answers the callback path; anything else (favicon) is 404."""
+
+            timeout = MANAGED_LOGIN_TIMEOUT  # an idle connection (a browser's preconnect) is dropped
+
+            def do_GET(self):
+                """The browser's redirect from the managed login."""
+                listener.answer(self)
+
+            def log_message(self, *args):
+                """No access log on stderr."""
+
         busy = []
         for uri in candidates:
-            host, port, path = LOOPBACK_URI_RE.match(uri).groups()
-
-            class Handler(http.server.BaseHTTPRequestHandler):
-                """Answers the callback path; anything else (favicon) is 404."""
-
-                timeout = MANAGED_LOGIN_TIMEOUT  # an idle connection (a browser's preconnect) is dropped
-
-                def do_GET(self):
-                    """The browser's redirect from the managed login."""
-                    listener.answer(self, path or "/")
-
-                def log_message(self, *args):
-                    """No access log on stderr."""
-
+            _, port, path = LOOPBACK_URI_RE.match(uri).groups()
             try:
                 # One thread per connection: a browser's idle speculative connection must not hold up the
                 # request that carries the code.
@@ -1288,31 +1289,31 @@ class CallbackListener:
             except OSError as err:
                 busy.append(f"{port} ({err.strerror})")
                 continue
-            self.uri, self.out = uri, out
+            self.uri, self.path = uri, path or "/"
             threading.Thread(target=self.server.serve_forever, name="callback", daemon=True).start()
             return
         raise ToolError(f"no callback port is free for the browser sign-in (tried {', '.join(busy)}); end what "
                         f"uses them, or set 'redirect_uris' to loopback URLs registered on the app client",
                         EXIT_USAGE)
 
-    def answer(self, handler, path):
+    def answer(self, handler):
         """Keep the callback's query when its state is this sign-in's; answer the browser."""
+        import html
         from urllib.parse import parse_qs, urlsplit
 
         url = urlsplit(handler.path)
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
-        if url.path != path or self.done.is_set():
-            status, message = 404, "Nothing here."
-        elif query.get("state") != self.state:
-            # Not this sign-in's redirect (an old tab, or a forged one): refused, and the wait goes on.
-            self.out.trace(f"ignored a callback with another state at {path}")
-            status, message = 400, "This page is not from the sign-in this tool started; use the newest tab."
-        else:
-            self.query = query
-            status, message = 200, ("Sign-in failed: " + query.get("error", "") if "error" in query
-                                    else "Signed in to cog_auth_s3.")
-        import html
-
+        with self.lock:
+            if url.path != self.path or self.query is not None:
+                status, message = 404, "Nothing here."
+            elif query.get("state") != self.state:
+                # Not this sign-in's redirect (an old tab, or a forged one): refused, and the wait goes on.
+                self.out.trace(f"ignored a callback with another state at {self.path}")
+                status, message = 400, "This page is not from the sign-in this tool started; use the newest tab."
+            else:
+                self.query = query
+                status, message = 200, ("Sign-in failed: " + query.get("error", "") if "error" in query
+                                        else "Signed in to cog_auth_s3.")
         body = CALLBACK_PAGE.format(message=html.escape(message)).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "text/html; charset=utf-8")
@@ -1465,7 +1466,10 @@ def browser_tokens(settings, out):
     """
     import secrets
 
-    if not settings.get("_interactive") and open_terminal() is None:
+    terminal = None if settings.get("_interactive") else open_terminal()
+    if terminal is not None:
+        os.close(terminal)
+    elif not settings.get("_interactive"):
         # As `aws sso login`: credential_process can't show a browser to anyone.
         raise ToolError(f"a browser sign-in is needed and there is no terminal; run `{os.path.basename(sys.argv[0])}"
                         f" --profile {settings.get('_profile', 'default')} login --browser` first", EXIT_LOGIN)

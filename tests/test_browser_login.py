@@ -238,6 +238,21 @@ def test_the_second_callback_port_is_used_when_the_first_is_taken(browser_app, t
     assert f"redirect_uri=http%3A%2F%2Flocalhost%3A{app['callbacks'][1].split(':')[2].split('/')[0]}" in err
 
 
+def test_with_every_callback_port_taken_login_exits_2_naming_the_ports(browser_app, tmp_path):
+    app = browser_app(provider=None)
+    config = browser_profile(app, tmp_path)
+    taken = [socket.socket() for _ in app["callbacks"]]
+    try:
+        for sock, uri in zip(taken, app["callbacks"]):
+            sock.bind(("127.0.0.1", int(uri.split(":")[2].split("/")[0])))
+            sock.listen()
+        code, _, err = http_login(tmp_path, config)
+    finally:
+        for sock in taken:
+            sock.close()
+    assert code == 2 and err.count("\n") == 1 and "no callback port is free" in err and "redirect_uris" in err
+
+
 def test_idp_goes_straight_to_the_identity_provider(browser_app, tmp_path, oidc_provider):
     app = browser_app()
     config = browser_profile(app, tmp_path)
