@@ -396,6 +396,19 @@ def open_terminal():
         return None
 
 
+def tell_person(message):
+    """Show a line a person must see even when stderr is swallowed (credential_process): on the terminal if
+    there is one, else on stderr."""
+    terminal = open_terminal()
+    if terminal is None:
+        print(message, file=sys.stderr, flush=True)
+        return
+    try:
+        os.write(terminal, (message + "\n").encode())
+    finally:
+        os.close(terminal)
+
+
 def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
     """Read a secret with getpass (which prompts and reads on /dev/tty), or fail at once without a terminal."""
     terminal = open_terminal()
@@ -1440,13 +1453,13 @@ def browser_callback(settings, url, redirect_uri, listener, state, out):
                              f"{redirect_uri}?code=... (the page may not load); paste that URL here: ",
                              "login --no-browser needs a terminal to paste the URL on", EXIT_LOGIN)
         return pasted_callback(text, state)
-    # Printed even with --quiet: on a host without a browser it is the only way in.
-    print(f"Signing in through the browser; if it does not open, visit:\n  {url}", file=sys.stderr, flush=True)
+    # Shown even with --quiet: on a host without a browser it is the only way in.
+    tell_person(f"Signing in through the browser; if it does not open, visit:\n  {url}")
 
     def launch():
         """Start the browser; webbrowser waits for a BROWSER command to end, which must not stop the timeout."""
         if not webbrowser.open(url):
-            out.note("no browser could be started here; open the URL above, or use --no-browser")
+            tell_person("no browser could be started here; open the URL above, or use --no-browser")
 
     threading.Thread(target=launch, name="browser", daemon=True).start()
     query = listener.wait(timeout)

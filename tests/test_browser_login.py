@@ -353,6 +353,20 @@ def test_creds_without_a_terminal_when_a_browser_sign_in_is_needed_exits_3_namin
     assert not (tmp_path / "urls.txt").exists()  # no browser was opened for nobody to see
 
 
+def test_creds_under_credential_process_with_a_terminal_shows_the_url_there_and_prints_only_credentials(
+        browser_app, tmp_path, on_terminal):
+    app = browser_app(provider=None)
+    config = browser_profile(app, tmp_path)
+    run_ = on_terminal("--config", config, "creds", "--format", "process", env_extra={
+        "BROWSER": f"{sys.executable} {STUB} %s", "BROWSER_STUB_USERNAME": "alice",
+        "BROWSER_STUB_PASSWORD": PASSWORDS["alice"]})
+    code, out, err, terminal = run_.finish()
+    assert code == 0, err
+    assert json.loads(out)["Version"] == 1
+    assert "visit:" in terminal and app["base"] + "/oauth2/authorize?" in terminal
+    assert "/oauth2/authorize" not in err  # the AWS CLI swallows stderr of credential_process
+
+
 def test_logout_revokes_so_a_copy_of_the_cache_no_longer_renews(browser_app, tmp_path, request_log):
     app = browser_app()
     config = browser_profile(app, tmp_path)
