@@ -2266,6 +2266,14 @@ class S3Writes:
         return sorted({key for name, key in list(self.in_flight.values()) if name in operations and key})
 
 
+def client_writes(client):
+    """The S3Writes of a client, its hooks put on at the first use."""
+    writes = getattr(client, "cog_auth_s3_writes", None)
+    if writes is None:
+        writes = client.cog_auth_s3_writes = S3Writes(client)
+    return writes
+
+
 # What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
 # revoked session, a clock that is wrong) or that it no longer knows.
 DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
@@ -2456,6 +2464,199 @@ def file_change(path, info):
     return ""
 
 
+class DirectS3:
+    """PutObject and GetObject of one small object each, signed by botocore's own SigV4 signer and sent over
+    the client's own connection pool, without the rest of botocore's per-request machinery.
+
+    botocore spends about 3.3 ms of CPU on a 16 KiB PutObject, this about 1.4 ms (notes/docs-speed.md).
+    It keeps what the client does: the client's credentials, read at each signature (credentials that
+    renew themselves renew here too), its endpoint and addressing (taken from a URL the client signs), its
+    timeouts, proxies and TLS settings (its HTTP session), its retry policy (the same needs-retry event),
+    and its errors (S3's XML parsed by botocore's parser into the client's own exception classes), so
+    aws_step and explain_aws_error read them as ever. tests/test_library_hooks.py fails if the private
+    botocore attributes used here move.
+    """
+
+    # What botocore's signer reads to choose the payload hash, as botocore sets it for PutObject: the body is
+    # hashed over http, and sent as UNSIGNED-PAYLOAD over https, where TLS and the CRC32 guard it.
+    PAYLOAD_CONTEXT = {"has_streaming_input": True,
+                       "checksum": {"request_algorithm": {"in": "header", "name": "x-amz-checksum-crc32"}}}
+
+    def __init__(self, client, bucket):
+        from urllib.parse import urlsplit
+
+        self.client, self.bucket = client, bucket
+        marker = "cog-auth-s3-marker"
+        with aws_step("address", f"s3://{bucket}/", "s3"):
+            parts = urlsplit(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": marker},
+                                                           ExpiresIn=60))
+        self.base = f"{parts.scheme}://{parts.netloc}{parts.path[:-len(marker)]}"
+        self.model = client.meta.service_model
+
+    def send(self, operation, method, key, body=b"", headers=None):
+        """One request, retried as the client's retry policy says; the AWSResponse of a 2xx, else what botocore
+        would raise (a ClientError subclass, or a connection error)."""
+        import time
+        from urllib.parse import quote
+
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.parsers import create_parser
+
+        model = self.model.operation_model(operation)
+        url = self.base + quote(key, safe="/~")
+        # s3_redirected: a wrong region is reported, not followed (the client is made for the bucket's region).
+        request_dict = {"url": url, "method": method, "context": {"s3_redirected": True}}
+        for attempt in range(1, 100):
+            request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
+            request.context.update(self.PAYLOAD_CONTEXT)
+            signer, frozen = self.client._request_signer, self.client._get_credentials().get_frozen_credentials()
+            S3SigV4Auth(frozen, signer.signing_name, signer.region_name).add_auth(request)
+            request_dict["context"]["cog_auth_s3_signed_by"] = frozen.access_key  # as renew_when_refused notes it
+            response, caught = None, None
+            try:
+                http_response = self.client._endpoint.http_session.send(request.prepare())
+            except Exception as err:  # only botocore's connection errors are retried; the rest raise below
+                caught = err
+            else:
+                if http_response.status_code < 300:
+                    return http_response
+                # A parser per answer, as botocore's endpoint makes one per response: threads share no state.
+                parsed = create_parser(self.model.protocol).parse(
+                    {"status_code": http_response.status_code, "body": http_response.content,
+                     "headers": http_response.headers}, model.output_shape)
+                response = (http_response, parsed)
+            delays = self.client.meta.events.emit(
+                f"needs-retry.s3.{operation}", response=response, endpoint=self.client._endpoint, operation=model,
+                attempts=attempt, caught_exception=caught, request_dict=request_dict)
+            delay = next((d for d in delays if d[1] is not None), (None, None))[1]
+            if delay is None or delay is False:
+                break
+            time.sleep(delay)
+        if caught is not None:
+            raise caught
+        code = response[1].get("Error", {}).get("Code", "")
+        raise self.client.exceptions.from_code(code)(response[1], operation)
+
+    def put(self, path, key, size, writes, no_clobber):
+        """Upload one file of size bytes (its size when the upload began) with a CRC32 S3 checks; its bytes."""
+        import base64
+        import zlib
+
+        with open(path, "rb") as handle:
+            body = handle.read(size)
+        if len(body) < size:
+            raise ToolError("the file ended before the size it had when the upload began", EXIT_USAGE)
+        # The algorithm named as botocore names it: S3 then stores the checksum and reports it back.
+        headers = {"Content-Length": str(size), "x-amz-sdk-checksum-algorithm": "CRC32",
+                   "x-amz-checksum-crc32": base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()}
+        if no_clobber:
+            headers["If-None-Match"] = "*"
+        token = object()
+        writes.in_flight[id(token)] = ("PutObject", key)
+        try:
+            answer = self.send("PutObject", "PUT", key, body, headers)
+        finally:
+            writes.in_flight.pop(id(token), None)
+        writes.results[key] = {"etag": answer.headers.get("ETag", ""),
+                               "checksum_crc32": answer.headers.get("x-amz-checksum-crc32", "")}
+        return size
+
+    def get(self, key, path):
+        """Download one object into path, written beside it and renamed into place; its CRC32 checked if S3
+        has one (as botocore's ChecksumMode=ENABLED does); its bytes."""
+        import base64
+        import tempfile
+        import zlib
+
+        from botocore.exceptions import FlexibleChecksumError
+
+        answer = self.send("GetObject", "GET", key, headers={"x-amz-checksum-mode": "ENABLED"})
+        body, expected = answer.content, answer.headers.get("x-amz-checksum-crc32", "")
+        if expected and "-" not in expected:  # a multipart object's checksum covers its parts, not its bytes
+            actual = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+            if actual != expected:
+                raise FlexibleChecksumError(error_msg=f"expected checksum {expected} did not match calculated "
+                                                      f"checksum {actual}")
+        fd, temp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".cog_auth_s3-",
+                                    suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                mask = os.umask(0)
+                os.umask(mask)
+                os.fchmod(handle.fileno(), 0o666 & ~mask)  # what a plain open() would have made
+                handle.write(body)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        return len(body)
+
+
+class Transfers:
+    """Small objects through DirectS3 on a pool of threads, the rest through s3transfer's manager (made when
+    first needed): futures of either kind answer result() and cancel() alike."""
+
+    def __init__(self, client, bucket, writes, progress=None, largest=None, no_clobber=False):
+        import concurrent.futures
+
+        self.client, self.bucket, self.writes, self.no_clobber = client, bucket, writes, no_clobber
+        self.progress, self.largest, self.manager = progress, largest, None
+        self.direct = DirectS3(client, bucket)
+        self.pool = concurrent.futures.ThreadPoolExecutor(MAX_CONCURRENCY, thread_name_prefix="direct-s3")
+
+    def small(self, size):
+        """Whether an object of size bytes goes by the direct path, body in memory: up to 2 MiB, so
+        MAX_CONCURRENCY of them in flight hold at most IN_FLIGHT_BUDGET, as the transfer manager would."""
+        return size is not None and size <= IN_FLIGHT_BUDGET // MAX_CONCURRENCY
+
+    def managed(self):
+        """s3transfer's manager, for objects of several parts."""
+        if self.manager is None:
+            self.manager = transfer_manager(self.client, self.largest)
+        return self.manager
+
+    def counted(self, call, *args):
+        """call(*args) returning its bytes, which then count on the progress bar."""
+        done = call(*args)
+        if self.progress is not None and self.progress.bar is not None:
+            self.progress.bar.update(done)
+        return done
+
+    def upload(self, path, key, size):
+        """A future of uploading path (size bytes when the upload began) to key, with a CRC32 S3 checks."""
+        if self.small(size):
+            return self.pool.submit(self.counted, self.direct.put, path, key, size, self.writes, self.no_clobber)
+        listeners = self.progress.listeners if self.progress else []
+        return self.managed().upload(path, self.bucket, key, extra_args=dict(UPLOAD_ARGS), subscribers=listeners)
+
+    def download(self, key, path, size=None, subscribers=()):
+        """A future of downloading key (of size bytes as listed) to path."""
+        if self.small(size):
+            return self.pool.submit(self.counted, self.direct.get, key, path)
+        return self.managed().download(self.bucket, key, path, extra_args={"ChecksumMode": "ENABLED"},
+                                       subscribers=list(subscribers))
+
+    def shutdown(self):
+        """Wait for everything queued, as TransferManager.shutdown does."""
+        self.pool.shutdown()
+        if self.manager is not None:
+            self.manager.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        """Wait for the rest, or after an error drop what is queued and cancel the manager's with it."""
+        if exc_type is None:
+            self.shutdown()
+            return
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.manager is not None:
+            self.manager.__exit__(exc_type, exc, traceback)
+
+
 def upload_outcome(path, key, bucket, future, info, writes):
     """Wait for one upload; its outcome dict, with "exception" (the ToolError or AwsStepError) unless stored."""
     uri = f"s3://{bucket}/{key}"
@@ -2535,9 +2736,7 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
     manager. A file that changes while it is read fails with exit 2, saying what was stored.
     """
     out = out or Output(quiet=True)
-    writes = getattr(client, "cog_auth_s3_writes", None)
-    if writes is None:  # hooks go on once per client
-        writes = client.cog_auth_s3_writes = S3Writes(client)
+    writes = client_writes(client)
     writes.no_clobber = no_clobber
     before = []
     for path, key in pairs:
@@ -2546,12 +2745,12 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
         writes.results.pop(key, None)
     progress = Progress(out, sum(info.st_size for info in before), "upload")
     futures, outcomes = [], []
-    manager = transfer_manager(client, largest=max(info.st_size for info in before))
+    transfers = Transfers(client, bucket, writes, progress, largest=max(info.st_size for info in before),
+                          no_clobber=no_clobber)
     try:
-        with interruptible(manager, lambda: stop_uploads(client, bucket, pairs, futures, writes)):
-            for path, key in pairs:
-                futures.append(manager.upload(path, bucket, key, extra_args=dict(UPLOAD_ARGS),
-                                              subscribers=progress.listeners))
+        with interruptible(transfers, lambda: stop_uploads(client, bucket, pairs, futures, writes)):
+            for (path, key), info in zip(pairs, before):
+                futures.append(transfers.upload(path, key, info.st_size))
             for (path, key), future, info in zip(pairs, futures, before):
                 outcome = upload_outcome(path, key, bucket, future, info, writes)
                 outcomes.append(outcome)
@@ -2727,19 +2926,19 @@ def transfer_tree(client, bucket, transfers, on_done):
             raise changed_upload(client, bucket, transfer, before, stored=True)
         on_done(transfer)
 
-    with transfer_manager(client) as manager:
+    with Transfers(client, bucket, client_writes(client)) as moving:
         for transfer in transfers:
             before = None
             if transfer.upload:
                 # put's check, file by file: a file rewritten while its parts are read may be stored mixed.
                 with local_file_errors("read", transfer.path):
                     before = os.stat(transfer.path)
-                future = manager.upload(transfer.path, bucket, transfer.key, extra_args=dict(UPLOAD_ARGS))
+                future = moving.upload(transfer.path, transfer.key, before.st_size)
             else:
                 with local_file_errors("write", transfer.path):
                     os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
-                future = manager.download(bucket, transfer.key, transfer.path, extra_args={"ChecksumMode": "ENABLED"},
-                                          subscribers=[Listed(transfer.size, transfer.etag)] if transfer.etag else [])
+                future = moving.download(transfer.key, transfer.path, transfer.size,
+                                         [Listed(transfer.size, transfer.etag)] if transfer.etag else [])
             pending.append((transfer, future, before))
             if len(pending) >= TREE_IN_FLIGHT:
                 finish(*pending.popleft())
@@ -2863,7 +3062,11 @@ def bucket_diagnosis(client_of, bucket, folder, own=None):
 # "undecided" (S3 found the request itself wrong, 400, which says nothing about the permission).
 PROBE_REFUSED = ("AccessDenied",)
 # S3 authorizes an object request before it looks the object up: one of these proves the permission.
-PROBE_MISSING = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload")
+# So do the answers about the object's state that S3 gives only to a request it authorized: an archived object
+# (InvalidObjectState, a 403 that is no refusal), a failed or met precondition (412, 304), a range past its end
+# (416), a delete marker read as a version (405 MethodNotAllowed).
+PROBE_GRANTED = ("NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchUpload", "InvalidObjectState", "PreconditionFailed",
+                 "NotModified", "304", "InvalidRange", "416", "MethodNotAllowed")
 # Listings of another folder and of the bucket: (action, permission, client method, its page-size
 # parameter, the parameter that starts a prefix-less listing after a key).
 PROBE_LISTINGS = (
@@ -2930,7 +3133,7 @@ def probe_call(verb, uri, call, **params):
     except AwsStepError as step:
         code = error_code(step.error)[0]
         status = getattr(step.error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code not in PROBE_REFUSED + PROBE_MISSING and status != 400:
+        if code not in PROBE_REFUSED + PROBE_GRANTED and status != 400:
             raise
         return None, code or "400"
 
@@ -2940,7 +3143,7 @@ def probe_verdict(code, seen=True):
     no listing showed is unproven, as S3 refuses a missing object alike to a caller who may not list."""
     if code is None:
         return "allowed", "S3 answered it"
-    if code in PROBE_MISSING:
+    if code in PROBE_GRANTED:
         return "allowed", f"S3 answered {code}, which it does only after granting the permission"
     if code not in PROBE_REFUSED:
         return "undecided", f"S3 answered {code}, which tells nothing about the permission"
@@ -3012,8 +3215,8 @@ def probe_harmless(client, bucket, folder):
 
 def probe_listings(client, bucket, folder, parent):
     """List their folder, the folders' parent and the bucket root (with no prefix and with an empty one)
-    every way S3 can, with and without a delimiter, as a policy's condition may let one of them through;
-    one item each. A wider listing starts after folder, so what it shows first is theirs if they have any.
+    every way S3 can, with and without a delimiter, one item and a full page, as a policy's condition may
+    let one of them through. A wider listing starts after folder, so what it shows first is theirs if they have any.
 
     Returns (the entries, {key: version id or None} of the objects of folder that were seen).
     """
@@ -3026,9 +3229,13 @@ def probe_listings(client, bucket, folder, parent):
                            if name == "Delimiter" or not value]  # what the path does not already say
             uri = f"s3://{bucket}/{where}" + (f"?{'&'.join(shown_query)}" if shown_query else "")
             for action, permission, method, page, after in PROBE_LISTINGS:
-                params = {"Bucket": bucket, page: 1, **scope, **delimiter, **({after: folder} if where != folder
-                                                                               else {})}
-                response, code = probe_call("list", uri, getattr(client, method), **params)
+                # One item, then S3's largest page, sent (a condition on s3:max-keys may let either through, and
+                # one on a key the request lacks fails).
+                for size in ({page: 1}, {page: 1000}):
+                    response, code = probe_call("list", uri, getattr(client, method), Bucket=bucket, **size, **scope,
+                                                **delimiter, **({after: folder} if where != folder else {}))
+                    if code not in PROBE_REFUSED:
+                        break
                 if code:
                     entries.append(probe_entry("list", action, permission, uri, *probe_verdict(code)))
                     continue
@@ -3973,6 +4180,9 @@ SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "a
 LITERAL_VERSIONS = (None, "2008-10-17")
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
+# The same for a role doctor --fix leaves alone (it rewrites the authenticated role only).
+POLICY_BY_HAND = ("make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix rewrites "
+                  "only the authenticated role, not this one)")
 BUCKET_POLICY = "bucket policy"  # the "policy" of a statement reference into the bucket's policy
 
 # Every S3 action IAM knows, with the resource it is authorized on, as the AWS Service Authorization Reference
@@ -3988,7 +4198,10 @@ S3_OBJECT_ACTIONS = (
     "GetObjectVersionAttributes", "GetObjectVersionForReplication", "GetObjectVersionTagging",
     "GetObjectVersionTorrent", "InitiateReplication", "ListMultipartUploadParts", "ObjectOwnerOverrideToBucketOwner",
     "PutObject", "PutObjectAcl", "PutObjectLegalHold", "PutObjectRetention", "PutObjectTagging", "PutObjectVersionAcl",
-    "PutObjectVersionTagging", "ReplicateDelete", "ReplicateObject", "ReplicateTags", "RestoreObject")
+    "PutObjectVersionTagging", "ReplicateDelete", "ReplicateObject", "ReplicateTags", "RestoreObject",
+    # Newer than S3_ACTIONS_DATE: the action is named after its operation (botocore's UpdateObjectEncryption, which
+    # re-keys an existing object), as every S3 object operation's action is; not read in the reference.
+    "UpdateObjectEncryption")
 S3_BUCKET_ACTIONS = (
     "CreateBucket", "CreateBucketMetadataTableConfiguration", "DeleteBucket", "DeleteBucketMetadataTableConfiguration",
     "DeleteBucketPolicy", "DeleteBucketWebsite", "GetAccelerateConfiguration", "GetAnalyticsConfiguration",
@@ -4063,6 +4276,17 @@ def statement_label(ref):
     return f"statement {ref.get('sid') or '#' + str(ref.get('index'))} of {ref['policy']}"
 
 
+DEFAULT_VALUE_RE = re.compile(r"^\s*(.+?)\s*,\s*'([^']*)'\s*$")
+
+
+def variable_value(name, variables):
+    """The text of a ${name} policy variable: its value, else the default it gives (IAM User Guide, "Specifying
+    default values": ${aws:username, 'shared'} is 'shared' when the key is absent), else None."""
+    default = DEFAULT_VALUE_RE.match(name)
+    key = default.group(1) if default else name
+    return variables.get(key.lower(), default and default.group(2))
+
+
 def policy_value_matches(pattern, value, variables, ignore_case=False):
     """Does an IAM policy value (* and ? wildcards, ${...} variables) match value? (Unset variables never match.)"""
     def glob(text):
@@ -4075,8 +4299,8 @@ def policy_value_matches(pattern, value, variables, ignore_case=False):
         name = match.group(1)
         if name in ("*", "?", "$"):
             parts.append(re.escape(name))
-        elif name.lower() in variables:
-            parts.append(re.escape(variables[name.lower()]))
+        elif variable_value(name, variables) is not None:
+            parts.append(re.escape(variable_value(name, variables)))
         else:
             return False
         pos = match.end()
@@ -4114,8 +4338,8 @@ def glob_tokens(pattern, variables, literal_variables=False):
         name = match.group(1)
         if name in ("*", "?", "$"):
             tokens.append(name)
-        elif name.lower() in variables:
-            tokens += list(variables[name.lower()])
+        elif variable_value(name, variables) is not None:
+            tokens += list(variable_value(name, variables))
         else:
             return None
         pos = match.end()
@@ -4175,6 +4399,14 @@ AUD_KEY = f"{COGNITO_IDENTITY}:aud"
 GUEST_AMR = ["unauthenticated"]
 SIGNED_IN_AMR = ["authenticated", "cognito-idp.amazonaws.com/user-pool",
                  "cognito-idp.amazonaws.com/user-pool:CognitoSignIn:sub"]
+COGNITO_SESSION = "CognitoIdentityCredentials"  # the session name of every role session Cognito makes
+# Condition keys whose value doctor knows for a request by a role's Cognito session (session_context gives them;
+# s3:prefix comes with each listing it simulates), or knows to be absent (a role session has no aws:username).
+# Any other key depends on the request (its parameters and headers, the time, the network, TLS) or on the user
+# (principal tags): doctor assumes an Allow's condition on it can be met and a Deny's may not fire.
+KNOWN_KEYS = {SUB_KEY, AUD_KEY, AMR_KEY, "s3:prefix", "aws:userid", "aws:principalarn", "aws:principaltype",
+              "aws:principalaccount", "aws:federatedprovider", "aws:principalisawsservice", "aws:viaawsservice",
+              "aws:username"}
 STRING_OPERATORS = {"StringEquals": (False, False), "StringNotEquals": (True, False),
                     "StringEqualsIgnoreCase": (False, False), "StringNotEqualsIgnoreCase": (True, False),
                     "StringLike": (False, True), "StringNotLike": (True, True)}  # operator: (negated, wildcards)
@@ -4236,18 +4468,64 @@ def multivalued_findings(statements, policy_name, role_name, resource):
     return found
 
 
+def session_context(role, pool_id, identity_id, amr, provider=COGNITO_IDENTITY):
+    """The condition keys of a request by identity_id's Cognito session of role, as IAM fills them (global keys of
+    an assumed-role session from a web identity, and Cognito's own)."""
+    known = {"aws:PrincipalArn": role["arn"], "aws:PrincipalType": "AssumedRole",
+             "aws:PrincipalAccount": role["arn"].split(":")[4], "aws:FederatedProvider": provider,
+             "aws:PrincipalIsAWSService": "false", "aws:ViaAWSService": "false",
+             SUB_KEY: identity_id, AUD_KEY: pool_id, AMR_KEY: amr}
+    return dict(known, **({"aws:userid": f"{role['id']}:{COGNITO_SESSION}"} if role.get("id") else {}))
+
+
+def assume_conditions(statement):
+    """(the statement as doctor simulates it, None when left out; the keys outside KNOWN_KEYS it tests): an Allow's
+    conditions on such keys are taken as met (removed), a Deny that tests one as not firing (left out)."""
+    condition = statement.get("Condition") or {}
+    unknown = sorted({key for block in condition.values() for key in block if key.lower() not in KNOWN_KEYS})
+    if not unknown:
+        return statement, []
+    if statement.get("Effect") != "Allow":
+        return None, unknown
+    kept = {operator: {key: value for key, value in block.items() if key.lower() in KNOWN_KEYS}
+            for operator, block in condition.items()}
+    kept = {operator: block for operator, block in kept.items() if block}
+    return dict({k: v for k, v in statement.items() if k != "Condition"}, **({"Condition": kept} if kept else {})), \
+        unknown
+
+
+def assumed_document(document):
+    """A policy document with assume_conditions applied to each statement; None when none is left."""
+    kept = [simulated for simulated, _ in map(assume_conditions, statements_of(document)) if simulated is not None]
+    return dict(document, Statement=kept) if kept else None
+
+
 def probe_ids(region):
     """The made-up identity ids A and B of doctor's proof."""
     return tuple(f"{region}:{uuid}" for uuid in PROBE_UUIDS)
 
 
-def check_trust(role, pool_id, kind):
-    """Findings of a role's trust policy: only this pool's users of this kind may get the role, and they can."""
+def admits_cognito(statement):
+    """Can a trust statement's Principal be a Cognito web identity (Federated by name or '*', Principal '*', or one
+    that NotPrincipal does not exclude), for sts:AssumeRoleWithWebIdentity (Action or NotAction)?"""
+    if "NotPrincipal" in statement:
+        excluded = statement["NotPrincipal"]
+        principal = not (isinstance(excluded, dict) and COGNITO_IDENTITY in policy_list(excluded.get("Federated")))
+    else:
+        named = statement.get("Principal")
+        principal = named in PUBLIC_PRINCIPALS or isinstance(named, dict) and any(
+            p in (COGNITO_IDENTITY, "*") for p in policy_list(named.get("Federated")))
+    return principal and statement_covers(statement, "sts:AssumeRoleWithWebIdentity", "*", {}, resource_aside=True)
+
+
+def check_trust(role, pool_id, kind, fixable=True):
+    """Findings of a role's trust policy: only this pool's users of this kind may get the role, and they can
+    (fixable: doctor --fix sets it)."""
     amr = "authenticated" if kind == "authenticated" else "unauthenticated"
     resource = f"role {role['name']} (trust policy)"
     fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
            f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {AMR_KEY} = "
-           f"{amr} (`cog_auth_s3.py policy` prints it; doctor --fix sets it)")
+           f"{amr} (`cog_auth_s3.py policy` prints it{'; doctor --fix sets it' if fixable else ''})")
     statements = statements_of(role["trust"])
     allows = [s for s in statements if s.get("Effect") == "Allow"]
 
@@ -4256,47 +4534,63 @@ def check_trust(role, pool_id, kind):
         principal = statement.get("Principal")
         return policy_list(principal.get("Federated")) if isinstance(principal, dict) else []
 
+    def denied(pool, amr_values):
+        """Does an explicit Deny keep out a web identity of pool with these amr values? Only a Deny whose every
+        condition is a String one on aud or amr counts: whether another fires depends on the request."""
+        return any(s.get("Effect") == "Deny" and admits_cognito(s) and all(
+            operator.split(":")[-1].removesuffix("IfExists") in STRING_OPERATORS
+            and all(key.lower() in (AUD_KEY, AMR_KEY) for key in block)
+            for operator, block in (s.get("Condition") or {}).items())
+            and condition_admits(s, AMR_KEY, amr_values) and condition_admits(s, AUD_KEY, [pool])
+            for s in statements)
+
     def report(finding_id, severity, detail, statement=None):
         """A finding of this trust policy (and of one of its statements)."""
         return finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=statement and
                        statement_ref("trust policy", statements.index(statement), statement))
 
-    cognito = [s for s in allows if COGNITO_IDENTITY in federated(s)]
+    cognito = [s for s in allows if admits_cognito(s) or COGNITO_IDENTITY in federated(s)]
     if not cognito:
         named = sorted({p for s in allows for p in federated(s)})
         return [report("trust-wrong-principal", "error",
                        f"trusts Federated {', '.join(named) or '(no web identity provider)'}, not "
                        f"{COGNITO_IDENTITY}: the identity pool can't give this role to anyone")]
-    web = [s for s in cognito if any(policy_value_matches(a, "sts:AssumeRoleWithWebIdentity", {}, True)
-                                     for a in policy_list(s.get("Action")))]
+    web = [s for s in cognito if admits_cognito(s)]
     if not web:
         actions = sorted({a for s in cognito for a in policy_list(s.get("Action"))})
         return [report("trust-wrong-action", "error", f"allows {', '.join(actions)}, but Cognito assumes roles with "
                                                       f"sts:AssumeRoleWithWebIdentity: no user gets this role")]
     found = []
+    # An identity of another pool (signed in or not), or a guest of this one, that a Deny keeps out, gets nothing.
+    others_out = all(denied(f"{pool_id.split(':')[0]}:{PROBE_UUIDS[1]}", amr_values)
+                     for amr_values in (GUEST_AMR, SIGNED_IN_AMR))
+    guests_out = denied(pool_id, GUEST_AMR)
+    if denied(pool_id, GUEST_AMR if kind != "authenticated" else SIGNED_IN_AMR):
+        found.append(report("trust-denies-its-users", "error",
+                            f"an explicit Deny keeps out the {amr} identities of this pool, the users it is for"))
     for statement in web:
         auds = condition_values(statement, AUD_KEY)
-        if auds is None:
+        if auds is None and not others_out:
             found.append(report("trust-aud-missing", "critical",
                                 f"no {AUD_KEY} condition: any identity pool, in any account, can give this role, and "
                                 f"its access to the bucket, to its users", statement))
-        else:
-            others = [aud for aud in auds if aud != pool_id]
-            if others:
-                found.append(report("trust-other-pool", "critical",
-                                    f"trusts identity pool {', '.join(others)}: its users get this role and its "
-                                    f"access to the bucket", statement))
-            if not condition_admits(statement, AUD_KEY, [pool_id]):
-                found.append(report("trust-aud-excludes-pool", "error",
-                                    f"does not trust this identity pool {pool_id}: its users can't get the role",
-                                    statement))
+        others = [aud for aud in auds or [] if aud != pool_id]
+        if others and not others_out:
+            found.append(report("trust-other-pool", "critical",
+                                f"trusts identity pool {', '.join(others)}: its users get this role and its "
+                                f"access to the bucket", statement))
+        if auds is not None and not condition_admits(statement, AUD_KEY, [pool_id]):
+            found.append(report("trust-aud-excludes-pool", "error",
+                                f"does not trust this identity pool {pool_id}: its users can't get the role",
+                                statement))
         amrs = condition_values(statement, AMR_KEY, positive_only=False)
-        if kind == "authenticated" and amrs is None:
+        guests_in = kind == "authenticated" and not guests_out
+        if guests_in and amrs is None:
             found.append(report("trust-amr-missing", "critical",
                                 f"no {AMR_KEY} = authenticated condition: guests (unauthenticated identities) of a "
                                 f"trusted pool can assume this role through the classic flow", statement))
             continue
-        if kind == "authenticated" and condition_admits(statement, AMR_KEY, GUEST_AMR):
+        if guests_in and condition_admits(statement, AMR_KEY, GUEST_AMR):
             found.append(report("trust-amr-admits-guests", "critical",
                                 f"its {AMR_KEY} condition ({', '.join(amrs)}) is met by a guest's amr "
                                 f"['unauthenticated']: guests (anyone, without signing in) of a trusted pool can "
@@ -4310,28 +4604,33 @@ def check_trust(role, pool_id, kind):
     return found + multivalued_findings(statements, "trust policy", role["name"], resource)
 
 
-def variable_findings(statement, label):
+def variable_findings(statement, label, repair=POLICY_FIX):
     """A statement's ${...} variables other than the identity id: shared by all users, or never set."""
     quoted = json.dumps({k: v for k, v in statement.items() if k in ("Resource", "NotResource", "Condition")})
     found = []
     for variable in sorted(set(re.findall(r"\$\{([^}]*)\}", quoted)) - {"*", "?", "$"}):
-        if variable.lower() == SUB_KEY:
+        default = DEFAULT_VALUE_RE.match(variable)
+        key = (default.group(1) if default else variable).lower()
+        if key == SUB_KEY:
             continue
-        if variable.lower() in SHARED_VARIABLES:
+        if key in SHARED_VARIABLES or default:
+            why = "which is the same for every user of the role" if key in SHARED_VARIABLES else \
+                f"which is '{default.group(2)}' for every user whose session lacks {key} (IAM's default value; a " \
+                f"Cognito session never has aws:username)"
             found.append(("perm-shared-variable", "critical",
-                          f"{label} names folders after ${{{variable}}}, which is the same for every user of the "
-                          f"role: they all share one folder", f"use ${{{SUB_KEY}}} (the identity id); " + POLICY_FIX))
+                          f"{label} names folders after ${{{variable}}}, {why}: they all share one folder",
+                          f"use ${{{SUB_KEY}}} (the identity id); " + repair))
         else:
             misspelled = " (misspelled: the service is cognito-identity.amazonaws.com)" \
                 if "cognito-identity" in variable.lower() else ""
             found.append(("perm-wrong-variable", "error",
                           f"{label} uses ${{{variable}}}, which IAM never sets for Cognito identities, so the "
                           f"statement matches nothing{misspelled}",
-                          f"use ${{{SUB_KEY}}} (the identity id, not the user pool's sub); " + POLICY_FIX))
+                          f"use ${{{SUB_KEY}}} (the identity id, not the user pool's sub); " + repair))
     return found
 
 
-def slash_findings(statement, label, bucket_arn):
+def slash_findings(statement, label, bucket_arn, repair=POLICY_FIX):
     """A resource or s3:prefix where the identity id is not followed by '/'."""
     values = policy_list(statement.get("Resource")) + (condition_values(statement, "s3:prefix") or [])
     if not any(re.search(re.escape(SUB_VARIABLE) + r"(?!/)", str(value)) for value in values):
@@ -4339,10 +4638,10 @@ def slash_findings(statement, label, bucket_arn):
     return [("perm-missing-slash", "critical",
              f"{label} has no / after ${{{SUB_KEY}}}: keys outside the user's folder that start with the "
              f"identity id (e.g. '<identity id>-x/...') match too",
-             f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + POLICY_FIX)]
+             f"write {bucket_arn}/${{{SUB_KEY}}}/* and s3:prefix ${{{SUB_KEY}}}/, ${{{SUB_KEY}}}/*; " + repair)]
 
 
-def deny_findings(statement, label, bucket_arn, own, own_folder):
+def deny_findings(statement, label, bucket_arn, own, own_folder, repair=POLICY_FIX):
     """An unconditioned Deny that takes the user's own folder away (an explicit Deny wins over any Allow)."""
     cancelled = [action for action in OBJECT_ACTIONS
                  if statement_covers(statement, action, f"{bucket_arn}/{own_folder}{PROBE_KEY}", own)]
@@ -4352,7 +4651,7 @@ def deny_findings(statement, label, bucket_arn, own, own_folder):
         return []
     return [("perm-deny-own-folder", "error",
              f"{label} denies {', '.join(cancelled)} in the user's own folder; an explicit Deny wins over every Allow",
-             "narrow or remove the Deny; " + POLICY_FIX)]
+             "narrow or remove the Deny; " + repair)]
 
 
 def unreachable_actions(statements, bucket_arn, own, own_folder):
@@ -4368,14 +4667,15 @@ def unreachable_actions(statements, bucket_arn, own, own_folder):
     return missing
 
 
-def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
-    """Findings of a signed-in role's policies as written: variables, slashes, Denies and the own folder.
+def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER, fixable=True):
+    """Findings of a signed-in role's policies as written: variables, slashes, Denies and the own folder
+    (fixable: doctor --fix rewrites them).
 
     Whether they reach beyond the own folder is the proof's to decide (prove_role), not the text's."""
     own_id, _ = probe_ids(region)
     bucket_arn, own = f"arn:{partition}:s3:::{bucket}", {SUB_KEY: own_id}
     own_folder = user_folder(template, own_id)
-    found, usable = [], []
+    found, usable, repair = [], [], POLICY_FIX if fixable else POLICY_BY_HAND
     for policy in role["policies"]:
         resource = f"role {role['name']}, policy {policy['name']}"
         statements = statements_of(policy["document"])
@@ -4387,22 +4687,22 @@ def check_permissions(role, bucket, partition, region, template=DEFAULT_FOLDER):
                                  f"text: its statements name one folder literally called "
                                  f"'{user_folder(template, SUB_VARIABLE)}', which every user of the role shares, "
                                  f"and no user reaches their own",
-                                 'set "Version": "2012-10-17"; ' + POLICY_FIX, role=role["name"],
+                                 'set "Version": "2012-10-17"; ' + repair, role=role["name"],
                                  statement={"policy": policy["name"]}))
         usable += [] if literal else statements
         for index, statement in enumerate(statements):
             ref = statement_ref(policy["name"], index, statement)
             label = statement_label(ref)
             for finding_id, severity, detail, fix in (
-                    variable_findings(statement, label) + slash_findings(statement, label, bucket_arn)
-                    + deny_findings(statement, label, bucket_arn, own, own_folder)):
+                    variable_findings(statement, label, repair) + slash_findings(statement, label, bucket_arn, repair)
+                    + deny_findings(statement, label, bucket_arn, own, own_folder, repair)):
                 found.append(finding(finding_id, severity, resource, detail, fix, role=role["name"], statement=ref))
         found += multivalued_findings(statements, policy["name"], role["name"], resource)
     missing = unreachable_actions(usable, bucket_arn, own, own_folder)
     if missing:
         found.append(finding("perm-own-folder-unreachable", "error", f"role {role['name']}",
                              f"no statement allows {', '.join(missing)} in the user's own folder "
-                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", POLICY_FIX, role=role["name"]))
+                             f"{bucket_arn}/{user_folder(template, SUB_VARIABLE)}", repair, role=role["name"]))
     return found
 
 
@@ -4630,17 +4930,27 @@ def check_user_pools(deployment):
     return found
 
 
+# The kind of a role only the classic flow gives: not the deployment's, so only what it reaches in the bucket is judged.
+CLASSIC_FLOW = "classic flow: "
+
+
+def fixed_role(deployment):
+    """The name of the one signed-in role doctor --fix rewrites: the authenticated role."""
+    return (deployment["roles"].get("authenticated") or {}).get("name")
+
+
 def audit_findings(deployment):
     """Every finding about the deployment's documents (the proof's come from prove_role)."""
     found = check_identity_pool(deployment)
     partition, region = arn_partition(deployment["region"]), deployment["region"]
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     for kind, role in deployment["roles"].items():
-        if role is None or "policies" not in role:
+        if role is None or "policies" not in role or kind.startswith(CLASSIC_FLOW):
             continue
         if kind != "unauthenticated":  # the authenticated role, or one a rule gives to signed-in users
-            found += check_trust(role, deployment["pool_id"], "authenticated")
-            found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"])
+            fixable = role["name"] == fixed_role(deployment)  # doctor --fix rewrites that one only
+            found += check_trust(role, deployment["pool_id"], "authenticated", fixable)
+            found += check_permissions(role, deployment["bucket"], partition, region, deployment["folder"], fixable)
         elif guests:
             found += check_trust(role, deployment["pool_id"], kind)
     for client in deployment["clients"]:
@@ -4656,7 +4966,7 @@ def audit_findings(deployment):
     return unique
 
 
-def proof_findings(matrix, guest_roles):
+def proof_findings(matrix, guest_roles, fixable_role=None):
     """Findings of the proof's matrix: a signed-in role that can't use its own folder."""
     found = []
     for role in dict.fromkeys(row["role"] for row in matrix if row["role"] not in guest_roles):
@@ -4664,7 +4974,7 @@ def proof_findings(matrix, guest_roles):
         if denied:
             found.append(finding("proof-own-denied", "error", f"role {role}",
                                  f"the simulation refuses identity A {', '.join(denied)} in its own folder",
-                                 POLICY_FIX, role=role))
+                                 POLICY_FIX if role == fixable_role else POLICY_BY_HAND, role=role))
     return found
 
 
@@ -4728,7 +5038,8 @@ def read_role(reader, iam, arn):
     found = reader.read(f"role {name}", "iam:GetRole", iam.get_role, missing=("NoSuchEntity",), RoleName=name)
     if found is None or found is UNREAD:
         return None if found is None else {"name": name, "arn": arn}
-    role = {"name": name, "arn": arn, "trust": found["Role"].get("AssumeRolePolicyDocument"),
+    role = {"name": name, "arn": arn, "id": found["Role"].get("RoleId"),
+            "trust": found["Role"].get("AssumeRolePolicyDocument"),
             "boundary": (found["Role"].get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")}
     names = reader.read(f"the policies of role {name}", "iam:ListRolePolicies and iam:ListAttachedRolePolicies",
                         role_policy_names, iam=iam, role=name)
@@ -4806,6 +5117,20 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
                              missing=("ResourceNotFoundException",), UserPoolId=user_pool_id)
         role_arns.update({f"group {group['GroupName']} of {user_pool_id}": group["RoleArn"]
                           for group in (groups if isinstance(groups, list) else []) if group.get("RoleArn")})
+    # The classic (basic) flow lets the app pick any role whose trust admits this pool's identities
+    # (GetOpenIdToken, then AssumeRoleWithWebIdentity with a RoleArn of its choice): each is judged as the
+    # authenticated role is.
+    if pool.get("AllowClassicFlow"):
+        listed = reader.read("the account's roles", "iam:ListRoles", lambda: [
+            item for page in iam.get_paginator("list_roles").paginate() for item in page["Roles"]])
+        for item in listed if isinstance(listed, list) else []:
+            trust = item.get("AssumeRolePolicyDocument")  # botocore decodes it (json_decode_policies)
+            if item["Arn"] not in role_arns.values() and isinstance(trust, dict) and any(
+                    s.get("Effect") == "Allow" and admits_cognito(s) and condition_admits(s, AUD_KEY, [pool_id])
+                    and any(condition_admits(s, AMR_KEY, amr) for amr in [SIGNED_IN_AMR] + (
+                        [GUEST_AMR] if pool.get("AllowUnauthenticatedIdentities") else []))
+                    for s in statements_of(trust)):
+                role_arns[CLASSIC_FLOW + item["RoleName"]] = item["Arn"]
     roles = {kind: read_role(reader, iam, arn) for kind, arn in role_arns.items()}
     partition = arn_partition(region)
     bucket = bucket or discover_bucket(roles, partition)
@@ -4862,20 +5187,28 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
     return deployment, reader.unreadable
 
 
-def simulate_actions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None, calls=None):
+def simulate_actions(iam, role, actions, resource, context, resource_policy=None, caller_arn=None, calls=None,
+                     documents=None):
     """{action: (allowed?, [names of the policies that decided], [context keys it had no value for])} for one
-    resource from IAM's SimulatePrincipalPolicy; calls counts the requests.
+    resource from IAM's SimulatePrincipalPolicy, or SimulateCustomPolicy of documents ([(name, document)]) in
+    place of the role's policies; calls counts the requests.
 
     One resource per call: AWS now sums several resources into one result, the most restrictive."""
-    params = {"PolicySourceArn": role["arn"], "ActionNames": list(actions), "ResourceArns": [resource],
+    params = {"ActionNames": list(actions), "ResourceArns": [resource],
               "ContextEntries": [{"ContextKeyName": k, "ContextKeyValues": policy_list(v),
                                   "ContextKeyType": "stringList" if isinstance(v, list) else "string"}
                                  for k, v in context.items()]}
     if resource_policy:
         params.update(ResourcePolicy=json.dumps(resource_policy), CallerArn=caller_arn)
+    if documents is None:
+        params["PolicySourceArn"] = role["arn"]
+    else:
+        params["PolicyInputList"] = [json.dumps(document) for _, document in documents]
+    names = {f"PolicyInputList.{n}": name for n, (name, _) in enumerate(documents or [], 1)}
     with aws_step("simulate the policies of", f"role {role['name']}", "admin"):
         results = []
-        for page in iam.get_paginator("simulate_principal_policy").paginate(**params):
+        operation = "simulate_principal_policy" if documents is None else "simulate_custom_policy"
+        for page in iam.get_paginator(operation).paginate(**params):
             results += page["EvaluationResults"]
             if calls is not None:
                 calls.append(resource)
@@ -4886,7 +5219,9 @@ def simulate_actions(iam, role, actions, resource, context, resource_policy=None
         matched = decided.get("MatchedStatements") or result.get("MatchedStatements") or []
         decisions[result["EvalActionName"]] = (
             (decided.get("EvalResourceDecision") or decided.get("EvalDecision")) == "allowed",
-            [BUCKET_POLICY if m.get("SourcePolicyType") == "resource" else m.get("SourcePolicyId") for m in matched],
+            [BUCKET_POLICY if m.get("SourcePolicyType") == "resource" else names.get(m.get("SourcePolicyId"),
+                                                                                     m.get("SourcePolicyId"))
+             for m in matched],
             result.get("MissingContextValues") or [])
     return decisions
 
@@ -4971,16 +5306,16 @@ def leak_kind(source, action, statement):
             "guest": "guest-bucket-access"}[source], "critical"
 
 
-def leak_findings(role, kind, hits, statements, context, places):
+def leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed, fixable):
     """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
-    (anywhere, for guests): the first action and witness named, the others counted."""
+    (anywhere, for guests): the first action and witness named, the others counted, and the conditions assumed
+    met (assumed: {(policy, index): (effect, keys, label)}) said."""
     grouped = {}
     order = {action: n for n, action in enumerate([a for _, a in PROBE_ACTIONS] + list(BUCKET_CONTROL_ACTIONS))}
     for action, resource, prefix, matched in sorted(hits, key=lambda hit: (order.get(hit[0], len(order)), hit[0])):
         request = {key.lower(): value for key, value in context.items()}
         request.update({} if prefix is None else {"s3:prefix": prefix})
-        ref = granting_statement(statements, action, resource, request, {SUB_KEY: context[SUB_KEY],
-                                                                         AUD_KEY: context[AUD_KEY]}, matched)
+        ref = granting_statement(statements, action, resource, request, variables, matched)
         statement = next((s for r, s in statements if r["policy"] == ref["policy"] and r["index"] == ref.get("index")),
                          None)
         source = "guest" if kind == "unauthenticated" else "bucket-policy" if ref["policy"] == BUCKET_POLICY \
@@ -4995,49 +5330,81 @@ def leak_findings(role, kind, hits, statements, context, places):
         actions = list(dict.fromkeys(a for a, _, _ in reached))
         more = f" (and {len(actions) - 1} more: {', '.join(actions[1:9])}{', ...' if len(actions) > 9 else ''})" \
             if len(actions) > 1 else ""
-        who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A"
+        who = "a guest (anyone, without signing in)" if kind == "unauthenticated" else "identity A" \
+            if context[SUB_KEY].endswith(PROBE_UUIDS[0]) else f"identity {context[SUB_KEY]} (a condition names it)"
         where = places(action, witness, prefix)
         label = statement_label(ref) if "index" in ref else f"policy {ref['policy']}"
+        keys = (assumed.get((ref["policy"], ref.get("index"))) or (None, None))[1]
+        condition = f", if its condition on {', '.join(keys)} is met (doctor assumes it can be: the request or the " \
+                    f"user decides it, not the role)" if keys else ""
         found.append(finding(
-            finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else
-            f"bucket {witness.split(':::', 1)[1].split('/', 1)[0]}",
-            f"{label} lets {who} {action} in {where}{more}",
-            leak_fix(role, kind, ref), role=role["name"], action=action, witness=witness,
-            prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref))
+            finding_id, severity, f"role {role['name']}" if ref["policy"] != BUCKET_POLICY else f"bucket {bucket}",
+            f"{label} lets {who} {action} in {where}{more}{condition}",
+            leak_fix(role, kind, ref, fixable), role=role["name"], action=action, witness=witness,
+            prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref, assumed=keys))
     return found
 
 
-def leak_fix(role, kind, ref):
-    """How to take away a leak, by who grants it."""
+def leak_fix(role, kind, ref, fixable):
+    """How to take away a leak, by who grants it (fixable: doctor --fix rewrites the role's policy)."""
     if kind == "unauthenticated":
         return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
     if ref["policy"] == BUCKET_POLICY:
         return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
                 f"doctor does not change it")
     if ref["policy"] == ROLE_POLICY_NAME:
-        return POLICY_FIX
+        return POLICY_FIX if fixable else POLICY_BY_HAND
     if ref["policy"].startswith("arn:"):
         return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
     return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
 
 
-def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resource_policy=None, caller_arn=None,
-               calls=None):
-    """Simulate every S3 action for one role: identity A in its own folder, and on every witness outside it.
+def named_identities(statements, probes):
+    """The identity ids that conditions on sub name (wildcards read as nothing or '0'), other than the proof's."""
+    found = []
+    for _, statement in statements:
+        for value in condition_values(statement, SUB_KEY) or []:
+            identity_id = value.replace("*", "").replace("?", "0")
+            if "${" not in value and REGION_UUID_RE.match(identity_id) and identity_id not in probes + tuple(found):
+                found.append(identity_id)
+    return found
 
-    Returns (the matrix rows, the leak findings, the context keys the simulation lacked), or None when the
-    administrator may not simulate."""
+
+def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resource_policy=None, caller_arn=None,
+               calls=None, identity_id=None):
+    """Simulate every S3 action for one role: identity A (or identity_id) in its own folder, and on every witness
+    outside it.
+
+    Returns (the matrix rows, the leak findings, the context keys the simulation lacked, [(effect, keys, statement
+    label)] of the conditions assumed), or None when the administrator may not simulate."""
     region, bucket, template = deployment["region"], deployment["bucket"], deployment["folder"]
     own_id, other_id = probe_ids(region)
+    own_id = identity_id or own_id
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
     own_folder, other_folder = user_folder(template, own_id), user_folder(template, other_id)
     guest = kind == "unauthenticated"
     provider = next((c["provider"] for c in deployment["clients"]), "cognito-idp.amazonaws.com/user-pool")
-    context = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"],
-               AMR_KEY: GUEST_AMR if guest else ["authenticated", provider,
-                                                 f"{provider}:CognitoSignIn:{PROBE_UUIDS[0]}"]}
-    variables = {SUB_KEY: own_id, AUD_KEY: deployment["pool_id"]}
-    statements = role_statements(role, bucket_statements)
+    context = session_context(role, deployment["pool_id"], own_id, GUEST_AMR if guest else [
+        "authenticated", provider, f"{provider}:CognitoSignIn:{PROBE_UUIDS[0]}"])
+    variables = {key.lower(): value for key, value in context.items() if isinstance(value, str)}
+    # Conditions on keys that depend on the request or the user: an Allow's are assumed met, a Deny's not to fire,
+    # and the simulation then runs on the policies so rewritten.
+    statements, assumed = [], {}
+    for ref, written in role_statements(role, bucket_statements):
+        simulated, keys = assume_conditions(written)
+        if keys:
+            assumed[(ref["policy"], ref["index"])] = (written.get("Effect"), keys, statement_label(ref))
+        if simulated is not None:
+            statements.append((ref, simulated))
+    # The bucket policy is sent with each simulation anyway; the role's policies are sent (SimulateCustomPolicy in
+    # place of SimulatePrincipalPolicy) only when one of them was rewritten.
+    resource_policy = resource_policy and assumed_document(resource_policy)
+    documents = None
+    if any(policy != BUCKET_POLICY for policy, _ in assumed):
+        documents = [(policy["name"], assumed_document(policy["document"])) for policy in role["policies"]]
+        # SimulateCustomPolicy needs one document; this one grants what every session may do anyway.
+        documents = [item for item in documents if item[1]] or [("(none)", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]})]
     keys, prefixes = proof_witnesses(statements, bucket_arn, template, own_id, other_id, variables)
     object_actions, bucket_actions = ([a for a, kind_of in S3_ACTIONS.items() if kind_of == wanted]
                                       for wanted in ("object", "bucket"))
@@ -5061,13 +5428,14 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
         try:
             decisions = simulate_actions(iam, role, actions, resource,
                                          {**context, **({} if prefix is None else {"s3:prefix": prefix})},
-                                         resource_policy, caller_arn, calls)
+                                         resource_policy, caller_arn, calls, documents)
         except AwsStepError as step:
             if error_code(step.error)[0] not in ACCESS_CODES:
                 raise
             reader.unreadable.append(finding("unreadable", "error", f"role {role['name']}",
                                              "the administrator may not simulate its policies, so there is no proof",
-                                             "grant the administrator iam:SimulatePrincipalPolicy", role=role["name"]))
+                                             "grant the administrator iam:SimulatePrincipalPolicy and "
+                                             "iam:SimulateCustomPolicy", role=role["name"]))
             return None
         results[(resource, prefix)] = decisions
         missing |= {key for allowed, _, lacked in decisions.values() if not allowed for key in lacked
@@ -5094,11 +5462,16 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
         if witness == "*":
             return "the account's S3 resources beyond this bucket"
         key = witness[len(bucket_arn) + 1:]
+        shared = variables.get("aws:userid")
         return "identity A's own folder" if key.startswith(own_folder) else \
             "another identity's folder" if key.startswith(other_folder) else \
             "a key outside identity A's folder that starts with its id" if key.startswith(own_id) else \
+            f"the folder {shared}/ every session of the role shares" if shared and key.startswith(shared) else \
             "outside every user's folder"
-    return rows, leak_findings(role, kind, hits, statements, context, places), missing
+    fixable = role["name"] == fixed_role(deployment)
+    return rows, leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed,
+                               fixable), missing, \
+        [(effect, keys, label) for effect, keys, label in assumed.values()]
 
 
 def fix_plan(clients, deployment, findings, out):
@@ -5185,7 +5558,7 @@ def fix_plan(clients, deployment, findings, out):
     return plan, [item for item in findings if item not in fixed]
 
 
-def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
+def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=(), assumed=()):
     """{"simulated", "not_simulated", "simulate_calls"}: what the proof's simulation took into account, and what not."""
     counts = collections.Counter(S3_ACTIONS.values())
     own_folder = user_folder(deployment["folder"], probe_ids(deployment["region"])[0])
@@ -5219,6 +5592,9 @@ def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=()):
     if missing:
         not_simulated.append(f"conditions on {', '.join(sorted(missing))}: the simulation had no value for them, so "
                              f"statements that test them were judged as for a request without them")
+    not_simulated += [f"{label} tests {', '.join(keys)}, which the request or the user decides, not the role: doctor "
+                      + ("assumed that condition met" if effect == "Allow" else "assumed this Deny may not fire")
+                      for effect, keys, label in assumed]
     not_simulated += [f"role {name}: {why}" for name, why in skipped.items() if name not in proven]
     return {"simulated": simulated, "not_simulated": not_simulated, "simulate_calls": len(calls)}
 
@@ -5241,7 +5617,7 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     bucket_policy = deployment["bucket_settings"].get("policy")
-    guest_roles, proven, skipped, missing, calls = set(), [], {}, set(), []
+    guest_roles, proven, skipped, missing, calls, assumed = set(), [], {}, set(), [], []
     for kind, role in deployment["roles"].items():
         if role is None or role["name"] in proven:
             continue
@@ -5253,22 +5629,28 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
             guest_roles.add(role["name"])
         applying = [(index, s) for index, s in enumerate(statements_of(bucket_policy))
                     if principal_may_be_role(s, role["arn"])]
-        proof = prove_role(reader, clients["iam"], role, kind, deployment, applying,
-                           bucket_policy and ":user/" in caller_arn and policy_for_role(bucket_policy, role["arn"],
-                                                                                         caller_arn),
-                           caller_arn, calls)
+        resource_policy = bucket_policy and ":user/" in caller_arn and policy_for_role(bucket_policy, role["arn"],
+                                                                                       caller_arn)
+        proof = prove_role(reader, clients["iam"], role, kind, deployment, applying, resource_policy, caller_arn,
+                           calls)
         if proof is None:
             skipped[role["name"]] = "the administrator may not simulate its policies"
             continue
         proven.append(role["name"])
-        matrix += proof[0]
+        matrix += [] if kind.startswith(CLASSIC_FLOW) else proof[0]  # a role not meant for them need not serve them
         findings += proof[1]
         missing |= proof[2]
-    findings += proof_findings(matrix, guest_roles) + unreadable + reader.unreadable
+        assumed += [item for item in proof[3] if item not in assumed]
+        # An identity a condition names (a "support user" granted more) is simulated as itself, for its leaks.
+        for identity_id in named_identities(role_statements(role, applying), probe_ids(region)):
+            named = prove_role(reader, clients["iam"], role, kind, deployment, applying, resource_policy,
+                               caller_arn, calls, identity_id)
+            findings += [item for item in (named or [[], []])[1] if item not in findings]
+    findings += proof_findings(matrix, guest_roles, fixed_role(deployment)) + unreadable + reader.unreadable
     findings += registration_findings(deployment, matrix, guest_roles)
     findings.sort(key=lambda item: SEVERITIES.index(item["severity"]))
     return {"deployment": deployment, "findings": findings, "matrix": matrix,
-            "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls)}
+            "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls, assumed)}
 
 
 def apply_fixes(clients, audit, out, confirm):

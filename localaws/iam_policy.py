@@ -32,12 +32,15 @@ def _pattern(value, context, wildcards):
     for match in _VARIABLE.finditer(value):
         parts.append(glob(value[pos:match.start()]))
         name = match.group(1)
+        # IAM User Guide, "Specifying default values": ${key, 'text'} is text when the request lacks key.
+        default = re.fullmatch(r"\s*(.+?)\s*,\s*'([^']*)'\s*", name)
         if name in ("*", "?", "$"):
             parts.append(re.escape(name))
         else:
-            resolved = context.get(name.lower())
+            resolved = context.get((default.group(1) if default else name).lower()) or (
+                [default.group(2)] if default else None)
             if not resolved or len(resolved) != 1:
-                return None  # AWS: an element whose variable has no value matches nothing
+                return None  # AWS: an element whose variable has no value (and no default) matches nothing
             parts.append(re.escape(resolved[0]))
         pos = match.end()
     parts.append(glob(value[pos:]))

@@ -39,7 +39,10 @@ def quiet_request_handler():
     """
     from werkzeug.serving import WSGIRequestHandler
 
-    return type("QuietRequestHandler", (WSGIRequestHandler,), {"log_request": lambda self, *a, **k: None})
+    # HTTP/1.1 keeps connections open between requests, as S3 and Cognito do; werkzeug's default (1.0)
+    # closes each one, so every request paid a TCP connect and a server thread of its own.
+    return type("QuietRequestHandler", (WSGIRequestHandler,), {"log_request": lambda self, *a, **k: None,
+                                                                "protocol_version": "HTTP/1.1"})
 
 
 def list_moto_modules_once():

@@ -285,12 +285,11 @@ OPERATION_ACTIONS = {
     "DeleteBucketMetadataConfiguration": "DeleteBucketMetadataTableConfiguration",
 }
 # Operations of botocore's S3 API that no s3: action authorizes: S3 Express (directory buckets) and Object Lambda
-# have their own services, and UpdateObjectEncryption is newer than the reference the table follows.
+# have their own services.
 NOT_S3_ACTIONS = {"CreateSession": "s3express:CreateSession",
                   "ListDirectoryBuckets": "s3express:ListAllMyDirectoryBuckets",
                   "RenameObject": "s3express:RenameObject",
-                  "WriteGetObjectResponse": "s3-object-lambda:WriteGetObjectResponse",
-                  "UpdateObjectEncryption": "newer than the reference followed"}
+                  "WriteGetObjectResponse": "s3-object-lambda:WriteGetObjectResponse"}
 
 
 def test_every_botocore_s3_operation_maps_to_an_action_of_the_table():

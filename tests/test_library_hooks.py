@@ -84,3 +84,32 @@ def test_a_transfer_managers_exit_cancels_with_the_error_and_shutdown_cancel_msg
     manager = TransferManager(client)
     error = RuntimeError("boom")
     manager.__exit__(type(error), error, None)  # what interruptible calls; nothing in flight: returns at once
+
+
+def test_an_s3_client_still_has_what_the_direct_small_object_path_reads():
+    """DirectS3 signs with the client's credentials and signer settings, sends over its HTTP session and
+    asks its retry handler (the needs-retry event); if botocore moves them, this names which."""
+    import boto3
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.config import Config
+    from botocore.exceptions import EndpointConnectionError
+
+    client = boto3.client("s3", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9",
+                          aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", aws_session_token="token",
+                          config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    frozen = client._get_credentials().get_frozen_credentials()
+    assert (frozen.access_key, frozen.token) == ("AKIDEXAMPLE", "token"), "client._get_credentials() changed"
+    signer = client._request_signer
+    assert (signer.signing_name, signer.region_name) == ("s3", "eu-west-1"), "the request signer's names moved"
+    assert callable(client._endpoint.http_session.send), "client._endpoint.http_session.send moved"
+    request = AWSRequest("PUT", "http://127.0.0.1:9/b/k", data=b"x", headers={"x-amz-checksum-crc32": "jN+SAQ=="})
+    S3SigV4Auth(frozen, "s3", "eu-west-1").add_auth(request)
+    assert request.headers["X-Amz-Security-Token"] == "token" and "Signature=" in request.headers["Authorization"]
+    model = client.meta.service_model.operation_model("PutObject")
+    delays = client.meta.events.emit("needs-retry.s3.PutObject", response=None, endpoint=client._endpoint,
+                                     operation=model, attempts=1,
+                                     caught_exception=EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+                                     request_dict={"context": {"s3_redirected": True}})
+    assert any(isinstance(delay, (int, float)) and delay is not False for _, delay in delays), \
+        "the client's retry handler no longer answers needs-retry with a delay"

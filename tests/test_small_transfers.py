@@ -1,0 +1,170 @@
+"""Objects up to 2 MiB go in one request each, signed by botocore's SigV4 signer over the client's own
+HTTP session (cog_auth_s3.DirectS3): the bytes, the CRC32, the retries, the errors and the confinement
+are the same as through boto3's transfer manager."""
+
+import base64
+import json
+import sys
+import zlib
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT))
+import cog_auth_s3 as tool  # noqa: E402
+from test_files import files  # noqa: E402,F401  (the fixture: alice's file commands)
+
+SIZES = [0, 1, 1000, 16 * 1024, 300_000]  # empty, tiny, small, the benchmark's, just under a part
+
+
+def crc32(data):
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A folder of files of SIZES (random bytes), and their contents by name."""
+    import os
+
+    folder = tmp_path / "tree"
+    (folder / "sub").mkdir(parents=True)
+    contents = {}
+    for index, size in enumerate(SIZES):
+        name = f"sub/f{index}.bin" if index % 2 else f"f{index}.bin"
+        contents[name] = os.urandom(size)
+        (folder / name).write_bytes(contents[name])
+    return folder, contents
+
+
+def credentials(files):
+    return json.loads(files("creds", "--format", "json").stdout)
+
+
+def one_error_line(result):
+    lines = result.stderr.splitlines()
+    return len(lines) == 1 and "Traceback" not in result.stderr
+
+
+def test_small_files_go_up_and_down_byte_exact_with_the_crc32_s3_checked(files, tree, tmp_path, request_log,
+                                                                          admin_client, stack):
+    folder, contents = tree
+    me = credentials(files)["IdentityId"]
+    request_log.clear()
+    put = files("--json", "put", folder, "--recursive", "--key", "small")
+    assert put.returncode == 0, put.stderr
+    stored = {item["key"]: item for item in json.loads(put.stdout)["uploaded"]}
+    assert len(stored) == len(SIZES)
+    assert request_log.operations("s3") == ["PutObject"] * len(SIZES)  # one request a file, no multipart
+    s3 = admin_client("s3")
+    for name, data in contents.items():
+        key = f"{me}/small/{name}"
+        head = s3.head_object(Bucket=stack["bucket"], Key=key, ChecksumMode="ENABLED")
+        assert head["ContentLength"] == len(data)
+        assert head["ChecksumCRC32"] == crc32(data) == stored[key]["checksum_crc32"]  # sent, checked, kept
+        assert head["ETag"] == stored[key]["etag"]
+    request_log.clear()
+    got = files("get", "--recursive", "small", tmp_path / "back")
+    assert got.returncode == 0, got.stderr
+    assert sorted(request_log.operations("s3")) == ["GetObject"] * len(SIZES) + ["ListObjectsV2"]
+    for name, data in contents.items():
+        assert (tmp_path / "back" / name).read_bytes() == data
+    assert not [p for p in (tmp_path / "back").rglob(".cog_auth_s3-*")]  # no temporary file left
+
+
+def test_a_wrong_crc32_is_refused_by_the_server_and_explained(files, tmp_path, monkeypatch, stack, local_aws):
+    # The tool never sends a wrong CRC32 on its own; here its CRC32 is made wrong, to see S3 (local_aws) refuse it.
+    creds = credentials(files)
+    client = tool.s3_client(creds, stack["region"], local_aws["endpoint_url"])
+    key = f"{creds['IdentityId']}/bad-crc.bin"
+    (tmp_path / "bad.bin").write_bytes(b"the bytes S3 receives")
+    monkeypatch.setattr(zlib, "crc32", lambda data: 12345)
+    writes = tool.client_writes(client)
+    with pytest.raises(tool.AwsStepError) as caught, tool.aws_step("put", f"s3://{stack['bucket']}/{key}", "s3"):
+        tool.DirectS3(client, stack["bucket"]).put(tmp_path / "bad.bin", key, 21, writes, no_clobber=False)
+    assert tool.error_code(caught.value.error)[0] == "BadDigest"
+    assert "checksum didn't match" in str(tool.explain_aws_error(caught.value))  # S3_MESSAGES["BadDigest"]
+    assert key not in writes.results and not writes.in_flight
+    assert not tool.object_exists(client, stack["bucket"], key)
+
+
+def test_no_clobber_skips_every_small_file_that_exists_and_keeps_its_bytes(files, tree, tmp_path):
+    folder, contents = tree
+    assert files("put", folder, "--recursive", "--key", "nc").returncode == 0
+    for name in contents:
+        (folder / name).write_bytes(b"changed")
+    again = files("--json", "put", folder, "--recursive", "--key", "nc", "--no-clobber")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["summary"] == {"stored": 0, "skipped": len(SIZES), "failed": 0}
+    assert files("get", "--recursive", "nc", tmp_path / "back").returncode == 0
+    assert all((tmp_path / "back" / name).read_bytes() == data for name, data in contents.items())
+
+
+def put_under_fault(files, tmp_path, faults, request_log, **fault):
+    """One small put while local_aws answers PutObject with fault; (the run, the S3 operations it made)."""
+    (tmp_path / "f.txt").write_text("under fault\n")
+    credentials(files)
+    request_log.clear()
+    faults.add("PutObject", **fault)
+    result = files("put", tmp_path / "f.txt", "--key", "fault/f.txt")
+    return result, request_log.operations("s3")
+
+
+def test_a_server_fault_on_a_small_put_is_retried(files, tmp_path, faults, request_log):
+    result, operations = put_under_fault(files, tmp_path, faults, request_log, times=2, status=503, code="SlowDown")
+    assert result.returncode == 0, result.stderr
+    assert operations == ["PutObject"] * 3
+
+
+def test_a_persistent_server_fault_exits_4_after_the_clients_attempts(files, tmp_path, faults, request_log):
+    result, operations = put_under_fault(files, tmp_path, faults, request_log, times=1000, status=500,
+                                         code="InternalError")
+    assert result.returncode == 4, result.stderr
+    assert "fault/f.txt" in result.stderr and "InternalError" in result.stderr and one_error_line(result)
+    # S3 clients allow 3 retries (CLIENT_TUNING), so 4 attempts, as botocore makes them.
+    assert operations == ["PutObject"] * 4
+
+
+def test_a_dropped_connection_on_every_attempt_exits_4_saying_the_endpoint_is_unreachable(files, tmp_path, faults,
+                                                                                          local_aws):
+    (tmp_path / "c.txt").write_text("x\n")
+    credentials(files)
+    faults.add("PutObject", times=1000, action="reset")
+    result = files("put", tmp_path / "c.txt", "--key", "reset/c.txt")
+    assert result.returncode == 4, result.stderr
+    assert "can't reach" in result.stderr and local_aws["endpoint_url"] in result.stderr and one_error_line(result)
+
+
+def test_credentials_s3_calls_dead_mid_transfer_are_renewed_and_the_rest_goes_up(files, tree, faults, request_log):
+    folder, contents = tree
+    credentials(files)
+    request_log.clear()
+    faults.add("PutObject", skip=2, times=1, status=400, code="ExpiredToken",
+               message="The provided token has expired.")
+    result = files("put", folder, "--recursive", "--key", "renew")
+    assert result.returncode == 0, result.stderr
+    assert "ExpiredToken" in result.stderr and "renewing" in result.stderr
+    assert "GetCredentialsForIdentity" in request_log.operations()
+    listed = json.loads(files("--json", "ls", "renew/").stdout)["objects"]
+    assert sorted(o["key"] for o in listed) == sorted(f"renew/{name}" for name in contents)
+
+
+def test_quiet_small_uploads_and_downloads_write_nothing_to_stderr(files, tree, tmp_path):
+    folder, _ = tree
+    assert files("put", folder, "--recursive", "--key", "q").returncode == 0
+    for args in (["--quiet", "put", folder, "--recursive", "--key", "q2"],
+                 ["--quiet", "get", "--recursive", "q", tmp_path / "q"]):
+        result = files(*args)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_a_small_object_whose_key_leaves_the_folder_is_not_downloaded(files, tmp_path, admin_client, stack):
+    me = credentials(files)["IdentityId"]
+    s3 = admin_client("s3")
+    s3.put_object(Bucket=stack["bucket"], Key=f"{me}/esc/ok.txt", Body=b"ok")
+    s3.put_object(Bucket=stack["bucket"], Key=f"{me}/esc/../../outside.txt", Body=b"no")
+    target = tmp_path / "down" / "inner"
+    result = files("get", "--recursive", "esc", target)
+    assert result.returncode == 0, result.stderr
+    assert (target / "ok.txt").read_bytes() == b"ok" and "skipped" in result.stderr
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "down" / "outside.txt").exists()
