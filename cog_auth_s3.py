@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""cog_auth_s3: sign a Cognito user in and use their own folder of a private S3 bucket.
+"""cog-auth-s3: sign a Cognito user in and use their own folder of a private S3 bucket.
 
 An app's users sign in to an Amazon Cognito user pool (SRP). A Cognito identity
 pool trades the user's ID token for temporary AWS credentials, and an IAM role
@@ -8,23 +8,26 @@ put and delete objects only under <identity id>/ in one bucket. This tool proves
 that chain for a real user, then makes it practical to use.
 
 Usage:
-    cog_auth_s3.py [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity ID [--try-key KEY]]
-    cog_auth_s3.py [GLOBAL OPTIONS] creds [--format text|json|env|process]
-    cog_auth_s3.py [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
-    cog_auth_s3.py [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
-    cog_auth_s3.py [GLOBAL OPTIONS] login [--browser [--idp NAME] [--no-browser] [--timeout SECONDS]]
-    cog_auth_s3.py [GLOBAL OPTIONS] logout [--forget-device] | aws-profile NAME [--force]
-    cog_auth_s3.py [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
-    cog_auth_s3.py [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
-    cog_auth_s3.py [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
-    cog_auth_s3.py [GLOBAL OPTIONS] policy --bucket B --identity-pool-id ID [--region R]
-    cog_auth_s3.py [GLOBAL OPTIONS] setup --name NAME [--region R] [--write-config PATH] [--profile P] [--guests]
-                   [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
-                   [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation] [--domain PREFIX]
-                   [--oidc-provider NAME --oidc-issuer URL --oidc-client-id ID]
-    cog_auth_s3.py [GLOBAL OPTIONS] add-user USERNAME [--email ADDRESS] [--phone NUMBER]
-    cog_auth_s3.py [GLOBAL OPTIONS] teardown --name NAME [--region R] [--force]
-    cog_auth_s3.py [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket B] [--fix [--yes]]
+    cog-auth-s3 [GLOBAL OPTIONS] [run] [--upload-file PATH] [--try-identity IDENTITY_ID [--try-key KEY]]
+    cog-auth-s3 [GLOBAL OPTIONS] creds [--format text|json|env|process]
+    cog-auth-s3 [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
+    cog-auth-s3 [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
+    cog-auth-s3 [GLOBAL OPTIONS] login [--browser [--idp NAME] [--no-browser] [--timeout SECONDS]]
+    cog-auth-s3 [GLOBAL OPTIONS] logout [--forget-device] | aws-profile NAME [--force]
+    cog-auth-s3 [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
+    cog-auth-s3 [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
+    cog-auth-s3 [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
+    cog-auth-s3 [GLOBAL OPTIONS] policy [--bucket BUCKET] [--identity-pool-id ID] [--region REGION]
+    cog-auth-s3 [GLOBAL OPTIONS] setup --name NAME [--region REGION] [--write-config PATH] [--profile PROFILE]
+                [--guests] [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
+                [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation] [--domain PREFIX]
+                [--oidc-provider NAME --oidc-issuer URL --oidc-client-id ID]
+    cog-auth-s3 [GLOBAL OPTIONS] add-user USERNAME [--email ADDRESS] [--phone NUMBER]
+    cog-auth-s3 [GLOBAL OPTIONS] teardown --name NAME [--region REGION] [--force]
+    cog-auth-s3 [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket BUCKET] [--fix [--yes]]
+
+    Global options are accepted before or after the command; `COMMAND --help` shows
+    what each does, its options and an example.
 
     With no command, `run` signs in, prints the ID token, the identity id and the
     temporary credentials, and uploads upload_file to s3://bucket/<identity id>/.
@@ -43,8 +46,9 @@ and loopback redirects. Precedence: flags > environment > file > Amplify file.
 sign_in: srp (the default: USER_SRP_AUTH), choice (USER_AUTH preferring PASSWORD_SRP),
 email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password), or
 browser (the managed login in a browser: code grant with PKCE; `login --browser`; federated
-users too; the default for a profile with a domain and no username). A browser sign-in is started without a terminal only by `login`: credential_process
-then exits 3 naming `login --browser`, as `aws sso login` does.
+users too; the default for a profile with a domain and no username). Only `login` starts a
+browser sign-in without a terminal: credential_process then exits 3 naming `login --browser`,
+as `aws sso login` does.
 Codes (one-time codes, MFA, enrolling an authenticator app) come from --mfa-code,
 COG_AUTH_S3_MFA_CODE, or a prompt on the terminal (/dev/tty, even when stdin and
 stderr are redirected, as under credential_process); with no terminal the tool
@@ -93,6 +97,7 @@ import re
 import sys
 
 __version__ = "0.2.0"
+TOOL = "cog-auth-s3"  # the one name of the tool, in help and messages, however it was started
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_LOGIN, EXIT_AWS, EXIT_ISOLATION = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -290,7 +295,7 @@ def login_refusal(message, username):
     if "secret hash" in lowered:
         return "the app client rejected the secret hash; check 'client_secret' (and 'client_id')"
     if "session is expired" in lowered:
-        return ("the sign-in took longer than Cognito allows (its session and code expired); "
+        return ("the sign-in took longer than Cognito allows (the sign-in and its code expired); "
                 "run again and enter the code sooner")
     if "invalid session" in lowered:
         return "Cognito ended this sign-in (a code was used already, or wrong too often); run again"
@@ -386,13 +391,20 @@ class Output:
         """A progress bar only for a person watching a terminal."""
         return not self.quiet and not self.as_json and sys.stderr.isatty()
 
-    def result(self, data, lines):
-        """Print a command's result on stdout: data as one JSON object with --json, else the text lines."""
-        if self.as_json:
-            print(json.dumps(data, indent=2))
+    def result(self, data, lines, as_json=None):
+        """Print a command's result on stdout: data as one JSON object with --json (as_json decides when given),
+        else the text lines. data may be a function that makes it, called only for JSON, so text can stream."""
+        if self.as_json if as_json is None else as_json:
+            print(json.dumps(data() if callable(data) else data, indent=2))
         else:
             for line in lines:
                 print(line)
+
+    def line(self, text):
+        """One text line of a result as soon as it is known (a file done, an object deleted); with --json the
+        result is printed once, at the end, by result()."""
+        if not self.as_json:
+            print(text, flush=True)
 
 
 def labelled(pairs):
@@ -425,7 +437,7 @@ def tell_person(message):
         os.close(terminal)
 
 
-def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
+def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, twice=False):
     """Read a secret with getpass (which prompts and reads on /dev/tty), or fail at once without a terminal."""
     terminal = open_terminal()
     if terminal is None:
@@ -435,7 +447,7 @@ def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, confirm=False):
 
     try:
         value = getpass.getpass(prompt)
-        if confirm and getpass.getpass("Again: ") != value:
+        if twice and getpass.getpass("Again: ") != value:
             raise ToolError("the two entries differ; run again", exit_code)
     except EOFError:
         raise ToolError("input ended before a value was entered; run again", exit_code) from None
@@ -485,7 +497,7 @@ AMPLIFY_ENV = ENV_PREFIX + "AMPLIFY_CONFIG"
 AMPLIFY_MAX_BYTES = 16 * 1024 * 1024
 
 
-def read_config_text(config_path, what="config", remedy="pick another with --config", limit=CONFIG_MAX_BYTES):
+def read_config_text(path, what="config", remedy="pick another with --config", limit=CONFIG_MAX_BYTES):
     """The text of a config file (a leading UTF-8 BOM dropped), or None when absent.
 
     configparser.read would skip a file it can't open (an unreadable config looked empty) and
@@ -497,40 +509,40 @@ def read_config_text(config_path, what="config", remedy="pick another with --con
 
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below, unread.
-        fd = os.open(config_path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except PermissionError:
-        raise ToolError(f"can't read {what}: permission denied: {config_path}; fix its permissions "
+        raise ToolError(f"can't read {what}: permission denied: {path}; fix its permissions "
                         f"(chmod 600) or {remedy}", EXIT_USAGE) from None
     except OSError as err:
-        raise ToolError(f"can't read {what} {config_path}: {err.strerror}; {remedy}", EXIT_USAGE) from None
+        raise ToolError(f"can't read {what} {path}: {err.strerror}; {remedy}", EXIT_USAGE) from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"{what} {config_path} is not a regular file; {remedy}", EXIT_USAGE)
+            raise ToolError(f"{what} {path} is not a regular file; {remedy}", EXIT_USAGE)
         data = b"" if info.st_size > limit else handle.read(limit + 1)
     if info.st_size > limit or len(data) > limit:  # also a file that grew meanwhile
-        raise ToolError(f"{what} {config_path} is larger than {limit // 1024 // 1024} MiB, too large "
+        raise ToolError(f"{what} {path} is larger than {limit // 1024 // 1024} MiB, too large "
                         f"to be a config; {remedy}", EXIT_USAGE)
     try:
         return data.decode("utf-8-sig")  # Windows editors start UTF-8 files with a BOM
     except UnicodeDecodeError:
-        raise ToolError(f"can't read {what} {config_path}: it is not UTF-8 text; {remedy}", EXIT_USAGE) from None
+        raise ToolError(f"can't read {what} {path}: it is not UTF-8 text; {remedy}", EXIT_USAGE) from None
 
 
-def load_ini(config_path):
-    """Parse the INI file at config_path (empty when absent), or fail with a usage error."""
+def load_ini(path):
+    """Parse the INI file at path (empty when absent), or fail with a usage error."""
     parser = configparser.ConfigParser(interpolation=None)
-    text = read_config_text(config_path)
+    text = read_config_text(path)
     try:
         if text is not None:
-            parser.read_string(text, source=config_path)
+            parser.read_string(text, source=path)
     except configparser.Error as err:
         # The parser's own text quotes the offending line, which may hold the password.
         line = getattr(err, "lineno", None) or next(iter(getattr(err, "errors", [])), (None,))[0]
         where = f" at line {line}" if line else ""
-        raise ToolError(f"can't read config {config_path}: {type(err).__name__}{where}; fix the INI syntax",
+        raise ToolError(f"can't read config {path}: {type(err).__name__}{where}; fix the INI syntax",
                         EXIT_USAGE)
     return parser
 
@@ -554,48 +566,65 @@ def unknown_name_warning(name, known, label):
     return f"{label} is not a setting this tool reads, so it is ignored{hint}"
 
 
-def warn_unknown_names(parser, profile, config_path, environ, warn):
+def warn_unknown_names(parser, profile, path, environ, warn):
     """Warn about keys of the profile and COG_AUTH_S3_* variables that no setting has: a typo is never silent."""
     if parser is not None:
         for key in parser.options(profile):
             if key not in CONFIG_KEYS:
-                warn(unknown_name_warning(key, CONFIG_KEYS, f"key {key} in [{profile}] of {config_path}"))
+                warn(unknown_name_warning(key, CONFIG_KEYS, f"key {key} in [{profile}] of {path}"))
     known = [ENV_PREFIX + key.upper() for key in CONFIG_KEYS + ENV_ONLY_NAMES]
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX) and name not in known:
             warn(unknown_name_warning(name, known, f"environment variable {name}"))
 
 
-def read_profile(config_path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
-    """Return the profile's settings as a dict: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
+# How a browser sign-in runs (login's flags, not config keys): print the URL and read the pasted redirect instead
+# of opening a browser, how long to wait for it, and whether this command may start one without a terminal
+# (only `login` may: credential_process can't show a browser to anyone).
+BrowserRun = collections.namedtuple("BrowserRun", "no_browser timeout interactive", defaults=(False, None, False))
+
+
+class Settings(dict):
+    """A profile's settings by config key, and where they came from: the profile's name, its config file, and
+    the per-user paths an Amplify config offered when it named several (the profile's folder must pick one);
+    browser says how a browser sign-in runs (BrowserRun)."""
+
+    def __init__(self, values=(), profile="default", path=DEFAULT_CONFIG, amplify_folders=(), browser=BrowserRun()):
+        """values by config key; profile, path and amplify_folders say where they came from."""
+        super().__init__(values)
+        self.profile, self.path, self.amplify_folders = profile, path, tuple(amplify_folders)
+        self.browser = browser
+
+
+def read_profile(path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
+    """Return the profile's Settings: flags > COG_AUTH_S3_* environment > file > base (Amplify)."""
     environ = os.environ if environ is None else environ
-    values = dict(base or {})
-    if os.path.isdir(config_path):
-        raise ToolError(f"config {config_path} is a folder; pass the INI file with --config", EXIT_USAGE)
-    if os.path.exists(config_path):
-        parser = load_ini(config_path)
-        if warn and holds_password(parser) and os.stat(config_path).st_mode & 0o044:
+    values = Settings(base or {}, profile, path, getattr(base, "amplify_folders", ()))
+    if os.path.isdir(path):
+        raise ToolError(f"config {path} is a folder; pass the INI file with --config", EXIT_USAGE)
+    if os.path.exists(path):
+        parser = load_ini(path)
+        if warn and holds_password(parser) and os.stat(path).st_mode & 0o044:
             # As ssh does for a private key: say so, every run, until it is fixed.
-            warn(f"config {config_path} holds a password and is readable by others; run chmod 600 {config_path}")
+            warn(f"config {path} holds a password and is readable by others; run chmod 600 {path}")
         if parser.has_section(profile):
             values.update((k, v.strip()) for k, v in parser.items(profile) if k in CONFIG_KEYS and v.strip())
             if warn:
-                warn_unknown_names(parser, profile, config_path, {}, warn)
+                warn_unknown_names(parser, profile, path, {}, warn)
         else:
             found = ", ".join(parser.sections()) or "none"
-            raise ToolError(f"no [{profile}] section in {config_path} (sections: {found}); "
+            raise ToolError(f"no [{profile}] section in {path} (sections: {found}); "
                             f"add it or pick one with --profile", EXIT_USAGE)
     elif explicit_path:
-        raise ToolError(f"config file {config_path} not found; copy config.example.ini there "
-                        f"or run `setup --write-config {config_path}`", EXIT_USAGE)
+        raise ToolError(f"config file {path} not found; copy config.example.ini there "
+                        f"or run `setup --write-config {path}`", EXIT_USAGE)
     for key in CONFIG_KEYS:
         value = environ.get(ENV_PREFIX + key.upper(), "").strip()
         if value:
             values[key] = value
     if warn:
-        warn_unknown_names(None, profile, config_path, environ, warn)
+        warn_unknown_names(None, profile, path, environ, warn)
     values.update((k, v) for k, v in (overrides or {}).items() if v)
-    values["_profile"], values["_config"] = profile, config_path
     return values
 
 
@@ -655,9 +684,9 @@ def validate_settings(settings):
                         f"http://127.0.0.1:4566 (no query or fragment)", EXIT_USAGE)
     if match and match.group(2) is not None and not 0 < int(match.group(2)) < 65536:
         raise ToolError(f"endpoint_url '{endpoint}' has port {match.group(2)}; a port is 1 to 65535", EXIT_USAGE)
-    sign_in = settings.get("sign_in")
-    if sign_in and sign_in not in SIGN_IN_MODES:
-        raise ToolError(f"sign_in '{sign_in}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
+    mode = settings.get("sign_in")
+    if mode and mode not in SIGN_IN_MODES:
+        raise ToolError(f"sign_in '{mode}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
     domain = settings.get("domain")
     if domain and not ENDPOINT_RE.match(domain):
         raise ToolError(f"domain '{domain}' is not the managed login's base URL, such as "
@@ -684,13 +713,13 @@ def require(settings, keys):
     """Check that settings has every key and that each value is well formed."""
     for key in keys:
         if not settings.get(key):
-            where = settings.get("_config", DEFAULT_CONFIG)
+            where = settings.path
             if not os.path.exists(where):
                 # Run from another folder, the missing file is the news; the missing key follows from it.
                 raise ToolError(f"config file {where} not found (looked for {os.path.abspath(where)}), so "
                                 f"'{key}' is missing; run from the folder that holds it, pass --config PATH, "
                                 f"or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
-            raise ToolError(f"missing '{key}' in [{settings.get('_profile', 'default')}] of {where}; "
+            raise ToolError(f"missing '{key}' in [{settings.profile}] of {where}; "
                             f"add it or set {ENV_PREFIX}{key.upper()}", EXIT_USAGE)
     validate_settings(settings)
 
@@ -739,9 +768,9 @@ def amplify_gen2_settings(document, path):
     folders = [name for entry in buckets if isinstance(entry, dict) and entry.get("bucket_name") == settings["bucket"]
                for name, rules in (entry.get("paths") or {}).items()
                if isinstance(rules, dict) and "entityidentity" in rules]
-    if len(folders) > 1:
-        settings["_amplify_folders"] = sorted(folders)  # the profile's folder must pick one (see folder_template)
-    elif folders:
+    if len(folders) > 1:  # the profile's folder must pick one (see folder_template)
+        return Settings(settings, amplify_folders=sorted(folders))
+    if folders:
         template = folders[0].replace("{entity_id}", IDENTITY_PLACEHOLDER)
         settings["folder"] = check_folder_template(template[:-1] if template.endswith("*") else template,
                                                    what=f"storage path {folders[0]!r} of {path} as a folder")
@@ -973,7 +1002,7 @@ SMALL_CALL_SERVICES = ("cognito-idp", "cognito-identity", "sts", "iam")
 _BOTO = {}
 
 
-def boto_session():
+def shared_boto():
     """One boto3 session per process over a botocore session we hold, so service models are loaded once."""
     if not _BOTO:
         import boto3
@@ -993,7 +1022,7 @@ def prefetch_models(services):
     """
     import threading
 
-    boto_session()
+    shared_boto()
     loader = _BOTO["botocore"].get_component("data_loader")  # the loader the clients will read from
 
     def load():
@@ -1004,7 +1033,7 @@ def prefetch_models(services):
     threading.Thread(target=load, name="prefetch-models", daemon=True).start()
 
 
-def credentials_session(credentials):
+def boto_with(credentials):
     """A boto3 session whose one credential provider answers these botocore credentials (a
     RefreshableCredentials renews in place), over the process's loaded service models."""
     import boto3
@@ -1020,7 +1049,7 @@ def credentials_session(credentials):
             return credentials
 
     core = botocore.session.get_session()
-    boto_session()
+    shared_boto()
     core.register_component("data_loader", _BOTO["botocore"].get_component("data_loader"))
     core.get_component("credential_provider").insert_before("env", Given())
     return boto3.session.Session(botocore_session=core)
@@ -1045,11 +1074,10 @@ def make_client(service, region, endpoint_url=None, credentials=None, unsigned=F
         kwargs.update(aws_access_key_id=credentials["AccessKeyId"],
                       aws_secret_access_key=credentials["SecretAccessKey"],
                       aws_session_token=credentials.get("SessionToken"))
-    # Inside the step: a session reads AWS_PROFILE, and a missing profile is the user's to fix.
+    # Inside the step: a boto3 session reads AWS_PROFILE, and a missing AWS profile is the user's to fix.
     with aws_step("set up a client for", service, "config"):
-        session = boto_session() if credentials is None or isinstance(credentials, dict) else \
-            credentials_session(credentials)
-        return session.client(service, **kwargs)
+        boto = shared_boto() if credentials is None or isinstance(credentials, dict) else boto_with(credentials)
+        return boto.client(service, **kwargs)
 
 
 # ====================================================================== login
@@ -1110,20 +1138,21 @@ SELECTABLE_CHALLENGES = ("PASSWORD_SRP", "EMAIL_OTP", "SMS_OTP")  # SELECT_CHALL
 SELECTABLE_MFA = ("SOFTWARE_TOKEN_MFA", "EMAIL_OTP", "SMS_MFA")
 # A sign-in needs at most: choice, SRP verifier, new password, MFA type, MFA (or MFA set-up).
 MAX_CHALLENGES = 8
-TOTP_ISSUER = "cog_auth_s3"
+TOTP_ISSUER = TOOL
 
 
 class SignIn:
     """One sign-in conversation with Cognito: its SRP state, and how each challenge is answered."""
 
     def __init__(self, client, username, password, user_pool_id, client_id, client_secret, answer_challenge,
-                 sign_in, note, device=None):
+                 sign_in_mode, note, device=None):
         """password is the password, or a function that gets it (a prompt) only if SRP needs it;
         device ({"device_key", "device_group_key", "device_password"}) is the remembered device, if any."""
         self.client, self.username, self.user_pool_id, self.note = client, username, user_pool_id, note
-        self.client_id, self.client_secret, self.sign_in, self.device = client_id, client_secret, sign_in, device
+        self.client_id, self.client_secret, self.device = client_id, client_secret, device
+        self.sign_in_mode = sign_in_mode
         self.password = password if callable(password) else (lambda: password)
-        self.password_known = not callable(password) or sign_in in ("srp", "choice")
+        self.password_known = not callable(password) or sign_in_mode in ("srp", "choice")
         self.answer_challenge = answer_challenge
         self.srp = self.auth_params = None
 
@@ -1144,7 +1173,7 @@ class SignIn:
 
     def start(self):
         """The first InitiateAuth of the configured sign_in."""
-        flow, preferred = SIGN_IN_FLOWS[self.sign_in]
+        flow, preferred = SIGN_IN_FLOWS[self.sign_in_mode]
         params = self.start_srp() if preferred in (None, "PASSWORD_SRP") else {"USERNAME": self.username}
         if preferred:
             params["PREFERRED_CHALLENGE"] = preferred
@@ -1184,7 +1213,7 @@ class SignIn:
         usable = [c for c in SELECTABLE_CHALLENGES if c in offered and (c != "PASSWORD_SRP" or self.password_known)]
         if not usable:
             raise ToolError(f"Cognito offers {self.username} only {', '.join(offered) or 'nothing'} at sign-in, "
-                            f"none of which this tool can use with sign_in = {self.sign_in}; allow the factor in "
+                            f"none of which this tool can use with sign_in = {self.sign_in_mode}; allow the factor in "
                             f"the user pool's sign-in policy (and give the user a verified email or phone), or "
                             f"set a password and sign_in = choice", EXIT_LOGIN)
         answers = {"ANSWER": usable[0]}
@@ -1203,7 +1232,8 @@ class SignIn:
         return {"ANSWER": usable[0]}, response.get("Session")
 
     def mfa_setup(self, name, response):
-        """Enrol an authenticator app: show its secret, check a code from it, and go on with the new session."""
+        """Enrol an authenticator app: show its secret, check a code from it, and go on with the new challenge
+        session."""
         can_setup = json.loads(response.get("ChallengeParameters", {}).get("MFAS_CAN_SETUP") or "[]")
         if "SOFTWARE_TOKEN_MFA" not in can_setup:
             raise ToolError(f"the user pool requires MFA and {self.username} has none; it offers to set up only "
@@ -1249,8 +1279,9 @@ CHALLENGE_HANDLERS = {
 
 
 def authenticate_user(username, password, user_pool_id, client_id, region, client_secret=None,
-                      endpoint_url=None, answer_challenge=None, client=None, sign_in="srp", note=None, device=None):
-    """Sign in as sign_in says (SRP, or USER_AUTH) and return Cognito's AuthenticationResult.
+                      endpoint_url=None, answer_challenge=None, client=None, sign_in_mode="srp", note=None,
+                      device=None):
+    """Sign in as sign_in_mode says (SRP, or USER_AUTH) and return Cognito's AuthenticationResult.
 
     password is the password, or a function that returns it, called only if SRP needs it;
     note(message) tells the user what was chosen for them (default: a line on stderr). With a
@@ -1258,7 +1289,7 @@ def authenticate_user(username, password, user_pool_id, client_id, region, clien
     """
     client = client or make_client("cognito-idp", region, endpoint_url, unsigned=True)
     conversation = SignIn(client, username, password, user_pool_id, client_id, client_secret, answer_challenge,
-                          sign_in, note or (lambda message: print(message, file=sys.stderr)), device)
+                          sign_in_mode, note or (lambda message: print(message, file=sys.stderr)), device)
     with aws_step("sign in", username, "login", client.meta.endpoint_url):
         response = conversation.start()
         for _ in range(MAX_CHALLENGES):
@@ -1269,13 +1300,13 @@ def authenticate_user(username, password, user_pool_id, client_id, region, clien
             if handler is None:
                 raise ToolError(f"Cognito asked for a {name} challenge, which this tool can't answer; "
                                 f"sign in once with the hosted UI or an SDK to complete it", EXIT_LOGIN)
-            answers, session = handler(conversation, name, response)
+            answers, challenge_session = handler(conversation, name, response)
             answers.setdefault("USERNAME", params.get("USERNAME") or params.get("USER_ID_FOR_SRP") or username)
             conversation.hashed(answers, answers["USERNAME"])
             # USER_SRP_AUTH's PASSWORD_VERIFIER comes without a Session; later challenges carry one.
             response = client.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name,
                                                         ChallengeResponses=answers,
-                                                        **({"Session": session} if session else {}))
+                                                        **({"Session": challenge_session} if challenge_session else {}))
     raise ToolError("Cognito kept asking for challenges; sign-in gave up", EXIT_LOGIN)
 
 
@@ -1335,7 +1366,7 @@ def confirm_device(client, tokens, remember, out):
     with aws_step("confirm this device for", "the user", "login", client.meta.endpoint_url):
         answer = client.confirm_device(AccessToken=tokens["AccessToken"], DeviceKey=meta["DeviceKey"],
                                        DeviceSecretVerifierConfig=verifier,
-                                       DeviceName=f"cog_auth_s3 on {platform.node() or 'this computer'}")
+                                       DeviceName=f"{TOOL} on {platform.node() or 'this computer'}")
         if answer.get("UserConfirmationNecessary") and remember:
             client.update_device_status(AccessToken=tokens["AccessToken"], DeviceKey=meta["DeviceKey"],
                                         DeviceRememberedStatus="remembered")
@@ -1373,12 +1404,12 @@ def challenge_answerer(mfa_code, no_prompt=None):
             if not value and no_prompt:
                 raise ToolError(no_prompt, EXIT_LOGIN)
             return value or prompt_secret("New password: ", "Cognito requires a new password and there is no "
-                                          f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, confirm=True)
+                                          f"terminal; set {ENV_PREFIX}NEW_PASSWORD", EXIT_LOGIN, twice=True)
         value = mfa_code or os.environ.get(ENV_PREFIX + "MFA_CODE")
         if not value and no_prompt:
             raise ToolError(no_prompt, EXIT_LOGIN)
         where = f" to {destination}" if destination else ""
-        # getpass prompts on the terminal, so `eval "$(cog_auth_s3.py creds --format env)"` stays clean.
+        # getpass prompts on the terminal, so `eval "$(cog-auth-s3 creds --format env)"` stays clean.
         return value or prompt_secret(
             f"{CODE_PROMPTS.get(name, 'Code')}{where}: ",
             f"Cognito asks for a code ({name}) and there is no terminal to ask on; pass --mfa-code or set "
@@ -1404,7 +1435,7 @@ OAUTH_REMEDIES = {
     "server_error": "the managed login failed; try again later",
     "temporarily_unavailable": "the managed login is busy; try again later",
 }
-CALLBACK_PAGE = ("<!doctype html><title>cog_auth_s3</title><p>{message}</p>"
+CALLBACK_PAGE = ("<!doctype html><title>" + TOOL + "</title><p>{message}</p>"
                  "<p>You can close this tab and return to the terminal.</p>")
 
 
@@ -1491,7 +1522,7 @@ class CallbackListener:
             else:
                 self.query = query
                 status, message = 200, ("Sign-in failed: " + query.get("error", "") if "error" in query
-                                        else "Signed in to cog_auth_s3.")
+                                        else f"Signed in to {TOOL}.")
         body = CALLBACK_PAGE.format(message=html.escape(message)).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "text/html; charset=utf-8")
@@ -1612,7 +1643,7 @@ def browser_callback(settings, url, redirect_uri, listener, state, out):
     import threading
     import webbrowser
 
-    timeout = settings.get("_timeout") or BROWSER_TIMEOUT
+    timeout = settings.browser.timeout or BROWSER_TIMEOUT
     if listener is None:
         text = prompt_secret(f"Open this URL in a browser and sign in:\n\n  {url}\n\nThe browser then goes to "
                              f"{redirect_uri}?code=... (the page may not load); paste that URL here: ",
@@ -1640,20 +1671,21 @@ def browser_tokens(settings, out):
     """Sign in through the managed login in a browser: authorization code with PKCE (S256), state and nonce.
 
     The browser comes back to a loopback listener (the first free of the callback URLs), or with
-    _no_browser the person pastes the URL it came back to. Returns an AuthenticationResult-shaped dict.
+    settings.browser.no_browser the person pastes the URL it came back to. Returns an
+    AuthenticationResult-shaped dict.
     """
     import secrets
 
-    terminal = None if settings.get("_interactive") else open_terminal()
+    terminal = None if settings.browser.interactive else open_terminal()
     if terminal is not None:
         os.close(terminal)
-    elif not settings.get("_interactive"):
+    elif not settings.browser.interactive:
         # As `aws sso login`: credential_process can't show a browser to anyone.
         raise ToolError(f"a browser sign-in is needed and there is no terminal; run `{os.path.basename(sys.argv[0])}"
-                        f" --profile {settings.get('_profile', 'default')} login --browser` first", EXIT_LOGIN)
+                        f" --profile {settings.profile} login --browser` first", EXIT_LOGIN)
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     verifier, challenge = pkce_pair()
-    listener = None if settings.get("_no_browser") else CallbackListener(redirect_candidates(settings), state, out)
+    listener = None if settings.browser.no_browser else CallbackListener(redirect_candidates(settings), state, out)
     redirect_uri = listener.uri if listener else redirect_candidates(settings)[0]
     try:
         url = authorize_url(settings, redirect_uri, state, nonce, challenge)
@@ -2030,7 +2062,7 @@ def sign_in_tokens(settings, out, mfa_code, device=None, no_prompt=None):
     return authenticate_user(settings["username"], password, settings["user_pool_id"],
                              settings["client_id"], region, settings.get("client_secret"), endpoint,
                              answer_challenge=challenge_answerer(mfa_code, no_prompt), client=client,
-                             sign_in=settings.get("sign_in") or "srp", note=out.note, device=device)
+                             sign_in_mode=settings.get("sign_in") or "srp", note=out.note, device=device)
 
 
 def sign_in(settings, out, entry, mfa_code, device=None, keep_device=None, no_prompt=None):
@@ -2280,10 +2312,10 @@ DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
 SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 
-def renewing_credentials(credentials, renew):
-    """botocore RefreshableCredentials over the session's credentials, renewed in place by renew(why) -> new
-    credentials (the dict a Session holds): by botocore when their Expiration nears (15 minutes before it,
-    blocking from 10), and at once when S3 has called them dead (renew_when_refused).
+def renewing_credentials(credentials, renew_credentials):
+    """botocore RefreshableCredentials over the session's credentials, renewed in place by
+    renew_credentials(why) -> new credentials (the dict a Session holds): by botocore when their Expiration
+    nears (15 minutes before it, blocking from 10), and at once when S3 has called them dead (renew_when_refused).
     """
     from botocore.credentials import RefreshableCredentials
 
@@ -2302,7 +2334,7 @@ def renewing_credentials(credentials, renew):
     def refresh():
         why = f"S3 refused them ({live.refusal})" if live.refused == live.current else \
             f"they expire at {live.expiration}"
-        renewed = renew(why)
+        renewed = renew_credentials(why)
         live.current, live.expiration = renewed["AccessKeyId"], renewed["Expiration"]
         return metadata(renewed)
 
@@ -2334,13 +2366,13 @@ def renew_when_refused(client, credentials):
     client.meta.events.register_first("needs-retry.s3", retry_renewed)
 
 
-def s3_client(credentials, region, endpoint_url=None, renew=None):
-    """An S3 client signed with the user's temporary credentials; with renew (see renewing_credentials)
-    they renew in place, so transfers outlive them."""
-    live = renewing_credentials(credentials, renew) if renew else credentials
+def s3_client(credentials, region, endpoint_url=None, renew_credentials=None):
+    """An S3 client signed with the user's temporary credentials; with renew_credentials (see
+    renewing_credentials) they renew in place, so transfers outlive them."""
+    live = renewing_credentials(credentials, renew_credentials) if renew_credentials else credentials
     # SigV4 said outright: botocore would presign `share` links with the legacy SigV2 in us-east-1.
     client = make_client("s3", region, endpoint_url, credentials=live, signature_version="s3v4")
-    if renew:
+    if renew_credentials:
         renew_when_refused(client, live)
     return client
 
@@ -2765,10 +2797,11 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
 
 
 def put_file(access_key, secret_key, region, session_token, identity_id, bucket, upload_path,
-             endpoint_url=None, *, key=None, out=None, folder=DEFAULT_FOLDER):
-    """Upload one file to s3://bucket/<folder of identity_id>/<key or its basename>; return {"uri", "size", ...}."""
+             endpoint_url=None, *, key=None, out=None, template=DEFAULT_FOLDER):
+    """Upload one file to s3://bucket/<template's folder of identity_id>/<key or its basename>; return {"uri",
+    "size", ...}."""
     credentials = {"AccessKeyId": access_key, "SecretAccessKey": secret_key, "SessionToken": session_token}
-    full_key = user_key(user_folder(folder, identity_id), key or os.path.basename(upload_path), bucket)
+    full_key = user_key(user_folder(template, identity_id), key or os.path.basename(upload_path), bucket)
     return upload_files(s3_client(credentials, region, endpoint_url), bucket, [(upload_path, full_key)], out)[0]
 
 
@@ -2853,11 +2886,6 @@ def iter_objects(client, bucket, prefix):
     with aws_step("list", f"s3://{bucket}/{prefix}", "s3"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             yield from page.get("Contents", [])
-
-
-def list_objects(client, bucket, prefix):
-    """Every object under prefix, as S3 lists them."""
-    return list(iter_objects(client, bucket, prefix))
 
 
 class Transfer(collections.namedtuple("Transfer", "upload path key size etag mtime", defaults=(None,) * 3)):
@@ -3166,7 +3194,7 @@ def probe_write(client, bucket, folder):
     try:
         # If-None-Match: a probe never replaces anything; AWS checks permission before the precondition.
         response, code = probe_call("write", uri, client.put_object, Bucket=bucket, Key=key, IfNoneMatch="*",
-                                    Body=b"cog_auth_s3 isolation probe; delete me\n")
+                                    Body=f"{TOOL} isolation probe; delete me\n".encode())
     except AwsStepError as step:
         if error_code(step.error)[0] != "PreconditionFailed":
             raise
@@ -3320,13 +3348,13 @@ def trust_policy(identity_pool_id, amr="authenticated"):
     }
 
 
-def role_policies(bucket, identity_pool_id, region, folder=DEFAULT_FOLDER):
+def role_policies(bucket, identity_pool_id, region, template=DEFAULT_FOLDER):
     """The authenticated role's trust and permissions policies; `policy` prints them and `setup` attaches them.
 
-    folder is the users' folder template; each user's is the template with their identity id (the sub).
+    template is the users' folder template; each user's folder is it with their identity id (the sub).
     """
     bucket_arn = f"arn:{arn_partition(region)}:s3:::{bucket}"
-    own = user_folder(folder, SUB_VARIABLE)
+    own = user_folder(template, SUB_VARIABLE)
     trust = trust_policy(identity_pool_id)
     permissions = {
         "Version": "2012-10-17",
@@ -3649,22 +3677,22 @@ def current_mfa(idp, user_pool_id):
     return mfa, factors
 
 
-def user_pool_drift(pool, mfa_now, sign_in, mfa, factors):
+def user_pool_drift(pool, mfa_now, sign_in_mode, mfa, factors):
     """What differs between an existing pool and the requested sign-in and MFA settings (None: unchanged)."""
     drift = []
     allowed = ((pool.get("Policies") or {}).get("SignInPolicy") or {}).get("AllowedFirstAuthFactors") or ["PASSWORD"]
-    if sign_in and sorted(allowed) != sorted(SIGN_IN_FACTORS[sign_in]):
-        drift.append(f"sign-in {sign_in}")
+    if sign_in_mode and sorted(allowed) != sorted(SIGN_IN_FACTORS[sign_in_mode]):
+        drift.append(f"sign-in {sign_in_mode}")
     if mfa and (mfa, sorted(factors)) != (mfa_now[0], sorted(mfa_now[1]) if mfa_now[0] != "off" else []):
         drift.append(f"MFA {mfa}" + (f" with {', '.join(factors)}" if factors else ""))
     return drift
 
 
-def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, factors=(), sms_configuration=None,
+def ensure_user_pool(idp, name, changes, used=None, sign_in_mode=None, mfa=None, factors=(), sms_configuration=None,
                      role_changed=False, device_tracking=None):
     """The user pool called name, where only an administrator adds users, with the requested settings.
 
-    sign_in, mfa and device_tracking (off, opt-in, always) of None leave an existing pool's settings as
+    sign_in_mode, mfa and device_tracking (off, opt-in, always) of None leave an existing pool's settings as
     they are; a new pool gets srp, no MFA and no device tracking.
     """
     factors = list(factors)
@@ -3673,7 +3701,7 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
     if found:
         pool = admin_call("read", f"user pool {found}", idp.describe_user_pool, UserPoolId=found)["UserPool"]
         mfa_now = current_mfa(idp, found)
-        drift = user_pool_drift(pool, mfa_now, sign_in, mfa, factors)
+        drift = user_pool_drift(pool, mfa_now, sign_in_mode, mfa, factors)
         if device_tracking is not None and (pool.get("DeviceConfiguration") or None) != devices:
             drift.append(f"device tracking {device_tracking}")
         if not drift:
@@ -3684,9 +3712,9 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
             # AWS refuses both settings in one request; the password policy's is the one that counts.
             update["AdminCreateUserConfig"] = {k: v for k, v in (pool.get("AdminCreateUserConfig") or {}).items()
                                                if k != "UnusedAccountValidityDays"}
-        if sign_in:
+        if sign_in_mode:
             update["Policies"] = dict(pool.get("Policies") or {},
-                                      SignInPolicy={"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in]})
+                                      SignInPolicy={"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in_mode]})
         if sms_configuration:
             update["SmsConfiguration"] = sms_configuration
         if device_tracking is not None:
@@ -3696,8 +3724,8 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
         user_pool_id, status, detail = found, "updated", ", ".join(drift)
     else:
         create = {"PoolName": name, "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}}
-        if sign_in:
-            create["Policies"] = {"SignInPolicy": {"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in]}}
+        if sign_in_mode:
+            create["Policies"] = {"SignInPolicy": {"AllowedFirstAuthFactors": SIGN_IN_FACTORS[sign_in_mode]}}
         if sms_configuration:
             create["SmsConfiguration"] = sms_configuration
         if devices:
@@ -3713,17 +3741,17 @@ def ensure_user_pool(idp, name, changes, used=None, sign_in=None, mfa=None, fact
     return user_pool_id
 
 
-def client_flows(sign_in, rotation):
-    """The app client's sign-in flows for sign_in; no REFRESH_TOKEN_AUTH when tokens rotate (AWS refuses
+def client_flows(sign_in_mode, rotation):
+    """The app client's sign-in flows for sign_in_mode; no REFRESH_TOKEN_AUTH when tokens rotate (AWS refuses
     that flow on a rotating client; GetTokensFromRefreshToken needs none)."""
-    return [flow for flow in SIGN_IN_CLIENT_FLOWS[sign_in or "srp"]
+    return [flow for flow in SIGN_IN_CLIENT_FLOWS[sign_in_mode or "srp"]
             if not (rotation and flow == "ALLOW_REFRESH_TOKEN_AUTH")]
 
 
-def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None, rotation=None):
+def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in_mode=None, rotation=None):
     """The pool's app client called name: no secret, SRP (plus USER_AUTH for choice) and refresh sign-ins.
 
-    sign_in and rotation (True, False) of None leave an existing client's settings as they are.
+    sign_in_mode and rotation (True, False) of None leave an existing client's settings as they are.
     """
     setting = {"Feature": "ENABLED" if rotation else "DISABLED", "RetryGracePeriodSeconds": 0}
     found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
@@ -3733,9 +3761,9 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None,
         current = client.get("ExplicitAuthFlows") or []
         rotating = (client.get("RefreshTokenRotation") or {}).get("Feature") == "ENABLED"
         rotate = rotating if rotation is None else rotation
-        flows = client_flows(sign_in, rotate) if sign_in else \
+        flows = client_flows(sign_in_mode, rotate) if sign_in_mode else \
             [f for f in current if f != "ALLOW_REFRESH_TOKEN_AUTH"] + ([] if rotate else ["ALLOW_REFRESH_TOKEN_AUTH"])
-        drift = ([f"sign-in {sign_in}"] if sign_in and sorted(flows) != sorted(current) else []) + \
+        drift = ([f"sign-in {sign_in_mode}"] if sign_in_mode and sorted(flows) != sorted(current) else []) + \
             (["refresh tokens rotate" if rotate else "refresh tokens no longer rotate"] if rotate != rotating else [])
         if not drift:
             changes.record("app client", found, "exists")
@@ -3747,22 +3775,23 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in=None,
     extra = {"RefreshTokenRotation": setting} if rotation else {}
     client = admin_call("create", f"app client {name}", idp.create_user_pool_client, UserPoolId=user_pool_id,
                         ClientName=name, GenerateSecret=False, PreventUserExistenceErrors="ENABLED",
-                        ExplicitAuthFlows=client_flows(sign_in, rotation), **extra)["UserPoolClient"]
+                        ExplicitAuthFlows=client_flows(sign_in_mode, rotation), **extra)["UserPoolClient"]
     changes.record("app client", client["ClientId"], "created")
     return client["ClientId"]
 
 
-def ensure_identity_pool(identity, name, provider, client_id, changes, used=None, guests=False):
+def ensure_identity_pool(identity_client, name, provider, client_id, changes, used=None, guests=False):
     """The identity pool called name, whose only login is the user pool's app client; guests only if asked."""
     providers = [{"ProviderName": provider, "ClientId": client_id, "ServerSideTokenCheck": False}]
-    pool_id = find_by_name(identity, "identity pool", name, used)
+    pool_id = find_by_name(identity_client, "identity pool", name, used)
     if not pool_id:
-        pool_id = admin_call("create", f"identity pool {name}", identity.create_identity_pool,
+        pool_id = admin_call("create", f"identity pool {name}", identity_client.create_identity_pool,
                              IdentityPoolName=name, AllowUnauthenticatedIdentities=guests,
                              CognitoIdentityProviders=providers)["IdentityPoolId"]
         changes.record("identity pool", pool_id, "created")
         return pool_id
-    pool = admin_call("read", f"identity pool {pool_id}", identity.describe_identity_pool, IdentityPoolId=pool_id)
+    pool = admin_call("read", f"identity pool {pool_id}", identity_client.describe_identity_pool,
+                      IdentityPoolId=pool_id)
     if pool.get("CognitoIdentityProviders") == providers and pool["AllowUnauthenticatedIdentities"] == guests \
             and not any(pool.get(key) for key in ("SupportedLoginProviders", "DeveloperProviderName",
                                                   "OpenIdConnectProviderARNs", "SamlProviderARNs",
@@ -3770,7 +3799,7 @@ def ensure_identity_pool(identity, name, provider, client_id, changes, used=None
         changes.record("identity pool", pool_id, "exists")
         return pool_id
     # Its only login is the app client: the other login settings are left out of the update, which drops them.
-    update_keeping(identity, "UpdateIdentityPool", pool, CognitoIdentityProviders=providers,
+    update_keeping(identity_client, "UpdateIdentityPool", pool, CognitoIdentityProviders=providers,
                    AllowUnauthenticatedIdentities=guests, AllowClassicFlow=False, SupportedLoginProviders=None,
                    DeveloperProviderName=None, OpenIdConnectProviderARNs=None, SamlProviderARNs=None)
     changes.record("identity pool", pool_id, "updated", "its only login is now the app client" +
@@ -3821,16 +3850,16 @@ def ensure_role(iam, role, policies, changes,
     return arn, status != "exists"
 
 
-def ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn=None, role_mappings=None):
+def ensure_role_mapping(identity_client, pool_id, role_arn, role_changed, changes, guest_arn=None, role_mappings=None):
     """Map the pool's signed-in users to the role, guests to guest_arn if given; role_mappings are kept."""
     wanted = {"authenticated": role_arn, **({"unauthenticated": guest_arn} if guest_arn else {})}
-    current = admin_call("read the roles of", f"identity pool {pool_id}", identity.get_identity_pool_roles,
+    current = admin_call("read the roles of", f"identity pool {pool_id}", identity_client.get_identity_pool_roles,
                          IdentityPoolId=pool_id)
     if current.get("Roles") == wanted:
         changes.record("role mapping", pool_id, "exists")
         return
     retry_while_propagating(
-        lambda: admin_call("map the role to", f"identity pool {pool_id}", identity.set_identity_pool_roles,
+        lambda: admin_call("map the role to", f"identity pool {pool_id}", identity_client.set_identity_pool_roles,
                            IdentityPoolId=pool_id, Roles=wanted,
                            **({"RoleMappings": role_mappings} if role_mappings else {})),
         "role mapping", changes.out, role_changed)
@@ -3955,10 +3984,10 @@ def check_bucket_removable(s3, bucket, force):
                         f"to delete its objects too", EXIT_AWS)
 
 
-def remove_role_mapping(identity, pool_id, name, changes):
+def remove_role_mapping(identity_client, pool_id, name, changes):
     """Unmap the identity pool's roles: the reverse of ensure_role_mapping."""
     if pool_id:
-        admin_call("remove the role mapping of", f"identity pool {pool_id}", identity.set_identity_pool_roles,
+        admin_call("remove the role mapping of", f"identity pool {pool_id}", identity_client.set_identity_pool_roles,
                    IdentityPoolId=pool_id, Roles={})
     changes.record("role mapping", pool_id or name, "deleted" if pool_id else "absent")
 
@@ -3982,10 +4011,10 @@ def remove_role(iam, role, changes, optional=False):
     changes.record("role", role, "deleted")
 
 
-def remove_identity_pool(identity, pool_id, name, changes):
+def remove_identity_pool(identity_client, pool_id, name, changes):
     """Delete the identity pool: the reverse of ensure_identity_pool."""
     if pool_id:
-        admin_call("delete", f"identity pool {pool_id}", identity.delete_identity_pool, IdentityPoolId=pool_id)
+        admin_call("delete", f"identity pool {pool_id}", identity_client.delete_identity_pool, IdentityPoolId=pool_id)
     changes.record("identity pool", pool_id or name, "deleted" if pool_id else "absent")
 
 
@@ -4179,9 +4208,9 @@ SHARED_VARIABLES = {"aws:userid", "aws:principalarn", "aws:principalaccount", "a
 # Policy versions in which IAM reads ${...} as literal text, not as a variable (no Version means 2008-10-17).
 LITERAL_VERSIONS = (None, "2008-10-17")
 ACCESS_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
-POLICY_FIX = "make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix does)"
+POLICY_FIX = "make the role's permissions policy the one `cog-auth-s3 policy` prints (doctor --fix does)"
 # The same for a role doctor --fix leaves alone (it rewrites the authenticated role only).
-POLICY_BY_HAND = ("make the role's permissions policy the one `cog_auth_s3.py policy` prints (doctor --fix rewrites "
+POLICY_BY_HAND = ("make the role's permissions policy the one `cog-auth-s3 policy` prints (doctor --fix rewrites "
                   "only the authenticated role, not this one)")
 BUCKET_POLICY = "bucket policy"  # the "policy" of a statement reference into the bucket's policy
 
@@ -4525,7 +4554,7 @@ def check_trust(role, pool_id, kind, fixable=True):
     resource = f"role {role['name']} (trust policy)"
     fix = (f"set the trust policy to allow sts:AssumeRoleWithWebIdentity by Federated {COGNITO_IDENTITY} with "
            f"StringEquals {COGNITO_IDENTITY}:aud = {pool_id} and ForAnyValue:StringLike {AMR_KEY} = "
-           f"{amr} (`cog_auth_s3.py policy` prints it{'; doctor --fix sets it' if fixable else ''})")
+           f"{amr} (`cog-auth-s3 policy` prints it{'; doctor --fix sets it' if fixable else ''})")
     statements = statements_of(role["trust"])
     allows = [s for s in statements if s.get("Effect") == "Allow"]
 
@@ -4813,10 +4842,10 @@ def role_name_of(arn):
 
 
 def principal_may_be_role(statement, role_arn):
-    """Could a resource policy statement's Principal (or NotPrincipal) be a session of the role?"""
+    """Could a resource policy statement's Principal (or NotPrincipal) be the role, as assumed?"""
     partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
     exact = {"*", role_arn, f"arn:{partition}:iam::{account}:root", account}
-    session = f"arn:{partition}:sts::{account}:assumed-role/{role_name_of(role_arn)}/"
+    assumed = f"arn:{partition}:sts::{account}:assumed-role/{role_name_of(role_arn)}/"
 
     def names(spec):
         """The AWS principal ids a Principal element names ("*" for everyone)."""
@@ -4826,12 +4855,12 @@ def principal_may_be_role(statement, role_arn):
 
     for element, wanted in (("Principal", True), ("NotPrincipal", False)):
         if element in statement:
-            return any(n in exact or n.startswith(session) for n in names(statement[element])) == wanted
+            return any(n in exact or n.startswith(assumed) for n in names(statement[element])) == wanted
     return False
 
 
 def policy_for_role(policy, role_arn, caller_arn):
-    """The bucket policy's statements that can apply to the role's sessions, as the caller's; None if none does.
+    """The bucket policy's statements that can apply to the role as assumed, as the caller's; None if none does.
 
     SimulatePrincipalPolicy takes only an IAM user as the caller, so their Principal becomes that user."""
     kept = [dict({k: v for k, v in s.items() if k not in ("Principal", "NotPrincipal")}, Principal={"AWS": caller_arn})
@@ -5087,17 +5116,17 @@ def read_managed_login(reader, idp, user_pool_id, user_pool):
     return {"domain": user_pool.get("Domain"), "providers": [p["ProviderName"] for p in listed["Providers"]]}
 
 
-def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, folder=DEFAULT_FOLDER):
+def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, template=DEFAULT_FOLDER):
     """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
-    identity, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
+    identity_client, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
     reader = AuditReader()
     pool = reader.read(f"identity pool {pool_id}", "cognito-identity:DescribeIdentityPool",
-                       identity.describe_identity_pool, IdentityPoolId=pool_id)
+                       identity_client.describe_identity_pool, IdentityPoolId=pool_id)
     if pool is UNREAD:  # without the pool there is nothing to follow
         raise ToolError(f"the administrator may not read identity pool {pool_id}; grant "
                         f"cognito-identity:DescribeIdentityPool", EXIT_AWS)
     mapping = reader.read(f"the roles of identity pool {pool_id}", "cognito-identity:GetIdentityPoolRoles",
-                          identity.get_identity_pool_roles, IdentityPoolId=pool_id)
+                          identity_client.get_identity_pool_roles, IdentityPoolId=pool_id)
     role_mappings = None if mapping is UNREAD else (mapping or {}).get("RoleMappings", {})
     mapping = None if mapping is UNREAD else (mapping or {}).get("Roles", {})
     # Rules give signed-in users other roles than the authenticated one: each is judged as that one is.
@@ -5154,8 +5183,9 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
             if described is not UNREAD and described:
                 user_pools[user_pool_id] = described["UserPool"]
         tags = read_optional(reader, f"the principal tags of {provider.get('ProviderName')}",
-                             "cognito-identity:GetPrincipalTagAttributeMap", identity.get_principal_tag_attribute_map,
-                             IdentityPoolId=pool_id, IdentityProviderName=provider.get("ProviderName"))
+                             "cognito-identity:GetPrincipalTagAttributeMap",
+                             identity_client.get_principal_tag_attribute_map, IdentityPoolId=pool_id,
+                             IdentityProviderName=provider.get("ProviderName"))
         if tags:
             principal_tags[provider.get("ProviderName")] = tags
     for client in app_clients:  # each pool's domain and identity providers, for check_managed_login
@@ -5179,7 +5209,7 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
         if got is not UNREAD:
             settings[key] = got and pick(got)
     deployment = {"region": region, "pool_id": pool_id, "pool": pool, "mapping": mapping, "roles": roles,
-                  "folder": folder,
+                  "folder": template,
                   "role_arns": role_arns, "role_mappings": role_mappings,
                   "clients": app_clients, "user_pools": user_pools, "principal_tags": principal_tags,
                   "bucket": bucket, "bucket_settings": settings,
@@ -5306,6 +5336,20 @@ def leak_kind(source, action, statement):
             "guest": "guest-bucket-access"}[source], "critical"
 
 
+def leak_fix(role, kind, ref, fixable):
+    """How to take away a leak, by who grants it (fixable: doctor --fix rewrites the role's policy)."""
+    if kind == "unauthenticated":
+        return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
+    if ref["policy"] == BUCKET_POLICY:
+        return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
+                f"doctor does not change it")
+    if ref["policy"] == ROLE_POLICY_NAME:
+        return POLICY_FIX if fixable else POLICY_BY_HAND
+    if ref["policy"].startswith("arn:"):
+        return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
+    return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
+
+
 def leak_findings(role, kind, hits, statements, context, places, bucket, variables, assumed, fixable):
     """One finding per (class, granting statement) of the actions the simulation allowed outside the own folder
     (anywhere, for guests): the first action and witness named, the others counted, and the conditions assumed
@@ -5343,20 +5387,6 @@ def leak_findings(role, kind, hits, statements, context, places, bucket, variabl
             leak_fix(role, kind, ref, fixable), role=role["name"], action=action, witness=witness,
             prefix=prefix if action in PREFIX_ACTIONS else None, actions=actions, statement=ref, assumed=keys))
     return found
-
-
-def leak_fix(role, kind, ref, fixable):
-    """How to take away a leak, by who grants it (fixable: doctor --fix rewrites the role's policy)."""
-    if kind == "unauthenticated":
-        return "take the bucket away from the guests' role, or unmap it (doctor --fix unmaps it)"
-    if ref["policy"] == BUCKET_POLICY:
-        return (f"limit the bucket policy's {statement_label(ref)} to the users' own folders or remove it; "
-                f"doctor does not change it")
-    if ref["policy"] == ROLE_POLICY_NAME:
-        return POLICY_FIX if fixable else POLICY_BY_HAND
-    if ref["policy"].startswith("arn:"):
-        return f"detach {ref['policy']} from role {role['name']} (doctor does not change it)"
-    return f"remove or narrow policy {ref['policy']} of role {role['name']} (doctor does not change it)"
 
 
 def named_identities(statements, probes):
@@ -5477,7 +5507,7 @@ def prove_role(reader, iam, role, kind, deployment, bucket_statements=(), resour
 def fix_plan(clients, deployment, findings, out):
     """([(what will change, how)], the findings left to the administrator), made of setup's ensure_* helpers."""
     region, pool_id, bucket, pool = (deployment[key] for key in ("region", "pool_id", "bucket", "pool"))
-    iam, identity, s3 = clients["iam"], clients["cognito-identity"], clients["s3"]
+    iam, identity_client, s3 = clients["iam"], clients["cognito-identity"], clients["s3"]
     changes, ids, plan, fixed = Changes(out), {item["id"] for item in findings}, [], []
     roles, mapping = deployment["roles"], deployment["mapping"] or {}
     role_changed = []  # filled as the plan runs: the mapping retries only right after a role changed
@@ -5524,8 +5554,8 @@ def fix_plan(clients, deployment, findings, out):
                   and item["id"].startswith("guest-")]
         plan.append((f"identity pool {pool_id}: map signed-in users to {role_arn}" +
                      ("; unmap the guests' role" if unmap_guests else ""),
-                     lambda: ensure_role_mapping(identity, pool_id, role_arn, any(role_changed), changes, guest_arn,
-                                                 deployment["role_mappings"])))
+                     lambda: ensure_role_mapping(identity_client, pool_id, role_arn, any(role_changed), changes,
+                                                 guest_arn, deployment["role_mappings"])))
     expected = deployment.get("expected_client")
     provider_fix = "pool-provider-mismatch" in ids and expected
     if "pool-classic-flow" in ids or provider_fix:
@@ -5541,7 +5571,7 @@ def fix_plan(clients, deployment, findings, out):
         plan.append((f"identity pool {pool_id}: classic flow off, login providers "
                      f"{', '.join(p['ClientId'] for p in providers)}" +
                      (f" (replacing app client {', '.join(replaced)} of {expected[0]})" if replaced else ""),
-                     lambda: update_keeping(identity, "UpdateIdentityPool", pool, AllowClassicFlow=False,
+                     lambda: update_keeping(identity_client, "UpdateIdentityPool", pool, AllowClassicFlow=False,
                                             CognitoIdentityProviders=providers)))
     bucket_fixes = (
         ({"bucket-public-access"}, "block all public access", lambda: ensure_public_access_block(s3, bucket)),
@@ -5581,7 +5611,7 @@ def proof_scope(deployment, caller_arn, proven, skipped, missing=(), calls=(), a
         not_simulated.append("the bucket policy: the administrator is not an IAM user (SimulatePrincipalPolicy "
                              "evaluates one only with an IAM user as the caller); run doctor as an IAM user")
     elif deployment["bucket_settings"]["policy"]:
-        simulated.append("the bucket policy's statements whose Principal can be the role's sessions")
+        simulated.append("the bucket policy's statements whose Principal can be the role as assumed")
     ownership = deployment["bucket_settings"].get("ownership", "unread")
     if ownership != "BucketOwnerEnforced":
         not_simulated.append(f"object ACLs: the bucket's ObjectOwnership is {ownership or 'not set'}, not "
@@ -5611,9 +5641,9 @@ def registration_findings(deployment, matrix, guest_roles):
             if reaching and not (user_pool.get("AdminCreateUserConfig") or {}).get("AllowAdminCreateUserOnly")]
 
 
-def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, folder=DEFAULT_FOLDER):
+def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_arn, template=DEFAULT_FOLDER):
     """Read and judge the deployment and prove isolation: {"deployment", "findings", "matrix", "proof"}."""
-    deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, folder)
+    deployment, unreadable = read_deployment(clients, region, pool_id, bucket, expected_client, template)
     findings, matrix, reader = audit_findings(deployment), [], AuditReader()
     guests = deployment["pool"].get("AllowUnauthenticatedIdentities")
     bucket_policy = deployment["bucket_settings"].get("policy")
@@ -5653,8 +5683,8 @@ def audit_deployment(clients, region, pool_id, bucket, expected_client, caller_a
             "proof": proof_scope(deployment, caller_arn, proven, skipped, missing, calls, assumed)}
 
 
-def apply_fixes(clients, audit, out, confirm):
-    """Print doctor --fix's plan and what it leaves, and apply the plan once confirm() agrees; True if applied."""
+def apply_fixes(clients, audit, out, approve):
+    """Print doctor --fix's plan and what it leaves, and apply the plan once approve() agrees; True if applied."""
     plan, left = fix_plan(clients, audit["deployment"], audit["findings"], out)
     if plan:
         out.note("doctor --fix will change:")
@@ -5665,7 +5695,7 @@ def apply_fixes(clients, audit, out, confirm):
             out.note(f"  not fixed by doctor: {item['id']} [{item['resource']}]: {item['fix']}")
     if not plan:
         return False
-    if not confirm():
+    if not approve():
         out.note("nothing was changed")
         return False
     for what, apply in plan:
@@ -5687,13 +5717,10 @@ def config_path(args):
     return args.config or DEFAULT_CONFIG
 
 
-def browser_options(args):
-    """login's browser flags as settings: --browser (sign_in), --idp, and the private _no_browser, _timeout;
-    only `login` may open a browser without a terminal (_interactive)."""
-    browser = getattr(args, "browser", False)
-    return {"sign_in": "browser" if browser else None, "identity_provider": getattr(args, "idp", None),
-            "_no_browser": getattr(args, "no_browser", False), "_timeout": getattr(args, "timeout", None),
-            "_interactive": args.command == "login"}
+def browser_overrides(args):
+    """login's browser flags that are settings: --browser (sign_in = browser) and --idp (identity_provider)."""
+    return {"sign_in": "browser" if getattr(args, "browser", False) else None,
+            "identity_provider": getattr(args, "idp", None)}
 
 
 def profile_settings(args, keys=SESSION_KEYS):
@@ -5702,13 +5729,13 @@ def profile_settings(args, keys=SESSION_KEYS):
     A browser sign-in needs the managed login's domain instead of a username; a profile with a domain and
     no username signs in through the browser unless its sign_in says otherwise.
     """
-    options = browser_options(args)
     overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None),
-                 **{key: value for key, value in options.items() if not key.startswith("_")}}
+                 **browser_overrides(args)}
     amplify = args.amplify_config or os.environ.get(AMPLIFY_ENV, "").strip()
     settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None,
                             warn=Output().warn, base=read_amplify_config(amplify) if amplify else None)
-    settings.update((key, value) for key, value in options.items() if key.startswith("_"))
+    settings.browser = BrowserRun(getattr(args, "no_browser", False), getattr(args, "timeout", None),
+                                  args.command == "login")
     if not settings.get("sign_in") and settings.get("domain") and not settings.get("username"):
         settings["sign_in"] = "browser"  # a managed login and nobody to sign in by password: the browser
     if settings.get("sign_in") == "browser" and "username" in keys:
@@ -5721,8 +5748,8 @@ def folder_template(args, settings):
     """The folder template: --level, else the profile's folder (flags > env > file > Amplify), else the default."""
     if args.level:
         return LEVEL_FOLDERS[args.level]
-    if not settings.get("folder") and settings.get("_amplify_folders"):
-        raise ToolError(f"the Amplify config gives several per-user paths ({', '.join(settings['_amplify_folders'])});"
+    if not settings.get("folder") and settings.amplify_folders:
+        raise ToolError(f"the Amplify config gives several per-user paths ({', '.join(settings.amplify_folders)});"
                         f" set 'folder' in the profile (or {ENV_PREFIX}FOLDER) to the one to use", EXIT_USAGE)
     return settings.get("folder") or DEFAULT_FOLDER
 
@@ -5900,7 +5927,7 @@ def cmd_run(args, out):
         with bucket_diagnosis(lambda: s3_client(creds, region, endpoint), bucket,
                               user_folder(template, session.identity_id)):
             upload = put_file(creds["AccessKeyId"], creds["SecretAccessKey"], region, creds["SessionToken"],
-                              session.identity_id, bucket, path, endpoint, out=out, folder=template)
+                              session.identity_id, bucket, path, endpoint, out=out, template=template)
         try_key = user_key(user_folder(template, args.try_identity), args.try_key, bucket) if args.try_key else None
         probe = try_identity(s3_client(creds, region, endpoint), bucket, args.try_identity, try_key, out, template) \
             if args.try_identity else None
@@ -5930,25 +5957,22 @@ def cmd_creds(args, out):
     settings = profile_settings(args)
     session = session_for(args, settings, out)
     creds, region = session.credentials, settings["region"]
-    fmt = args.format or ("json" if args.json else "text")
-    if fmt == "process":
-        print(json.dumps({"Version": 1, **{k: creds[k] for k in
-                                          ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}}))
-    elif fmt == "json":
-        print(json.dumps({"IdentityId": session.identity_id, "Region": region, **creds}, indent=2))
+    fmt = args.format or ("json" if out.as_json else "text")
+    if fmt == "process":  # one compact JSON line, as credential_process expects
+        lines = [json.dumps({"Version": 1, **{k: creds[k] for k in
+                                              ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}})]
     elif fmt == "env":
         import shlex
 
         # AWS_REGION is what the SDKs read; the AWS CLI v1 reads AWS_DEFAULT_REGION.
-        for name, value in (("AWS_ACCESS_KEY_ID", creds["AccessKeyId"]),
-                            ("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"]),
-                            ("AWS_SESSION_TOKEN", creds["SessionToken"]),
-                            ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)):
-            print(f"export {name}={shlex.quote(value)}")
+        lines = [f"export {name}={shlex.quote(value)}" for name, value in (
+            ("AWS_ACCESS_KEY_ID", creds["AccessKeyId"]), ("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"]),
+            ("AWS_SESSION_TOKEN", creds["SessionToken"]), ("AWS_REGION", region), ("AWS_DEFAULT_REGION", region))]
     else:
-        out.result(None, labelled((("Identity id", session.identity_id), ("Access key id", creds["AccessKeyId"]),
-                                   ("Secret access key", creds["SecretAccessKey"]),
-                                   ("Session token", creds["SessionToken"]), ("Expiration", creds["Expiration"]))))
+        lines = labelled((("Identity id", session.identity_id), ("Access key id", creds["AccessKeyId"]),
+                          ("Secret access key", creds["SecretAccessKey"]),
+                          ("Session token", creds["SessionToken"]), ("Expiration", creds["Expiration"])))
+    out.result({"IdentityId": session.identity_id, "Region": region, **creds}, lines, as_json=fmt == "json")
     return EXIT_OK
 
 
@@ -6063,14 +6087,14 @@ def with_user_files(args, out, operation, keys=(), prefix=None, renew_now=False)
         """The operation with one session's credentials, renewed in place as they near their end."""
         live = [session]
 
-        def renew(why):
+        def next_credentials(why):
             """The next credentials, from the cache (another process's renewal) or the refresh token."""
             out.note(f"renewing the session's credentials during the transfer: {why}")
             live[0] = session_for(args, settings, out, dead=live[0])
             return live[0].credentials
-        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), renew)
+        client = s3_client(session.credentials, settings["region"], settings.get("endpoint_url"), next_credentials)
         client.cog_auth_s3_expiration = session.credentials["Expiration"]  # for `share`, which signs offline
-        folder = user_folder(template, getattr(args, "identity", None) or session.identity_id)
+        folder = user_folder(template, getattr(args, "other_identity_id", None) or session.identity_id)
         # The folder the role policy gives this user: the profile's, whatever --level or --identity chose.
         own = user_folder(settings.get("folder") or DEFAULT_FOLDER, session.identity_id)
         with bucket_diagnosis(lambda: client, settings["bucket"], folder, own):
@@ -6183,8 +6207,7 @@ def cmd_put(args, out):
         """One file's outcome, as soon as it is known; dead credentials stop it all, for with_live_session."""
         if isinstance(exception, AwsStepError) and error_code(exception.error)[0] in DEAD_SESSION_CODES:
             raise exception
-        if not args.json:
-            print(PUT_LINES[item["outcome"]].format(**item), flush=True)
+        out.line(PUT_LINES[item["outcome"]].format(**item))
 
     def upload(bucket, folder, client):
         """Every planned file into the user's folder."""
@@ -6238,8 +6261,7 @@ def get_tree(args, out):
 
         def report(transfer):
             done.append(1)
-            if not args.json:
-                print(f"s3://{bucket}/{transfer.key} -> {transfer.path}")
+            out.line(f"s3://{bucket}/{transfer.key} -> {transfer.path}")
 
         transfer_tree(client, bucket, actions(), report)
         # Text lines went out as each file arrived; --json answers once, at the end.
@@ -6279,9 +6301,9 @@ def cmd_ls(args, out):
     def listing(bucket, folder, client):
         """Print the objects under the prefix: text page by page (flat memory for any folder), --json at once."""
         objects = iter_objects(client, bucket, user_prefix(folder, args.prefix, bucket))
-        out.result({"bucket": bucket, "folder": folder, "objects": [
+        out.result(lambda: {"bucket": bucket, "folder": folder, "objects": [
             {"key": o["Key"][len(folder):], "size": o["Size"], "last_modified": iso8601(o["LastModified"]),
-             "etag": o.get("ETag", "")} for o in objects]} if args.json else None,
+             "etag": o.get("ETag", "")} for o in objects]},
             (f"{iso8601(o['LastModified'])[:-1].replace('T', ' ')} {o['Size']:>12} {o['Key'][len(folder):]}"
              for o in objects))
     with_user_files(args, out, listing, prefix=args.prefix)
@@ -6327,8 +6349,8 @@ def rm_tree(args, out):
             failed = {key for key, _ in failures}
             refused.extend(failures)
             for key in batch:
-                if key not in failed and not args.json:
-                    print(f"deleted s3://{bucket}/{key}")
+                if key not in failed:
+                    out.line(f"deleted s3://{bucket}/{key}")
             deleted += len(batch) - len(failed)
             batch.clear()
 
@@ -6374,13 +6396,10 @@ def cmd_rm(args, out):
             # `rm photos` for the folder photos/: only an absent key costs this extra listing.
             folder_hint = exists is False and holds_objects(client, bucket, key + "/")
             results.append({"uri": uri, "outcome": outcome, **({"folder": True} if folder_hint else {})})
-            if not args.json:  # as each is done, so a failure later still shows what was deleted
-                print(RM_LINES[outcome].format(uri=uri), flush=True)
+            out.line(RM_LINES[outcome].format(uri=uri))  # as each is done: a failure later still shows these
         return results
     results = with_user_files(args, out, delete, keys=[] if args.exact else args.keys)
-    if args.json:
-        print(json.dumps({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"],
-                          "files": results}, indent=2))
+    out.result({"deleted": [item["uri"] for item in results if item["outcome"] != "absent"], "files": results}, [])
     absent = [item["uri"] for item in results if item["outcome"] == "absent"]
     folders = [key for key, item in zip(args.keys, results) if item.get("folder")]
     if folders:
@@ -6406,7 +6425,7 @@ def tool_command():
 
 
 def cmd_aws_profile(args, out):
-    """Write an AWS CLI/SDK profile whose credential_process is this tool, for the current profile."""
+    """Write an AWS profile (AWS CLI and SDKs) whose credential_process is this tool, for the current profile."""
     check_aws_profile_name(args.name)
     settings = profile_settings(args)
     import shlex
@@ -6546,125 +6565,189 @@ def differs(item, obj, up, checksum):
     return int(mtime) > modified if up else modified > int(mtime)
 
 
-def cmd_sync(args, out):
-    """sync up DIR [PREFIX] / sync down [PREFIX] DIR: copy what differs, optionally delete what the source lacks."""
-    up = args.direction == "up"
-    if len(args.paths) > 2:
-        raise ToolError(f"sync {args.direction} takes {'DIR [PREFIX]' if up else '[PREFIX] DIR'}", EXIT_USAGE)
+def sync_plan(local_items, remote_items, up, delete, checksum, skipped=None):
+    """What `sync` does with each name, in S3's key order: (action, local item or None, remote item or None).
+
+    Local items are (relative path, path, size, mtime), remote ones (relative key, listed object), each in key
+    order. The action is "unchanged"; "upload" or "download" (the source's file differs or the destination
+    lacks it); with delete "delete remote" or "delete local" (the source lacks it), without it "keep"; or
+    "skip": an object under a path the local walk skipped (a link, say) is neither deleted nor written
+    through. Lazy, so any tree is planned in flat memory; skipped(relative) is asked as the walk goes.
+    """
+    for mine, theirs in sync_pairs(local_items, remote_items):
+        if mine and theirs and not differs(mine, theirs[1], up, checksum):
+            yield "unchanged", mine, theirs
+        elif up and mine:
+            yield "upload", mine, theirs
+        elif theirs and skipped and skipped(theirs[0]):
+            yield "skip", mine, theirs
+        elif not up and theirs:
+            yield "download", mine, theirs
+        else:  # only the destination has it
+            yield ("delete remote" if up else "delete local") if delete else "keep", mine, theirs
+
+
+def sync_paths(direction, paths):
+    """(local folder, prefix named or "") of `sync up DIR [PREFIX]` or `sync down [PREFIX] DIR`, checked."""
+    up = direction == "up"
+    if len(paths) > 2:
+        raise ToolError(f"sync {direction} takes {'DIR [PREFIX]' if up else '[PREFIX] DIR'}", EXIT_USAGE)
     if up:
-        local, named = args.paths[0], (args.paths[1] if len(args.paths) == 2 else "")
+        local, named = paths[0], (paths[1] if len(paths) == 2 else "")
         if not os.path.isdir(local):
             raise ToolError(f"{local} is not a folder; sync up takes DIR [PREFIX]", EXIT_USAGE)
     else:
-        named, local = (args.paths[0], args.paths[1]) if len(args.paths) == 2 else ("", args.paths[0])
+        named, local = (paths[0], paths[1]) if len(paths) == 2 else ("", paths[0])
         if os.path.exists(local) and not os.path.isdir(local):
             raise ToolError(f"{local} is not a folder; sync down takes [PREFIX] DIR", EXIT_USAGE)
+    return local, named
 
-    def run(bucket, folder, client):
-        """Compare the two sides with this session's client and copy (or delete) what differs."""
-        prefix = tree_prefix(folder, named, bucket) if named else folder
-        counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
-        tag, doomed, skipped = "(dryrun) " if args.dryrun else "", [], Skipped(out.warn)
 
-        def say(line, what):
-            counts[what] += 1
-            if not args.json:
-                print(tag + line)
+class Sync:
+    """One `sync` between a local folder and a prefix of the user's folder: carries out sync_plan's actions
+    (copies through transfer_tree, remote deletes 1,000 per request), saying and counting each as it is done."""
 
-        def delete_remote(flush=False):
-            if not doomed or (len(doomed) < 1000 and not flush):
-                return
-            failed = dict(delete_objects(client, bucket, doomed))
-            for key in doomed:
-                if key in failed:
-                    counts["refused"] += 1
-                    out.warn(f"S3 refused to delete s3://{bucket}/{key} ({failed[key]})")
-                else:
-                    say(f"delete: s3://{bucket}/{key}", "deleted")
-            doomed.clear()
+    def __init__(self, args, local, named, out):
+        self.up, self.local, self.named, self.out = args.direction == "up", local, named, out
+        self.direction, self.delete, self.dryrun, self.checksum = args.direction, args.delete, args.dryrun, \
+            args.checksum
+        self.tag = "(dryrun) " if args.dryrun else ""
 
-        def remote_items():
-            for item in iter_objects(client, bucket, prefix):
-                relative = item["Key"][len(prefix):]
-                if local_path_for(folder, local, relative):
-                    yield relative, item
-                elif not item["Key"].endswith("/"):
-                    out.warn(f"skipped s3://{bucket}/{item['Key']}: its key can't be a file name")
-
-        def actions():
-            # Going down, a link matters only if an object would be written through it (warned below).
-            note = out.note if up else (lambda message: None)
-            files = local_tree(local, note, skipped, uploading=up) if os.path.isdir(local) else iter(())
-            for mine, theirs in sync_pairs(files, remote_items()):
-                if mine and theirs and not differs(mine, theirs[1], up, args.checksum):
-                    counts["unchanged"] += 1
-                elif up and mine:
-                    try:
-                        key = user_key(prefix, mine[0], bucket)
-                    except ToolError as err:
-                        skipped(mine[1], mine[0], str(err))
-                        continue
-                    if args.dryrun:
-                        say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
-                    else:
-                        yield Transfer(True, mine[1], key)
-                elif theirs and skipped.covers(theirs[0]):
-                    # A path the walk skipped (a link, say) is neither deleted nor written through.
-                    if not up:
-                        skipped(local_path_for(folder, local, theirs[0]), theirs[0],
-                                f"s3://{bucket}/{theirs[1]['Key']} was not downloaded: a path on its way was skipped")
-                elif not up and theirs:
-                    key, path = theirs[1]["Key"], local_path_for(folder, local, theirs[0])
-                    if args.dryrun:
-                        say(f"download: s3://{bucket}/{key} to {path}", "copied")
-                    else:
-                        yield Transfer(False, path, key, theirs[1]["Size"], theirs[1].get("ETag"),
-                                       theirs[1]["LastModified"].timestamp())
-                elif args.delete and up and args.dryrun:
-                    say(f"delete: s3://{bucket}/{theirs[1]['Key']}", "deleted")
-                elif args.delete and up:
-                    doomed.append(theirs[1]["Key"])
-                    delete_remote()
-                elif args.delete:
-                    if not args.dryrun:
-                        with local_file_errors("delete", mine[1]):
-                            os.unlink(mine[1])
-                    say(f"delete: {mine[1]}", "deleted")
-            delete_remote(flush=True)
-
-        def done(transfer):
-            if transfer.upload:
-                say(f"upload: {transfer.path} to s3://{bucket}/{transfer.key}", "copied")
-                return
-            # The object's time, as aws s3 sync does: the next run sees the two as the same.
-            with local_file_errors("write", transfer.path):
-                os.utime(transfer.path, (transfer.mtime, transfer.mtime))
-            say(f"download: s3://{bucket}/{transfer.key} to {transfer.path}", "copied")
-
-        transfer_tree(client, bucket, actions(), done)
-        out.result({"direction": args.direction, "uri": f"s3://{bucket}/{prefix}", "local": local,
-                    "dryrun": args.dryrun, **counts}, [])
-        verb = "uploaded" if up else "downloaded"
-        out.note(f"{tag}sync {args.direction}: {counts['copied']} {verb}, {counts['deleted']} deleted, "
-                 f"{counts['unchanged']} unchanged")
+    def attempt(self, bucket, folder, client):
+        """Compare the two sides with this session's client and copy (or delete) what differs; a session
+        renewed after dead credentials (with_live_session) starts again, as a rerun would."""
+        self.bucket, self.folder, self.client = bucket, folder, client
+        self.prefix = tree_prefix(folder, self.named, bucket) if self.named else folder
+        self.counts = {"copied": 0, "deleted": 0, "unchanged": 0, "refused": 0}
+        self.doomed, self.skipped = [], Skipped(self.out.warn)
+        transfer_tree(client, bucket, self.transfers(), self.done)
+        counts = self.counts
+        self.out.result({"direction": self.direction, "uri": f"s3://{bucket}/{self.prefix}", "local": self.local,
+                         "dryrun": self.dryrun, **counts}, [])
+        self.out.note(f"{self.tag}sync {self.direction}: {counts['copied']} {'uploaded' if self.up else 'downloaded'}"
+                      f", {counts['deleted']} deleted, {counts['unchanged']} unchanged")
         if counts["refused"]:
             raise ToolError(f"{counts['refused']} objects could not be deleted (see above); check the role policy",
                             EXIT_AWS)
-        if skipped.problems:
-            many = skipped.problems > 1
-            raise ToolError(f"{skipped.problems} path{'s were' if many else ' was'} skipped (see the warnings above): "
+        problems = self.skipped.problems
+        if problems:
+            many = problems > 1
+            raise ToolError(f"{problems} path{'s were' if many else ' was'} skipped (see the warnings above): "
                             f"not copied, and {'their copies' if many else 'its copy'}, if any, kept; fix or move "
                             f"{'them' if many else 'it'} and run again", EXIT_USAGE)
         return EXIT_OK
-    return with_user_files(args, out, run, prefix=named or None)
+
+    def say(self, line, what):
+        """Count one action and print its line (marked when --dryrun)."""
+        self.counts[what] += 1
+        self.out.line(self.tag + line)
+
+    def remote_items(self):
+        """(key relative to the prefix, listed object) of every object a file can take; others are warned about."""
+        for item in iter_objects(self.client, self.bucket, self.prefix):
+            relative = item["Key"][len(self.prefix):]
+            if local_path_for(self.folder, self.local, relative):
+                yield relative, item
+            elif not item["Key"].endswith("/"):
+                self.out.warn(f"skipped s3://{self.bucket}/{item['Key']}: its key can't be a file name")
+
+    def transfers(self):
+        """The plan's copies as Transfers for transfer_tree; the rest (--dryrun, deletes, skips) done here."""
+        # Going down, a link matters only if an object would be written through it (warned as a skip).
+        note = self.out.note if self.up else (lambda message: None)
+        files = local_tree(self.local, note, self.skipped, uploading=self.up) if os.path.isdir(self.local) \
+            else iter(())
+        bucket = self.bucket
+        for action, mine, theirs in sync_plan(files, self.remote_items(), self.up, self.delete, self.checksum,
+                                              self.skipped.covers):
+            if action == "unchanged":
+                self.counts["unchanged"] += 1
+            elif action == "upload":
+                try:
+                    key = user_key(self.prefix, mine[0], bucket)
+                except ToolError as err:
+                    self.skipped(mine[1], mine[0], str(err))
+                    continue
+                if self.dryrun:
+                    self.say(f"upload: {mine[1]} to s3://{bucket}/{key}", "copied")
+                else:
+                    yield Transfer(True, mine[1], key)
+            elif action == "skip" and not self.up:
+                self.skipped(local_path_for(self.folder, self.local, theirs[0]), theirs[0],
+                             f"s3://{bucket}/{theirs[1]['Key']} was not downloaded: a path on its way was skipped")
+            elif action == "download":
+                key, path = theirs[1]["Key"], local_path_for(self.folder, self.local, theirs[0])
+                if self.dryrun:
+                    self.say(f"download: s3://{bucket}/{key} to {path}", "copied")
+                else:
+                    yield Transfer(False, path, key, theirs[1]["Size"], theirs[1].get("ETag"),
+                                   theirs[1]["LastModified"].timestamp())
+            elif action == "delete remote" and self.dryrun:
+                self.say(f"delete: s3://{bucket}/{theirs[1]['Key']}", "deleted")
+            elif action == "delete remote":
+                self.doomed.append(theirs[1]["Key"])
+                self.delete_remote()
+            elif action == "delete local":
+                if not self.dryrun:
+                    with local_file_errors("delete", mine[1]):
+                        os.unlink(mine[1])
+                self.say(f"delete: {mine[1]}", "deleted")
+        self.delete_remote(flush=True)
+
+    def delete_remote(self, flush=False):
+        """Delete the objects gathered for deletion, 1,000 per request (all that are left, when flush)."""
+        if not self.doomed or (len(self.doomed) < 1000 and not flush):
+            return
+        failed = dict(delete_objects(self.client, self.bucket, self.doomed))
+        for key in self.doomed:
+            if key in failed:
+                self.counts["refused"] += 1
+                self.out.warn(f"S3 refused to delete s3://{self.bucket}/{key} ({failed[key]})")
+            else:
+                self.say(f"delete: s3://{self.bucket}/{key}", "deleted")
+        self.doomed.clear()
+
+    def done(self, transfer):
+        """Say one finished copy; a downloaded file takes the object's time, as aws s3 sync does, so the next
+        run sees the two as the same."""
+        if transfer.upload:
+            self.say(f"upload: {transfer.path} to s3://{self.bucket}/{transfer.key}", "copied")
+            return
+        with local_file_errors("write", transfer.path):
+            os.utime(transfer.path, (transfer.mtime, transfer.mtime))
+        self.say(f"download: s3://{self.bucket}/{transfer.key} to {transfer.path}", "copied")
+
+
+def cmd_sync(args, out):
+    """sync up DIR [PREFIX] / sync down [PREFIX] DIR: copy what differs, optionally delete what the source lacks."""
+    local, named = sync_paths(args.direction, args.paths)
+    return with_user_files(args, out, Sync(args, local, named, out).attempt, prefix=named or None)
+
+
+def policy_settings(args, out):
+    """policy's bucket, identity pool and folder template: the flags, else the profile's (as doctor reads them,
+    only when the profile is that of the identity pool named)."""
+    profile = {}
+    if not (args.bucket and args.identity_pool_id):  # both given: no config is needed, as before
+        profile = read_profile(config_path(args), args.profile, {"endpoint_url": args.endpoint_url},
+                               explicit_path=args.config is not None, warn=out.warn)
+        if args.identity_pool_id and profile.get("identity_pool_id") != args.identity_pool_id:
+            profile = {}  # another deployment's bucket and folder are not this one's
+    bucket, pool_id = args.bucket or profile.get("bucket"), args.identity_pool_id or profile.get("identity_pool_id")
+    if not bucket or not pool_id:
+        raise ToolError(f"policy needs the bucket and the identity pool: pass --bucket and --identity-pool-id, or "
+                        f"use a profile that has bucket and identity_pool_id ([{args.profile}] of {config_path(args)} "
+                        f"has not both, or is another identity pool's)", EXIT_USAGE)
+    region = pool_region(pool_id, args.region)
+    validate_settings({"bucket": bucket})
+    template = check_folder_template(args.folder_template, "--folder") if args.folder_template else \
+        check_folder_template(profile.get("folder") or DEFAULT_FOLDER)
+    return bucket, pool_id, region, template
 
 
 def cmd_policy(args, out):
     """Print the role's trust and permissions policies as one JSON object."""
-    region = pool_region(args.identity_pool_id, args.region)
-    validate_settings({"bucket": args.bucket})
-    folder = check_folder_template(args.folder, "--folder")
-    policies = role_policies(args.bucket, args.identity_pool_id, region, folder)
+    policies = role_policies(*policy_settings(args, out))
     out.result(policies, [json.dumps(policies, indent=2)])  # JSON either way: it is pasted into IAM
     return EXIT_OK
 
@@ -6681,8 +6764,8 @@ def admin_endpoint(args, parser, profile):
 def cmd_setup(args, out):
     """Create or repair every resource of deployment NAME, then write the profile that uses them."""
     name, region = check_name(args.name), admin_region(args.region)
-    folder = check_folder_template(args.folder, "--folder")
-    path, profile = args.write_config or config_path(args), args.write_profile or args.profile
+    folder = check_folder_template(args.folder_template or DEFAULT_FOLDER, "--folder")
+    path, profile = args.write_config or config_path(args), args.target_profile or args.profile
     if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise ToolError(f"can't write config {path}: name a file in an existing folder", EXIT_USAGE)
     if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
@@ -6692,7 +6775,7 @@ def cmd_setup(args, out):
     oidc = args.oidc_provider and (args.oidc_provider, args.oidc_issuer, args.oidc_client_id, oidc_client_secret())
     endpoint = admin_endpoint(args, parser, profile)
     names = deployment_names(name, caller_identity(make_client("sts", region, endpoint))[0])
-    idp, identity = make_client("cognito-idp", region, endpoint), make_client("cognito-identity", region, endpoint)
+    idp, identity_client = (make_client(service, region, endpoint) for service in ("cognito-idp", "cognito-identity"))
     changes, used = Changes(out), profile_uses(parser, profile, path)
     iam = make_client("iam", region, endpoint)
     ensure_bucket(make_client("s3", region, endpoint), names["bucket"], region, changes)
@@ -6707,7 +6790,7 @@ def cmd_setup(args, out):
                                     sms_configuration, sms_role_changed, args.device_tracking)
     client_id = ensure_app_client(idp, user_pool_id, names["client"], changes, used, args.sign_in,
                                   args.refresh_token_rotation)
-    pool_id = ensure_identity_pool(identity, names["identity_pool"], cognito_provider(region, user_pool_id),
+    pool_id = ensure_identity_pool(identity_client, names["identity_pool"], cognito_provider(region, user_pool_id),
                                    client_id, changes, used, guests=args.guests)
     role_arn, role_changed = ensure_role(iam, names["role"], role_policies(names["bucket"], pool_id, region, folder),
                                          changes)
@@ -6718,7 +6801,7 @@ def cmd_setup(args, out):
                                        "PermissionsPolicy": None}, changes,
             description="Guests of this deployment: no access to the bucket")
         role_changed = role_changed or guest_changed
-    ensure_role_mapping(identity, pool_id, role_arn, role_changed, changes, guest_arn)
+    ensure_role_mapping(identity_client, pool_id, role_arn, role_changed, changes, guest_arn)
     if args.domain or args.oidc_provider:
         ensure_managed_login(idp, user_pool_id, client_id, args.domain, oidc, changes)
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
@@ -6744,7 +6827,7 @@ def cmd_add_user(args, out):
                          username, lambda: settings.get("password") or prompt_secret(
                              f"Password for {username}: ", f"a password for {username} is needed but there is no "
                                                            f"terminal to ask on; set {ENV_PREFIX}PASSWORD",
-                             EXIT_USAGE, confirm=True), attributes)
+                             EXIT_USAGE, twice=True), attributes)
     contact = " and ".join(a["Name"].replace("_number", "") for a in attributes if not a["Name"].endswith("_verified"))
     contact = f"{contact} set as verified" if contact else ""
     detail = {"exists": "password unchanged", "updated": f"password unchanged, {contact}"}.get(
@@ -6761,19 +6844,19 @@ def cmd_teardown(args, out):
         parser = load_ini(config_path(args))
     endpoint = admin_endpoint(args, parser, args.profile)
     names = deployment_names(check_name(args.name), caller_identity(make_client("sts", region, endpoint))[0])
-    s3, iam, idp, identity = (make_client(service, region, endpoint)
+    s3, iam, idp, identity_client = (make_client(service, region, endpoint)
                               for service in ("s3", "iam", "cognito-idp", "cognito-identity"))
     check_bucket_removable(s3, names["bucket"], args.force)
     changes, used = Changes(out), profile_uses(parser, args.profile, config_path(args))
     # Both lookups come first, so duplicates stop teardown before anything is deleted.
-    pool_id = find_by_name(identity, "identity pool", names["identity_pool"], used)
+    pool_id = find_by_name(identity_client, "identity pool", names["identity_pool"], used)
     user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
     # The reverse of setup: role mapping, roles, identity pool, app client, domain, identity providers,
     # user pool, bucket.
-    remove_role_mapping(identity, pool_id, names["identity_pool"], changes)
+    remove_role_mapping(identity_client, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
     remove_role(iam, names["guest_role"], changes, optional=True)
-    remove_identity_pool(identity, pool_id, names["identity_pool"], changes)
+    remove_identity_pool(identity_client, pool_id, names["identity_pool"], changes)
     remove_app_client(idp, user_pool_id, names["client"], changes)
     remove_user_pool_domain(idp, user_pool_id, changes)
     remove_identity_providers(idp, user_pool_id, changes)
@@ -6877,23 +6960,23 @@ def cmd_doctor(args, out):
 
 # ====================================================================== parser
 
-EXAMPLES = """examples:
-  cog_auth_s3.py                                  sign in, print credentials, upload upload_file
-  cog_auth_s3.py --json run --try-identity us-east-1:0e3c...   ...and check another folder is refused
-  cog_auth_s3.py creds --format env               export lines for a shell: eval "$(...)"
-  cog_auth_s3.py creds --format process           for credential_process in ~/.aws/config
-  cog_auth_s3.py put report.pdf --key docs/       upload into <identity id>/docs/report.pdf
-  cog_auth_s3.py put photos --recursive --no-clobber
-  cog_auth_s3.py ls docs/ ; cog_auth_s3.py get docs/report.pdf /tmp/
-  cog_auth_s3.py sync up ~/photos photos --delete     mirror a folder (sync down photos ~/photos back)
-  cog_auth_s3.py share docs/report.pdf --expires 10m  print a download link
-  cog_auth_s3.py --amplify-config amplify_outputs.json ls    an Amplify app's pools, bucket and folder
-  cog_auth_s3.py setup --name demo --write-config config.ini   provision everything (admin credentials)
-  cog_auth_s3.py login --browser                  sign in on the managed login page (federated users too)
-  cog_auth_s3.py login --no-browser               ...on another machine's browser: paste the URL it ends on
+EXAMPLES = f"""examples:
+  {TOOL}                                  sign in, print credentials, upload upload_file
+  {TOOL} run --try-identity us-east-1:0e3c... --json   ...and check another folder is refused
+  {TOOL} creds --format env               export lines for a shell: eval "$(...)"
+  {TOOL} put report.pdf --key docs/       upload into <identity id>/docs/report.pdf
+  {TOOL} ls docs/ ; {TOOL} get docs/report.pdf /tmp/
+  {TOOL} sync up ~/photos photos --delete     mirror a folder (sync down photos ~/photos back)
+  {TOOL} share docs/report.pdf --expires 10m  print a download link
+  {TOOL} ls --amplify-config amplify_outputs.json    an Amplify app's pools, bucket and folder
+  {TOOL} setup --name demo --write-config config.ini   provision everything (admin credentials)
+  {TOOL} login --browser                  sign in on the managed login page (federated users too)
+  {TOOL} login --no-browser               ...on another machine's browser: paste the URL it ends on
+  {TOOL} COMMAND --help                   what COMMAND does, its options and an example
 
-exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken,
-  130 interrupted
+Global options are accepted before or after the command.
+
+exit codes: 0 ok, 1 unexpected, 2 usage/config, 3 sign-in refused, 4 AWS refused, 5 isolation broken, 130 interrupted
 """
 
 
@@ -6908,259 +6991,76 @@ class ToolArgumentParser(argparse.ArgumentParser):
         raise ToolError(f"{message}; see {self.prog} --help", EXIT_USAGE)
 
 
-def add_run_options(parser, default):
-    """Options of `run`, accepted with or without the word run."""
-    parser.add_argument("--upload-file", metavar="PATH", default=default,
-                        help="file to upload (default: the profile's upload_file)")
-    parser.add_argument("--try-identity", metavar="ID", default=default,
-                        help="after uploading, try every request that can't change this identity's data on "
-                             "its folder and the bucket root (listings, reads, a write that replaces nothing, "
-                             "deletes and an abort of what does not exist); each must be refused (exit 5 if any "
-                             "is allowed); what can't be tried is named")
-    parser.add_argument("--try-key", metavar="KEY", default=default,
-                        help="an existing object of --try-identity (relative to its folder) for the reads, "
-                             "needed when listing is refused (a refused read of a key no listing showed is "
-                             "unproven)")
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps prose to the terminal, never inside a word (us-east-1, --no-clobber), and keeps indented lines
+    (examples) as written."""
+
+    def _split_lines(self, text, width):
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text, width, indent):
+        import textwrap
+
+        return "\n".join(line if line.startswith("  ") or not line else textwrap.fill(
+            " ".join(line.split()), width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+            for line in text.splitlines())
 
 
-def add_identity_option(parser):
-    """--identity: read another identity's folder, where the role allows it (Amplify's protected level)."""
-    parser.add_argument("--identity", metavar="ID",
-                        help="read this identity's folder under the same template instead of yours "
-                             "(e.g. with --level protected, as Amplify allows)")
+def option(*flags, **spec):
+    """One argument of a command or a global option: add_argument's flags and keywords."""
+    return flags, spec
 
 
-def add_folder_option(parser):
-    """--folder for the commands that make the role policy."""
-    parser.add_argument("--folder", default=DEFAULT_FOLDER, metavar="TEMPLATE",
-                        help=f"the users' folder template, with {IDENTITY_PLACEHOLDER} once and a / after it "
-                             f"(default: {DEFAULT_FOLDER})")
+GLOBAL_OPTIONS = (
+    option("--config", metavar="PATH", help=f"INI file of profiles (default: ./{DEFAULT_CONFIG})"),
+    option("--profile", metavar="NAME", default="default", help="profile (section of the config file) to use"),
+    option("--endpoint-url", metavar="URL", help="endpoint for every AWS client (e.g. local_aws)"),
+    option("--json", action="store_true", help="print one JSON object instead of text"),
+    option("--quiet", action="store_true", help="no notes or progress bars on stderr"),
+    option("--debug", action="store_true", help="show tracebacks and debug notes"),
+    option("--no-cache", action="store_true", help="neither read nor write the credential cache"),
+    option("--mfa-code", metavar="CODE", help="answer an MFA challenge with this code"),
+    option("--remember-device", action="store_true",
+           help="in a pool that remembers devices when the user opts in, remember this one"),
+    option("--amplify-config", metavar="PATH",
+           help=f"read pools, region, bucket and folder from an Amplify app's amplify_outputs.json or "
+                f"amplifyconfiguration.json (or {AMPLIFY_ENV}); the profile's keys win"),
+    option("--level", choices=tuple(LEVEL_FOLDERS),
+           help="Amplify Gen 1 access level: private/<id>/, protected/<id>/ or the shared public/"),
+)
 
+# `run`'s options, accepted with or without the word run.
+RUN_OPTIONS = (
+    option("--upload-file", metavar="PATH", help="file to upload (default: the profile's upload_file)"),
+    option("--try-identity", metavar="IDENTITY_ID",
+           help="after uploading, try every request that can't change this identity's data on its folder and the "
+                "bucket root (listings, reads, a write that replaces nothing, deletes and an abort of what does not "
+                "exist); each must be refused (exit 5 if any is allowed); what can't be tried is named"),
+    option("--try-key", metavar="KEY",
+           help="an existing object of --try-identity (relative to its folder) for the reads, needed when listing "
+                "is refused (a refused read of a key no listing showed is unproven)"),
+)
+
+# --identity: read another identity's folder, where the role allows it (Amplify's protected level).
+IDENTITY_OPTION = option("--identity", dest="other_identity_id", metavar="IDENTITY_ID",
+                         help="read this identity's folder under the same template instead of yours "
+                              "(e.g. with --level protected, as Amplify allows)")
+
+FOLDER_OPTION = option("--folder", dest="folder_template", metavar="TEMPLATE",
+                       help=f"the users' folder template, with {IDENTITY_PLACEHOLDER} once and a / after it "
+                            f"(default: the profile's folder, else {DEFAULT_FOLDER})")
+
+REGION_OPTION = option("--region", metavar="REGION",
+                       help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
 
 ADMIN_CREDENTIALS = ("Runs with the administrator's ordinary AWS credentials (AWS_* variables or AWS_PROFILE); "
                      "the global --endpoint-url applies to every client.")
 
 
-def build_parser():
-    """The whole command line: global options, then one subparser per command."""
-    parser = ToolArgumentParser(
-        description="Sign a Cognito user in and use their own folder of an S3 bucket.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", metavar="PATH", help=f"INI file of profiles (default: ./{DEFAULT_CONFIG})")
-    parser.add_argument("--profile", metavar="NAME", default="default", help="profile (section) to use")
-    parser.add_argument("--endpoint-url", metavar="URL", help="endpoint for every AWS client (e.g. local_aws)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--quiet", action="store_true", help="no notes or progress bars on stderr")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug notes")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the credential cache")
-    parser.add_argument("--mfa-code", metavar="CODE", help="answer an MFA challenge with this code")
-    parser.add_argument("--remember-device", action="store_true",
-                        help="in a pool that remembers devices when the user opts in, remember this one")
-    parser.add_argument("--amplify-config", metavar="PATH",
-                        help=f"read pools, region, bucket and folder from an Amplify app's amplify_outputs.json or "
-                             f"amplifyconfiguration.json (or {AMPLIFY_ENV}); the profile's keys win")
-    parser.add_argument("--level", choices=tuple(LEVEL_FOLDERS),
-                        help="Amplify Gen 1 access level: private/<id>/, protected/<id>/ or the shared public/")
-    add_run_options(parser, None)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ToolArgumentParser)
-    parser.set_defaults(command="run")  # after add_subparsers, whose own default would win
-
-    run = commands.add_parser("run", help="sign in, print credentials, upload (the default)")
-    add_run_options(run, argparse.SUPPRESS)
-
-    creds = commands.add_parser("creds", help="print the temporary credentials (cached while valid)")
-    creds.add_argument("--format", choices=("text", "json", "env", "process"),
-                       help="text (default), json, env (export lines) or process (credential_process)")
-
-    login = commands.add_parser(
-        "login", help="sign in (or renew) now and cache the session; print who and until when",
-        description="Sign in, or renew the cached session, and fill the cache, so that later commands (and "
-                    "credential_process, which hides prompts) need no code or password. Prints who is signed in "
-                    "and until when the credentials last.")
-    login.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="print one JSON object (as the global --json)")
-    login.add_argument("--browser", action="store_true",
-                       help="sign in through the managed login (hosted UI) in a browser, as sign_in = browser does: "
-                            "code grant with PKCE, back on a loopback port of redirect_uris")
-    login.add_argument("--idp", metavar="NAME", help="go straight to this identity provider (implies --browser)")
-    login.add_argument("--no-browser", action="store_true",
-                       help="print the URL instead of opening a browser, and read the URL the browser ends on "
-                            "from the terminal (remote hosts, containers; implies --browser)")
-    login.add_argument("--timeout", type=int, metavar="SECONDS",
-                       help=f"give up on a browser sign-in not completed in time (default: {BROWSER_TIMEOUT})")
-
-    logout = commands.add_parser("logout", help="revoke the user's refresh token; delete the cached session",
-                                 description="Revoke the cached refresh token at Cognito (RevokeToken), then "
-                                             "delete the user's cached credentials and tokens. A remembered "
-                                             "device stays, as it belongs to this computer: later sign-ins still "
-                                             "skip MFA, unless --forget-device. The local secrets are deleted "
-                                             "even when Cognito can't be reached; what it was not told is said "
-                                             "(exit 3 or 4).")
-    logout.add_argument("--forget-device", action="store_true",
-                        help="also make Cognito forget this computer's remembered device, and delete its secrets")
-
-    aws_profile = commands.add_parser(
-        "aws-profile", help="write an AWS CLI/SDK profile that gets its credentials from this tool",
-        description="Write [profile NAME] into the AWS config file (AWS_CONFIG_FILE, else ~/.aws/config) with "
-                    "credential_process running this tool for the current --config and --profile, and region "
-                    "(and endpoint_url, when the profile has one). Other profiles and comments are kept and the "
-                    "file is replaced atomically. A different existing [profile NAME] is refused without --force.")
-    aws_profile.add_argument("name", help="the AWS profile to write, used as aws --profile NAME")
-    aws_profile.add_argument("--force", action="store_true", help="replace a different existing [profile NAME]")
-
-    put = commands.add_parser("put", help="upload files into your folder")
-    put.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders with --recursive")
-    put.add_argument("--key", help="key for one file, or a prefix ending in / (relative to your folder)")
-    put.add_argument("--recursive", action="store_true", help="upload folders with everything in them")
-    put.add_argument("--no-clobber", action="store_true", help="never overwrite an existing object")
-
-    get = commands.add_parser("get", help="download an object from your folder")
-    get.add_argument("key", help="key relative to your folder")
-    get.add_argument("dest", nargs="?", help="file or folder to write (default: ./<basename>); an existing file "
-                                             "is replaced, once the download is complete")
-    get.add_argument("--no-clobber", action="store_true", help="never replace an existing local file (exit 2)")
-    get.add_argument("--recursive", action="store_true",
-                     help="KEY is a prefix: download everything under it into the folder DEST (default: .)")
-    add_identity_option(get)
-
-    ls = commands.add_parser("ls", help="list your folder")
-    ls.add_argument("prefix", nargs="?", default="", help="only keys under this prefix")
-    add_identity_option(ls)
-
-    rm = commands.add_parser("rm", help="delete objects from your folder")
-    rm.add_argument("keys", nargs="+", metavar="KEY", help="keys relative to your folder")
-    rm.add_argument("--recursive", action="store_true", help="delete every object under one PREFIX (asks first)")
-    rm.add_argument("--force", action="store_true", help="with --recursive: don't ask (needed without a terminal)")
-    rm.add_argument("--exact", action="store_true",
-                    help="take each KEY verbatim, as `ls` prints it (for keys with .. or // that another client "
-                         "made); it still names only objects under your folder")
-
-    sync = commands.add_parser(
-        "sync", help="copy only what differs between a local folder and your folder",
-        description="sync up DIR [PREFIX] uploads, sync down [PREFIX] DIR downloads, each file whose size differs "
-                    "or whose source is newer (as aws s3 sync), or with --checksum whose content differs. Every "
-                    "object and file is replaced whole, so an interrupted sync leaves each old or new; run it "
-                    "again to finish.")
-    sync.add_argument("direction", choices=("up", "down"))
-    sync.add_argument("paths", nargs="+", metavar="DIR|PREFIX", help="up: DIR [PREFIX]; down: [PREFIX] DIR")
-    sync.add_argument("--delete", action="store_true", help="delete what the source lacks")
-    sync.add_argument("--dryrun", action="store_true", help="print what would be done; change nothing")
-    sync.add_argument("--checksum", action="store_true",
-                      help="compare content (MD5 against the ETag) instead of modification times")
-
-    share = commands.add_parser(
-        "share", help="print a link that lets anyone download one object for a while",
-        description="Print a presigned GET URL for KEY. It is signed with freshly renewed temporary credentials and "
-                    "dies when they expire (about an hour on Cognito), so a longer --expires is cut to what they "
-                    "allow, with a warning.")
-    share.add_argument("key", help="key relative to your folder")
-    share.add_argument("--expires", metavar="DURATION",
-                       help="such as 90s, 10m, 12h (default: 1h, or less when the credentials end sooner)")
-
-    policy = commands.add_parser(
-        "policy", help="print the role's trust and permissions policies as JSON",
-        description="Print {\"TrustPolicy\": ..., \"PermissionsPolicy\": ...}: exactly what setup attaches to the "
-                    "authenticated role. Each user may get, put and delete objects under <identity id>/, abort "
-                    "their own multipart uploads there, and list only that folder; nothing else.")
-    policy.add_argument("--bucket", required=True, help="the bucket the users' folders are in")
-    policy.add_argument("--identity-pool-id", required=True, metavar="ID", help="the identity pool, <region>:<uuid>")
-    policy.add_argument("--region", help="region of the ARNs' partition (default: the identity pool's region)")
-    add_folder_option(policy)
-
-    setup = commands.add_parser(
-        "setup", help="create (or repair) bucket, pools, role and mapping; write the profile",
-        description="Create whatever is missing of deployment NAME: bucket NAME-<account id> (private, encrypted, "
-                    "TLS only, stale multipart uploads aborted after 3 days), user pool NAME with app client NAME "
-                    "(no secret, SRP; --sign-in and --mfa shape them), identity pool NAME, role "
-                    "NAME-authenticated, and the role mapping. Existing "
-                    "resources are found by name and reported 'exists', or 'updated' when they had drifted; a second "
-                    "run changes nothing. Then it writes the profile to the config file, keeping its other "
-                    "profiles and keys (configparser drops comments). " + ADMIN_CREDENTIALS)
-    setup.add_argument("--name", required=True, help="deployment name: 2-32 lowercase letters, digits, hyphens")
-    setup.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
-    setup.add_argument("--write-config", metavar="PATH", help=f"config file to update (default: --config or "
-                                                              f"./{DEFAULT_CONFIG})")
-    setup.add_argument("--profile", dest="write_profile", metavar="P",
-                       help="profile to write (default: the global --profile)")
-    setup.add_argument("--device-tracking", choices=tuple(DEVICE_TRACKING),
-                       help="remember users' devices: off, opt-in (users choose, --remember-device) or always; a "
-                            "remembered device skips MFA (default: off for a new pool, else unchanged)")
-    setup.add_argument("--refresh-token-rotation", action=argparse.BooleanOptionalAction,
-                       help="issue a new refresh token at every renewal (GetTokensFromRefreshToken) "
-                            "(default: off for a new app client, else unchanged)")
-    setup.add_argument("--guests", action="store_true",
-                       help="allow guests (unauthenticated identities), mapped to role NAME-guest, which has no "
-                            "access to the bucket")
-    setup.add_argument("--mfa", choices=tuple(MFA_CONFIGURATIONS),
-                       help="the user pool's MFA (new pools: off; omitted: left as it is)")
-    setup.add_argument("--mfa-factors", metavar="LIST",
-                       help="comma-separated MFA factors of totp, sms, email (default with --mfa: totp)")
-    setup.add_argument("--sign-in", choices=tuple(SIGN_IN_FACTORS),
-                       help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
-                            "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
-                            "written to the profile as sign_in")
-    setup.add_argument("--domain", metavar="PREFIX",
-                       help="browser sign-in: create the user pool domain PREFIX, allow the code grant on the app "
-                            "client with callbacks http://localhost:53682-53684/callback, and write the managed "
-                            "login's base URL to the profile as domain (with a custom --endpoint-url, local_aws's "
-                            "<endpoint>/_local_aws/domain/PREFIX)")
-    setup.add_argument("--oidc-provider", metavar="NAME",
-                       help=f"add an OIDC identity provider NAME to the user pool and the app client; its secret "
-                            f"comes from {OIDC_SECRET_ENV}")
-    setup.add_argument("--oidc-issuer", metavar="URL", help="the OIDC provider's issuer URL (with --oidc-provider)")
-    setup.add_argument("--oidc-client-id", metavar="ID",
-                       help="this user pool's client id at the OIDC provider (with --oidc-provider)")
-    add_folder_option(setup)
-
-    add_user = commands.add_parser(
-        "add-user", help="create a confirmed user in the profile's user pool",
-        description=f"Create USERNAME in the profile's user pool, confirmed, with a permanent password from "
-                    f"{ENV_PREFIX}PASSWORD (or the profile's password), else a prompt typed twice. A user that "
-                    f"already exists is left unchanged (exit 0), unless it still waits for its first password "
-                    f"(FORCE_CHANGE_PASSWORD), which is then set. A password the pool's policy refuses exits 4; "
-                    f"no password and no terminal exits 2. " + ADMIN_CREDENTIALS)
-    add_user.add_argument("username", help="the new user's name")
-    add_user.add_argument("--email", metavar="ADDRESS", help="email address, set as verified (email codes)")
-    add_user.add_argument("--phone", metavar="NUMBER", help="phone number in E.164 form, set as verified (SMS)")
-
-    teardown = commands.add_parser(
-        "teardown", help="delete what setup created for NAME",
-        description="Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, "
-                    "the user pool's domain and identity providers, user pool and bucket of "
-                    "deployment NAME, in that order (the reverse of setup). What is already gone is reported "
-                    "'absent', so it can be rerun. A bucket that still holds objects stops it before anything "
-                    "is deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS)
-    teardown.add_argument("--name", required=True, help="the deployment name given to setup")
-    teardown.add_argument("--region", help="default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
-    teardown.add_argument("--force", action="store_true",
-                          help="first delete every object version and open multipart upload in the bucket")
-    doctor = commands.add_parser(
-        "doctor", help="audit a deployment for leaks and breakage, and prove user isolation",
-        description="Read the whole chain (app client, identity pool, its roles' trust and policies, the bucket) "
-                    "and report every finding with an id, a severity (critical: users can reach one another's "
-                    "files or anyone can; error: users can't use their own folder, or something can't be read; "
-                    "warning: weaker hygiene) and its fix. Then prove isolation without any password: IAM's "
-                    "SimulatePrincipalPolicy decides, for each mapped role, whether a made-up identity A may get, "
-                    "put, delete and list in its own folder, in another identity's folder and at the bucket root. "
-                    "Exit 0 when nothing is worse than a warning, 5 on a critical finding, else 4. --fix applies "
-                    "the fixes setup knows (role trust and permissions policies, role mapping, identity pool login "
-                    "settings, bucket settings) after showing them; it never deletes a resource. "
-                    "The bucket and user pool come from the flags or the profile, or are found through the role's "
-                    "policies and the identity pool's providers. " + ADMIN_CREDENTIALS)
-    doctor.add_argument("--identity-pool-id", metavar="ID", help="the deployment's identity pool (default: the "
-                                                                 "profile's identity_pool_id)")
-    doctor.add_argument("--bucket", help="the users' bucket (default: the profile's, else the one the role names)")
-    doctor.add_argument("--user-pool-id", metavar="ID", help="the user pool whose app client must be the provider")
-    doctor.add_argument("--client-id", metavar="ID", help="that app client (default: the profile's client_id)")
-    doctor.add_argument("--region", help="default: the profile's region, else the identity pool's")
-    doctor.add_argument("--fix", action="store_true", help="repair what setup knows how to, after showing it")
-    doctor.add_argument("--yes", action="store_true", help="with --fix: don't ask (needed without a terminal)")
-    return parser
-
-
-def validate_args(args):
-    """Rules that span several options, checked once after parsing."""
+def check_run_options(args):
+    """--try-identity, --try-key and --upload-file: well formed, together, and only for `run`."""
     if args.try_identity and not REGION_UUID_RE.match(args.try_identity):
         raise ToolError(f"--try-identity {args.try_identity!r} is not an identity id of the form <region>:<uuid>",
                         EXIT_USAGE)
@@ -7170,34 +7070,331 @@ def validate_args(args):
         raise ToolError("--try-key names an object of --try-identity; give both", EXIT_USAGE)
     if args.try_key:
         confine(None, args.try_key)
-    if args.command == "rm" and args.exact and not all(args.keys):
+
+
+def check_identity_option(args):
+    """--identity names another identity's per-user folder."""
+    other_id = args.other_identity_id
+    if other_id and not REGION_UUID_RE.match(other_id):
+        raise ToolError(f"--identity {other_id!r} is not an identity id of the form <region>:<uuid>", EXIT_USAGE)
+    if other_id and args.level == "public":
+        raise ToolError("--identity names a per-user folder; public/ is shared by every user", EXIT_USAGE)
+
+
+def check_creds_options(args):
+    """--json and --format must not disagree."""
+    if args.format and args.json and args.format != "json":
+        raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
+
+
+def check_put_options(args):
+    """--key names one object unless it is a prefix."""
+    if args.key and len(args.paths) > 1 and not args.key.endswith("/"):
+        raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
+
+
+def check_rm_options(args):
+    """rm --exact takes keys as `ls` prints them, never an empty one."""
+    if args.exact and not all(args.keys):
         raise ToolError("rm --exact: an empty KEY would name your folder itself; give the key as `ls` prints it",
                         EXIT_USAGE)
-    if args.command == "put" and args.key and len(args.paths) > 1 and not args.key.endswith("/"):
-        raise ToolError("--key names one object; with several paths give a prefix ending in /", EXIT_USAGE)
-    if args.command == "doctor" and args.yes and not args.fix:
+
+
+def check_login_options(args):
+    """--timeout is bounded; --no-browser and --idp imply --browser."""
+    if args.timeout is not None and not 0 < args.timeout <= 3600:
+        raise ToolError(f"--timeout {args.timeout}: give 1 to 3600 seconds", EXIT_USAGE)
+    args.browser = args.browser or args.no_browser or bool(args.idp)
+
+
+def check_setup_options(args):
+    """MFA factors that fit --mfa; a domain prefix AWS accepts; an OIDC provider given whole, with an https issuer."""
+    mfa_factors(args.mfa, args.mfa_factors)
+    if args.domain:
+        check_domain_prefix(args.domain)
+    oidc = (args.oidc_provider, args.oidc_issuer, args.oidc_client_id)
+    if any(oidc) and not all(oidc):
+        raise ToolError("--oidc-provider NAME needs --oidc-issuer URL and --oidc-client-id ID (and the reverse)",
+                        EXIT_USAGE)
+    if args.oidc_issuer and not ENDPOINT_RE.match(args.oidc_issuer):
+        raise ToolError(f"--oidc-issuer {args.oidc_issuer!r} is not an https URL", EXIT_USAGE)
+
+
+def check_doctor_options(args):
+    """--yes only confirms --fix."""
+    if args.yes and not args.fix:
         raise ToolError("--yes confirms --fix; add --fix or drop --yes", EXIT_USAGE)
-    identity = getattr(args, "identity", None)
-    if identity and not REGION_UUID_RE.match(identity):
-        raise ToolError(f"--identity {identity!r} is not an identity id of the form <region>:<uuid>", EXIT_USAGE)
-    if identity and args.level == "public":
-        raise ToolError("--identity names a per-user folder; public/ is shared by every user", EXIT_USAGE)
-    if args.command == "creds" and args.format and args.json and args.format != "json":
-        raise ToolError(f"--json and --format {args.format} disagree; use one", EXIT_USAGE)
-    if args.command == "setup":
-        mfa_factors(args.mfa, args.mfa_factors)
-        if args.domain:
-            check_domain_prefix(args.domain)
-        oidc = (args.oidc_provider, args.oidc_issuer, args.oidc_client_id)
-        if any(oidc) and not all(oidc):
-            raise ToolError("--oidc-provider NAME needs --oidc-issuer URL and --oidc-client-id ID (and the reverse)",
-                            EXIT_USAGE)
-        if args.oidc_issuer and not ENDPOINT_RE.match(args.oidc_issuer):
-            raise ToolError(f"--oidc-issuer {args.oidc_issuer!r} is not an https URL", EXIT_USAGE)
-    if args.command == "login":
-        if args.timeout is not None and not 0 < args.timeout <= 3600:
-            raise ToolError(f"--timeout {args.timeout}: give 1 to 3600 seconds", EXIT_USAGE)
-        args.browser = args.browser or args.no_browser or bool(args.idp)
+
+
+class Command:
+    """Everything one command is: its name, handler, help (summary, description, one example), arguments,
+    the checks that span several options, and what an interrupt may have left. The parser, the checks,
+    dispatch and --help all come from here, so a new command is one entry of COMMANDS."""
+
+    def __init__(self, name, handler, summary, description, example, arguments=(), checks=None,
+                 interrupted_after=""):
+        self.name, self.handler, self.summary, self.description = name, handler, summary, description
+        self.example, self.arguments, self.checks = example, arguments, checks
+        self.interrupted_after = interrupted_after  # appended to "interrupted", for commands that change AWS
+
+
+COMMANDS = {command.name: command for command in (
+    Command("run", cmd_run, "sign in, print credentials, upload (the default)",
+            "Sign in, print the ID token, the identity id and the temporary credentials, and upload upload_file "
+            "into your folder. With --try-identity, then try another identity's folder with every request that "
+            "can't change their data: each must be refused (exit 5 if any is allowed). The word run may be left out.",
+            f"{TOOL} run --upload-file notes.txt", RUN_OPTIONS),
+    Command("creds", cmd_creds, "print the temporary credentials (cached while valid)",
+            "Print the user's temporary AWS credentials: as text, JSON, export lines for a shell (env) or the "
+            "JSON credential_process expects (process). They come from the cache while valid, else a renewal "
+            "or a sign-in.",
+            f'eval "$({TOOL} creds --format env)"',
+            [option("--format", choices=("text", "json", "env", "process"),
+                    help="text (default), json, env (export lines) or process (credential_process)")],
+            checks=check_creds_options),
+    Command("login", cmd_login, "sign in (or renew) now and cache the session; print who and until when",
+            "Sign in, or renew the cached session, and fill the cache, so that later commands (and "
+            "credential_process, which hides prompts) need no code or password. Prints who is signed in and until "
+            "when the credentials last. With --browser (or sign_in = browser, the default for a profile with a "
+            "domain and no username) the sign-in is the managed login's page in a browser, for federated users "
+            "too: the code grant with PKCE, back on the first free loopback port of redirect_uris.",
+            f"{TOOL} login --browser --idp Google",
+            [option("--browser", action="store_true",
+                    help="sign in through the managed login (hosted UI) in a browser, as sign_in = browser does"),
+             option("--idp", metavar="NAME", help="go straight to this identity provider (implies --browser)"),
+             option("--no-browser", action="store_true",
+                    help="print the URL instead of opening a browser, and read the URL the browser ends on from the "
+                         "terminal (remote hosts, containers; implies --browser)"),
+             option("--timeout", type=int, metavar="SECONDS",
+                    help=f"give up on a browser sign-in not completed in time (default: {BROWSER_TIMEOUT})")],
+            checks=check_login_options),
+    Command("logout", cmd_logout, "revoke the user's refresh token; delete the cached session",
+            "Revoke the cached refresh token at Cognito (RevokeToken, or the managed login's /oauth2/revoke for a "
+            "profile with a domain), then delete the user's cached credentials "
+            "and tokens. A remembered device stays, as it belongs to this computer: later sign-ins still skip MFA, "
+            "unless --forget-device. The local secrets are deleted even when Cognito can't be reached; what it was "
+            "not told is said (exit 3 or 4).",
+            f"{TOOL} logout --forget-device",
+            [option("--forget-device", action="store_true",
+                    help="also make Cognito forget this computer's remembered device, and delete its secrets")]),
+    Command("aws-profile", cmd_aws_profile, "write an AWS profile that gets its credentials from this tool",
+            "Write [profile NAME] into the AWS config file (AWS_CONFIG_FILE, else ~/.aws/config) with "
+            f"credential_process running {TOOL} for the current --config and --profile, and region (and "
+            "endpoint_url, when the profile has one). Other AWS profiles and comments are kept and the file is "
+            "replaced atomically. A different existing [profile NAME] is refused without --force.",
+            f"{TOOL} aws-profile alice",
+            [option("name", metavar="NAME", help="the AWS profile to write, used as aws --profile NAME"),
+             option("--force", action="store_true", help="replace a different existing [profile NAME]")],
+            interrupted_after="; the AWS config file was written whole or not at all"),
+    Command("put", cmd_put, "upload files into your folder",
+            "Upload files (with --recursive, folders and everything in them) into your folder, each under its "
+            "name or --key. An object is replaced whole, never half-written; --no-clobber keeps existing ones.",
+            f"{TOOL} put photos --recursive --no-clobber",
+            [option("paths", nargs="+", metavar="PATH", help="files, or folders with --recursive"),
+             option("--key", metavar="KEY", help="key for one file, or a prefix ending in / (relative to your folder)"),
+             option("--recursive", action="store_true", help="upload folders with everything in them"),
+             option("--no-clobber", action="store_true", help="never overwrite an existing object")],
+            checks=check_put_options),
+    Command("get", cmd_get, "download an object from your folder",
+            "Download one object of your folder (with --recursive, every object under a prefix) to a file. The "
+            "file appears whole once the download is complete, or not at all.",
+            f"{TOOL} get docs/report.pdf /tmp/",
+            [option("key", metavar="KEY", help="key relative to your folder"),
+             option("dest", nargs="?", metavar="DEST", help="file or folder to write (default: ./<basename>); an "
+                                                            "existing file is replaced, once the download is complete"),
+             option("--no-clobber", action="store_true", help="never replace an existing local file (exit 2)"),
+             option("--recursive", action="store_true",
+                    help="KEY is a prefix: download everything under it into the folder DEST (default: .)"),
+             IDENTITY_OPTION],
+            checks=check_identity_option),
+    Command("ls", cmd_ls, "list your folder",
+            "List the objects in your folder (or under PREFIX in it): time, size and key relative to the folder, "
+            "as `get` and `rm` take it.",
+            f"{TOOL} ls docs/ --json",
+            [option("prefix", nargs="?", default="", metavar="PREFIX", help="only keys under this prefix"),
+             IDENTITY_OPTION],
+            checks=check_identity_option),
+    Command("rm", cmd_rm, "delete objects from your folder",
+            "Delete objects from your folder, saying of each whether it existed (when S3 can tell); with "
+            "--recursive, every object under one prefix, after asking.",
+            f"{TOOL} rm docs/old.pdf",
+            [option("keys", nargs="+", metavar="KEY", help="keys relative to your folder"),
+             option("--recursive", action="store_true", help="delete every object under one PREFIX (asks first)"),
+             option("--force", action="store_true", help="with --recursive: don't ask (needed without a terminal)"),
+             option("--exact", action="store_true",
+                    help="take each KEY verbatim, as `ls` prints it (for keys with .. or // that another client "
+                         "made); it still names only objects under your folder")],
+            checks=check_rm_options),
+    Command("sync", cmd_sync, "copy only what differs between a local folder and your folder",
+            "sync up DIR [PREFIX] uploads, sync down [PREFIX] DIR downloads, each file whose size differs or whose "
+            "source is newer (as aws s3 sync), or with --checksum whose content differs. Every object and file is "
+            "replaced whole, so an interrupted sync leaves each old or new; run it again to finish.",
+            f"{TOOL} sync up ~/photos photos --delete",
+            [option("direction", choices=("up", "down")),
+             option("paths", nargs="+", metavar="DIR|PREFIX", help="up: DIR [PREFIX]; down: [PREFIX] DIR"),
+             option("--delete", action="store_true", help="delete what the source lacks"),
+             option("--dryrun", action="store_true", help="print what would be done; change nothing"),
+             option("--checksum", action="store_true",
+                    help="compare content (MD5 against the ETag) instead of modification times")]),
+    Command("share", cmd_share, "print a link that lets anyone download one object for a while",
+            "Print a presigned GET URL for KEY. It is signed with freshly renewed temporary credentials and dies "
+            "when they expire (about an hour on Cognito), so a longer --expires is cut to what they allow, with a "
+            "warning.",
+            f"{TOOL} share docs/report.pdf --expires 10m",
+            [option("key", metavar="KEY", help="key relative to your folder"),
+             option("--expires", metavar="DURATION",
+                    help="such as 90s, 10m, 12h (default: 1h, or less when the credentials end sooner)")]),
+    Command("policy", cmd_policy, "print the role's trust and permissions policies as JSON",
+            "Print {\"TrustPolicy\": ..., \"PermissionsPolicy\": ...}: exactly what setup attaches to the "
+            "authenticated role. Each user may get, put and delete objects under <identity id>/, abort their own "
+            "multipart uploads there, and list only that folder; nothing else. The bucket, identity pool and "
+            "folder come from the flags or the profile.",
+            f"{TOOL} policy --bucket photos-123456789012 --identity-pool-id us-east-1:0e3c...",
+            [option("--bucket", metavar="BUCKET", help="the bucket the users' folders are in (default: the profile's)"),
+             option("--identity-pool-id", metavar="ID",
+                    help="the identity pool, <region>:<uuid> (default: the profile's identity_pool_id)"),
+             option("--region", metavar="REGION",
+                    help="region of the ARNs' partition (default: the identity pool's region)"),
+             FOLDER_OPTION]),
+    Command("setup", cmd_setup, "create (or repair) bucket, pools, role and mapping; write the profile",
+            "Create whatever is missing of deployment NAME: bucket NAME-<account id> (private, encrypted, TLS only, "
+            "stale multipart uploads aborted after 3 days), user pool NAME with app client NAME (no secret, SRP; "
+            "--sign-in and --mfa shape them), identity pool NAME, role NAME-authenticated, and the role mapping; "
+            "with --domain (and --oidc-provider) the managed login for `login --browser`. "
+            "Existing resources are found by name and reported 'exists', or 'updated' when they had drifted; a "
+            "second run changes nothing. Then it writes the profile to the config file, keeping its other profiles "
+            "and keys (configparser drops comments). " + ADMIN_CREDENTIALS,
+            f"{TOOL} setup --name demo --write-config config.ini",
+            [option("--name", required=True, metavar="NAME",
+                    help="deployment name: 2-32 lowercase letters, digits, hyphens"),
+             REGION_OPTION,
+             option("--write-config", metavar="PATH", help=f"config file to update (default: --config or "
+                                                           f"./{DEFAULT_CONFIG})"),
+             # Given after `setup`, --profile is the profile to write; the global one (before `setup`) is its default.
+             option("--profile", dest="target_profile", metavar="PROFILE",
+                    help="profile to write (default: the global --profile)"),
+             option("--device-tracking", choices=tuple(DEVICE_TRACKING),
+                    help="remember users' devices: off, opt-in (users choose, --remember-device) or always; a "
+                         "remembered device skips MFA (default: off for a new pool, else unchanged)"),
+             option("--refresh-token-rotation", action=argparse.BooleanOptionalAction,
+                    help="issue a new refresh token at every renewal (GetTokensFromRefreshToken) "
+                         "(default: off for a new app client, else unchanged)"),
+             option("--guests", action="store_true",
+                    help="allow guests (unauthenticated identities), mapped to role NAME-guest, which has no "
+                         "access to the bucket"),
+             option("--mfa", choices=tuple(MFA_CONFIGURATIONS),
+                    help="the user pool's MFA (new pools: off; omitted: left as it is)"),
+             option("--mfa-factors", metavar="LIST",
+                    help="comma-separated MFA factors of totp, sms, email (default with --mfa: totp)"),
+             option("--sign-in", choices=tuple(SIGN_IN_FACTORS),
+                    help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
+                         "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
+                         "written to the profile as sign_in"),
+             option("--domain", metavar="PREFIX",
+                    help="browser sign-in: create the user pool domain PREFIX, allow the code grant on the app client "
+                         "with callbacks http://localhost:53682-53684/callback, and write the managed login's base "
+                         "URL to the profile as domain (with a custom --endpoint-url, local_aws's "
+                         "<endpoint>/_local_aws/domain/PREFIX)"),
+             option("--oidc-provider", metavar="NAME",
+                    help=f"add an OIDC identity provider NAME to the user pool and the app client; its secret comes "
+                         f"from {OIDC_SECRET_ENV}"),
+             option("--oidc-issuer", metavar="URL", help="the OIDC provider's issuer URL (with --oidc-provider)"),
+             option("--oidc-client-id", metavar="ID",
+                    help="this user pool's client id at the OIDC provider (with --oidc-provider)"),
+             FOLDER_OPTION],
+            checks=check_setup_options,
+            interrupted_after="; setup may have made part of the deployment: run it again to finish (it repairs "
+                              "what exists)"),
+    Command("add-user", cmd_add_user, "create a confirmed user in the profile's user pool",
+            f"Create USERNAME in the profile's user pool, confirmed, with a permanent password from "
+            f"{ENV_PREFIX}PASSWORD (or the profile's password), else a prompt typed twice. A user that already "
+            f"exists is left unchanged (exit 0), unless it still waits for its first password "
+            f"(FORCE_CHANGE_PASSWORD), which is then set. A password the pool's policy refuses exits 4; no "
+            f"password and no terminal exits 2. " + ADMIN_CREDENTIALS,
+            f"{TOOL} add-user alice --email alice@example.com",
+            [option("username", metavar="USERNAME", help="the new user's name"),
+             option("--email", metavar="ADDRESS", help="email address, set as verified (email codes)"),
+             option("--phone", metavar="NUMBER", help="phone number in E.164 form, set as verified (SMS)")],
+            interrupted_after="; the user may exist without its password: run add-user again"),
+    Command("teardown", cmd_teardown, "delete what setup created for NAME",
+            "Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, the "
+            "user pool's domain and identity providers, user pool and bucket of deployment NAME, in that order (the "
+            "reverse of setup). What is already gone is reported 'absent', so it can be rerun. A bucket that still "
+            "holds objects stops it before anything is deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS,
+            f"{TOOL} teardown --name demo --force",
+            [option("--name", required=True, metavar="NAME", help="the deployment name given to setup"),
+             REGION_OPTION,
+             option("--force", action="store_true",
+                    help="first delete every object version and open multipart upload in the bucket")],
+            interrupted_after="; teardown may have deleted part of the deployment: run it again to finish"),
+    Command("doctor", cmd_doctor, "audit a deployment for leaks and breakage, and prove user isolation",
+            "Read the whole chain (app client, identity pool, its roles' trust and policies, the bucket) and report "
+            "every finding with an id, a severity (critical: users can reach one another's files or anyone can; "
+            "error: users can't use their own folder, or something can't be read; warning: weaker hygiene) and its "
+            "fix. Then prove isolation without any password: IAM's SimulatePrincipalPolicy decides, for each mapped "
+            "role, whether a made-up identity A may get, put, delete and list in its own folder, in another "
+            "identity's folder and at the bucket root. Exit 0 when nothing is worse than a warning, 5 on a critical "
+            "finding, else 4. --fix applies the fixes setup knows (role trust and permissions policies, role "
+            "mapping, identity pool login settings, bucket settings) after showing them; it never deletes a "
+            "resource. The bucket and user pool come from the flags or the profile, or are found through the role's "
+            "policies and the identity pool's providers. " + ADMIN_CREDENTIALS,
+            f"{TOOL} doctor --fix",
+            [option("--identity-pool-id", metavar="ID",
+                    help="the deployment's identity pool (default: the profile's identity_pool_id)"),
+             option("--bucket", metavar="BUCKET",
+                    help="the users' bucket (default: the profile's, else the one the role names)"),
+             option("--user-pool-id", metavar="ID", help="the user pool whose app client must be the provider"),
+             option("--client-id", metavar="ID", help="that app client (default: the profile's client_id)"),
+             option("--region", metavar="REGION", help="default: the profile's region, else the identity pool's"),
+             option("--fix", action="store_true", help="repair what setup knows how to, after showing it"),
+             option("--yes", action="store_true", help="with --fix: don't ask (needed without a terminal)")],
+            checks=check_doctor_options,
+            interrupted_after="; doctor --fix may have applied part of its plan: run doctor again to see what is left"),
+)}
+
+
+def option_dest(flags, spec):
+    """The attribute an option sets, as argparse names it."""
+    return spec.get("dest") or max(flags, key=lambda flag: flag.startswith("--")).lstrip("-").replace("-", "_")
+
+
+def build_parser():
+    """The whole command line from GLOBAL_OPTIONS, RUN_OPTIONS and COMMANDS.
+
+    Global options are accepted after the command too (as the AWS CLI accepts them): each subparser declares
+    them again with default=SUPPRESS, so one given before the command is not reset by the subparser. A
+    command's own option of the same name (setup --profile) wins after the command.
+    """
+    parser = ToolArgumentParser(prog=TOOL, description="Sign a Cognito user in and use their own folder of an S3 "
+                                                       "bucket.", epilog=EXAMPLES, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    for flags, spec in GLOBAL_OPTIONS + RUN_OPTIONS:
+        parser.add_argument(*flags, **spec)
+    main_dests = {option_dest(flags, spec) for flags, spec in GLOBAL_OPTIONS + RUN_OPTIONS}
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ToolArgumentParser)
+    parser.set_defaults(command="run")  # after add_subparsers, whose own default would win
+    for command in COMMANDS.values():
+        sub = subparsers.add_parser(command.name, help=command.summary, description=command.description,
+                                    epilog=f"example:\n  {command.example}", formatter_class=HelpFormatter)
+        own = set()
+        for flags, spec in command.arguments:
+            suppressed = option_dest(flags, spec) in main_dests and "default" not in spec
+            sub.add_argument(*flags, **spec, **({"default": argparse.SUPPRESS} if suppressed else {}))
+            own.update(flags)
+        # The usage line names the command's own arguments; the global ones are listed below it.
+        sub.usage = sub.format_usage().partition(" ")[2].rstrip().replace("[-h]", "[-h] [GLOBAL OPTIONS]", 1)
+        group = sub.add_argument_group("global options (also accepted before the command)")
+        for flags, spec in GLOBAL_OPTIONS:
+            if not own.intersection(flags):
+                group.add_argument(*flags, **{**spec, "default": argparse.SUPPRESS})
+    return parser
+
+
+def check_args(args):
+    """Rules that span several options, checked once after parsing: the global ones, then the command's."""
+    check_run_options(args)
+    if COMMANDS[args.command].checks:
+        COMMANDS[args.command].checks(args)
 
 
 # An option whose name says password or secret: the tool has none, as argv is readable by other users
@@ -7240,21 +7437,13 @@ def parse_command_line(argv):
                             f"or type it when asked", EXIT_USAGE)
     try:
         args = build_parser().parse_args(argv)
-        validate_args(args)
+        check_args(args)
     except ToolError as err:
         raise ToolError(redacted(str(err), secret_values(argv)), err.exit_code) from None
     return args
 
 
 # ====================================================================== main
-
-COMMANDS = {
-    "run": cmd_run, "creds": cmd_creds, "login": cmd_login, "logout": cmd_logout, "aws-profile": cmd_aws_profile,
-    "put": cmd_put, "get": cmd_get, "ls": cmd_ls, "rm": cmd_rm, "share": cmd_share, "sync": cmd_sync,
-    "policy": cmd_policy, "setup": cmd_setup, "add-user": cmd_add_user, "teardown": cmd_teardown,
-    "doctor": cmd_doctor,
-}
-
 
 def on_terminate(signum, frame):
     """Turn SIGTERM into KeyboardInterrupt, so transfers are cancelled and multipart uploads aborted."""
@@ -7279,16 +7468,6 @@ def exit_now(code):
     os._exit(code)
 
 
-# What an interrupted command may have left, for the commands that change AWS resources.
-INTERRUPTED_AFTER = {
-    "setup": "; setup may have made part of the deployment: run it again to finish (it repairs what exists)",
-    "teardown": "; teardown may have deleted part of the deployment: run it again to finish",
-    "doctor": "; doctor --fix may have applied part of its plan: run doctor again to see what is left",
-    "add-user": "; the user may exist without its password: run add-user again",
-    "aws-profile": "; the AWS config file was written whole or not at all",
-}
-
-
 def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
@@ -7297,23 +7476,23 @@ def main(argv=None) -> int:
         args = parse_command_line(argv)
         command = args.command
         debug = args.debug
-        out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)
-        return COMMANDS[args.command](args, out)
+        out = Output(quiet=args.quiet, debug=args.debug, as_json=args.json)  # every result goes through out
+        return COMMANDS[command].handler(args, out)
     except (ToolError, AwsStepError) as err:
         error = explain_aws_error(err) if isinstance(err, AwsStepError) else err
         if debug:
             import traceback
 
             traceback.print_exc()
-        print(f"cog_auth_s3: error: {error}", file=sys.stderr)
+        print(f"{TOOL}: error: {error}", file=sys.stderr)
         return error.exit_code
     except Interrupted as err:
-        print(f"cog_auth_s3: interrupted: {err}", file=sys.stderr)
+        print(f"{TOOL}: interrupted: {err}", file=sys.stderr)
         exit_now(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         # Transfers answer through Interrupted above; here nothing was being uploaded, but a command that
         # changes AWS resources may have made part of its changes.
-        print(f"cog_auth_s3: interrupted{INTERRUPTED_AFTER.get(command, '')}", file=sys.stderr)
+        print(f"{TOOL}: interrupted{COMMANDS[command].interrupted_after if command else ''}", file=sys.stderr)
         exit_now(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # Output piped into `head` and cut short is not an error worth a traceback.
@@ -7323,7 +7502,7 @@ def main(argv=None) -> int:
     except Exception as err:
         if debug:
             raise
-        print(f"cog_auth_s3: unexpected error: {type(err).__name__}: {one_line(err)}; "
+        print(f"{TOOL}: unexpected error: {type(err).__name__}: {one_line(err)}; "
               f"run again with --debug for details", file=sys.stderr)
         return EXIT_UNEXPECTED
 

@@ -136,7 +136,7 @@ def login_in_chromium(chromium, tmp_path, config, fill):
     try:
         page.goto(url_from_stub(urls, proc), timeout=WAIT * 1000)
         fill(page)
-        page.wait_for_selector("text=Signed in to cog_auth_s3", timeout=WAIT * 1000)
+        page.wait_for_selector("text=Signed in to cog-auth-s3", timeout=WAIT * 1000)
     finally:
         page.close()
     return finish(proc)
@@ -175,12 +175,12 @@ def test_a_pool_user_and_a_federated_user_sign_in_in_chromium_and_each_keeps_to_
 
     # Each is refused the other's folder, where the other's note.txt is.
     refused = run(tmp_path, "--config", config, "get", "note.txt", "x.txt", "--identity", alice["identity_id"])
-    assert refused[0] == 4 and "cog_auth_s3: error:" in refused[2], refused
+    assert refused[0] == 4 and "cog-auth-s3: error:" in refused[2], refused
     shutil.move(cache, tmp_path / "federated-cache.json")
     shutil.move(tmp_path / "alice-cache.json", cache)
     refused = run(tmp_path, "--config", alice_config, "get", "note.txt", "x.txt", "--identity",
                   federated["identity_id"])
-    assert refused[0] == 4 and "cog_auth_s3: error:" in refused[2], refused
+    assert refused[0] == 4 and "cog-auth-s3: error:" in refused[2], refused
     assert not (tmp_path / "x.txt").exists()
 
 
@@ -301,7 +301,7 @@ def test_a_browser_sign_in_that_is_never_completed_ends_after_timeout_with_exit_
         code = proc.wait(timeout=25)
     err = (tmp_path / "stderr.txt").read_text()
     assert code == 3
-    assert err.count("\n") == 3 and err.splitlines()[-1].startswith("cog_auth_s3: error: the browser sign-in was "
+    assert err.count("\n") == 3 and err.splitlines()[-1].startswith("cog-auth-s3: error: the browser sign-in was "
                                                                     "not completed within 2s")
 
 
@@ -311,7 +311,7 @@ def test_an_error_on_the_redirect_is_one_line_with_exit_3(browser_app, tmp_path)
     code, _, err = http_login(tmp_path, config)
     assert code == 3
     last = err.splitlines()[-1]
-    assert last.startswith("cog_auth_s3: error: the managed login refused the sign-in at ") and "invalid_scope" in last
+    assert last.startswith("cog-auth-s3: error: the managed login refused the sign-in at ") and "invalid_scope" in last
     assert "set 'scopes' in the profile" in last
 
 
@@ -321,7 +321,7 @@ def test_a_token_endpoint_fault_is_one_line_with_exit_4(browser_app, tmp_path, f
     faults.add("ManagedLoginToken", status=503, code="ServiceUnavailable")
     code, _, err = http_login(tmp_path, config)
     assert code == 4
-    assert err.splitlines()[-1].startswith(f"cog_auth_s3: error: {app['base']}/oauth2/token answered HTTP 503 to "
+    assert err.splitlines()[-1].startswith(f"cog-auth-s3: error: {app['base']}/oauth2/token answered HTTP 503 to "
                                            f"redeem the sign-in's code")
     assert "Traceback" not in err
 
@@ -345,7 +345,7 @@ def test_a_refused_code_is_the_token_endpoints_invalid_grant_in_one_line_with_ex
     urllib.request.urlopen(landed, timeout=10).close()
     code, _, err = finish(proc)
     assert code == 3
-    assert err.splitlines()[-1].startswith("cog_auth_s3: error: the managed login refused the sign-in at "
+    assert err.splitlines()[-1].startswith("cog-auth-s3: error: the managed login refused the sign-in at "
                                            f"{app['base']}/oauth2/token (invalid_grant")
 
 
@@ -402,7 +402,7 @@ def test_logout_that_cannot_revoke_still_deletes_the_session_and_says_so_in_one_
     assert http_login(tmp_path, config)[0] == 0
     faults.add("ManagedLoginRevoke", status=500)
     code, _, err = run(tmp_path, "--config", config, "logout")
-    errors = [line for line in err.splitlines() if line.startswith("cog_auth_s3: error:")]
+    errors = [line for line in err.splitlines() if line.startswith("cog-auth-s3: error:")]
     assert code == 4 and len(errors) == 1 and "did not revoke the refresh token" in errors[0], err
     assert "HTTP 500" in errors[0] and session_files(tmp_path) == []
 
@@ -680,7 +680,7 @@ def test_sigterm_while_waiting_for_the_browser_ends_the_tool_with_130_and_frees_
     url_from_stub(urls, proc)
     proc.send_signal(signal.SIGTERM)
     code, _, err = finish(proc, timeout=20)
-    assert code == 130 and err.splitlines()[-1] == "cog_auth_s3: interrupted"
+    assert code == 130 and err.splitlines()[-1] == "cog-auth-s3: interrupted"
     port = int(app["callbacks"][0].split(":")[2].split("/")[0])
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))  # nothing holds it any more

@@ -158,7 +158,7 @@ def test_a_session_signed_out_by_an_administrator_heals_itself(cli, revoked_stac
     failed = cli("--config", no_password, "put", "a.txt")
     assert failed.returncode == 3
     line = failed.stderr.strip().splitlines()[-1]
-    assert line.startswith("cog_auth_s3: error: ") and "Refresh Token has been revoked" in line
+    assert line.startswith("cog-auth-s3: error: ") and "Refresh Token has been revoked" in line
     assert "COG_AUTH_S3_PASSWORD" in line
 
 

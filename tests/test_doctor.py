@@ -293,7 +293,7 @@ def test_a_failing_request_ends_doctor_in_one_line_and_exit_4(operation, args, o
     faults.add(operation, status=500, code="ServiceFailure")
     result = deployment["admin"]("doctor", *deployment["doctor_args"], *args)
     assert result.returncode == 4 and result.stdout == ""
-    assert result.stderr.splitlines()[-1].startswith("cog_auth_s3: error: ") and "ServiceFailure" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("cog-auth-s3: error: ") and "ServiceFailure" in result.stderr
     assert "Traceback" not in result.stderr
     faults.clear()
     assert deployment["admin"]("doctor", *deployment["doctor_args"], "--fix", "--yes").returncode == 0

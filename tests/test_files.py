@@ -34,10 +34,11 @@ def test_a_64_mib_put_and_get_keep_the_same_sha256(files, tmp_path, admin_client
 def test_ls_lists_only_the_users_folder_and_rm_deletes(files, tmp_path):
     (tmp_path / "one.txt").write_text("1")
     assert files("put", tmp_path / "one.txt", "--key", "lsdir/one.txt").returncode == 0
-    listing = json.loads(files("--json", "ls", "lsdir/").stdout)
+    listing = json.loads(files("ls", "lsdir/", "--json").stdout)  # global options go after the command too
     assert [o["key"] for o in listing["objects"]] == ["lsdir/one.txt"]
     assert files("ls", "lsdir/").stdout.split()[-1] == "lsdir/one.txt"
-    assert files("rm", "lsdir/one.txt").returncode == 0
+    removed = json.loads(files("rm", "lsdir/one.txt", "--json").stdout)  # one JSON object, no text lines
+    assert [item["outcome"] for item in removed["files"]] == ["deleted"] and len(removed["deleted"]) == 1
     assert json.loads(files("--json", "ls", "lsdir/").stdout)["objects"] == []
     missing = files("get", "lsdir/one.txt", tmp_path / "gone.txt")
     # S3 answers a least-privilege user's GET of a missing key with 403 AccessDenied, not 404 NoSuchKey;

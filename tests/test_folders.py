@@ -141,7 +141,7 @@ def test_malformed_templates_are_refused_before_any_request(cli, user_config, te
                   "--folder", template)
     for result in (as_key, as_flag):
         assert result.returncode == 2, result.stderr
-        assert result.stderr.startswith("cog_auth_s3: error: ") and result.stderr.count("\n") == 1
+        assert result.stderr.startswith("cog-auth-s3: error: ") and result.stderr.count("\n") == 1
         assert "{identity_id}" in result.stderr
     assert request_log.entries() == []
 

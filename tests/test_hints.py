@@ -103,7 +103,7 @@ def test_a_missing_default_config_is_named_first(tmp_path):
     elsewhere.mkdir()
     result = run_cli("ls", env=user_env(tmp_path), cwd=elsewhere)
     assert result.returncode == 2
-    assert result.stderr.startswith("cog_auth_s3: error: config file config.ini not found"), result.stderr
+    assert result.stderr.startswith("cog-auth-s3: error: config file config.ini not found"), result.stderr
     assert str(elsewhere) in result.stderr
     written = write_config(elsewhere / "config.ini", {"default": {"username": "x"}})
     missing_key = run_cli("ls", env=user_env(tmp_path), cwd=elsewhere)

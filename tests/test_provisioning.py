@@ -210,7 +210,7 @@ def test_teardown_refuses_a_non_empty_bucket_and_force_leaves_nothing(local_aws,
     assert remaining(admin_client, name, bucket) == []
     again = admin(["teardown", "--name", name], local_aws, tmp_path)
     assert again.returncode == 4, again.stderr  # a name that matches nothing (issue 16)
-    assert {v for k, v in statuses(again).items() if not k.startswith("cog_auth_s3")} == {"absent"}
+    assert {v for k, v in statuses(again).items() if not k.startswith("cog-auth-s3")} == {"absent"}
 
 
 def test_teardown_of_an_empty_deployment_needs_no_force(local_aws, admin_client, tmp_path):

@@ -273,7 +273,7 @@ def test_unexpected_failure_exits_1_in_one_line_and_traces_with_debug(monkeypatc
     def broken(args, out):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setitem(cog_auth_s3.COMMANDS, "logout", broken)
+    monkeypatch.setattr(cog_auth_s3.COMMANDS["logout"], "handler", broken)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cog_auth_s3.main(["logout"]) == 1
     err = capsys.readouterr().err

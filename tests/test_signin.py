@@ -268,7 +268,7 @@ def enrol(run):
     """Answer MFA_SETUP as a person would: read the URI and secret the tool shows on the terminal (and never on
     stderr, which may be a log); return the secret."""
     shown = run.wait_for("Code from your authenticator app")  # the prompt, after the secret
-    secret = re.search(r"otpauth://totp/cog_auth_s3%3A\w+\?secret=([A-Z2-7]+)&issuer=cog_auth_s3", shown).group(1)
+    secret = re.search(r"otpauth://totp/cog-auth-s3%3A\w+\?secret=([A-Z2-7]+)&issuer=cog-auth-s3", shown).group(1)
     assert f"secret: {secret}" in shown
     assert secret not in run.stderr.decode() and "otpauth" not in run.stderr.decode()
     return secret

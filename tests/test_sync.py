@@ -119,7 +119,7 @@ def test_a_sync_that_fails_halfway_leaves_whole_objects_and_a_second_run_finishe
     faults.add("PutObject", skip=5)  # the sixth upload and every one after it fail (retries too)
     first = files("sync", "up", source, prefix)
     assert first.returncode == 4, first.stderr
-    assert first.stderr.startswith("cog_auth_s3: error: ") and first.stderr.count("\n") == 1
+    assert first.stderr.startswith("cog-auth-s3: error: ") and first.stderr.count("\n") == 1
     stored = remote(files, prefix)
     assert 0 < len(stored) < len(tree)
     assert all(stored[k] == len(tree[k]) for k in stored)  # whole objects only

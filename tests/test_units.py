@@ -407,6 +407,55 @@ def test_sync_pairs_matches_names_across_two_ordered_streams():
     assert list(tool.sync_pairs(local, remote)) == [(("a", 1), None), (None, ("b", 2)), (("c", 3), ("c", 4))]
 
 
+def sync_sides(local, remote):
+    """sync_plan's two key-ordered streams from (name, size, mtime) rows."""
+    files = iter([(name, f"/d/{name}", size, mtime) for name, size, mtime in sorted(local)])
+    objects = iter([(name, {"Key": f"me/{name}", "Size": size, "ETag": '"x"',
+                            "LastModified": datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc)})
+                    for name, size, mtime in sorted(remote)])
+    return files, objects
+
+
+@pytest.mark.parametrize("direction,delete,local,remote,skipped,expected", [
+    # Size first, then which side is newer, in whole seconds (S3's LastModified has none finer).
+    ("up", False, [("a", 5, 100.7)], [("a", 5, 100)], (), [("unchanged", "a")]),
+    ("up", False, [("a", 5, 200)], [("a", 5, 100)], (), [("upload", "a")]),
+    ("up", False, [("a", 5, 100)], [("a", 5, 200)], (), [("unchanged", "a")]),
+    ("up", False, [("a", 6, 100)], [("a", 5, 200)], (), [("upload", "a")]),
+    ("down", False, [("a", 5, 100)], [("a", 5, 200)], (), [("download", "a")]),
+    ("down", False, [("a", 5, 200)], [("a", 5, 100)], (), [("unchanged", "a")]),
+    ("down", False, [("a", 5, 200)], [("a", 4, 100)], (), [("download", "a")]),
+    # One side only: the source's is copied; the destination's is deleted with --delete, else kept.
+    ("up", False, [("a", 1, 1)], [("b", 1, 1)], (), [("upload", "a"), ("keep", "b")]),
+    ("up", True, [("a", 1, 1)], [("b", 1, 1)], (), [("upload", "a"), ("delete remote", "b")]),
+    ("down", False, [("a", 1, 1)], [("b", 1, 1)], (), [("keep", "a"), ("download", "b")]),
+    ("down", True, [("a", 1, 1)], [("b", 1, 1)], (), [("delete local", "a"), ("download", "b")]),
+    # Below a path the walk skipped (a link): never deleted, never written through.
+    ("up", True, [], [("link/x", 1, 1)], ("link",), [("skip", "link/x")]),
+    ("down", True, [], [("link/x", 1, 1), ("y", 1, 1)], ("link",), [("skip", "link/x"), ("download", "y")]),
+    # Key order: a-b before a/b, as S3 lists them.
+    ("up", True, [("a/b", 1, 1), ("a-b", 1, 1)], [("a/b", 1, 1)], (),
+     [("upload", "a-b"), ("unchanged", "a/b")]),
+])
+def test_sync_plan_decides_each_name_as_aws_s3_sync(direction, delete, local, remote, skipped, expected):
+    files, objects = sync_sides(local, remote)
+    plan = tool.sync_plan(files, objects, direction == "up", delete, False, lambda name: name.split("/")[0] in skipped)
+    assert [(action, (mine or theirs)[0]) for action, mine, theirs in plan] == expected
+
+
+def test_sync_plan_with_checksum_compares_content_not_time(tmp_path):
+    import hashlib
+
+    (tmp_path / "same").write_bytes(b"hello")
+    (tmp_path / "changed").write_bytes(b"HELLO")
+    files = iter([(name, str(tmp_path / name), 5, 999) for name in ("changed", "same")])
+    objects = iter([(name, {"Key": name, "Size": 5, "ETag": f'"{hashlib.md5(b"hello").hexdigest()}"',
+                            "LastModified": datetime.datetime.fromtimestamp(1, datetime.timezone.utc)})
+                    for name in ("changed", "same")])
+    plan = [(action, mine[0]) for action, mine, _ in tool.sync_plan(files, objects, True, False, True)]
+    assert plan == [("upload", "changed"), ("unchanged", "same")]
+
+
 @pytest.mark.parametrize("size,suffix", [(0, ""), (5, ""), (8 * 1024 * 1024, "-1"), (8 * 1024 * 1024 + 1, "-2")])
 def test_local_etag_follows_the_upload_part_size(tmp_path, size, suffix):
     import hashlib
