@@ -316,6 +316,28 @@ def shown_path(path):
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def escape_unencodable(err):
+    """Codec error handler "cog_auth_s3_paths": what stdout or stderr can't encode, escaped as shown_path does (a
+    byte of a name that is not UTF-8, which Python holds as a surrogate, becomes \\xe9), never an exception."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    bad = err.object[err.start:err.end]
+    return "".join(f"\\x{ord(ch) - 0xdc00:02x}" if 0xdc80 <= ord(ch) <= 0xdcff else ch.encode(
+        "ascii", "backslashreplace").decode() for ch in bad), err.end
+
+
+def escape_paths_in_output():
+    """Under a UTF-8 locale stdout and stderr are strict: printing a local path that is not UTF-8 would end the run
+    (UnicodeEncodeError) after its work was done. Every line printed escapes such bytes instead."""
+    import codecs
+
+    codecs.register_error("cog_auth_s3_paths", escape_unencodable)
+    # stderr's own backslashreplace would show that byte as \\udce9; a C locale's stdout writes it raw (kept).
+    for stream, errors in ((sys.stdout, ("strict",)), (sys.stderr, ("strict", "backslashreplace"))):
+        if getattr(stream, "errors", None) in errors and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="cog_auth_s3_paths")
+
+
 def explain_aws_error(step):
     """Turn an AwsStepError into a ToolError: the single place AWS error codes become messages."""
     err, verb, obj = step.error, step.verb, step.obj
@@ -921,14 +943,37 @@ def aws_config_section(line):
     return ("other", header)
 
 
-@contextlib.contextmanager
-def file_lock(path):
-    """Hold an exclusive lock on path + ".lock" (made 0600): read-modify-writes of one file take turns."""
-    import fcntl
+# How long a writer of the AWS config waits for another's lock: a writer holds it for milliseconds, so a lock held
+# longer belongs to a process that is stuck, or is a stale lock another tool keeps open.
+FILE_LOCK_WAIT = 10.0
 
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+def flock_within(fd, wait, poll=0.05):
+    """Take an exclusive flock on fd, polling for at most `wait` seconds: True once held, False if not in time."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
+
+@contextlib.contextmanager
+def file_lock(path, wait=FILE_LOCK_WAIT):
+    """Hold an exclusive lock on path + ".lock" (made 0600): read-modify-writes of one file take turns; a lock
+    held past `wait` seconds ends the run with exit 2, naming the lock."""
+    lock = path + ".lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not flock_within(fd, wait):
+            raise ToolError(f"another process has held the lock {shown_path(lock)} for {wait:g} s; let it finish or "
+                            f"end it (`fuser {shown_path(lock)}` names it), then run again", EXIT_USAGE)
         yield
     finally:
         os.close(fd)
@@ -937,10 +982,13 @@ def file_lock(path):
 def replace_aws_profile(path, name, values, force):
     """write_aws_profile's read-modify-write, for a caller that holds the file's lock."""
     header = "[default]" if name == "default" else f"[profile {name}]"
-    section = "default" if name == "default" else ("profile", name)
+    # botocore reads [profile default] as the default profile too.
+    sections = ("default", ("profile", name)) if name == "default" else (("profile", name),)
     text = read_config_text(path, "AWS config", "point AWS_CONFIG_FILE at another file")
     lines = (text or "").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if aws_config_section(line) == section), None)
+    # Of sections naming one profile botocore keeps only the last ([profile me], then [profile  me]): that one is
+    # the profile, compared and replaced; the ones before it are dead already.
+    start = next((i for i in reversed(range(len(lines))) if aws_config_section(lines[i]) in sections), None)
     block = [header + "\n"] + [f"{key} = {value}\n" for key, value in values.items()]
     if start is None:
         status = "created"
@@ -959,7 +1007,10 @@ def replace_aws_profile(path, name, values, force):
                             f"or choose another name", EXIT_USAGE)
         status = "updated"
         trailing = [line for line in lines[start + 1:end] if not line.strip()][:1]  # keep the blank separator
-        lines[start:end] = block + trailing
+        # Its section name as configparser reads it (unindented, no comment): another spelling could repeat a
+        # section before it ([profile me] then [profile  me]), which configparser refuses.
+        spelt = re.match(r"\[(.+)\]", lines[start].strip()).group(1)
+        lines[start:end] = [f"[{spelt}]\n"] + block[1:] + trailing
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
     write_private_file(path, "".join(lines).encode(), mode)
     return status
@@ -1912,9 +1963,6 @@ def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
     A folder that can't be used means a warning, not a crash; another process holding the lock
     longer than `wait` seconds means a CacheLock that is not held and says who is busy.
     """
-    import fcntl
-    import time
-
     lock = path + ".lock"
     try:
         ensure_private_dir(os.path.dirname(path))
@@ -1926,16 +1974,9 @@ def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
         yield CacheLock(False, "")
         return
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield CacheLock(False, lock_holder(fd, lock))
-                    return
-                time.sleep(LOCK_POLL_SECONDS)
+        if not flock_within(fd, wait, LOCK_POLL_SECONDS):
+            yield CacheLock(False, lock_holder(fd, lock))
+            return
         with contextlib.suppress(OSError):  # only for the message of whoever waits on us
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -1948,10 +1989,10 @@ def cache_lock(path, warn, wait=LOCK_WAIT_SECONDS):
         os.close(fd)
 
 
-def fresh(entry, now=None):
-    """True when the entry's credentials have more than REFRESH_WINDOW left."""
+def fresh(entry, now=None, life=None):
+    """True when the entry's credentials have more than REFRESH_WINDOW left (and more than life, when given)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return parse_time(entry["credentials"]["Expiration"]) - now > REFRESH_WINDOW
+    return parse_time(entry["credentials"]["Expiration"]) - now > max(REFRESH_WINDOW, life or REFRESH_WINDOW)
 
 
 # ====================================================================== identity: session
@@ -2107,7 +2148,7 @@ def renew_or_sign_in(settings, out, path, mfa_code, usable, dead=None, remember_
     fingerprint, who = cache_fingerprint(settings), user_fingerprint(settings)
     # Another process may have renewed the session while we waited for the lock.
     entry = load_cache(path, fingerprint, out.warn) if usable else None
-    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
+    if entry and fresh(entry, life=renew_now) and not same_credentials(entry, dead):
         return Session.from_cache(entry)
     device_file = device_path(settings)
     device = load_device(device_file, who, out.warn) if usable else None
@@ -2149,15 +2190,15 @@ def user_session(settings, out, use_cache=True, mfa_code=None, dead=None, rememb
     """The user's Session: from the cache, a token refresh, or a password sign-in.
 
     settings must have passed require(settings, SESSION_KEYS). dead is a Session AWS refused: its
-    credentials are not reused, whatever their Expiration says. renew_now skips credentials that are
-    still valid, for whoever needs the longest-lived ones (`share`). uncached_ok: when another sign-in
+    credentials are not reused, whatever their Expiration says. renew_now (a timedelta) renews cached
+    credentials with less than that left, for whoever needs them to last (`share --expires`). uncached_ok: when another sign-in
     holds the lock too long, sign in without the cache (if no prompt is needed) rather than exit 3.
     """
     path = cache_path(settings)
     if not use_cache:
         return sign_in(settings, out, None, mfa_code)
     entry = load_cache(path, cache_fingerprint(settings), out.warn)
-    if entry and fresh(entry) and not renew_now and not same_credentials(entry, dead):
+    if entry and fresh(entry, life=renew_now) and not same_credentials(entry, dead):
         out.trace(f"using cached credentials from {path}")
         return Session.from_cache(entry)
     with cache_lock(path, out.warn) as lock:
@@ -2192,6 +2233,8 @@ PRESIGN_MAX_SECONDS = 7 * 24 * 3600
 # ends as soon as they are answered (a second Ctrl-C ends it too); 3 s was too short for a loaded machine
 # or a slow link, where a new connection and the abort can take seconds, and the upload stayed open.
 ABORT_GRACE = 10
+# What a multipart upload nobody could abort costs, and what ends it.
+LEFT_OPEN = "(parts are not objects; setup's lifecycle rule aborts them after 3 days)"
 
 
 def user_folder(template, identity_id):
@@ -2309,6 +2352,9 @@ def client_writes(client):
 # What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
 # revoked session, a clock that is wrong) or that it no longer knows.
 DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
+# S3 answers a HEAD (HeadObject, HeadBucket) it refuses with no body, so expired credentials read as a bare
+# 400 there: it may be a dead session, renewed and retried once like the codes above.
+BODILESS_REFUSAL = "400"
 SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -2321,7 +2367,7 @@ def renewing_credentials(credentials, renew_credentials):
 
     class Renewing(RefreshableCredentials):
         """RefreshableCredentials that also renew when the access key in use was refused."""
-        current, refused, refusal = credentials["AccessKeyId"], None, ""
+        current, refused, refusal, failed = credentials["AccessKeyId"], None, "", None
 
         def refresh_needed(self, refresh_in=None):
             """Refused by S3, or as botocore judges by the Expiration."""
@@ -2332,9 +2378,16 @@ def renewing_credentials(credentials, renew_credentials):
                 "token": creds["SessionToken"], "expiry_time": creds["Expiration"]}
 
     def refresh():
+        if live.failed and live.failed[0] == live.current:
+            # The parts in flight were refused together: they share the one renewal that failed.
+            raise live.failed[1]
         why = f"S3 refused them ({live.refusal})" if live.refused == live.current else \
             f"they expire at {live.expiration}"
-        renewed = renew_credentials(why)
+        try:
+            renewed = renew_credentials(why)
+        except Exception as err:
+            live.failed = (live.current, err)
+            raise
         live.current, live.expiration = renewed["AccessKeyId"], renewed["Expiration"]
         return metadata(renewed)
 
@@ -2351,15 +2404,18 @@ def renew_when_refused(client, credentials):
         found = SIGNED_KEY_RE.search(str(request.headers.get("Authorization", "")))
         request.context["cog_auth_s3_signed_by"] = found.group(1) if found else None
 
-    def retry_renewed(response, request_dict, **kwargs):
+    def retry_renewed(response, request_dict, operation=None, **kwargs):
         """A retry at once (0 s) for the first refusal of a request as dead; None leaves it to botocore."""
         context = request_dict["context"]
         code = response[1].get("Error", {}).get("Code") if response else None
-        if code not in DEAD_SESSION_CODES or context.get("cog_auth_s3_renewed"):
+        head = operation is not None and operation.http.get("method") == "HEAD"
+        if (code not in DEAD_SESSION_CODES and not (head and code == BODILESS_REFUSAL)) \
+                or context.get("cog_auth_s3_renewed"):
             return None
         context["cog_auth_s3_renewed"] = True
         # Only the key in use is renewed: parts refused together make one renewal, not one each.
-        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), code
+        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), \
+            code if code != BODILESS_REFUSAL else "400 Bad Request without a body, as for expired credentials"
         return 0
 
     client.meta.events.register_last("request-created", note_signer)
@@ -2496,11 +2552,19 @@ def file_change(path, info):
     return ""
 
 
+def with_open_upload(error, writes, key, uri):
+    """error, saying that key's multipart upload may still be open when its abort failed too (a renewal that
+    can't succeed signs nothing, not even the abort): the user must hear of it."""
+    if not isinstance(error, ToolError) or key not in writes.open_uploads:
+        return error
+    return ToolError(f"{error}; the multipart upload of {uri} may still be open {LEFT_OPEN}", error.exit_code)
+
+
 class DirectS3:
     """PutObject and GetObject of one small object each, signed by botocore's own SigV4 signer and sent over
     the client's own connection pool, without the rest of botocore's per-request machinery.
 
-    botocore spends about 3.3 ms of CPU on a 16 KiB PutObject, this about 1.4 ms (notes/docs-speed.md).
+    botocore spends about 3.3 ms of CPU on a 16 KiB PutObject, this about 1.4 ms (bench/README.md, "Many small files").
     It keeps what the client does: the client's credentials, read at each signature (credentials that
     renew themselves renew here too), its endpoint and addressing (taken from a URL the client signs), its
     timeouts, proxies and TLS settings (its HTTP session), its retry policy (the same needs-retry event),
@@ -2709,6 +2773,7 @@ def upload_outcome(path, key, bucket, future, info, writes):
         return {**outcome, "outcome": "skipped", "exception": error}
     if error is None:
         return {**outcome, "outcome": "stored", **writes.results.get(key, {"etag": ""})}
+    error = with_open_upload(error, writes, key, uri)
     explained = explain_aws_error(error) if isinstance(error, AwsStepError) else error
     return {**outcome, "outcome": "failed", "error": str(explained), "exit_code": explained.exit_code,
             "exception": error}
@@ -2751,7 +2816,7 @@ def stop_uploads(client, bucket, pairs, futures, writes):
     left_open = [key for key in uploads if key not in aborted] + opening
     if left_open:
         parts.append(f"{len(left_open)} multipart upload{'s' if len(left_open) > 1 else ''} may still be open "
-                     f"(parts are not objects; setup's lifecycle rule aborts them after 3 days)")
+                     f"{LEFT_OPEN}")
     parts.append("nothing else was stored")
     return "; ".join(parts)
 
@@ -2938,7 +3003,7 @@ def transfer_tree(client, bucket, transfers, on_done):
             future.meta.provide_transfer_size(self.size)
             future.meta.provide_object_etag(self.etag)
 
-    pending = collections.deque()
+    pending, writes = collections.deque(), client_writes(client)
 
     def finish(transfer, future, before):
         verb = "put" if transfer.upload else "get"
@@ -2948,6 +3013,9 @@ def transfer_tree(client, bucket, transfers, on_done):
                 future.result()
         except (ToolError, AwsStepError) as err:
             if not transfer.upload or not file_change(transfer.path, before):
+                opened = with_open_upload(err, writes, transfer.key, f"s3://{bucket}/{transfer.key}")
+                if opened is not err:
+                    raise opened from err
                 raise
             raise changed_upload(client, bucket, transfer, before, stored=False) from err
         if transfer.upload and file_change(transfer.path, before):
@@ -3748,12 +3816,19 @@ def client_flows(sign_in_mode, rotation):
             if not (rotation and flow == "ALLOW_REFRESH_TOKEN_AUTH")]
 
 
+# How long a rotated-out refresh token still renews (AWS allows 0-60 s). With 0, a renewal whose answer is lost (the
+# process killed, a read timeout botocore retries, a dropped connection) leaves only a dead token in the cache and
+# logs the user out; with 60 the next run within a minute renews with it still.
+ROTATION_GRACE_SECONDS = 60
+
+
 def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in_mode=None, rotation=None):
     """The pool's app client called name: no secret, SRP (plus USER_AUTH for choice) and refresh sign-ins.
 
     sign_in_mode and rotation (True, False) of None leave an existing client's settings as they are.
     """
-    setting = {"Feature": "ENABLED" if rotation else "DISABLED", "RetryGracePeriodSeconds": 0}
+    setting = {"Feature": "ENABLED" if rotation else "DISABLED",
+               "RetryGracePeriodSeconds": ROTATION_GRACE_SECONDS if rotation else 0}
     found = find_by_name(idp, "app client", name, used, UserPoolId=user_pool_id)
     if found:
         client = admin_call("read", f"app client {found}", idp.describe_user_pool_client,
@@ -3761,15 +3836,19 @@ def ensure_app_client(idp, user_pool_id, name, changes, used=None, sign_in_mode=
         current = client.get("ExplicitAuthFlows") or []
         rotating = (client.get("RefreshTokenRotation") or {}).get("Feature") == "ENABLED"
         rotate = rotating if rotation is None else rotation
+        # A rotating client of an older setup, without a grace period, gets one when rotation is asked for.
+        graceless = rotation and rotating and \
+            (client.get("RefreshTokenRotation") or {}).get("RetryGracePeriodSeconds", 0) != ROTATION_GRACE_SECONDS
         flows = client_flows(sign_in_mode, rotate) if sign_in_mode else \
             [f for f in current if f != "ALLOW_REFRESH_TOKEN_AUTH"] + ([] if rotate else ["ALLOW_REFRESH_TOKEN_AUTH"])
         drift = ([f"sign-in {sign_in_mode}"] if sign_in_mode and sorted(flows) != sorted(current) else []) + \
-            (["refresh tokens rotate" if rotate else "refresh tokens no longer rotate"] if rotate != rotating else [])
+            (["refresh tokens rotate" if rotate else "refresh tokens no longer rotate"] if rotate != rotating else []) + \
+            ([f"rotated refresh tokens renew for {ROTATION_GRACE_SECONDS} s more"] if graceless else [])
         if not drift:
             changes.record("app client", found, "exists")
             return found
         update_keeping(idp, "UpdateUserPoolClient", client, ExplicitAuthFlows=flows,
-                       **({"RefreshTokenRotation": setting} if rotate != rotating else {}))
+                       **({"RefreshTokenRotation": setting} if rotate != rotating or graceless else {}))
         changes.record("app client", found, "updated", ", ".join(drift))
         return found
     extra = {"RefreshTokenRotation": setting} if rotation else {}
@@ -3927,18 +4006,25 @@ def password_policy_text(idp, user_pool_id):
     return f"at least {policy.get('MinimumLength', 8)} characters" + (f", with {classes}" if classes else "")
 
 
-def refused_password(idp, user_pool_id, username, step, created):
-    """add-user's error for a password the pool refused: AWS's reason, the pool's policy, and what is left
-    (the user this run created is deleted again, so a rerun starts clean; an existing one is kept)."""
+def user_left(idp, user_pool_id, username, step, created):
+    """What add-user leaves after a failed step: the user this run created is deleted again, so a rerun starts
+    clean (a half-created one would wait in FORCE_CHANGE_PASSWORD); an existing one is kept as it was."""
     who = f"user {username}"
     if created:
         try:
             admin_call("delete", who, idp.admin_delete_user, UserPoolId=user_pool_id, Username=username)
-            left = f"nothing was created ({who} was deleted again)"
+            return f"nothing was created ({who} was deleted again)"
         except AwsStepError:
-            left = f"{who} was created but could not be deleted again; delete it, or rerun add-user"
-    else:
-        left = f"{who} was left as it was" if step.verb != "create" else "nothing was created"
+            return f"{who} was created without its password and could not be deleted again; rerun add-user to " \
+                   f"finish it, or delete it"
+    if step.verb == "create":
+        return "nothing was created"
+    return f"{who} was left as it was; rerun add-user to set its password"
+
+
+def refused_password(idp, user_pool_id, username, step, created):
+    """add-user's error for a password the pool refused: AWS's reason, the pool's policy, and what is left."""
+    left = user_left(idp, user_pool_id, username, step, created)
     policy = password_policy_text(idp, user_pool_id)
     return ToolError(f"{explain_aws_error(step)}" + (f" ({policy})" if policy else "") + f"; {left}", EXIT_AWS)
 
@@ -3971,9 +4057,14 @@ def ensure_user(idp, user_pool_id, username, password, attributes=()):
         admin_call("set the password of", who, idp.admin_set_user_password, UserPoolId=user_pool_id,
                    Username=username, Password=secret, Permanent=True)
     except AwsStepError as step:
-        if error_code(step.error)[0] != "InvalidPasswordException":
+        if error_code(step.error)[0] == "InvalidPasswordException":
+            raise refused_password(idp, user_pool_id, username, step, created) from step
+        if not created:
             raise
-        raise refused_password(idp, user_pool_id, username, step, created) from step
+        # A server fault or lost connection after the user was made: never leave it half-created.
+        failure = explain_aws_error(step)
+        raise ToolError(f"{failure}; {user_left(idp, user_pool_id, username, step, created)}",
+                        failure.exit_code) from step
     return "created" if user is None else "confirmed"
 
 
@@ -4926,8 +5017,8 @@ def check_user_pools(deployment):
                                      f"role-mapping rule {n} of {client['provider']} picks role {rule.get('RoleARN')} "
                                      f"by the claim {rule['Claim']}, which users may change themselves through app "
                                      f"client {client['client_id']}: each user picks their own role",
-                                     f"map roles by a claim users can't write (cognito:groups, or an attribute left "
-                                     f"out of the client's WriteAttributes)", claim=rule["Claim"],
+                                     "map roles by a claim users can't write (cognito:groups, or an attribute left "
+                                     "out of the client's WriteAttributes)", claim=rule["Claim"],
                                      role=role_name_of(rule.get("RoleARN") or "")))
         tags = (deployment.get("principal_tags") or {}).get(client["provider"]) or {}
         for tag, claim in (tags.get("PrincipalTags") or {}).items():
@@ -6379,6 +6470,16 @@ def cmd_rm(args, out):
         try:
             confine(None, key)
         except ToolError as err:  # such a key may exist, made by another client
+            folder_named = ""
+            if key.endswith("/"):  # `rm photos/`: a folder, typed as one
+                with contextlib.suppress(ToolError):
+                    folder_named = confine(None, key, folder_ok=True)
+            if folder_named:
+                import shlex
+
+                raise ToolError(f"{key} ends in '/', so it names a folder: delete what it holds with "
+                                f"`rm --recursive {shlex.quote(key.rstrip('/'))}` (or an object of that very name "
+                                f"with `rm --exact {shlex.quote(folder_named)}`)", EXIT_USAGE) from None
             raise ToolError(f"{err}; to remove a key exactly as `ls` lists it, use `rm --exact`", EXIT_USAGE) from None
 
     def delete(bucket, folder, client):
@@ -6493,7 +6594,10 @@ def cmd_share(args, out):
         out.result({"url": url, "uri": f"s3://{bucket}/{key}", "expires_in": seconds, "expires_at": iso8601(expires)},
                    [url])
         return EXIT_OK
-    return with_user_files(args, out, run, keys=[args.key], renew_now=True)
+    # Renewed first only when the cached credentials end before the link asked for: a renewal costs a request
+    # (a rotation on a rotating client), and credentials that can't be renewed still sign a link while they last.
+    needed = datetime.timedelta(seconds=wanted) if args.expires else False
+    return with_user_files(args, out, run, keys=[args.key], renew_now=needed)
 
 
 class Skipped:
@@ -7472,6 +7576,7 @@ def main(argv=None) -> int:
     """Parse, run one command, and turn every failure into one stderr line and an exit code."""
     debug, command = False, None  # a usage error needs no traceback; past parsing --debug decides
     signal_interrupts()
+    escape_paths_in_output()
     try:
         args = parse_command_line(argv)
         command = args.command

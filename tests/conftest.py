@@ -360,3 +360,9 @@ def rotating_stack(clock_aws):
 def world(admin_session, local_aws):
     """One World for this module."""
     return World(admin_session, local_aws["endpoint_url"])
+
+
+@pytest.fixture(scope="module")
+def plain_device_stack(make_stack, admin_session, local_aws):
+    """A stack whose pool tracks devices without MFA; tests set always or opt-in as they need."""
+    return make_stack("devices-plain")

@@ -950,3 +950,13 @@ def public(app, service):
 
     return boto3.client(service, region_name=REGION, endpoint_url=app["endpoint_url"],
                         config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}))
+
+
+def allowed(call):
+    """True when S3 serves the call, False when it answers AccessDenied."""
+    try:
+        call()
+        return True
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "AccessDenied", err
+        return False

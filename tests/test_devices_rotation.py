@@ -175,8 +175,18 @@ def test_setup_turns_device_tracking_and_rotation_on_and_off(local_aws, tmp_path
     client = idp.describe_user_pool_client(UserPoolId=config["user_pool_id"],
                                            ClientId=config["client_id"])["UserPoolClient"]
     assert pool["DeviceConfiguration"]["DeviceOnlyRememberedOnUserPrompt"] is False
-    assert client["RefreshTokenRotation"]["Feature"] == "ENABLED"
+    assert client["RefreshTokenRotation"] == {"Feature": "ENABLED", "RetryGracePeriodSeconds": 60}
     assert "ALLOW_REFRESH_TOKEN_AUTH" not in client["ExplicitAuthFlows"]
+
+    # An older setup's rotating client without a grace period gets one (a lost answer must not log users out).
+    idp.update_user_pool_client(UserPoolId=config["user_pool_id"], ClientId=config["client_id"],
+                                ExplicitAuthFlows=client["ExplicitAuthFlows"],
+                                RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})
+    graced = admin(["setup", "--name", name, "--device-tracking", "always", "--refresh-token-rotation"],
+                   local_aws, tmp_path)
+    assert graced.returncode == 0 and statuses(graced)["app client"] == "updated", graced.stderr
+    assert idp.describe_user_pool_client(UserPoolId=config["user_pool_id"], ClientId=config["client_id"])[
+        "UserPoolClient"]["RefreshTokenRotation"]["RetryGracePeriodSeconds"] == 60
 
     changed = admin(["setup", "--name", name, "--device-tracking", "opt-in", "--no-refresh-token-rotation"],
                     local_aws, tmp_path)
@@ -193,12 +203,6 @@ def test_setup_turns_device_tracking_and_rotation_on_and_off(local_aws, tmp_path
     off = admin(["setup", "--name", name, "--device-tracking", "off"], local_aws, tmp_path)
     assert statuses(off)["user pool"] == "updated" and statuses(off)["app client"] == "exists"
     assert "DeviceConfiguration" not in idp.describe_user_pool(UserPoolId=config["user_pool_id"])["UserPool"]
-
-
-@pytest.fixture(scope="module")
-def plain_device_stack(make_stack, admin_session, local_aws):
-    """A stack whose pool tracks devices without MFA; tests set always or opt-in as they need."""
-    return make_stack("devices-plain")
 
 
 def track_devices(admin_client, stack, opt_in):

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import cog_auth_s3 as tool
-from helpers import (DOCTOR_MISTAKES, PASSWORDS, REGION, SUB, _listing, _objects, bucket_policy_with,
+from helpers import (DOCTOR_MISTAKES, PASSWORDS, allowed, REGION, SUB, _listing, _objects, bucket_policy_with,
                      cognito_user_session, identity_pool_with, rule_mapped_role, run_cli, set_app_client, trust,
                      user_env, write_config)
 
@@ -60,14 +60,6 @@ def s3_for(credentials, endpoint):
                         aws_session_token=credentials["SessionToken"])
 
 
-def allowed(call):
-    """True when S3 serves the call, False when it answers AccessDenied."""
-    try:
-        call()
-        return True
-    except ClientError as err:
-        assert err.response["Error"]["Code"] == "AccessDenied", err
-        return False
 
 
 def real_cells(s3, bucket, own_id, other_id, admin_s3):

@@ -2,14 +2,11 @@
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import write_config
+from helpers import write_config
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cog_auth_s3 as tool  # noqa: E402
 
 POOL = "us-east-1:0e3c1111-2222-3333-4444-555555555555"

@@ -7,7 +7,6 @@ import secrets
 from urllib.parse import urlencode
 
 import boto3
-import boto3
 import pytest
 import requests
 from authlib.integrations.base_client.errors import OAuthError

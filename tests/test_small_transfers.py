@@ -4,16 +4,12 @@ are the same as through boto3's transfer manager."""
 
 import base64
 import json
-import sys
 import zlib
 
 import pytest
 
-from conftest import ROOT
 
-sys.path.insert(0, str(ROOT))
 import cog_auth_s3 as tool  # noqa: E402
-from test_files import files  # noqa: E402,F401  (the fixture: alice's file commands)
 
 SIZES = [0, 1, 1000, 16 * 1024, 300_000]  # empty, tiny, small, the benchmark's, just under a part
 

@@ -5,16 +5,14 @@ authors' tests did not try. Each case gets an identity pool, roles and bucket of
 user pool (conftest.identity_pool_with), so alice and bob can sign into any of them."""
 
 import json
-import sys
 import uuid
 
 import boto3
 import pytest
 
-from conftest import PASSWORDS, REGION, ROOT, SUB, identity_pool_with, run_cli, user_env, write_config
-from test_doctor import allowed as served
+from helpers import PASSWORDS, REGION, SUB, identity_pool_with, run_cli, user_env, write_config
+from helpers import allowed as served
 
-sys.path.insert(0, str(ROOT))
 import cog_auth_s3 as tool  # noqa: E402
 
 AMR = "cognito-identity.amazonaws.com:amr"
