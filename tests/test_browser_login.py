@@ -450,7 +450,8 @@ def test_a_client_with_a_secret_signs_in_by_basic_auth_and_renews_with_the_secre
     request_log.clear()
     (tmp_path / "a.txt").write_text("a\n")
     assert run(tmp_path, "--config", config, "put", "a.txt")[0] == 0
-    code, _, err = run(tmp_path, "--config", config, "share", "a.txt")  # share renews first, to last longest
+    # A link for longer than the credentials have left: share renews them first.
+    code, _, err = run(tmp_path, "--config", config, "share", "a.txt", "--expires", "2h")
     assert code == 0, err
     assert "InitiateAuth" in request_log.cognito_calls()
     assert cached(tmp_path)["credentials"]["AccessKeyId"] != first["credentials"]["AccessKeyId"]
@@ -663,7 +664,7 @@ def test_a_browser_session_on_a_client_that_rotates_refresh_tokens_renews_throug
     (tmp_path / "a.txt").write_text("a\n")
     assert run(tmp_path, "--config", config, "put", "a.txt")[0] == 0
     request_log.clear()
-    code, _, err = run(tmp_path, "--config", config, "share", "a.txt")  # renews first
+    code, _, err = run(tmp_path, "--config", config, "share", "a.txt", "--expires", "2h")  # renews first
     assert code == 0, err
     assert "GetTokensFromRefreshToken" in request_log.cognito_calls()
     entry = cached(tmp_path)
