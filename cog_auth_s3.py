@@ -12,14 +12,16 @@ Usage:
     cog-auth-s3 [GLOBAL OPTIONS] creds [--format text|json|env|process]
     cog-auth-s3 [GLOBAL OPTIONS] put PATH... [--key KEY] [--recursive] [--no-clobber]
     cog-auth-s3 [GLOBAL OPTIONS] get KEY [DEST] [--no-clobber] | ls [PREFIX] | rm [--exact] KEY...
-    cog-auth-s3 [GLOBAL OPTIONS] login | logout [--forget-device] | aws-profile NAME [--force]
+    cog-auth-s3 [GLOBAL OPTIONS] login [--browser [--idp NAME] [--no-browser] [--timeout SECONDS]]
+    cog-auth-s3 [GLOBAL OPTIONS] logout [--forget-device] | aws-profile NAME [--force]
     cog-auth-s3 [GLOBAL OPTIONS] get --recursive PREFIX [DIR] | rm --recursive PREFIX [--force]
     cog-auth-s3 [GLOBAL OPTIONS] sync up DIR [PREFIX] | sync down [PREFIX] DIR [--delete] [--dryrun] [--checksum]
     cog-auth-s3 [GLOBAL OPTIONS] share KEY [--expires 90s|10m|12h]
     cog-auth-s3 [GLOBAL OPTIONS] policy [--bucket BUCKET] [--identity-pool-id ID] [--region REGION]
     cog-auth-s3 [GLOBAL OPTIONS] setup --name NAME [--region REGION] [--write-config PATH] [--profile PROFILE]
                 [--guests] [--mfa off|optional|required] [--mfa-factors totp,sms,email] [--sign-in srp|choice]
-                [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation]
+                [--device-tracking off|opt-in|always] [--[no-]refresh-token-rotation] [--domain PREFIX]
+                [--oidc-provider NAME --oidc-issuer URL --oidc-client-id ID]
     cog-auth-s3 [GLOBAL OPTIONS] add-user USERNAME [--email ADDRESS] [--phone NUMBER]
     cog-auth-s3 [GLOBAL OPTIONS] teardown --name NAME [--region REGION] [--force]
     cog-auth-s3 [GLOBAL OPTIONS] doctor [--identity-pool-id ID] [--bucket BUCKET] [--fix [--yes]]
@@ -34,12 +36,19 @@ Usage:
 Configuration: an INI file (--config, default ./config.ini) whose sections are
 profiles (--profile, default "default"). Keys: region, user_pool_id, client_id,
 client_secret, identity_pool_id, username, password, bucket, upload_file,
-endpoint_url, sign_in, folder (a template such as private/{identity_id}/). An Amplify
-app's amplify_outputs.json or amplifyconfiguration.json (--amplify-config) can supply the
-pools, region, bucket and folder. Precedence: flags > environment > file > Amplify file.
+endpoint_url, sign_in, folder (a template such as private/{identity_id}/), and for browser
+sign-in domain (the managed login's base URL), scopes (default: openid email profile),
+redirect_uris (loopback callbacks; default http://localhost:53682-53684/callback) and
+identity_provider. An Amplify app's amplify_outputs.json or amplifyconfiguration.json
+(--amplify-config) can supply the pools, region, bucket, folder and its oauth domain, scopes
+and loopback redirects. Precedence: flags > environment > file > Amplify file.
 
 sign_in: srp (the default: USER_SRP_AUTH), choice (USER_AUTH preferring PASSWORD_SRP),
-email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password).
+email-otp or sms-otp (USER_AUTH with a one-time code by email or SMS, no password), or
+browser (the managed login in a browser: code grant with PKCE; `login --browser`; federated
+users too; the default for a profile with a domain and no username). Only `login` starts a
+browser sign-in without a terminal: credential_process then exits 3 naming `login --browser`,
+as `aws sso login` does.
 Codes (one-time codes, MFA, enrolling an authenticator app) come from --mfa-code,
 COG_AUTH_S3_MFA_CODE, or a prompt on the terminal (/dev/tty, even when stdin and
 stderr are redirected, as under credential_process); with no terminal the tool
@@ -50,6 +59,8 @@ Environment:
     COG_AUTH_S3_NEW_PASSWORD  answers a NEW_PASSWORD_REQUIRED challenge
     COG_AUTH_S3_MFA_CODE      answers a code challenge: MFA or one-time code (like --mfa-code)
     COG_AUTH_S3_AMPLIFY_CONFIG  the Amplify config file (like --amplify-config)
+    COG_AUTH_S3_OIDC_CLIENT_SECRET  the OIDC provider's client secret for setup --oidc-provider
+    BROWSER                   the browser login --browser opens (Python's webbrowser)
     XDG_CACHE_HOME            the credential cache lives in $XDG_CACHE_HOME/cog-auth-s3, one file per
                               user signed in (user pool, app client, username, identity pool, endpoint)
     AWS_ENDPOINT_URL          honoured by boto3 when no endpoint_url is configured
@@ -435,6 +446,19 @@ def open_terminal():
         return None
 
 
+def tell_person(message):
+    """Show a line a person must see even when stderr is swallowed (credential_process): on the terminal if
+    there is one, else on stderr."""
+    terminal = open_terminal()
+    if terminal is None:
+        print(message, file=sys.stderr, flush=True)
+        return
+    try:
+        os.write(terminal, (message + "\n").encode())
+    finally:
+        os.close(terminal)
+
+
 def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, twice=False):
     """Read a secret with getpass (which prompts and reads on /dev/tty), or fail at once without a terminal."""
     terminal = open_terminal()
@@ -459,8 +483,16 @@ def prompt_secret(prompt, no_tty_message, exit_code=EXIT_USAGE, twice=False):
 CONFIG_KEYS = (
     "region", "user_pool_id", "client_id", "client_secret", "identity_pool_id",
     "username", "password", "bucket", "upload_file", "endpoint_url", "sign_in", "folder",
+    "domain", "scopes", "redirect_uris", "identity_provider",
 )
-SIGN_IN_MODES = ("srp", "choice", "email-otp", "sms-otp")
+SIGN_IN_MODES = ("srp", "choice", "email-otp", "sms-otp", "browser")
+# Browser sign-in (the managed login): what is asked for unless the profile's scopes say otherwise, and the
+# loopback callback URLs `setup --domain` registers, tried in order until one's port is free (fixed ports,
+# since Cognito matches a callback URL exactly, port included).
+DEFAULT_SCOPES = "openid email profile"
+DEFAULT_REDIRECT_URIS = ("http://localhost:53682/callback", "http://localhost:53683/callback",
+                         "http://localhost:53684/callback")
+LOOPBACK_URI_RE = re.compile(r"^http://(localhost|127\.0\.0\.1):(\d{1,5})(/[^\s?#]*)?$")
 DEFAULT_CONFIG = "config.ini"
 # Keys without which a user's session can't be made; run and files add bucket.
 SESSION_KEYS = ("region", "user_pool_id", "client_id", "identity_pool_id", "username")
@@ -543,7 +575,7 @@ def holds_password(parser):
 
 
 # COG_AUTH_S3_* variables that are not config keys; any other name with the prefix is a typo worth a warning.
-ENV_ONLY_NAMES = ("NEW_PASSWORD", "MFA_CODE", "AMPLIFY_CONFIG")
+ENV_ONLY_NAMES = ("NEW_PASSWORD", "MFA_CODE", "AMPLIFY_CONFIG", "OIDC_CLIENT_SECRET")
 
 
 def unknown_name_warning(name, known, label):
@@ -568,14 +600,22 @@ def warn_unknown_names(parser, profile, path, environ, warn):
             warn(unknown_name_warning(name, known, f"environment variable {name}"))
 
 
+# How a browser sign-in runs (login's flags, not config keys): print the URL and read the pasted redirect instead
+# of opening a browser, how long to wait for it, and whether this command may start one without a terminal
+# (only `login` may: credential_process can't show a browser to anyone).
+BrowserRun = collections.namedtuple("BrowserRun", "no_browser timeout interactive", defaults=(False, None, False))
+
+
 class Settings(dict):
     """A profile's settings by config key, and where they came from: the profile's name, its config file, and
-    the per-user paths an Amplify config offered when it named several (the profile's folder must pick one)."""
+    the per-user paths an Amplify config offered when it named several (the profile's folder must pick one);
+    browser says how a browser sign-in runs (BrowserRun)."""
 
-    def __init__(self, values=(), profile="default", path=DEFAULT_CONFIG, amplify_folders=()):
+    def __init__(self, values=(), profile="default", path=DEFAULT_CONFIG, amplify_folders=(), browser=BrowserRun()):
         """values by config key; profile, path and amplify_folders say where they came from."""
         super().__init__(values)
         self.profile, self.path, self.amplify_folders = profile, path, tuple(amplify_folders)
+        self.browser = browser
 
 
 def read_profile(path, profile, overrides=None, environ=None, explicit_path=False, warn=None, base=None):
@@ -669,8 +709,26 @@ def validate_settings(settings):
     mode = settings.get("sign_in")
     if mode and mode not in SIGN_IN_MODES:
         raise ToolError(f"sign_in '{mode}' is not one of {', '.join(SIGN_IN_MODES)}", EXIT_USAGE)
+    domain = settings.get("domain")
+    if domain and not ENDPOINT_RE.match(domain):
+        raise ToolError(f"domain '{domain}' is not the managed login's base URL, such as "
+                        f"https://PREFIX.auth.REGION.amazoncognito.com", EXIT_USAGE)
+    for uri in split_list(settings.get("redirect_uris")):
+        if not LOOPBACK_URI_RE.match(uri):
+            raise ToolError(f"redirect_uris: {uri!r} is not a loopback callback URL such as "
+                            f"http://localhost:53682/callback", EXIT_USAGE)
     if settings.get("folder"):
         check_folder_template(settings["folder"])
+
+
+def split_list(value):
+    """A list setting (scopes, redirect_uris) as a list: its items are separated by commas or spaces."""
+    return [item for item in re.split(r"[,\s]+", value or "") if item]
+
+
+def user_label(settings):
+    """Who the profile signs in, for messages: its username, or (a browser profile has none) its browser user."""
+    return settings.get("username") or "the user of the browser sign-in"
 
 
 def require(settings, keys):
@@ -699,13 +757,33 @@ def amplify_value(document, dotted, path):
     return value.strip()
 
 
+def amplify_oauth(oauth, domain_key, scopes_key, redirects_key):
+    """The managed login's settings from an Amplify config's oauth block: domain (a bare host there, so
+    https:// is added), scopes, and its loopback redirect URIs (an app's http://localhost:3000/ counts)."""
+    if not isinstance(oauth, dict) or not isinstance(oauth.get(domain_key), str) or not oauth[domain_key].strip():
+        return {}
+    host = oauth[domain_key].strip()
+    settings = {"domain": host if host.startswith(("https://", "http://")) else f"https://{host}"}
+    scopes, redirects = oauth.get(scopes_key), oauth.get(redirects_key)
+    if isinstance(scopes, list) and all(isinstance(scope, str) for scope in scopes) and scopes:
+        settings["scopes"] = " ".join(scopes)
+    # Gen 2 lists the redirect URIs; Gen 1 joins them with commas in one string.
+    redirects = split_list(",".join(redirects) if isinstance(redirects, list) else redirects
+                           if isinstance(redirects, str) else "")
+    loopback = [uri for uri in redirects if LOOPBACK_URI_RE.match(uri)]
+    if loopback:
+        settings["redirect_uris"] = " ".join(loopback)
+    return settings
+
+
 def amplify_gen2_settings(document, path):
     """amplify_outputs.json: auth.* and storage.bucket_name; the folder from the path with an entityidentity rule."""
     settings = {"region": amplify_value(document, "auth.aws_region", path),
                 "user_pool_id": amplify_value(document, "auth.user_pool_id", path),
                 "client_id": amplify_value(document, "auth.user_pool_client_id", path),
                 "identity_pool_id": amplify_value(document, "auth.identity_pool_id", path),
-                "bucket": amplify_value(document, "storage.bucket_name", path)}
+                "bucket": amplify_value(document, "storage.bucket_name", path),
+                **amplify_oauth(document["auth"].get("oauth"), "domain", "scopes", "redirect_sign_in_uri")}
     buckets = document["storage"].get("buckets") or []
     if not isinstance(buckets, list):
         raise ToolError(f"Amplify config {path}: storage.buckets is not a list", EXIT_USAGE)
@@ -729,7 +807,8 @@ def amplify_gen1_settings(document, path):
             "client_id": amplify_value(document, "aws_user_pools_web_client_id", path),
             "identity_pool_id": amplify_value(document, "aws_cognito_identity_pool_id", path),
             "bucket": amplify_value(document, "aws_user_files_s3_bucket", path),
-            "folder": LEVEL_FOLDERS["private"]}
+            "folder": LEVEL_FOLDERS["private"],
+            **amplify_oauth(document.get("oauth"), "domain", "scope", "redirectSignIn")}
 
 
 def read_amplify_config(path):
@@ -1389,6 +1468,294 @@ def challenge_answerer(mfa_code, no_prompt=None):
     return answer
 
 
+# ====================================================================== login: browser (managed login)
+
+BROWSER_TIMEOUT = 300  # a page nobody completes ends the wait after 5 minutes (--timeout)
+MANAGED_LOGIN_TIMEOUT = 10  # each request to the managed login's endpoints (token, revoke)
+# The managed login's OAuth errors (RFC 6749 codes, on the redirect or from /oauth2/token) -> what to do.
+OAUTH_REMEDIES = {
+    "access_denied": "the sign-in was refused or cancelled in the browser; run `login --browser` again",
+    "unauthorized_client": "the app client is not enabled for the authorization code grant; run "
+                           "`setup --domain PREFIX` (or enable the code grant and these callback URLs on it)",
+    "unsupported_response_type": "the app client does not allow the code grant; run `setup --domain PREFIX`",
+    "invalid_scope": "the app client does not allow these scopes; set 'scopes' in the profile to ones it allows",
+    "invalid_client": "the managed login does not accept this app client; check client_id and client_secret",
+    "invalid_grant": "the sign-in's code was refused (used, expired, or for another redirect); run "
+                     "`login --browser` again",
+    "invalid_request": "check the profile's identity_provider (--idp) and the app client's identity providers",
+    "server_error": "the managed login failed; try again later",
+    "temporarily_unavailable": "the managed login is busy; try again later",
+}
+CALLBACK_PAGE = ("<!doctype html><title>" + TOOL + "</title><p>{message}</p>"
+                 "<p>You can close this tab and return to the terminal.</p>")
+
+
+def pkce_pair():
+    """A PKCE code verifier and its S256 challenge (RFC 7636)."""
+    import base64
+    import hashlib
+    import secrets
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def redirect_candidates(settings):
+    """The loopback callback URLs to try, in order: the profile's redirect_uris, else setup's fixed ones."""
+    return split_list(settings.get("redirect_uris")) or list(DEFAULT_REDIRECT_URIS)
+
+
+def oauth_refusal(where, error, description):
+    """A ToolError for an OAuth error the managed login answered: one line, exit 3 (2 for a wrong client)."""
+    detail = " ".join(f"{error}: {description}".split()) if description else error
+    remedy = OAUTH_REMEDIES.get(error, "run `login --browser` again")
+    return ToolError(f"the managed login refused the sign-in at {where} ({detail[:200]}); {remedy}",
+                     EXIT_USAGE if error == "invalid_client" else EXIT_LOGIN)
+
+
+class CallbackListener:
+    """The loopback HTTP server the browser is redirected to: it keeps the first answer that carries this
+    sign-in's state, and shows the browser a page saying what happened."""
+
+    def __init__(self, candidates, state, out):
+        """Listen on the first candidate URL whose port is free; ToolError (exit 2) when none is."""
+        import http.server
+        import threading
+
+        self.state, self.query, self.done, self.out = state, None, threading.Event(), out
+        self.lock = threading.Lock()  # connections are answered on threads of their own
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            """Answers the callback path; anything else (favicon) is 404."""
+
+            timeout = MANAGED_LOGIN_TIMEOUT  # an idle connection (a browser's preconnect) is dropped
+
+            def do_GET(self):
+                """The browser's redirect from the managed login."""
+                listener.answer(self)
+
+            def log_message(self, *args):
+                """No access log on stderr."""
+
+        busy = []
+        for uri in candidates:
+            _, port, path = LOOPBACK_URI_RE.match(uri).groups()
+            try:
+                # One thread per connection: a browser's idle speculative connection must not hold up the
+                # request that carries the code.
+                self.server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+            except OSError as err:
+                busy.append(f"{port} ({err.strerror})")
+                continue
+            self.uri, self.path = uri, path or "/"
+            threading.Thread(target=self.server.serve_forever, name="callback", daemon=True).start()
+            return
+        raise ToolError(f"no callback port is free for the browser sign-in (tried {', '.join(busy)}); end what "
+                        f"uses them, or set 'redirect_uris' to loopback URLs registered on the app client",
+                        EXIT_USAGE)
+
+    def answer(self, handler):
+        """Keep the callback's query when its state is this sign-in's; answer the browser."""
+        import html
+        from urllib.parse import parse_qs, urlsplit
+
+        url = urlsplit(handler.path)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        with self.lock:
+            if url.path != self.path or self.query is not None:
+                status, message = 404, "Nothing here."
+            elif query.get("state") != self.state:
+                # Not this sign-in's redirect (an old tab, or a forged one): refused, and the wait goes on.
+                self.out.trace(f"ignored a callback with another state at {self.path}")
+                status, message = 400, "This page is not from the sign-in this tool started; use the newest tab."
+            else:
+                self.query = query
+                status, message = 200, ("Sign-in failed: " + query.get("error", "") if "error" in query
+                                        else f"Signed in to {TOOL}.")
+        body = CALLBACK_PAGE.format(message=html.escape(message)).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        if status == 200:
+            self.done.set()
+
+    def wait(self, timeout):
+        """The callback's query, or None when timeout seconds pass first."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        # Short waits, so Ctrl-C and SIGTERM end the wait at once.
+        while not self.done.wait(min(0.5, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return None
+        return self.query
+
+    def close(self):
+        """Stop listening."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def authorize_url(settings, redirect_uri, state, nonce, challenge):
+    """The managed login's /oauth2/authorize URL for a code grant with PKCE."""
+    from urllib.parse import urlencode
+
+    query = {"client_id": settings["client_id"], "response_type": "code", "redirect_uri": redirect_uri,
+             "scope": " ".join(split_list(settings.get("scopes") or DEFAULT_SCOPES)), "state": state,
+             "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256"}
+    if settings.get("identity_provider"):
+        query["identity_provider"] = settings["identity_provider"]
+    return settings["domain"].rstrip("/") + "/oauth2/authorize?" + urlencode(query)
+
+
+def managed_login_post(settings, endpoint, form, what):
+    """POST a form to the managed login's /oauth2/<endpoint> (client secret by HTTP Basic); its JSON answer.
+
+    An OAuth error becomes oauth_refusal's line; anything else that is not a JSON answer is a fault (exit 4).
+    """
+    import base64
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    url = settings["domain"].rstrip("/") + "/oauth2/" + endpoint
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    if settings.get("client_secret"):
+        pair = f"{settings['client_id']}:{settings['client_secret']}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    request = urllib.request.Request(url, data=urlencode(form).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=MANAGED_LOGIN_TIMEOUT) as response:
+            status, text = response.status, response.read(1024 * 1024)
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read(1024 * 1024)
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        if "timed out" in str(reason):
+            raise ToolError(f"{url} did not answer in time to {what}; check 'domain' and your network",
+                            EXIT_AWS) from None
+        raise ToolError(f"can't reach {url} to {what}: {one_line(reason)}; check 'domain' and your network",
+                        EXIT_AWS) from None
+    try:
+        answer = json.loads(text or b"{}")
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str) and status < 500:
+        raise oauth_refusal(url, answer["error"], str(answer.get("error_description") or ""))
+    if status != 200 or not isinstance(answer, dict):
+        snippet = " ".join(re.sub(r"<[^>]*>", " ", text.decode("utf-8", "replace")).split())[:100]
+        raise ToolError(f"{url} answered HTTP {status} to {what}" + (f" ({snippet})" if snippet else "") +
+                        ": a server fault or not a managed login; check 'domain', or try again later", EXIT_AWS)
+    return answer
+
+
+def redeem_code(settings, code, redirect_uri, verifier, nonce):
+    """Trade the authorization code for tokens at /oauth2/token; an AuthenticationResult-shaped dict.
+
+    The ID token came straight from the token endpoint, so its signature need not be checked (OIDC Core
+    3.1.3.7); its audience and the nonce this sign-in sent are.
+    """
+    tokens = managed_login_post(settings, "token", {
+        "grant_type": "authorization_code", "client_id": settings["client_id"], "code": code,
+        "redirect_uri": redirect_uri, "code_verifier": verifier}, "redeem the sign-in's code")
+    if not isinstance(tokens.get("id_token"), str):
+        raise ToolError("the managed login's token endpoint sent no ID token; add 'openid' to the profile's "
+                        "scopes (and to the app client's allowed scopes)", EXIT_LOGIN)
+    claims = jwt_claims(tokens["id_token"])
+    audience = claims.get("aud")
+    if claims.get("nonce") != nonce or settings["client_id"] not in (audience if isinstance(audience, list)
+                                                                     else [audience]):
+        raise ToolError("the ID token from the managed login is not for this sign-in (nonce or audience "
+                        "differ); run `login --browser` again", EXIT_LOGIN)
+    return {"IdToken": tokens["id_token"], "AccessToken": tokens.get("access_token"),
+            "RefreshToken": tokens.get("refresh_token"), "ExpiresIn": tokens.get("expires_in")}
+
+
+def pasted_callback(text, state):
+    """The callback query from a pasted URL (the redirect, or the address bar after it); ToolError when not."""
+    from urllib.parse import parse_qs, urlsplit
+
+    query = {key: values[0] for key, values in parse_qs(urlsplit(text.strip()).query).items()}
+    if "code" not in query and "error" not in query:
+        raise ToolError("the pasted text is not the URL the browser was sent back to (it has no code=); "
+                        "run `login --browser --no-browser` again and paste the whole URL", EXIT_LOGIN)
+    if query.get("state") != state:
+        raise ToolError("the pasted URL is from another sign-in (its state differs); paste the URL of the "
+                        "page this run printed", EXIT_LOGIN)
+    return query
+
+
+def browser_callback(settings, url, redirect_uri, listener, state, out):
+    """Open url in a browser (or print it) and wait for the callback; the callback's query."""
+    import threading
+    import webbrowser
+
+    timeout = settings.browser.timeout or BROWSER_TIMEOUT
+    if listener is None:
+        text = prompt_secret(f"Open this URL in a browser and sign in:\n\n  {url}\n\nThe browser then goes to "
+                             f"{redirect_uri}?code=... (the page may not load); paste that URL here: ",
+                             "login --no-browser needs a terminal to paste the URL on", EXIT_LOGIN)
+        return pasted_callback(text, state)
+    # Shown even with --quiet: on a host without a browser it is the only way in.
+    tell_person(f"Signing in through the browser; if it does not open, visit:\n  {url}")
+
+    def launch():
+        """Start the browser; webbrowser waits for a BROWSER command to end, which must not stop the timeout."""
+        if not webbrowser.open(url):
+            tell_person("no browser could be started here; open the URL above, or use --no-browser")
+
+    threading.Thread(target=launch, name="browser", daemon=True).start()
+    query = listener.wait(timeout)
+    if query is None:
+        raise ToolError(f"the browser sign-in was not completed within {timeout:g}s; run `login --browser` "
+                        f"again (--timeout to wait longer; if the page showed an error such as "
+                        f"redirect_mismatch, register {redirect_uri} as a callback URL of the app client)",
+                        EXIT_LOGIN)
+    return query
+
+
+def browser_tokens(settings, out):
+    """Sign in through the managed login in a browser: authorization code with PKCE (S256), state and nonce.
+
+    The browser comes back to a loopback listener (the first free of the callback URLs), or with
+    settings.browser.no_browser the person pastes the URL it came back to. Returns an
+    AuthenticationResult-shaped dict.
+    """
+    import secrets
+
+    terminal = None if settings.browser.interactive else open_terminal()
+    if terminal is not None:
+        os.close(terminal)
+    elif not settings.browser.interactive:
+        # As `aws sso login`: credential_process can't show a browser to anyone.
+        raise ToolError(f"a browser sign-in is needed and there is no terminal; run `{os.path.basename(sys.argv[0])}"
+                        f" --profile {settings.profile} login --browser` first", EXIT_LOGIN)
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    verifier, challenge = pkce_pair()
+    listener = None if settings.browser.no_browser else CallbackListener(redirect_candidates(settings), state, out)
+    redirect_uri = listener.uri if listener else redirect_candidates(settings)[0]
+    try:
+        url = authorize_url(settings, redirect_uri, state, nonce, challenge)
+        query = browser_callback(settings, url, redirect_uri, listener, state, out)
+    finally:
+        if listener:
+            listener.close()
+    if "error" in query:
+        raise oauth_refusal(settings["domain"].rstrip("/") + "/oauth2/authorize", query["error"],
+                            query.get("error_description", ""))
+    return redeem_code(settings, query["code"], redirect_uri, verifier, nonce)
+
+
+def revoke_at_managed_login(settings, refresh_token):
+    """End a refresh token (and the tokens issued from it) at the managed login's /oauth2/revoke."""
+    managed_login_post(settings, "revoke", {"token": refresh_token, "client_id": settings["client_id"]},
+                       "revoke the session's refresh token")
+
+
 # ====================================================================== identity
 
 def get_id(identity_pool_id, provider, id_token, region, endpoint_url=None, client=None):
@@ -1722,7 +2089,11 @@ def renew(settings, entry, out, device=None, keep=None):
 
 def sign_in_tokens(settings, out, mfa_code, device=None, no_prompt=None):
     """Cognito's AuthenticationResult of a sign-in as the profile's sign_in says (SRP by default), through
-    the remembered device, if any; no_prompt: see challenge_answerer."""
+    the remembered device, if any; no_prompt: see challenge_answerer. sign_in = browser goes through the
+    managed login instead."""
+    if settings.get("sign_in") == "browser":
+        prefetch_models(("cognito-identity", "s3"))  # parsed while the person signs in
+        return browser_tokens(settings, out)
     region, endpoint = settings["region"], settings.get("endpoint_url")
     client = make_client("cognito-idp", region, endpoint, unsigned=True)
     load_awssrp()  # imported now, so the prefetch below overlaps only the wait on Cognito
@@ -1805,11 +2176,11 @@ def renew_or_sign_in(settings, out, path, mfa_code, usable, dead=None, remember_
 def sign_in_beside_busy_lock(settings, out, mfa_code, busy, uncached_ok=True):
     """Another process's sign-in of this user held the lock past LOCK_WAIT_SECONDS: sign in without the cache
     when nothing needs a prompt (a password at hand) and uncached_ok, else exit 3 saying who is busy."""
-    message = (f"another sign-in of {settings['username']} is in progress ({busy}) and did not end within "
+    message = (f"another sign-in of {user_label(settings)} is in progress ({busy}) and did not end within "
                f"{LOCK_WAIT_SECONDS:g} s; finish it (it may be waiting at a prompt) or end it, then run again")
     if not settings.get("password") or not uncached_ok:
         raise ToolError(message, EXIT_LOGIN)
-    out.note(f"another sign-in of {settings['username']} is in progress ({busy}); signing in without the cache")
+    out.note(f"another sign-in of {user_label(settings)} is in progress ({busy}); signing in without the cache")
     device = load_device(device_path(settings), user_fingerprint(settings), out.warn)
     return sign_in(settings, out, None, mfa_code, device, no_prompt=message)
 
@@ -3764,6 +4135,149 @@ def remove_bucket(s3, bucket, force, changes):
     changes.record("bucket", bucket, "deleted", f"after deleting {emptied} objects and uploads" if emptied else "")
 
 
+# ---- the managed login: a domain, the app client's code grant, OIDC identity providers
+
+# A domain prefix as AWS accepts one: lowercase letters, digits and hyphens, without AWS's reserved words.
+DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RESERVED_PREFIX_WORDS = ("aws", "amazon", "cognito")
+SIGNED_OUT_URI = "http://localhost:53682/signed-out"  # where /logout may send the browser back
+OIDC_SECRET_ENV = ENV_PREFIX + "OIDC_CLIENT_SECRET"
+# Federated users' email reaches the user pool (and so the ID token); username is the provider's sub.
+OIDC_ATTRIBUTES = {"email": "email", "email_verified": "email_verified", "username": "sub"}
+OIDC_SCOPES = "openid email"
+
+
+def oidc_client_secret():
+    """The OIDC provider's client secret, from the environment only (argv is visible to every user)."""
+    secret = os.environ.get(OIDC_SECRET_ENV, "").strip()
+    if not secret:
+        raise ToolError(f"the OIDC provider's client secret is needed: set {OIDC_SECRET_ENV} (never a flag)",
+                        EXIT_USAGE)
+    return secret
+
+
+def check_domain_prefix(prefix):
+    """Refuse a domain prefix AWS would refuse; return it."""
+    if not DOMAIN_PREFIX_RE.match(prefix) or any(word in prefix for word in RESERVED_PREFIX_WORDS):
+        raise ToolError(f"--domain {prefix!r} is not a domain prefix: 1-63 lowercase letters, digits and hyphens, "
+                        f"not starting or ending with a hyphen, without {', '.join(RESERVED_PREFIX_WORDS)}",
+                        EXIT_USAGE)
+    return prefix
+
+
+def managed_login_base(prefix, region, endpoint_url=None):
+    """The managed login's base URL for a domain prefix: on AWS https://PREFIX.auth.REGION.amazoncognito.com;
+    against a custom endpoint (local_aws) the path local_aws serves it at, as no other host name reaches it."""
+    if endpoint_url:
+        return f"{endpoint_url.rstrip('/')}/_local_aws/domain/{prefix}"
+    return f"https://{prefix}.auth.{region}.amazoncognito.com"
+
+
+def ensure_user_pool_domain(idp, user_pool_id, prefix, changes):
+    """The user pool's domain PREFIX (a pool has at most one prefix domain)."""
+    owner = admin_call("read", f"user pool domain {prefix}", idp.describe_user_pool_domain,
+                       Domain=prefix)["DomainDescription"].get("UserPoolId")
+    if owner == user_pool_id:
+        changes.record("user pool domain", prefix, "exists")
+        return
+    if owner:
+        raise ToolError(f"domain prefix {prefix} belongs to another user pool ({owner}); choose another --domain",
+                        EXIT_AWS)
+    current = admin_call("read", f"user pool {user_pool_id}", idp.describe_user_pool,
+                         UserPoolId=user_pool_id)["UserPool"].get("Domain")
+    if current:
+        raise ToolError(f"user pool {user_pool_id} already has domain {current}; pass --domain {current}",
+                        EXIT_USAGE)
+    admin_call("create", f"user pool domain {prefix}", idp.create_user_pool_domain, UserPoolId=user_pool_id,
+               Domain=prefix)
+    changes.record("user pool domain", prefix, "created")
+
+
+def ensure_oidc_provider(idp, user_pool_id, name, issuer, client_id, client_secret, changes):
+    """The user pool's OIDC identity provider NAME: its issuer, client and the email mapping."""
+    details = {"oidc_issuer": issuer, "client_id": client_id, "authorize_scopes": OIDC_SCOPES,
+               "attributes_request_method": "GET"}
+    found = admin_call("read", f"identity provider {name}", idp.describe_identity_provider,
+                       missing=("ResourceNotFoundException",), UserPoolId=user_pool_id, ProviderName=name)
+    if found:
+        current = found["IdentityProvider"]
+        drift = [key for key, value in details.items() if current.get("ProviderDetails", {}).get(key) != value]
+        drift += ["attribute mapping"] if current.get("AttributeMapping") != OIDC_ATTRIBUTES else []
+        drift += ["client secret"] if current.get("ProviderDetails", {}).get("client_secret") != client_secret else []
+        if not drift:
+            changes.record("identity provider", name, "exists")
+            return
+        admin_call("update", f"identity provider {name}", idp.update_identity_provider, UserPoolId=user_pool_id,
+                   ProviderName=name, ProviderDetails={**details, "client_secret": client_secret},
+                   AttributeMapping=OIDC_ATTRIBUTES)
+        changes.record("identity provider", name, "updated", ", ".join(drift))
+        return
+    admin_call("create", f"identity provider {name}", idp.create_identity_provider, UserPoolId=user_pool_id,
+               ProviderName=name, ProviderType="OIDC", ProviderDetails={**details, "client_secret": client_secret},
+               AttributeMapping=OIDC_ATTRIBUTES)
+    changes.record("identity provider", name, "created")
+
+
+def merged(current, wanted):
+    """current's items, then the wanted ones it lacks: setup adds to an app's lists, never drops from them."""
+    return list(current or []) + [item for item in wanted if item not in (current or [])]
+
+
+def ensure_code_grant(idp, user_pool_id, client_id, callbacks, providers, changes):
+    """The app client allows the authorization code grant with the default scopes, the loopback callback
+    URLs and the identity providers; everything else on it is kept (update_keeping)."""
+    client = admin_call("read", f"app client {client_id}", idp.describe_user_pool_client,
+                        UserPoolId=user_pool_id, ClientId=client_id)["UserPoolClient"]
+    wanted = {"AllowedOAuthFlowsUserPoolClient": True,
+              "AllowedOAuthFlows": merged(client.get("AllowedOAuthFlows"), ["code"]),
+              "AllowedOAuthScopes": merged(client.get("AllowedOAuthScopes"), split_list(DEFAULT_SCOPES)),
+              "CallbackURLs": merged(client.get("CallbackURLs"), callbacks),
+              "LogoutURLs": merged(client.get("LogoutURLs"), [SIGNED_OUT_URI]),
+              "SupportedIdentityProviders": merged(client.get("SupportedIdentityProviders"),
+                                                   ["COGNITO", *providers])}
+    drift = [key for key, value in wanted.items() if client.get(key) != value]
+    if not drift:
+        changes.record("app client code grant", client_id, "exists")
+        return
+    update_keeping(idp, "UpdateUserPoolClient", client, **wanted)
+    changes.record("app client code grant", client_id, "updated", ", ".join(drift))
+
+
+def remove_user_pool_domain(idp, user_pool_id, changes):
+    """Delete the user pool's domain (AWS refuses to delete a pool that has one): the reverse of
+    ensure_user_pool_domain. Optional (only setup --domain makes one), so not reported when absent."""
+    prefix = user_pool_id and admin_call("read", f"user pool {user_pool_id}", idp.describe_user_pool,
+                                         UserPoolId=user_pool_id)["UserPool"].get("Domain")
+    if prefix:
+        admin_call("delete", f"user pool domain {prefix}", idp.delete_user_pool_domain, UserPoolId=user_pool_id,
+                   Domain=prefix)
+        changes.record("user pool domain", prefix, "deleted")
+
+
+def remove_identity_providers(idp, user_pool_id, changes):
+    """Delete the user pool's identity providers: the reverse of ensure_oidc_provider."""
+    names = []
+    if user_pool_id:
+        with aws_step("list", f"the identity providers of {user_pool_id}", "admin"):
+            names = [item["ProviderName"] for page in idp.get_paginator("list_identity_providers").paginate(
+                UserPoolId=user_pool_id, MaxResults=60) for item in page["Providers"]]
+    for name in names:
+        admin_call("delete", f"identity provider {name}", idp.delete_identity_provider, UserPoolId=user_pool_id,
+                   ProviderName=name)
+        changes.record("identity provider", name, "deleted")
+
+
+def ensure_managed_login(idp, user_pool_id, client_id, prefix, oidc, changes):
+    """Browser sign-in for the app client: the domain PREFIX (if given), the OIDC provider oidc = (name,
+    issuer, client id, client secret) (if given), and the code grant with setup's loopback callbacks."""
+    if prefix:
+        ensure_user_pool_domain(idp, user_pool_id, prefix, changes)
+    if oidc:
+        ensure_oidc_provider(idp, user_pool_id, *oidc, changes)
+    ensure_code_grant(idp, user_pool_id, client_id, list(DEFAULT_REDIRECT_URIS), [oidc[0]] if oidc else [],
+                      changes)
+
+
 # ====================================================================== provisioning: audit
 
 # doctor's proof asks about two made-up identities of the deployment's region: A's folder is "own",
@@ -4378,6 +4892,41 @@ def check_app_client(client):
     return found
 
 
+def safe_callback(uri):
+    """Whether a callback URL keeps the authorization code off the network: HTTPS, or a loopback http URL."""
+    return uri.startswith("https://") or bool(re.match(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(/|$)",
+                                                       uri))
+
+
+def check_managed_login(client, managed_login):
+    """Findings of an app client's browser sign-in: its callback URLs, implicit grant, and the domain and
+    identity providers (managed_login = {"domain", "providers"} as read from its user pool, or None)."""
+    resource = f"app client {client['ClientId']} of {client['UserPoolId']}"
+    found = [finding("client-callback-insecure", "warning", resource,
+                     f"callback URL {uri} is neither HTTPS nor localhost: the authorization code crosses the "
+                     f"network in the clear", "use https:// callback URLs (http only for http://localhost)")
+             for uri in client.get("CallbackURLs") or [] if not safe_callback(uri)]
+    if "implicit" in (client.get("AllowedOAuthFlows") or []):
+        found.append(finding("client-implicit-grant", "warning", resource,
+                             "the implicit grant is allowed: tokens come back in the browser's URL, where history "
+                             "and other pages can read them", "remove implicit from AllowedOAuthFlows; use the "
+                                                              "code grant with PKCE (setup --domain)"))
+    if not managed_login or not client.get("AllowedOAuthFlowsUserPoolClient"):
+        return found
+    if not managed_login["domain"]:
+        found.append(finding("managed-login-no-domain", "error", resource,
+                             "the client allows browser sign-in but its user pool has no domain, so there is no "
+                             "page to sign in on", "create one: setup --domain PREFIX"))
+    missing = [name for name in client.get("SupportedIdentityProviders") or []
+               if name != "COGNITO" and name not in managed_login["providers"]]
+    if missing:
+        found.append(finding("client-provider-missing", "error", resource,
+                             f"the client names identity providers its user pool lacks: {', '.join(missing)}; "
+                             f"their users can't sign in", "add them (setup --oidc-provider) or remove them from "
+                                                           "SupportedIdentityProviders"))
+    return found
+
+
 def role_name_of(arn):
     """The role name at the end of a role ARN (after any path)."""
     return arn.rsplit("/", 1)[-1]
@@ -4527,6 +5076,7 @@ def audit_findings(deployment):
     for client in deployment["clients"]:
         if client["client"]:
             found += check_app_client(client["client"])
+            found += check_managed_login(client["client"], client.get("managed_login"))
     found += check_bucket(deployment["bucket"], deployment["bucket_settings"], region)
     found += check_user_pools(deployment)
     unique = []
@@ -4644,6 +5194,19 @@ def discover_bucket(roles, partition):
     return names.pop() if len(names) == 1 else None
 
 
+def read_managed_login(reader, idp, user_pool_id, user_pool):
+    """The user pool's domain prefix and identity provider names (user_pool: its DescribeUserPool answer, as
+    read_deployment read it), or None when either can't be read."""
+    if not user_pool:
+        return None
+    listed = reader.read(f"the identity providers of {user_pool_id}", "cognito-idp:ListIdentityProviders",
+                         idp.list_identity_providers, missing=("ResourceNotFoundException",),
+                         UserPoolId=user_pool_id, MaxResults=60)
+    if listed in (UNREAD, None):
+        return None
+    return {"domain": user_pool.get("Domain"), "providers": [p["ProviderName"] for p in listed["Providers"]]}
+
+
 def read_deployment(clients, region, pool_id, bucket=None, expected_client=None, template=DEFAULT_FOLDER):
     """Everything doctor judges, read with the administrator's credentials, and the reads AWS refused."""
     identity_client, iam, idp, s3 = (clients[name] for name in ("cognito-identity", "iam", "cognito-idp", "s3"))
@@ -4716,6 +5279,9 @@ def read_deployment(clients, region, pool_id, bucket=None, expected_client=None,
                              IdentityProviderName=provider.get("ProviderName"))
         if tags:
             principal_tags[provider.get("ProviderName")] = tags
+    for client in app_clients:  # each pool's domain and identity providers, for check_managed_login
+        client["managed_login"] = client["client"] and read_managed_login(
+            reader, idp, client["user_pool_id"], user_pools.get(client["user_pool_id"]))
     settings = {}
     for key, permission, call, missing, pick in (
             ("public_access_block", "s3:GetBucketPublicAccessBlock", s3.get_public_access_block,
@@ -5242,12 +5808,29 @@ def config_path(args):
     return args.config or DEFAULT_CONFIG
 
 
+def browser_overrides(args):
+    """login's browser flags that are settings: --browser (sign_in = browser) and --idp (identity_provider)."""
+    return {"sign_in": "browser" if getattr(args, "browser", False) else None,
+            "identity_provider": getattr(args, "idp", None)}
+
+
 def profile_settings(args, keys=SESSION_KEYS):
-    """The profile's settings (flags > environment > file), checked for the keys the command needs."""
-    overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None)}
+    """The profile's settings (flags > environment > file), checked for the keys the command needs.
+
+    A browser sign-in needs the managed login's domain instead of a username; a profile with a domain and
+    no username signs in through the browser unless its sign_in says otherwise.
+    """
+    overrides = {"endpoint_url": args.endpoint_url, "upload_file": getattr(args, "upload_file", None),
+                 **browser_overrides(args)}
     amplify = args.amplify_config or os.environ.get(AMPLIFY_ENV, "").strip()
     settings = read_profile(config_path(args), args.profile, overrides, explicit_path=args.config is not None,
                             warn=Output().warn, base=read_amplify_config(amplify) if amplify else None)
+    settings.browser = BrowserRun(getattr(args, "no_browser", False), getattr(args, "timeout", None),
+                                  args.command == "login")
+    if not settings.get("sign_in") and settings.get("domain") and not settings.get("username"):
+        settings["sign_in"] = "browser"  # a managed login and nobody to sign in by password: the browser
+    if settings.get("sign_in") == "browser" and "username" in keys:
+        keys = tuple(key for key in keys if key != "username") + ("domain",)
     require(settings, keys)
     return settings
 
@@ -5488,7 +6071,8 @@ def cmd_login(args, out):
     """Sign in (or renew) and fill the cache, so later runs (credential_process too) need no prompt."""
     settings = profile_settings(args)
     session = session_for(args, settings, out, uncached_ok=False)  # a sign-in that fills no cache is no login
-    report = {"profile": args.profile, "username": settings["username"], "identity_id": session.identity_id,
+    report = {"profile": args.profile, "username": settings.get("username") or session.internal_username,
+              "identity_id": session.identity_id,
               "expiration": session.credentials["Expiration"], "source": session.source}
     how = {"cache": "cached session", "refresh": "renewed session", "login": "new sign-in"}[session.source]
     out.result(report, [f"signed in as {report['username']} (identity {report['identity_id']}) until "
@@ -5508,12 +6092,22 @@ def forget_device(settings, entry, device, out, mfa_code):
     result = result or sign_in_tokens(settings, out, mfa_code, device)
     client = make_client("cognito-idp", settings["region"], settings.get("endpoint_url"), unsigned=True)
     try:
-        with aws_step("forget this device of", settings["username"], "login", client.meta.endpoint_url):
+        with aws_step("forget this device of", user_label(settings), "login", client.meta.endpoint_url):
             client.forget_device(AccessToken=result["AccessToken"], DeviceKey=device["device_key"])
     except AwsStepError as step:
         if error_code(step.error)[0] != "ResourceNotFoundException":  # already forgotten
             raise
     return tokens + ([result["RefreshToken"]] if result.get("RefreshToken") else [])
+
+
+def revoke_session_token(settings, token):
+    """Revoke a cached refresh token where it was issued: a profile with a managed login (domain) at its
+    /oauth2/revoke, which ends browser and federated sessions; otherwise with RevokeToken."""
+    if settings.get("domain"):
+        revoke_at_managed_login(settings, token)
+    else:
+        revoke_refresh_token(token, settings["client_id"], settings["region"], settings.get("client_secret"),
+                             settings.get("endpoint_url"))
 
 
 def remote_failure(err):
@@ -5536,7 +6130,7 @@ def cmd_logout(args, out):
         device = load_device(device_file, user_fingerprint(settings), out.warn) if args.forget_device else None
         tokens, failures = [entry["refresh_token"]] if entry and entry.get("refresh_token") else [], []
         if args.forget_device and not device:
-            out.note(f"no remembered device for {settings['username']}")
+            out.note(f"no remembered device for {user_label(settings)}")
         if device:
             try:
                 tokens = forget_device(settings, entry, device, out, args.mfa_code)
@@ -5547,10 +6141,10 @@ def cmd_logout(args, out):
                                  f"administrator can (AdminForgetDevice)", code))
         for token in tokens:
             try:
-                revoke_refresh_token(token, settings["client_id"], settings["region"], settings.get("client_secret"),
-                                     settings.get("endpoint_url"))
-                out.note("Cognito revoked the session's refresh token")
-            except AwsStepError as err:
+                revoke_session_token(settings, token)
+                out.note("Cognito revoked the session's refresh token" + (
+                    " at the managed login" if settings.get("domain") else ""))
+            except (AwsStepError, ToolError) as err:
                 message, code = remote_failure(err)
                 failures.append((f"Cognito did not revoke the refresh token ({message}); it stays valid until it "
                                  f"expires, but no copy is left here", code))
@@ -5561,7 +6155,7 @@ def cmd_logout(args, out):
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 os.unlink(doomed)
                 deleted.append(doomed)
-    out.note(f"deleted {', '.join(deleted)}" if deleted else f"no cached session for {settings['username']}")
+    out.note(f"deleted {', '.join(deleted)}" if deleted else f"no cached session for {user_label(settings)}")
     if failures:
         raise ToolError("; ".join(message for message, _ in failures), max(code for _, code in failures))
     return EXIT_OK
@@ -6282,6 +6876,7 @@ def cmd_setup(args, out):
         # configparser skips a file it can't open, so its profiles would be overwritten unseen.
         raise ToolError(f"can't read and write config {path}; fix its permissions or pick another", EXIT_USAGE)
     parser = load_ini(path)  # read before any change, so a broken file stops setup early
+    oidc = args.oidc_provider and (args.oidc_provider, args.oidc_issuer, args.oidc_client_id, oidc_client_secret())
     endpoint = admin_endpoint(args, parser, profile)
     names = deployment_names(name, caller_identity(make_client("sts", region, endpoint))[0])
     idp, identity_client = (make_client(service, region, endpoint) for service in ("cognito-idp", "cognito-identity"))
@@ -6311,11 +6906,15 @@ def cmd_setup(args, out):
             description="Guests of this deployment: no access to the bucket")
         role_changed = role_changed or guest_changed
     ensure_role_mapping(identity_client, pool_id, role_arn, role_changed, changes, guest_arn)
+    if args.domain or args.oidc_provider:
+        ensure_managed_login(idp, user_pool_id, client_id, args.domain, oidc, changes)
     values = {"region": region, "user_pool_id": user_pool_id, "client_id": client_id, "identity_pool_id": pool_id,
               "bucket": names["bucket"], **({"endpoint_url": endpoint} if endpoint else {}),
               **({"folder": folder} if folder != DEFAULT_FOLDER else {})}
     if args.sign_in:
         values["sign_in"] = args.sign_in
+    if args.domain:
+        values["domain"] = managed_login_base(args.domain, region, endpoint)
     write_profile(path, parser, profile, values)
     out.result({"resources": changes.items, "config": {"path": path, "profile": profile, "values": values}},
                [f"wrote [{profile}] to {path}:"] + [f"  {key} = {value}" for key, value in values.items()])
@@ -6356,12 +6955,15 @@ def cmd_teardown(args, out):
     # Both lookups come first, so duplicates stop teardown before anything is deleted.
     pool_id = find_by_name(identity_client, "identity pool", names["identity_pool"], used)
     user_pool_id = find_by_name(idp, "user pool", names["user_pool"], used)
-    # The reverse of setup: role mapping, roles, identity pool, app client, user pool, bucket.
+    # The reverse of setup: role mapping, roles, identity pool, app client, domain, identity providers,
+    # user pool, bucket.
     remove_role_mapping(identity_client, pool_id, names["identity_pool"], changes)
     remove_role(iam, names["role"], changes)
     remove_role(iam, names["guest_role"], changes, optional=True)
     remove_identity_pool(identity_client, pool_id, names["identity_pool"], changes)
     remove_app_client(idp, user_pool_id, names["client"], changes)
+    remove_user_pool_domain(idp, user_pool_id, changes)
+    remove_identity_providers(idp, user_pool_id, changes)
     remove_user_pool(idp, user_pool_id, names["user_pool"], changes)
     remove_role(iam, names["sms_role"], changes, optional=True)
     remove_bucket(s3, names["bucket"], args.force, changes)
@@ -6472,6 +7074,8 @@ EXAMPLES = f"""examples:
   {TOOL} share docs/report.pdf --expires 10m  print a download link
   {TOOL} ls --amplify-config amplify_outputs.json    an Amplify app's pools, bucket and folder
   {TOOL} setup --name demo --write-config config.ini   provision everything (admin credentials)
+  {TOOL} login --browser                  sign in on the managed login page (federated users too)
+  {TOOL} login --no-browser               ...on another machine's browser: paste the URL it ends on
   {TOOL} COMMAND --help                   what COMMAND does, its options and an example
 
 Global options are accepted before or after the command.
@@ -6600,6 +7204,26 @@ def check_rm_options(args):
                         EXIT_USAGE)
 
 
+def check_login_options(args):
+    """--timeout is bounded; --no-browser and --idp imply --browser."""
+    if args.timeout is not None and not 0 < args.timeout <= 3600:
+        raise ToolError(f"--timeout {args.timeout}: give 1 to 3600 seconds", EXIT_USAGE)
+    args.browser = args.browser or args.no_browser or bool(args.idp)
+
+
+def check_setup_options(args):
+    """MFA factors that fit --mfa; a domain prefix AWS accepts; an OIDC provider given whole, with an https issuer."""
+    mfa_factors(args.mfa, args.mfa_factors)
+    if args.domain:
+        check_domain_prefix(args.domain)
+    oidc = (args.oidc_provider, args.oidc_issuer, args.oidc_client_id)
+    if any(oidc) and not all(oidc):
+        raise ToolError("--oidc-provider NAME needs --oidc-issuer URL and --oidc-client-id ID (and the reverse)",
+                        EXIT_USAGE)
+    if args.oidc_issuer and not ENDPOINT_RE.match(args.oidc_issuer):
+        raise ToolError(f"--oidc-issuer {args.oidc_issuer!r} is not an https URL", EXIT_USAGE)
+
+
 def check_doctor_options(args):
     """--yes only confirms --fix."""
     if args.yes and not args.fix:
@@ -6635,10 +7259,22 @@ COMMANDS = {command.name: command for command in (
     Command("login", cmd_login, "sign in (or renew) now and cache the session; print who and until when",
             "Sign in, or renew the cached session, and fill the cache, so that later commands (and "
             "credential_process, which hides prompts) need no code or password. Prints who is signed in and until "
-            "when the credentials last.",
-            f"{TOOL} login --profile alice"),
+            "when the credentials last. With --browser (or sign_in = browser, the default for a profile with a "
+            "domain and no username) the sign-in is the managed login's page in a browser, for federated users "
+            "too: the code grant with PKCE, back on the first free loopback port of redirect_uris.",
+            f"{TOOL} login --browser --idp Google",
+            [option("--browser", action="store_true",
+                    help="sign in through the managed login (hosted UI) in a browser, as sign_in = browser does"),
+             option("--idp", metavar="NAME", help="go straight to this identity provider (implies --browser)"),
+             option("--no-browser", action="store_true",
+                    help="print the URL instead of opening a browser, and read the URL the browser ends on from the "
+                         "terminal (remote hosts, containers; implies --browser)"),
+             option("--timeout", type=int, metavar="SECONDS",
+                    help=f"give up on a browser sign-in not completed in time (default: {BROWSER_TIMEOUT})")],
+            checks=check_login_options),
     Command("logout", cmd_logout, "revoke the user's refresh token; delete the cached session",
-            "Revoke the cached refresh token at Cognito (RevokeToken), then delete the user's cached credentials "
+            "Revoke the cached refresh token at Cognito (RevokeToken, or the managed login's /oauth2/revoke for a "
+            "profile with a domain), then delete the user's cached credentials "
             "and tokens. A remembered device stays, as it belongs to this computer: later sign-ins still skip MFA, "
             "unless --forget-device. The local secrets are deleted even when Cognito can't be reached; what it was "
             "not told is said (exit 3 or 4).",
@@ -6727,7 +7363,8 @@ COMMANDS = {command.name: command for command in (
     Command("setup", cmd_setup, "create (or repair) bucket, pools, role and mapping; write the profile",
             "Create whatever is missing of deployment NAME: bucket NAME-<account id> (private, encrypted, TLS only, "
             "stale multipart uploads aborted after 3 days), user pool NAME with app client NAME (no secret, SRP; "
-            "--sign-in and --mfa shape them), identity pool NAME, role NAME-authenticated, and the role mapping. "
+            "--sign-in and --mfa shape them), identity pool NAME, role NAME-authenticated, and the role mapping; "
+            "with --domain (and --oidc-provider) the managed login for `login --browser`. "
             "Existing resources are found by name and reported 'exists', or 'updated' when they had drifted; a "
             "second run changes nothing. Then it writes the profile to the config file, keeping its other profiles "
             "and keys (configparser drops comments). " + ADMIN_CREDENTIALS,
@@ -6757,8 +7394,19 @@ COMMANDS = {command.name: command for command in (
                     help="srp (password only) or choice: USER_AUTH on the app client and one-time codes by "
                          "email and SMS as first factors (an SNS role NAME-cognito-sms sends the SMS); "
                          "written to the profile as sign_in"),
+             option("--domain", metavar="PREFIX",
+                    help="browser sign-in: create the user pool domain PREFIX, allow the code grant on the app client "
+                         "with callbacks http://localhost:53682-53684/callback, and write the managed login's base "
+                         "URL to the profile as domain (with a custom --endpoint-url, local_aws's "
+                         "<endpoint>/_local_aws/domain/PREFIX)"),
+             option("--oidc-provider", metavar="NAME",
+                    help=f"add an OIDC identity provider NAME to the user pool and the app client; its secret comes "
+                         f"from {OIDC_SECRET_ENV}"),
+             option("--oidc-issuer", metavar="URL", help="the OIDC provider's issuer URL (with --oidc-provider)"),
+             option("--oidc-client-id", metavar="ID",
+                    help="this user pool's client id at the OIDC provider (with --oidc-provider)"),
              FOLDER_OPTION],
-            checks=lambda args: mfa_factors(args.mfa, args.mfa_factors),
+            checks=check_setup_options,
             interrupted_after="; setup may have made part of the deployment: run it again to finish (it repairs "
                               "what exists)"),
     Command("add-user", cmd_add_user, "create a confirmed user in the profile's user pool",
@@ -6773,10 +7421,10 @@ COMMANDS = {command.name: command for command in (
              option("--phone", metavar="NUMBER", help="phone number in E.164 form, set as verified (SMS)")],
             interrupted_after="; the user may exist without its password: run add-user again"),
     Command("teardown", cmd_teardown, "delete what setup created for NAME",
-            "Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, user "
-            "pool and bucket of deployment NAME, in that order (the reverse of setup). What is already gone is "
-            "reported 'absent', so it can be rerun. A bucket that still holds objects stops it before anything is "
-            "deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS,
+            "Delete the role mapping, roles (NAME-authenticated and NAME-guest), identity pool, app client, the "
+            "user pool's domain and identity providers, user pool and bucket of deployment NAME, in that order (the "
+            "reverse of setup). What is already gone is reported 'absent', so it can be rerun. A bucket that still "
+            "holds objects stops it before anything is deleted (exit 4) unless --force. " + ADMIN_CREDENTIALS,
             f"{TOOL} teardown --name demo --force",
             [option("--name", required=True, metavar="NAME", help="the deployment name given to setup"),
              REGION_OPTION,

@@ -27,6 +27,9 @@ from botocore.exceptions import ClientError
 ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "cog_auth_s3.py"
 LOCAL_AWS = ROOT / "local_aws.py"
+# Headless Debian chromium under Playwright: the managed login's page tests and `login --browser`'s.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def start_local_aws():

@@ -15,11 +15,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from helpers import OIDC_PROVIDER, PASSWORDS, ROOT, enable_totp, identity_of, local_now, pkce, query_of, redeem, totp
+from helpers import CHROMIUM_FLAGS, OIDC_PROVIDER, PASSWORDS, ROOT, enable_totp, identity_of, local_now, pkce, query_of, redeem, totp
 
 CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = ROOT / "docs" / "images" / "managed-login-sign-in.png"
 WAIT_MS = 20_000
 
