@@ -6992,7 +6992,7 @@ def audit_lines(findings, matrix, proof):
         return lines + ["proof: none (no role could be simulated)"] + \
             [f"  not simulated: {item}" for item in proof["not_simulated"]]
     labels = [label for label, _ in PROBE_ACTIONS]
-    lines.append(f"proof (IAM SimulatePrincipalPolicy; identity A = {matrix[0]['identity']}, other = another "
+    lines.append(f"proof (IAM policy simulation; identity A = {matrix[0]['identity']}, other = another "
                  f"identity's folder, root = outside every folder):")
     width = max(len(row["role"]) for row in matrix) + 2
     lines.append(("  " + "role".ljust(width) + "folder  " + "".join(label.ljust(8) for label in labels)).rstrip())
