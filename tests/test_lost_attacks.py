@@ -135,6 +135,16 @@ def test_put_recursive_of_many_files_outlives_its_credentials(clock_aws, jump_st
     assert len(listed.get("Contents", [])) == 40, err
 
 
+def sign_out_mid_upload(proc, log, clock_aws, stack):
+    """Once proc's first part is on its way, sign alice out everywhere and move the clock past her credentials'
+    lifetime; then proc's (stdout, stderr)."""
+    assert wait_until(lambda: "UploadPart" in log.operations("s3"), proc), proc.communicate(timeout=60)
+    idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
+    idp.admin_user_global_sign_out(UserPoolId=stack["user_pool_id"], Username="alice")
+    advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)
+    return proc.communicate(timeout=120)
+
+
 @pytest.mark.parametrize("command", ["put", "sync"])
 def test_a_session_signed_out_everywhere_mid_upload_ends_in_one_line_exit_3_and_no_open_upload(
         clock_aws, jump_stack, alice, tmp_path, command):
@@ -148,11 +158,7 @@ def test_a_session_signed_out_everywhere_mid_upload_ends_in_one_line_exit_3_and_
                                                                                  "revoked-sync"]
     try:
         proc = alice.start(*args, password=False)
-        assert wait_until(lambda: "UploadPart" in log.operations("s3"), proc), proc.communicate(timeout=60)
-        idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
-        idp.admin_user_global_sign_out(UserPoolId=jump_stack["user_pool_id"], Username="alice")
-        advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)
-        out, err = proc.communicate(timeout=120)
+        out, err = sign_out_mid_upload(proc, log, clock_aws, jump_stack)
     finally:
         faults.clear()
     result = subprocess.CompletedProcess(args, proc.returncode, out, err)
@@ -178,11 +184,7 @@ def test_a_multi_file_put_meeting_a_session_signed_out_everywhere_renews_or_says
     key = f"multi-{uuid.uuid4().hex[:6]}/"
     try:
         proc = alice.start("put", "a.txt", "b.txt", "c.bin", "--key", key, password=password)
-        assert wait_until(lambda: "UploadPart" in log.operations("s3"), proc), proc.communicate(timeout=60)
-        idp = clock_aws["admin_session"].client("cognito-idp", endpoint_url=clock_aws["endpoint_url"])
-        idp.admin_user_global_sign_out(UserPoolId=jump_stack["user_pool_id"], Username="alice")
-        advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)
-        out, err = proc.communicate(timeout=120)
+        out, err = sign_out_mid_upload(proc, log, clock_aws, jump_stack)
     finally:
         faults.clear()
     assert "TypeError" not in err and "unexpected" not in err and "Traceback" not in err, err
