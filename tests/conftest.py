@@ -9,9 +9,14 @@ import pytest
 
 from botocore.config import Config
 
-from helpers import (PASSWORDS, REGION, TOOL, ActionWorld, Faults, RequestLog, TerminalRun, World, admin_env,
-                     control_call, managed_login_app, run_cli, stack_maker, start_local_aws, stop_local_aws,
+from helpers import (PASSWORDS, REGION, TOOL_COMMAND, ActionWorld, Faults, RequestLog, TerminalRun, World, admin_env,
+                     compile_sources, control_call, managed_login_app, run_cli, stack_maker, start_local_aws, stop_local_aws,
                      unique_name, user_env, write_config)
+
+
+def pytest_configure(config):
+    """Bytecode for every run of the tool and local_aws, before the first."""
+    compile_sources()
 
 
 @pytest.fixture(scope="session")
@@ -309,7 +314,7 @@ def start(files, tmp_path):
 
     def launch(*args):
         started.append(subprocess.Popen(
-            [sys.executable, str(TOOL), "--config", str(files.config), *map(str, args)], env=user_env(tmp_path),
+            [*TOOL_COMMAND, "--config", str(files.config), *map(str, args)], env=user_env(tmp_path),
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
         return started[-1]

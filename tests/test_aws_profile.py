@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TOOL, user_env
+from helpers import TOOL, TOOL_COMMAND, user_env
 
 
 def aws(tmp_path, *args, aws_config):
@@ -142,7 +142,7 @@ def test_parallel_runs_keep_every_profile(user_config, tmp_path):
     env = user_env(tmp_path, AWS_CONFIG_FILE=aws_config)
     for trial in range(3):
         names = [f"p{trial}-{i}" for i in range(6)]
-        procs = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), "aws-profile", name], env=env,
+        procs = [subprocess.Popen([*TOOL_COMMAND, "--config", str(config), "aws-profile", name], env=env,
                                   cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for name in names]
         for proc in procs:

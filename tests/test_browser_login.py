@@ -17,7 +17,7 @@ import pytest
 
 import cog_auth_s3 as cog
 from browser_stub import sign_in_over_http
-from helpers import (CHROMIUM_FLAGS, OIDC_PROVIDER, PASSWORDS, TOOL, RequestLog, admin_env, advance_clock,
+from helpers import (CHROMIUM_FLAGS, OIDC_PROVIDER, PASSWORDS, TOOL_COMMAND, RequestLog, admin_env, advance_clock,
                      managed_login_app, run_cli, session_files, set_app_client, user_env, write_config)
 
 STUB = Path(__file__).resolve().parent / "browser_stub.py"
@@ -63,7 +63,7 @@ def stub_env(tmp_path, **stub):
 
 def tool(tmp_path, *args, env):
     """Start the tool (no controlling terminal, as run_cli); the Popen."""
-    return subprocess.Popen([sys.executable, str(TOOL), *map(str, args)], env=env, cwd=tmp_path, text=True,
+    return subprocess.Popen([*TOOL_COMMAND, *map(str, args)], env=env, cwd=tmp_path, text=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
 
@@ -295,7 +295,7 @@ def test_a_browser_sign_in_that_is_never_completed_ends_after_timeout_with_exit_
         env["BROWSER"] = "sh -c 'sleep 30' %s"
     # Output into a file: the never-ending BROWSER inherits it and would hold a pipe open.
     with open(tmp_path / "stderr.txt", "w") as errors:
-        proc = subprocess.Popen([sys.executable, str(TOOL), "--config", config, "login", "--browser", "--timeout",
+        proc = subprocess.Popen([*TOOL_COMMAND, "--config", config, "login", "--browser", "--timeout",
                                  "2"], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=errors, start_new_session=True)
         code = proc.wait(timeout=25)

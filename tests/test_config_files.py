@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import cog_auth_s3 as tool
-from helpers import (PASSWORDS, TOOL, run_cli, session_file, user_env, without_root_file_access,
+from helpers import (PASSWORDS, TOOL_COMMAND, run_cli, session_file, user_env, without_root_file_access,
                      write_config)
 
 CACHE = os.path.join("cache", "cog-auth-s3")
@@ -39,7 +39,7 @@ def test_a_config_that_is_not_a_small_regular_file_is_refused_before_reading(cli
 def test_an_unreadable_config_says_permission_denied(user_config, tmp_path):
     config = user_config()
     os.chmod(config, 0)
-    result = subprocess.run([sys.executable, str(TOOL), "--config", str(config), "creds"], env=user_env(tmp_path),
+    result = subprocess.run([*TOOL_COMMAND, "--config", str(config), "creds"], env=user_env(tmp_path),
                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             preexec_fn=without_root_file_access)
     assert result.returncode == 2, result.stderr

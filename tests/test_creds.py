@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import PASSWORDS, TOOL, session_files, user_env
+from helpers import PASSWORDS, TOOL, TOOL_COMMAND, session_files, user_env
 
 
 def cache_file(tmp_path):
@@ -106,7 +106,7 @@ def test_parallel_refreshes_leave_a_valid_cache_and_sign_in_once(user_config, tm
 
     config = user_config()
     env = user_env(tmp_path)
-    procs = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), "creds", "--format", "process"],
+    procs = [subprocess.Popen([*TOOL_COMMAND, "--config", str(config), "creds", "--format", "process"],
                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     outputs = [p.communicate(timeout=120) for p in procs]

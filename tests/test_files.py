@@ -148,7 +148,7 @@ def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_
     import sys
     import time
 
-    from helpers import TOOL, user_env
+    from helpers import TOOL, TOOL_COMMAND, user_env
 
     source = random_file(tmp_path / "slow.bin", 32 * 1024 * 1024)
     identity(files)
@@ -157,7 +157,7 @@ def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_
     request_log.clear()
     key = f"slow/{signame}.bin"
     # A shell's background job (CI may be one) inherits SIGINT ignored; a user's terminal doesn't.
-    proc = subprocess.Popen([sys.executable, str(TOOL), "--config", str(user_config()), "put", str(source),
+    proc = subprocess.Popen([*TOOL_COMMAND, "--config", str(user_config()), "put", str(source),
                              "--key", key], env=user_env(tmp_path), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -177,12 +177,12 @@ def test_parallel_no_clobber_puts_of_one_key_store_exactly_one(files, user_confi
     import subprocess
     import sys
 
-    from helpers import TOOL, user_env
+    from helpers import TOOL, TOOL_COMMAND, user_env
 
     sources = [random_file(tmp_path / f"racer{i}.bin", 17 * 1024 * 1024) for i in range(4)]  # multipart: 3 parts
     identity(files)  # sign in once; the racers share the cached session
     key = "race/one.bin"
-    racers = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(user_config()), "put", str(source),
+    racers = [subprocess.Popen([*TOOL_COMMAND, "--config", str(user_config()), "put", str(source),
                                 "--key", key, "--no-clobber"], env=user_env(tmp_path), cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for source in sources]
     results = [(proc.returncode, err) for proc in racers for _, err in [proc.communicate(timeout=300)]]

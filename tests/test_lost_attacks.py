@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from helpers import (PAST_THEIR_LIFETIME, TOOL, Faults, RequestLog, advance_clock, cognito_user_session, profile,
+from helpers import (PAST_THEIR_LIFETIME, TOOL_COMMAND, Faults, RequestLog, advance_clock, cognito_user_session, profile,
                      random_file, session_files, user_env, write_config)
 
 
@@ -50,13 +50,13 @@ def alice(jump_stack, clock_aws, tmp_path):
 
     def run(*args, password=True, timeout=120):
         config = with_pw if password else without
-        return subprocess.run([sys.executable, str(TOOL), "--config", str(config), *map(str, args)],
+        return subprocess.run([*TOOL_COMMAND, "--config", str(config), *map(str, args)],
                               env=user_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, start_new_session=True)
 
     def start(*args, password=True):
         config = with_pw if password else without
-        return subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), *map(str, args)],
+        return subprocess.Popen([*TOOL_COMMAND, "--config", str(config), *map(str, args)],
                                 env=user_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, stdin=subprocess.DEVNULL, start_new_session=True)
     assert run("login").returncode == 0
@@ -257,7 +257,7 @@ def test_a_renewal_killed_while_cognito_rotates_the_token_does_not_log_the_user_
     config = write_config(tmp_path / "alice.ini", {"default": {**settings, "password": "Alice-passw0rd!"}})
     nopw = write_config(tmp_path / "nopw.ini", {"default": settings})
     env = user_env(tmp_path)
-    run = [sys.executable, str(TOOL), "--config"]
+    run = [*TOOL_COMMAND, "--config"]
     assert subprocess.run(run + [str(config), "login"], env=env, capture_output=True, timeout=120).returncode == 0
     cache = session_files(tmp_path)[0]
     entry = json.loads(cache.read_text())
@@ -297,7 +297,7 @@ def test_a_file_truncated_deleted_or_replaced_during_its_sync_up_is_exit_2_and_n
     assert cli("--config", config, "creds").returncode == 0
     faults.add("CreateMultipartUpload", times=1, action="delay", delay_ms=2000)
     request_log.clear()
-    proc = subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), "sync", "up", str(tree), prefix],
+    proc = subprocess.Popen([*TOOL_COMMAND, "--config", str(config), "sync", "up", str(tree), prefix],
                             env=user_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, stdin=subprocess.DEVNULL, start_new_session=True)
     assert wait_until(lambda: "CreateMultipartUpload" in request_log.operations("s3"), proc)
@@ -471,7 +471,7 @@ def test_a_shared_link_expires_on_local_aws_clock(tmp_path):
                               aws_secret_access_key=info["aws_secret_access_key"], region_name=REGION)
         stack = stack_maker(admin, info)("attack-share-clock")
         config = write_config(tmp_path / "config.ini", {"default": profile(stack)})
-        run = [sys.executable, str(TOOL), "--config", str(config)]
+        run = [*TOOL_COMMAND, "--config", str(config)]
         env = user_env(tmp_path)
         (tmp_path / "s.txt").write_text("shared")
         assert subprocess.run(run + ["put", tmp_path / "s.txt", "--key", "share/s.txt"], env=env,
@@ -501,7 +501,7 @@ def test_the_tools_renewals_keep_the_sign_ins_auth_time(clock_aws, tmp_path):
     config = write_config(tmp_path / "config.ini", {"default": profile(stack, password=None)})
     signed = write_config(tmp_path / "pw.ini", {"default": profile(stack)})
     env = user_env(tmp_path)
-    run = [sys.executable, str(TOOL), "--config"]
+    run = [*TOOL_COMMAND, "--config"]
     assert subprocess.run(run + [str(signed), "login"], env=env, capture_output=True, timeout=120).returncode == 0
     cache = session_files(tmp_path)[0]
     first = jwt_claims(json.loads(cache.read_text())["id_token"])
@@ -596,7 +596,7 @@ def test_parallel_renewals_of_a_rotating_session_rotate_once_and_all_succeed(mak
     signed = write_config(tmp_path / "pw.ini", {"default": profile(stack)})
     nopw = write_config(tmp_path / "nopw.ini", {"default": profile(stack, password=None)})
     env = user_env(tmp_path)
-    run = [sys.executable, str(TOOL), "--config"]
+    run = [*TOOL_COMMAND, "--config"]
     assert subprocess.run(run + [str(signed), "login"], env=env, capture_output=True, timeout=120).returncode == 0
     cache = session_files(tmp_path)[0]
     entry = json.loads(cache.read_text())
@@ -618,7 +618,7 @@ def test_parallel_forced_writers_of_one_profile_leave_one_section_botocore_reads
     aws_config.write_text("[profile work]\r\nregion = us-west-2\r\n")
     env = user_env(tmp_path, AWS_CONFIG_FILE=aws_config)
     configs = [user_config(name=f"c{i}.ini") for i in range(6)]
-    procs = [subprocess.Popen([sys.executable, str(TOOL), "--config", str(c), "aws-profile", "same", "--force"],
+    procs = [subprocess.Popen([*TOOL_COMMAND, "--config", str(c), "aws-profile", "same", "--force"],
                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for c in configs]
     for proc in procs:
@@ -665,7 +665,7 @@ def test_a_folder_name_that_is_not_utf8_around_the_files_is_no_unexpected_error_
                f"{prefix}/a.txt").returncode == 0
     args = {"sync up": ["sync", "up", root, f"{prefix}-synced".encode()],
             "get": ["get", f"{prefix}/a.txt".encode(), os.path.join(root, b"got.txt")]}[command]
-    result = subprocess.run([sys.executable, str(TOOL), "--config", str(config), *args], capture_output=True,
+    result = subprocess.run([*TOOL_COMMAND, "--config", str(config), *args], capture_output=True,
                             env=user_env(tmp_path, PYTHONIOENCODING="utf-8:strict"), cwd=tmp_path, timeout=120)
     stderr = result.stderr.decode(errors="replace")
     assert result.returncode in (0, 2) and "unexpected" not in stderr, stderr

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import cog_auth_s3 as tool
-from helpers import SUB, TOOL, admin, run_cli, statuses, unique_name, user_env
+from helpers import SUB, TOOL, TOOL_COMMAND, admin, run_cli, statuses, unique_name, user_env
 
 POOL_ID = "us-east-1:0e3c1234-5678-4bfd-956f-2acfa1efd61f"
 PASSWORD = "Corr3ct-Horse-Battery!"
@@ -387,9 +387,9 @@ def test_setup_and_teardown_use_the_profiles_endpoint_when_no_flag_names_one(loc
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COG_AUTH_S3_"))}
     env.update(AWS_ACCESS_KEY_ID=local_aws["aws_access_key_id"], HOME=str(tmp_path), AWS_DEFAULT_REGION="us-east-1",
                AWS_SECRET_ACCESS_KEY=local_aws["aws_secret_access_key"])
-    made = subprocess.run([sys.executable, str(TOOL), "--config", str(config), "setup", "--name", "profile-endpoint"],
+    made = subprocess.run([*TOOL_COMMAND, "--config", str(config), "setup", "--name", "profile-endpoint"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
-    gone = subprocess.run([sys.executable, str(TOOL), "--config", str(config), "teardown", "--name",
+    gone = subprocess.run([*TOOL_COMMAND, "--config", str(config), "teardown", "--name",
                            "profile-endpoint", "--force"], env=env, capture_output=True, text=True, timeout=300)
     assert gone.returncode == 0 and "amazonaws.com" not in gone.stderr, gone.stderr

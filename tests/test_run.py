@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import PASSWORDS, TOOL, user_env, write_config
+from helpers import PASSWORDS, TOOL, TOOL_COMMAND, user_env, write_config
 
 IDENTITY_LINE = re.compile(r"^Identity id:\s+(\S+)$", re.M)
 
@@ -83,7 +83,7 @@ def test_password_from_a_prompt_on_a_terminal(user_config, tmp_path):
     pid, fd = pty.fork()
     if pid == 0:  # the child: the tool on a real terminal
         os.chdir(tmp_path)
-        os.execve(sys.executable, [sys.executable, str(TOOL), "--config", str(config), "--no-cache"],
+        os.execve(sys.executable, [*TOOL_COMMAND, "--config", str(config), "--no-cache"],
                   user_env(tmp_path))
     transcript = read_until(fd, b"Password for alice:")
     os.write(fd, PASSWORDS["alice"].encode() + b"\n")

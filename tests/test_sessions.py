@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from helpers import (PAST_THEIR_LIFETIME, TOOL, Faults, RequestLog, advance_clock, profile, random_file, session_files,
+from helpers import (PAST_THEIR_LIFETIME, TOOL_COMMAND, Faults, RequestLog, advance_clock, profile, random_file, session_files,
                      user_env, write_config)
 
 
@@ -121,7 +121,7 @@ def while_the_clock_jumps(clock_aws, tmp_path, operation, *args):
     log.clear()
     faults.add(operation, times=3, action="delay", delay_ms=4000)
     try:
-        proc = subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), *map(str, args)], env=env,
+        proc = subprocess.Popen([*TOOL_COMMAND, "--config", str(config), *map(str, args)], env=env,
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(log, operation, proc)
         advance_clock(clock_aws["endpoint_url"], PAST_THEIR_LIFETIME)
@@ -139,7 +139,7 @@ def signed_in(clock_stack, tmp_path):
     config = write_config(tmp_path / "config.ini", {"default": profile(clock_stack)})
 
     def run(*args):
-        return subprocess.run([sys.executable, str(TOOL), "--config", str(config), *map(str, args)],
+        return subprocess.run([*TOOL_COMMAND, "--config", str(config), *map(str, args)],
                               env=user_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run("login").returncode == 0
     return run

@@ -6,7 +6,7 @@ import pty
 import subprocess
 import sys
 
-from helpers import TOOL, remote, user_env
+from helpers import TOOL, TOOL_COMMAND, remote, user_env
 
 TREE = {"a.txt": "alpha", "a-b.txt": "dash sorts before slash", "a/b.txt": "in a folder", "a/c/d.txt": "deeper",
         "z.txt": "last"}
@@ -189,7 +189,7 @@ def test_rm_recursive_asks_on_a_terminal(user_config, tmp_path, prefix, cli):
     env = user_env(tmp_path)
     for answer, left in ((b"n\n", 1), (b"y\n", 0)):
         leader, follower = pty.openpty()
-        proc = subprocess.Popen([sys.executable, str(TOOL), "--config", str(config), "rm", "--recursive", prefix],
+        proc = subprocess.Popen([*TOOL_COMMAND, "--config", str(config), "rm", "--recursive", prefix],
                                 stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
         os.close(follower)
         os.write(leader, answer)

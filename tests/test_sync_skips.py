@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from helpers import TOOL, identity, random_file, remote, user_env, wait_for, without_root_file_access
+from helpers import TOOL, TOOL_COMMAND, identity, random_file, remote, user_env, wait_for, without_root_file_access
 
 
 def test_a_file_rewritten_during_its_multipart_upload_by_sync_up_exits_2_and_the_next_sync_uploads_it(
@@ -79,7 +79,7 @@ def test_unreadable_and_special_paths_are_skipped_their_remote_copies_kept_and_s
     os.mkfifo(tree / "pipe")
     (tree / "new.txt").write_text("new")
     try:
-        result = subprocess.run([sys.executable, str(TOOL), "--config", str(files.config), "sync", "up", str(tree),
+        result = subprocess.run([*TOOL_COMMAND, "--config", str(files.config), "sync", "up", str(tree),
                                  prefix, "--delete"], env=user_env(tmp_path), cwd=tmp_path, capture_output=True,
                                 text=True, timeout=120, preexec_fn=without_root_file_access)
     finally:
