@@ -98,6 +98,16 @@ def s5cmd_binary():
 S5CMD = s5cmd_binary()
 
 
+def install_tool(work):
+    """The tool installed as pip installs it for a user (its own copy, bytecode compiled at install time, the
+    `cog-auth-s3` command); (the command's path, the PYTHONPATH it needs). A user runs this, not the source file:
+    `python cog_auth_s3.py` compiles its 7,000 lines at every start (about 0.15 s of CPU)."""
+    target = work / "installed"
+    subprocess.run([PY, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
+                    "--target", str(target), str(ROOT)], check=True, stdout=subprocess.DEVNULL)
+    return target / "bin" / "cog-auth-s3", str(target)
+
+
 def make_file(path, size):
     """A file of pseudo-random bytes (random enough that nothing can compress it)."""
     block = os.urandom(MiB)
@@ -110,14 +120,15 @@ def make_file(path, size):
 class Stack:
     """A local_aws with a deployment made by the tool's own setup, and one signed-in user."""
 
-    def __init__(self, work, latency_ms=0):
-        self.work = work
+    def __init__(self, work, installed, latency_ms=0):
+        self.work, (self.command, library) = work, installed
         work.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([PY, str(ROOT / "local_aws.py"), "--port", "0", "--latency-ms", str(latency_ms)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         info = json.loads(self.proc.stdout.readline())
         self.endpoint = info["endpoint_url"]
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COG_AUTH_S3_"))}
+        base["PYTHONPATH"] = library  # where the installed command finds its module
         self.admin_env = dict(base, AWS_ACCESS_KEY_ID=info["aws_access_key_id"],
                               AWS_SECRET_ACCESS_KEY=info["aws_secret_access_key"],
                               AWS_DEFAULT_REGION="us-east-1", HOME=str(work))
@@ -147,9 +158,9 @@ class Stack:
                 results[name].append(self.measured(make(index), env))
         return {name: medians(found) for name, found in results.items()}
 
-    def tool(self, *args):
-        """The tool's command line for this stack's profile."""
-        return [PY, TOOL, "--config", self.config, "--quiet", *args]
+    def tool(self, *args, script=False):
+        """The installed tool's command line for this stack's profile; with script, `python cog_auth_s3.py`."""
+        return [*([PY, TOOL] if script else [self.command]), "--config", self.config, "--quiet", *args]
 
     def provision(self):
         """setup + add-user through the tool itself, then the user's profile keys and credentials."""
@@ -190,7 +201,8 @@ class Stack:
 class Bench:
     def __init__(self, args, work):
         self.args, self.work, self.rows, self.notes = args, work, [], []
-        self.stack = Stack(work / "stack")
+        self.installed = install_tool(work)
+        self.stack = Stack(work / "stack", self.installed)
 
     def row(self, figure, tool, anchor, ratio, goal, met):
         self.rows.append({"figure": figure, "tool": tool, "anchor": anchor, "ratio": ratio, "goal": goal,
@@ -201,14 +213,20 @@ class Bench:
     # ------------------------------------------------------------------ figures
 
     def warm_creds(self):
+        """creds --format process from a warm cache, installed and as a script, against `import boto3` alone."""
         st, runs = self.stack, max(self.args.runs, 10)
-        cmd = st.tool("creds", "--format", "process")
-        run(cmd, st.user_env)  # warm the cache
-        tool = median_of(runs, lambda: run(cmd, st.user_env).wall)
-        anchor = median_of(runs, lambda: run([PY, "-c", "import boto3"], st.user_env).wall)
-        ratio = tool / anchor
-        self.row("`creds --format process`, warm cache (wall)", f"{tool * 1000:.0f} ms",
-                 f"`python -c \"import boto3\"` {anchor * 1000:.0f} ms", f"{ratio:.2f}×", "≤ 0.5×", ratio <= 0.5)
+        run(st.tool("creds", "--format", "process"), st.user_env)  # warm the cache
+        found = st.interleaved(runs, {
+            "installed": (lambda i: st.tool("creds", "--format", "process"), st.user_env),
+            "script": (lambda i: st.tool("creds", "--format", "process", script=True), st.user_env),
+            "boto3": (lambda i: [PY, "-c", "import boto3"], st.user_env)})
+        anchor = found["boto3"]["wall"]
+        for name, label, goal in (("installed", "the installed `cog-auth-s3`", 0.25),
+                                  ("script", "`python cog_auth_s3.py`", 0.5)):
+            ratio = found[name]["wall"] / anchor
+            self.row(f"`creds --format process`, warm cache (wall), {label}", f"{found[name]['wall'] * 1000:.0f} ms",
+                     f"`python -c \"import boto3\"` {anchor * 1000:.0f} ms", f"{ratio:.2f}×", f"≤ {goal}×",
+                     ratio <= goal)
 
     def one_put(self):
         """put of one small file with a warm cache against aws s3 cp of it: mostly start-up."""
@@ -300,7 +318,7 @@ class Bench:
             (folder / f"f{index:03}.bin").write_bytes(os.urandom(16 * 1024))
         self.small_files(self.stack, folder, "loopback")
         # Over a real network each request waits a round trip; concurrency overlaps the waits.
-        latent = Stack(self.work / "latent", latency_ms=self.args.latency_ms)
+        latent = Stack(self.work / "latent", self.installed, latency_ms=self.args.latency_ms)
         try:
             self.small_files(latent, folder, f"{self.args.latency_ms} ms emulated round trip")
         finally:
