@@ -32,17 +32,53 @@ def create_admin(account_id):
 
 
 def quiet_request_handler():
-    """werkzeug's request handler minus its line per request on stderr.
+    """werkzeug's request handler, without its line per request on stderr, keeping HTTP/1.1 connections
+    open between requests as S3 and Cognito do.
 
-    Tests pipe stderr without reading it; a line per request would fill the pipe and hang
-    the server. The request log (localaws.observatory) replaces it; errors are still written.
+    Tests pipe stderr without reading it; a line per request would fill the pipe and hang the server. The
+    request log (localaws.observatory) replaces it; errors are still written.
+
+    werkzeug 3 answers every request with "Connection: close", even under HTTP/1.1: http.server can't tell
+    where a request body the app left unread ends and the next request begins. So every request paid a TCP
+    connect and a server thread of its own, for every client alike. Here the app reads the body through a
+    LimitedStream of its Content-Length, and what it left unread is read after the answer, so the next request
+    starts where http.server reads it. A chunked body, whose end only its own framing tells, still closes.
     """
     from werkzeug.serving import WSGIRequestHandler
+    from werkzeug.wsgi import LimitedStream
 
-    # HTTP/1.1 keeps connections open between requests, as S3 and Cognito do; werkzeug's default (1.0)
-    # closes each one, so every request paid a TCP connect and a server thread of its own.
-    return type("QuietRequestHandler", (WSGIRequestHandler,), {"log_request": lambda self, *a, **k: None,
-                                                                "protocol_version": "HTTP/1.1"})
+    class QuietRequestHandler(WSGIRequestHandler):
+        """One connection's requests, in turn, on one thread."""
+        protocol_version = "HTTP/1.1"
+        body = None  # the request's body while the connection is kept open; None: werkzeug's own close
+
+        def log_request(self, *args, **kwargs):
+            """No line per request (see quiet_request_handler)."""
+
+        def run_wsgi(self):
+            """Answer one request; keep the connection when its body's end is known and was reached."""
+            length = self.headers.get("Content-Length", "0").strip()
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
+                return super().run_wsgi()
+            connection = self.rfile
+            # werkzeug's own drain after the answer reads this stream too, so it stops at the body's end.
+            self.rfile = self.body = LimitedStream(connection, int(length))
+            try:
+                super().run_wsgi()
+                self.body.exhaust()
+            except Exception:  # the client left mid-body: this connection has nothing more to read
+                self.close_connection = True
+            finally:
+                self.rfile, self.body = connection, None
+
+        def send_header(self, keyword, value):
+            """Every header but werkzeug's "Connection: close" on a connection kept open."""
+            if self.body is not None and not self.close_connection and keyword.lower() == "connection" \
+                    and value.lower() == "close":
+                return
+            super().send_header(keyword, value)
+
+    return QuietRequestHandler
 
 
 def list_moto_modules_once():
