@@ -131,3 +131,29 @@ def test_bad_fault_rule_is_refused(local_aws, clean):
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         control(local_aws, "POST", "faults", {"skip": 1})
     assert excinfo.value.code == 400
+
+
+def test_a_connection_stays_open_across_requests_even_after_a_body_the_server_refused_unread(local_aws, s3, clean):
+    """HTTP/1.1 keep-alive, as S3 has it: werkzeug would close every connection (its 'Connection: close')."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(local_aws["endpoint_url"])
+    connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
+    bucket = f"bucket-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    rule = json.dumps({"operation": "NoSuchOperation", "status": 500, "code": "InternalError"}).encode()
+    answers = []
+    # Unsigned: refused before its 64 KiB body is read. Then a request whose body is read, and a GET.
+    for method, path, body in (("PUT", f"/{bucket}/refused", b"x" * 65536), ("POST", "/_local_aws/faults", rule),
+                               ("GET", "/_local_aws/faults", None)):
+        connection.request(method, path, body=body)
+        response = connection.getresponse()
+        answers.append((response.status, response.will_close, response.read()))
+        assert connection.sock is not None, f"{method} {path} closed the connection"
+    assert [(status, will_close) for status, will_close, _ in answers] == [(403, False), (200, False), (200, False)]
+    assert b"AccessDenied" in answers[0][2]
+    assert [rule["operation"] for rule in json.loads(answers[2][2])] == ["NoSuchOperation"]  # read whole, in turn
+    connection.request("GET", "/_local_aws/requests", headers={"Connection": "close"})
+    response = connection.getresponse()
+    assert response.status == 200 and response.will_close  # a client that asks to close is answered and closed
