@@ -2524,17 +2524,24 @@ class Progress:
     """A tqdm bar on stderr when it is a terminal and tqdm is installed; otherwise nothing."""
 
     def __init__(self, out, total, label):
-        self.bar, self.listeners = None, []
+        self.bar = None
         if not out.progress_wanted():
             return
         try:
             from tqdm import tqdm
         except ImportError:
             return
+        self.bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                        file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    @property
+    def listeners(self):
+        """s3transfer subscribers that move the bar (s3transfer imported only when a transfer of its needs them)."""
+        if self.bar is None:
+            return []
         from s3transfer.subscribers import BaseSubscriber
 
-        self.bar = bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
-                              file=sys.stderr, leave=False, dynamic_ncols=True)
+        bar = self.bar
 
         class OnProgress(BaseSubscriber):
             def on_progress(self, future, bytes_transferred, **kwargs):
@@ -2542,7 +2549,7 @@ class Progress:
                     bar.total = future.meta.size  # a download learns its size from S3
                 bar.update(bytes_transferred)
 
-        self.listeners = [OnProgress()]
+        return [OnProgress()]
 
     def close(self):
         """Remove the bar from the terminal."""
@@ -2939,12 +2946,23 @@ class Transfers:
         listeners = self.progress.listeners if self.progress else []
         return self.managed().upload(path, self.bucket, key, extra_args=dict(UPLOAD_ARGS), subscribers=listeners)
 
-    def download(self, key, path, size=None, subscribers=()):
-        """A future of downloading key (of size bytes as listed) to path."""
+    def download(self, key, path, size=None, etag=None):
+        """A future of downloading key (of size bytes and this ETag, as listed) to path."""
         if self.small(size):
             return self.pool.submit(self.counted, self.direct.get, key, path)
-        return self.managed().download(self.bucket, key, path, extra_args={"ChecksumMode": "ENABLED"},
-                                       subscribers=list(subscribers))
+        manager = self.managed()  # s3transfer is imported only now
+        from s3transfer.subscribers import BaseSubscriber
+
+        class Listed(BaseSubscriber):
+            """The listing gave size and ETag, so s3transfer needs no HeadObject per download (as the AWS CLI
+            does). The ETag also makes each part of a large download ask for exactly the listed object (If-Match)."""
+
+            def on_queued(self, future, **kwargs):
+                future.meta.provide_transfer_size(size)
+                future.meta.provide_object_etag(etag)
+
+        return manager.download(self.bucket, key, path, extra_args={"ChecksumMode": "ENABLED"},
+                                subscribers=[Listed()] if etag else [])
 
     def shutdown(self):
         """Wait for everything queued, as TransferManager.shutdown does."""
@@ -3199,21 +3217,6 @@ def transfer_tree(client, bucket, transfers, on_done):
     there when complete, so an interrupted run leaves everything old or new; on_done(transfer) follows
     each success.
     """
-    from s3transfer.subscribers import BaseSubscriber
-
-    class Listed(BaseSubscriber):
-        """The listing gave size and ETag, so s3transfer needs no HeadObject per download (as the AWS CLI does).
-
-        The ETag also makes each part of a large download ask for exactly the listed object (If-Match).
-        """
-
-        def __init__(self, size, etag):
-            self.size, self.etag = size, etag
-
-        def on_queued(self, future, **kwargs):
-            future.meta.provide_transfer_size(self.size)
-            future.meta.provide_object_etag(self.etag)
-
     pending, writes = collections.deque(), client.writes
 
     def finish(transfer, future, before):
@@ -3244,8 +3247,7 @@ def transfer_tree(client, bucket, transfers, on_done):
             else:
                 with local_file_errors("write", transfer.path):
                     os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
-                future = moving.download(transfer.key, transfer.path, transfer.size,
-                                         [Listed(transfer.size, transfer.etag)] if transfer.etag else [])
+                future = moving.download(transfer.key, transfer.path, transfer.size, transfer.etag)
             pending.append((transfer, future, before))
             if len(pending) >= TREE_IN_FLIGHT:
                 finish(*pending.popleft())
