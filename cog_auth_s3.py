@@ -2626,22 +2626,27 @@ S3_SETTINGS = {
 
 def aws_settings(environ=None):
     """S3_SETTINGS's values as botocore's config store finds them: the environment first, then the profile
-    (AWS_DEFAULT_PROFILE, AWS_PROFILE, else default) of the AWS config file, via botocore's own config loader."""
-    from botocore.configloader import load_config
+    (AWS_DEFAULT_PROFILE, AWS_PROFILE, else default) of the AWS config file, via botocore's own config loader.
+    A profile named but in neither the config nor the credentials file is botocore's ProfileNotFound, as for
+    the client."""
+    from botocore.configloader import load_config, raw_config_parse
+    from botocore.exceptions import ProfileNotFound
 
     environ = os.environ if environ is None else environ
     path = aws_config_path(environ)
-    try:
-        profiles = load_config(path)["profiles"] if os.path.isfile(path) else {}
-    except Exception:  # botocore's client would fail on it too; the direct path then goes on without it
-        profiles = {}
-    profile = profiles.get(environ.get("AWS_DEFAULT_PROFILE") or environ.get("AWS_PROFILE") or "default", {})
-    found = {}
+    profiles = load_config(path)["profiles"] if os.path.isfile(path) else {}
+    named = environ.get("AWS_DEFAULT_PROFILE") or environ.get("AWS_PROFILE")
+    if named and named not in profiles:
+        shared = os.path.expanduser(environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join("~", ".aws",
+                                                                                                "credentials"))
+        if named not in (raw_config_parse(shared) if os.path.isfile(shared) else {}):
+            raise ProfileNotFound(profile=named)
+    profile = profiles.get(named or "default", {})
+    found, s3_section = {}, profile.get("s3") if isinstance(profile.get("s3"), dict) else {}
     for name, (variable, key, s3_key) in S3_SETTINGS.items():
         value = environ.get(variable) if variable else None
         if value is None and key:
             value = profile.get(key)
-        s3_section = profile.get("s3") if isinstance(profile.get("s3"), dict) else {}
         if value is None and s3_key:
             value = s3_section.get(s3_key)
         if value is not None:
@@ -2679,7 +2684,7 @@ def s3_endpoint(loader, bucket, region, endpoint_url=None, settings=None):
         params["Endpoint"] = endpoint_url
     provider = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions"))
     endpoint = provider.resolve_endpoint(**params)
-    scheme = next(s for s in endpoint.properties.get("authSchemes", [{}]))
+    scheme = (endpoint.properties.get("authSchemes") or [{}])[0]
     return (endpoint.url.rstrip("/") + "/", scheme.get("signingName", "s3"), scheme.get("signingRegion", region))
 
 
@@ -2753,7 +2758,8 @@ class DirectS3:
         from botocore.loaders import create_loader
 
         self.client, self.bucket = client, bucket
-        settings = aws_settings()
+        with aws_step("set up a client for", "s3", "config"):  # as make_client reads the AWS config
+            settings = aws_settings()
         self.loader = create_loader(settings.get("data_path"))
         with aws_step("address", f"s3://{bucket}/", "s3"):
             self.base, self.signing_name, self.signing_region = s3_endpoint(self.loader, bucket, client.region,

@@ -166,3 +166,14 @@ def test_a_small_object_whose_key_leaves_the_folder_is_not_downloaded(files, tmp
     assert result.returncode == 0, result.stderr
     assert (target / "ok.txt").read_bytes() == b"ok" and "skipped" in result.stderr
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "down" / "outside.txt").exists()
+
+
+def test_a_missing_aws_profile_stops_a_small_put_in_one_line_as_the_client_would(files, tmp_path, request_log):
+    # The direct path reads the AWS config as the boto3 client does (aws_settings), so a profile named and
+    # nowhere to be found is the same one line, exit 2, and nothing is sent.
+    (tmp_path / "p.txt").write_text("p\n")
+    credentials(files)
+    request_log.clear()
+    result = files("put", tmp_path / "p.txt", "--key", "profile/p.txt", env_extra={"AWS_PROFILE": "nope"})
+    assert result.returncode == 2 and "AWS_PROFILE" in result.stderr and one_error_line(result)
+    assert request_log.operations("s3") == []
