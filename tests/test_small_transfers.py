@@ -1,5 +1,5 @@
-"""Objects up to 2 MiB go in one request each, signed by botocore's SigV4 signer over the client's own
-HTTP session (cog_auth_s3.DirectS3): the bytes, the CRC32, the retries, the errors and the confinement
+"""Objects up to 2 MiB go in one request each, signed by botocore's SigV4 signer over botocore's HTTP session,
+without a boto3 client (cog_auth_s3.DirectS3): the bytes, the CRC32, the retries, the errors and the confinement
 are the same as through boto3's transfer manager."""
 
 import base64
