@@ -2357,7 +2357,7 @@ SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 def renewing_credentials(credentials, renew_credentials):
     """botocore RefreshableCredentials over the session's credentials, renewed in place by
     renew_credentials(why) -> new credentials (the dict a Session holds): by botocore when their Expiration
-    nears (15 minutes before it, blocking from 10), and at once when S3 has called them dead (renew_when_refused).
+    nears (15 minutes before it, blocking from 10), and at once when S3 has called them dead (renewal_retry).
     """
     from botocore.credentials import RefreshableCredentials
 
