@@ -2294,20 +2294,24 @@ def user_prefix(folder, prefix, bucket=None):
 
 
 class S3Writes:
-    """Hooks on one S3 client: If-None-Match for --no-clobber, what S3 answered to each write, and
-    what an interrupt must account for: writes sent but not yet answered, multipart uploads still open."""
+    """What S3 answered to each write, and what an interrupt must account for: writes sent but not yet
+    answered, multipart uploads still open; with no_clobber, If-None-Match on every write. The direct path
+    records its writes here itself; the boto3 client's requests through hooks on its events (register)."""
 
     OPERATIONS = ("PutObject", "CompleteMultipartUpload")
     TRACKED = OPERATIONS + ("CreateMultipartUpload", "AbortMultipartUpload")
 
-    def __init__(self, client):
+    def __init__(self):
         self.no_clobber, self.results = False, {}
         self.in_flight, self.open_uploads = {}, {}
+
+    def register(self, events):
+        """Hook the boto3 client's events (its meta.events) for the writes it sends."""
         for operation in self.TRACKED:
-            client.meta.events.register(f"before-parameter-build.s3.{operation}", self._before)
-            client.meta.events.register(f"before-call.s3.{operation}", self._sent)
-            client.meta.events.register(f"after-call.s3.{operation}", self._after)
-            client.meta.events.register(f"after-call-error.s3.{operation}", self._lost)
+            events.register(f"before-parameter-build.s3.{operation}", self._before)
+            events.register(f"before-call.s3.{operation}", self._sent)
+            events.register(f"after-call.s3.{operation}", self._after)
+            events.register(f"after-call-error.s3.{operation}", self._lost)
 
     def _before(self, params, context, model, **_):
         context["cog_auth_s3_key"] = params.get("Key")
@@ -2341,14 +2345,6 @@ class S3Writes:
         return sorted({key for name, key in list(self.in_flight.values()) if name in operations and key})
 
 
-def client_writes(client):
-    """The S3Writes of a client, its hooks put on at the first use."""
-    writes = getattr(client, "cog_auth_s3_writes", None)
-    if writes is None:
-        writes = client.cog_auth_s3_writes = S3Writes(client)
-    return writes
-
-
 # What AWS answers for credentials that died before their Expiration (a sign-out everywhere, a
 # revoked session, a clock that is wrong) or that it no longer knows.
 DEAD_SESSION_CODES = ("ExpiredToken", "InvalidToken", "InvalidAccessKeyId")
@@ -2361,7 +2357,7 @@ SIGNED_KEY_RE = re.compile(r"Credential=([^/,\s]+)/")
 def renewing_credentials(credentials, renew_credentials):
     """botocore RefreshableCredentials over the session's credentials, renewed in place by
     renew_credentials(why) -> new credentials (the dict a Session holds): by botocore when their Expiration
-    nears (15 minutes before it, blocking from 10), and at once when S3 has called them dead (renew_when_refused).
+    nears (15 minutes before it, blocking from 10), and at once when S3 has called them dead (renewal_retry).
     """
     from botocore.credentials import RefreshableCredentials
 
@@ -2396,41 +2392,86 @@ def renewing_credentials(credentials, renew_credentials):
     return live
 
 
+def renewal_retry(credentials, code, head, context):
+    """0 (a retry at once) for the first refusal of a request as signed with dead credentials (DEAD_SESSION_CODES,
+    or a bare 400 to a HEAD), noting the refused key so credentials renew before the retry is signed; else None.
+    context is the request's own (context["cog_auth_s3_signed_by"]: the access key that signed it)."""
+    if (code not in DEAD_SESSION_CODES and not (head and code == BODILESS_REFUSAL)) \
+            or context.get("cog_auth_s3_renewed"):
+        return None
+    context["cog_auth_s3_renewed"] = True
+    # Only the key in use is renewed: parts refused together make one renewal, not one each.
+    credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), \
+        code if code != BODILESS_REFUSAL else "400 Bad Request without a body, as for expired credentials"
+    return 0
+
+
 def renew_when_refused(client, credentials):
-    """Make a request S3 refuses as signed with dead credentials (DEAD_SESSION_CODES) be renewed and sent
-    once more, signed anew: a transfer keeps its parts and its multipart upload instead of starting over."""
+    """Make a request S3 refuses as signed with dead credentials (renewal_retry) be renewed and sent once more,
+    signed anew: a transfer keeps its parts and its multipart upload instead of starting over."""
     def note_signer(request, **kwargs):
         """Which access key signed the request (registered after the signer)."""
         found = SIGNED_KEY_RE.search(str(request.headers.get("Authorization", "")))
         request.context["cog_auth_s3_signed_by"] = found.group(1) if found else None
 
     def retry_renewed(response, request_dict, operation=None, **kwargs):
-        """A retry at once (0 s) for the first refusal of a request as dead; None leaves it to botocore."""
-        context = request_dict["context"]
+        """renewal_retry's answer; None leaves it to botocore."""
         code = response[1].get("Error", {}).get("Code") if response else None
         head = operation is not None and operation.http.get("method") == "HEAD"
-        if (code not in DEAD_SESSION_CODES and not (head and code == BODILESS_REFUSAL)) \
-                or context.get("cog_auth_s3_renewed"):
-            return None
-        context["cog_auth_s3_renewed"] = True
-        # Only the key in use is renewed: parts refused together make one renewal, not one each.
-        credentials.refused, credentials.refusal = context.get("cog_auth_s3_signed_by"), \
-            code if code != BODILESS_REFUSAL else "400 Bad Request without a body, as for expired credentials"
-        return 0
+        return renewal_retry(credentials, code, head, request_dict["context"])
 
     client.meta.events.register_last("request-created", note_signer)
     client.meta.events.register_first("needs-retry.s3", retry_renewed)
 
 
+class S3Client:
+    """The user's S3 client: the boto3 client is made only when something first asks for one of its attributes
+    (s3transfer for a large object, HeadObject, an error's exception class, share...), while the direct
+    small-object path (DirectS3) works from the same credentials, region and endpoint without it.
+
+    Making a boto3 client costs about 0.35 s of CPU (import boto3, the S3 model, the endpoint rules), more
+    than the whole upload of a small file; see bench/README.md, "Start-up".
+    """
+
+    def __init__(self, credentials, region, endpoint_url=None, renewing=False):
+        import threading
+
+        self.credentials, self.region, self.endpoint_url, self.renewing = credentials, region, endpoint_url, renewing
+        self.writes = S3Writes()  # the record of every write, direct or through the boto3 client
+        self.direct = {}  # the direct path to each bucket (direct_s3), sharing one connection pool
+        self.made, self.making = None, threading.Lock()  # the direct path's threads may ask at once
+
+    def boto(self):
+        """The boto3 client, made at the first call: renewing credentials renew when S3 refuses them, and
+        the writes it sends are recorded in writes."""
+        with self.making:
+            if self.made is None:
+                # SigV4 said outright: botocore would presign `share` links with the legacy SigV2 in us-east-1.
+                client = make_client("s3", self.region, self.endpoint_url, credentials=self.credentials,
+                                     signature_version="s3v4")
+                if self.renewing:
+                    renew_when_refused(client, self.credentials)
+                self.writes.register(client.meta.events)
+                self.made = client
+        return self.made
+
+    def __getattr__(self, name):
+        """Any other attribute is the boto3 client's (made now)."""
+        if name in ("made", "making", "direct"):  # not set yet: no client to ask
+            raise AttributeError(name)
+        return getattr(self.boto(), name)
+
+
 def s3_client(credentials, region, endpoint_url=None, renew_credentials=None):
     """An S3 client signed with the user's temporary credentials; with renew_credentials (see
-    renewing_credentials) they renew in place, so transfers outlive them."""
-    live = renewing_credentials(credentials, renew_credentials) if renew_credentials else credentials
-    # SigV4 said outright: botocore would presign `share` links with the legacy SigV2 in us-east-1.
-    client = make_client("s3", region, endpoint_url, credentials=live, signature_version="s3v4")
+    renewing_credentials) they renew in place, so transfers outlive them. Made lazily (S3Client)."""
     if renew_credentials:
-        renew_when_refused(client, live)
-    return client
+        live = renewing_credentials(credentials, renew_credentials)
+    else:
+        from botocore.credentials import Credentials
+
+        live = Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials.get("SessionToken"))
+    return S3Client(live, region, endpoint_url or None, renewing=bool(renew_credentials))
 
 
 def strict_reads():
@@ -2467,7 +2508,8 @@ def strict_reads():
 
 
 def transfer_manager(client, largest=None):
-    """boto3's transfer manager: multipart, concurrent and streaming; more requests at once for small files."""
+    """boto3's transfer manager over the S3Client's boto3 client (made now): multipart, concurrent and streaming;
+    more requests at once for small files."""
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
     settings = dict(TRANSFER_SETTINGS)
@@ -2475,24 +2517,31 @@ def transfer_manager(client, largest=None):
         per_request = max(1, min(largest, settings["multipart_chunksize"]))
         settings["max_concurrency"] = max(settings["max_concurrency"],
                                           min(MAX_CONCURRENCY, IN_FLIGHT_BUDGET // per_request))
-    return create_transfer_manager(client, TransferConfig(**settings), osutil=strict_reads())
+    return create_transfer_manager(client.boto(), TransferConfig(**settings), osutil=strict_reads())
 
 
 class Progress:
     """A tqdm bar on stderr when it is a terminal and tqdm is installed; otherwise nothing."""
 
     def __init__(self, out, total, label):
-        self.bar, self.listeners = None, []
+        self.bar = None
         if not out.progress_wanted():
             return
         try:
             from tqdm import tqdm
         except ImportError:
             return
+        self.bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                        file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    @property
+    def listeners(self):
+        """s3transfer subscribers that move the bar (s3transfer imported only when a transfer of its needs them)."""
+        if self.bar is None:
+            return []
         from s3transfer.subscribers import BaseSubscriber
 
-        self.bar = bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
-                              file=sys.stderr, leave=False, dynamic_ncols=True)
+        bar = self.bar
 
         class OnProgress(BaseSubscriber):
             def on_progress(self, future, bytes_transferred, **kwargs):
@@ -2500,7 +2549,7 @@ class Progress:
                     bar.total = future.meta.size  # a download learns its size from S3
                 bar.update(bytes_transferred)
 
-        self.listeners = [OnProgress()]
+        return [OnProgress()]
 
     def close(self):
         """Remove the bar from the terminal."""
@@ -2560,17 +2609,144 @@ def with_open_upload(error, writes, key, uri):
     return ToolError(f"{error}; the multipart upload of {uri} may still be open {LEFT_OPEN}", error.exit_code)
 
 
-class DirectS3:
-    """PutObject and GetObject of one small object each, signed by botocore's own SigV4 signer and sent over
-    the client's own connection pool, without the rest of botocore's per-request machinery.
+# What of the AWS config (environment, else the profile in the AWS config file) botocore's S3 client reads
+# for addressing and HTTP, by botocore's names: (environment variable, config file key, s3 sub-key). The direct
+# path reads the same ones (aws_settings), so a setting changes both alike.
+S3_SETTINGS = {
+    "ca_bundle": ("AWS_CA_BUNDLE", "ca_bundle", None),
+    "tcp_keepalive": ("BOTOCORE_TCP_KEEPALIVE", "tcp_keepalive", None),
+    "use_fips_endpoint": ("AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint", None),
+    "use_dualstack_endpoint": ("AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint", "use_dualstack_endpoint"),
+    "addressing_style": (None, None, "addressing_style"),
+    "use_accelerate_endpoint": (None, None, "use_accelerate_endpoint"),
+    "us_east_1_regional_endpoint": ("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", None, "us_east_1_regional_endpoint"),
+    "data_path": ("AWS_DATA_PATH", "data_path", None),
+}
 
-    botocore spends about 3.3 ms of CPU on a 16 KiB PutObject, this about 1.4 ms (bench/README.md, "Many small files").
-    It keeps what the client does: the client's credentials, read at each signature (credentials that
-    renew themselves renew here too), its endpoint and addressing (taken from a URL the client signs), its
-    timeouts, proxies and TLS settings (its HTTP session), its retry policy (the same needs-retry event),
-    and its errors (S3's XML parsed by botocore's parser into the client's own exception classes), so
-    aws_step and explain_aws_error read them as ever. tests/test_library_hooks.py fails if the private
-    botocore attributes used here move.
+
+def aws_settings(environ=None):
+    """S3_SETTINGS's values as botocore's config store finds them: the environment first, then the profile
+    (AWS_DEFAULT_PROFILE, AWS_PROFILE, else default) of the AWS config file, via botocore's own config loader.
+    A profile named but in neither the config nor the credentials file is botocore's ProfileNotFound, as for
+    the client."""
+    from botocore.configloader import load_config, raw_config_parse
+    from botocore.exceptions import ProfileNotFound
+
+    environ = os.environ if environ is None else environ
+    path = aws_config_path(environ)
+    profiles = load_config(path)["profiles"] if os.path.isfile(path) else {}
+    named = environ.get("AWS_DEFAULT_PROFILE") or environ.get("AWS_PROFILE")
+    if named and named not in profiles:
+        shared = os.path.expanduser(environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join("~", ".aws",
+                                                                                                "credentials"))
+        if named not in (raw_config_parse(shared) if os.path.isfile(shared) else {}):
+            raise ProfileNotFound(profile=named)
+    profile = profiles.get(named or "default", {})
+    found, s3_section = {}, profile.get("s3") if isinstance(profile.get("s3"), dict) else {}
+    for name, (variable, key, s3_key) in S3_SETTINGS.items():
+        value = environ.get(variable) if variable else None
+        if value is None and key:
+            value = profile.get(key)
+        if value is None and s3_key:
+            value = s3_section.get(s3_key)
+        if value is not None:
+            found[name] = value
+    return found
+
+
+def is_true(value):
+    """A config value as botocore's ensure_boolean reads it."""
+    return value is True or str(value).lower() == "true"
+
+
+def s3_endpoint(loader, bucket, region, endpoint_url=None, settings=None):
+    """(base URL of the bucket's objects, signing name, signing region) from botocore's S3 endpoint rules, with
+    the parameters botocore's client gives them for an object request (ClientArgsCreator's
+    compute_endpoint_resolver_builtin_defaults, then handlers.customize_endpoint_resolver_builtins)."""
+    from botocore.endpoint_provider import EndpointProvider
+
+    settings = settings or {}
+    accelerate = is_true(settings.get("use_accelerate_endpoint"))
+    if accelerate:
+        path_style = False
+    elif endpoint_url is not None and ".s3-accelerate." not in endpoint_url:
+        path_style = settings.get("addressing_style") != "virtual"
+    else:
+        path_style = settings.get("addressing_style") == "path"
+    regional = settings.get("us_east_1_regional_endpoint", "legacy")
+    params = {"Bucket": bucket, "Region": region, "Accelerate": accelerate, "ForcePathStyle": path_style,
+              "UseGlobalEndpoint": regional == "legacy" and region == "us-east-1",
+              # Neither combines with a custom endpoint: botocore passes False then.
+              "UseFIPS": endpoint_url is None and is_true(settings.get("use_fips_endpoint")),
+              "UseDualStack": endpoint_url is None and is_true(settings.get("use_dualstack_endpoint")),
+              "UseArnRegion": True, "DisableMultiRegionAccessPoints": False}
+    if endpoint_url is not None:
+        params["Endpoint"] = endpoint_url
+    provider = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions"))
+    endpoint = provider.resolve_endpoint(**params)
+    scheme = (endpoint.properties.get("authSchemes") or [{}])[0]
+    return (endpoint.url.rstrip("/") + "/", scheme.get("signingName", "s3"), scheme.get("signingRegion", region))
+
+
+def s3_http_session(url, settings):
+    """botocore's URLLib3Session as botocore's EndpointCreator.create_endpoint makes it for the S3 client:
+    CLIENT_TUNING's timeouts and pool, proxies from the environment (botocore.utils.get_environ_proxies),
+    the CA bundle (EndpointCreator._get_verify_value: ca_bundle, else REQUESTS_CA_BUNDLE, else the default),
+    and ClientArgsCreator._compute_socket_options's TCP_NODELAY (and keep-alive when tcp_keepalive says so)."""
+    import socket
+
+    from botocore.httpsession import URLLib3Session
+    from botocore.utils import get_environ_proxies
+
+    verify = settings.get("ca_bundle") or os.environ.get("REQUESTS_CA_BUNDLE", True)
+    options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    if is_true(settings.get("tcp_keepalive")):
+        options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+    return URLLib3Session(verify=verify, proxies=get_environ_proxies(url), socket_options=options,
+                          timeout=(CLIENT_TUNING["connect_timeout"], CLIENT_TUNING["read_timeout"]),
+                          max_pool_connections=CLIENT_TUNING["max_pool_connections"])
+
+
+def total_attempts(retries):
+    """Attempts in all from a retries config, as botocore's ClientArgsCreator counts them: max_attempts counts
+    retries, total_max_attempts attempts."""
+    return retries.get("total_max_attempts") or retries["max_attempts"] + 1
+
+
+def s3_retry_handler(attempts):
+    """botocore's standard retry handler, built as botocore.retries.standard.register_retry_handler builds it
+    for the S3 client (throttling detection, retry quota, exponential backoff with jitter), for attempts in all."""
+    from botocore.retries import quota, standard
+
+    adapter = standard.RetryEventAdapter()
+    throttling = standard.ThrottlingErrorDetector(adapter)
+    return standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=standard.StandardRetryConditions(max_attempts=attempts),
+            retry_backoff=standard.ExponentialBackoff(service_name="s3", throttling_detector=throttling)),
+        retry_event_adapter=adapter, retry_quota=standard.RetryQuotaChecker(quota.RetryQuota(), throttling),
+        service_name="s3")
+
+
+class DirectOperation(collections.namedtuple("DirectOperation", "name http service_model error_shapes",
+                                             defaults=((),))):
+    """What botocore's retry handler reads of an operation model: its name, HTTP method, service name (its
+    special checkers ask), and the errors S3's model marks retryable (none: tests/test_library_hooks.py fails if a
+    botocore upgrade adds one, or if the handler reads more of the model than this)."""
+
+
+class DirectS3:
+    """PutObject, GetObject and ListObjectsV2 of small objects, signed by botocore's own SigV4 signer and sent
+    over botocore's own HTTP session, without a boto3 client or the rest of botocore's per-request machinery.
+
+    botocore spends about 3.3 ms of CPU on a 16 KiB PutObject, this about 1.4 ms, and no client is made
+    (bench/README.md, "Many small files"). It keeps what the client does, from botocore's own pieces configured
+    from the client's settings: its credentials, read at each signature (credentials that renew themselves
+    renew here too, and a refusal as dead renews them once: renewal_retry), its addressing (botocore's S3
+    endpoint rules: s3_endpoint), its timeouts, proxies and TLS settings (s3_http_session), its retry policy
+    (s3_retry_handler), and its errors (S3's XML parsed by botocore's parser into the client's own exception
+    classes, the client made then), so aws_step and explain_aws_error read them as ever.
+    tests/test_library_hooks.py fails if the botocore pieces used here move.
     """
 
     # What botocore's signer reads to choose the payload hash, as botocore sets it for PutObject: the body is
@@ -2579,19 +2755,23 @@ class DirectS3:
                        "checksum": {"request_algorithm": {"in": "header", "name": "x-amz-checksum-crc32"}}}
 
     def __init__(self, client, bucket):
-        from urllib.parse import urlsplit
+        from botocore.loaders import create_loader
 
         self.client, self.bucket = client, bucket
-        marker = "cog-auth-s3-marker"
+        with aws_step("set up a client for", "s3", "config"):  # as make_client reads the AWS config
+            settings = aws_settings()
+        self.loader = create_loader(settings.get("data_path"))
         with aws_step("address", f"s3://{bucket}/", "s3"):
-            parts = urlsplit(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": marker},
-                                                           ExpiresIn=60))
-        self.base = f"{parts.scheme}://{parts.netloc}{parts.path[:-len(marker)]}"
-        self.model = client.meta.service_model
+            self.base, self.signing_name, self.signing_region = s3_endpoint(self.loader, bucket, client.region,
+                                                                            client.endpoint_url, settings)
+        self.root = self.base[:-1] if self.base.count("/") > 3 else self.base  # path style: .../bucket
+        self.http = s3_http_session(self.base, settings)
+        self.retries = s3_retry_handler(total_attempts(CLIENT_TUNING["retries"]))
+        self.list_shape = None
 
-    def send(self, operation, method, key, body=b"", headers=None):
-        """One request, retried as the client's retry policy says; the AWSResponse of a 2xx, else what botocore
-        would raise (a ClientError subclass, or a connection error)."""
+    def send(self, operation, method, key, body=b"", headers=None, query="", output_shape=None):
+        """One request, retried as the client's retry policy says; (the AWSResponse of a 2xx, its parse by
+        output_shape if given), else what botocore would raise (a ClientError subclass, or a connection error)."""
         import time
         from urllib.parse import quote
 
@@ -2599,39 +2779,46 @@ class DirectS3:
         from botocore.awsrequest import AWSRequest
         from botocore.parsers import create_parser
 
-        model = self.model.operation_model(operation)
-        url = self.base + quote(key, safe="/~")
-        # s3_redirected: a wrong region is reported, not followed (the client is made for the bucket's region).
-        request_dict = {"url": url, "method": method, "context": {"s3_redirected": True}}
+        import types
+
+        model = DirectOperation(operation, {"method": method}, types.SimpleNamespace(service_name="s3"))
+        # A listing names the bucket alone: no / after a path-style bucket, as botocore sends it.
+        url = (self.base + quote(key, safe="/~") if key else self.root) + query
+        context = {}
         for attempt in range(1, 100):
             request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
             request.context.update(self.PAYLOAD_CONTEXT)
-            signer, frozen = self.client._request_signer, self.client._get_credentials().get_frozen_credentials()
-            S3SigV4Auth(frozen, signer.signing_name, signer.region_name).add_auth(request)
-            request_dict["context"]["cog_auth_s3_signed_by"] = frozen.access_key  # as renew_when_refused notes it
+            frozen = self.client.credentials.get_frozen_credentials()
+            S3SigV4Auth(frozen, self.signing_name, self.signing_region).add_auth(request)
+            context["cog_auth_s3_signed_by"] = frozen.access_key  # as renew_when_refused notes it
             response, caught = None, None
             try:
-                http_response = self.client._endpoint.http_session.send(request.prepare())
+                http_response = self.http.send(request.prepare())
             except Exception as err:  # only botocore's connection errors are retried; the rest raise below
                 caught = err
             else:
-                if http_response.status_code < 300:
-                    return http_response
+                if http_response.status_code < 300 and output_shape is None:
+                    return http_response, None
                 # A parser per answer, as botocore's endpoint makes one per response: threads share no state.
-                parsed = create_parser(self.model.protocol).parse(
+                parsed = create_parser("rest-xml").parse(
                     {"status_code": http_response.status_code, "body": http_response.content,
-                     "headers": http_response.headers}, model.output_shape)
+                     "headers": http_response.headers}, output_shape)
+                if http_response.status_code < 300:
+                    return http_response, parsed
                 response = (http_response, parsed)
-            delays = self.client.meta.events.emit(
-                f"needs-retry.s3.{operation}", response=response, endpoint=self.client._endpoint, operation=model,
-                attempts=attempt, caught_exception=caught, request_dict=request_dict)
-            delay = next((d for d in delays if d[1] is not None), (None, None))[1]
+            code = response[1].get("Error", {}).get("Code") if response else None
+            delay = renewal_retry(self.client.credentials, code, method == "HEAD", context) \
+                if self.client.renewing else None
+            if delay is None:
+                delay = self.retries.needs_retry(response=response, attempts=attempt, caught_exception=caught,
+                                                 operation=model, request_dict={"context": context})
             if delay is None or delay is False:
                 break
             time.sleep(delay)
         if caught is not None:
             raise caught
         code = response[1].get("Error", {}).get("Code", "")
+        # The client's own exception class (the client is made now: errors are rare), as the client raises it.
         raise self.client.exceptions.from_code(code)(response[1], operation)
 
     def put(self, path, key, size, writes, no_clobber):
@@ -2651,7 +2838,7 @@ class DirectS3:
         token = object()
         writes.in_flight[id(token)] = ("PutObject", key)
         try:
-            answer = self.send("PutObject", "PUT", key, body, headers)
+            answer, _ = self.send("PutObject", "PUT", key, body, headers)
         finally:
             writes.in_flight.pop(id(token), None)
         writes.results[key] = {"etag": answer.headers.get("ETag", ""),
@@ -2667,7 +2854,7 @@ class DirectS3:
 
         from botocore.exceptions import FlexibleChecksumError
 
-        answer = self.send("GetObject", "GET", key, headers={"x-amz-checksum-mode": "ENABLED"})
+        answer, _ = self.send("GetObject", "GET", key, headers={"x-amz-checksum-mode": "ENABLED"})
         body, expected = answer.content, answer.headers.get("x-amz-checksum-crc32", "")
         if expected and "-" not in expected:  # a multipart object's checksum covers its parts, not its bytes
             actual = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
@@ -2689,6 +2876,44 @@ class DirectS3:
             raise
         return len(body)
 
+    def list_page(self, prefix, token=None):
+        """One page (up to 1,000) of ListObjectsV2 under prefix, parsed as the client parses it: keys asked
+        URL-encoded and decoded again (botocore's set_list_objects_encoding_type_url / decode_list_object_v2),
+        times as datetimes. The output shape comes from S3's model, loaded by botocore's loader (no client)."""
+        from urllib.parse import quote, unquote_plus
+
+        if self.list_shape is None:
+            from botocore.model import ServiceModel
+
+            model = ServiceModel(self.loader.load_service_model("s3", "service-2"), "s3")
+            self.list_shape = model.operation_model("ListObjectsV2").output_shape
+        query = "?list-type=2&encoding-type=url&prefix=" + quote(prefix, safe="~") + \
+            ("&continuation-token=" + quote(token, safe="~") if token else "")
+        _, page = self.send("ListObjectsV2", "GET", "", query=query, output_shape=self.list_shape)
+        if page.get("EncodingType") == "url":
+            for item in page.get("Contents", []):
+                item["Key"] = unquote_plus(item["Key"])
+        return page
+
+    def objects(self, prefix):
+        """Every object under prefix, in key order, a page at a time."""
+        token = None
+        while True:
+            page = self.list_page(prefix, token)
+            yield from page.get("Contents", [])
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
+
+def direct_s3(client, bucket):
+    """The S3Client's direct path to bucket, made once: its addressing, connection pool and retry quota are shared
+    by the listings and transfers of one command."""
+    with client.making:
+        if bucket not in client.direct:
+            client.direct[bucket] = DirectS3(client, bucket)
+    return client.direct[bucket]
+
 
 class Transfers:
     """Small objects through DirectS3 on a pool of threads, the rest through s3transfer's manager (made when
@@ -2699,7 +2924,7 @@ class Transfers:
 
         self.client, self.bucket, self.writes, self.no_clobber = client, bucket, writes, no_clobber
         self.progress, self.largest, self.manager = progress, largest, None
-        self.direct = DirectS3(client, bucket)
+        self.direct = direct_s3(client, bucket)
         self.pool = concurrent.futures.ThreadPoolExecutor(MAX_CONCURRENCY, thread_name_prefix="direct-s3")
 
     def small(self, size):
@@ -2727,12 +2952,23 @@ class Transfers:
         listeners = self.progress.listeners if self.progress else []
         return self.managed().upload(path, self.bucket, key, extra_args=dict(UPLOAD_ARGS), subscribers=listeners)
 
-    def download(self, key, path, size=None, subscribers=()):
-        """A future of downloading key (of size bytes as listed) to path."""
+    def download(self, key, path, size=None, etag=None):
+        """A future of downloading key (of size bytes and this ETag, as listed) to path."""
         if self.small(size):
             return self.pool.submit(self.counted, self.direct.get, key, path)
-        return self.managed().download(self.bucket, key, path, extra_args={"ChecksumMode": "ENABLED"},
-                                       subscribers=list(subscribers))
+        manager = self.managed()  # s3transfer is imported only now
+        from s3transfer.subscribers import BaseSubscriber
+
+        class Listed(BaseSubscriber):
+            """The listing gave size and ETag, so s3transfer needs no HeadObject per download (as the AWS CLI
+            does). The ETag also makes each part of a large download ask for exactly the listed object (If-Match)."""
+
+            def on_queued(self, future, **kwargs):
+                future.meta.provide_transfer_size(size)
+                future.meta.provide_object_etag(etag)
+
+        return manager.download(self.bucket, key, path, extra_args={"ChecksumMode": "ENABLED"},
+                                subscribers=[Listed()] if etag else [])
 
     def shutdown(self):
         """Wait for everything queued, as TransferManager.shutdown does."""
@@ -2833,7 +3069,7 @@ def upload_files(client, bucket, pairs, out=None, no_clobber=False, on_outcome=N
     manager. A file that changes while it is read fails with exit 2, saying what was stored.
     """
     out = out or Output(quiet=True)
-    writes = client_writes(client)
+    writes = client.writes
     writes.no_clobber = no_clobber
     before = []
     for path, key in pairs:
@@ -2949,8 +3185,7 @@ def download_file(client, bucket, key, dest, out, no_clobber=False):
 def iter_objects(client, bucket, prefix):
     """Every object under prefix, in key order, one page of 1,000 at a time: memory stays flat."""
     with aws_step("list", f"s3://{bucket}/{prefix}", "s3"):
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            yield from page.get("Contents", [])
+        yield from direct_s3(client, bucket).objects(prefix)
 
 
 class Transfer(collections.namedtuple("Transfer", "upload path key size etag mtime", defaults=(None,) * 3)):
@@ -2988,22 +3223,7 @@ def transfer_tree(client, bucket, transfers, on_done):
     there when complete, so an interrupted run leaves everything old or new; on_done(transfer) follows
     each success.
     """
-    from s3transfer.subscribers import BaseSubscriber
-
-    class Listed(BaseSubscriber):
-        """The listing gave size and ETag, so s3transfer needs no HeadObject per download (as the AWS CLI does).
-
-        The ETag also makes each part of a large download ask for exactly the listed object (If-Match).
-        """
-
-        def __init__(self, size, etag):
-            self.size, self.etag = size, etag
-
-        def on_queued(self, future, **kwargs):
-            future.meta.provide_transfer_size(self.size)
-            future.meta.provide_object_etag(self.etag)
-
-    pending, writes = collections.deque(), client_writes(client)
+    pending, writes = collections.deque(), client.writes
 
     def finish(transfer, future, before):
         verb = "put" if transfer.upload else "get"
@@ -3022,7 +3242,7 @@ def transfer_tree(client, bucket, transfers, on_done):
             raise changed_upload(client, bucket, transfer, before, stored=True)
         on_done(transfer)
 
-    with Transfers(client, bucket, client_writes(client)) as moving:
+    with Transfers(client, bucket, client.writes) as moving:
         for transfer in transfers:
             before = None
             if transfer.upload:
@@ -3033,8 +3253,7 @@ def transfer_tree(client, bucket, transfers, on_done):
             else:
                 with local_file_errors("write", transfer.path):
                     os.makedirs(os.path.dirname(transfer.path) or ".", exist_ok=True)
-                future = moving.download(transfer.key, transfer.path, transfer.size,
-                                         [Listed(transfer.size, transfer.etag)] if transfer.etag else [])
+                future = moving.download(transfer.key, transfer.path, transfer.size, transfer.etag)
             pending.append((transfer, future, before))
             if len(pending) >= TREE_IN_FLIGHT:
                 finish(*pending.popleft())

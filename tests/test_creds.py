@@ -154,6 +154,38 @@ def test_warm_creds_imports_neither_boto3_nor_pycognito(cli, user_config, tmp_pa
     assert "json" in imported  # the import log really was read
 
 
+CLIENT_MODULES = ("boto3", "s3transfer", "botocore.session", "botocore.client")  # what making an S3 client imports
+
+
+def imports_of(config, tmp_path, *args):
+    """Run the tool with -X importtime as the installed command runs it; (the run, the modules it imported)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", *TOOL_COMMAND[1:], "--config", str(config), *args],
+                            env=user_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    return result, {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+
+
+def test_warm_small_file_commands_import_no_boto3_and_make_no_client(cli, user_config, tmp_path, request_log):
+    config = user_config()
+    assert cli("--config", config, "creds").returncode == 0
+    (tmp_path / "small.txt").write_text("a small file\n")
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "a.txt").write_text("a\n")
+    request_log.clear()
+    commands = [("put", str(tmp_path / "small.txt"), "--key", "lean/small.txt"),
+                ("put", "--recursive", str(tmp_path / "tree"), "--key", "lean/tree"),
+                ("get", "--recursive", "lean", str(tmp_path / "back")),
+                ("sync", "up", str(tmp_path / "tree"), "lean/synced"),
+                ("sync", "down", "lean/synced", str(tmp_path / "down"))]
+    for command in commands:
+        result, imported = imports_of(config, tmp_path, *command)
+        assert result.returncode == 0, result.stderr
+        assert "botocore.auth" in imported  # the import log really was read, and the direct path ran
+        assert not {m for m in imported if m in CLIENT_MODULES or m.split(".")[0] == "boto3"}, command
+    assert (tmp_path / "back" / "small.txt").read_text() == "a small file\n"
+    assert (tmp_path / "down" / "a.txt").read_text() == "a\n"
+    assert sorted(set(request_log.operations("s3"))) == ["GetObject", "ListObjectsV2", "PutObject"]
+
+
 def aws_cli(tmp_path, config, *args):
     """Run the AWS CLI with a credential_process profile that calls this tool."""
     wrapper = tmp_path / "cog-creds"

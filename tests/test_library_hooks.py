@@ -86,30 +86,172 @@ def test_a_transfer_managers_exit_cancels_with_the_error_and_shutdown_cancel_msg
     manager.__exit__(type(error), error, None)  # what interruptible calls; nothing in flight: returns at once
 
 
-def test_an_s3_client_still_has_what_the_direct_small_object_path_reads():
-    """DirectS3 signs with the client's credentials and signer settings, sends over its HTTP session and
-    asks its retry handler (the needs-retry event); if botocore moves them, this names which."""
-    import boto3
+def direct_operation(name="PutObject", method="PUT"):
+    """The stand-in operation model DirectS3 hands botocore's retry handler."""
+    import types
+
+    import cog_auth_s3 as tool
+
+    return tool.DirectOperation(name, {"method": method}, types.SimpleNamespace(service_name="s3"))
+
+
+def test_botocores_pieces_the_direct_small_object_path_builds_on_are_still_there():
+    """DirectS3 signs with S3SigV4Auth, sends over URLLib3Session, resolves the endpoint with EndpointProvider and
+    asks botocore's standard retry handler, without a client; if botocore moves them, this names which."""
+    import inspect
+
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
-    from botocore.config import Config
+    from botocore.credentials import Credentials
+    from botocore.httpsession import URLLib3Session
+
+    import cog_auth_s3 as tool
+
+    wanted = {"verify", "proxies", "timeout", "max_pool_connections", "socket_options"}
+    assert wanted <= set(inspect.signature(URLLib3Session).parameters), "URLLib3Session's settings moved"
+    session = tool.s3_http_session("http://127.0.0.1:9/b/", {})
+    assert callable(session.send), "URLLib3Session.send moved"
+    request = AWSRequest("PUT", "http://127.0.0.1:9/b/k", data=b"x", headers={"x-amz-checksum-crc32": "jN+SAQ=="})
+    request.context.update(tool.DirectS3.PAYLOAD_CONTEXT)
+    S3SigV4Auth(Credentials("AKIDEXAMPLE", "secret", "token"), "s3", "eu-west-1").add_auth(request)
+    assert request.headers["X-Amz-Security-Token"] == "token" and "Signature=" in request.headers["Authorization"]
+    assert "Credential=AKIDEXAMPLE/" in request.headers["Authorization"]  # what renew_when_refused reads back
+    assert tool.total_attempts(tool.CLIENT_TUNING["retries"]) == 4, "botocore counts max_attempts as retries"
+
+
+def test_the_standard_retry_handler_decides_with_what_the_direct_path_gives_it():
+    """botocore's RetryHandler retries a lost connection, a 503 and throttling, and not a 403, reading no more of
+    the operation model than DirectOperation holds (an AttributeError here names what it reads now)."""
+    from botocore.awsrequest import AWSResponse
     from botocore.exceptions import EndpointConnectionError
 
-    client = boto3.client("s3", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9",
-                          aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", aws_session_token="token",
-                          config=Config(retries={"mode": "standard", "max_attempts": 3}))
-    frozen = client._get_credentials().get_frozen_credentials()
-    assert (frozen.access_key, frozen.token) == ("AKIDEXAMPLE", "token"), "client._get_credentials() changed"
-    signer = client._request_signer
-    assert (signer.signing_name, signer.region_name) == ("s3", "eu-west-1"), "the request signer's names moved"
-    assert callable(client._endpoint.http_session.send), "client._endpoint.http_session.send moved"
-    request = AWSRequest("PUT", "http://127.0.0.1:9/b/k", data=b"x", headers={"x-amz-checksum-crc32": "jN+SAQ=="})
-    S3SigV4Auth(frozen, "s3", "eu-west-1").add_auth(request)
-    assert request.headers["X-Amz-Security-Token"] == "token" and "Signature=" in request.headers["Authorization"]
-    model = client.meta.service_model.operation_model("PutObject")
-    delays = client.meta.events.emit("needs-retry.s3.PutObject", response=None, endpoint=client._endpoint,
-                                     operation=model, attempts=1,
-                                     caught_exception=EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
-                                     request_dict={"context": {"s3_redirected": True}})
-    assert any(isinstance(delay, (int, float)) and delay is not False for _, delay in delays), \
-        "the client's retry handler no longer answers needs-retry with a delay"
+    import cog_auth_s3 as tool
+
+    def delay(handler, attempts=1, status=None, code=None, caught=None):
+        response = None if status is None else (AWSResponse("http://x", status, {}, None), {"Error": {"Code": code}})
+        return handler.needs_retry(response=response, attempts=attempts, caught_exception=caught,
+                                   operation=direct_operation(), request_dict={"context": {}})
+
+    handler = tool.s3_retry_handler(4)
+    assert delay(handler, caught=EndpointConnectionError(endpoint_url="http://127.0.0.1:9")) is not None
+    assert delay(handler, status=503, code="SlowDown") is not None
+    assert delay(handler, status=400, code="Throttling") is not None
+    assert delay(handler, status=500, code="InternalError", attempts=4) is None  # the 4th attempt is the last
+    assert delay(handler, status=403, code="AccessDenied") is None
+    assert delay(handler, status=400, code="ExpiredToken") is None  # renewal_retry's, not botocore's
+
+
+def test_s3s_model_marks_no_error_retryable_so_the_direct_path_needs_none_of_its_error_shapes():
+    """StandardRetryConditions also retries errors a model marks retryable; DirectOperation has no error shapes,
+    which is right only while S3's model marks none."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("s3")
+    marked = [(name, shape.name) for name in ("PutObject", "GetObject", "ListObjectsV2")
+              for shape in model.operation_model(name).error_shapes if shape.metadata.get("retryable") is not None]
+    assert marked == [], f"S3's model now marks errors retryable: give DirectOperation these error shapes: {marked}"
+
+
+def test_botocores_parser_reads_s3s_error_and_listing_as_the_client_does():
+    from botocore.parsers import create_parser
+
+    import cog_auth_s3 as tool
+
+    error = b"<Error><Code>NoSuchBucket</Code><Message>gone</Message></Error>"
+    parsed = create_parser("rest-xml").parse({"status_code": 404, "body": error, "headers": {}}, None)
+    assert parsed["Error"]["Code"] == "NoSuchBucket"
+    listing = (b'<ListBucketResult><Name>b</Name><Prefix>p%2F</Prefix><KeyCount>1</KeyCount><IsTruncated>false'
+               b'</IsTruncated><EncodingType>url</EncodingType><Contents><Key>p%2Fa+b</Key><Size>3</Size>'
+               b'<LastModified>2026-01-02T03:04:05.000Z</LastModified><ETag>"e"</ETag></Contents></ListBucketResult>')
+    client = tool.s3_client({"AccessKeyId": "a", "SecretAccessKey": "b", "SessionToken": "c"}, "us-east-1",
+                            "http://127.0.0.1:9")
+    direct = tool.DirectS3(client, "b")
+
+    class Answer:
+        status_code, content, headers = 200, listing, {}
+
+    direct.http.send = lambda request: Answer()
+    page = direct.list_page("p/")
+    assert page["Contents"][0]["Key"] == "p/a b" and page["Contents"][0]["LastModified"].year == 2026
+    assert client.made is None, "parsing a listing made a boto3 client"
+
+
+def client_request_url(region, bucket, endpoint_url, key="k/a b+c.txt"):
+    """The URL botocore's own S3 client sends a PutObject to (caught before it is sent)."""
+    import boto3
+    from botocore.config import Config
+
+    import cog_auth_s3 as tool
+
+    client = boto3.session.Session().client(
+        "s3", region_name=region, endpoint_url=endpoint_url, aws_access_key_id="a", aws_secret_access_key="b",
+        config=Config(**tool.CLIENT_TUNING))
+    seen = []
+
+    class Sent(Exception):
+        pass
+
+    def catch(request, **kwargs):
+        seen.append(request.url)
+        raise Sent()
+
+    client.meta.events.register("before-send.s3.PutObject", catch)
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=b"x")
+    except Sent:
+        pass
+    return seen[0], client
+
+
+ADDRESSES = [("us-east-1", "my-bucket", None), ("eu-west-1", "my-bucket", None), ("ap-southeast-2", "a.b.c", None),
+             ("us-east-1", "bench-123456789012", "http://127.0.0.1:4566"),
+             ("eu-west-1", "bench-123456789012", "http://localhost:4566"),
+             ("cn-north-1", "my-bucket", None), ("us-gov-west-1", "my-bucket", None)]
+
+
+def test_the_direct_path_addresses_a_bucket_as_botocores_client_does():
+    """s3_endpoint gives the URL the client itself sends to: virtual-hosted on AWS, path style on a custom
+    endpoint (an IP or a host name), other partitions too; and the same base as the client's presigned URL
+    where that one is not the global endpoint (presigned URLs use s3.amazonaws.com for any region)."""
+    from urllib.parse import quote
+
+    from botocore.loaders import create_loader
+
+    import cog_auth_s3 as tool
+
+    loader, key = create_loader(), "k/a b+c.txt"
+    for region, bucket, endpoint in ADDRESSES:
+        base, name, signing_region = tool.s3_endpoint(loader, bucket, region, endpoint)
+        sent, client = client_request_url(region, bucket, endpoint, key)
+        assert base + quote(key, safe="/~") == sent, (region, bucket, endpoint)
+        assert (name, signing_region) == ("s3", region)
+        if endpoint or region == "us-east-1":
+            presigned = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+            assert presigned.startswith(base), (presigned, base)
+
+
+def test_aws_settings_change_the_direct_paths_address_as_they_change_the_clients(tmp_path, monkeypatch):
+    """An AWS profile asking virtual-hosted addressing on a custom endpoint, and AWS_USE_FIPS_ENDPOINT, reach the
+    direct path as they reach the client."""
+    from urllib.parse import quote
+
+    from botocore.loaders import create_loader
+
+    import cog_auth_s3 as tool
+
+    config = tmp_path / "config"
+    config.write_text("[profile other]\ns3 =\n    addressing_style = virtual\n")
+    for name in ("AWS_CONFIG_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_USE_FIPS_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "other")
+    settings = tool.aws_settings()
+    assert settings["addressing_style"] == "virtual"
+    base, _, _ = tool.s3_endpoint(create_loader(), "bucket-one", "us-east-1", "http://localhost:4566", settings)
+    assert base == "http://bucket-one.localhost:4566/"
+    assert base + "k" == client_request_url("us-east-1", "bucket-one", "http://localhost:4566", "k")[0]
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    settings = tool.aws_settings()
+    base, _, _ = tool.s3_endpoint(create_loader(), "bucket-one", "us-west-2", None, settings)
+    assert base + quote("k") == client_request_url("us-west-2", "bucket-one", None, "k")[0]
+    assert "fips" in base

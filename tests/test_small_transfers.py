@@ -1,5 +1,5 @@
-"""Objects up to 2 MiB go in one request each, signed by botocore's SigV4 signer over the client's own
-HTTP session (cog_auth_s3.DirectS3): the bytes, the CRC32, the retries, the errors and the confinement
+"""Objects up to 2 MiB go in one request each, signed by botocore's SigV4 signer over botocore's HTTP session,
+without a boto3 client (cog_auth_s3.DirectS3): the bytes, the CRC32, the retries, the errors and the confinement
 are the same as through boto3's transfer manager."""
 
 import base64
@@ -74,10 +74,12 @@ def test_a_wrong_crc32_is_refused_by_the_server_and_explained(files, tmp_path, m
     client = tool.s3_client(creds, stack["region"], local_aws["endpoint_url"])
     key = f"{creds['IdentityId']}/bad-crc.bin"
     (tmp_path / "bad.bin").write_bytes(b"the bytes S3 receives")
-    monkeypatch.setattr(zlib, "crc32", lambda data: 12345)
-    writes = tool.client_writes(client)
+    direct, writes, real = tool.DirectS3(client, stack["bucket"]), client.writes, zlib.crc32
+    # Only the body's CRC32 is wrong: botocore's gzip-compressed models are read with zlib.crc32 too.
+    monkeypatch.setattr(zlib, "crc32", lambda data, *rest: 12345 if data == b"the bytes S3 receives" else
+                        real(data, *rest))
     with pytest.raises(tool.AwsStepError) as caught, tool.aws_step("put", f"s3://{stack['bucket']}/{key}", "s3"):
-        tool.DirectS3(client, stack["bucket"]).put(tmp_path / "bad.bin", key, 21, writes, no_clobber=False)
+        direct.put(tmp_path / "bad.bin", key, 21, writes, no_clobber=False)
     assert tool.error_code(caught.value.error)[0] == "BadDigest"
     assert "checksum didn't match" in str(tool.explain_aws_error(caught.value))  # S3_MESSAGES["BadDigest"]
     assert key not in writes.results and not writes.in_flight
@@ -164,3 +166,14 @@ def test_a_small_object_whose_key_leaves_the_folder_is_not_downloaded(files, tmp
     assert result.returncode == 0, result.stderr
     assert (target / "ok.txt").read_bytes() == b"ok" and "skipped" in result.stderr
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "down" / "outside.txt").exists()
+
+
+def test_a_missing_aws_profile_stops_a_small_put_in_one_line_as_the_client_would(files, tmp_path, request_log):
+    # The direct path reads the AWS config as the boto3 client does (aws_settings), so a profile named and
+    # nowhere to be found is the same one line, exit 2, and nothing is sent.
+    (tmp_path / "p.txt").write_text("p\n")
+    credentials(files)
+    request_log.clear()
+    result = files("put", tmp_path / "p.txt", "--key", "profile/p.txt", env_extra={"AWS_PROFILE": "nope"})
+    assert result.returncode == 2 and "AWS_PROFILE" in result.stderr and one_error_line(result)
+    assert request_log.operations("s3") == []
