@@ -95,6 +95,7 @@ import json
 import os
 import re
 import sys
+import threading
 
 __version__ = "0.2.0"
 TOOL = "cog-auth-s3"  # the one name of the tool, in help and messages, however it was started
@@ -1051,16 +1052,21 @@ SMALL_CALL_TUNING = {**CLIENT_TUNING, "connect_timeout": 3, "read_timeout": 6,
 # IAM too: doctor makes dozens of small IAM reads and simulations, and setup a few writes.
 SMALL_CALL_SERVICES = ("cognito-idp", "cognito-identity", "sts", "iam")
 _BOTO = {}
+_BOTO_MAKING = threading.Lock()
 
 
 def shared_boto():
-    """One boto3 session per process over a botocore session we hold, so service models are loaded once."""
-    if not _BOTO:
-        import boto3
-        import botocore.session
+    """One boto3 session per process over a botocore session we hold, so service models are loaded once.
 
-        _BOTO["botocore"] = botocore.session.get_session()
-        _BOTO["boto3"] = boto3.session.Session(botocore_session=_BOTO["botocore"])
+    Made under a lock: the first client may be wanted by two threads at once (a transfer's renewal of the
+    credentials in one, the S3 client made lazily for a large file in another)."""
+    with _BOTO_MAKING:
+        if not _BOTO:
+            import boto3
+            import botocore.session
+
+            core = botocore.session.get_session()
+            _BOTO.update(botocore=core, boto3=boto3.session.Session(botocore_session=core))
     return _BOTO["boto3"]
 
 
@@ -1071,8 +1077,6 @@ def prefetch_models(services):
     of the clients that follow (about 40 ms of CPU) fits in that wait. Only public botocore
     calls are used; tests/test_library_hooks.py fails if they move.
     """
-    import threading
-
     shared_boto()
     loader = _BOTO["botocore"].get_component("data_loader")  # the loader the clients will read from
 
@@ -1521,7 +1525,6 @@ class CallbackListener:
     def __init__(self, candidates, state, out):
         """Listen on the first candidate URL whose port is free; ToolError (exit 2) when none is."""
         import http.server
-        import threading
 
         self.state, self.query, self.done, self.out = state, None, threading.Event(), out
         self.lock = threading.Lock()  # connections are answered on threads of their own
@@ -1691,7 +1694,6 @@ def pasted_callback(text, state):
 
 def browser_callback(settings, url, redirect_uri, listener, state, out):
     """Open url in a browser (or print it) and wait for the callback; the callback's query."""
-    import threading
     import webbrowser
 
     timeout = settings.browser.timeout or BROWSER_TIMEOUT
@@ -2434,8 +2436,6 @@ class S3Client:
     """
 
     def __init__(self, credentials, region, endpoint_url=None, renewing=False):
-        import threading
-
         self.credentials, self.region, self.endpoint_url, self.renewing = credentials, region, endpoint_url, renewing
         self.writes = S3Writes()  # the record of every write, direct or through the boto3 client
         self.direct = {}  # the direct path to each bucket (direct_s3), sharing one connection pool
@@ -3017,8 +3017,6 @@ def upload_outcome(path, key, bucket, future, info, writes):
 
 def stop_uploads(client, bucket, pairs, futures, writes):
     """After Ctrl-C: cancel every upload, abort the open multipart ones (bounded), and say what may be stored."""
-    import threading
-
     for future in futures:
         future.cancel()
     in_doubt = writes.unanswered(("PutObject", "CompleteMultipartUpload"))

@@ -537,3 +537,30 @@ def test_a_secret_is_hidden_as_argparse_echoes_it_and_nowhere_else():
     assert tool.redacted("invalid choice: \"it's\\\\\"", ["it's\\"]) == "invalid choice: '<hidden>'"
     assert tool.redacted("argument COMMAND: invalid choice: 'runner'", ["run"]) == \
         "argument COMMAND: invalid choice: 'runner'"
+
+
+def test_the_first_boto3_session_is_made_once_when_threads_ask_for_it_at_once():
+    """A transfer's renewal and the lazily made S3 client may want the first client together."""
+    import subprocess
+    import sys
+
+    script = """
+import sys, threading
+sys.path.insert(0, sys.argv[1])
+import cog_auth_s3
+barrier, found, failed = threading.Barrier(8), [], []
+def ask():
+    barrier.wait()
+    try:
+        found.append(cog_auth_s3.shared_boto())
+    except Exception as err:
+        failed.append(repr(err))
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print(len(failed), len(found), len({id(session) for session in found}), failed[:1])
+"""
+    # A fresh interpreter: boto3 not yet imported, so the first session takes long enough for the others to ask.
+    result = subprocess.run([sys.executable, "-c", script, str(Path(tool.__file__).parent)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.split()[:3] == ["0", "8", "1"], result.stdout + result.stderr
