@@ -2735,6 +2735,23 @@ class DirectOperation(collections.namedtuple("DirectOperation", "name http servi
     botocore upgrade adds one, or if the handler reads more of the model than this)."""
 
 
+_UMASK, _UMASK_READING = [], threading.Lock()
+
+
+def new_file_mode():
+    """The mode a plain open() gives a new file (0o666 less the umask), for a download made under a temporary name.
+
+    The umask is read once per process: reading it means setting it, and a thread creating a file or folder in
+    between would get the value set meanwhile. Set to 0o077 for that instant, so such a file is private, never open.
+    """
+    with _UMASK_READING:
+        if not _UMASK:
+            mask = os.umask(0o077)
+            os.umask(mask)
+            _UMASK.append(mask)
+    return 0o666 & ~_UMASK[0]
+
+
 class DirectS3:
     """PutObject, GetObject and ListObjectsV2 of small objects, signed by botocore's own SigV4 signer and sent
     over botocore's own HTTP session, without a boto3 client or the rest of botocore's per-request machinery.
@@ -2766,6 +2783,7 @@ class DirectS3:
                                                                             client.endpoint_url, settings)
         self.root = self.base[:-1] if self.base.count("/") > 3 else self.base  # path style: .../bucket
         self.http = s3_http_session(self.base, settings)
+        new_file_mode()  # read now, before this path's threads write files
         self.retries = s3_retry_handler(total_attempts(CLIENT_TUNING["retries"]))
         self.list_shape = None
 
@@ -2865,9 +2883,7 @@ class DirectS3:
                                     suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
-                mask = os.umask(0)
-                os.umask(mask)
-                os.fchmod(handle.fileno(), 0o666 & ~mask)  # what a plain open() would have made
+                os.fchmod(handle.fileno(), new_file_mode())
                 handle.write(body)
             os.replace(temp, path)
         except BaseException:
@@ -3157,9 +3173,7 @@ def download_file(client, bucket, key, dest, out, no_clobber=False):
                                     suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle, local_file_errors("write", dest):
-            mask = os.umask(0)
-            os.umask(mask)
-            os.fchmod(handle.fileno(), 0o666 & ~mask)  # what a plain open() would have made
+            os.fchmod(handle.fileno(), new_file_mode())
             for attempt in (1, 2):
                 try:
                     fetch_object(client, bucket, key, handle, dest, out)
