@@ -1,6 +1,6 @@
 """Server CPU per PutObject: local_aws (administrator, and a Cognito user's session) vs plain moto server.
 
-Usage: python bench/put_cpu.py [--puts N] [--rounds R]
+Usage: python bench/put_cpu.py [--puts N] [--rounds R] [--json]
 
 Starts `python local_aws.py` and `python -m moto.server` (auth off, as moto ships) on free ports, sends
 N PutObject requests of 1 KiB per round from this process, and reads the server process's own CPU time
@@ -89,6 +89,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--puts", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print {server: median ms} as JSON instead")
     args = parser.parse_args()
     results = {}
 
@@ -118,6 +119,9 @@ def main():
     finally:
         helpers.stop_local_aws(proc)
 
+    if args.json:
+        print(json.dumps({name: median for name, (median, _) in results.items()}))
+        return
     print(f"server CPU per PutObject of 1 KiB ({args.puts} puts x {args.rounds} rounds, median; rounds in ms):")
     for name, (median, each) in results.items():
         print(f"  {name:54s} {median:6.2f} ms   {json.dumps([round(x, 2) for x in each])}")

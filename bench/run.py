@@ -446,6 +446,19 @@ class Bench:
                           f"{tool['server'] * 1000:.0f} ms; the wall time includes the BROWSER script's own Python "
                           f"start and its three requests (authorize, the form, the redirect to the tool)")
 
+    def server_cpu(self):
+        """local_aws's CPU per PutObject against plain moto server's (bench/put_cpu.py, its own servers)."""
+        found = json.loads(run([PY, ROOT / "bench" / "put_cpu.py", "--puts", "200", "--rounds", str(self.args.runs),
+                                "--json"], dict(os.environ)).out)
+        moto, kept_alive = found["moto server (no auth)"], found["moto's app, local_aws's keep-alive handler (no auth)"]
+        user = found["local_aws, Cognito user (role + bucket policy)"]
+        ratio = user / moto
+        self.row("local_aws CPU per PutObject of 1 KiB, as a Cognito user (role and bucket policy evaluated, CRC32 "
+                 "checked)", f"{user:.2f} ms", f"moto server {moto:.2f} ms", f"{ratio:.2f}×", "≤ 1.2×", ratio <= 1.2)
+        self.notes.append(f"local_aws per PutObject: as the administrator {found['local_aws, administrator']:.2f} ms; "
+                          f"moto's own app behind local_aws's keep-alive handler {kept_alive:.2f} ms (what keep-alive "
+                          f"alone changes)")
+
     def srp_cpu(self):
         """Client-side SRP work of one login: A = g^a, then the password key from a server's B and salt."""
         from pycognito.aws_srp import AWSSRP, hex_to_long, N_HEX
@@ -506,7 +519,7 @@ def main():
     bench = Bench(args, work)
     try:
         for name in args.only or ["warm_creds", "one_put", "cold_flow", "big_put", "peak_rss", "many_small", "scale",
-                                     "doctor", "browser_login", "srp_cpu"]:
+                                     "doctor", "browser_login", "server_cpu", "srp_cpu"]:
             print(f"measuring {name} ...", file=sys.stderr)
             getattr(bench, name)()
     finally:
