@@ -353,6 +353,8 @@ def explain_aws_error(step):
                          f"(is local_aws running?)", EXIT_AWS)
     if name == "ProfileNotFound":
         return ToolError(f"{one_line(err)}; fix or unset AWS_PROFILE", EXIT_USAGE)
+    if name == "ConfigParseError":  # botocore reads the AWS config file for every client and the direct path
+        return ToolError(f"{one_line(err)}; fix that file or point AWS_CONFIG_FILE elsewhere", EXIT_USAGE)
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return ToolError(f"no usable AWS credentials to {verb} {obj}: {one_line(err)}; "
                          f"set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", EXIT_USAGE)
