@@ -55,6 +55,10 @@ def quiet_request_handler():
         def log_request(self, *args, **kwargs):
             """No line per request (see quiet_request_handler)."""
 
+        def handle_expect_100(self):
+            """Send no "100 Continue" here: werkzeug's run_wsgi sends its own, and a client would get two."""
+            return True
+
         def run_wsgi(self):
             """Answer one request; keep the connection when its body's end is known and was reached."""
             length = self.headers.get("Content-Length", "0").strip()
