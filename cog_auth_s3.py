@@ -2662,9 +2662,11 @@ def is_true(value):
 
 
 def s3_endpoint(loader, bucket, region, endpoint_url=None, settings=None):
-    """(base URL of the bucket's objects, signing name, signing region) from botocore's S3 endpoint rules, with
-    the parameters botocore's client gives them for an object request (ClientArgsCreator's
+    """(base URL of the bucket's objects, the bucket's own URL, signing name, signing region) from botocore's S3
+    endpoint rules, with the parameters botocore's client gives them for an object request (ClientArgsCreator's
     compute_endpoint_resolver_builtin_defaults, then handlers.customize_endpoint_resolver_builtins)."""
+    from urllib.parse import urlsplit
+
     from botocore.endpoint_provider import EndpointProvider
 
     settings = settings or {}
@@ -2687,7 +2689,10 @@ def s3_endpoint(loader, bucket, region, endpoint_url=None, settings=None):
     provider = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions"))
     endpoint = provider.resolve_endpoint(**params)
     scheme = (endpoint.properties.get("authSchemes") or [{}])[0]
-    return (endpoint.url.rstrip("/") + "/", scheme.get("signingName", "s3"), scheme.get("signingRegion", region))
+    # As botocore's _urljoin: a key goes after one /; a listing's "/" keeps the URL's own path, or is the path.
+    bucket_url = endpoint.url if urlsplit(endpoint.url).path else endpoint.url + "/"
+    return (endpoint.url.rstrip("/") + "/", bucket_url, scheme.get("signingName", "s3"),
+            scheme.get("signingRegion", region))
 
 
 def s3_http_session(url, settings):
@@ -2788,11 +2793,9 @@ class DirectS3:
         self.list_shape = None
 
     def addressed(self, region):
-        """(base URL of the objects, the bucket's own URL, signing name, signing region) for the bucket in
-        region; one tuple, so threads never sign for one region and send to another's URL."""
-        base, signing_name, signing_region = s3_endpoint(self.loader, self.bucket, region, self.client.endpoint_url,
-                                                         self.settings)
-        return base, base[:-1] if base.count("/") > 3 else base, signing_name, signing_region  # path style: .../bucket
+        """s3_endpoint's answer for the bucket in region; one tuple, so threads never sign for one region and
+        send to another's URL."""
+        return s3_endpoint(self.loader, self.bucket, region, self.client.endpoint_url, self.settings)
 
     @staticmethod
     def bucket_region(http_response, parsed):
@@ -2823,8 +2826,7 @@ class DirectS3:
         context, redirected = {}, False
         for attempt in range(1, 100):
             base, root, signing_name, signing_region = self.address
-            # A listing names the bucket alone: no / after a path-style bucket, as botocore sends it.
-            url = (base + quote(key, safe="/~") if key else root) + query
+            url = (base + quote(key, safe="/~") if key else root) + query  # a listing names the bucket alone
             request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
             request.context.update(self.PAYLOAD_CONTEXT)
             frozen = self.client.credentials.get_frozen_credentials()

@@ -221,7 +221,7 @@ def test_the_direct_path_addresses_a_bucket_as_botocores_client_does():
 
     loader, key = create_loader(), "k/a b+c.txt"
     for region, bucket, endpoint in ADDRESSES:
-        base, name, signing_region = tool.s3_endpoint(loader, bucket, region, endpoint)
+        base, _, name, signing_region = tool.s3_endpoint(loader, bucket, region, endpoint)
         sent, client = client_request_url(region, bucket, endpoint, key)
         assert base + quote(key, safe="/~") == sent, (region, bucket, endpoint)
         assert (name, signing_region) == ("s3", region)
@@ -247,14 +247,47 @@ def test_aws_settings_change_the_direct_paths_address_as_they_change_the_clients
     monkeypatch.setenv("AWS_PROFILE", "other")
     settings = tool.aws_settings()
     assert settings["addressing_style"] == "virtual"
-    base, _, _ = tool.s3_endpoint(create_loader(), "bucket-one", "us-east-1", "http://localhost:4566", settings)
+    base, _, _, _ = tool.s3_endpoint(create_loader(), "bucket-one", "us-east-1", "http://localhost:4566", settings)
     assert base == "http://bucket-one.localhost:4566/"
     assert base + "k" == client_request_url("us-east-1", "bucket-one", "http://localhost:4566", "k")[0]
     monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
     settings = tool.aws_settings()
-    base, _, _ = tool.s3_endpoint(create_loader(), "bucket-one", "us-west-2", None, settings)
+    base, _, _, _ = tool.s3_endpoint(create_loader(), "bucket-one", "us-west-2", None, settings)
     assert base + quote("k") == client_request_url("us-west-2", "bucket-one", None, "k")[0]
     assert "fips" in base
+
+
+def test_the_direct_path_lists_a_bucket_at_the_url_botocores_client_does(tmp_path, monkeypatch):
+    """A listing names the bucket alone: path style ends at the bucket, a bare host gets a /, and an endpoint's
+    own path keeps its trailing / (virtual-hosted on an endpoint with a path: the client sends /p/, not /p)."""
+    import boto3
+    from botocore.config import Config
+
+    import cog_auth_s3 as tool
+
+    for name in ("AWS_CONFIG_FILE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_USE_FIPS_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    keys = {"AccessKeyId": "a", "SecretAccessKey": "b", "SessionToken": "c"}
+    for style in ("path", "virtual"):
+        (tmp_path / "config").write_text(f"[default]\ns3 =\n    addressing_style = {style}\n")
+        for endpoint in ("http://127.0.0.1:4566/", "http://h.example:4566/p", "http://h.example:4566/p/", None):
+            client = boto3.session.Session().client(
+                "s3", region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="a",
+                aws_secret_access_key="b", config=Config(**tool.CLIENT_TUNING, s3={"addressing_style": style}))
+            seen = []
+
+            def catch(request, **kwargs):
+                seen.append(request.url.split("?")[0])
+                return "not sent"  # botocore takes a before-send answer as the response, and parses it
+
+            client.meta.events.register("before-send.s3.ListObjectsV2", catch)
+            try:
+                client.list_objects_v2(Bucket="my-bucket")
+            except Exception:
+                pass
+            direct = tool.DirectS3(tool.s3_client(keys, "eu-west-1", endpoint), "my-bucket")
+            assert direct.address[1] == seen[0], (style, endpoint)
 
 
 def test_a_bucket_in_another_region_than_the_profiles_is_followed_by_the_direct_path_as_by_the_client(tmp_path):
