@@ -182,3 +182,17 @@ def test_a_client_that_expects_100_continue_gets_it_once_then_its_answer_on_the_
             body = stream.read(length)
         assert statuses == [b"HTTP/1.1 200 OK\r\n"] * 2, statuses
         assert [rule["operation"] for rule in json.loads(body)] == ["NoSuchOperation"]
+
+
+def test_an_http_1_0_client_asking_keep_alive_is_told_the_connection_closes_and_it_does(local_aws, clean):
+    """Keep-alive here is HTTP/1.1's; an HTTP/1.0 client that asks for it must hear "Connection: close", or it
+    may wait for the server to close a connection the server keeps open."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(local_aws["endpoint_url"])
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=10) as sock:
+        sock.sendall(b"GET /_local_aws/faults HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        answer = sock.makefile("rb").read()  # to the end: the server must close
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"\r\nConnection: close" in head and body == b"[]", answer
