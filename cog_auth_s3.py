@@ -353,6 +353,8 @@ def explain_aws_error(step):
                          f"(is local_aws running?)", EXIT_AWS)
     if name == "ProfileNotFound":
         return ToolError(f"{one_line(err)}; fix or unset AWS_PROFILE", EXIT_USAGE)
+    if name == "ConfigParseError":  # botocore reads the AWS config file for every client and the direct path
+        return ToolError(f"{one_line(err)}; fix that file or point AWS_CONFIG_FILE elsewhere", EXIT_USAGE)
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return ToolError(f"no usable AWS credentials to {verb} {obj}: {one_line(err)}; "
                          f"set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", EXIT_USAGE)
@@ -2660,9 +2662,11 @@ def is_true(value):
 
 
 def s3_endpoint(loader, bucket, region, endpoint_url=None, settings=None):
-    """(base URL of the bucket's objects, signing name, signing region) from botocore's S3 endpoint rules, with
-    the parameters botocore's client gives them for an object request (ClientArgsCreator's
+    """(base URL of the bucket's objects, the bucket's own URL, signing name, signing region) from botocore's S3
+    endpoint rules, with the parameters botocore's client gives them for an object request (ClientArgsCreator's
     compute_endpoint_resolver_builtin_defaults, then handlers.customize_endpoint_resolver_builtins)."""
+    from urllib.parse import urlsplit
+
     from botocore.endpoint_provider import EndpointProvider
 
     settings = settings or {}
@@ -2685,7 +2689,10 @@ def s3_endpoint(loader, bucket, region, endpoint_url=None, settings=None):
     provider = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions"))
     endpoint = provider.resolve_endpoint(**params)
     scheme = (endpoint.properties.get("authSchemes") or [{}])[0]
-    return (endpoint.url.rstrip("/") + "/", scheme.get("signingName", "s3"), scheme.get("signingRegion", region))
+    # As botocore's _urljoin: a key goes after one /; a listing's "/" keeps the URL's own path, or is the path.
+    bucket_url = endpoint.url if urlsplit(endpoint.url).path else endpoint.url + "/"
+    return (endpoint.url.rstrip("/") + "/", bucket_url, scheme.get("signingName", "s3"),
+            scheme.get("signingRegion", region))
 
 
 def s3_http_session(url, settings):
@@ -2777,15 +2784,31 @@ class DirectS3:
         self.client, self.bucket = client, bucket
         with aws_step("set up a client for", "s3", "config"):  # as make_client reads the AWS config
             settings = aws_settings()
-        self.loader = create_loader(settings.get("data_path"))
+        self.loader, self.settings = create_loader(settings.get("data_path")), settings
         with aws_step("address", f"s3://{bucket}/", "s3"):
-            self.base, self.signing_name, self.signing_region = s3_endpoint(self.loader, bucket, client.region,
-                                                                            client.endpoint_url, settings)
-        self.root = self.base[:-1] if self.base.count("/") > 3 else self.base  # path style: .../bucket
-        self.http = s3_http_session(self.base, settings)
+            self.address = self.addressed(client.region)
+        self.http = s3_http_session(self.address[0], settings)
         new_file_mode()  # read now, before this path's threads write files
         self.retries = s3_retry_handler(total_attempts(CLIENT_TUNING["retries"]))
         self.list_shape = None
+
+    def addressed(self, region):
+        """s3_endpoint's answer for the bucket in region; one tuple, so threads never sign for one region and
+        send to another's URL."""
+        return s3_endpoint(self.loader, self.bucket, region, self.client.endpoint_url, self.settings)
+
+    @staticmethod
+    def bucket_region(http_response, parsed):
+        """The region S3 says the bucket is in when a request went to the wrong one, as botocore's
+        S3RegionRedirectorv2 reads it (a redirect's x-amz-bucket-region, AuthorizationHeaderMalformed's
+        <Region>), else None."""
+        error = parsed.get("Error", {})
+        if error.get("Code") == "AuthorizationHeaderMalformed" and error.get("Region"):
+            return error["Region"]
+        if http_response.status_code in (301, 302, 307) or error.get("Code") in (
+                "PermanentRedirect", "IllegalLocationConstraintException"):
+            return http_response.headers.get("x-amz-bucket-region")
+        return None
 
     def send(self, operation, method, key, body=b"", headers=None, query="", output_shape=None):
         """One request, retried as the client's retry policy says; (the AWSResponse of a 2xx, its parse by
@@ -2800,14 +2823,14 @@ class DirectS3:
         import types
 
         model = DirectOperation(operation, {"method": method}, types.SimpleNamespace(service_name="s3"))
-        # A listing names the bucket alone: no / after a path-style bucket, as botocore sends it.
-        url = (self.base + quote(key, safe="/~") if key else self.root) + query
-        context = {}
+        context, redirected = {}, False
         for attempt in range(1, 100):
+            base, root, signing_name, signing_region = self.address
+            url = (base + quote(key, safe="/~") if key else root) + query  # a listing names the bucket alone
             request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
             request.context.update(self.PAYLOAD_CONTEXT)
             frozen = self.client.credentials.get_frozen_credentials()
-            S3SigV4Auth(frozen, self.signing_name, self.signing_region).add_auth(request)
+            S3SigV4Auth(frozen, signing_name, signing_region).add_auth(request)
             context["cog_auth_s3_signed_by"] = frozen.access_key  # as renew_when_refused notes it
             response, caught = None, None
             try:
@@ -2824,6 +2847,12 @@ class DirectS3:
                 if http_response.status_code < 300:
                     return http_response, parsed
                 response = (http_response, parsed)
+                region = None if redirected else self.bucket_region(http_response, parsed)
+                if region and region != signing_region:
+                    # The bucket is in another region than the profile's: readdressed once, for every later
+                    # request too, as botocore's client redirects and remembers.
+                    redirected, self.address = True, self.addressed(region)
+                    continue
             code = response[1].get("Error", {}).get("Code") if response else None
             delay = renewal_retry(self.client.credentials, code, method == "HEAD", context) \
                 if self.client.renewing else None

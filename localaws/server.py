@@ -42,7 +42,8 @@ def quiet_request_handler():
     where a request body the app left unread ends and the next request begins. So every request paid a TCP
     connect and a server thread of its own, for every client alike. Here the app reads the body through a
     LimitedStream of its Content-Length, and what it left unread is read after the answer, so the next request
-    starts where http.server reads it. A chunked body, whose end only its own framing tells, still closes.
+    starts where http.server reads it. A chunked body, whose end only its own framing tells, still closes, and
+    so does an HTTP/1.0 request.
     """
     from werkzeug.serving import WSGIRequestHandler
     from werkzeug.wsgi import LimitedStream
@@ -55,10 +56,16 @@ def quiet_request_handler():
         def log_request(self, *args, **kwargs):
             """No line per request (see quiet_request_handler)."""
 
+        def handle_expect_100(self):
+            """Send no "100 Continue" here: werkzeug's run_wsgi sends its own, and a client would get two."""
+            return True
+
         def run_wsgi(self):
             """Answer one request; keep the connection when its body's end is known and was reached."""
             length = self.headers.get("Content-Length", "0").strip()
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
+            # HTTP/1.0's keep-alive would need its own "Connection: keep-alive" answer: such a client is closed.
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit() \
+                    or self.request_version != "HTTP/1.1":
                 return super().run_wsgi()
             connection = self.rfile
             # werkzeug's own drain after the answer reads this stream too, so it stops at the body's end.

@@ -157,3 +157,42 @@ def test_a_connection_stays_open_across_requests_even_after_a_body_the_server_re
     connection.request("GET", "/_local_aws/requests", headers={"Connection": "close"})
     response = connection.getresponse()
     assert response.status == 200 and response.will_close  # a client that asks to close is answered and closed
+
+
+def test_a_client_that_expects_100_continue_gets_it_once_then_its_answer_on_the_same_connection(local_aws, clean):
+    """http.server and werkzeug both answered Expect: 100-continue: two interim answers to one request."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(local_aws["endpoint_url"])
+    rule = json.dumps({"operation": "NoSuchOperation", "status": 500, "code": "InternalError"}).encode()
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=30) as sock:
+        sock.sendall(b"POST /_local_aws/faults HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(rule))
+        stream = sock.makefile("rb")
+        assert stream.readline() == b"HTTP/1.1 100 Continue\r\n" and stream.readline() == b"\r\n"
+        sock.sendall(rule + b"GET /_local_aws/faults HTTP/1.1\r\nHost: x\r\n\r\n")
+        statuses = []
+        for _ in range(2):
+            statuses.append(stream.readline())
+            length = 0
+            while (line := stream.readline()) != b"\r\n":
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = stream.read(length)
+        assert statuses == [b"HTTP/1.1 200 OK\r\n"] * 2, statuses
+        assert [rule["operation"] for rule in json.loads(body)] == ["NoSuchOperation"]
+
+
+def test_an_http_1_0_client_asking_keep_alive_is_told_the_connection_closes_and_it_does(local_aws, clean):
+    """Keep-alive here is HTTP/1.1's; an HTTP/1.0 client that asks for it must hear "Connection: close", or it
+    may wait for the server to close a connection the server keeps open."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(local_aws["endpoint_url"])
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=10) as sock:
+        sock.sendall(b"GET /_local_aws/faults HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        answer = sock.makefile("rb").read()  # to the end: the server must close
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"\r\nConnection: close" in head and body == b"[]", answer

@@ -301,3 +301,10 @@ def test_a_missing_aws_profile_is_one_clear_line(cli, user_config):
     result = cli("--config", user_config(), "--no-cache", env_extra={"AWS_PROFILE": "nope"})
     assert result.returncode == 2 and "AWS_PROFILE" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_aws_config_file_that_does_not_parse_is_one_clear_line_exit_2(cli, user_config, tmp_path):
+    (tmp_path / "aws-config").write_text("[profile broken\nregion = eu-west-1\n  continued\n")
+    result = cli("--config", user_config(), "--no-cache", env_extra={"AWS_CONFIG_FILE": str(tmp_path / "aws-config")})
+    assert result.returncode == 2 and "AWS_CONFIG_FILE" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -175,6 +175,25 @@ def test_a_sync_up_that_outlives_its_credentials_renews_them_in_place(clock_aws,
     assert stored_bytes(clock_aws, clock_stack["bucket"], f"{identity_id}/synced/big.bin") == source.read_bytes()
 
 
+def test_a_sync_up_of_small_and_large_files_that_outlives_its_credentials_renews_them_once_for_both_paths(
+        clock_aws, clock_stack, tmp_path, signed_in):
+    # Small files go by the direct path, the large one through the boto3 client: both hold the one renewing
+    # credentials, so the refusals of both make one renewal, and every file is stored.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    sources = {"big.bin": random_file(tree / "big.bin", 20 * 1024 * 1024)}
+    for index in range(8):
+        sources[f"small-{index}.bin"] = random_file(tree / f"small-{index}.bin", 10_000)
+    code, _, err, entries = while_the_clock_jumps(clock_aws, tmp_path, "PutObject", "sync", "up", "tree", "mixed")
+    assert code == 0, err
+    refused = {e["operation"] for e in entries if e["status"] == 400}
+    assert "PutObject" in refused, entries
+    assert err.count("renewing the session's credentials") == 1, err
+    identity_id = json.loads(signed_in("creds", "--format", "json").stdout)["IdentityId"]
+    for name, source in sources.items():
+        assert stored_bytes(clock_aws, clock_stack["bucket"], f"{identity_id}/mixed/{name}") == source.read_bytes()
+
+
 def test_a_download_that_outlives_its_credentials_renews_them_in_place(clock_aws, tmp_path, signed_in):
     source = random_file(tmp_path / "big.bin", 20 * 1024 * 1024)
     put = signed_in("put", source, "--key", "long/down.bin")

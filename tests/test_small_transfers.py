@@ -179,6 +179,19 @@ def test_a_missing_aws_profile_stops_a_small_put_in_one_line_as_the_client_would
     assert request_log.operations("s3") == []
 
 
+def test_an_aws_config_file_that_does_not_parse_stops_a_small_put_in_one_line_exit_2(files, tmp_path, request_log):
+    # The direct path parses the AWS config as the client does; a broken file is the user's to fix (exit 2),
+    # not an AWS failure (exit 4), and nothing is sent.
+    (tmp_path / "p.txt").write_text("p\n")
+    (tmp_path / "aws-config").write_text("[profile broken\nregion = eu-west-1\n  continued\n")
+    credentials(files)
+    request_log.clear()
+    result = files("put", tmp_path / "p.txt", "--key", "profile/p.txt",
+                   env_extra={"AWS_CONFIG_FILE": str(tmp_path / "aws-config")})
+    assert result.returncode == 2 and "AWS_CONFIG_FILE" in result.stderr and one_error_line(result)
+    assert request_log.operations("s3") == []
+
+
 def test_downloaded_files_and_folders_get_the_users_umask(files, tree, tmp_path):
     """Many downloads at once: each file's mode is what a plain open() gives (0o666 less the umask), and the
     folders made meanwhile get the umask too. (Reading the umask sets it for an instant; the tool did that per
