@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TOOL, TOOL_COMMAND, user_env
+from helpers import TOOL_COMMAND, user_env
 
 
 def aws(tmp_path, *args, aws_config):

@@ -145,10 +145,9 @@ def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_
                                           signame):
     import signal
     import subprocess
-    import sys
     import time
 
-    from helpers import TOOL, TOOL_COMMAND, user_env
+    from helpers import TOOL_COMMAND, user_env
 
     source = random_file(tmp_path / "slow.bin", 32 * 1024 * 1024)
     identity(files)
@@ -175,9 +174,8 @@ def test_an_interrupted_upload_is_aborted(files, user_config, tmp_path, request_
 
 def test_parallel_no_clobber_puts_of_one_key_store_exactly_one(files, user_config, tmp_path, admin_client, stack):
     import subprocess
-    import sys
 
-    from helpers import TOOL, TOOL_COMMAND, user_env
+    from helpers import TOOL_COMMAND, user_env
 
     sources = [random_file(tmp_path / f"racer{i}.bin", 17 * 1024 * 1024) for i in range(4)]  # multipart: 3 parts
     identity(files)  # sign in once; the racers share the cached session

@@ -5,12 +5,11 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 import cog_auth_s3 as tool
-from helpers import SUB, TOOL, TOOL_COMMAND, admin, run_cli, statuses, unique_name, user_env
+from helpers import SUB, TOOL_COMMAND, admin, run_cli, statuses, unique_name, user_env
 
 POOL_ID = "us-east-1:0e3c1234-5678-4bfd-956f-2acfa1efd61f"
 PASSWORD = "Corr3ct-Horse-Battery!"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import PASSWORDS, TOOL, TOOL_COMMAND, user_env, write_config
+from helpers import PASSWORDS, TOOL_COMMAND, user_env, write_config
 
 IDENTITY_LINE = re.compile(r"^Identity id:\s+(\S+)$", re.M)
 

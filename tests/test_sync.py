@@ -4,9 +4,8 @@ import json
 import os
 import pty
 import subprocess
-import sys
 
-from helpers import TOOL, TOOL_COMMAND, remote, user_env
+from helpers import TOOL_COMMAND, remote, user_env
 
 TREE = {"a.txt": "alpha", "a-b.txt": "dash sorts before slash", "a/b.txt": "in a folder", "a/c/d.txt": "deeper",
         "z.txt": "last"}

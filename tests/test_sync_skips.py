@@ -4,11 +4,10 @@ whose name is not UTF-8 (put too)."""
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from helpers import TOOL, TOOL_COMMAND, identity, random_file, remote, user_env, wait_for, without_root_file_access
+from helpers import TOOL_COMMAND, identity, random_file, remote, user_env, wait_for, without_root_file_access
 
 
 def test_a_file_rewritten_during_its_multipart_upload_by_sync_up_exits_2_and_the_next_sync_uploads_it(
