@@ -9,8 +9,8 @@ import pytest
 from botocore.config import Config
 
 from helpers import (PASSWORDS, REGION, TOOL_COMMAND, ActionWorld, Faults, RequestLog, TerminalRun, World, admin_env,
-                     compile_sources, control_call, managed_login_app, run_cli, stack_maker, start_local_aws, stop_local_aws,
-                     unique_name, user_env, write_config)
+                     compile_sources, control_call, managed_login_app, run_cli, stack_maker, start_local_aws,
+                     stop_local_aws, unique_name, user_env, write_config)
 
 
 def pytest_configure(config):
