@@ -142,7 +142,7 @@ def device_srp_auth(backend, pool, client, session, responses):
         a_value = 0
     if a_value % n == 0:
         raise InvalidParameterException("SRP_A is invalid.")
-    b_secret = secrets.randbelow(n - 2) + 1
+    b_secret = srp.srp_server_secret()
     k = srp.hash_hex(srp.pad(n) + srp.pad(srp.SRP_G))
     b_public = (k * device["verifier"] + pow(srp.SRP_G, b_secret, n)) % n
     block = base64.b64encode(secrets.token_bytes(64)).decode()

@@ -364,12 +364,29 @@ def revoke_token(self):
 
 def install():
     """Patch moto: pool keys, clock-based expiry, refresh checks, rotation, revocation."""
-    from moto.cognitoidp import urls
+    import types
+
+    from moto.cognitoidp import models, urls
     from moto.cognitoidp.exceptions import InvalidParameterException
     from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
     from moto.cognitoidp.responses import CognitoIdpResponse
     from moto.core.authorization import ActionAuthenticatorMixin
 
+    # moto's pool __init__ imports its one built-in key from a JWK without primes, recovering them in pure Python
+    # (about 0.15 s of CPU per pool), only for generate_keys to replace it: that import is done once.
+    moto_jwks, rsa_key, imported = models.load_resource(models.__name__, "resources/jwks-private.json"), \
+        models.jwk.RSAKey, {}
+
+    def import_key_once(data, *args):
+        """moto's jwk.RSAKey.import_key, which imports moto's built-in key only the first time."""
+        if data != moto_jwks or args:
+            return rsa_key.import_key(data, *args)
+        with lock:
+            if "moto" not in imported:
+                imported["moto"] = rsa_key.import_key(data)
+        return imported["moto"]
+
+    models.jwk = types.SimpleNamespace(RSAKey=types.SimpleNamespace(import_key=import_key_once))
     pool_init = CognitoIdpUserPool.__init__
     create_refresh_token = CognitoIdpUserPool.create_refresh_token
     initiate_auth = CognitoIdpBackend.initiate_auth

@@ -48,6 +48,19 @@ def srp_verifier(pool_id, user_id_for_srp, password, salt):
     return pow(SRP_G, hash_hex(pad(salt) + inner), srp_n())
 
 
+def srp_server_secret():
+    """The server's secret exponent b of one SRP exchange: 256 random bits, RFC 5054's minimum for b.
+
+    A client can't tell its size (it sees only B = k*v + g^b mod N), and the proof is checked in full either
+    way; a b as long as N (3072 bits) made g^b and S = (A*v^u)^b about 0.16 s of local_aws CPU per sign-in,
+    the larger part of its CPU in the tests, which sign in hundreds of times. Cognito's clients draw their
+    own a as 1024 bits (pycognito, amazon-cognito-identity-js).
+    """
+    import secrets
+
+    return secrets.randbits(256) | 1  # odd, so never 0
+
+
 def srp_session_key(a_value, b_public, b_secret, verifier):
     """The 16-byte key both sides derive: HKDF(pad(S), salt=pad(u), "Caldera Derived Key")."""
     import hashlib
@@ -104,7 +117,7 @@ def srp_challenge(backend, pool, client, params, initiate_auth):
     user = pool._get_user(username)
     if user is None and client.extended_config.get("PreventUserExistenceErrors") != "ENABLED":
         raise UserNotFoundError("User does not exist.")
-    b_secret = secrets.randbelow(n - 2) + 1
+    b_secret = srp_server_secret()
     block = base64.b64encode(secrets.token_bytes(64)).decode()
     if user is None:
         # AWS answers an unknown user with a plausible challenge and refuses the proof later.

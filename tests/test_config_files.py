@@ -151,8 +151,8 @@ def test_duplicate_identity_pools_are_named_with_the_one_the_profile_uses(local_
         error = result.stderr.splitlines()[-1]
         assert f"2 identity pools are named {name}: {ids[0]}, {ids[1]}" in error
         assert f"[default] of config.ini uses {ids[1]}" in error
-    assert len([p for p in identity.list_identity_pools(MaxResults=60)["IdentityPools"]
-                if p["IdentityPoolName"] == name]) == 2  # neither command deleted one
+    assert len([p for page in identity.get_paginator("list_identity_pools").paginate(MaxResults=60)
+                for p in page["IdentityPools"] if p["IdentityPoolName"] == name]) == 2  # neither command deleted one
 
 
 def test_add_user_with_an_empty_name_says_so(local_aws, tmp_path):

@@ -3,9 +3,10 @@ that leaves that user's data as it was, and names what it can't try."""
 
 import json
 
+import boto3
 import pytest
 
-from helpers import PASSWORDS, SUB, least_privilege, write_config
+from helpers import PASSWORDS, SUB, cognito_user_session, least_privilege, write_config
 
 
 def with_leak(*statements):
@@ -31,16 +32,20 @@ leak_get, leak_list, leak_delete = on_objects("s3:GetObject"), on_bucket("s3:Lis
 
 
 def users(cli, tmp_path, stack):
-    """A config with profiles alice and bob on stack; bob has uploaded bob.txt. Returns (config, bob's id)."""
+    """A config with profiles alice and bob on stack; bob has put bob.txt in his folder with his own session
+    (signed in by SRP in the test: the tool's run is what alice's probe tests). Returns (config, bob's id)."""
     (tmp_path / "bob.txt").write_text("bob's private notes\n")
     (tmp_path / "alice.txt").write_text("alice's file\n")
     values = {k: v for k, v in stack.items() if k not in ("role", "client_secret")}
     config = write_config(tmp_path / "probe.ini", {
         user: dict(values, username=user, password=PASSWORDS[user], upload_file=tmp_path / f"{user}.txt")
         for user in PASSWORDS})
-    bob = cli("--config", config, "--profile", "bob", "--json")
-    assert bob.returncode == 0, bob.stderr
-    return config, json.loads(bob.stdout)["identity_id"]
+    bob, credentials = cognito_user_session(stack, "bob")
+    boto3.client("s3", region_name=stack["region"], endpoint_url=stack["endpoint_url"],
+                 aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretKey"],
+                 aws_session_token=credentials["SessionToken"]).put_object(
+        Bucket=stack["bucket"], Key=f"{bob}/bob.txt", Body=(tmp_path / "bob.txt").read_bytes())
+    return config, bob
 
 
 def probe(cli, config, bob, *extra):

@@ -238,6 +238,9 @@ def test_cognito_token_and_device_hooks():
 
     source_has(CognitoIdpUserPool.__init__, "self.json_web_key", "self.refresh_tokens", "self.access_tokens",
                "self.clients")
+    # cognito_tokens imports moto's built-in key once, through the jwk name this import goes through.
+    source_has(CognitoIdpUserPool.__init__, 'load_resource(__name__, "resources/jwks-private.json")',
+               "jwk.RSAKey.import_key(jwks_file)")
     assert params(CognitoIdpUserPool.create_jwt) == ["self", "client_id", "username", "token_use", "expires_in",
                                                       "extra_data"], "CognitoIdpUserPool.create_jwt signature changed"
     source_has(CognitoIdpUserPool.create_jwt, "jwt.encode(headers, payload, self.json_web_key)")

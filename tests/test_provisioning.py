@@ -179,12 +179,13 @@ def test_setup_json_summarises_resources_and_config_on_stdout(local_aws, tmp_pat
 
 def remaining(admin_client, name, bucket):
     """What of deployment name still exists."""
-    # Paged: the shared local_aws holds more pools than one page once the sign-in tests have run.
+    # Paged: the shared local_aws holds more pools (and more than ListRoles' 100 roles a page) than one page once
+    # the files before this one on the worker have run.
     pools = [p for page in admin_client("cognito-idp").get_paginator("list_user_pools").paginate(MaxResults=60)
              for p in page["UserPools"]]
     identity_pools = [p for page in admin_client("cognito-identity").get_paginator("list_identity_pools").paginate(
         MaxResults=60) for p in page["IdentityPools"]]
-    roles = admin_client("iam").list_roles()["Roles"]
+    roles = [r for page in admin_client("iam").get_paginator("list_roles").paginate() for r in page["Roles"]]
     buckets = admin_client("s3").list_buckets()["Buckets"]
     return ([p["Name"] for p in pools if p["Name"] == name]
             + [p["IdentityPoolName"] for p in identity_pools if p["IdentityPoolName"] == name]

@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from helpers import PASSWORDS, REGION, SUB, identity_pool_with, run_cli, user_env, write_config
+from helpers import PASSWORDS, REGION, SUB, cognito_user_session, identity_pool_with, run_cli, user_env, write_config
 from helpers import allowed as served
 
 import cog_auth_s3 as tool  # noqa: E402
@@ -72,7 +72,8 @@ def fence(bucket, **extra):
 
 
 def people(base, made, folder):
-    """alice's and bob's profiles on the case's identity pool, bob's identity id and alice's S3 client."""
+    """alice's and bob's profiles on the case's identity pool, their identity ids and S3 clients (their sessions
+    signed in by SRP in the test, as the tool signs in: what is under test is doctor's and the probe's verdict)."""
     values = {key: base[key] for key in ("region", "user_pool_id", "client_id", "endpoint_url")}
     values.update(identity_pool_id=made["identity_pool_id"], bucket=made["bucket"])
     found = {}
@@ -81,16 +82,14 @@ def people(base, made, folder):
         upload.write_text(f"{user}'s file\n")
         config = write_config(folder / f"{user}.ini", {"default": dict(values, username=user,
                                                                        password=PASSWORDS[user], upload_file=upload)})
-        result = run_cli("--config", config, "--no-cache", "creds", "--format", "json", env=user_env(folder), cwd=folder)
-        assert result.returncode == 0, result.stderr
-        found[user] = (config, json.loads(result.stdout))
+        found[user] = (config, *cognito_user_session(values, user))
 
     def s3(creds):
         return boto3.client("s3", region_name=REGION, endpoint_url=base["endpoint_url"],
-                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretKey"],
                             aws_session_token=creds["SessionToken"])
-    return {"alice": found["alice"][0], "alice_id": found["alice"][1]["IdentityId"], "alice_s3": s3(found["alice"][1]),
-            "bob": found["bob"][1]["IdentityId"], "bob_s3": s3(found["bob"][1])}
+    return {"alice": found["alice"][0], "alice_id": found["alice"][1], "alice_s3": s3(found["alice"][2]),
+            "bob": found["bob"][1], "bob_s3": s3(found["bob"][2])}
 
 
 def probe(base, who, folder, *extra):
