@@ -99,13 +99,24 @@ S5CMD = s5cmd_binary()
 
 
 def install_tool(work):
-    """The tool installed as pip installs it for a user (its own copy, bytecode compiled at install time, the
-    `cog-auth-s3` command); (the command's path, the PYTHONPATH it needs). A user runs this, not the source file:
-    `python cog_auth_s3.py` compiles its 7,000 lines at every start (about 0.15 s of CPU)."""
-    target = work / "installed"
+    """The tool as a user has it after `pip install`, and the Python that runs it: (python, command).
+
+    A fresh virtual environment (without the project venv's editable install of this checkout, whose import
+    hook every Python start there pays, anchors included) that sees the project venv's packages (boto3,
+    pycognito) through a .pth file, with the tool pip-installed beside it: its bytecode compiled at install
+    time and its `cog-auth-s3` command. `python cog_auth_s3.py` instead compiles all of the tool at every
+    start (about 0.15 s of CPU); the warm `creds` figure reports both.
+    """
+    import sysconfig
+
+    venv, target = work / "user-venv", work / "installed"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True)
     subprocess.run([PY, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
                     "--target", str(target), str(ROOT)], check=True, stdout=subprocess.DEVNULL)
-    return target / "bin" / "cog-auth-s3", str(target)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    # Plain folders on sys.path: the project venv's own .pth files (its editable hook) are not read from here.
+    (site / "bench-packages.pth").write_text(f"{target}\n{sysconfig.get_paths()['purelib']}\n")
+    return venv / "bin" / "python", target / "bin" / "cog-auth-s3"
 
 
 def make_file(path, size):
@@ -121,14 +132,13 @@ class Stack:
     """A local_aws with a deployment made by the tool's own setup, and one signed-in user."""
 
     def __init__(self, work, installed, latency_ms=0):
-        self.work, (self.command, library) = work, installed
+        self.work, (self.python, self.command) = work, installed
         work.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen([PY, str(ROOT / "local_aws.py"), "--port", "0", "--latency-ms", str(latency_ms)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         info = json.loads(self.proc.stdout.readline())
         self.endpoint = info["endpoint_url"]
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COG_AUTH_S3_"))}
-        base["PYTHONPATH"] = library  # where the installed command finds its module
         self.admin_env = dict(base, AWS_ACCESS_KEY_ID=info["aws_access_key_id"],
                               AWS_SECRET_ACCESS_KEY=info["aws_secret_access_key"],
                               AWS_DEFAULT_REGION="us-east-1", HOME=str(work))
@@ -160,7 +170,7 @@ class Stack:
 
     def tool(self, *args, script=False):
         """The installed tool's command line for this stack's profile; with script, `python cog_auth_s3.py`."""
-        return [*([PY, TOOL] if script else [self.command]), "--config", self.config, "--quiet", *args]
+        return [self.python, TOOL if script else self.command, "--config", self.config, "--quiet", *args]
 
     def provision(self):
         """setup + add-user through the tool itself, then the user's profile keys and credentials."""
@@ -219,7 +229,7 @@ class Bench:
         found = st.interleaved(runs, {
             "installed": (lambda i: st.tool("creds", "--format", "process"), st.user_env),
             "script": (lambda i: st.tool("creds", "--format", "process", script=True), st.user_env),
-            "boto3": (lambda i: [PY, "-c", "import boto3"], st.user_env)})
+            "boto3": (lambda i: [st.python, "-c", "import boto3"], st.user_env)})
         anchor = found["boto3"]["wall"]
         for name, label, goal in (("installed", "the installed `cog-auth-s3`", 0.25),
                                   ("script", "`python cog_auth_s3.py`", 0.5)):
