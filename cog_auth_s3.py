@@ -95,7 +95,8 @@ import json
 import os
 import re
 import sys
-import threading
+# Locks made at import: _thread is loaded with the interpreter, threading (about 2 ms) only where used.
+import _thread
 
 __version__ = "0.2.0"
 TOOL = "cog-auth-s3"  # the one name of the tool, in help and messages, however it was started
@@ -1054,7 +1055,7 @@ SMALL_CALL_TUNING = {**CLIENT_TUNING, "connect_timeout": 3, "read_timeout": 6,
 # IAM too: doctor makes dozens of small IAM reads and simulations, and setup a few writes.
 SMALL_CALL_SERVICES = ("cognito-idp", "cognito-identity", "sts", "iam")
 _BOTO = {}
-_BOTO_MAKING = threading.Lock()
+_BOTO_MAKING = _thread.allocate_lock()
 
 
 def shared_boto():
@@ -1079,6 +1080,8 @@ def prefetch_models(services):
     of the clients that follow (about 40 ms of CPU) fits in that wait. Only public botocore
     calls are used; tests/test_library_hooks.py fails if they move.
     """
+    import threading
+
     shared_boto()
     loader = _BOTO["botocore"].get_component("data_loader")  # the loader the clients will read from
 
@@ -1527,6 +1530,7 @@ class CallbackListener:
     def __init__(self, candidates, state, out):
         """Listen on the first candidate URL whose port is free; ToolError (exit 2) when none is."""
         import http.server
+        import threading
 
         self.state, self.query, self.done, self.out = state, None, threading.Event(), out
         self.lock = threading.Lock()  # connections are answered on threads of their own
@@ -1696,6 +1700,7 @@ def pasted_callback(text, state):
 
 def browser_callback(settings, url, redirect_uri, listener, state, out):
     """Open url in a browser (or print it) and wait for the callback; the callback's query."""
+    import threading
     import webbrowser
 
     timeout = settings.browser.timeout or BROWSER_TIMEOUT
@@ -2438,6 +2443,8 @@ class S3Client:
     """
 
     def __init__(self, credentials, region, endpoint_url=None, renewing=False):
+        import threading
+
         self.credentials, self.region, self.endpoint_url, self.renewing = credentials, region, endpoint_url, renewing
         self.writes = S3Writes()  # the record of every write, direct or through the boto3 client
         self.direct = {}  # the direct path to each bucket (direct_s3), sharing one connection pool
@@ -2742,7 +2749,7 @@ class DirectOperation(collections.namedtuple("DirectOperation", "name http servi
     botocore upgrade adds one, or if the handler reads more of the model than this)."""
 
 
-_UMASK, _UMASK_READING = [], threading.Lock()
+_UMASK, _UMASK_READING = [], _thread.allocate_lock()
 
 
 def new_file_mode():
@@ -3062,6 +3069,8 @@ def upload_outcome(path, key, bucket, future, info, writes):
 
 def stop_uploads(client, bucket, pairs, futures, writes):
     """After Ctrl-C: cancel every upload, abort the open multipart ones (bounded), and say what may be stored."""
+    import threading
+
     for future in futures:
         future.cancel()
     in_doubt = writes.unanswered(("PutObject", "CompleteMultipartUpload"))

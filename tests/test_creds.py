@@ -151,6 +151,7 @@ def test_warm_creds_imports_neither_boto3_nor_pycognito(cli, user_config, tmp_pa
     assert result.returncode == 0, result.stderr
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert not {m for m in imported if m.split(".")[0] in ("boto3", "botocore", "pycognito", "s3transfer")}
+    assert "threading" not in imported  # the module's own locks are _thread's, made at import
     assert "json" in imported  # the import log really was read
 
 
